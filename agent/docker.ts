@@ -1,0 +1,161 @@
+import Docker from 'dockerode';
+import { failedPrecondition } from '../src/errors';
+
+// The only module that talks to the Docker Engine API. Everything the agent owns carries these
+// labels, and every listing filters on them, so the agent never sees (or touches) other
+// containers on the host.
+export const LABEL = {
+  managed: 'berth.managed',
+  node: 'berth.node',
+  instance: 'berth.instance',
+  name: 'berth.name',
+  role: 'berth.role',
+  port: 'berth.port',
+  disk: 'berth.disk',
+  cpuMillis: 'berth.cpu-millis',
+  memory: 'berth.memory-bytes',
+  diskBytes: 'berth.disk-bytes',
+  flavor: 'berth.flavor',
+  version: 'berth.version',
+} as const;
+
+export type Role = 'mysqld' | 'init' | 'probe';
+
+export interface OwnedContainer {
+  id: string;
+  name: string;
+  state: string; // running, exited, restarting, created, …
+  image: string;
+  labels: Record<string, string>;
+}
+
+export interface MysqldSpec {
+  name: string;
+  image: string;
+  cmd: string[];
+  binds: string[];
+  labels: Record<string, string>;
+  nanoCpus: number;
+  memoryBytes: number;
+}
+
+export class DockerEngine {
+  readonly api: Docker;
+
+  constructor(socketPath: string) {
+    this.api = new Docker({ socketPath });
+  }
+
+  async version(): Promise<string> {
+    return (await this.api.version()).Version;
+  }
+
+  async imageId(image: string): Promise<string> {
+    try {
+      return (await this.api.getImage(image).inspect()).Id;
+    } catch (err) {
+      if (statusCode(err) === 404) {
+        throw failedPrecondition(`image ${image} is not on this host: build it (npm run setup builds berth/mariadb:10.11) or pull it`);
+      }
+      throw err;
+    }
+  }
+
+  // Runs a command to completion in a throwaway container (no network) and returns its output.
+  // Used for `mysqld --version` and data directory initialization, never for serving.
+  async runOnce(opts: { image: string; cmd: string[]; binds?: string[]; labels: Record<string, string>; timeoutMs: number }): Promise<{ exitCode: number; output: string }> {
+    const c = await this.api.createContainer({
+      Image: opts.image,
+      Cmd: opts.cmd,
+      Tty: true, // one raw stream: no multiplexed frames to decode
+      Labels: opts.labels,
+      HostConfig: { NetworkMode: 'none', Binds: opts.binds ?? [] },
+    });
+    try {
+      await c.start();
+      const waited = (await withTimeout(c.wait(), opts.timeoutMs, `${opts.cmd.join(' ').slice(0, 80)} did not finish`)) as { StatusCode: number };
+      const logs = (await c.logs({ stdout: true, stderr: true, follow: false })) as unknown as Buffer;
+      return { exitCode: waited.StatusCode, output: logs.toString('utf8') };
+    } finally {
+      await c.remove({ force: true }).catch(() => undefined);
+    }
+  }
+
+  async createAndStart(spec: MysqldSpec): Promise<string> {
+    const c = await this.api.createContainer({
+      name: spec.name,
+      Image: spec.image,
+      Cmd: spec.cmd,
+      Labels: spec.labels,
+      StopSignal: 'SIGTERM',
+      HostConfig: {
+        // Host networking: mysqld listens on the node's address and the instance's own port,
+        // with no NAT in the path and no dependency on the docker0 bridge.
+        NetworkMode: 'host',
+        Binds: spec.binds,
+        NanoCpus: spec.nanoCpus,
+        Memory: spec.memoryBytes,
+        // Equal to Memory: no swap, so a container over its limit is visible, not slow.
+        MemorySwap: spec.memoryBytes,
+        RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+      },
+    });
+    await c.start();
+    return c.id;
+  }
+
+  async list(labels: Record<string, string>): Promise<OwnedContainer[]> {
+    const filters = { label: Object.entries(labels).map(([k, v]) => `${k}=${v}`) };
+    const rows = await this.api.listContainers({ all: true, filters: JSON.stringify(filters) });
+    return rows.map((r) => ({
+      id: r.Id,
+      name: (r.Names[0] ?? '').replace(/^\//, ''),
+      state: r.State,
+      image: r.Image,
+      labels: r.Labels,
+    }));
+  }
+
+  async state(id: string): Promise<{ status: string; exitCode: number; restarting: boolean } | undefined> {
+    try {
+      const s = (await this.api.getContainer(id).inspect()).State;
+      return { status: s.Status, exitCode: s.ExitCode, restarting: s.Restarting };
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async start(id: string): Promise<void> {
+    await this.api.getContainer(id).start().catch(ignore(304));
+  }
+
+  // mysqld needs time for a clean InnoDB shutdown; SIGKILL only after the grace period.
+  async stop(id: string, graceSeconds = 60): Promise<void> {
+    await this.api.getContainer(id).stop({ t: graceSeconds }).catch(ignore(304, 404));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.api.getContainer(id).remove({ force: true, v: true }).catch(ignore(404));
+  }
+}
+
+function statusCode(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null && 'statusCode' in err ? (err as { statusCode: number }).statusCode : undefined;
+}
+
+function ignore(...codes: number[]) {
+  return (err: unknown) => {
+    if (!codes.includes(statusCode(err) ?? -1)) throw err;
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<T>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} within ${Math.round(ms / 1000)} s`)), ms);
+    }),
+  ]);
+}

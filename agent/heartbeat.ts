@@ -1,0 +1,87 @@
+import type { RegistryClient } from '../src/gen/berth/v1/Registry';
+import type { NodeInfo } from '../src/gen/berth/v1/NodeInfo';
+import type { Logger } from '../src/log';
+import type { AsyncClient } from '../src/rpc';
+import { errorMessage } from '../src/errors';
+import { listeningPorts, probeDisk } from './host';
+import type { Instances } from './instance/lifecycle';
+import { toAgentInstance } from './server';
+
+// Register, then heartbeat every few seconds with capacity, free space and instance states.
+// A manager that is down or was reset is retried forever; the agent keeps serving meanwhile.
+export class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+  private registered = false;
+  private intervalMs = 2000;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: AsyncClient<RegistryClient>,
+    private readonly info: () => Promise<NodeInfo>,
+    private readonly instances: Instances,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.tick();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const info = await this.info();
+      const instances = (await this.instances.list()).map(toAgentInstance);
+      if (!this.registered) {
+        const res = await this.registry.register({ node: info, instances });
+        this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
+        this.registered = true;
+        this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
+      } else {
+        const res = await this.registry.heartbeat({
+          node: info.name,
+          disks: info.disks,
+          instances,
+          busyPorts: info.busyPorts,
+        });
+        if (res.reregister) this.registered = false;
+      }
+    } catch (err) {
+      this.registered = false;
+      this.log.warn({ err: errorMessage(err) }, 'manager did not take the heartbeat; retrying');
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.intervalMs);
+  }
+}
+
+export async function probeNode(cfg: {
+  name: string;
+  agentAddress: string;
+  host: string;
+  labels: Record<string, string>;
+  cpuMillis: number;
+  memoryBytes: number;
+  disks: string[];
+  portMin: number;
+  portMax: number;
+  agentVersion: string;
+  dockerVersion: string;
+}): Promise<NodeInfo> {
+  return {
+    name: cfg.name,
+    agentAddress: cfg.agentAddress,
+    host: cfg.host,
+    labels: cfg.labels,
+    cpuMillis: cfg.cpuMillis,
+    memoryBytes: cfg.memoryBytes,
+    disks: await Promise.all(cfg.disks.map(probeDisk)),
+    portMin: cfg.portMin,
+    portMax: cfg.portMax,
+    agentVersion: cfg.agentVersion,
+    dockerVersion: cfg.dockerVersion,
+    busyPorts: await listeningPorts(cfg.portMin, cfg.portMax),
+  };
+}

@@ -1,0 +1,36 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { bufferPoolBytes, maxConnections, renderMyCnf, type MyCnfInput } from './mycnf';
+
+const G = 1024 ** 3;
+const M = 1024 ** 2;
+const expected = (name: string) => fs.readFileSync(path.join(__dirname, 'testdata', name), 'utf8');
+
+describe('renderMyCnf', () => {
+  const base: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G };
+
+  it('renders MariaDB 1G as expected', () => expect(renderMyCnf(base)).toBe(expected('mariadb-1g.cnf')));
+  it('renders MySQL 8 16G as expected', () =>
+    expect(renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 16 * G, port: 3312, serverId: 42 })).toBe(expected('mysql-16g.cnf')));
+});
+
+describe('sizing', () => {
+  it.each([
+    [256 * M, 128 * M],
+    [512 * M, 256 * M],
+    [G, 512 * M],
+    [4 * G, 2432 * M],
+    [16 * G, 12 * G],
+  ])('buffer pool for %d bytes is %d', (mem, pool) => expect(bufferPoolBytes(mem)).toBe(pool));
+
+  it('never gives the pool more than the container has', () => {
+    for (let mem = 256 * M; mem <= 64 * G; mem += 256 * M) expect(bufferPoolBytes(mem)).toBeLessThan(mem);
+  });
+
+  it('scales connections with memory, within bounds', () => {
+    expect(maxConnections(256 * M)).toBe(100);
+    expect(maxConnections(4 * G)).toBe(512);
+    expect(maxConnections(256 * G)).toBe(4000);
+  });
+});

@@ -1,0 +1,92 @@
+import { dialectFor, type Flavor } from '../../src/mysql/dialect';
+import { IN_CONTAINER, SOCKET } from './layout';
+
+export interface MyCnfInput {
+  flavor: Flavor;
+  instanceId: string;
+  serverId: number;
+  bindAddress: string;
+  port: number;
+  memoryBytes: number;
+}
+
+const MiB = 1024 ** 2;
+const GiB = 1024 ** 3;
+
+// The buffer pool takes the share of the container's memory left after per-connection buffers,
+// the binlog cache and mysqld itself; small containers need proportionally more headroom.
+export function bufferPoolBytes(memoryBytes: number): number {
+  const share = memoryBytes >= 8 * GiB ? 0.75 : memoryBytes >= 2 * GiB ? 0.6 : 0.5;
+  // InnoDB sizes the pool in chunks (128M by default); below 1G a 16M step avoids waste.
+  const step = memoryBytes >= 2 * GiB ? 128 * MiB : 16 * MiB;
+  return Math.max(64 * MiB, Math.floor((memoryBytes * share) / step) * step);
+}
+
+export function maxConnections(memoryBytes: number): number {
+  return Math.max(100, Math.min(4000, Math.floor(memoryBytes / (8 * MiB))));
+}
+
+// Renders my.cnf from the instance's shape. Deterministic (sorted nothing, fixed order) so it can
+// be compared with expected files and so a re-render that changes nothing is visibly a no-op.
+export function renderMyCnf(i: MyCnfInput): string {
+  const d = dialectFor(i.flavor);
+  const pool = bufferPoolBytes(i.memoryBytes);
+  const sections: [string, Record<string, string | number>][] = [
+    [
+      'identity and network',
+      {
+        'server-id': i.serverId,
+        'bind-address': i.bindAddress,
+        port: i.port,
+        'report-host': i.bindAddress,
+        'report-port': i.port,
+        'skip-name-resolve': 'ON',
+      },
+    ],
+    [
+      'files (bind-mounted from the host)',
+      {
+        user: 'mysql',
+        datadir: IN_CONTAINER.data,
+        socket: SOCKET,
+        'pid-file': `${IN_CONTAINER.run}/mysqld.pid`,
+        tmpdir: IN_CONTAINER.tmp,
+        'log-error': `${IN_CONTAINER.log}/error.log`,
+        'slow-query-log': 'ON',
+        'slow-query-log-file': `${IN_CONTAINER.log}/slow.log`,
+        'long-query-time': 1,
+      },
+    ],
+    [
+      'durability and replication',
+      {
+        'log-bin': 'binlog',
+        'binlog-format': 'ROW',
+        'sync-binlog': 1,
+        'innodb-flush-log-at-trx-commit': 1,
+        'binlog-expire-logs-seconds': 604800,
+        ...d.gtidSettings(),
+      },
+    ],
+    [
+      `memory (container limit ${i.memoryBytes} bytes)`,
+      {
+        'innodb-buffer-pool-size': pool,
+        ...d.redoLogSettings(pool),
+        'max-connections': maxConnections(i.memoryBytes),
+      },
+    ],
+    ['character set', { 'character-set-server': 'utf8mb4' }],
+    ['plugins', d.pluginSettings()],
+  ];
+
+  const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];
+  for (const [title, settings] of sections) {
+    const entries = Object.entries(settings);
+    if (entries.length === 0) continue;
+    lines.push('', `# ${title}`);
+    for (const [k, v] of entries) lines.push(`${k.replaceAll('_', '-')} = ${v}`);
+  }
+  lines.push('', '[client]', `socket = ${SOCKET}`, '');
+  return lines.join('\n');
+}

@@ -1,0 +1,105 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { Command } from 'commander';
+import { collect, cpuOpt, hostPortOpt, labelOpt, portRangeOpt, sizeOpt } from '../src/cliopts';
+import { createLogger } from '../src/log';
+import { agentProto } from '../src/proto';
+import { asyncClient, bindServer } from '../src/rpc';
+import { VERSION } from '../src/version';
+import { DockerEngine } from './docker';
+import { Heartbeat, probeNode } from './heartbeat';
+import { probeCpuMillis, probeMemoryBytes } from './host';
+import { Instances } from './instance/lifecycle';
+import { agentServer } from './server';
+
+const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'node';
+
+const program = new Command('berth-agent')
+  .description('berth agent: runs MySQL containers on this host for the berth manager')
+  .option('--manager <host:port>', "manager's gRPC address", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
+  .option('--listen <host:port>', "this agent's gRPC address", hostPortOpt, '127.0.0.1:7401')
+  .option('--advertise <host:port>', 'address the manager dials (default: --listen)', hostPortOpt)
+  .option('--node <name>', 'node name, unique in the fleet', defaultNode)
+  .option('--host <address>', 'address mysqld instances bind to and clients connect to (default: the --listen host)')
+  .option('--label <k=v>', 'node label, repeatable (zone=a, rack=r1, disk=ssd)', labelOpt, {})
+  .option('--disk <path>', 'data disk mount point, repeatable', collect, [])
+  .option('--ports <min-max>', 'port range for instances', portRangeOpt, [3301, 3399] as [number, number])
+  .option('--docker-socket <path>', 'Docker Engine socket', '/var/run/docker.sock')
+  .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
+  .option('--memory <size>', 'memory to offer (default: all of it)', sizeOpt)
+  .parse();
+
+const o = program.opts<{
+  manager: string;
+  listen: string;
+  advertise?: string;
+  node: string;
+  host?: string;
+  label: Record<string, string>;
+  disk: string[];
+  ports: [number, number];
+  dockerSocket: string;
+  cpus?: number;
+  memory?: number;
+}>();
+
+async function main(): Promise<void> {
+  const log = createLogger('agent').child({ node: o.node });
+  if (o.disk.length === 0) throw new Error('at least one --disk is required');
+  const disks = o.disk.map((d) => path.resolve(d));
+  for (const d of disks) await fs.mkdir(d, { recursive: true });
+  const host = o.host ?? o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+
+  const docker = new DockerEngine(o.dockerSocket);
+  const dockerVersion = await docker.version().catch((err: Error) => {
+    throw new Error(`no Docker engine answers on ${o.dockerSocket}: ${err.message} (run npm run setup, or start dockerd)`);
+  });
+  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1] }, log);
+  const leftovers = await instances.removeLeftovers();
+  const known = await instances.list();
+  log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
+
+  const server = agentServer(instances, log);
+  const port = await bindServer(server, o.listen);
+  const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
+  log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
+
+  const Registry = agentProto().berth.v1.Registry;
+  const client = new Registry(o.manager, grpc.credentials.createInsecure());
+  const hb = new Heartbeat(
+    asyncClient(client),
+    () =>
+      probeNode({
+        name: o.node,
+        agentAddress: advertise,
+        host,
+        labels: o.label,
+        cpuMillis: o.cpus ?? probeCpuMillis(),
+        memoryBytes: o.memory ?? probeMemoryBytes(),
+        disks,
+        portMin: o.ports[0],
+        portMax: o.ports[1],
+        agentVersion: VERSION,
+        dockerVersion,
+      }),
+    instances,
+    log,
+  );
+  hb.start();
+
+  const shutdown = (sig: string) => {
+    log.info({ sig }, 'agent stopping; instances keep running');
+    hb.stop();
+    server.tryShutdown(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((err: Error) => {
+  process.stderr.write(`berth-agent: ${err.message}\n`);
+  process.exit(1);
+});

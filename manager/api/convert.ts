@@ -1,0 +1,68 @@
+import type { Instance } from '../../src/gen/berth/v1/Instance';
+import type { Node } from '../../src/gen/berth/v1/Node';
+import type { Operation } from '../../src/gen/berth/v1/Operation';
+import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
+import type { InstanceRow } from '../store/instances';
+import type { NodeRow } from '../store/nodes';
+import type { OperationRow } from '../store/operations';
+
+export function toInstance(i: InstanceRow, host: string): Instance {
+  return {
+    id: i.id,
+    name: i.name,
+    node: i.node,
+    host,
+    port: i.port,
+    resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+    state: i.state,
+    image: i.image,
+    flavor: i.flavor,
+    version: i.version,
+    diskPath: i.diskPath,
+    containerId: i.containerId,
+    serverId: i.serverId,
+    createdAt: i.createdAt,
+    message: i.message,
+  };
+}
+
+export function toNode(n: NodeRow, snap: NodeSnapshot | undefined, cfg: SchedulerConfig, now: number): Node {
+  const alive = now - n.lastHeartbeatMs <= cfg.nodeTimeoutMs;
+  return {
+    name: n.name,
+    agentAddress: n.agentAddress,
+    host: n.host,
+    labels: n.labels,
+    state: alive ? 'ready' : 'down',
+    cordoned: n.cordoned,
+    capacity: { cpuMillis: n.cpuMillis, memoryBytes: n.memoryBytes, diskBytes: n.disks.reduce((s, d) => s + d.totalBytes, 0) },
+    allocated: {
+      cpuMillis: snap?.allocated.cpuMillis ?? 0,
+      memoryBytes: snap?.allocated.memoryBytes ?? 0,
+      diskBytes: snap?.disks.reduce((s, d) => s + d.allocatedBytes, 0) ?? 0,
+    },
+    disks: (snap?.disks ?? n.disks.map((d) => ({ ...d, allocatedBytes: 0 }))).map((d) => ({
+      path: d.path,
+      totalBytes: d.totalBytes,
+      freeBytes: d.freeBytes,
+      allocatedBytes: d.allocatedBytes,
+    })),
+    portMin: n.portMin,
+    portMax: n.portMax,
+    instanceCount: snap?.instanceCount ?? 0,
+    lastHeartbeat: new Date(n.lastHeartbeatMs).toISOString(),
+  };
+}
+
+export function toOperation(o: OperationRow): Operation {
+  return {
+    id: o.id,
+    type: o.type,
+    instanceId: o.instanceId,
+    state: o.state,
+    error: o.error,
+    steps: o.steps.map((s) => ({ name: s.name, state: s.state, startedAt: s.startedAt, finishedAt: s.finishedAt, error: s.error })),
+    createdAt: o.createdAt,
+    finishedAt: o.finishedAt,
+  };
+}

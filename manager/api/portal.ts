@@ -1,0 +1,101 @@
+import * as grpc from '@grpc/grpc-js';
+import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
+import { invalidArgument, notFound } from '../../src/errors';
+import type { Logger } from '../../src/log';
+import { portalProto } from '../../src/proto';
+import { unary } from '../../src/rpc';
+import { checkName, checkShape } from '../../src/validate';
+import type { InstanceOps } from '../operations/instances';
+import type { Engine } from '../operations/engine';
+import type { Snapshot } from '../scheduler/snapshot';
+import type { SchedulerConfig } from '../scheduler/types';
+import type { Store } from '../store/index';
+import type { InstanceRow } from '../store/instances';
+import { toInstance, toNode, toOperation } from './convert';
+
+const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
+const MAX_WAIT_MS = 15 * 60_000;
+
+export interface PortalDeps {
+  store: Store;
+  snapshot: Snapshot;
+  ops: InstanceOps;
+  engine: Engine;
+  scheduler: SchedulerConfig;
+  log: Logger;
+}
+
+// Thin: validate, then hand over to operations or read the store. Every bad input is refused
+// here, before anything is written.
+export function addPortal(server: grpc.Server, d: PortalDeps): void {
+  const { store, log } = d;
+  const hostOf = (i: InstanceRow) => store.nodes.get(i.node)?.host ?? '';
+  const findInstance = (ref: string) => {
+    if (!ref) throw invalidArgument('instance (an id or a name) is required');
+    const i = store.instances.find(ref);
+    if (!i) throw notFound(`no instance ${ref}`);
+    return i;
+  };
+  const findNode = (name: string) => {
+    checkName('node name', name);
+    const n = store.nodes.get(name);
+    if (!n) throw notFound(`no node ${name}`);
+    return n;
+  };
+  const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
+
+  const h: PortalHandlers = {
+    CreateInstance: unary(log, 'CreateInstance', (req) => {
+      const name = checkName('instance name', req.name);
+      const shape = checkShape(req.resources);
+      if (req.image && !IMAGE.test(req.image)) throw invalidArgument(`image "${req.image.slice(0, 80)}" is not a valid image reference`);
+      if (req.node) checkName('node name', req.node);
+      const { instance, operation } = d.ops.create({ name, shape, image: req.image || undefined, node: req.node || undefined });
+      return {
+        instance: toInstance(instance, hostOf(instance)),
+        operation: toOperation(operation),
+        credentials: { instanceId: instance.id, host: hostOf(instance), port: instance.port, user: instance.adminUser, password: instance.adminPassword },
+      };
+    }),
+    GetInstance: unary(log, 'GetInstance', (req) => {
+      const i = findInstance(req.instance);
+      return toInstance(i, hostOf(i));
+    }),
+    ListInstances: unary(log, 'ListInstances', (req) => {
+      if (req.node) findNode(req.node);
+      const rows = req.node ? store.instances.onNode(req.node) : store.instances.all();
+      return { instances: rows.map((i) => toInstance(i, hostOf(i))) };
+    }),
+    DeleteInstance: unary(log, 'DeleteInstance', (req) => toOperation(d.ops.delete(findInstance(req.instance).id))),
+    GetCredentials: unary(log, 'GetCredentials', (req) => {
+      const i = findInstance(req.instance);
+      log.info({ instance: i.id }, 'credentials read');
+      return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
+    }),
+    ListNodes: unary(log, 'ListNodes', () => ({ nodes: store.nodes.all().map((n) => nodeOut(n.name)) })),
+    CordonNode: unary(log, 'CordonNode', (req) => setCordoned(req.name, true)),
+    UncordonNode: unary(log, 'UncordonNode', (req) => setCordoned(req.name, false)),
+    GetOperation: unary(log, 'GetOperation', (req) => {
+      const op = store.operations.get(req.id);
+      if (!op) throw notFound(`no operation ${req.id}`);
+      return toOperation(op);
+    }),
+    WaitOperation: unary(log, 'WaitOperation', async (req) => {
+      if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
+      const timeout = Math.min(req.timeoutMs || 60_000, MAX_WAIT_MS);
+      return toOperation((await d.engine.wait(req.id, timeout))!);
+    }),
+  };
+
+  function setCordoned(name: string, cordoned: boolean) {
+    findNode(name);
+    store.tx(() => {
+      store.nodes.setCordoned(name, cordoned);
+      store.events.add(cordoned ? 'node.cordoned' : 'node.uncordoned', name, cordoned ? 'no new instances will be placed here' : 'open for new instances');
+    });
+    d.snapshot.setCordoned(name, cordoned);
+    return nodeOut(name);
+  }
+
+  server.addService(portalProto().berth.v1.Portal.service, h);
+}

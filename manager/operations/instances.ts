@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import { alreadyExists, failedPrecondition, notFound, resourceExhausted } from '../../src/errors';
+import type { Shape } from '../../src/validate';
+import type { AgentPool } from '../agents/pool';
+import { explain, schedule } from '../scheduler/schedule';
+import type { Snapshot } from '../scheduler/snapshot';
+import type { SchedulerConfig } from '../scheduler/types';
+import type { Store } from '../store/index';
+import type { InstanceRow } from '../store/instances';
+import type { OperationRow } from '../store/operations';
+import type { Engine } from './engine';
+
+export interface InstanceOpsConfig {
+  defaultImage: string;
+  adminUser: string;
+  scheduler: SchedulerConfig;
+  // The agent initializes a data directory and waits for mysqld: minutes on a slow disk.
+  agentCreateDeadlineMs: number;
+}
+
+export interface CreateRequest {
+  name: string;
+  shape: Shape;
+  image?: string;
+  node?: string;
+}
+
+const newId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
+// 24 characters from a 144-bit random value; base64url has no quoting hazards in shells or URLs.
+const newPassword = () => randomBytes(18).toString('base64url');
+
+// Create and delete: the API edge calls these after validating input; each returns at once with
+// an operation that the engine carries out step by step.
+export class InstanceOps {
+  constructor(
+    private readonly store: Store,
+    private readonly snapshot: Snapshot,
+    private readonly engine: Engine,
+    private readonly agents: AgentPool,
+    private readonly cfg: InstanceOpsConfig,
+  ) {
+    const s = store;
+    engine.register({
+      type: 'create',
+      steps: [
+        {
+          name: 'reserve',
+          run: async () => {}, // done in the transaction that recorded the operation
+          undo: async (id) => this.release(id),
+        },
+        {
+          name: 'create-container',
+          run: async (id) => {
+            const i = this.must(id);
+            s.instances.update(id, { state: 'creating' });
+            const res = await this.agents.for(i.node).createInstance(
+              {
+                id: i.id,
+                name: i.name,
+                image: i.image,
+                resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+                port: i.port,
+                diskPath: i.diskPath,
+                serverId: i.serverId,
+                adminUser: i.adminUser,
+                adminPassword: i.adminPassword,
+              },
+              this.cfg.agentCreateDeadlineMs,
+            );
+            s.instances.update(id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId });
+          },
+          // Whatever the agent made (directories, an init container, a half-started mysqld) goes.
+          undo: async (id) => {
+            const i = s.instances.get(id);
+            if (i) await this.agents.for(i.node).removeInstance({ id }, 120_000);
+          },
+        },
+        {
+          name: 'verify-running',
+          run: async (id) => {
+            const i = this.must(id);
+            const res = await this.agents.for(i.node).inspectInstance({ id });
+            if (res.state !== 'running') throw new Error(`container is ${res.state}, not running`);
+            s.instances.update(id, { state: 'running', message: '' });
+          },
+        },
+      ],
+    });
+    engine.register({
+      type: 'delete',
+      steps: [
+        { name: 'mark-deleting', run: async (id) => (s.instances.get(id) ? s.instances.update(id, { state: 'deleting' }) : undefined) },
+        {
+          name: 'remove-container',
+          run: async (id) => {
+            const i = s.instances.get(id);
+            if (i) await this.agents.for(i.node).removeInstance({ id }, 120_000);
+          },
+        },
+        { name: 'release', run: async (id) => this.release(id) },
+      ],
+    });
+  }
+
+  create(req: CreateRequest): { instance: InstanceRow; operation: OperationRow } {
+    if (req.node && !this.snapshot.get(req.node)) throw notFound(`node ${req.node} is not registered (berthctl node list shows the nodes)`);
+    const id = newId('i');
+    const opId = newId('op');
+    const instance = this.store.tx(() => {
+      if (this.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
+      const r = schedule(this.snapshot.nodes(), { ...req.shape, node: req.node }, { now: Date.now(), config: this.cfg.scheduler });
+      if (!r.ok) throw resourceExhausted(explain(r));
+      const row = this.store.instances.insert({
+        id,
+        name: req.name,
+        serverId: this.store.instances.nextServerId(),
+        node: r.placement.node,
+        diskPath: r.placement.diskPath,
+        port: r.placement.port,
+        cpuMillis: req.shape.cpuMillis,
+        memoryBytes: req.shape.memoryBytes,
+        diskBytes: req.shape.diskBytes,
+        image: req.image || this.cfg.defaultImage,
+        state: 'pending',
+        adminUser: this.cfg.adminUser,
+        adminPassword: newPassword(),
+      });
+      this.store.operations.insert(opId, 'create', id, this.engine.stepNames('create'), 1);
+      this.store.events.add('create.started', id, `${req.name} placed on ${row.node} port ${row.port} (${row.diskPath})`);
+      return row;
+    });
+    // Only after the commit: the snapshot never holds what the store might still roll back.
+    this.snapshot.addInstance(instance);
+    this.engine.start(opId);
+    return { instance, operation: this.store.operations.get(opId)! };
+  }
+
+  delete(idOrName: string): OperationRow {
+    const i = this.store.instances.find(idOrName);
+    if (!i) throw notFound(`no instance ${idOrName}`);
+    if (this.engine.busy(i.id) && i.state !== 'running') {
+      throw failedPrecondition(`instance ${i.name} is ${i.state}: wait for its operation to end, then delete it`);
+    }
+    const opId = newId('op');
+    this.store.tx(() => {
+      this.store.operations.insert(opId, 'delete', i.id, this.engine.stepNames('delete'));
+      this.store.events.add('delete.started', i.id, `delete ${i.name} on ${i.node}`);
+    });
+    this.engine.start(opId);
+    return this.store.operations.get(opId)!;
+  }
+
+  // Frees the reservation: the row goes, and with it the node's CPU, memory, disk and port.
+  private release(id: string): void {
+    const i = this.store.instances.get(id);
+    if (!i) return;
+    this.store.instances.delete(id);
+    this.snapshot.removeInstance(i);
+  }
+
+  private must(id: string): InstanceRow {
+    const i = this.store.instances.get(id);
+    if (!i) throw new Error(`instance ${id} is gone from the store`);
+    return i;
+  }
+}

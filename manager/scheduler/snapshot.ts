@@ -1,0 +1,107 @@
+import type { InstanceRow } from '../store/instances';
+import type { DiskRow, NodeRow } from '../store/nodes';
+import type { NodeSnapshot } from './types';
+
+interface Entry {
+  snap: NodeSnapshot;
+  instancePorts: Set<number>;
+  busyPorts: number[];
+}
+
+// The scheduler's in-memory view of the fleet, kept in step with the store by applying each
+// committed change to it. Built from the store at start-up, so it never holds anything the
+// store does not.
+export class Snapshot {
+  private readonly entries = new Map<string, Entry>();
+
+  static fromStore(nodes: NodeRow[], instances: InstanceRow[]): Snapshot {
+    const s = new Snapshot();
+    for (const n of nodes) s.upsertNode(n);
+    for (const i of instances) s.addInstance(i);
+    return s;
+  }
+
+  nodes(): IterableIterator<NodeSnapshot> {
+    const it = this.entries.values();
+    return (function* () {
+      for (const e of it) yield e.snap;
+    })();
+  }
+
+  get(name: string): NodeSnapshot | undefined {
+    return this.entries.get(name)?.snap;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  upsertNode(n: NodeRow): void {
+    const prev = this.entries.get(n.name);
+    const allocatedByDisk = new Map(prev?.snap.disks.map((d) => [d.path, d.allocatedBytes]) ?? []);
+    const snap: NodeSnapshot = {
+      name: n.name,
+      host: n.host,
+      labels: n.labels,
+      cordoned: n.cordoned,
+      lastHeartbeatMs: n.lastHeartbeatMs,
+      capacity: { cpuMillis: n.cpuMillis, memoryBytes: n.memoryBytes },
+      allocated: prev?.snap.allocated ?? { cpuMillis: 0, memoryBytes: 0 },
+      disks: n.disks.map((d) => ({ ...d, allocatedBytes: allocatedByDisk.get(d.path) ?? 0 })),
+      portMin: n.portMin,
+      portMax: n.portMax,
+      usedPorts: new Set(),
+      instanceCount: prev?.snap.instanceCount ?? 0,
+    };
+    const e: Entry = { snap, instancePorts: prev?.instancePorts ?? new Set(), busyPorts: n.busyPorts };
+    this.entries.set(n.name, e);
+    refreshPorts(e);
+  }
+
+  heartbeat(name: string, atMs: number, disks: DiskRow[], busyPorts: number[]): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.snap.lastHeartbeatMs = atMs;
+    for (const d of disks) {
+      const cur = e.snap.disks.find((x) => x.path === d.path);
+      if (cur) {
+        cur.totalBytes = d.totalBytes;
+        cur.freeBytes = d.freeBytes;
+      }
+    }
+    e.busyPorts = busyPorts;
+    refreshPorts(e);
+  }
+
+  setCordoned(name: string, cordoned: boolean): void {
+    const e = this.entries.get(name);
+    if (e) e.snap.cordoned = cordoned;
+  }
+
+  addInstance(i: InstanceRow): void {
+    this.apply(i, +1);
+  }
+
+  removeInstance(i: InstanceRow): void {
+    this.apply(i, -1);
+  }
+
+  private apply(i: InstanceRow, sign: 1 | -1): void {
+    const e = this.entries.get(i.node);
+    if (!e) return;
+    e.snap.allocated = {
+      cpuMillis: e.snap.allocated.cpuMillis + sign * i.cpuMillis,
+      memoryBytes: e.snap.allocated.memoryBytes + sign * i.memoryBytes,
+    };
+    const d = e.snap.disks.find((x) => x.path === i.diskPath);
+    if (d) d.allocatedBytes += sign * i.diskBytes;
+    e.snap.instanceCount += sign;
+    if (sign > 0) e.instancePorts.add(i.port);
+    else e.instancePorts.delete(i.port);
+    refreshPorts(e);
+  }
+}
+
+function refreshPorts(e: Entry): void {
+  e.snap.usedPorts = new Set([...e.instancePorts, ...e.busyPorts]);
+}

@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type DB = Database.Database;
+
+// Schema migrations, applied in order, each once, recorded in user_version. Append only: a
+// released migration is never edited.
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE nodes (
+    name TEXT PRIMARY KEY,
+    agent_address TEXT NOT NULL,
+    host TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    cpu_millis INTEGER NOT NULL,
+    memory_bytes INTEGER NOT NULL,
+    port_min INTEGER NOT NULL,
+    port_max INTEGER NOT NULL,
+    busy_ports TEXT NOT NULL DEFAULT '[]',
+    cordoned INTEGER NOT NULL DEFAULT 0,
+    agent_version TEXT NOT NULL DEFAULT '',
+    docker_version TEXT NOT NULL DEFAULT '',
+    registered_at TEXT NOT NULL,
+    last_heartbeat_ms INTEGER NOT NULL
+  );
+  CREATE TABLE disks (
+    node TEXT NOT NULL REFERENCES nodes(name) ON DELETE CASCADE,
+    path TEXT NOT NULL,
+    total_bytes INTEGER NOT NULL,
+    free_bytes INTEGER NOT NULL,
+    PRIMARY KEY (node, path)
+  );
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+  -- What a node has allocated is the sum over its instances: never stored twice.
+  CREATE TABLE instances (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    server_id INTEGER NOT NULL UNIQUE,
+    node TEXT NOT NULL REFERENCES nodes(name),
+    disk_path TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    cpu_millis INTEGER NOT NULL,
+    memory_bytes INTEGER NOT NULL,
+    disk_bytes INTEGER NOT NULL,
+    image TEXT NOT NULL,
+    state TEXT NOT NULL,
+    flavor TEXT NOT NULL DEFAULT '',
+    version TEXT NOT NULL DEFAULT '',
+    container_id TEXT NOT NULL DEFAULT '',
+    admin_user TEXT NOT NULL,
+    admin_password TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    -- The last line of defence against two instances on one port.
+    UNIQUE (node, port)
+  );
+  CREATE INDEX instances_node ON instances(node);
+  CREATE TABLE operations (
+    id TEXT PRIMARY KEY,
+    type TEXT NOT NULL,
+    instance_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    next_step INTEGER NOT NULL DEFAULT 0,
+    error TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX operations_state ON operations(state);
+  CREATE TABLE operation_steps (
+    operation_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    started_at TEXT NOT NULL DEFAULT '',
+    finished_at TEXT NOT NULL DEFAULT '',
+    error TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (operation_id, seq)
+  );
+  CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message TEXT NOT NULL
+  );
+  CREATE INDEX events_subject ON events(subject);
+  `,
+];
+
+export function openDb(file: string): DB {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  // WAL + NORMAL is durable against process crashes and keeps commits fast; FULL adds an fsync
+  // per commit for power loss.
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  // The store holds generated MySQL passwords: readable by the manager's user only.
+  if (file !== ':memory:') fs.chmodSync(file, 0o600);
+  return db;
+}
+
+export function migrate(db: DB): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  for (let v = current; v < MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
+export const nowIso = () => new Date().toISOString();

@@ -1,0 +1,93 @@
+import type { DB } from './db';
+import { nowIso } from './db';
+
+// pending: reserved, not yet on the node; creating: the agent is building it; running, stopped,
+// missing (its node no longer reports it); deleting; failed (a clean-up could not finish).
+export type InstanceState = 'pending' | 'creating' | 'running' | 'stopped' | 'restarting' | 'missing' | 'deleting' | 'failed';
+
+export interface InstanceRow {
+  id: string;
+  name: string;
+  serverId: number;
+  node: string;
+  diskPath: string;
+  port: number;
+  cpuMillis: number;
+  memoryBytes: number;
+  diskBytes: number;
+  image: string;
+  state: InstanceState;
+  flavor: string;
+  version: string;
+  containerId: string;
+  adminUser: string;
+  adminPassword: string;
+  message: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+const COLUMNS = `id, name, server_id AS serverId, node, disk_path AS diskPath, port, cpu_millis AS cpuMillis,
+  memory_bytes AS memoryBytes, disk_bytes AS diskBytes, image, state, flavor, version, container_id AS containerId,
+  admin_user AS adminUser, admin_password AS adminPassword, message, created_at AS createdAt, updated_at AS updatedAt`;
+
+export class InstancesTable {
+  private readonly q;
+
+  constructor(private readonly db: DB) {
+    this.q = {
+      nextServerId: db.prepare(`
+        INSERT INTO counters (name, value) VALUES ('server_id', 1)
+        ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`),
+      insert: db.prepare(`
+        INSERT INTO instances (id, name, server_id, node, disk_path, port, cpu_millis, memory_bytes, disk_bytes, image, state,
+                               admin_user, admin_password, created_at, updated_at)
+        VALUES (@id, @name, @serverId, @node, @diskPath, @port, @cpuMillis, @memoryBytes, @diskBytes, @image, @state,
+                @adminUser, @adminPassword, @createdAt, @createdAt)`),
+      get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE id = ?`),
+      byName: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
+      all: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY created_at, id`),
+      onNode: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE node = ? ORDER BY created_at, id`),
+      update: db.prepare(`
+        UPDATE instances SET state = @state, flavor = COALESCE(@flavor, flavor), version = COALESCE(@version, version),
+          container_id = COALESCE(@containerId, container_id), message = COALESCE(@message, message), updated_at = @updatedAt
+        WHERE id = @id`),
+      delete: db.prepare('DELETE FROM instances WHERE id = ?'),
+    };
+  }
+
+  nextServerId(): number {
+    return (this.q.nextServerId.get() as { value: number }).value;
+  }
+
+  insert(r: Omit<InstanceRow, 'flavor' | 'version' | 'containerId' | 'message' | 'updatedAt' | 'createdAt'>): InstanceRow {
+    const createdAt = nowIso();
+    this.q.insert.run({ ...r, createdAt });
+    return this.get(r.id)!;
+  }
+
+  get(id: string): InstanceRow | undefined {
+    return this.q.get.get(id) as InstanceRow | undefined;
+  }
+
+  // Accepts an id or a name: DBAs type names, scripts keep ids.
+  find(idOrName: string): InstanceRow | undefined {
+    return this.get(idOrName) ?? (this.q.byName.get(idOrName) as InstanceRow | undefined);
+  }
+
+  all(): InstanceRow[] {
+    return this.q.all.all() as InstanceRow[];
+  }
+
+  onNode(node: string): InstanceRow[] {
+    return this.q.onNode.all(node) as InstanceRow[];
+  }
+
+  update(id: string, u: { state: InstanceState; flavor?: string; version?: string; containerId?: string; message?: string }): void {
+    this.q.update.run({ id, state: u.state, flavor: u.flavor ?? null, version: u.version ?? null, containerId: u.containerId ?? null, message: u.message ?? null, updatedAt: nowIso() });
+  }
+
+  delete(id: string): void {
+    this.q.delete.run(id);
+  }
+}

@@ -1,0 +1,19 @@
+import pino from 'pino';
+
+export type Logger = pino.Logger;
+
+// JSON lines on stderr; anything named like a secret is redacted so a password can never reach
+// a log even when a whole request object is logged.
+export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?? 'info'): Logger {
+  return pino(
+    {
+      name,
+      level,
+      redact: {
+        paths: ['password', '*.password', '*.adminPassword', 'adminPassword', '*.*.password', '*.*.adminPassword'],
+        censor: '[redacted]',
+      },
+    },
+    pino.destination(2),
+  );
+}
