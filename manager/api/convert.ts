@@ -6,7 +6,11 @@ import type { InstanceRow } from '../store/instances';
 import type { NodeRow } from '../store/nodes';
 import type { OperationRow } from '../store/operations';
 
-export function toInstance(i: InstanceRow, host: string): Instance {
+// An instance on a node that stopped heartbeating may be fine or may be gone: say "unknown"
+// rather than repeat the last state the node reported. Derived at read time, never stored.
+export function toInstance(i: InstanceRow, node: { host: string; up: boolean }): Instance {
+  const host = node.host;
+  const state = !node.up && ['running', 'stopped', 'restarting', 'missing'].includes(i.state) ? 'unknown' : i.state;
   return {
     id: i.id,
     name: i.name,
@@ -14,7 +18,7 @@ export function toInstance(i: InstanceRow, host: string): Instance {
     host,
     port: i.port,
     resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
-    state: i.state,
+    state,
     image: i.image,
     flavor: i.flavor,
     version: i.version,

@@ -29,7 +29,11 @@ export interface PortalDeps {
 // here, before anything is written.
 export function addPortal(server: grpc.Server, d: PortalDeps): void {
   const { store, log } = d;
-  const hostOf = (i: InstanceRow) => store.nodes.get(i.node)?.host ?? '';
+  const nodeOf = (i: InstanceRow) => {
+    const n = store.nodes.get(i.node);
+    return { host: n?.host ?? '', up: !!n && Date.now() - n.lastHeartbeatMs <= d.scheduler.nodeTimeoutMs };
+  };
+  const hostOf = (i: InstanceRow) => nodeOf(i).host;
   const findInstance = (ref: string) => {
     if (!ref) throw invalidArgument('instance (an id or a name) is required');
     const i = store.instances.find(ref);
@@ -52,19 +56,19 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       if (req.node) checkName('node name', req.node);
       const { instance, operation } = d.ops.create({ name, shape, image: req.image || undefined, node: req.node || undefined });
       return {
-        instance: toInstance(instance, hostOf(instance)),
+        instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),
         credentials: { instanceId: instance.id, host: hostOf(instance), port: instance.port, user: instance.adminUser, password: instance.adminPassword },
       };
     }),
     GetInstance: unary(log, 'GetInstance', (req) => {
       const i = findInstance(req.instance);
-      return toInstance(i, hostOf(i));
+      return toInstance(i, nodeOf(i));
     }),
     ListInstances: unary(log, 'ListInstances', (req) => {
       if (req.node) findNode(req.node);
       const rows = req.node ? store.instances.onNode(req.node) : store.instances.all();
-      return { instances: rows.map((i) => toInstance(i, hostOf(i))) };
+      return { instances: rows.map((i) => toInstance(i, nodeOf(i))) };
     }),
     DeleteInstance: unary(log, 'DeleteInstance', (req) => toOperation(d.ops.delete(findInstance(req.instance).id))),
     GetCredentials: unary(log, 'GetCredentials', (req) => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { alreadyExists, failedPrecondition, notFound, resourceExhausted } from '../../src/errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
 import { explain, schedule } from '../scheduler/schedule';
@@ -103,7 +103,7 @@ export class InstanceOps {
   }
 
   create(req: CreateRequest): { instance: InstanceRow; operation: OperationRow } {
-    if (req.node && !this.snapshot.get(req.node)) throw notFound(`node ${req.node} is not registered (berthctl node list shows the nodes)`);
+    if (req.node && !this.snapshot.get(req.node)) throw invalidArgument(`node ${req.node} is not registered (berthctl node list shows the nodes)`);
     const id = newId('i');
     const opId = newId('op');
     const instance = this.store.tx(() => {

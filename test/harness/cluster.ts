@@ -1,0 +1,184 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import Docker from 'dockerode';
+import type { PortalClient } from '../../src/gen/berth/v1/Portal';
+import { portalProto } from '../../src/proto';
+import { asyncClient, type AsyncClient } from '../../src/rpc';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const docker = new Docker({ socketPath: process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock' });
+
+export interface AgentSpec {
+  // Suffix of the node name; the harness prefixes a per-run id so parallel runs never collide.
+  name: string;
+  host: string;
+  ports: string;
+  labels?: Record<string, string>;
+  disks?: number;
+  cpus?: string;
+  memory?: string;
+  // Data disk directories to use instead of fresh temp directories (loop mounts, say).
+  diskPaths?: string[];
+}
+
+export interface RunningAgent {
+  spec: AgentSpec;
+  node: string;
+  address: string;
+  disks: string[];
+  proc?: ChildProcess;
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Polls a condition instead of sleeping a fixed time.
+export async function waitUntil<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function startProcess(args: string[], logFile: string): ChildProcess {
+  const out = fs.openSync(logFile, 'a');
+  const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', out, out], env: { ...process.env, BERTH_LOG_LEVEL: 'debug' } });
+  fs.closeSync(out);
+  return p;
+}
+
+// A manager and agents as separate processes on loopback addresses, each agent with its own
+// data directories and port range, talking to the real Docker engine.
+export class TestCluster {
+  readonly id = randomBytes(3).toString('hex');
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-'));
+  managerPort = 0;
+  manager?: ChildProcess;
+  agents: RunningAgent[] = [];
+  portal!: AsyncClient<PortalClient>;
+
+  constructor(private readonly managerArgs: string[] = []) {}
+
+  get managerAddress(): string {
+    return `127.0.0.1:${this.managerPort}`;
+  }
+
+  nodeName(suffix: string): string {
+    return `t${this.id}-${suffix}`;
+  }
+
+  async start(specs: AgentSpec[]): Promise<this> {
+    this.managerPort = await freePort();
+    this.startManager();
+    const Portal = portalProto().berth.v1.Portal;
+    this.portal = asyncClient(new Portal(this.managerAddress, grpc.credentials.createInsecure()));
+    for (const spec of specs) {
+      const node = this.nodeName(spec.name);
+      const disks = spec.diskPaths ?? Array.from({ length: spec.disks ?? 1 }, (_, i) => path.join(this.dir, node, `data${i + 1}`));
+      const a: RunningAgent = { spec, node, address: `${spec.host}:${await freePort(spec.host)}`, disks };
+      this.agents.push(a);
+      this.startAgent(a);
+    }
+    await this.waitForNodes();
+    return this;
+  }
+
+  startManager(): void {
+    this.manager = startProcess(
+      ['dist/manager/main.js', '--listen', this.managerAddress, '--state-dir', path.join(this.dir, 'manager'), ...this.managerArgs],
+      path.join(this.dir, 'manager.log'),
+    );
+  }
+
+  async restartManager(): Promise<void> {
+    await stopProcess(this.manager, 'SIGKILL');
+    this.startManager();
+    await this.waitForNodes();
+  }
+
+  startAgent(a: RunningAgent): void {
+    const args = ['dist/agent/main.js', '--manager', this.managerAddress, '--listen', a.address, '--node', a.node, '--ports', a.spec.ports];
+    for (const d of a.disks) args.push('--disk', d);
+    for (const [k, v] of Object.entries(a.spec.labels ?? {})) args.push('--label', `${k}=${v}`);
+    if (a.spec.cpus) args.push('--cpus', a.spec.cpus);
+    if (a.spec.memory) args.push('--memory', a.spec.memory);
+    a.proc = startProcess(args, path.join(this.dir, `${a.node}.log`));
+  }
+
+  async killAgent(a: RunningAgent, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    await stopProcess(a.proc, signal);
+    a.proc = undefined;
+  }
+
+  async waitForNodes(): Promise<void> {
+    const want = new Set(this.agents.filter((a) => a.proc).map((a) => a.node));
+    await waitUntil(
+      `nodes ${[...want].join(', ')} to be ready`,
+      async () => {
+        const { nodes } = await this.portal.listNodes({}, 2000);
+        const ready = nodes.filter((n) => n.state === "ready").map((n) => n.name);
+        return [...want].every((n) => ready.includes(n)) ? nodes : undefined;
+      },
+      60_000,
+    );
+  }
+
+  // Containers this run's agents made (the labels carry the per-run node names).
+  async containers(all = true): Promise<Docker.ContainerInfo[]> {
+    const out: Docker.ContainerInfo[] = [];
+    for (const a of this.agents) {
+      out.push(...(await docker.listContainers({ all, filters: JSON.stringify({ label: [`berth.node=${a.node}`] }) })));
+    }
+    return out;
+  }
+
+  logs(): string {
+    return fs
+      .readdirSync(this.dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => `==> ${f}\n${fs.readFileSync(path.join(this.dir, f), 'utf8').split('\n').slice(-40).join('\n')}`)
+      .join('\n');
+  }
+
+  async stop(): Promise<void> {
+    this.portal?.close();
+    await Promise.all([...this.agents.map((a) => stopProcess(a.proc, 'SIGTERM')), stopProcess(this.manager, 'SIGTERM')]);
+    for (const c of await this.containers()) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+async function stopProcess(p: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+    }, 5000);
+    p.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    p.kill(signal);
+  });
+}
