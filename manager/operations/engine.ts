@@ -15,6 +15,9 @@ export interface Step {
 export interface OperationType {
   type: string;
   steps: Step[];
+  // Called once the operation has failed, after the undos; `clean` says whether every undo
+  // worked (if not, what the operation touched needs a person or a later retry).
+  failed?(instanceId: string, error: string, clean: boolean): void;
 }
 
 // Runs operations as recorded sequences of steps: each step's start and end are written to the
@@ -47,7 +50,7 @@ export class Engine {
     const op = this.store.operations.get(opId);
     if (!op) throw new Error(`operation ${opId} does not exist`);
     const prev = this.chains.get(op.instanceId) ?? Promise.resolve();
-    const next = prev.then(() => this.execute(opId));
+    const next = prev.then(() => this.execute(opId)).catch((err: unknown) => this.log.error({ op: opId, err: errorMessage(err) }, 'operation engine error'));
     this.chains.set(op.instanceId, next);
     void next.then(() => {
       if (this.chains.get(op.instanceId) === next) this.chains.delete(op.instanceId);
@@ -116,6 +119,7 @@ export class Engine {
       }
       const full = undoErrors.length ? `${msg}; ${undoErrors.join('; ')}` : msg;
       ops.finish(opId, 'failed', full);
+      t.failed?.(op.instanceId, full, undoErrors.length === 0);
       this.store.events.add(`${op.type}.failed`, op.instanceId, full);
     } finally {
       this.done.emit(opId);

@@ -42,6 +42,11 @@ export class InstanceOps {
     const s = store;
     engine.register({
       type: 'create',
+      // The row is gone when the undos worked. When they did not (the node went silent, say),
+      // the reservation stays and the instance says what is left to clean: delete retries it.
+      failed: (id, error, clean) => {
+        if (!clean && s.instances.get(id)) s.instances.update(id, { state: 'failed', message: `create failed and was not fully undone: ${error}` });
+      },
       steps: [
         {
           name: 'reserve',
@@ -88,6 +93,9 @@ export class InstanceOps {
     });
     engine.register({
       type: 'delete',
+      failed: (id, error) => {
+        if (s.instances.get(id)) s.instances.update(id, { state: 'failed', message: `delete failed, run it again: ${error}` });
+      },
       steps: [
         { name: 'mark-deleting', run: async (id) => (s.instances.get(id) ? s.instances.update(id, { state: 'deleting' }) : undefined) },
         {
