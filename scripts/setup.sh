@@ -37,7 +37,7 @@ fi
 
 # 2. Compiled JavaScript: production runs dist/, never a TypeScript loader.
 log "tsc"
-npx tsc -p tsconfig.json || die "TypeScript build failed"
+npm run --silent build || die "build failed (proto types + TypeScript)"
 
 # 3. Tools the set-up and the tests call: the Docker engine, debootstrap, the mariadb client.
 missing=()
