@@ -7,6 +7,7 @@ import { collect, cpuOpt, hostPortOpt, labelOpt, portRangeOpt, sizeOpt } from '.
 import { createLogger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { asyncClient, bindServer } from '../src/rpc';
+import { runMain, stopOnSignals } from '../src/lifecycle';
 import { VERSION } from '../src/version';
 import { DockerEngine } from './docker';
 import { Heartbeat, probeNode } from './heartbeat';
@@ -89,17 +90,8 @@ async function main(): Promise<void> {
   );
   hb.start();
 
-  const shutdown = (sig: string) => {
-    log.info({ sig }, 'agent stopping; instances keep running');
-    hb.stop();
-    server.tryShutdown(() => process.exit(0));
-    setTimeout(() => process.exit(0), 3000).unref();
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // The MySQL containers keep running: only the agent stops.
+  stopOnSignals(log, 'agent', server, () => hb.stop(), 3000);
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`berth-agent: ${err.message}\n`);
-  process.exit(1);
-});
+runMain('berth-agent', main);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { hostPortOpt } from '../src/cliopts';
+import { runMain, stopOnSignals } from '../src/lifecycle';
 import { createLogger } from '../src/log';
 import { bindServer } from '../src/rpc';
 import { AgentPool } from './agents/pool';
@@ -56,20 +57,16 @@ async function main(): Promise<void> {
   const resumed = engine.resumeAll();
   log.info({ listen: o.listen, port, store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
 
-  const shutdown = (sig: string) => {
-    log.info({ sig }, 'manager stopping');
-    server.tryShutdown(() => {
+  stopOnSignals(
+    log,
+    'manager',
+    server,
+    () => {
       agents.close();
       store.close();
-      process.exit(0);
-    });
-    setTimeout(() => process.exit(0), 5000).unref();
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+    },
+    5000,
+  );
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`berth-manager: ${err.message}\n`);
-  process.exit(1);
-});
+runMain('berth-manager', main);
