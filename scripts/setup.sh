@@ -36,7 +36,7 @@ if [ -z "${BERTH_SETUP_SKIP_NPM:-}" ] && [ "$(cat node_modules/.berth-lock-hash 
 fi
 
 # 2. Compiled JavaScript: production runs dist/, never a TypeScript loader.
-log "tsc"
+log "build (proto types + tsc)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
 # 3. Tools the set-up and the tests call: the Docker engine, debootstrap, the mariadb client.
