@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p .berth
+rm -f .berth/vitest.json
 rc=0
 npx vitest run --reporter=default --reporter=json --outputFile.json=.berth/vitest.json "$@" || rc=$?
 if [ -f .berth/vitest.json ]; then
