@@ -18,7 +18,8 @@ export class Metrics {
   ) {
     const r = this.registry;
     const labels = ['node', 'zone', 'rack'] as const;
-    const g = (name: string, help: string, labelNames: readonly string[]) => new client.Gauge({ name, help, labelNames, registers: [r] });
+    // Registered after berth_nodes, whose collect fills them from one capacity report per scrape.
+    const g = (name: string, help: string, labelNames: readonly string[]) => new client.Gauge({ name, help, labelNames, registers: [] });
     const gauges = {
       up: g('berth_node_up', '1 when the node heartbeats, 0 when it is down', labels),
       cordoned: g('berth_node_cordoned', '1 when the node takes no new instances', labels),
@@ -68,6 +69,7 @@ export class Metrics {
         for (const [rule, c] of perRule) gauges.alerts.set({ rule }, c);
       },
     });
+    for (const x of Object.values(gauges)) r.registerMetric(x);
 
     // Operations ended since the manager started: counted and timed from the store, which the
     // engine writes, so nothing in the engine needs to know about metrics.
