@@ -21,9 +21,12 @@ export interface UsageConfig {
   // How often each instance directory is walked for its size (a walk reads every inode).
   diskIntervalMs: number;
   pingTimeoutMs: number;
+  // Probes in a row that must fail before mysqld is reported unresponsive: one slow answer on a
+  // busy host is not an outage.
+  failuresToReport: number;
 }
 
-export const DEFAULT_USAGE_CONFIG: UsageConfig = { intervalMs: 5000, diskIntervalMs: 30_000, pingTimeoutMs: 2000 };
+export const DEFAULT_USAGE_CONFIG: UsageConfig = { intervalMs: 5000, diskIntervalMs: 30_000, pingTimeoutMs: 2000, failuresToReport: 2 };
 
 // Measures what each instance really uses, in the background, so the heartbeat only reads a
 // cache and stays cheap: data directory bytes (a du-like walk, at most every diskIntervalMs),
@@ -32,6 +35,7 @@ export class UsageProbe {
   private readonly cache = new Map<string, InstanceUsage>();
   private readonly diskAt = new Map<string, number>();
   private readonly cpuPrev = new Map<string, { totalNs: number; atMs: number }>();
+  private readonly pingFailures = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
 
@@ -81,10 +85,15 @@ export class UsageProbe {
         let usedCpuMillis = 0;
         let mysqldUnresponsive = false;
         if (i.state === 'running') {
-          const s = await this.stats(i.containerId, now);
+          const s = await this.stats(i.id, i.containerId, now);
           usedMemoryBytes = s.memoryBytes;
           usedCpuMillis = s.cpuMillis;
-          mysqldUnresponsive = !(await ping(layoutFor(i.diskPath, i.id).socket, this.cfg.pingTimeoutMs));
+          const ok = await ping(layoutFor(i.diskPath, i.id).socket, this.cfg.pingTimeoutMs);
+          const failures = ok ? 0 : (this.pingFailures.get(i.id) ?? 0) + 1;
+          this.pingFailures.set(i.id, failures);
+          mysqldUnresponsive = failures >= this.cfg.failuresToReport;
+        } else {
+          this.pingFailures.delete(i.id);
         }
         this.cache.set(i.id, { usedDiskBytes, usedMemoryBytes, usedCpuMillis, mysqldUnresponsive, measuredAtMs: now });
       }),
@@ -94,11 +103,12 @@ export class UsageProbe {
         this.cache.delete(id);
         this.diskAt.delete(id);
         this.cpuPrev.delete(id);
+        this.pingFailures.delete(id);
       }
     }
   }
 
-  private async stats(containerId: string, now: number): Promise<{ memoryBytes: number; cpuMillis: number }> {
+  private async stats(id: string, containerId: string, now: number): Promise<{ memoryBytes: number; cpuMillis: number }> {
     try {
       const s = (await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true })) as unknown as DockerStats;
       const m = s.memory_stats ?? {};
@@ -107,8 +117,8 @@ export class UsageProbe {
       const reclaimable = st.total_inactive_file ?? st.inactive_file ?? 0;
       const memoryBytes = Math.max(0, (m.usage ?? 0) - reclaimable);
       const totalNs = s.cpu_stats?.cpu_usage?.total_usage ?? 0;
-      const prev = this.cpuPrev.get(containerId);
-      this.cpuPrev.set(containerId, { totalNs, atMs: now });
+      const prev = this.cpuPrev.get(id);
+      this.cpuPrev.set(id, { totalNs, atMs: now });
       const cpuMillis = prev && now > prev.atMs && totalNs >= prev.totalNs ? Math.round((totalNs - prev.totalNs) / 1e6 / (now - prev.atMs) * 1000) : 0;
       return { memoryBytes, cpuMillis };
     } catch {

@@ -331,7 +331,7 @@ describe('admin HTTP against a live manager and real agents', () => {
     expect(receiver.notices[0]!.status).toBe('firing');
     for (const [rule, subject] of want) {
       const seq = receiver.notices.filter((n) => n.rule === rule && n.subject === subject).map((n) => n.status);
-      expect(seq, `${rule} ${subject}`).toEqual(['firing', 'resolved']);
+      expect(seq, `${rule} ${subject} in ${JSON.stringify(receiver.notices, null, 1)}`).toEqual(['firing', 'resolved']);
     }
     const m = (await api('/metrics', { token: null })).body as string;
     const delivered = Number(/berth_alert_webhook_deliveries_total\{result="delivered"\} (\d+)/.exec(m)?.[1]);
