@@ -145,6 +145,26 @@ describe('admin HTTP against a live manager and real agents', () => {
     expect(r.racks.map((x: any) => `${x.zone}/${x.rack}`)).toEqual(['a/r1', 'b/r1', 'b/r2']);
   });
 
+  it('berthctl capacity prints the table and berthctl capacity fit the count', async () => {
+    const ctl = (...args: string[]) => execFileSync(process.execPath, ['bin/berthctl.js', ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, BERTH_ADMIN_TOKEN: '' } });
+    const table = ctl('capacity', '--admin', cluster.adminUrl, '--token', TOKEN);
+    expect(table).toMatch(/SCOPE\s+NODES\/STATE\s+CPU ALLOC\/CAP/);
+    expect(table).toMatch(/fleet\s+3\/3 ready\s+0\/5 \(0%\)/);
+    expect(table).toMatch(new RegExp(`${node('a')}\\s+ready\\s+0/2 \\(0%\\)\\s+0\\s+0/1G \\(0%\\)`));
+    expect(table).toMatch(/zone b/);
+    const fit = ctl('capacity', 'fit', '--cpu', '500m', '--memory', '512M', '--disk', '1G', '--admin', cluster.adminUrl, '--token', TOKEN);
+    expect(fit).toMatch(/^4 more instances of 0\.5 cpu \/ 512M \/ 1G fit now; then memory runs out first/);
+    const zoneA = ctl('--json', 'capacity', '--admin', cluster.adminUrl, '--token', TOKEN, 'fit', '--zone', 'a', '--cpu', '0.5', '--memory', '512M', '--disk', '1G');
+    expect(JSON.parse(zoneA)).toMatchObject({ count: 2, perNode: { [node('a')]: 2 } });
+    let err = '';
+    try {
+      ctl('capacity', '--admin', cluster.adminUrl, '--token', 'wrong');
+    } catch (e) {
+      err = String((e as { stderr: string }).stderr);
+    }
+    expect(err).toMatch(/401/);
+  });
+
   it('fit predicts exactly how many real placements succeed before the first rejection', async () => {
     const f = (await api('/v1/capacity/fit?cpu=500m&memory=512M&disk=1G')).body.results[0];
     expect(f).toMatchObject({ count: 4, limitedBy: 'memory', perNode: { [node('a')]: 2, [node('b')]: 2 } });
@@ -188,7 +208,10 @@ describe('admin HTTP against a live manager and real agents', () => {
     expect(fleet.instances).toEqual({ total: 4, byState: { running: 4 } });
     expect(fleet.memory.free).toBe(256 * M); // only c has room left, and it is too small
 
-    const list = (await api(`/v1/instances?node=${node('b')}`)).body;
+    const list = await waitUntil('measurements of both instances on node b', async () => {
+      const l = (await api(`/v1/instances?node=${node('b')}`)).body;
+      return l.items.every((i: any) => i.usage?.usedDiskBytes > 0) ? l : undefined;
+    });
     expect(list.total).toBe(2);
     for (const i of list.items) {
       expect(i.usage.usedDiskBytes).toBeGreaterThan(10 * M);
