@@ -123,6 +123,12 @@ describe('fit agrees with placing for real until the first rejection', () => {
     expect(r).toMatchObject({ count: 50, truncated: true, limitedBy: 'limit' });
   });
 
+  it('stops when placements × nodes pass the work budget', () => {
+    const f = fleet(Array.from({ length: 20 }, (_, i) => node(`n${i}`)));
+    const r = fit(f.snapshot.nodes(), { cpuMillis: 100, memoryBytes: 256 * M, diskBytes: 64 * M }, { now: Date.now(), config: f.cfg }, 10_000, 200);
+    expect(r).toMatchObject({ count: 10, truncated: true, limitedBy: 'limit' });
+  });
+
   it('cloneNodes copies deeply', () => {
     const f = fleet([node('a')]);
     const [c] = cloneNodes(f.snapshot.nodes());
