@@ -6,6 +6,7 @@ import { errorMessage } from '../src/errors';
 import { listeningPorts, probeDisk } from './host';
 import type { Instances } from './instance/lifecycle';
 import { toAgentInstance } from './server';
+import type { UsageProbe } from './usage';
 
 // Register, then heartbeat every few seconds with capacity, free space and instance states.
 // A manager that is down or was reset is retried forever; the agent keeps serving meanwhile.
@@ -20,6 +21,7 @@ export class Heartbeat {
     private readonly info: () => Promise<NodeInfo>,
     private readonly instances: Instances,
     private readonly log: Logger,
+    private readonly usage?: UsageProbe,
   ) {}
 
   start(): void {
@@ -34,7 +36,13 @@ export class Heartbeat {
   private async tick(): Promise<void> {
     try {
       const info = await this.info();
-      const instances = (await this.instances.list()).map(toAgentInstance);
+      const instances = (await this.instances.list()).map((i) => {
+        const u = this.usage?.get(i.id);
+        const out = toAgentInstance(i);
+        return u
+          ? { ...out, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, usedCpuMillis: u.usedCpuMillis, mysqldUnresponsive: u.mysqldUnresponsive, usageMeasuredAtMs: u.measuredAtMs }
+          : out;
+      });
       if (!this.registered) {
         const res = await this.registry.register({ node: info, instances });
         this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;

@@ -14,6 +14,7 @@ import { Heartbeat, probeNode } from './heartbeat';
 import { probeCpuMillis, probeMemoryBytes } from './host';
 import { Instances } from './instance/lifecycle';
 import { agentServer } from './server';
+import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 
 const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'node';
 
@@ -30,6 +31,8 @@ const program = new Command('berth-agent')
   .option('--docker-socket <path>', 'Docker Engine socket', '/var/run/docker.sock')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
   .option('--memory <size>', 'memory to offer (default: all of it)', sizeOpt)
+  .option('--usage-interval <seconds>', 'how often instance memory, CPU and mysqld liveness are measured', (v) => Number(v) * 1000, DEFAULT_USAGE_CONFIG.intervalMs)
+  .option('--disk-usage-interval <seconds>', 'how often instance directories are walked for their size', (v) => Number(v) * 1000, DEFAULT_USAGE_CONFIG.diskIntervalMs)
   .parse();
 
 const o = program.opts<{
@@ -44,6 +47,8 @@ const o = program.opts<{
   dockerSocket: string;
   cpus?: number;
   memory?: number;
+  usageInterval: number;
+  diskUsageInterval: number;
 }>();
 
 async function main(): Promise<void> {
@@ -67,6 +72,9 @@ async function main(): Promise<void> {
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
 
+  const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval, diskIntervalMs: o.diskUsageInterval }, log);
+  usage.start();
+
   const Registry = agentProto().berth.v1.Registry;
   const client = new Registry(o.manager, grpc.credentials.createInsecure());
   const hb = new Heartbeat(
@@ -87,11 +95,21 @@ async function main(): Promise<void> {
       }),
     instances,
     log,
+    usage,
   );
   hb.start();
 
   // The MySQL containers keep running: only the agent stops.
-  stopOnSignals(log, 'agent', server, () => hb.stop(), 3000);
+  stopOnSignals(
+    log,
+    'agent',
+    server,
+    () => {
+      hb.stop();
+      usage.stop();
+    },
+    3000,
+  );
 }
 
 runMain('berth-agent', main);

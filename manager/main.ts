@@ -8,6 +8,14 @@ import { bindServer } from '../src/rpc';
 import { AgentPool } from './agents/pool';
 import { addPortal } from './api/portal';
 import { addRegistry } from './api/registry';
+import { computeCapacity } from './capacity/compute';
+import { AlertManager } from './health/alerts/manager';
+import { DEFAULT_RULES } from './health/alerts/rules/index';
+import { DEFAULT_THRESHOLDS } from './health/alerts/types';
+import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
+import { UsageMap } from './health/usage';
+import { startAdminServer } from './http/listen';
+import { Metrics } from './http/metrics';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { Snapshot } from './scheduler/snapshot';
@@ -23,6 +31,13 @@ const program = new Command('berth-manager')
   .option('--node-timeout <seconds>', 'a node silent this long is down', (v) => Number(v) * 1000, DEFAULT_SCHEDULER_CONFIG.nodeTimeoutMs)
   .option('--cpu-overcommit <ratio>', 'CPU overcommit ratio', Number, DEFAULT_SCHEDULER_CONFIG.cpuOvercommit)
   .option('--memory-overcommit <ratio>', 'memory overcommit ratio', Number, DEFAULT_SCHEDULER_CONFIG.memoryOvercommit)
+  .option('--admin-listen <host:port>', 'admin HTTP address: capacity, dashboard, metrics, docs', hostPortOpt, '127.0.0.1:7480')
+  .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); without one it binds to loopback only')
+  .option('--alert-webhook <url>', 'POST each alert start and resolve here as JSON (with retries)')
+  .option('--alert-interval <seconds>', 'how often alert rules are evaluated', (v) => Number(v) * 1000, 10_000)
+  .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
+  .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
+  .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
   .parse();
 
 const o = program.opts<{
@@ -33,6 +48,13 @@ const o = program.opts<{
   nodeTimeout: number;
   cpuOvercommit: number;
   memoryOvercommit: number;
+  adminListen: string;
+  adminToken?: string;
+  alertWebhook?: string;
+  alertInterval: number;
+  alertDiskFreePct: number;
+  alertInstanceDiskPct: number;
+  alertWebhookAttempts: number;
 }>();
 
 async function main(): Promise<void> {
@@ -43,25 +65,38 @@ async function main(): Promise<void> {
   const snapshot = Snapshot.fromStore(store.nodes.all(), store.instances.all());
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes);
+  const usage = new UsageMap();
+  const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct };
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds });
+  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
+  const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
+  const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const ops = new InstanceOps(store, snapshot, engine, agents, {
     defaultImage: o.image,
     adminUser: o.adminUser,
     scheduler,
     agentCreateDeadlineMs: 10 * 60_000,
+    onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
   const server = new grpc.Server();
   addPortal(server, { store, snapshot, ops, engine, scheduler, log });
-  addRegistry(server, { store, snapshot, heartbeatIntervalMs: 2000, log });
+  addRegistry(server, { store, snapshot, heartbeatIntervalMs: 2000, log, usage });
   const port = await bindServer(server, o.listen);
   const resumed = engine.resumeAll();
   log.info({ listen: o.listen, port, store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
+  alerts.start(o.alertInterval);
+  const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, alerts, webhook, metrics }, o.adminListen);
 
   stopOnSignals(
     log,
     'manager',
     server,
     () => {
+      alerts.stop();
+      void admin?.app.close();
       agents.close();
       store.close();
     },

@@ -39,11 +39,12 @@ fi
 log "build (proto types + tsc)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
-# 3. Tools the set-up and the tests call: the Docker engine, debootstrap, the mariadb client.
+# 3. Tools the set-up and the tests call: the Docker engine, debootstrap, the mariadb client, chromium.
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v mariadb >/dev/null || missing+=(mariadb-client)
+command -v chromium >/dev/null || missing+=(chromium) # the dashboard test drives headless Chromium
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # 4. A Docker engine that answers.

@@ -6,12 +6,13 @@ import { agentProto } from '../../src/proto';
 import { unary } from '../../src/rpc';
 import { checkName } from '../../src/validate';
 import { reconcile, type Reported } from '../health/reconcile';
+import type { UsageMap } from '../health/usage';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { Store } from '../store/index';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
 // each agent actually runs.
-export function addRegistry(server: grpc.Server, d: { store: Store; snapshot: Snapshot; heartbeatIntervalMs: number; log: Logger }): void {
+export function addRegistry(server: grpc.Server, d: { store: Store; snapshot: Snapshot; heartbeatIntervalMs: number; log: Logger; usage?: UsageMap }): void {
   const { store, snapshot, log } = d;
 
   function applyReport(node: string, reported: Reported[]) {
@@ -53,6 +54,7 @@ export function addRegistry(server: grpc.Server, d: { store: Store; snapshot: Sn
         applyReport(n.name, req.instances);
       });
       snapshot.upsertNode(store.nodes.get(n.name)!);
+      d.usage?.report(n.name, req.instances);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
       return { heartbeatIntervalMs: d.heartbeatIntervalMs };
     }),
@@ -64,6 +66,7 @@ export function addRegistry(server: grpc.Server, d: { store: Store; snapshot: Sn
         applyReport(req.node, req.instances);
       });
       snapshot.heartbeat(req.node, now, req.disks, req.busyPorts);
+      d.usage?.report(req.node, req.instances);
       return { reregister: false };
     }),
   };

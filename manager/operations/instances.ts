@@ -16,6 +16,8 @@ export interface InstanceOpsConfig {
   scheduler: SchedulerConfig;
   // The agent initializes a data directory and waits for mysqld: minutes on a slow disk.
   agentCreateDeadlineMs: number;
+  // Told how long each placement decision took (the scheduler latency metric).
+  onSchedule?: (seconds: number, ok: boolean) => void;
 }
 
 export interface CreateRequest {
@@ -116,7 +118,9 @@ export class InstanceOps {
     const opId = newId('op');
     const instance = this.store.tx(() => {
       if (this.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
+      const t0 = process.hrtime.bigint();
       const r = schedule(this.snapshot.nodes(), { ...req.shape, node: req.node }, { now: Date.now(), config: this.cfg.scheduler });
+      this.cfg.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
       if (!r.ok) throw resourceExhausted(explain(r));
       const row = this.store.instances.insert({
         id,

@@ -208,6 +208,90 @@ operation
     opFailed(op);
   });
 
+// Capacity comes from the manager's admin HTTP server (not the portal gRPC API).
+interface CapRes { capacity: number; allocated: number; used: number; free: number; allocationPct: number }
+interface CapGroup { cpu: CapRes; memory: CapRes; disk: CapRes; instances: { total: number }; nodes: { total: number; ready: number; down: number; cordoned: number } }
+
+async function admin<T>(o: { admin: string; token?: string }, url: string): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  let res: Response;
+  try {
+    res = await fetch(new URL(url, o.admin), { headers, signal: AbortSignal.timeout(30_000) });
+  } catch (err) {
+    throw new Error(`cannot reach the admin server at ${o.admin}: ${(err as Error).message} (--admin or BERTH_ADMIN_URL)`);
+  }
+  const body = (await res.json().catch(() => ({}))) as T & { error?: { message: string } };
+  if (!res.ok) throw new Error(`admin server answered ${res.status}: ${body.error?.message ?? res.statusText}${res.status === 401 ? ' (--token or BERTH_ADMIN_TOKEN)' : ''}`);
+  return body;
+}
+
+const res3 = (r: CapRes, f: (n: number) => string) => `${f(r.allocated)}/${f(r.capacity)} (${Math.round(r.allocationPct)}%)`;
+const capRow = (name: string, state: string, g: CapGroup): (string | number)[] => [
+  name,
+  state,
+  res3(g.cpu, formatCpu),
+  formatCpu(g.cpu.used),
+  res3(g.memory, formatSize),
+  formatSize(g.memory.used),
+  formatSize(g.memory.free),
+  res3(g.disk, formatSize),
+  formatSize(g.disk.free),
+  g.instances.total,
+];
+
+const adminOpts = (c: Command) =>
+  c
+    .option('--admin <url>', "the manager's admin HTTP address (or BERTH_ADMIN_URL)", process.env.BERTH_ADMIN_URL ?? 'http://127.0.0.1:7480')
+    .option('--token <token>', 'admin bearer token (or BERTH_ADMIN_TOKEN)', process.env.BERTH_ADMIN_TOKEN);
+
+const capacity = adminOpts(program.command('capacity').description('fleet capacity: per zone, rack and node, allocated, used and free'))
+  .option('--zone <zone>', 'only this zone')
+  .action(async (o: { admin: string; token?: string; zone?: string }) => {
+    type Report = { fleet: CapGroup; zones: (CapGroup & { zone: string })[]; racks: (CapGroup & { zone: string; rack: string })[]; nodes: (CapGroup & { name: string; state: string; cordoned: boolean })[] };
+    const r = await admin<Report>(o, `/v1/capacity${o.zone ? `?zone=${encodeURIComponent(o.zone)}` : ''}`);
+    if (json()) {
+      print(r);
+      return;
+    }
+    const nodesState = (g: CapGroup) => `${g.nodes.ready}/${g.nodes.total} ready${g.nodes.cordoned ? `, ${g.nodes.cordoned} cordoned` : ''}`;
+    table(
+      ['SCOPE', 'NODES/STATE', 'CPU ALLOC/CAP', 'CPU USED', 'MEM ALLOC/CAP', 'MEM USED', 'MEM FREE', 'DISK ALLOC/CAP', 'DISK FREE', 'INSTANCES'],
+      [
+        capRow('fleet', nodesState(r.fleet), r.fleet),
+        ...r.zones.map((z) => capRow(`zone ${z.zone}`, nodesState(z), z)),
+        ...r.racks.map((x) => capRow(`rack ${x.zone}/${x.rack}`, nodesState(x), x)),
+        ...r.nodes.map((n) => capRow(n.name, n.state + (n.cordoned ? ',cordoned' : ''), n)),
+      ],
+    );
+  });
+
+capacity
+  .command('fit')
+  .description('how many more instances of a shape the fleet takes now, and what runs out first')
+  .requiredOption('--cpu <cores>', 'CPU: 2, 0.5 or 500m', cpuOpt)
+  .requiredOption('--memory <size>', 'memory: 8G', sizeOpt)
+  .requiredOption('--disk <size>', 'disk reservation: 100G', sizeOpt)
+  .option('--zone <zone>', 'only nodes in this zone')
+  .action(async (_o: unknown, cmd: Command) => {
+    // --admin and --token belong to `capacity`; they may be written before or after `fit`.
+    const o = cmd.optsWithGlobals<{ admin: string; token?: string; cpu: number; memory: number; disk: number; zone?: string }>();
+    const q = new URLSearchParams({ cpu: `${o.cpu}m`, memory: String(o.memory), disk: String(o.disk), ...(o.zone ? { zone: o.zone } : {}) });
+    const r = await admin<{ results: { count: number; limitedBy: string; perNode: Record<string, number>; reasons: Record<string, number>; truncated: boolean }[] }>(o, `/v1/capacity/fit?${q}`);
+    const f = r.results[0]!;
+    if (json()) {
+      print(f);
+      return;
+    }
+    const what = `${formatCpu(o.cpu)} cpu / ${formatSize(o.memory)} / ${formatSize(o.disk)}${o.zone ? ` in zone ${o.zone}` : ''}`;
+    process.stdout.write(
+      `${f.count}${f.truncated ? '+' : ''} more instances of ${what} fit now` +
+        (f.truncated ? ' (stopped counting)\n' : `; then ${f.limitedBy === 'nodes' ? 'no node is usable' : `${f.limitedBy} runs out first`}\n`),
+    );
+    if (Object.keys(f.perNode).length) table(['NODE', 'INSTANCES'], Object.entries(f.perNode).sort((a, b) => a[0].localeCompare(b[0])));
+    if (Object.keys(f.reasons).length) process.stdout.write(`next one refused: ${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
+  });
+
 program
   .parseAsync()
   .catch((err: unknown) => {

@@ -24,6 +24,8 @@ export interface AgentSpec {
   memory?: string;
   // Data disk directories to use instead of fresh temp directories (loop mounts, say).
   diskPaths?: string[];
+  // Extra agent flags.
+  args?: string[];
 }
 
 export interface RunningAgent {
@@ -74,6 +76,8 @@ export class TestCluster {
   readonly id = randomBytes(3).toString('hex');
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-'));
   managerPort = 0;
+  // The manager's admin HTTP port: a free one per run unless the test passes --admin-listen.
+  adminPort = 0;
   manager?: ChildProcess;
   agents: RunningAgent[] = [];
   portal!: AsyncClient<PortalClient>;
@@ -84,12 +88,19 @@ export class TestCluster {
     return `127.0.0.1:${this.managerPort}`;
   }
 
+  get adminUrl(): string {
+    return `http://127.0.0.1:${this.adminPort}`;
+  }
+
   nodeName(suffix: string): string {
     return `t${this.id}-${suffix}`;
   }
 
   async start(specs: AgentSpec[]): Promise<this> {
     this.managerPort = await freePort();
+    const i = this.managerArgs.indexOf('--admin-listen');
+    if (i >= 0) this.adminPort = Number(this.managerArgs[i + 1]?.split(':').pop());
+    else this.adminPort = await freePort();
     this.startManager();
     const Portal = portalProto().berth.v1.Portal;
     this.portal = asyncClient(new Portal(this.managerAddress, grpc.credentials.createInsecure()));
@@ -106,7 +117,15 @@ export class TestCluster {
 
   startManager(): void {
     this.manager = startProcess(
-      ['dist/manager/main.js', '--listen', this.managerAddress, '--state-dir', path.join(this.dir, 'manager'), ...this.managerArgs],
+      [
+        'dist/manager/main.js',
+        '--listen',
+        this.managerAddress,
+        '--state-dir',
+        path.join(this.dir, 'manager'),
+        ...(this.managerArgs.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${this.adminPort}`]),
+        ...this.managerArgs,
+      ],
       path.join(this.dir, 'manager.log'),
     );
   }
@@ -123,6 +142,7 @@ export class TestCluster {
     for (const [k, v] of Object.entries(a.spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (a.spec.cpus) args.push('--cpus', a.spec.cpus);
     if (a.spec.memory) args.push('--memory', a.spec.memory);
+    args.push(...(a.spec.args ?? []));
     a.proc = startProcess(args, path.join(this.dir, `${a.node}.log`));
   }
 

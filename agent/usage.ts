@@ -1,0 +1,173 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type Docker from 'dockerode';
+import { errorMessage } from '../src/errors';
+import type { Logger } from '../src/log';
+import { connectSocket } from '../src/mysql/connect';
+import type { InstanceStatus } from './instance/lifecycle';
+import { layoutFor } from './instance/layout';
+
+export interface InstanceUsage {
+  usedDiskBytes: number;
+  usedMemoryBytes: number;
+  usedCpuMillis: number;
+  mysqldUnresponsive: boolean;
+  measuredAtMs: number;
+}
+
+export interface UsageConfig {
+  // How often memory, CPU and the mysqld probe are refreshed.
+  intervalMs: number;
+  // How often each instance directory is walked for its size (a walk reads every inode).
+  diskIntervalMs: number;
+  pingTimeoutMs: number;
+  // Probes in a row that must fail before mysqld is reported unresponsive: one slow answer on a
+  // busy host is not an outage.
+  failuresToReport: number;
+}
+
+export const DEFAULT_USAGE_CONFIG: UsageConfig = { intervalMs: 5000, diskIntervalMs: 30_000, pingTimeoutMs: 2000, failuresToReport: 2 };
+
+// Measures what each instance really uses, in the background, so the heartbeat only reads a
+// cache and stays cheap: data directory bytes (a du-like walk, at most every diskIntervalMs),
+// memory and CPU from the Docker stats API (one-shot), and whether mysqld answers on its socket.
+export class UsageProbe {
+  private readonly cache = new Map<string, InstanceUsage>();
+  private readonly diskAt = new Map<string, number>();
+  private readonly cpuPrev = new Map<string, { totalNs: number; atMs: number }>();
+  private readonly pingFailures = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly docker: Docker,
+    private readonly list: () => Promise<InstanceStatus[]>,
+    private readonly cfg: UsageConfig,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  get(id: string): InstanceUsage | undefined {
+    return this.cache.get(id);
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'measuring instance usage failed');
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.cfg.intervalMs);
+  }
+
+  async refresh(): Promise<void> {
+    const list = await this.list();
+    const seen = new Set<string>();
+    await Promise.all(
+      list.map(async (i) => {
+        seen.add(i.id);
+        const prev = this.cache.get(i.id);
+        const now = Date.now();
+        let usedDiskBytes = prev?.usedDiskBytes ?? 0;
+        if (!prev || now - (this.diskAt.get(i.id) ?? 0) >= this.cfg.diskIntervalMs) {
+          usedDiskBytes = await dirBytes(layoutFor(i.diskPath, i.id).root);
+          this.diskAt.set(i.id, now);
+        }
+        let usedMemoryBytes = 0;
+        let usedCpuMillis = 0;
+        let mysqldUnresponsive = false;
+        if (i.state === 'running') {
+          const s = await this.stats(i.id, i.containerId, now);
+          usedMemoryBytes = s.memoryBytes;
+          usedCpuMillis = s.cpuMillis;
+          const ok = await ping(layoutFor(i.diskPath, i.id).socket, this.cfg.pingTimeoutMs);
+          const failures = ok ? 0 : (this.pingFailures.get(i.id) ?? 0) + 1;
+          this.pingFailures.set(i.id, failures);
+          mysqldUnresponsive = failures >= this.cfg.failuresToReport;
+        } else {
+          this.pingFailures.delete(i.id);
+        }
+        this.cache.set(i.id, { usedDiskBytes, usedMemoryBytes, usedCpuMillis, mysqldUnresponsive, measuredAtMs: now });
+      }),
+    );
+    for (const id of this.cache.keys()) {
+      if (!seen.has(id)) {
+        this.cache.delete(id);
+        this.diskAt.delete(id);
+        this.cpuPrev.delete(id);
+        this.pingFailures.delete(id);
+      }
+    }
+  }
+
+  private async stats(id: string, containerId: string, now: number): Promise<{ memoryBytes: number; cpuMillis: number }> {
+    try {
+      const s = (await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true })) as unknown as DockerStats;
+      const m = s.memory_stats ?? {};
+      const st = m.stats ?? {};
+      // Page cache the kernel can drop is not what the instance needs: the same sum `docker stats` shows.
+      const reclaimable = st.total_inactive_file ?? st.inactive_file ?? 0;
+      const memoryBytes = Math.max(0, (m.usage ?? 0) - reclaimable);
+      const totalNs = s.cpu_stats?.cpu_usage?.total_usage ?? 0;
+      const prev = this.cpuPrev.get(id);
+      this.cpuPrev.set(id, { totalNs, atMs: now });
+      const cpuMillis = prev && now > prev.atMs && totalNs >= prev.totalNs ? Math.round((totalNs - prev.totalNs) / 1e6 / (now - prev.atMs) * 1000) : 0;
+      return { memoryBytes, cpuMillis };
+    } catch {
+      return { memoryBytes: 0, cpuMillis: 0 };
+    }
+  }
+}
+
+interface DockerStats {
+  memory_stats?: { usage?: number; stats?: { total_inactive_file?: number; inactive_file?: number } };
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+}
+
+// Bytes allocated on disk under dir (blocks, as du counts them: a sparse file counts what it holds).
+export async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop()!;
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await fs.readdir(d, { withFileTypes: true });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        stack.push(p);
+      } else if (e.isFile()) {
+        try {
+          total += (await fs.lstat(p)).blocks * 512;
+        } catch {
+          // removed while we walked
+        }
+      }
+    }
+  }
+  return total;
+}
+
+// True when mysqld completes a handshake on its socket in time; a frozen or hung server accepts
+// the connection in the kernel's backlog but never greets.
+export async function ping(socket: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const c = await connectSocket(socket, timeoutMs);
+    await c.end();
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,8 @@
+import type { AlertRule } from '../types';
+import { diskFree } from './disk-free';
+import { instanceDisk } from './instance-disk';
+import { mysqldUnresponsive } from './mysqld-unresponsive';
+import { nodeDown } from './node-down';
+
+// Replication lag and failover rules join here with replicated clusters.
+export const DEFAULT_RULES: AlertRule[] = [nodeDown, diskFree, instanceDisk, mysqldUnresponsive];

@@ -1,0 +1,41 @@
+import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
+import type { InstanceRow } from '../../store/instances';
+import type { UsageMap } from '../usage';
+
+export interface AlertThresholds {
+  // A data disk whose free space falls below this share of its size.
+  diskFreePct: number;
+  // An instance whose data directory grows past this share of its disk reservation.
+  instanceDiskPct: number;
+}
+
+export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90 };
+
+// Everything a rule may look at, gathered once per evaluation. Rules never do I/O.
+export interface HealthState {
+  now: number;
+  nodes: NodeSnapshot[];
+  instances: InstanceRow[];
+  usage: UsageMap;
+  scheduler: SchedulerConfig;
+  thresholds: AlertThresholds;
+}
+
+export type Severity = 'warning' | 'critical';
+
+export interface Firing {
+  rule: string;
+  // Unique among the rule's alerts: a node name, `node:/disk`, an instance id.
+  subject: string;
+  severity: Severity;
+  message: string;
+}
+
+// One rule per module: a name and a pure evaluate(state) → what fires now. Adding one (a
+// replication-lag rule, say) is a new file and a line in rules/index.ts.
+export interface AlertRule {
+  name: string;
+  evaluate(state: HealthState): Firing[];
+}
+
+export const nodeIsDown = (n: NodeSnapshot, s: HealthState) => s.now - n.lastHeartbeatMs > s.scheduler.nodeTimeoutMs;

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { errorMessage } from '../../src/errors';
+import { isLoopback, splitHostPort } from './auth';
+import { buildAdminServer, type AdminDeps } from './server';
+
+// Builds the admin server and listens. Without a token nothing may reach it from another host:
+// a non-loopback address is replaced by 127.0.0.1 (same port), and the log says so. A port that
+// cannot be bound is logged and the manager goes on serving gRPC without the admin server.
+export async function startAdminServer(d: AdminDeps, listen: string): Promise<{ app: FastifyInstance; address: string } | undefined> {
+  let { host, port } = splitHostPort(listen);
+  if (!d.token) {
+    if (!isLoopback(host)) {
+      d.log.warn({ requested: listen }, 'no admin token configured (--admin-token or BERTH_ADMIN_TOKEN): the admin server binds to 127.0.0.1 only');
+      host = '127.0.0.1';
+    } else {
+      d.log.info({ listen }, 'no admin token configured: admin server on loopback only, without authentication');
+    }
+  }
+  const app = await buildAdminServer(d);
+  try {
+    await app.listen({ host, port });
+  } catch (err) {
+    d.log.error({ listen: `${host}:${port}`, err: errorMessage(err) }, 'admin HTTP server could not listen; the manager goes on without it');
+    await app.close().catch(() => undefined);
+    return undefined;
+  }
+  const addr = app.server.address();
+  const address = typeof addr === 'object' && addr ? `${host.includes(':') ? `[${host}]` : host}:${addr.port}` : `${host}:${port}`;
+  d.log.info({ address, auth: Boolean(d.token) }, 'admin HTTP server listening');
+  return { app, address };
+}

@@ -1,0 +1,167 @@
+import client from 'prom-client';
+import type { CapacityReport } from '../capacity/compute';
+import type { Store } from '../store/index';
+
+// Prometheus exposition of the manager. Gauges are filled at scrape time from the same capacity
+// report the API serves, so the two never disagree; counters and histograms follow the store.
+export class Metrics {
+  readonly registry = new client.Registry();
+  readonly schedulerSeconds: client.Histogram<'result'>;
+  readonly fitSeconds: client.Histogram;
+  private readonly opWatermark: { at: string; ids: Set<string> };
+
+  constructor(
+    private readonly store: Store,
+    private readonly report: () => CapacityReport,
+    private readonly alerts: () => { rule: string }[] = () => [],
+    private readonly webhook: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 }),
+  ) {
+    const r = this.registry;
+    const labels = ['node', 'zone', 'rack'] as const;
+    // Registered after berth_nodes, whose collect fills them from one capacity report per scrape.
+    const g = (name: string, help: string, labelNames: readonly string[]) => new client.Gauge({ name, help, labelNames, registers: [] });
+    const gauges = {
+      up: g('berth_node_up', '1 when the node heartbeats, 0 when it is down', labels),
+      cordoned: g('berth_node_cordoned', '1 when the node takes no new instances', labels),
+      cpuCap: g('berth_node_cpu_capacity_cores', 'CPU the node offers', labels),
+      cpuAlloc: g('berth_node_cpu_allocated_cores', 'CPU reserved by instances on the node', labels),
+      cpuUsed: g('berth_node_cpu_used_cores', 'CPU the instances on the node use (measured)', labels),
+      memCap: g('berth_node_memory_capacity_bytes', 'memory the node offers', labels),
+      memAlloc: g('berth_node_memory_allocated_bytes', 'memory reserved by instances on the node', labels),
+      memUsed: g('berth_node_memory_used_bytes', 'memory the instances on the node use (measured)', labels),
+      diskCap: g('berth_disk_capacity_bytes', 'size of a data disk', ['node', 'path']),
+      diskAlloc: g('berth_disk_allocated_bytes', 'disk reserved by instances on a data disk', ['node', 'path']),
+      diskUsed: g('berth_disk_used_bytes', 'used space of a data disk (filesystem, measured)', ['node', 'path']),
+      diskFree: g('berth_disk_free_bytes', 'free space of a data disk (filesystem, measured)', ['node', 'path']),
+      instances: g('berth_instances', 'instances per node and state', ['node', 'state']),
+      alerts: g('berth_alerts_firing', 'alerts firing now, per rule', ['rule']),
+    };
+    const cores = (m: number) => m / 1000;
+    new client.Gauge({
+      name: 'berth_nodes',
+      help: 'nodes registered with the manager',
+      registers: [r],
+      collect() {
+        const rep = report();
+        this.set(rep.fleet.nodes.total);
+        for (const x of Object.values(gauges)) x.reset();
+        for (const n of rep.nodes) {
+          const l = { node: n.name, zone: n.zone, rack: n.rack };
+          gauges.up.set(l, n.state === 'ready' ? 1 : 0);
+          gauges.cordoned.set(l, n.cordoned ? 1 : 0);
+          gauges.cpuCap.set(l, cores(n.cpu.capacity));
+          gauges.cpuAlloc.set(l, cores(n.cpu.allocated));
+          gauges.cpuUsed.set(l, cores(n.cpu.used));
+          gauges.memCap.set(l, n.memory.capacity);
+          gauges.memAlloc.set(l, n.memory.allocated);
+          gauges.memUsed.set(l, n.memory.used);
+          for (const d of n.disks) {
+            const dl = { node: n.name, path: d.path };
+            gauges.diskCap.set(dl, d.totalBytes);
+            gauges.diskAlloc.set(dl, d.allocatedBytes);
+            gauges.diskUsed.set(dl, d.usedBytes);
+            gauges.diskFree.set(dl, d.freeBytes);
+          }
+          for (const [state, c] of Object.entries(n.instances.byState)) gauges.instances.set({ node: n.name, state }, c);
+        }
+        const perRule = new Map<string, number>();
+        for (const a of alerts()) perRule.set(a.rule, (perRule.get(a.rule) ?? 0) + 1);
+        for (const [rule, c] of perRule) gauges.alerts.set({ rule }, c);
+      },
+    });
+    for (const x of Object.values(gauges)) r.registerMetric(x);
+
+    // Operations ended since the manager started: counted and timed from the store, which the
+    // engine writes, so nothing in the engine needs to know about metrics.
+    const opsTotal = new client.Counter({ name: 'berth_operations_total', help: 'operations ended since the manager started, by type and result', labelNames: ['type', 'result'], registers: [] });
+    const opsSeconds = new client.Histogram({
+      name: 'berth_operation_duration_seconds',
+      help: 'how long operations took, from start to end',
+      labelNames: ['type', 'result'],
+      buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+      registers: [],
+    });
+    // Registered first so that its collect brings the counter and histogram up to date before
+    // they are written out.
+    const self = this;
+    new client.Gauge({
+      name: 'berth_operations_running',
+      help: 'operations in progress',
+      registers: [r],
+      collect() {
+        this.set(self.collectOperations(opsTotal, opsSeconds));
+      },
+    });
+    r.registerMetric(opsTotal);
+    r.registerMetric(opsSeconds);
+    this.opWatermark = { at: new Date().toISOString(), ids: new Set() };
+
+    this.schedulerSeconds = new client.Histogram({
+      name: 'berth_scheduler_duration_seconds',
+      help: 'time one schedule() call takes when placing an instance',
+      labelNames: ['result'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1],
+      registers: [r],
+    });
+    this.fitSeconds = new client.Histogram({
+      name: 'berth_capacity_fit_duration_seconds',
+      help: 'time one /v1/capacity/fit answer takes (many schedule() calls)',
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers: [r],
+    });
+    const eventsCount = store.db.prepare("SELECT COUNT(*) AS n FROM events WHERE kind = 'failover.succeeded'");
+    let failoversSeen = (eventsCount.get() as { n: number }).n;
+    new client.Counter({
+      name: 'berth_failovers_total',
+      help: 'failovers carried out since the manager started',
+      registers: [r],
+      collect() {
+        const n = (eventsCount.get() as { n: number }).n;
+        if (n > failoversSeen) this.inc(n - failoversSeen);
+        failoversSeen = n;
+      },
+    });
+    let delivered = 0;
+    let failed = 0;
+    new client.Counter({
+      name: 'berth_alert_webhook_deliveries_total',
+      help: 'alert webhook deliveries, by result',
+      labelNames: ['result'],
+      registers: [r],
+      collect() {
+        const w = webhook();
+        if (w.delivered > delivered) this.inc({ result: 'delivered' }, w.delivered - delivered);
+        if (w.failed > failed) this.inc({ result: 'failed' }, w.failed - failed);
+        delivered = w.delivered;
+        failed = w.failed;
+      },
+    });
+  }
+
+  private readonly ended = () =>
+    this.store.db
+      .prepare(
+        "SELECT id, type, state, created_at AS createdAt, finished_at AS finishedAt FROM operations WHERE state != 'running' AND finished_at >= ? ORDER BY finished_at",
+      )
+      .all(this.opWatermark.at) as { id: string; type: string; state: string; createdAt: string; finishedAt: string }[];
+
+  private collectOperations(total: client.Counter<'type' | 'result'>, seconds: client.Histogram<'type' | 'result'>): number {
+    const rows = this.ended();
+    for (const o of rows) {
+      if (this.opWatermark.ids.has(o.id)) continue;
+      total.inc({ type: o.type, result: o.state });
+      seconds.observe({ type: o.type, result: o.state }, Math.max(0, (Date.parse(o.finishedAt) - Date.parse(o.createdAt)) / 1000));
+    }
+    const last = rows.at(-1);
+    if (last) {
+      // Keep the ids ending at the watermark's instant: the next query starts there again.
+      this.opWatermark.at = last.finishedAt;
+      this.opWatermark.ids = new Set(rows.filter((o) => o.finishedAt === last.finishedAt).map((o) => o.id));
+    }
+    return (this.store.db.prepare("SELECT COUNT(*) AS n FROM operations WHERE state = 'running'").get() as { n: number }).n;
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
