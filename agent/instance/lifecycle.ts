@@ -155,7 +155,8 @@ export class Instances {
     let containerId = existing?.containerId;
     if (!containerId) {
       containerId = await this.docker.createAndStart({
-        name: `berth-${spec.name}`,
+        // The id suffix keeps names unique even with two managers on one Docker host.
+        name: `berth-${spec.name}-${spec.id.slice(2, 8)}`,
         image: spec.image,
         cmd: ['mysqld', `--defaults-file=${DEFAULTS_FILE}`],
         binds: binds(layout),
