@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { hostPortOpt } from '../src/cliopts';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { createLogger } from '../src/log';
@@ -19,8 +19,29 @@ import { Metrics } from './http/metrics';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { Snapshot } from './scheduler/snapshot';
+import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
+
+function ratioOpt(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 1 || n > 100) throw new InvalidArgumentError(`want a ratio of at least 1, got "${v}"`);
+  return n;
+}
+function countOpt(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`want a whole number >= 0, got "${v}"`);
+  return n;
+}
+function weightOpt(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || Math.abs(n) > 1000) throw new InvalidArgumentError(`want a number between -1000 and 1000, got "${v}"`);
+  return n;
+}
+function strategyOpt(v: string): string {
+  if (!Object.hasOwn(STRATEGIES, v)) throw new InvalidArgumentError(`want one of ${Object.keys(STRATEGIES).join(', ')}, got "${v}"`);
+  return v;
+}
 
 const program = new Command('berth-manager')
   .description('berth manager: the portal gRPC API, the scheduler and the operations engine')
@@ -29,8 +50,13 @@ const program = new Command('berth-manager')
   .option('--image <ref>', 'default MySQL image for new instances', process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11')
   .option('--admin-user <name>', 'MySQL admin user created in each instance', 'admin')
   .option('--node-timeout <seconds>', 'a node silent this long is down', (v) => Number(v) * 1000, DEFAULT_SCHEDULER_CONFIG.nodeTimeoutMs)
-  .option('--cpu-overcommit <ratio>', 'CPU overcommit ratio', Number, DEFAULT_SCHEDULER_CONFIG.cpuOvercommit)
-  .option('--memory-overcommit <ratio>', 'memory overcommit ratio', Number, DEFAULT_SCHEDULER_CONFIG.memoryOvercommit)
+  .option('--cpu-overcommit <ratio>', 'CPU overcommit ratio (DBA fleets often sell CPU 2-3x)', ratioOpt, DEFAULT_SCHEDULER_CONFIG.cpuOvercommit)
+  .option('--memory-overcommit <ratio>', 'memory overcommit ratio (1: never oversold)', ratioOpt, DEFAULT_SCHEDULER_CONFIG.memoryOvercommit)
+  .option('--strategy <name>', 'default placement strategy: spread, binpack or weighted', strategyOpt, DEFAULT_SCHEDULER_CONFIG.strategy)
+  .option('--max-instances-per-node <n>', 'at most this many instances on one node (0: no limit)', countOpt, DEFAULT_SCHEDULER_CONFIG.maxInstancesPerNode)
+  .option('--weight-cpu <w>', 'weighted strategy: weight of CPU (negative spreads it)', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.cpu)
+  .option('--weight-memory <w>', 'weighted strategy: weight of memory', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.memory)
+  .option('--weight-disk <w>', 'weighted strategy: weight of disk', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.disk)
   .option('--admin-listen <host:port>', 'admin HTTP address: capacity, dashboard, metrics, docs', hostPortOpt, '127.0.0.1:7480')
   .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); without one it binds to loopback only')
   .option('--alert-webhook <url>', 'POST each alert start and resolve here as JSON (with retries)')
@@ -48,6 +74,11 @@ const o = program.opts<{
   nodeTimeout: number;
   cpuOvercommit: number;
   memoryOvercommit: number;
+  strategy: string;
+  maxInstancesPerNode: number;
+  weightCpu: number;
+  weightMemory: number;
+  weightDisk: number;
   adminListen: string;
   adminToken?: string;
   alertWebhook?: string;
@@ -56,12 +87,20 @@ const o = program.opts<{
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
 }>();
+if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
 async function main(): Promise<void> {
   const log = createLogger('manager');
   const dbFile = path.resolve(o.stateDir, 'berth.db');
   const store = Store.open(dbFile);
-  const scheduler: SchedulerConfig = { nodeTimeoutMs: o.nodeTimeout, cpuOvercommit: o.cpuOvercommit, memoryOvercommit: o.memoryOvercommit };
+  const scheduler: SchedulerConfig = {
+    nodeTimeoutMs: o.nodeTimeout,
+    cpuOvercommit: o.cpuOvercommit,
+    memoryOvercommit: o.memoryOvercommit,
+    maxInstancesPerNode: o.maxInstancesPerNode,
+    strategy: o.strategy,
+    weights: { cpu: o.weightCpu, memory: o.weightMemory, disk: o.weightDisk },
+  };
   const snapshot = Snapshot.fromStore(store.nodes.all(), store.instances.all());
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes);

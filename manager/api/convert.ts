@@ -27,6 +27,7 @@ export function toInstance(i: InstanceRow, node: { host: string; up: boolean }):
     serverId: i.serverId,
     createdAt: i.createdAt,
     message: i.message,
+    cluster: i.cluster,
   };
 }
 

@@ -5,12 +5,14 @@ import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
 import { unary } from '../../src/rpc';
 import { checkName, checkShape } from '../../src/validate';
-import type { InstanceOps } from '../operations/instances';
+import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
+import type { InstanceOps, PlacementOptions } from '../operations/instances';
 import type { Engine } from '../operations/engine';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
+import { explain } from '../scheduler/schedule';
 import { toInstance, toNode, toOperation } from './convert';
 
 const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
@@ -46,6 +48,19 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     if (!n) throw notFound(`no node ${name}`);
     return n;
   };
+  // The placement fields shared by CreateInstance and PlanInstance; any bad one is refused here.
+  const placementOpts = (r: { node: string; constraints: string[]; cluster: string; spreadOver: string; strategy: string }): PlacementOptions => {
+    if (r.node) checkName('node name', r.node);
+    if (r.cluster) checkName('cluster', r.cluster);
+    if (r.strategy && !/^[a-z]{1,32}$/.test(r.strategy)) throw invalidArgument(`unknown strategy "${r.strategy.slice(0, 40)}": use spread, binpack or weighted`);
+    return {
+      node: r.node || undefined,
+      constraints: parseConstraints(r.constraints),
+      cluster: r.cluster || undefined,
+      spreadOver: parseSpreadOver(r.spreadOver),
+      strategy: r.strategy || undefined,
+    };
+  };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
   const h: PortalHandlers = {
@@ -53,8 +68,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
       if (req.image && !IMAGE.test(req.image)) throw invalidArgument(`image "${req.image.slice(0, 80)}" is not a valid image reference`);
-      if (req.node) checkName('node name', req.node);
-      const { instance, operation } = d.ops.create({ name, shape, image: req.image || undefined, node: req.node || undefined });
+      const { instance, operation } = d.ops.create({ name, shape, image: req.image || undefined, ...placementOpts(req) });
       return {
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),
@@ -75,6 +89,25 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const i = findInstance(req.instance);
       log.info({ instance: i.id }, 'credentials read');
       return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
+    }),
+    PlanInstance: unary(log, 'PlanInstance', (req) => {
+      const shape = checkShape(req.resources);
+      const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
+      const chosen = result.ok ? result.placement.node : '';
+      return {
+        verdicts: verdicts.map((v) => ({
+          node: v.node,
+          fits: v.score !== undefined,
+          filter: v.filter ?? '',
+          reason: v.reason ?? '',
+          score: v.score ?? 0,
+          chosen: v.node === chosen,
+        })),
+        placement: result.ok ? result.placement : null,
+        message: result.ok ? '' : explain(result),
+        strategy,
+        relaxedSoft: result.ok && result.relaxedSoft,
+      };
     }),
     ListNodes: unary(log, 'ListNodes', () => ({ nodes: store.nodes.all().map((n) => nodeOut(n.name)) })),
     CordonNode: unary(log, 'CordonNode', (req) => setCordoned(req.name, true)),

@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
-import { explain, schedule } from '../scheduler/schedule';
+import { explain, plan, schedule } from '../scheduler/schedule';
 import type { Snapshot } from '../scheduler/snapshot';
-import type { SchedulerConfig } from '../scheduler/types';
+import { findStrategy } from '../scheduler/strategies/index';
+import type { Constraint, PlacementRequest, SchedulerConfig, Strategy } from '../scheduler/types';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
@@ -20,11 +21,19 @@ export interface InstanceOpsConfig {
   onSchedule?: (seconds: number, ok: boolean) => void;
 }
 
-export interface CreateRequest {
+export interface PlacementOptions {
+  node?: string;
+  constraints?: Constraint[];
+  cluster?: string;
+  spreadOver?: { key: string; soft: boolean };
+  // A strategy name; the API edge has checked it exists.
+  strategy?: string;
+}
+
+export interface CreateRequest extends PlacementOptions {
   name: string;
   shape: Shape;
   image?: string;
-  node?: string;
 }
 
 const newId = (prefix: string) => `${prefix}-${randomBytes(6).toString('hex')}`;
@@ -113,13 +122,23 @@ export class InstanceOps {
   }
 
   create(req: CreateRequest): { instance: InstanceRow; operation: OperationRow } {
-    if (req.node && !this.snapshot.get(req.node)) throw invalidArgument(`node ${req.node} is not registered (berthctl node list shows the nodes)`);
+    const { instance, opId } = this.reserve(req);
+    this.engine.start(opId);
+    return { instance, operation: this.store.operations.get(opId)! };
+  }
+
+  // Choice and reservation in one synchronous store transaction: nothing else runs between the
+  // scheduler reading the snapshot and the row that claims the resources being written, so two
+  // concurrent creates can never both take the last gigabyte. The operation that builds the
+  // instance is recorded but not started.
+  reserve(req: CreateRequest): { instance: InstanceRow; opId: string } {
+    const { placementReq, strategy } = this.placementRequest(req.shape, req);
     const id = newId('i');
     const opId = newId('op');
     const instance = this.store.tx(() => {
       if (this.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
       const t0 = process.hrtime.bigint();
-      const r = schedule(this.snapshot.nodes(), { ...req.shape, node: req.node }, { now: Date.now(), config: this.cfg.scheduler });
+      const r = schedule(this.snapshot.nodes(), placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
       this.cfg.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
       if (!r.ok) throw resourceExhausted(explain(r));
       const row = this.store.instances.insert({
@@ -136,15 +155,32 @@ export class InstanceOps {
         state: 'pending',
         adminUser: this.cfg.adminUser,
         adminPassword: newPassword(),
+        cluster: req.cluster ?? '',
       });
       this.store.operations.insert(opId, 'create', id, this.engine.stepNames('create'), 1);
-      this.store.events.add('create.started', id, `${req.name} placed on ${row.node} port ${row.port} (${row.diskPath})`);
+      const soft = r.relaxedSoft ? ', preferences dropped: no node met them' : '';
+      this.store.events.add('create.started', id, `${req.name} placed on ${row.node} port ${row.port} (${row.diskPath})${soft}`);
       return row;
     });
     // Only after the commit: the snapshot never holds what the store might still roll back.
     this.snapshot.addInstance(instance);
-    this.engine.start(opId);
-    return { instance, operation: this.store.operations.get(opId)! };
+    return { instance, opId };
+  }
+
+  // The dry run, on the same snapshot and code path as a create; writes nothing.
+  plan(shape: Shape, opts: PlacementOptions) {
+    const { placementReq, strategy } = this.placementRequest(shape, opts);
+    return { ...plan(this.snapshot.nodes(), placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy }), strategy: strategy.name };
+  }
+
+  private placementRequest(shape: Shape, o: PlacementOptions): { placementReq: PlacementRequest; strategy: Strategy } {
+    if (o.node && !this.snapshot.get(o.node)) throw invalidArgument(`node ${o.node} is not registered (berthctl node list shows the nodes)`);
+    if (o.spreadOver && !o.cluster) throw invalidArgument('spread_over needs a cluster: it spreads the members of one cluster');
+    const name = o.strategy || this.cfg.scheduler.strategy;
+    const strategy = findStrategy(name);
+    if (!strategy) throw invalidArgument(`unknown strategy "${name.slice(0, 40)}": use spread, binpack or weighted`);
+    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, cluster: o.cluster || undefined, spreadOver: o.spreadOver };
+    return { placementReq, strategy };
   }
 
   delete(idOrName: string): OperationRow {

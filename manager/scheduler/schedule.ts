@@ -1,57 +1,133 @@
-import { createHash } from 'node:crypto';
 import { DEFAULT_FILTERS } from './filters/index';
 import { fittingDisks } from './filters/disk';
 import { firstFreePort } from './filters/port';
+import { findStrategy } from './strategies/index';
 import { spread } from './strategies/spread';
-import type { Filter, FilterContext, NodeSnapshot, PlacementRequest, ScheduleResult, Strategy } from './types';
+import type { Filter, FilterContext, NodeSnapshot, Placement, PlacementRequest, ScheduleResult, Strategy, Verdict } from './types';
+
+export interface ScheduleOptions {
+  filters?: Filter[];
+  // Default: the strategy named in ctx.config.strategy.
+  strategy?: Strategy;
+}
 
 // Pure: the same nodes, request and clock give the same answer. No I/O, so the caller can run
 // it inside the store transaction that records the reservation.
-export function schedule(
-  nodes: Iterable<NodeSnapshot>,
+//
+// Soft constraints and soft spreading are first enforced like hard ones; only when no node
+// passes does the scheduler try again without them (relaxedSoft tells the caller it did).
+export function schedule(nodes: readonly NodeSnapshot[], req: PlacementRequest, ctx: FilterContext, opts: ScheduleOptions = {}): ScheduleResult {
+  return run(nodes, req, ctx, opts);
+}
+
+// The dry run: every node's verdict (its first failing filter, or its score), and the placement
+// schedule() would make, from the same code path.
+export function plan(
+  nodes: readonly NodeSnapshot[],
   req: PlacementRequest,
   ctx: FilterContext,
-  opts: { filters?: Filter[]; strategy?: Strategy } = {},
+  opts: ScheduleOptions = {},
+): { result: ScheduleResult; verdicts: Verdict[] } {
+  let verdicts: Verdict[] = [];
+  const result = run(nodes, req, ctx, opts, () => (verdicts = []), (v) => verdicts.push(v));
+  return { result, verdicts };
+}
+
+function hasSoft(req: PlacementRequest): boolean {
+  return !!(req.constraints?.some((c) => c.soft) || (req.spreadOver?.soft && req.cluster));
+}
+
+function run(
+  nodes: readonly NodeSnapshot[],
+  req: PlacementRequest,
+  ctx0: FilterContext,
+  opts: ScheduleOptions,
+  onPass?: () => void,
+  onVerdict?: (v: Verdict) => void,
 ): ScheduleResult {
   const filters = opts.filters ?? DEFAULT_FILTERS;
-  const strategy = opts.strategy ?? spread;
-  const reasons = new Map<string, number>();
-  let total = 0;
-  let best: { node: NodeSnapshot; score: number; tie: string } | undefined;
+  const strategy = opts.strategy ?? findStrategy(ctx0.config.strategy) ?? spread;
+  const ctx: FilterContext = { ...ctx0, relaxSoft: false };
+  if (req.cluster && req.spreadOver) ctx.occupiedDomains = occupiedDomains(nodes, req.cluster, req.spreadOver.key);
 
-  for (const node of nodes) {
-    total++;
+  onPass?.();
+  let r = pass(nodes, req, ctx, filters, strategy, onVerdict);
+  if (!r.ok && hasSoft(req)) {
+    onPass?.();
+    r = pass(nodes, req, { ...ctx, relaxSoft: true }, filters, strategy, onVerdict);
+    if (r.ok) r.relaxedSoft = true;
+  }
+  return r;
+}
+
+function pass(
+  nodes: readonly NodeSnapshot[],
+  req: PlacementRequest,
+  ctx: FilterContext,
+  filters: Filter[],
+  strategy: Strategy,
+  onVerdict?: (v: Verdict) => void,
+): ScheduleResult {
+  const reasons = new Map<string, number>();
+  let best: NodeSnapshot | undefined;
+  let bestScore = -Infinity;
+  const nf = filters.length;
+
+  // The hot loop of every placement: no allocation per node, no closures, no strings unless the
+  // node fails (and then filters return preformatted reasons).
+  for (let i = 0; i < nodes.length; i++) {
+    const node = nodes[i]!;
     let reason: string | undefined;
-    for (const f of filters) {
-      reason = f.filter(node, req, ctx);
-      if (reason) break;
+    let j = 0;
+    for (; j < nf; j++) {
+      reason = filters[j]!.filter(node, req, ctx);
+      if (reason !== undefined) break;
     }
-    if (reason) {
+    if (reason !== undefined) {
       reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+      if (onVerdict) onVerdict({ node: node.name, filter: filters[j]!.name, reason });
       continue;
     }
-    const score = strategy.score(node, req);
-    if (!best || score > best.score || (score === best.score && better(node, best))) {
-      best = { node, score, tie: tieKey(node.name) };
+    const score = strategy.score(node, req, ctx.config);
+    if (onVerdict) onVerdict({ node: node.name, score });
+    if (best === undefined || score > bestScore || (score === bestScore && better(node, best))) {
+      best = node;
+      bestScore = score;
     }
   }
-  if (!best) return { ok: false, total, reasons };
-  const disk = strategy.pickDisk(fittingDisks(best.node.disks, req), req);
-  return {
-    ok: true,
-    placement: { node: best.node.name, host: best.node.host, diskPath: disk.path, port: firstFreePort(best.node)!, score: best.score },
-  };
+  if (!best) return { ok: false, total: nodes.length, reasons };
+  const disk = strategy.pickDisk(fittingDisks(best.disks, req), req, ctx.config);
+  const placement: Placement = { node: best.name, host: best.host, diskPath: disk.path, port: firstFreePort(best)!, score: bestScore };
+  return { ok: true, placement, relaxedSoft: false };
+}
+
+function occupiedDomains(nodes: readonly NodeSnapshot[], cluster: string, key: string): Set<string> {
+  const out = new Set<string>();
+  for (const n of nodes) {
+    if (!n.clusters?.get(cluster)) continue;
+    const v = n.labels[key];
+    if (v !== undefined) out.add(v);
+  }
+  return out;
 }
 
 // Ties: fewer instances first, then a stable hash of the name (not the name itself, so equal
 // nodes are not always filled in alphabetical order).
-function better(node: NodeSnapshot, cur: { node: NodeSnapshot; tie: string }): boolean {
-  if (node.instanceCount !== cur.node.instanceCount) return node.instanceCount < cur.node.instanceCount;
-  return tieKey(node.name) < cur.tie;
+function better(node: NodeSnapshot, cur: NodeSnapshot): boolean {
+  if (node.instanceCount !== cur.instanceCount) return node.instanceCount < cur.instanceCount;
+  const a = node.tieHash ?? nameHash(node.name);
+  const b = cur.tieHash ?? nameHash(cur.name);
+  return a !== b ? a < b : node.name < cur.name;
 }
 
-function tieKey(name: string): string {
-  return createHash('sha1').update(name).digest('hex').slice(0, 8);
+// FNV-1a, 32 bits: cheap, stable across processes and versions.
+export function nameHash(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 // "0/3 nodes can take it: 2 insufficient memory, 1 node cordoned"

@@ -1,5 +1,7 @@
 import type { InstanceRow } from '../store/instances';
 import type { DiskRow, NodeRow } from '../store/nodes';
+import { scanFreePort } from './filters/port';
+import { nameHash } from './schedule';
 import type { NodeSnapshot } from './types';
 
 interface Entry {
@@ -13,6 +15,8 @@ interface Entry {
 // store does not.
 export class Snapshot {
   private readonly entries = new Map<string, Entry>();
+  // The array the scheduler scans; rebuilt only when a node is added or replaced.
+  private list: NodeSnapshot[] | undefined;
 
   static fromStore(nodes: NodeRow[], instances: InstanceRow[]): Snapshot {
     const s = new Snapshot();
@@ -21,11 +25,8 @@ export class Snapshot {
     return s;
   }
 
-  nodes(): IterableIterator<NodeSnapshot> {
-    const it = this.entries.values();
-    return (function* () {
-      for (const e of it) yield e.snap;
-    })();
+  nodes(): readonly NodeSnapshot[] {
+    return (this.list ??= [...this.entries.values()].map((e) => e.snap));
   }
 
   get(name: string): NodeSnapshot | undefined {
@@ -52,9 +53,12 @@ export class Snapshot {
       portMax: n.portMax,
       usedPorts: new Set(),
       instanceCount: prev?.snap.instanceCount ?? 0,
+      clusters: prev?.snap.clusters ?? new Map(),
+      tieHash: nameHash(n.name),
     };
     const e: Entry = { snap, instancePorts: prev?.instancePorts ?? new Set(), busyPorts: n.busyPorts };
     this.entries.set(n.name, e);
+    this.list = undefined;
     refreshPorts(e);
   }
 
@@ -96,12 +100,26 @@ export class Snapshot {
     const d = e.snap.disks.find((x) => x.path === i.diskPath);
     if (d) d.allocatedBytes += sign * i.diskBytes;
     e.snap.instanceCount += sign;
-    if (sign > 0) e.instancePorts.add(i.port);
-    else e.instancePorts.delete(i.port);
-    refreshPorts(e);
+    if (i.cluster) {
+      const clusters = (e.snap.clusters ??= new Map());
+      const n = (clusters.get(i.cluster) ?? 0) + sign;
+      if (n > 0) clusters.set(i.cluster, n);
+      else clusters.delete(i.cluster);
+    }
+    if (sign > 0) {
+      e.instancePorts.add(i.port);
+      e.snap.usedPorts.add(i.port);
+      if (e.snap.freePort === i.port) e.snap.freePort = scanFreePort(i.port + 1, e.snap.portMax, e.snap.usedPorts) ?? null;
+    } else {
+      e.instancePorts.delete(i.port);
+      refreshPorts(e);
+    }
   }
 }
 
+// A copy per heartbeat or release, never per placement: placing an instance adds its port and
+// moves the cached lowest free port forward from where it was.
 function refreshPorts(e: Entry): void {
   e.snap.usedPorts = new Set([...e.instancePorts, ...e.busyPorts]);
+  e.snap.freePort = scanFreePort(e.snap.portMin, e.snap.portMax, e.snap.usedPorts) ?? null;
 }

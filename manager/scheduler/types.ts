@@ -13,6 +13,7 @@ export interface NodeSnapshot {
   name: string;
   host: string;
   labels: Record<string, string>;
+  // Cordoned also stands for "draining": the store has one flag that keeps new instances off.
   cordoned: boolean;
   lastHeartbeatMs: number;
   capacity: { cpuMillis: number; memoryBytes: number };
@@ -23,6 +24,24 @@ export interface NodeSnapshot {
   // Ports of berth instances plus ports something else on the host listens on.
   usedPorts: Set<number>;
   instanceCount: number;
+  // Cluster (anti-affinity group) -> members on this node. Absent: none.
+  clusters?: Map<string, number>;
+  // Caches the snapshot keeps when ports change, so a placement never scans the port range:
+  // the lowest free port (null: none). Absent: computed on demand.
+  freePort?: number | null;
+  // Stable tie-break hash of the name. Absent: computed on demand.
+  tieHash?: number;
+}
+
+// A label constraint: `zone=a`, `rack!=r3`, `zone in (a,b)`, `zone notin (a,b)`. Soft ones are
+// preferences: honoured while some node satisfies them, dropped when none does.
+export interface Constraint {
+  key: string;
+  op: 'in' | 'notin';
+  values: string[];
+  soft: boolean;
+  // As written, for reasons and plan output.
+  text: string;
 }
 
 export interface PlacementRequest {
@@ -31,6 +50,17 @@ export interface PlacementRequest {
   diskBytes: number;
   // Pin to one node.
   node?: string;
+  constraints?: Constraint[];
+  // Anti-affinity group: members never share a host.
+  cluster?: string;
+  // Also keep members on distinct values of this label (rack, zone); soft prefers, hard requires.
+  spreadOver?: { key: string; soft: boolean };
+}
+
+export interface StrategyWeights {
+  cpu: number;
+  memory: number;
+  disk: number;
 }
 
 export interface SchedulerConfig {
@@ -38,13 +68,30 @@ export interface SchedulerConfig {
   nodeTimeoutMs: number;
   cpuOvercommit: number;
   memoryOvercommit: number;
+  // 0: no limit.
+  maxInstancesPerNode: number;
+  // Default strategy name; a request may name another.
+  strategy: string;
+  weights: StrategyWeights;
 }
 
-export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = { nodeTimeoutMs: 15_000, cpuOvercommit: 1, memoryOvercommit: 1 };
+export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
+  nodeTimeoutMs: 15_000,
+  cpuOvercommit: 1,
+  memoryOvercommit: 1,
+  maxInstancesPerNode: 0,
+  strategy: 'spread',
+  weights: { cpu: 1, memory: 1, disk: 1 },
+};
 
 export interface FilterContext {
   now: number;
   config: SchedulerConfig;
+  // Values of the request's spreadOver label already holding a member of its cluster; the
+  // scheduler computes it once per request.
+  occupiedDomains?: Set<string>;
+  // Soft constraints and soft spreading are enforced only while this is false.
+  relaxSoft?: boolean;
 }
 
 // A filter answers undefined (the node passes) or a short reason. Reasons are worded so the
@@ -57,9 +104,9 @@ export interface Filter {
 // Higher is better. Scores compare nodes for one request; they mean nothing across requests.
 export interface Strategy {
   name: string;
-  score(node: NodeSnapshot, req: PlacementRequest): number;
-  // Which of the node's fitting disks to use.
-  pickDisk(disks: DiskSnapshot[], req: PlacementRequest): DiskSnapshot;
+  score(node: NodeSnapshot, req: PlacementRequest, config: SchedulerConfig): number;
+  // Which of the node's fitting disks to use (never empty).
+  pickDisk(disks: DiskSnapshot[], req: PlacementRequest, config: SchedulerConfig): DiskSnapshot;
 }
 
 export interface Placement {
@@ -71,5 +118,13 @@ export interface Placement {
 }
 
 export type ScheduleResult =
-  | { ok: true; placement: Placement }
+  | { ok: true; placement: Placement; relaxedSoft: boolean }
   | { ok: false; total: number; reasons: Map<string, number> };
+
+// One node's answer in a dry run: the first failing filter, or its score.
+export interface Verdict {
+  node: string;
+  filter?: string;
+  reason?: string;
+  score?: number;
+}

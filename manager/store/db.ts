@@ -88,6 +88,11 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX events_subject ON events(subject);
   `,
+  // Anti-affinity group: members of one cluster never share a host. Empty: none.
+  `
+  ALTER TABLE instances ADD COLUMN cluster TEXT NOT NULL DEFAULT '';
+  CREATE INDEX instances_cluster ON instances(cluster) WHERE cluster != '';
+  `,
 ];
 
 export function openDb(file: string): DB {

@@ -23,13 +23,15 @@ export interface InstanceRow {
   adminUser: string;
   adminPassword: string;
   message: string;
+  // Anti-affinity group ('' for none).
+  cluster: string;
   createdAt: string;
   updatedAt: string;
 }
 
 const COLUMNS = `id, name, server_id AS serverId, node, disk_path AS diskPath, port, cpu_millis AS cpuMillis,
   memory_bytes AS memoryBytes, disk_bytes AS diskBytes, image, state, flavor, version, container_id AS containerId,
-  admin_user AS adminUser, admin_password AS adminPassword, message, created_at AS createdAt, updated_at AS updatedAt`;
+  admin_user AS adminUser, admin_password AS adminPassword, message, cluster, created_at AS createdAt, updated_at AS updatedAt`;
 
 export class InstancesTable {
   private readonly q;
@@ -41,9 +43,9 @@ export class InstancesTable {
         ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`),
       insert: db.prepare(`
         INSERT INTO instances (id, name, server_id, node, disk_path, port, cpu_millis, memory_bytes, disk_bytes, image, state,
-                               admin_user, admin_password, created_at, updated_at)
+                               admin_user, admin_password, cluster, created_at, updated_at)
         VALUES (@id, @name, @serverId, @node, @diskPath, @port, @cpuMillis, @memoryBytes, @diskBytes, @image, @state,
-                @adminUser, @adminPassword, @createdAt, @createdAt)`),
+                @adminUser, @adminPassword, @cluster, @createdAt, @createdAt)`),
       get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE id = ?`),
       byName: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY created_at, id`),

@@ -4,11 +4,28 @@ import type { DiskSnapshot, Filter, PlacementRequest } from '../types';
 // A disk fits when both its unreserved space and its real free space hold the request: the
 // first keeps promises made to other instances, the second catches disks filled by anything
 // berth does not account for.
+export const diskFits = (d: DiskSnapshot, bytes: number) => d.totalBytes - d.allocatedBytes >= bytes && d.freeBytes >= bytes;
+
 export function fittingDisks(disks: DiskSnapshot[], req: PlacementRequest): DiskSnapshot[] {
-  return disks.filter((d) => d.totalBytes - d.allocatedBytes >= req.diskBytes && d.freeBytes >= req.diskBytes);
+  return disks.filter((d) => diskFits(d, req.diskBytes));
+}
+
+// The same reason is produced for most nodes of a full fleet: format it once per size.
+let lastBytes = -1;
+let lastReason = '';
+function reason(bytes: number): string {
+  if (bytes !== lastBytes) {
+    lastBytes = bytes;
+    lastReason = `no data disk with ${formatSize(bytes)} free`;
+  }
+  return lastReason;
 }
 
 export const disk: Filter = {
   name: 'disk',
-  filter: (node, req) => (fittingDisks(node.disks, req).length === 0 ? `no data disk with ${formatSize(req.diskBytes)} free` : undefined),
+  filter(node, req) {
+    // A loop rather than fittingDisks(): this runs for every node on every placement.
+    for (const d of node.disks) if (diskFits(d, req.diskBytes)) return undefined;
+    return reason(req.diskBytes);
+  },
 };

@@ -1,13 +1,11 @@
-import type { DiskSnapshot, Strategy } from '../types';
+import type { Strategy } from '../types';
+import { cpuShare, memoryShare, unreserved } from './share';
 
 // Least allocated after placement wins: the mean of the CPU and memory shares the node would
-// have left, so one busy resource does not hide behind an idle one.
+// have left, so one busy resource does not hide behind an idle one. The disk with the most
+// unreserved space takes it, for the same reason one level down.
 export const spread: Strategy = {
   name: 'spread',
-  score(node, req) {
-    const cpuLeft = 1 - (node.allocated.cpuMillis + req.cpuMillis) / node.capacity.cpuMillis;
-    const memLeft = 1 - (node.allocated.memoryBytes + req.memoryBytes) / node.capacity.memoryBytes;
-    return ((cpuLeft + memLeft) / 2) * 100;
-  },
-  pickDisk: (disks: DiskSnapshot[]) => disks.reduce((best, d) => (d.totalBytes - d.allocatedBytes > best.totalBytes - best.allocatedBytes ? d : best)),
+  score: (node, req) => (1 - (cpuShare(node, req) + memoryShare(node, req)) / 2) * 100,
+  pickDisk: (disks) => disks.reduce((best, d) => (unreserved(d) > unreserved(best) ? d : best)),
 };

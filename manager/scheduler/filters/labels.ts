@@ -1,0 +1,16 @@
+import { satisfies } from '../constraints';
+import type { Filter } from '../types';
+
+// The request's label constraints; soft ones only until the scheduler relaxes them.
+export const labels: Filter = {
+  name: 'labels',
+  filter(node, req, ctx) {
+    const cs = req.constraints;
+    if (!cs) return undefined;
+    for (const c of cs) {
+      if (c.soft && ctx.relaxSoft) continue;
+      if (!satisfies(node.labels, c)) return `constraint ${c.text} not met`;
+    }
+    return undefined;
+  },
+};

@@ -1,0 +1,9 @@
+import type { Filter } from '../types';
+
+// A cap on instances per host, whatever their size: bounds the blast radius of one host and
+// the number of mysqld processes competing for its page cache.
+export const maxInstances: Filter = {
+  name: 'max-instances',
+  filter: (node, _req, { config }) =>
+    config.maxInstancesPerNode > 0 && node.instanceCount >= config.maxInstancesPerNode ? 'node at its instance limit' : undefined,
+};

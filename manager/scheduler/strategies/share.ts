@@ -1,0 +1,33 @@
+import type { DiskSnapshot, NodeSnapshot, PlacementRequest, StrategyWeights } from '../types';
+
+// Shares of each resource the node would have allocated once the request is placed, 0..1+.
+// Disk counts all the node's data disks together.
+export function cpuShare(n: NodeSnapshot, r: PlacementRequest): number {
+  return (n.allocated.cpuMillis + r.cpuMillis) / n.capacity.cpuMillis;
+}
+
+export function memoryShare(n: NodeSnapshot, r: PlacementRequest): number {
+  return (n.allocated.memoryBytes + r.memoryBytes) / n.capacity.memoryBytes;
+}
+
+export function diskShare(n: NodeSnapshot, r: PlacementRequest): number {
+  let total = 0;
+  let alloc = r.diskBytes;
+  for (const d of n.disks) {
+    total += d.totalBytes;
+    alloc += d.allocatedBytes;
+  }
+  return total > 0 ? alloc / total : 1;
+}
+
+// Weighted mean of the shares, in percent. Zero weights skip the resource's arithmetic.
+export function weightedShare(n: NodeSnapshot, r: PlacementRequest, w: StrategyWeights): number {
+  let sum = 0;
+  let wsum = 0;
+  if (w.cpu) (sum += w.cpu * cpuShare(n, r)), (wsum += Math.abs(w.cpu));
+  if (w.memory) (sum += w.memory * memoryShare(n, r)), (wsum += Math.abs(w.memory));
+  if (w.disk) (sum += w.disk * diskShare(n, r)), (wsum += Math.abs(w.disk));
+  return wsum ? (sum / wsum) * 100 : 0;
+}
+
+export const unreserved = (d: DiskSnapshot) => d.totalBytes - d.allocatedBytes;
