@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { explain, schedule } from './schedule';
+import { parseConstraints } from './constraints';
+import { explain, plan, schedule } from './schedule';
+import { binpack } from './strategies/binpack';
 import { DEFAULT_SCHEDULER_CONFIG, type NodeSnapshot, type PlacementRequest } from './types';
 
 const G = 1024 ** 3;
@@ -93,5 +95,82 @@ describe('schedule', () => {
   it('says so when no node has registered', () => {
     const r = schedule([], req, ctx);
     expect(!r.ok && explain(r)).toBe('no nodes have registered');
+  });
+});
+
+describe('schedule: constraints, anti-affinity, strategies, dry run', () => {
+  const zoned = (name: string, zone: string, over: Partial<NodeSnapshot> = {}) => node(name, { labels: { zone, rack: `r-${name}` }, ...over });
+
+  it('a hard constraint leaves nowhere to go; a soft one falls back to any node', () => {
+    const nodes = [zoned('a', 'a'), zoned('b', 'b')];
+    const hard = schedule(nodes, { ...req, constraints: parseConstraints(['zone=c']) }, ctx);
+    expect(!hard.ok && explain(hard)).toBe('0/2 nodes can take it: 2 constraint zone=c not met');
+    const soft = schedule(nodes, { ...req, constraints: parseConstraints(['~zone=c']) }, ctx);
+    expect(soft).toMatchObject({ ok: true, relaxedSoft: true });
+  });
+
+  it('a soft constraint is honoured while some node meets it, even against the strategy', () => {
+    const nodes = [zoned('a', 'a'), zoned('b', 'b', { allocated: { cpuMillis: 6000, memoryBytes: 20 * G } })];
+    const r = schedule(nodes, { ...req, constraints: parseConstraints(['~zone=b']) }, ctx);
+    expect(r).toMatchObject({ ok: true, relaxedSoft: false, placement: { node: 'b' } });
+  });
+
+  it('a relaxed soft preference never relaxes hard rules', () => {
+    const nodes = [zoned('a', 'a', { cordoned: true }), zoned('b', 'b', { allocated: { cpuMillis: 8000, memoryBytes: 0 } })];
+    const r = schedule(nodes, { ...req, constraints: parseConstraints(['~zone=c']) }, ctx);
+    expect(!r.ok && explain(r)).toBe('0/2 nodes can take it: 1 insufficient cpu, 1 node cordoned');
+  });
+
+  it('counts per filter, as in the issue', () => {
+    const nodes = [
+      ...Array.from({ length: 5 }, (_, i) => node(`m${i}`, { allocated: { cpuMillis: 0, memoryBytes: 31 * G } })),
+      ...Array.from({ length: 4 }, (_, i) => node(`d${i}`, { disks: [{ path: '/data1', totalBytes: 500 * G, freeBytes: 100 * G, allocatedBytes: 0 }] })),
+      ...Array.from({ length: 3 }, (_, i) => node(`c${i}`, { clusters: new Map([['orders', 1]]) })),
+    ];
+    const r = schedule(nodes, { ...req, diskBytes: 200 * G, cluster: 'orders' }, ctx);
+    expect(!r.ok && explain(r)).toBe('0/12 nodes can take it: 5 insufficient memory, 4 no data disk with 200G free, 3 cluster member already on host');
+  });
+
+  it('spreads a cluster over zones: hard refuses a second member in a zone, soft falls back', () => {
+    const nodes = [zoned('a1', 'a', { clusters: new Map([['orders', 1]]) }), zoned('a2', 'a'), zoned('b1', 'b', { allocated: { cpuMillis: 7000, memoryBytes: 0 } })];
+    const hard = { ...req, cluster: 'orders', spreadOver: { key: 'zone', soft: false } };
+    expect(schedule(nodes, hard, ctx)).toMatchObject({ ok: true, placement: { node: 'b1' } });
+    const full = nodes.map((n) => (n.name === 'b1' ? { ...n, cordoned: true } : n));
+    const r = schedule(full, hard, ctx);
+    expect(!r.ok && explain(r)).toBe('0/3 nodes can take it: 1 cluster member already in zone, 1 cluster member already on host, 1 node cordoned');
+    expect(schedule(full, { ...hard, spreadOver: { key: 'zone', soft: true } }, ctx)).toMatchObject({ ok: true, relaxedSoft: true, placement: { node: 'a2' } });
+  });
+
+  it('takes the strategy from the config or the caller', () => {
+    const busy = node('busy', { allocated: { cpuMillis: 4000, memoryBytes: 16 * G }, instanceCount: 4 });
+    const idle = node('idle');
+    expect(schedule([busy, idle], req, ctx)).toMatchObject({ placement: { node: 'idle' } });
+    expect(schedule([busy, idle], req, { now, config: { ...DEFAULT_SCHEDULER_CONFIG, strategy: 'binpack' } })).toMatchObject({ placement: { node: 'busy' } });
+    expect(schedule([busy, idle], req, ctx, { strategy: binpack })).toMatchObject({ placement: { node: 'busy' } });
+  });
+
+  it('plan gives every node its verdict and the same placement schedule() makes', () => {
+    const nodes = [node('ok1'), node('ok2', { allocated: { cpuMillis: 2000, memoryBytes: 0 } }), node('full', { allocated: { cpuMillis: 0, memoryBytes: 31 * G } }), node('cord', { cordoned: true })];
+    const { result, verdicts } = plan(nodes, req, ctx);
+    expect(verdicts).toEqual([
+      { node: 'ok1', score: expect.closeTo(((7 / 8 + 30 / 32) / 2) * 100, 6) },
+      { node: 'ok2', score: expect.closeTo(((5 / 8 + 30 / 32) / 2) * 100, 6) },
+      { node: 'full', filter: 'memory', reason: 'insufficient memory' },
+      { node: 'cord', filter: 'ready', reason: 'node cordoned' },
+    ]);
+    expect(result).toEqual(schedule(nodes, req, ctx));
+    expect(result).toMatchObject({ ok: true, placement: { node: 'ok1' } });
+  });
+
+  it('plan shows the relaxed pass when soft rules were dropped', () => {
+    const { result, verdicts } = plan([zoned('a', 'a')], { ...req, constraints: parseConstraints(['~zone=b']) }, ctx);
+    expect(result).toMatchObject({ ok: true, relaxedSoft: true });
+    expect(verdicts).toHaveLength(1);
+    expect(verdicts[0]!.score).toBeGreaterThan(0);
+  });
+
+  it('max instances per node comes from the config', () => {
+    const r = schedule([node('a', { instanceCount: 2 })], req, { now, config: { ...DEFAULT_SCHEDULER_CONFIG, maxInstancesPerNode: 2 } });
+    expect(!r.ok && explain(r)).toBe('0/1 nodes can take it: 1 node at its instance limit');
   });
 });

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { cpuOpt, hostPortOpt, sizeOpt } from '../cliopts';
+import { collect, cpuOpt, hostPortOpt, sizeOpt } from '../cliopts';
 import type { Instance__Output } from '../gen/berth/v1/Instance';
 import type { Node__Output } from '../gen/berth/v1/Node';
 import type { Operation__Output } from '../gen/berth/v1/Operation';
@@ -68,7 +68,33 @@ function opFailed(op: Operation__Output): boolean {
 
 const instance = program.command('instance').description('MySQL instances');
 
-instance
+interface PlacementFlags {
+  node?: string;
+  constraint?: string[];
+  cluster?: string;
+  spreadOver?: string;
+  strategy?: string;
+}
+
+// The placement flags create and plan share.
+function placementFlags(c: Command): Command {
+  return c
+    .option('--node <name>', 'place on this node only')
+    .option('--constraint <expr>', 'node label constraint, repeatable: zone=a, rack!=r3, "zone in (a,b)"; prefix ~ for a preference', collect, [])
+    .option('--cluster <name>', 'anti-affinity group: instances of one cluster never share a host')
+    .option('--spread-over <label>', 'with --cluster: members on distinct values of this label (rack, zone); prefix ~ for a preference')
+    .option('--strategy <name>', "spread, binpack or weighted (default: the manager's)");
+}
+
+const placementFields = (o: PlacementFlags) => ({
+  node: o.node ?? '',
+  constraints: o.constraint ?? [],
+  cluster: o.cluster ?? '',
+  spreadOver: o.spreadOver ?? '',
+  strategy: o.strategy ?? '',
+});
+
+const create = instance
   .command('create')
   .description('place a new instance on the node the scheduler picks')
   .requiredOption('--name <name>', 'instance name (lowercase letters, digits, -)')
@@ -76,15 +102,15 @@ instance
   .requiredOption('--memory <size>', 'memory: 1G, 512M', sizeOpt)
   .requiredOption('--disk <size>', 'disk reservation: 20G', sizeOpt)
   .option('--image <ref>', "MySQL or MariaDB image (default: the manager's)")
-  .option('--node <name>', 'place on this node only')
   .option('--wait', 'wait until it is running (or failed)')
-  .option('--timeout <seconds>', 'how long --wait waits', Number, 600)
-  .action(async (o: { name: string; cpu: number; memory: number; disk: number; image?: string; node?: string; wait?: boolean; timeout: number }) => {
+  .option('--timeout <seconds>', 'how long --wait waits', Number, 600);
+placementFlags(create).action(
+  async (o: PlacementFlags & { name: string; cpu: number; memory: number; disk: number; image?: string; wait?: boolean; timeout: number }) => {
     const res = await portal().createInstance({
       name: o.name,
       resources: { cpuMillis: o.cpu, memoryBytes: o.memory, diskBytes: o.disk },
       image: o.image ?? '',
-      node: o.node ?? '',
+      ...placementFields(o),
     });
     let op = res.operation!;
     let inst = res.instance!;
@@ -103,7 +129,36 @@ instance
       );
     }
     if (o.wait) opFailed(op);
-  });
+  },
+);
+
+placementFlags(
+  instance
+    .command('plan')
+    .description("dry run: every node's verdict for this shape (the filter it fails, or its score) and where it would go; places nothing")
+    .requiredOption('--cpu <cores>', 'CPU: 2, 0.5 or 500m', cpuOpt)
+    .requiredOption('--memory <size>', 'memory: 1G, 512M', sizeOpt)
+    .requiredOption('--disk <size>', 'disk reservation: 20G', sizeOpt),
+).action(async (o: PlacementFlags & { cpu: number; memory: number; disk: number }) => {
+  const res = await portal().planInstance({ resources: { cpuMillis: o.cpu, memoryBytes: o.memory, diskBytes: o.disk }, ...placementFields(o) });
+  if (json()) {
+    print(res);
+    return;
+  }
+  // Best first, then the rejected nodes grouped by filter.
+  const rows = [...res.verdicts].sort((a, b) => Number(b.fits) - Number(a.fits) || b.score - a.score || a.filter.localeCompare(b.filter) || a.node.localeCompare(b.node));
+  table(
+    ['NODE', 'VERDICT', 'SCORE / REASON'],
+    rows.map((v) => [v.node + (v.chosen ? ' *' : ''), v.fits ? 'fits' : `rejected by ${v.filter}`, v.fits ? v.score.toFixed(2) : v.reason]),
+  );
+  const p = res.placement;
+  if (p) {
+    process.stdout.write(`would place on ${p.node} (${p.host}:${p.port}, ${p.diskPath}) by ${res.strategy}${res.relaxedSoft ? '; preferences dropped: no node met them' : ''}\n`);
+  } else {
+    process.stdout.write(`${res.message}\n`);
+    process.exitCode = 2;
+  }
+});
 
 instance
   .command('list')
