@@ -45,16 +45,18 @@ function run(
   onPass?: () => void,
   onVerdict?: (v: Verdict) => void,
 ): ScheduleResult {
-  const filters = opts.filters ?? DEFAULT_FILTERS;
+  const filters = (opts.filters ?? DEFAULT_FILTERS).filter((f) => !f.applies || f.applies(req, ctx0.config));
   const strategy = opts.strategy ?? findStrategy(ctx0.config.strategy) ?? spread;
-  const ctx: FilterContext = { ...ctx0, relaxSoft: false };
-  if (req.cluster && req.spreadOver) ctx.occupiedDomains = occupiedDomains(nodes, req.cluster, req.spreadOver.key);
+  // Always the same four fields in the same order: filters see one object shape, and V8 keeps
+  // them optimized.
+  const domains = req.cluster && req.spreadOver ? occupiedDomains(nodes, req.cluster, req.spreadOver.key) : undefined;
+  const ctx: FilterContext = { now: ctx0.now, config: ctx0.config, occupiedDomains: domains, relaxSoft: false };
 
   onPass?.();
   let r = pass(nodes, req, ctx, filters, strategy, onVerdict);
   if (!r.ok && hasSoft(req)) {
     onPass?.();
-    r = pass(nodes, req, { ...ctx, relaxSoft: true }, filters, strategy, onVerdict);
+    r = pass(nodes, req, { now: ctx.now, config: ctx.config, occupiedDomains: domains, relaxSoft: true }, filters, strategy, onVerdict);
     if (r.ok) r.relaxedSoft = true;
   }
   return r;
@@ -71,21 +73,15 @@ function pass(
   const reasons = new Map<string, number>();
   let best: NodeSnapshot | undefined;
   let bestScore = -Infinity;
-  const nf = filters.length;
 
   // The hot loop of every placement: no allocation per node, no closures, no strings unless the
-  // node fails (and then filters return preformatted reasons).
+  // node fails (and then filters return preformatted reasons). Kept small, with the rare paths
+  // in their own functions, so V8 optimizes it once and keeps it.
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
-    let reason: string | undefined;
-    let j = 0;
-    for (; j < nf; j++) {
-      reason = filters[j]!.filter(node, req, ctx);
-      if (reason !== undefined) break;
-    }
-    if (reason !== undefined) {
-      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
-      if (onVerdict) onVerdict({ node: node.name, filter: filters[j]!.name, reason });
+    const failed = firstFailure(filters, node, req, ctx);
+    if (failed >= 0) {
+      reject(reasons, filters[failed]!, node, req, ctx, onVerdict);
       continue;
     }
     const score = strategy.score(node, req, ctx.config);
@@ -95,9 +91,25 @@ function pass(
       bestScore = score;
     }
   }
-  if (!best) return { ok: false, total: nodes.length, reasons };
+  return best ? placeOn(best, bestScore, req, ctx, strategy) : { ok: false, total: nodes.length, reasons };
+}
+
+function firstFailure(filters: Filter[], node: NodeSnapshot, req: PlacementRequest, ctx: FilterContext): number {
+  for (let j = 0; j < filters.length; j++) if (filters[j]!.filter(node, req, ctx) !== undefined) return j;
+  return -1;
+}
+
+// Filters are pure: asking the failing one again for its reason costs less than carrying the
+// string through the hot loop.
+function reject(reasons: Map<string, number>, f: Filter, node: NodeSnapshot, req: PlacementRequest, ctx: FilterContext, onVerdict?: (v: Verdict) => void): void {
+  const reason = f.filter(node, req, ctx)!;
+  reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+  if (onVerdict) onVerdict({ node: node.name, filter: f.name, reason });
+}
+
+function placeOn(best: NodeSnapshot, score: number, req: PlacementRequest, ctx: FilterContext, strategy: Strategy): ScheduleResult {
   const disk = strategy.pickDisk(fittingDisks(best.disks, req), req, ctx.config);
-  const placement: Placement = { node: best.name, host: best.host, diskPath: disk.path, port: firstFreePort(best)!, score: bestScore };
+  const placement: Placement = { node: best.name, host: best.host, diskPath: disk.path, port: firstFreePort(best)!, score };
   return { ok: true, placement, relaxedSoft: false };
 }
 

@@ -48,12 +48,15 @@ export class Snapshot {
       lastHeartbeatMs: n.lastHeartbeatMs,
       capacity: { cpuMillis: n.cpuMillis, memoryBytes: n.memoryBytes },
       allocated: prev?.snap.allocated ?? { cpuMillis: 0, memoryBytes: 0 },
-      disks: n.disks.map((d) => ({ ...d, allocatedBytes: allocatedByDisk.get(d.path) ?? 0 })),
+      // A literal, not a spread of the store's row: every disk then shares one object shape, and
+      // the disk filter, run for every disk of every node per placement, stays monomorphic.
+      disks: n.disks.map((d) => ({ path: d.path, totalBytes: d.totalBytes, freeBytes: d.freeBytes, allocatedBytes: allocatedByDisk.get(d.path) ?? 0 })),
       portMin: n.portMin,
       portMax: n.portMax,
       usedPorts: new Set(),
       instanceCount: prev?.snap.instanceCount ?? 0,
       clusters: prev?.snap.clusters ?? new Map(),
+      freePort: null,
       tieHash: nameHash(n.name),
     };
     const e: Entry = { snap, instancePorts: prev?.instancePorts ?? new Set(), busyPorts: n.busyPorts };
@@ -93,10 +96,10 @@ export class Snapshot {
   private apply(i: InstanceRow, sign: 1 | -1): void {
     const e = this.entries.get(i.node);
     if (!e) return;
-    e.snap.allocated = {
-      cpuMillis: e.snap.allocated.cpuMillis + sign * i.cpuMillis,
-      memoryBytes: e.snap.allocated.memoryBytes + sign * i.memoryBytes,
-    };
+    // In place: a fresh object per placement scatters the fleet's hot fields over the heap, and
+    // the scheduler reads them for every node on every placement.
+    e.snap.allocated.cpuMillis += sign * i.cpuMillis;
+    e.snap.allocated.memoryBytes += sign * i.memoryBytes;
     const d = e.snap.disks.find((x) => x.path === i.diskPath);
     if (d) d.allocatedBytes += sign * i.diskBytes;
     e.snap.instanceCount += sign;

@@ -99,6 +99,9 @@ export interface FilterContext {
 export interface Filter {
   name: string;
   filter(node: NodeSnapshot, req: PlacementRequest, ctx: FilterContext): string | undefined;
+  // False when the filter passes every node for this request (no constraints asked, no limit
+  // configured): the scheduler then leaves it out of the per-node loop.
+  applies?(req: PlacementRequest, config: SchedulerConfig): boolean;
 }
 
 // Higher is better. Scores compare nodes for one request; they mean nothing across requests.

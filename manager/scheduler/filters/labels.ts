@@ -4,6 +4,7 @@ import type { Filter } from '../types';
 // The request's label constraints; soft ones only until the scheduler relaxes them.
 export const labels: Filter = {
   name: 'labels',
+  applies: (req) => !!req.constraints?.length,
   filter(node, req, ctx) {
     const cs = req.constraints;
     if (!cs) return undefined;

@@ -4,6 +4,7 @@ import type { Filter } from '../types';
 // the number of mysqld processes competing for its page cache.
 export const maxInstances: Filter = {
   name: 'max-instances',
+  applies: (_req, config) => config.maxInstancesPerNode > 0,
   filter: (node, _req, { config }) =>
     config.maxInstancesPerNode > 0 && node.instanceCount >= config.maxInstancesPerNode ? 'node at its instance limit' : undefined,
 };

@@ -11,6 +11,7 @@ function reasonsFor(key: string) {
 // scheduler computes the occupied racks once per request (ctx.occupiedDomains).
 export const topology: Filter = {
   name: 'topology',
+  applies: (req) => !!(req.cluster && req.spreadOver),
   filter(node, req, ctx) {
     const s = req.spreadOver;
     if (!s || !req.cluster || (s.soft && ctx.relaxSoft)) return undefined;
