@@ -25,7 +25,8 @@ export const disk: Filter = {
   name: 'disk',
   filter(node, req) {
     // A loop rather than fittingDisks(): this runs for every node on every placement.
-    for (const d of node.disks) if (diskFits(d, req.diskBytes)) return undefined;
+    const disks = node.disks;
+    for (let i = 0; i < disks.length; i++) if (diskFits(disks[i]!, req.diskBytes)) return undefined;
     return reason(req.diskBytes);
   },
 };
