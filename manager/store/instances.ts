@@ -62,9 +62,9 @@ export class InstancesTable {
     return (this.q.nextServerId.get() as { value: number }).value;
   }
 
-  insert(r: Omit<InstanceRow, 'flavor' | 'version' | 'containerId' | 'message' | 'updatedAt' | 'createdAt'>): InstanceRow {
+  insert(r: Omit<InstanceRow, 'flavor' | 'version' | 'containerId' | 'message' | 'updatedAt' | 'createdAt' | 'cluster'> & { cluster?: string }): InstanceRow {
     const createdAt = nowIso();
-    this.q.insert.run({ ...r, createdAt });
+    this.q.insert.run({ ...r, cluster: r.cluster ?? '', createdAt });
     return this.get(r.id)!;
   }
 
