@@ -44,6 +44,14 @@ describe('snapshot', () => {
     expect(n().freePort).toBeNull();
   });
 
+  it("frees a released instance's port even though the last heartbeat saw its mysqld listening", () => {
+    const s = Snapshot.fromStore([nodeRow('a')], [inst('i1', 3301), inst('i2', 3302)]);
+    s.heartbeat('a', 1, [], [3301, 3302]);
+    expect(firstFreePort(s.get('a')!)).toBe(3303);
+    s.removeInstance(inst('i1', 3301));
+    expect(firstFreePort(s.get('a')!)).toBe(3301);
+  });
+
   it('counts cluster members per node and forgets a cluster once its last member goes', () => {
     const s = Snapshot.fromStore([nodeRow('a')], [inst('i1', 3301, 'orders'), inst('i2', 3302, 'orders')]);
     expect(s.get('a')!.clusters!.get('orders')).toBe(2);

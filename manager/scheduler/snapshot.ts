@@ -115,6 +115,10 @@ export class Snapshot {
       if (e.snap.freePort === i.port) e.snap.freePort = scanFreePort(i.port + 1, e.snap.portMax, e.snap.usedPorts) ?? null;
     } else {
       e.instancePorts.delete(i.port);
+      // The agent's busy ports include berth's own mysqld listeners, so the last heartbeat still
+      // lists the port of an instance whose container is now gone. Released means removed: the
+      // port is free again unless the next heartbeat finds something else listening on it.
+      if (e.busyPorts.includes(i.port)) e.busyPorts = e.busyPorts.filter((p) => p !== i.port);
       refreshPorts(e);
     }
   }
