@@ -1,7 +1,7 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, InvalidArgumentError } from 'commander';
-import { hostPortOpt } from '../src/cliopts';
+import { hostPortOpt, secondsOpt } from '../src/cliopts';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { createLogger } from '../src/log';
 import { bindServer } from '../src/rpc';
@@ -49,7 +49,7 @@ const program = new Command('berth-manager')
   .option('--state-dir <dir>', 'where the SQLite store lives', process.env.BERTH_STATE_DIR ?? '.berth')
   .option('--image <ref>', 'default MySQL image for new instances', process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11')
   .option('--admin-user <name>', 'MySQL admin user created in each instance', 'admin')
-  .option('--node-timeout <seconds>', 'a node silent this long is down', (v) => Number(v) * 1000, DEFAULT_SCHEDULER_CONFIG.nodeTimeoutMs)
+  .option('--node-timeout <seconds>', 'a node silent this long is down', secondsOpt, DEFAULT_SCHEDULER_CONFIG.nodeTimeoutMs / 1000)
   .option('--cpu-overcommit <ratio>', 'CPU overcommit ratio (DBA fleets often sell CPU 2-3x)', ratioOpt, DEFAULT_SCHEDULER_CONFIG.cpuOvercommit)
   .option('--memory-overcommit <ratio>', 'memory overcommit ratio (1: never oversold)', ratioOpt, DEFAULT_SCHEDULER_CONFIG.memoryOvercommit)
   .option('--strategy <name>', 'default placement strategy: spread, binpack or weighted', strategyOpt, DEFAULT_SCHEDULER_CONFIG.strategy)
@@ -60,7 +60,7 @@ const program = new Command('berth-manager')
   .option('--admin-listen <host:port>', 'admin HTTP address: capacity, dashboard, metrics, docs', hostPortOpt, '127.0.0.1:7480')
   .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); without one it binds to loopback only')
   .option('--alert-webhook <url>', 'POST each alert start and resolve here as JSON (with retries)')
-  .option('--alert-interval <seconds>', 'how often alert rules are evaluated', (v) => Number(v) * 1000, 10_000)
+  .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const dbFile = path.resolve(o.stateDir, 'berth.db');
   const store = Store.open(dbFile);
   const scheduler: SchedulerConfig = {
-    nodeTimeoutMs: o.nodeTimeout,
+    nodeTimeoutMs: o.nodeTimeout * 1000,
     cpuOvercommit: o.cpuOvercommit,
     memoryOvercommit: o.memoryOvercommit,
     maxInstancesPerNode: o.maxInstancesPerNode,
@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   const port = await bindServer(server, o.listen);
   const resumed = engine.resumeAll();
   log.info({ listen: o.listen, port, store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
-  alerts.start(o.alertInterval);
+  alerts.start(o.alertInterval * 1000);
   const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
   const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, alerts, webhook, metrics }, o.adminListen);
 

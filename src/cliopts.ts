@@ -43,3 +43,9 @@ export function hostPortOpt(v: string): string {
   }
   return v;
 }
+
+export function secondsOpt(v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`want a number of seconds above 0, got "${v}"`);
+  return n;
+}
