@@ -71,7 +71,7 @@ async function main(): Promise<void> {
   const node = `bench-${process.pid}`;
   const manager = start(['dist/manager/main.js', '--listen', `127.0.0.1:${grpcPort}`, '--state-dir', path.join(dir, 'state')], path.join(dir, 'manager.log'));
   const agent = start(
-    ['dist/agent/main.js', '--manager', `127.0.0.1:${grpcPort}`, '--listen', `127.0.0.1:${await freePort()}`, '--node', node, '--disk', path.join(dir, 'berth-disk'), '--ports', '3901-3950'],
+    ['dist/agent/main.js', '--manager', `127.0.0.1:${grpcPort}`, '--listen', `127.0.0.1:${await freePort()}`, '--node', node, '--disk', path.join(dir, 'berth-disk'), '--ports', '3901-3950', '--cpus', '64'],
     path.join(dir, 'agent.log'),
   );
   const Portal = portalProto().berth.v1.Portal;
