@@ -2,31 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseConstraints } from './constraints';
 import { explain, plan, schedule } from './schedule';
 import { binpack } from './strategies/binpack';
-import { DEFAULT_SCHEDULER_CONFIG, type NodeSnapshot, type PlacementRequest } from './types';
+import { DEFAULT_SCHEDULER_CONFIG } from './types';
+import { ctx as makeCtx, G, NOW as now, smallReq as req, testNode as node } from './testnode';
 
-const G = 1024 ** 3;
-const now = 1_000_000;
-const ctx = { now, config: DEFAULT_SCHEDULER_CONFIG };
-
-function node(name: string, over: Partial<NodeSnapshot> = {}): NodeSnapshot {
-  return {
-    name,
-    host: `127.0.0.${name.length}`,
-    labels: {},
-    cordoned: false,
-    lastHeartbeatMs: now,
-    capacity: { cpuMillis: 8000, memoryBytes: 32 * G },
-    allocated: { cpuMillis: 0, memoryBytes: 0 },
-    disks: [{ path: '/data1', totalBytes: 500 * G, freeBytes: 500 * G, allocatedBytes: 0 }],
-    portMin: 3301,
-    portMax: 3399,
-    usedPorts: new Set(),
-    instanceCount: 0,
-    ...over,
-  };
-}
-
-const req: PlacementRequest = { cpuMillis: 1000, memoryBytes: 2 * G, diskBytes: 20 * G };
+const ctx = makeCtx();
 
 describe('schedule', () => {
   it('spread picks the least allocated node', () => {
