@@ -93,6 +93,17 @@ describe('instances on two real agents', () => {
     expect(Object.values(alloc).reduce((a, b) => a + b, 0)).toBe(3 * 512 * M);
   });
 
+  it('never writes a generated password to the manager or agent logs', () => {
+    const logs = fs
+      .readdirSync(cluster.dir)
+      .filter((f) => f.endsWith('.log'))
+      .map((f) => fs.readFileSync(path.join(cluster.dir, f), 'utf8'))
+      .join('\n');
+    // The processes run at debug level here, and the logs did record the creates.
+    expect(logs).toContain('instance running');
+    for (const c of created) expect(logs).not.toContain(c.credentials!.password);
+  });
+
   it('deletes one: container, files and port are gone and its resources are free again', async () => {
     const victim = created[0]!.instance!;
     const before = (await cluster.portal.listNodes({})).nodes.find((n) => n.name === victim.node)!;
