@@ -1,4 +1,5 @@
 import { schedule } from '../scheduler/schedule';
+import { placeOnNode } from '../scheduler/snapshot';
 import type { FilterContext, NodeSnapshot, PlacementRequest } from '../scheduler/types';
 
 export interface FitShape {
@@ -39,17 +40,8 @@ export function cloneNodes(nodes: Iterable<NodeSnapshot>): NodeSnapshot[] {
     allocated: { ...n.allocated },
     disks: n.disks.map((d) => ({ ...d })),
     usedPorts: new Set(n.usedPorts),
+    clusters: n.clusters && new Map(n.clusters),
   }));
-}
-
-// What the live Snapshot.addInstance does when an instance is placed: the same bookkeeping, so
-// `fit` agrees with placing for real.
-export function applyPlacement(node: NodeSnapshot, req: PlacementRequest, diskPath: string, port: number): void {
-  node.allocated = { cpuMillis: node.allocated.cpuMillis + req.cpuMillis, memoryBytes: node.allocated.memoryBytes + req.memoryBytes };
-  const d = node.disks.find((x) => x.path === diskPath);
-  if (d) d.allocatedBytes += req.diskBytes;
-  node.usedPorts.add(port);
-  node.instanceCount += 1;
 }
 
 const REASON_RESOURCE: [RegExp, Resource][] = [
@@ -77,7 +69,7 @@ export function fit(nodes: Iterable<NodeSnapshot>, shape: FitShape, ctx: FilterC
       const reasons = Object.fromEntries(r.reasons);
       return { shape, count, perNode, limitedBy: dominant(r.reasons), reasons, truncated: false };
     }
-    applyPlacement(byName.get(r.placement.node)!, req, r.placement.diskPath, r.placement.port);
+    placeOnNode(byName.get(r.placement.node)!, { ...req, diskPath: r.placement.diskPath, port: r.placement.port });
     perNode[r.placement.node] = (perNode[r.placement.node] ?? 0) + 1;
     count++;
   }

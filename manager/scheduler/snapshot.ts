@@ -96,31 +96,44 @@ export class Snapshot {
   private apply(i: InstanceRow, sign: 1 | -1): void {
     const e = this.entries.get(i.node);
     if (!e) return;
-    // In place: a fresh object per placement scatters the fleet's hot fields over the heap, and
-    // the scheduler reads them for every node on every placement.
-    e.snap.allocated.cpuMillis += sign * i.cpuMillis;
-    e.snap.allocated.memoryBytes += sign * i.memoryBytes;
-    const d = e.snap.disks.find((x) => x.path === i.diskPath);
-    if (d) d.allocatedBytes += sign * i.diskBytes;
-    e.snap.instanceCount += sign;
-    if (i.cluster) {
-      const clusters = (e.snap.clusters ??= new Map());
-      const n = (clusters.get(i.cluster) ?? 0) + sign;
-      if (n > 0) clusters.set(i.cluster, n);
-      else clusters.delete(i.cluster);
-    }
     if (sign > 0) {
       e.instancePorts.add(i.port);
-      e.snap.usedPorts.add(i.port);
-      if (e.snap.freePort === i.port) e.snap.freePort = scanFreePort(i.port + 1, e.snap.portMax, e.snap.usedPorts) ?? null;
-    } else {
-      e.instancePorts.delete(i.port);
-      // The agent's busy ports include berth's own mysqld listeners, so the last heartbeat still
-      // lists the port of an instance whose container is now gone. Released means removed: the
-      // port is free again unless the next heartbeat finds something else listening on it.
-      if (e.busyPorts.includes(i.port)) e.busyPorts = e.busyPorts.filter((p) => p !== i.port);
-      refreshPorts(e);
+      placeOnNode(e.snap, i);
+      return;
     }
+    countOnNode(e.snap, i, -1);
+    e.instancePorts.delete(i.port);
+    // The agent's busy ports include berth's own mysqld listeners, so the last heartbeat still
+    // lists the port of an instance whose container is now gone. Released means removed: the
+    // port is free again unless the next heartbeat finds something else listening on it.
+    if (e.busyPorts.includes(i.port)) e.busyPorts = e.busyPorts.filter((p) => p !== i.port);
+    refreshPorts(e);
+  }
+}
+
+export type Placed = Pick<InstanceRow, 'cpuMillis' | 'memoryBytes' | 'diskBytes' | 'diskPath' | 'port'> & { cluster?: string };
+
+// One placement's bookkeeping on a node: the live Snapshot and capacity's fit (which places on
+// copies of the snapshot) share it, so a fit answer follows exactly what placing for real does.
+export function placeOnNode(snap: NodeSnapshot, i: Placed): void {
+  countOnNode(snap, i, +1);
+  snap.usedPorts.add(i.port);
+  if (snap.freePort === i.port) snap.freePort = scanFreePort(i.port + 1, snap.portMax, snap.usedPorts) ?? null;
+}
+
+// In place: a fresh object per placement scatters the fleet's hot fields over the heap, and the
+// scheduler reads them for every node on every placement.
+function countOnNode(snap: NodeSnapshot, i: Placed, sign: 1 | -1): void {
+  snap.allocated.cpuMillis += sign * i.cpuMillis;
+  snap.allocated.memoryBytes += sign * i.memoryBytes;
+  const d = snap.disks.find((x) => x.path === i.diskPath);
+  if (d) d.allocatedBytes += sign * i.diskBytes;
+  snap.instanceCount += sign;
+  if (i.cluster) {
+    const clusters = (snap.clusters ??= new Map());
+    const n = (clusters.get(i.cluster) ?? 0) + sign;
+    if (n > 0) clusters.set(i.cluster, n);
+    else clusters.delete(i.cluster);
   }
 }
 

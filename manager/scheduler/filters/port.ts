@@ -1,8 +1,8 @@
 import type { Filter, NodeSnapshot } from '../types';
 
 // The snapshot caches the answer whenever a node's ports change; hand-built snapshots scan. The
-// cache is checked against usedPorts (one lookup), so code that places on a copy of a snapshot
-// by adding to usedPorts alone (capacity's fit) still gets a free port, never a taken one.
+// cache is still checked against usedPorts (one lookup), so a snapshot whose ports were changed
+// without going through placeOnNode hands out a free port, never a taken one.
 export function firstFreePort(node: NodeSnapshot): number | undefined {
   const cached = node.freePort;
   if (cached === undefined) return scanFreePort(node.portMin, node.portMax, node.usedPorts);
