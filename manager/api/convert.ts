@@ -1,10 +1,17 @@
 import type { Instance } from '../../src/gen/berth/v1/Instance';
 import type { Node } from '../../src/gen/berth/v1/Node';
 import type { Operation } from '../../src/gen/berth/v1/Operation';
+import { heartbeatFresh } from '../scheduler/filters/ready';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
-import type { NodeRow } from '../store/nodes';
+import type { NodeRow, NodesTable } from '../store/nodes';
 import type { OperationRow } from '../store/operations';
+
+// Where an instance is served from, and whether its node still vouches for its state.
+export function servingNode(nodes: NodesTable, name: string, cfg: SchedulerConfig, now: number): { host: string; up: boolean } {
+  const n = nodes.get(name);
+  return { host: n?.host ?? '', up: !!n && heartbeatFresh(n.lastHeartbeatMs, now, cfg) };
+}
 
 // An instance on a node that stopped heartbeating may be fine or may be gone: say "unknown"
 // rather than repeat the last state the node reported. Derived at read time, never stored.
@@ -32,7 +39,7 @@ export function toInstance(i: InstanceRow, node: { host: string; up: boolean }):
 }
 
 export function toNode(n: NodeRow, snap: NodeSnapshot | undefined, cfg: SchedulerConfig, now: number): Node {
-  const alive = now - n.lastHeartbeatMs <= cfg.nodeTimeoutMs;
+  const alive = heartbeatFresh(n.lastHeartbeatMs, now, cfg);
   return {
     name: n.name,
     agentAddress: n.agentAddress,

@@ -13,7 +13,8 @@ import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
-import { toInstance, toNode, toOperation } from './convert';
+import { setCordoned } from '../operations/nodes';
+import { servingNode, toInstance, toNode, toOperation } from './convert';
 
 const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
 const MAX_WAIT_MS = 15 * 60_000;
@@ -31,10 +32,7 @@ export interface PortalDeps {
 // here, before anything is written.
 export function addPortal(server: grpc.Server, d: PortalDeps): void {
   const { store, log } = d;
-  const nodeOf = (i: InstanceRow) => {
-    const n = store.nodes.get(i.node);
-    return { host: n?.host ?? '', up: !!n && Date.now() - n.lastHeartbeatMs <= d.scheduler.nodeTimeoutMs };
-  };
+  const nodeOf = (i: InstanceRow) => servingNode(store.nodes, i.node, d.scheduler, Date.now());
   const hostOf = (i: InstanceRow) => nodeOf(i).host;
   const findInstance = (ref: string) => {
     if (!ref) throw invalidArgument('instance (an id or a name) is required');
@@ -110,8 +108,8 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       };
     }),
     ListNodes: unary(log, 'ListNodes', () => ({ nodes: store.nodes.all().map((n) => nodeOut(n.name)) })),
-    CordonNode: unary(log, 'CordonNode', (req) => setCordoned(req.name, true)),
-    UncordonNode: unary(log, 'UncordonNode', (req) => setCordoned(req.name, false)),
+    CordonNode: unary(log, 'CordonNode', (req) => cordon(req.name, true)),
+    UncordonNode: unary(log, 'UncordonNode', (req) => cordon(req.name, false)),
     GetOperation: unary(log, 'GetOperation', (req) => {
       const op = store.operations.get(req.id);
       if (!op) throw notFound(`no operation ${req.id}`);
@@ -124,13 +122,9 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     }),
   };
 
-  function setCordoned(name: string, cordoned: boolean) {
+  function cordon(name: string, cordoned: boolean) {
     findNode(name);
-    store.tx(() => {
-      store.nodes.setCordoned(name, cordoned);
-      store.events.add(cordoned ? 'node.cordoned' : 'node.uncordoned', name, cordoned ? 'no new instances will be placed here' : 'open for new instances');
-    });
-    d.snapshot.setCordoned(name, cordoned);
+    setCordoned(store, d.snapshot, name, cordoned);
     return nodeOut(name);
   }
 

@@ -1,4 +1,5 @@
 import type { UsageMap } from '../health/usage';
+import { heartbeatFresh } from '../scheduler/filters/ready';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 
@@ -86,7 +87,7 @@ export function computeCapacity(nodes: Iterable<NodeSnapshot>, instances: Instan
   const out: NodeCapacity[] = [];
   for (const n of nodes) {
     const mine = byNode.get(n.name) ?? [];
-    const down = now - n.lastHeartbeatMs > cfg.nodeTimeoutMs;
+    const down = !heartbeatFresh(n.lastHeartbeatMs, now, cfg);
     let usedCpu = 0;
     let usedMem = 0;
     const usedOnDisk = new Map<string, number>();

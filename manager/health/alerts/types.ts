@@ -1,3 +1,4 @@
+import { heartbeatFresh } from '../../scheduler/filters/ready';
 import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
 import type { InstanceRow } from '../../store/instances';
 import type { UsageMap } from '../usage';
@@ -38,4 +39,4 @@ export interface AlertRule {
   evaluate(state: HealthState): Firing[];
 }
 
-export const nodeIsDown = (n: NodeSnapshot, s: HealthState) => s.now - n.lastHeartbeatMs > s.scheduler.nodeTimeoutMs;
+export const nodeIsDown = (n: NodeSnapshot, s: HealthState) => !heartbeatFresh(n.lastHeartbeatMs, s.now, s.scheduler);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { failedPrecondition, notFound } from '../../../src/errors';
-import { toInstance, toNode } from '../../api/convert';
+import { servingNode, toInstance, toNode } from '../../api/convert';
+import { setCordoned } from '../../operations/nodes';
 import type { AdminContext } from '../server';
 import { errorSchema, page, pageQuery } from './schemas';
 
@@ -67,10 +68,7 @@ const eventSchema = { type: 'object', properties: { id: num, at: str, kind: str,
 
 export function viewRoutes(ctx: AdminContext) {
   const { store } = ctx;
-  const nodeUp = (name: string) => {
-    const n = store.nodes.get(name);
-    return { host: n?.host ?? '', up: !!n && ctx.now() - n.lastHeartbeatMs <= ctx.scheduler.nodeTimeoutMs };
-  };
+  const nodeUp = (name: string) => servingNode(store.nodes, name, ctx.scheduler, ctx.now());
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, ctx.snapshot.get(name), ctx.scheduler, ctx.now());
   const mustNode = (name: string) => {
     const n = store.nodes.get(name);
@@ -154,21 +152,17 @@ export function viewRoutes(ctx: AdminContext) {
       },
     );
 
-    const setCordoned = (name: string, cordoned: boolean, kind: string, message: string) => {
+    const cordon = (name: string, cordoned: boolean, event?: { kind: string; message: string }) => {
       mustNode(name);
-      store.tx(() => {
-        store.nodes.setCordoned(name, cordoned);
-        store.events.add(kind, name, message);
-      });
-      ctx.snapshot.setCordoned(name, cordoned);
+      setCordoned(store, ctx.snapshot, name, cordoned, event);
       return nodeOut(name);
     };
     const action = { params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: NAME } } }, response: { 200: nodeSchema, 404: errorSchema, 409: errorSchema } };
     app.post('/v1/nodes/:name/cordon', { schema: { tags: ['node actions'], summary: 'stop placing new instances on the node', ...action } }, async (req) =>
-      setCordoned((req.params as { name: string }).name, true, 'node.cordoned', 'no new instances will be placed here'),
+      cordon((req.params as { name: string }).name, true),
     );
     app.post('/v1/nodes/:name/uncordon', { schema: { tags: ['node actions'], summary: 'allow new instances on the node again', ...action } }, async (req) =>
-      setCordoned((req.params as { name: string }).name, false, 'node.uncordoned', 'open for new instances'),
+      cordon((req.params as { name: string }).name, false),
     );
     app.post(
       '/v1/nodes/:name/drain',
@@ -192,7 +186,7 @@ export function viewRoutes(ctx: AdminContext) {
               .join(', ')}${on.length > 5 ? ', …' : ''}) and moving instances needs migration, which this manager does not support yet; the node is unchanged (cordon it to stop new placements, then delete or recreate its instances elsewhere)`,
           );
         }
-        return setCordoned(name, true, 'node.drained', 'drained: no instances, cordoned');
+        return cordon(name, true, { kind: 'node.drained', message: 'drained: no instances, cordoned' });
       },
     );
 
