@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
-import { explain, plan, schedule } from '../scheduler/schedule';
+import { explain, plan } from '../scheduler/schedule';
 import type { Snapshot } from '../scheduler/snapshot';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, PlacementRequest, SchedulerConfig, Strategy } from '../scheduler/types';
@@ -152,7 +152,7 @@ export class InstanceOps {
     const instance = this.store.tx(() => {
       if (this.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
       const t0 = process.hrtime.bigint();
-      const r = schedule(this.snapshot.nodes(), placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
+      const r = this.snapshot.schedule(placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
       this.cfg.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
       if (!r.ok) throw resourceExhausted(explain(r));
       const row = this.store.instances.insert({
