@@ -18,7 +18,7 @@ import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
-import { Snapshot } from './scheduler/snapshot';
+import { FleetState } from './state/fleet';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -101,7 +101,8 @@ async function main(): Promise<void> {
     strategy: o.strategy,
     weights: { cpu: o.weightCpu, memory: o.weightMemory, disk: o.weightDisk },
   };
-  const snapshot = Snapshot.fromStore(store.nodes.all(), store.instances.all());
+  const fleet = FleetState.load(store);
+  const snapshot = fleet.snapshot;
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes);
   const usage = new UsageMap();
@@ -120,8 +121,8 @@ async function main(): Promise<void> {
   });
 
   const server = new grpc.Server();
-  addPortal(server, { store, snapshot, ops, engine, scheduler, log });
-  addRegistry(server, { store, snapshot, heartbeatIntervalMs: 2000, log, usage });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log });
+  addRegistry(server, { fleet, heartbeatIntervalMs: 2000, log, usage });
   const port = await bindServer(server, o.listen);
   const resumed = engine.resumeAll();
   log.info({ listen: o.listen, port, store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');

@@ -45,3 +45,81 @@ export function checkShape(r: { cpuMillis?: number; memoryBytes?: number; diskBy
   }
   return { cpuMillis, memoryBytes, diskBytes };
 }
+
+// The one set of input checks, called once at each edge (the gRPC portal, the admin HTTP API,
+// the agent's RPCs) so that code behind an edge can trust what it gets.
+
+const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
+const INSTANCE_ID = /^i-[0-9a-f]{10,32}$/;
+const STRATEGY = /^[a-z]{1,32}$/;
+
+export function checkImage(image: string | undefined): string | undefined {
+  if (!image) return undefined;
+  if (!IMAGE.test(image)) throw invalidArgument(`image "${image.slice(0, 80)}" is not a valid image reference`);
+  return image;
+}
+
+export function checkInstanceId(id: string | undefined): string {
+  if (!id || !INSTANCE_ID.test(id)) throw invalidArgument(`instance id "${(id ?? '').slice(0, 40)}" is not a berth instance id`);
+  return id;
+}
+
+export function checkStrategyName(name: string | undefined): string | undefined {
+  if (!name) return undefined;
+  if (!STRATEGY.test(name)) throw invalidArgument(`unknown strategy "${name.slice(0, 40)}": use spread, binpack or weighted`);
+  return name;
+}
+
+// The anti-affinity group: its new field wins; the old `cluster` field is still read.
+export function checkAntiAffinityGroup(r: { antiAffinityGroup?: string; cluster?: string }): string | undefined {
+  if (r.antiAffinityGroup && r.cluster && r.antiAffinityGroup !== r.cluster) {
+    throw invalidArgument(`anti_affinity_group "${r.antiAffinityGroup}" and the deprecated cluster "${r.cluster}" disagree: set only anti_affinity_group`);
+  }
+  const g = r.antiAffinityGroup || r.cluster;
+  return g ? checkName('anti-affinity group', g) : undefined;
+}
+
+export interface NodeInfoInput {
+  name: string;
+  agentAddress: string;
+  host: string;
+  portMin: number;
+  portMax: number;
+  disks: unknown[];
+}
+
+export function checkNodeInfo<T extends NodeInfoInput>(n: T | null | undefined): T {
+  if (!n) throw invalidArgument('node is required');
+  checkName('node name', n.name);
+  if (!n.agentAddress || !n.host) throw invalidArgument('agent address and host are required');
+  if (n.portMin < 1 || n.portMax > 65535 || n.portMin > n.portMax) throw invalidArgument(`bad port range ${n.portMin}-${n.portMax}`);
+  if (n.disks.length === 0) throw invalidArgument('a node needs at least one data disk');
+  return n;
+}
+
+export interface AgentCreateInput {
+  id: string;
+  name: string;
+  image: string;
+  resources?: { cpuMillis?: number; memoryBytes?: number; diskBytes?: number } | null;
+  port: number;
+  diskPath: string;
+  serverId: number;
+  adminUser: string;
+  adminPassword: string;
+}
+
+// What an agent accepts in CreateInstance; the node-specific checks (port range, disks) are
+// the agent's, against its own configuration.
+export function checkAgentCreate(r: AgentCreateInput) {
+  const shape = checkShape(r.resources);
+  if (!r.adminUser || !r.adminPassword) throw invalidArgument('admin user and password are required');
+  if (!r.image) throw invalidArgument('image is required');
+  if (!Number.isSafeInteger(r.serverId) || r.serverId < 1 || r.serverId > 2 ** 32 - 1) throw invalidArgument(`server id ${r.serverId} is out of range`);
+  if (!Number.isSafeInteger(r.port) || r.port < 1 || r.port > 65535) throw invalidArgument(`port ${r.port} is out of range`);
+  if (!r.diskPath || !r.diskPath.startsWith('/')) throw invalidArgument('disk path must be absolute');
+  return {
+    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId },
+    admin: { user: r.adminUser, password: r.adminPassword },
+  };
+}

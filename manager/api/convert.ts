@@ -1,7 +1,7 @@
 import type { Instance } from '../../src/gen/berth/v1/Instance';
 import type { Node } from '../../src/gen/berth/v1/Node';
 import type { Operation } from '../../src/gen/berth/v1/Operation';
-import { heartbeatFresh } from '../scheduler/filters/ready';
+import { heartbeatFresh } from '../health/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 import type { NodeRow, NodesTable } from '../store/nodes';
@@ -34,7 +34,8 @@ export function toInstance(i: InstanceRow, node: { host: string; up: boolean }):
     serverId: i.serverId,
     createdAt: i.createdAt,
     message: i.message,
-    cluster: i.cluster,
+    cluster: i.antiAffinityGroup,
+    antiAffinityGroup: i.antiAffinityGroup,
   };
 }
 
@@ -67,14 +68,25 @@ export function toNode(n: NodeRow, snap: NodeSnapshot | undefined, cfg: Schedule
 }
 
 export function toOperation(o: OperationRow): Operation {
+  const outputs: Record<string, string> = {};
+  for (const st of o.steps) if (st.output) outputs[st.name] = st.output;
   return {
     id: o.id,
     type: o.type,
     instanceId: o.instanceId,
     state: o.state,
     error: o.error,
-    steps: o.steps.map((s) => ({ name: s.name, state: s.state, startedAt: s.startedAt, finishedAt: s.finishedAt, error: s.error })),
+    steps: o.steps.map((s) => ({ name: s.name, state: s.state, startedAt: s.startedAt, finishedAt: s.finishedAt, error: s.error, output: s.output, attempts: s.attempts })),
     createdAt: o.createdAt,
     finishedAt: o.finishedAt,
+    params: JSON.stringify(o.params),
+    subjects: o.subjects,
+    progress: o.progress,
+    outputs,
+    parentId: o.parentId,
+    childIds: o.childIds,
+    updatedAt: o.updatedAt,
+    undoingStep: o.state === 'rolling_back' ? (o.steps[o.undoStep]?.name ?? '') : '',
+    committed: o.committed,
   };
 }

@@ -4,19 +4,18 @@ import { invalidArgument, notFound } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
 import { unary } from '../../src/rpc';
-import { checkName, checkShape } from '../../src/validate';
+import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
 import type { InstanceOps, PlacementOptions } from '../operations/instances';
 import type { Engine } from '../operations/engine';
 import type { Snapshot } from '../scheduler/snapshot';
+import type { FleetState } from '../state/fleet';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
-import { setCordoned } from '../operations/nodes';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
 
-const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
 const MAX_WAIT_MS = 15 * 60_000;
 
 export interface PortalDeps {
@@ -24,6 +23,7 @@ export interface PortalDeps {
   snapshot: Snapshot;
   ops: InstanceOps;
   engine: Engine;
+  fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
 }
@@ -47,16 +47,14 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return n;
   };
   // The placement fields shared by CreateInstance and PlanInstance; any bad one is refused here.
-  const placementOpts = (r: { node: string; constraints: string[]; cluster: string; spreadOver: string; strategy: string }): PlacementOptions => {
+  const placementOpts = (r: { node: string; constraints: string[]; cluster: string; antiAffinityGroup: string; spreadOver: string; strategy: string }): PlacementOptions => {
     if (r.node) checkName('node name', r.node);
-    if (r.cluster) checkName('cluster', r.cluster);
-    if (r.strategy && !/^[a-z]{1,32}$/.test(r.strategy)) throw invalidArgument(`unknown strategy "${r.strategy.slice(0, 40)}": use spread, binpack or weighted`);
     return {
       node: r.node || undefined,
       constraints: parseConstraints(r.constraints),
-      cluster: r.cluster || undefined,
+      antiAffinityGroup: checkAntiAffinityGroup(r),
       spreadOver: parseSpreadOver(r.spreadOver),
-      strategy: r.strategy || undefined,
+      strategy: checkStrategyName(r.strategy),
     };
   };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
@@ -65,8 +63,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     CreateInstance: unary(log, 'CreateInstance', (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      if (req.image && !IMAGE.test(req.image)) throw invalidArgument(`image "${req.image.slice(0, 80)}" is not a valid image reference`);
-      const { instance, operation } = d.ops.create({ name, shape, image: req.image || undefined, ...placementOpts(req) });
+      const { instance, operation } = d.ops.create({ name, shape, image: checkImage(req.image), ...placementOpts(req) });
       return {
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),
@@ -120,11 +117,15 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const timeout = Math.min(req.timeoutMs || 60_000, MAX_WAIT_MS);
       return toOperation((await d.engine.wait(req.id, timeout))!);
     }),
+    RetryOperation: unary(log, 'RetryOperation', (req) => {
+      if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
+      return toOperation(d.engine.retry(req.id));
+    }),
   };
 
   function cordon(name: string, cordoned: boolean) {
     findNode(name);
-    setCordoned(store, d.snapshot, name, cordoned);
+    d.fleet.setCordoned(name, cordoned);
     return nodeOut(name);
   }
 

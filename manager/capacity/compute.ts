@@ -1,5 +1,5 @@
 import type { UsageMap } from '../health/usage';
-import { heartbeatFresh } from '../scheduler/filters/ready';
+import { heartbeatFresh } from '../health/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 

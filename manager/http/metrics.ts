@@ -109,14 +109,14 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [r],
     });
-    const eventsCount = store.db.prepare("SELECT COUNT(*) AS n FROM events WHERE kind = 'failover.succeeded'");
-    let failoversSeen = (eventsCount.get() as { n: number }).n;
+    const failovers = () => store.events.countOfKind('failover.succeeded');
+    let failoversSeen = failovers();
     new client.Counter({
       name: 'berth_failovers_total',
       help: 'failovers carried out since the manager started',
       registers: [r],
       collect() {
-        const n = (eventsCount.get() as { n: number }).n;
+        const n = failovers();
         if (n > failoversSeen) this.inc(n - failoversSeen);
         failoversSeen = n;
       },
@@ -138,12 +138,7 @@ export class Metrics {
     });
   }
 
-  private readonly ended = () =>
-    this.store.db
-      .prepare(
-        "SELECT id, type, state, created_at AS createdAt, finished_at AS finishedAt FROM operations WHERE state != 'running' AND finished_at >= ? ORDER BY finished_at",
-      )
-      .all(this.opWatermark.at) as { id: string; type: string; state: string; createdAt: string; finishedAt: string }[];
+  private readonly ended = () => this.store.operations.endedSince(this.opWatermark.at);
 
   private collectOperations(total: client.Counter<'type' | 'result'>, seconds: client.Histogram<'type' | 'result'>): number {
     const rows = this.ended();
@@ -158,7 +153,7 @@ export class Metrics {
       this.opWatermark.at = last.finishedAt;
       this.opWatermark.ids = new Set(rows.filter((o) => o.finishedAt === last.finishedAt).map((o) => o.id));
     }
-    return (this.store.db.prepare("SELECT COUNT(*) AS n FROM operations WHERE state = 'running'").get() as { n: number }).n;
+    return this.store.operations.countActive();
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -1,134 +1,351 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { errorMessage } from '../../src/errors';
+import { errorMessage, failedPrecondition } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import type { Store } from '../store/index';
-import type { OperationRow } from '../store/operations';
+import type { OperationRow, Progress } from '../store/operations';
+import { LockTable, lockOrder } from './locks';
+import type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
 
-// A step must be idempotent: after a manager restart it may run again from the start.
-export interface Step {
-  name: string;
-  run(instanceId: string): Promise<void>;
-  // Rolls the step back when a later step fails. Also idempotent.
-  undo?(instanceId: string): Promise<void>;
+export type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
+
+const PROGRESS_EVERY_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+const ENDED = new Set(['succeeded', 'failed', 'stuck']);
+
+export interface EngineOptions {
+  // Attempts of a failing step after the point of no return (unless its type says otherwise).
+  rollForwardRetries?: number;
+  rollForwardBackoffMs?: number;
 }
 
-export interface OperationType {
-  type: string;
-  steps: Step[];
-  // Called once the operation has failed, after the undos; `clean` says whether every undo
-  // worked (if not, what the operation touched needs a person or a later retry).
-  failed?(instanceId: string, error: string, clean: boolean): void;
-}
+export const newOperationId = () => `op-${randomBytes(6).toString('hex')}`;
 
-// Runs operations as recorded sequences of steps: each step's start and end are written to the
-// store before the next begins, so a manager that restarts resumes at the step it was on. When
-// a step fails the steps already done are undone in reverse order. Operations on one instance
-// run one at a time, in the order they were started.
+// Runs operations as recorded sequences of steps (see docs/design.md, "Operations engine"):
+// each transition is written to the store before the engine acts on it, so a manager that
+// restarts resumes forward at the step it was on, or goes on undoing from the step it was
+// undoing. An operation runs only while it holds all of its subjects.
 export class Engine {
-  private readonly types = new Map<string, OperationType>();
-  private readonly chains = new Map<string, Promise<void>>();
-  private readonly done = new EventEmitter();
+  private readonly types = new Map<string, OperationType<any>>();
+  private readonly locks = new LockTable();
+  private readonly events = new EventEmitter();
+  private readonly inFlight = new Set<string>();
+  private readonly progressState = new Map<string, { at: number; timer?: NodeJS.Timeout; last: Progress }>();
 
   constructor(
     private readonly store: Store,
     private readonly log: Logger,
+    private readonly opts: EngineOptions = {},
   ) {
-    this.done.setMaxListeners(0);
+    this.events.setMaxListeners(0);
   }
 
-  register(t: OperationType): void {
+  // Registering a name again replaces its type.
+  register<P>(t: OperationType<P>): void {
     this.types.set(t.type, t);
+  }
+
+  has(type: string): boolean {
+    return this.types.has(type);
   }
 
   stepNames(type: string): string[] {
     return this.mustType(type).steps.map((s) => s.name);
   }
 
-  // Call after the operation's row was committed (often in the same transaction as the change
-  // it makes, like a create's reservation).
-  start(opId: string): void {
-    const op = this.store.operations.get(opId);
-    if (!op) throw new Error(`operation ${opId} does not exist`);
-    const prev = this.chains.get(op.instanceId) ?? Promise.resolve();
-    const next = prev.then(() => this.execute(opId)).catch((err: unknown) => this.log.error({ op: opId, err: errorMessage(err) }, 'operation engine error'));
-    this.chains.set(op.instanceId, next);
-    void next.then(() => {
-      if (this.chains.get(op.instanceId) === next) this.chains.delete(op.instanceId);
-    });
+  // Records an operation (inside the caller's transaction, if any) without starting it: call
+  // start() after the commit. Refuses at once when asked to and a subject is taken.
+  record(req: SubmitRequest): string {
+    const id = req.id ?? newOperationId();
+    if (req.ifBusy === 'refuse') {
+      const holder = this.locks.blocker(lockOrder(req.subjects), this.family(req.parentId ?? ''));
+      if (holder) throw failedPrecondition(this.busyMessage(holder));
+    }
+    this.store.operations.insert({ id, type: req.type, params: req.params, subjects: req.subjects, steps: this.stepNames(req.type), firstPending: req.firstPending, parentId: req.parentId, childKey: req.childKey });
+    return id;
   }
 
-  // Operations that were running when the manager stopped.
-  resumeAll(): number {
-    const ops = this.store.operations.running();
-    for (const op of ops) {
-      this.log.info({ op: op.id, type: op.type, step: op.nextStep }, 'resuming operation');
-      this.start(op.id);
-    }
-    return ops.length;
+  submit(req: SubmitRequest): OperationRow {
+    const id = this.store.tx(() => this.record(req));
+    this.start(id);
+    return this.store.operations.get(id)!;
+  }
+
+  // The operation that holds (or waits earlier for) one of these subjects.
+  holder(subjects: SubmitRequest['subjects']): OperationRow | undefined {
+    const id = this.locks.blocker(lockOrder(subjects), new Set());
+    return id ? this.store.operations.get(id) : undefined;
   }
 
   busy(instanceId: string): boolean {
-    return this.chains.has(instanceId);
+    return !!this.locks.blocker([`instance:${instanceId}`], new Set());
   }
 
-  // Resolves with the operation once it has ended, or as it stands when the timeout passes.
-  wait(opId: string, timeoutMs: number): Promise<OperationRow | undefined> {
+  start(opId: string): void {
+    if (this.inFlight.has(opId)) return;
     const op = this.store.operations.get(opId);
-    if (!op || op.state !== 'running') return Promise.resolve(op);
+    if (!op) throw new Error(`operation ${opId} does not exist`);
+    this.inFlight.add(opId);
+    void this.locks
+      .acquire(opId, lockOrder(op.subjects), this.family(op.parentId))
+      .then(() => this.execute(opId))
+      .catch((err: unknown) => this.log.error({ op: opId, err: errorMessage(err) }, 'operation engine error'))
+      .finally(() => {
+        this.inFlight.delete(opId);
+        const now = this.store.operations.get(opId);
+        // A stuck operation keeps its subjects: nothing else may touch them until a person acts.
+        if (now?.state !== 'stuck') this.locks.release(opId);
+        this.events.emit(opId);
+      });
+  }
+
+  // Operations that were in progress when the manager stopped, oldest first so waits keep
+  // their order; stuck ones take their subjects back and wait for retry().
+  resumeAll(): number {
+    const ops = this.store.operations.active();
+    for (const op of ops) {
+      if (op.state === 'stuck') {
+        void this.locks.acquire(op.id, lockOrder(op.subjects), this.family(op.parentId));
+        continue;
+      }
+      this.log.info({ op: op.id, type: op.type, state: op.state, step: op.state === 'rolling_back' ? op.undoStep : op.nextStep }, 'resuming operation');
+      this.start(op.id);
+    }
+    return ops.filter((o) => o.state !== 'stuck').length;
+  }
+
+  // A person fixed what made the operation stuck: try its steps again from where it stopped.
+  retry(opId: string): OperationRow {
+    const op = this.store.operations.get(opId);
+    if (!op || op.state !== 'stuck') throw failedPrecondition(`operation ${opId} is not stuck`);
+    this.store.operations.setState(opId, 'running');
+    this.store.events.add(`${op.type}.retried`, this.subjectOf(op), `operation ${opId} retried after being stuck`);
+    // It still holds its subjects: start() takes them again at once.
+    this.start(opId);
+    return this.store.operations.get(opId)!;
+  }
+
+  // Resolves with the operation once it has ended (or is stuck), or as it stands at the timeout.
+  wait(opId: string, timeoutMs: number): Promise<OperationRow | undefined> {
     return new Promise((resolve) => {
-      const finish = () => {
+      const check = () => {
+        const op = this.store.operations.get(opId);
+        if (!op || ENDED.has(op.state)) return finish(op);
+      };
+      const finish = (op = this.store.operations.get(opId)) => {
         clearTimeout(timer);
-        this.done.off(opId, finish);
-        resolve(this.store.operations.get(opId));
+        this.events.off(opId, check);
+        resolve(op);
       };
       const timer = setTimeout(finish, timeoutMs);
-      this.done.on(opId, finish);
+      this.events.on(opId, check);
+      check();
     });
   }
 
   private async execute(opId: string): Promise<void> {
     const op = this.store.operations.get(opId);
-    if (!op || op.state !== 'running') return;
+    if (!op) return;
     const t = this.mustType(op.type);
+    if (op.state === 'running') await this.forward(op, t);
+    const after = this.store.operations.get(opId)!;
+    if (after.state === 'rolling_back') await this.rollback(after, t);
+    this.flushProgress(opId);
+  }
+
+  private async forward(op: OperationRow, t: OperationType<any>): Promise<void> {
     const ops = this.store.operations;
-    let seq = op.nextStep;
-    try {
-      for (; seq < t.steps.length; seq++) {
-        ops.stepStarted(opId, seq);
-        await t.steps[seq]!.run(op.instanceId);
-        ops.stepEnded(opId, seq, 'done');
+    let committed = op.committed;
+    for (let seq = op.nextStep; seq < t.steps.length; seq++) {
+      const step = t.steps[seq]!;
+      try {
+        const out = await this.attempts(op, step, seq, committed ? this.rollForward(step, t) : step);
+        this.flushProgress(op.id);
+        ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn);
+        committed ||= !!step.pointOfNoReturn;
+      } catch (err) {
+        const msg = `${step.name}: ${errorMessage(err)}`;
+        if (committed) return this.stick(op, t, seq, msg);
+        this.log.warn({ op: op.id, type: op.type, subject: this.subjectOf(op), err: msg }, 'operation failed; undoing its steps');
+        ops.startRollback(op.id, seq, msg, errorMessage(err));
+        return;
       }
-      ops.finish(opId, 'succeeded');
-      this.store.events.add(`${op.type}.succeeded`, op.instanceId, `operation ${opId} succeeded`);
-    } catch (err) {
-      const msg = `${t.steps[seq]?.name ?? 'step'}: ${errorMessage(err)}`;
-      ops.stepEnded(opId, seq, 'failed', errorMessage(err));
-      this.log.warn({ op: opId, type: op.type, instance: op.instanceId, err: msg }, 'operation failed; undoing its steps');
-      // The failed step may have done part of its work: undo it too, then the ones before it.
-      const undoErrors: string[] = [];
-      for (let i = seq; i >= 0; i--) {
-        const step = t.steps[i]!;
-        if (!step.undo) continue;
-        try {
-          await step.undo(op.instanceId);
-          ops.stepEnded(opId, i, i === seq ? 'failed' : 'undone', i === seq ? errorMessage(err) : '');
-        } catch (undoErr) {
-          undoErrors.push(`undo ${step.name}: ${errorMessage(undoErr)}`);
-          break; // later undos rely on this one having worked
-        }
+    }
+    ops.finish(op.id, 'succeeded');
+    this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+  }
+
+  private rollForward(step: StepDef<any>, t: OperationType<any>): StepDef<any> {
+    const retries = Math.max(step.retries ?? 0, t.rollForwardRetries ?? this.opts.rollForwardRetries ?? 3);
+    return { ...step, retries, backoffMs: step.backoffMs ?? this.opts.rollForwardBackoffMs ?? 1000 };
+  }
+
+  private stick(op: OperationRow, t: OperationType<any>, seq: number, msg: string): void {
+    const ops = this.store.operations;
+    const full = `${msg} (past the point of no return: not undone; fix the cause, then retry the operation)`;
+    ops.stepEnded(op.id, seq, 'failed', msg);
+    ops.setState(op.id, 'stuck', full);
+    this.log.error({ op: op.id, type: op.type, err: msg }, 'operation stuck past its point of no return');
+    this.store.events.add(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${full}`);
+    t.stuck?.(this.context(op, 1, new AbortController().signal), full);
+  }
+
+  // Undoes from the recorded step down to the first. A failed undo stops the ones before it
+  // unless they say they are independent; what could not be undone is named in the error.
+  private async rollback(op: OperationRow, t: OperationType<any>): Promise<void> {
+    const ops = this.store.operations;
+    const left: string[] = [];
+    const undoErrors: string[] = [];
+    let blocked = false;
+    for (let i = op.undoStep; i >= 0; i--) {
+      const step = t.steps[i]!;
+      const state = op.steps[i]?.state;
+      if (state === 'pending' || state === 'undone') continue;
+      if (!step.undo) continue;
+      if (blocked && !step.independentUndo) {
+        left.push(step.name);
+        continue;
       }
-      const full = undoErrors.length ? `${msg}; ${undoErrors.join('; ')}` : msg;
-      ops.finish(opId, 'failed', full);
-      t.failed?.(op.instanceId, full, undoErrors.length === 0);
-      this.store.events.add(`${op.type}.failed`, op.instanceId, full);
-    } finally {
-      this.done.emit(opId);
+      ops.undoing(op.id, i);
+      try {
+        await this.attempts(op, { ...step, run: step.undo }, i, undefined, true);
+        ops.stepEnded(op.id, i, i === op.undoStep && state === 'failed' ? 'failed' : 'undone', i === op.undoStep ? (op.steps[i]?.error ?? '') : '');
+      } catch (err) {
+        undoErrors.push(`undo ${step.name}: ${errorMessage(err)}`);
+        left.push(step.name);
+        ops.stepEnded(op.id, i, 'undo_failed', errorMessage(err));
+        blocked = true;
+      }
+    }
+    this.endRollback(op, t, { error: [op.failure, ...undoErrors].join('; '), clean: left.length === 0, left });
+  }
+
+  private endRollback(op: OperationRow, t: OperationType<any>, f: FailureInfo): void {
+    const error = f.clean ? f.error : `${f.error}; left behind: ${f.left.join(', ')}`;
+    this.store.operations.finish(op.id, 'failed', error);
+    t.failed?.(this.context(op, 1, new AbortController().signal), { ...f, error });
+    this.store.events.add(`${op.type}.failed`, this.subjectOf(op), error);
+  }
+
+  // Runs one step (or undo) with its retries, backoff and per-attempt timeout.
+  private async attempts(op: OperationRow, step: StepDef<any>, seq: number, def = step, undo = false): Promise<unknown> {
+    const tries = (def.retries ?? 0) + 1;
+    for (let attempt = 1; ; attempt++) {
+      if (!undo) this.store.operations.stepStarted(op.id, seq);
+      const ac = new AbortController();
+      try {
+        return await this.withTimeout(def.run(this.context(op, attempt, ac.signal)), def.timeoutMs, ac, step.name);
+      } catch (err) {
+        if (attempt >= tries) throw err;
+        this.store.operations.stepError(op.id, seq, `attempt ${attempt}: ${errorMessage(err)}`);
+        this.log.info({ op: op.id, step: step.name, attempt, err: errorMessage(err) }, undo ? 'undo failed; retrying' : 'step failed; retrying');
+        await sleep(Math.min(MAX_BACKOFF_MS, (def.backoffMs ?? 500) * 2 ** (attempt - 1)));
+      }
     }
   }
 
-  private mustType(type: string): OperationType {
+  private withTimeout<T>(p: Promise<T>, ms: number | undefined, ac: AbortController, name: string): Promise<T> {
+    if (!ms) return p;
+    let timer: NodeJS.Timeout;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        // Rejected first: a step that gives up when aborted must not win the race.
+        reject(new Error(`${name} timed out after ${ms / 1000} s`));
+        ac.abort();
+      }, ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private context(op: OperationRow, attempt: number, signal: AbortSignal): StepContext<any> {
+    const fresh = () => this.store.operations.get(op.id)!;
+    return {
+      opId: op.id,
+      type: op.type,
+      parentId: op.parentId,
+      params: op.params,
+      subjects: op.subjects,
+      attempt,
+      signal,
+      failure: fresh().failure,
+      log: this.log.child({ op: op.id, type: op.type }),
+      output: <T>(name: string) => {
+        const s = fresh().steps.find((x) => x.name === name);
+        return s?.output ? (JSON.parse(s.output) as T) : undefined;
+      },
+      progress: (p) => this.progress(op.id, p),
+      startChild: (key, c) => this.startChild(op, key, c),
+      waitChildren: (ids) => this.waitChildren(op.id, ids),
+    };
+  }
+
+  private startChild(op: OperationRow, key: string, c: { type: string; params: Record<string, unknown>; subjects: SubmitRequest['subjects'] }): string {
+    const existing = this.store.operations.childByKey(op.id, key);
+    if (existing) {
+      const child = this.store.operations.get(existing)!;
+      if (!ENDED.has(child.state)) this.start(existing);
+      return existing;
+    }
+    return this.submit({ ...c, ifBusy: 'wait', parentId: op.id, childKey: key }).id;
+  }
+
+  private async waitChildren(parentId: string, ids?: string[]): Promise<OperationRow[]> {
+    const want = ids ?? this.store.operations.children(parentId).map((c) => c.id);
+    const out: OperationRow[] = [];
+    for (const id of want) out.push((await this.wait(id, 2 ** 31 - 1))!);
+    return out;
+  }
+
+  // Kept in memory at once, written at most once a second (and when the phase changes or the
+  // step ends), so a copy reporting every chunk does not turn into a write per chunk.
+  private progress(opId: string, p: Partial<Progress>): void {
+    const s = this.progressState.get(opId) ?? { at: 0, last: this.ownProgress(opId) };
+    const phaseChanged = p.phase !== undefined && p.phase !== s.last.phase;
+    s.last = { ...s.last, ...p };
+    this.progressState.set(opId, s);
+    const now = Date.now();
+    if (phaseChanged || now - s.at >= PROGRESS_EVERY_MS) return this.flushProgress(opId);
+    s.timer ??= setTimeout(() => this.flushProgress(opId), PROGRESS_EVERY_MS - (now - s.at));
+  }
+
+  private flushProgress(opId: string): void {
+    const s = this.progressState.get(opId);
+    if (!s) return;
+    clearTimeout(s.timer);
+    s.timer = undefined;
+    s.at = Date.now();
+    this.store.operations.setProgress(opId, s.last);
+    if (ENDED.has(this.store.operations.get(opId)?.state ?? '')) this.progressState.delete(opId);
+  }
+
+  private ownProgress(opId: string): Progress {
+    return this.store.operations.get(opId)?.ownProgress ?? { bytesDone: 0, bytesTotal: 0, phase: '' };
+  }
+
+  // The operation's ancestors: it shares the subjects they hold.
+  private family(parentId: string): Set<string> {
+    const out = new Set<string>();
+    for (let id = parentId; id && !out.has(id); id = this.store.operations.get(id)?.parentId ?? '') out.add(id);
+    return out;
+  }
+
+  private busyMessage(holderId: string): string {
+    const h = this.store.operations.get(holderId);
+    const what = h ? `${h.type} operation ${h.id} (${h.state}) on ${h.subjects.map((s) => `${s.kind} ${s.name}`).join(', ')}` : `operation ${holderId}`;
+    return `busy: ${what} holds it; wait for it to end (berthctl operation wait ${holderId}) and try again`;
+  }
+
+  private subjectOf(op: OperationRow): string {
+    return op.instanceId || op.subjects[0]?.name || op.id;
+  }
+
+  private mustType(type: string): OperationType<any> {
     const t = this.types.get(type);
     if (!t) throw new Error(`unknown operation type ${type}`);
     return t;
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

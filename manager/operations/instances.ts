@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
+import { alreadyExists, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
 import { explain, plan } from '../scheduler/schedule';
 import type { Snapshot } from '../scheduler/snapshot';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, PlacementRequest, SchedulerConfig, Strategy } from '../scheduler/types';
+import { FleetState } from '../state/fleet';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
 import type { Engine } from './engine';
+import { newOperationId } from './engine';
+import { registerOperationTypes } from './index';
 
 export interface InstanceOpsConfig {
   defaultImage: string;
@@ -24,7 +27,8 @@ export interface InstanceOpsConfig {
 export interface PlacementOptions {
   node?: string;
   constraints?: Constraint[];
-  cluster?: string;
+  // Anti-affinity group: instances of one group never share a host.
+  antiAffinityGroup?: string;
   spreadOver?: { key: string; soft: boolean };
   // A strategy name; the API edge has checked it exists.
   strategy?: string;
@@ -55,130 +59,60 @@ const newId = (prefix: string) => `${prefix}-${random(6).toString('hex')}`;
 const newPassword = () => random(18).toString('base64url');
 
 // Create and delete: the API edge calls these after validating input; each returns at once with
-// an operation that the engine carries out step by step.
+// an operation that the engine carries out step by step (manager/operations/create.ts,
+// delete.ts).
 export class InstanceOps {
+  private readonly fleet: FleetState;
+
   constructor(
-    private readonly store: Store,
+    store: Store,
     private readonly snapshot: Snapshot,
     private readonly engine: Engine,
-    private readonly agents: AgentPool,
+    agents: Pick<AgentPool, 'for'>,
     private readonly cfg: InstanceOpsConfig,
   ) {
-    const s = store;
-    engine.register({
-      type: 'create',
-      // The row is gone when the undos worked. When they did not (the node went silent, say),
-      // the reservation stays and the instance says what is left to clean: delete retries it.
-      failed: (id, error, clean) => {
-        if (!clean && s.instances.get(id)) s.instances.update(id, { state: 'failed', message: `create failed and was not fully undone: ${error}` });
-      },
-      steps: [
-        {
-          name: 'reserve',
-          run: async () => {}, // done in the transaction that recorded the operation
-          undo: async (id) => this.release(id),
-        },
-        {
-          name: 'create-container',
-          run: async (id) => {
-            const i = this.must(id);
-            s.instances.update(id, { state: 'creating' });
-            const res = await this.agents.for(i.node).createInstance(
-              {
-                id: i.id,
-                name: i.name,
-                image: i.image,
-                resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
-                port: i.port,
-                diskPath: i.diskPath,
-                serverId: i.serverId,
-                adminUser: i.adminUser,
-                adminPassword: i.adminPassword,
-              },
-              this.cfg.agentCreateDeadlineMs,
-            );
-            s.instances.update(id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId });
-          },
-          // Whatever the agent made (directories, an init container, a half-started mysqld) goes.
-          undo: async (id) => {
-            const i = s.instances.get(id);
-            if (i) await this.agents.for(i.node).removeInstance({ id }, 120_000);
-          },
-        },
-        {
-          name: 'verify-running',
-          run: async (id) => {
-            const i = this.must(id);
-            const res = await this.agents.for(i.node).inspectInstance({ id });
-            if (res.state !== 'running') throw new Error(`container is ${res.state}, not running`);
-            s.instances.update(id, { state: 'running', message: '' });
-          },
-        },
-      ],
-    });
-    engine.register({
-      type: 'delete',
-      failed: (id, error) => {
-        if (s.instances.get(id)) s.instances.update(id, { state: 'failed', message: `delete failed, run it again: ${error}` });
-      },
-      steps: [
-        { name: 'mark-deleting', run: async (id) => (s.instances.get(id) ? s.instances.update(id, { state: 'deleting' }) : undefined) },
-        {
-          name: 'remove-container',
-          run: async (id) => {
-            const i = s.instances.get(id);
-            if (i) await this.agents.for(i.node).removeInstance({ id }, 120_000);
-          },
-        },
-        { name: 'release', run: async (id) => this.release(id) },
-      ],
-    });
+    this.fleet = FleetState.of(store, snapshot);
+    registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs });
   }
 
   create(req: CreateRequest): { instance: InstanceRow; operation: OperationRow } {
     const { instance, opId } = this.reserve(req);
     this.engine.start(opId);
-    return { instance, operation: this.store.operations.get(opId)! };
+    return { instance, operation: this.fleet.store.operations.get(opId)! };
   }
 
   // Choice and reservation in one synchronous store transaction: nothing else runs between the
   // scheduler reading the snapshot and the row that claims the resources being written, so two
   // concurrent creates can never both take the last gigabyte. The operation that builds the
-  // instance is recorded but not started.
+  // instance is recorded (its reserve step done) but not started.
   reserve(req: CreateRequest): { instance: InstanceRow; opId: string } {
     const { placementReq, strategy } = this.placementRequest(req.shape, req);
     const id = newId('i');
-    const opId = newId('op');
-    const instance = this.store.tx(() => {
-      if (this.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
+    return this.fleet.change(() => {
+      if (this.fleet.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
       const t0 = process.hrtime.bigint();
       const r = this.snapshot.schedule(placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
       this.cfg.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
       if (!r.ok) throw resourceExhausted(explain(r));
-      const row = this.store.instances.insert({
+      const instance = this.fleet.reserveInstance({
         id,
         name: req.name,
-        serverId: this.store.instances.nextServerId(),
-        node: r.placement.node,
-        diskPath: r.placement.diskPath,
-        port: r.placement.port,
-        cpuMillis: req.shape.cpuMillis,
-        memoryBytes: req.shape.memoryBytes,
-        diskBytes: req.shape.diskBytes,
+        serverId: this.fleet.store.instances.nextServerId(),
+        ...pick(r.placement),
+        ...req.shape,
         image: req.image || this.cfg.defaultImage,
         state: 'pending',
         adminUser: this.cfg.adminUser,
         adminPassword: newPassword(),
-        cluster: req.cluster ?? '',
+        antiAffinityGroup: req.antiAffinityGroup ?? '',
       });
-      this.store.operations.insert(opId, 'create', id, this.engine.stepNames('create'), 1);
+      // A new instance: no other operation can hold it yet, so nothing to wait for or refuse.
+      const opId = newOperationId();
+      this.fleet.store.operations.insert({ id: opId, type: 'create', params: { instanceId: id }, subjects: [{ kind: 'instance', name: id }], steps: this.engine.stepNames('create'), firstPending: 1 });
       const soft = r.relaxedSoft ? ', preferences dropped: no node met them' : '';
-      this.store.events.add('create.started', id, `${req.name} placed on ${row.node} port ${row.port} (${row.diskPath})${soft}`);
-      return row;
+      this.fleet.event('create.started', id, `${req.name} placed on ${instance.node} port ${instance.port} (${instance.diskPath})${soft}`);
+      return { instance, opId };
     });
-    // Only after the commit: the snapshot never holds what the store might still roll back.
-    this.snapshot.addInstance(instance);
-    return { instance, opId };
   }
 
   // The dry run, on the same snapshot and code path as a create; writes nothing.
@@ -189,40 +123,27 @@ export class InstanceOps {
 
   private placementRequest(shape: Shape, o: PlacementOptions): { placementReq: PlacementRequest; strategy: Strategy } {
     if (o.node && !this.snapshot.get(o.node)) throw invalidArgument(`node ${o.node} is not registered (berthctl node list shows the nodes)`);
-    if (o.spreadOver && !o.cluster) throw invalidArgument('spread_over needs a cluster: it spreads the members of one cluster');
+    if (o.spreadOver && !o.antiAffinityGroup) throw invalidArgument('spread_over needs a cluster (now anti_affinity_group): it spreads the members of one anti-affinity group');
     const name = o.strategy || this.cfg.scheduler.strategy;
     const strategy = findStrategy(name);
     if (!strategy) throw invalidArgument(`unknown strategy "${name.slice(0, 40)}": use spread, binpack or weighted`);
-    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, cluster: o.cluster || undefined, spreadOver: o.spreadOver };
+    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, cluster: o.antiAffinityGroup || undefined, spreadOver: o.spreadOver };
     return { placementReq, strategy };
   }
 
+  // Waits behind an operation already on a running instance (it is queued, in order); refuses,
+  // naming the holder, when the instance is still being built or torn down.
   delete(idOrName: string): OperationRow {
-    const i = this.store.instances.find(idOrName);
+    const i = this.fleet.store.instances.find(idOrName);
     if (!i) throw notFound(`no instance ${idOrName}`);
-    if (this.engine.busy(i.id) && i.state !== 'running') {
-      throw failedPrecondition(`instance ${i.name} is ${i.state}: wait for its operation to end, then delete it`);
-    }
-    const opId = newId('op');
-    this.store.tx(() => {
-      this.store.operations.insert(opId, 'delete', i.id, this.engine.stepNames('delete'));
-      this.store.events.add('delete.started', i.id, `delete ${i.name} on ${i.node}`);
+    const opId = newOperationId();
+    this.fleet.change(() => {
+      this.engine.record({ id: opId, type: 'delete', params: { instanceId: i.id }, subjects: [{ kind: 'instance', name: i.id }], ifBusy: i.state === 'running' ? 'wait' : 'refuse' });
+      this.fleet.event('delete.started', i.id, `delete ${i.name} on ${i.node}`);
     });
     this.engine.start(opId);
-    return this.store.operations.get(opId)!;
-  }
-
-  // Frees the reservation: the row goes, and with it the node's CPU, memory, disk and port.
-  private release(id: string): void {
-    const i = this.store.instances.get(id);
-    if (!i) return;
-    this.store.instances.delete(id);
-    this.snapshot.removeInstance(i);
-  }
-
-  private must(id: string): InstanceRow {
-    const i = this.store.instances.get(id);
-    if (!i) throw new Error(`instance ${id} is gone from the store`);
-    return i;
+    return this.fleet.store.operations.get(opId)!;
   }
 }
+
+const pick = (p: { node: string; diskPath: string; port: number }) => ({ node: p.node, diskPath: p.diskPath, port: p.port });

@@ -93,6 +93,38 @@ const MIGRATIONS: string[] = [
   ALTER TABLE instances ADD COLUMN cluster TEXT NOT NULL DEFAULT '';
   CREATE INDEX instances_cluster ON instances(cluster) WHERE cluster != '';
   `,
+  // Engine v2: durable parameters, per-step outputs and attempts, subjects (the locks an
+  // operation holds), parent/child, progress, and a recorded rollback (undo_step: the step being
+  // undone, -1 when not rolling back) so an undo interrupted by a restart resumes. Old rows read
+  // as operations on one instance with empty parameters.
+  `
+  ALTER TABLE operations ADD COLUMN params TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE operations ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE operations ADD COLUMN child_key TEXT NOT NULL DEFAULT '';
+  ALTER TABLE operations ADD COLUMN phase TEXT NOT NULL DEFAULT '';
+  ALTER TABLE operations ADD COLUMN bytes_done INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE operations ADD COLUMN bytes_total INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE operations ADD COLUMN undo_step INTEGER NOT NULL DEFAULT -1;
+  ALTER TABLE operations ADD COLUMN failure TEXT NOT NULL DEFAULT '';
+  ALTER TABLE operations ADD COLUMN committed INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE operation_steps ADD COLUMN output TEXT NOT NULL DEFAULT '';
+  ALTER TABLE operation_steps ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX operations_parent ON operations(parent_id) WHERE parent_id != '';
+  CREATE TABLE operation_subjects (
+    operation_id TEXT NOT NULL REFERENCES operations(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    PRIMARY KEY (operation_id, kind, name)
+  );
+  CREATE INDEX operation_subjects_subject ON operation_subjects(kind, name);
+  INSERT INTO operation_subjects (operation_id, kind, name) SELECT id, 'instance', instance_id FROM operations WHERE instance_id != '';
+  `,
+  // The anti-affinity key gets its own name: "cluster" is for replicated clusters.
+  `
+  DROP INDEX instances_cluster;
+  ALTER TABLE instances RENAME COLUMN cluster TO anti_affinity_group;
+  CREATE INDEX instances_anti_affinity_group ON instances(anti_affinity_group) WHERE anti_affinity_group != '';
+  `,
 ];
 
 export function openDb(file: string): DB {

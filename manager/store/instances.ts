@@ -23,7 +23,9 @@ export interface InstanceRow {
   adminUser: string;
   adminPassword: string;
   message: string;
-  // Anti-affinity group ('' for none).
+  // Anti-affinity group ('' for none): instances of one group never share a host.
+  antiAffinityGroup: string;
+  // The same value under its old name, read by the scheduler's snapshot; kept for one release.
   cluster: string;
   createdAt: string;
   updatedAt: string;
@@ -31,7 +33,8 @@ export interface InstanceRow {
 
 const COLUMNS = `id, name, server_id AS serverId, node, disk_path AS diskPath, port, cpu_millis AS cpuMillis,
   memory_bytes AS memoryBytes, disk_bytes AS diskBytes, image, state, flavor, version, container_id AS containerId,
-  admin_user AS adminUser, admin_password AS adminPassword, message, cluster, created_at AS createdAt, updated_at AS updatedAt`;
+  admin_user AS adminUser, admin_password AS adminPassword, message, anti_affinity_group AS antiAffinityGroup,
+  anti_affinity_group AS cluster, created_at AS createdAt, updated_at AS updatedAt`;
 
 export class InstancesTable {
   private readonly q;
@@ -43,9 +46,11 @@ export class InstancesTable {
         ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`),
       insert: db.prepare(`
         INSERT INTO instances (id, name, server_id, node, disk_path, port, cpu_millis, memory_bytes, disk_bytes, image, state,
-                               admin_user, admin_password, cluster, created_at, updated_at)
+                               admin_user, admin_password, anti_affinity_group, created_at, updated_at)
         VALUES (@id, @name, @serverId, @node, @diskPath, @port, @cpuMillis, @memoryBytes, @diskBytes, @image, @state,
-                @adminUser, @adminPassword, @cluster, @createdAt, @createdAt)`),
+                @adminUser, @adminPassword, @group, @createdAt, @createdAt)`),
+      resize: db.prepare('UPDATE instances SET cpu_millis = @cpuMillis, memory_bytes = @memoryBytes, disk_bytes = @diskBytes, updated_at = @updatedAt WHERE id = @id'),
+      move: db.prepare('UPDATE instances SET node = @node, disk_path = @diskPath, port = @port, updated_at = @updatedAt WHERE id = @id'),
       get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE id = ?`),
       byName: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY created_at, id`),
@@ -62,10 +67,21 @@ export class InstancesTable {
     return (this.q.nextServerId.get() as { value: number }).value;
   }
 
-  insert(r: Omit<InstanceRow, 'flavor' | 'version' | 'containerId' | 'message' | 'updatedAt' | 'createdAt' | 'cluster'> & { cluster?: string }): InstanceRow {
+  // `cluster` is the anti-affinity group's old name, still accepted.
+  insert(r: Omit<InstanceRow, 'flavor' | 'version' | 'containerId' | 'message' | 'updatedAt' | 'createdAt' | 'cluster' | 'antiAffinityGroup'> & { antiAffinityGroup?: string; cluster?: string }): InstanceRow {
     const createdAt = nowIso();
-    this.q.insert.run({ ...r, cluster: r.cluster ?? '', createdAt });
+    const { cluster, antiAffinityGroup, ...rest } = r;
+    this.q.insert.run({ ...rest, group: antiAffinityGroup ?? cluster ?? '', createdAt });
     return this.get(r.id)!;
+  }
+
+  resize(id: string, shape: { cpuMillis: number; memoryBytes: number; diskBytes: number }): void {
+    this.q.resize.run({ id, ...shape, updatedAt: nowIso() });
+  }
+
+  // Node, disk and port together: UNIQUE(node, port) refuses a taken port on the target.
+  move(id: string, to: { node: string; diskPath: string; port: number }): void {
+    this.q.move.run({ id, ...to, updatedAt: nowIso() });
   }
 
   get(id: string): InstanceRow | undefined {

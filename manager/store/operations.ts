@@ -1,8 +1,23 @@
 import type { DB } from './db';
 import { nowIso } from './db';
 
-export type OperationState = 'running' | 'succeeded' | 'failed';
-export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'undone';
+// running: moving forward (or waiting for its subjects); rolling_back: undoing its steps, from
+// undoStep down; stuck: past its point of no return and out of retries, waiting for a person.
+export type OperationState = 'running' | 'rolling_back' | 'succeeded' | 'failed' | 'stuck';
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'undoing' | 'undone' | 'undo_failed';
+export const ACTIVE_STATES: readonly OperationState[] = ['running', 'rolling_back'];
+
+export type SubjectKind = 'cluster' | 'node' | 'instance';
+export interface Subject {
+  kind: SubjectKind;
+  name: string;
+}
+
+export interface Progress {
+  bytesDone: number;
+  bytesTotal: number;
+  phase: string;
+}
 
 export interface StepRow {
   seq: number;
@@ -11,9 +26,61 @@ export interface StepRow {
   startedAt: string;
   finishedAt: string;
   error: string;
+  attempts: number;
+  // What run() returned, as JSON ('' when nothing).
+  output: string;
 }
 
 export interface OperationRow {
+  id: string;
+  type: string;
+  // The first instance subject ('' when none): what one-instance readers key on.
+  instanceId: string;
+  state: OperationState;
+  nextStep: number;
+  error: string;
+  createdAt: string;
+  updatedAt: string;
+  finishedAt: string;
+  params: Record<string, unknown>;
+  parentId: string;
+  childKey: string;
+  subjects: Subject[];
+  // Own progress; with children, their bytes are added (rolled up at read time).
+  progress: Progress;
+  // Its own, without the children's.
+  ownProgress: Progress;
+  childIds: string[];
+  // While rolling back: the step being undone; -1 otherwise.
+  undoStep: number;
+  // The failure that started the rollback.
+  failure: string;
+  // A point-of-no-return step has completed: failures roll forward.
+  committed: boolean;
+  steps: StepRow[];
+}
+
+export interface NewOperation {
+  id: string;
+  type: string;
+  params: Record<string, unknown>;
+  subjects: Subject[];
+  steps: string[];
+  // Steps before this were done in the transaction that records the operation (a reservation).
+  firstPending?: number;
+  parentId?: string;
+  childKey?: string;
+}
+
+export interface OperationQuery {
+  state?: string;
+  type?: string;
+  instance?: string;
+  limit: number;
+  offset: number;
+}
+
+interface RawOp {
   id: string;
   type: string;
   instanceId: string;
@@ -23,49 +90,117 @@ export interface OperationRow {
   createdAt: string;
   updatedAt: string;
   finishedAt: string;
-  steps: StepRow[];
+  params: string;
+  parentId: string;
+  childKey: string;
+  phase: string;
+  bytesDone: number;
+  bytesTotal: number;
+  undoStep: number;
+  failure: string;
+  committed: number;
 }
 
 const COLUMNS = `id, type, instance_id AS instanceId, state, next_step AS nextStep, error, created_at AS createdAt,
-  updated_at AS updatedAt, finished_at AS finishedAt`;
+  updated_at AS updatedAt, finished_at AS finishedAt, params, parent_id AS parentId, child_key AS childKey, phase,
+  bytes_done AS bytesDone, bytes_total AS bytesTotal, undo_step AS undoStep, failure, committed`;
 
+function prepare(db: DB) {
+  return {
+    insert: db.prepare(`INSERT INTO operations (id, type, instance_id, state, next_step, params, parent_id, child_key, created_at, updated_at)
+                        VALUES (@id, @type, @instanceId, 'running', @nextStep, @params, @parentId, @childKey, @now, @now)`),
+    insertStep: db.prepare(`INSERT INTO operation_steps (operation_id, seq, name, state, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?)`),
+    insertSubject: db.prepare('INSERT OR IGNORE INTO operation_subjects (operation_id, kind, name) VALUES (?, ?, ?)'),
+    stepStart: db.prepare(`UPDATE operation_steps SET state = 'running', started_at = ?, error = '', attempts = attempts + 1 WHERE operation_id = ? AND seq = ?`),
+    stepEnd: db.prepare(`UPDATE operation_steps SET state = ?, finished_at = ?, error = ? WHERE operation_id = ? AND seq = ?`),
+    stepOutput: db.prepare(`UPDATE operation_steps SET output = ? WHERE operation_id = ? AND seq = ?`),
+    stepError: db.prepare(`UPDATE operation_steps SET error = ? WHERE operation_id = ? AND seq = ?`),
+    advance: db.prepare(`UPDATE operations SET next_step = ?, committed = MAX(committed, ?), updated_at = ? WHERE id = ?`),
+    rollback: db.prepare(`UPDATE operations SET state = 'rolling_back', undo_step = ?, failure = ?, updated_at = ? WHERE id = ?`),
+    undoAt: db.prepare(`UPDATE operations SET undo_step = ?, updated_at = ? WHERE id = ?`),
+    setState: db.prepare(`UPDATE operations SET state = ?, error = ?, updated_at = ? WHERE id = ?`),
+    finish: db.prepare(`UPDATE operations SET state = ?, error = ?, undo_step = -1, updated_at = ?, finished_at = ? WHERE id = ?`),
+    progress: db.prepare(`UPDATE operations SET bytes_done = ?, bytes_total = ?, phase = ?, updated_at = ? WHERE id = ?`),
+    get: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE id = ?`),
+    active: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE state IN ('running', 'rolling_back', 'stuck') ORDER BY created_at, rowid`),
+    children: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE parent_id = ? ORDER BY created_at, rowid`),
+    child: db.prepare(`SELECT id FROM operations WHERE parent_id = ? AND child_key = ?`),
+    steps: db.prepare(`SELECT seq, name, state, started_at AS startedAt, finished_at AS finishedAt, error, attempts, output
+                       FROM operation_steps WHERE operation_id = ? ORDER BY seq`),
+    subjects: db.prepare('SELECT kind, name FROM operation_subjects WHERE operation_id = ? ORDER BY kind, name'),
+    ended: db.prepare(`SELECT id, type, state, created_at AS createdAt, finished_at AS finishedAt FROM operations
+                       WHERE state NOT IN ('running', 'rolling_back') AND finished_at != '' AND finished_at >= ? ORDER BY finished_at`),
+    countActive: db.prepare(`SELECT COUNT(*) AS n FROM operations WHERE state IN ('running', 'rolling_back')`),
+  };
+}
+
+// The engine's durable record: every transition an operation makes is written here before the
+// engine acts on it, so a restarted manager knows exactly where each one was.
 export class OperationsTable {
   private readonly q;
 
   constructor(private readonly db: DB) {
-    this.q = {
-      insert: db.prepare(`INSERT INTO operations (id, type, instance_id, state, next_step, created_at, updated_at)
-                          VALUES (?, ?, ?, 'running', ?, ?, ?)`),
-      insertStep: db.prepare(`INSERT INTO operation_steps (operation_id, seq, name, state, started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?)`),
-      stepStart: db.prepare(`UPDATE operation_steps SET state = 'running', started_at = ?, error = '' WHERE operation_id = ? AND seq = ?`),
-      stepEnd: db.prepare(`UPDATE operation_steps SET state = ?, finished_at = ?, error = ? WHERE operation_id = ? AND seq = ?`),
-      advance: db.prepare(`UPDATE operations SET next_step = ?, updated_at = ? WHERE id = ?`),
-      finish: db.prepare(`UPDATE operations SET state = ?, error = ?, updated_at = ?, finished_at = ? WHERE id = ?`),
-      get: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE id = ?`),
-      running: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE state = 'running' ORDER BY created_at`),
-      steps: db.prepare(`SELECT seq, name, state, started_at AS startedAt, finished_at AS finishedAt, error
-                         FROM operation_steps WHERE operation_id = ? ORDER BY seq`),
-    };
+    this.q = prepare(db);
   }
 
-  // Steps before `firstPending` were done as part of the same transaction that inserts the
-  // operation (the reservation of a create, say).
-  insert(id: string, type: string, instanceId: string, steps: string[], firstPending = 0): void {
+  // The positional form is the first engine's (one instance, no parameters), kept for callers
+  // written against it.
+  insert(o: NewOperation): void;
+  insert(id: string, type: string, instanceId: string, steps: string[], firstPending?: number): void;
+  insert(a: NewOperation | string, type?: string, subject?: string, steps?: string[], firstPending?: number): void {
+    const o: NewOperation = typeof a === 'string' ? { id: a, type: type!, params: { instanceId: subject }, subjects: [{ kind: 'instance', name: subject! }], steps: steps!, firstPending } : a;
     const now = nowIso();
-    this.q.insert.run(id, type, instanceId, firstPending, now, now);
-    steps.forEach((name, seq) => this.q.insertStep.run(id, seq, name, seq < firstPending ? 'done' : 'pending', seq < firstPending ? now : '', seq < firstPending ? now : ''));
+    const first = o.firstPending ?? 0;
+    const instanceId = o.subjects.find((s) => s.kind === 'instance')?.name ?? '';
+    this.db.transaction(() => {
+      this.q.insert.run({ id: o.id, type: o.type, instanceId, nextStep: first, params: JSON.stringify(o.params), parentId: o.parentId ?? '', childKey: o.childKey ?? '', now });
+      o.steps.forEach((name, seq) => this.q.insertStep.run(o.id, seq, name, seq < first ? 'done' : 'pending', seq < first ? now : '', seq < first ? now : ''));
+      for (const s of o.subjects) this.q.insertSubject.run(o.id, s.kind, s.name);
+    })();
   }
 
   stepStarted(id: string, seq: number): void {
     this.q.stepStart.run(nowIso(), id, seq);
   }
 
-  stepEnded(id: string, seq: number, state: StepState, error = ''): void {
+  // Output and the move to the next step in one commit: a restart either re-runs the step or
+  // sees its output, never a done step without one.
+  stepDone(id: string, seq: number, output: unknown, pointOfNoReturn = false): void {
     this.db.transaction(() => {
       const now = nowIso();
-      this.q.stepEnd.run(state, now, error, id, seq);
-      if (state === 'done') this.q.advance.run(seq + 1, now, id);
+      this.q.stepEnd.run('done', now, '', id, seq);
+      this.q.stepOutput.run(output === undefined ? '' : JSON.stringify(output), id, seq);
+      this.q.advance.run(seq + 1, pointOfNoReturn ? 1 : 0, now, id);
     })();
+  }
+
+  stepEnded(id: string, seq: number, state: StepState, error = ''): void {
+    this.q.stepEnd.run(state, nowIso(), error, id, seq);
+  }
+
+  // A retry is coming: the step stays running, with the last attempt's error visible.
+  stepError(id: string, seq: number, error: string): void {
+    this.q.stepError.run(error, id, seq);
+  }
+
+  startRollback(id: string, failedSeq: number, failure: string, stepError: string): void {
+    this.db.transaction(() => {
+      const now = nowIso();
+      this.q.stepEnd.run('failed', now, stepError, id, failedSeq);
+      this.q.rollback.run(failedSeq, failure, now, id);
+    })();
+  }
+
+  // Recorded before the undo runs, so a restart undoes this step again (undos are idempotent).
+  undoing(id: string, seq: number): void {
+    this.db.transaction(() => {
+      this.q.stepEnd.run('undoing', '', '', id, seq);
+      this.q.undoAt.run(seq, nowIso(), id);
+    })();
+  }
+
+  setState(id: string, state: OperationState, error = ''): void {
+    this.q.setState.run(state, error, nowIso(), id);
   }
 
   finish(id: string, state: OperationState, error = ''): void {
@@ -73,12 +208,82 @@ export class OperationsTable {
     this.q.finish.run(state, error, now, now, id);
   }
 
-  get(id: string): OperationRow | undefined {
-    const op = this.q.get.get(id) as Omit<OperationRow, 'steps'> | undefined;
-    return op && { ...op, steps: this.q.steps.all(id) as StepRow[] };
+  setProgress(id: string, p: Progress): void {
+    this.q.progress.run(p.bytesDone, p.bytesTotal, p.phase, nowIso(), id);
   }
 
+  get(id: string): OperationRow | undefined {
+    const r = this.q.get.get(id) as RawOp | undefined;
+    return r && this.hydrate(r);
+  }
+
+  // Not yet ended (stuck included: it still holds its subjects).
+  active(): OperationRow[] {
+    return (this.q.active.all() as RawOp[]).map((r) => this.hydrate(r));
+  }
+
+  // Kept for readers of the first engine: operations the engine still has to drive.
   running(): OperationRow[] {
-    return (this.q.running.all() as Omit<OperationRow, 'steps'>[]).map((op) => ({ ...op, steps: this.q.steps.all(op.id) as StepRow[] }));
+    return this.active().filter((o) => o.state !== 'stuck');
+  }
+
+  children(parentId: string): OperationRow[] {
+    return (this.q.children.all(parentId) as RawOp[]).map((r) => this.hydrate(r));
+  }
+
+  childByKey(parentId: string, key: string): string | undefined {
+    return (this.q.child.get(parentId, key) as { id: string } | undefined)?.id;
+  }
+
+  page(q: OperationQuery): { items: OperationRow[]; total: number } {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (q.state) (where.push('state = ?'), args.push(q.state));
+    if (q.type) (where.push('type = ?'), args.push(q.type));
+    if (q.instance) (where.push("id IN (SELECT operation_id FROM operation_subjects WHERE kind = 'instance' AND name = ?)"), args.push(q.instance));
+    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
+    const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM operations ${w}`).get(...args) as { n: number }).n;
+    const raw = this.db.prepare(`SELECT ${COLUMNS} FROM operations ${w} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset) as RawOp[];
+    return { items: raw.map((r) => this.hydrate(r)), total };
+  }
+
+  // Operations that ended at or after an instant (the metrics' watermark).
+  endedSince(at: string): { id: string; type: string; state: string; createdAt: string; finishedAt: string }[] {
+    return this.q.ended.all(at) as { id: string; type: string; state: string; createdAt: string; finishedAt: string }[];
+  }
+
+  countActive(): number {
+    return (this.q.countActive.get() as { n: number }).n;
+  }
+
+  private hydrate(r: RawOp): OperationRow {
+    const children = (this.q.children.all(r.id) as RawOp[]).map((c) => this.hydrate(c));
+    const own = { bytesDone: r.bytesDone, bytesTotal: r.bytesTotal, phase: r.phase };
+    const progress = children.reduce(
+      (p, c) => ({ bytesDone: p.bytesDone + c.progress.bytesDone, bytesTotal: p.bytesTotal + c.progress.bytesTotal, phase: p.phase }),
+      own,
+    );
+    return {
+      id: r.id,
+      type: r.type,
+      instanceId: r.instanceId,
+      state: r.state,
+      nextStep: r.nextStep,
+      error: r.error,
+      createdAt: r.createdAt,
+      updatedAt: r.updatedAt,
+      finishedAt: r.finishedAt,
+      params: JSON.parse(r.params) as Record<string, unknown>,
+      parentId: r.parentId,
+      childKey: r.childKey,
+      subjects: this.q.subjects.all(r.id) as Subject[],
+      progress,
+      ownProgress: own,
+      childIds: children.map((c) => c.id),
+      undoStep: r.undoStep,
+      failure: r.failure,
+      committed: r.committed === 1,
+      steps: this.q.steps.all(r.id) as StepRow[],
+    };
   }
 }

@@ -1,4 +1,4 @@
-import { heartbeatFresh } from '../../scheduler/filters/ready';
+import { heartbeatFresh } from '../liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
 import type { InstanceRow } from '../../store/instances';
 import type { UsageMap } from '../usage';

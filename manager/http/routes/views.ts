@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { failedPrecondition, notFound } from '../../../src/errors';
 import { servingNode, toInstance, toNode } from '../../api/convert';
-import { setCordoned } from '../../operations/nodes';
+import { FleetState } from '../../state/fleet';
 import type { AdminContext } from '../server';
 import { errorSchema, page, pageQuery } from './schemas';
 
@@ -61,7 +61,20 @@ const instanceSchema = {
 
 const operationSchema = {
   type: 'object',
-  properties: { id: str, type: str, instanceId: str, state: str, error: str, createdAt: str, updatedAt: str, finishedAt: str, nextStep: num },
+  properties: {
+    id: str,
+    type: str,
+    instanceId: str,
+    state: str,
+    error: str,
+    createdAt: str,
+    updatedAt: str,
+    finishedAt: str,
+    nextStep: num,
+    parentId: str,
+    subjects: { type: 'array', items: { type: 'object', properties: { kind: str, name: str } } },
+    progress: { type: 'object', properties: { bytesDone: num, bytesTotal: num, phase: str } },
+  },
 } as const;
 
 const eventSchema = { type: 'object', properties: { id: num, at: str, kind: str, subject: str, message: str } } as const;
@@ -76,34 +89,15 @@ export function viewRoutes(ctx: AdminContext) {
     return n;
   };
 
-  const opsQuery = (q: { state?: string; type?: string; instance?: string; limit: number; offset: number }) => {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.state) (where.push('state = ?'), args.push(q.state));
-    if (q.type) (where.push('type = ?'), args.push(q.type));
-    if (q.instance) (where.push('instance_id = ?'), args.push(q.instance));
-    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (store.db.prepare(`SELECT COUNT(*) AS n FROM operations ${w}`).get(...args) as { n: number }).n;
-    const items = store.db
-      .prepare(
-        `SELECT id, type, instance_id AS instanceId, state, next_step AS nextStep, error, created_at AS createdAt, updated_at AS updatedAt, finished_at AS finishedAt
-         FROM operations ${w} ORDER BY created_at DESC, id LIMIT ? OFFSET ?`,
-      )
-      .all(...args, q.limit, q.offset);
-    return { items, total, limit: q.limit, offset: q.offset, next: q.offset + items.length < total ? q.offset + items.length : null };
-  };
-
-  const eventsQuery = (q: { subject?: string; kind?: string; after?: number; limit: number; offset: number }) => {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (q.subject) (where.push('subject = ?'), args.push(q.subject));
-    if (q.kind) (where.push("kind LIKE ? ESCAPE '\\'"), args.push(`${q.kind.replace(/[\\%_]/g, (c) => `\\${c}`)}%`));
-    if (q.after !== undefined) (where.push('id > ?'), args.push(q.after));
-    const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const total = (store.db.prepare(`SELECT COUNT(*) AS n FROM events ${w}`).get(...args) as { n: number }).n;
-    const items = store.db.prepare(`SELECT id, at, kind, subject, message FROM events ${w} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, q.limit, q.offset);
-    return { items, total, limit: q.limit, offset: q.offset, next: q.offset + items.length < total ? q.offset + items.length : null };
-  };
+  const fleet = FleetState.of(store, ctx.snapshot);
+  const pageOf = <T>(r: { items: T[]; total: number }, q: { limit: number; offset: number }) => ({
+    ...r,
+    limit: q.limit,
+    offset: q.offset,
+    next: q.offset + r.items.length < r.total ? q.offset + r.items.length : null,
+  });
+  const opsQuery = (q: { state?: string; type?: string; instance?: string; limit: number; offset: number }) => pageOf(store.operations.page(q), q);
+  const eventsQuery = (q: { subject?: string; kind?: string; after?: number; limit: number; offset: number }) => pageOf(store.events.page(q), q);
 
   return async function (app: FastifyInstance): Promise<void> {
     app.get(
@@ -154,7 +148,7 @@ export function viewRoutes(ctx: AdminContext) {
 
     const cordon = (name: string, cordoned: boolean, event?: { kind: string; message: string }) => {
       mustNode(name);
-      setCordoned(store, ctx.snapshot, name, cordoned, event);
+      fleet.setCordoned(name, cordoned, event);
       return nodeOut(name);
     };
     const action = { params: { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: NAME } } }, response: { 200: nodeSchema, 404: errorSchema, 409: errorSchema } };
@@ -250,7 +244,7 @@ export function viewRoutes(ctx: AdminContext) {
             type: 'object',
             additionalProperties: false,
             properties: {
-              state: { type: 'string', enum: ['running', 'succeeded', 'failed'] },
+              state: { type: 'string', enum: ['running', 'rolling_back', 'succeeded', 'failed', 'stuck'] },
               type: { type: 'string', pattern: '^[a-z-]{1,40}$' },
               instance: { type: 'string', pattern: '^i-[0-9a-f]{4,32}$' },
               ...pageQuery,

@@ -1,10 +1,8 @@
-import type { Filter, SchedulerConfig } from '../types';
+import { heartbeatFresh } from '../../health/liveness';
+import type { Filter } from '../types';
 
-// The one definition of a live node: everything that says "down" (the scheduler, the API, the
-// capacity report, the node-down alert) asks this.
-export function heartbeatFresh(lastHeartbeatMs: number, now: number, config: Pick<SchedulerConfig, 'nodeTimeoutMs'>): boolean {
-  return now - lastHeartbeatMs <= config.nodeTimeoutMs;
-}
+// Re-exported for code written before liveness had its own module.
+export { heartbeatFresh } from '../../health/liveness';
 
 export const ready: Filter = {
   name: 'ready',

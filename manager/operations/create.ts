@@ -1,0 +1,63 @@
+import type { OperationDeps } from './deps';
+import { instanceIdOf, mustInstance } from './deps';
+import type { OperationType, StepContext } from './types';
+
+export interface CreateParams {
+  instanceId: string;
+}
+
+type Ctx = StepContext<CreateParams>;
+
+// Builds a reserved instance on its node. The reservation (step 0) is made and recorded in the
+// transaction that records the operation (see InstanceOps.reserve); undoing it frees it.
+export function createOperation(d: OperationDeps): OperationType<CreateParams> {
+  const fleet = d.fleet;
+  return {
+    type: 'create',
+    // The row is gone when the undos worked. When they did not (the node went silent, say), the
+    // reservation stays and the instance says what is left to clean: delete retries it.
+    failed: (ctx, f) => {
+      const id = instanceIdOf(ctx);
+      if (!f.clean && fleet.store.instances.get(id)) fleet.updateInstance(id, { state: 'failed', message: `create failed and was not fully undone: ${f.error}` });
+    },
+    steps: [
+      { name: 'reserve', run: async () => undefined, undo: async (ctx) => void fleet.releaseInstance(instanceIdOf(ctx)) },
+      { name: 'create-container', run: (ctx) => createContainer(d, ctx), undo: (ctx) => removeContainer(d, instanceIdOf(ctx)) },
+      { name: 'verify-running', run: (ctx) => verifyRunning(d, ctx) },
+    ],
+  };
+}
+
+async function createContainer(d: OperationDeps, ctx: Ctx): Promise<{ containerId: string; flavor: string; version: string }> {
+  const i = mustInstance(d, instanceIdOf(ctx));
+  d.fleet.updateInstance(i.id, { state: 'creating' });
+  const res = await d.agents.for(i.node).createInstance(
+    {
+      id: i.id,
+      name: i.name,
+      image: i.image,
+      resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+      port: i.port,
+      diskPath: i.diskPath,
+      serverId: i.serverId,
+      adminUser: i.adminUser,
+      adminPassword: i.adminPassword,
+    },
+    d.agentCreateDeadlineMs,
+  );
+  d.fleet.updateInstance(i.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId });
+  return { containerId: res.containerId, flavor: res.flavor, version: res.version };
+}
+
+async function verifyRunning(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const i = mustInstance(d, instanceIdOf(ctx));
+  const res = await d.agents.for(i.node).inspectInstance({ id: i.id });
+  if (res.state !== 'running') throw new Error(`container is ${res.state}, not running`);
+  d.fleet.updateInstance(i.id, { state: 'running', message: '' });
+}
+
+// Whatever the agent made (directories, an init container, a half-started mysqld) goes.
+export async function removeContainer(d: OperationDeps, id: string): Promise<void> {
+  const i = d.fleet.store.instances.get(id);
+  if (i) await d.agents.for(i.node).removeInstance({ id }, d.agentRemoveDeadlineMs ?? 120_000);
+}

@@ -1,0 +1,27 @@
+import type { AgentPool } from '../agents/pool';
+import type { FleetState } from '../state/fleet';
+import type { InstanceRow } from '../store/instances';
+import type { Subject } from './types';
+
+// What operation types are built from: the fleet state owner (every change to nodes and
+// instances) and the agents.
+export interface OperationDeps {
+  fleet: FleetState;
+  agents: Pick<AgentPool, 'for'>;
+  // The agent initializes a data directory and waits for mysqld: minutes on a slow disk.
+  agentCreateDeadlineMs: number;
+  agentRemoveDeadlineMs?: number;
+}
+
+// The instance an operation is about. Operations recorded before parameters existed name it
+// only as their subject.
+export function instanceIdOf(ctx: { params: object; subjects: readonly Subject[] }): string {
+  const p = ctx.params as { instanceId?: string };
+  return p.instanceId || ctx.subjects.find((s) => s.kind === 'instance')?.name || '';
+}
+
+export function mustInstance(d: OperationDeps, id: string): InstanceRow {
+  const i = d.fleet.store.instances.get(id);
+  if (!i) throw new Error(`instance ${id} is gone from the store`);
+  return i;
+}

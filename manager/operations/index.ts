@@ -1,0 +1,16 @@
+import { createOperation } from './create';
+import { deleteOperation } from './delete';
+import type { OperationDeps } from './deps';
+import type { Engine } from './engine';
+import type { OperationType } from './types';
+
+// Every operation type, by name, as the scheduler keeps its strategies: one file each. Add a
+// type by writing its file and naming it here.
+export const OPERATION_TYPES: Record<string, (d: OperationDeps) => OperationType<any>> = {
+  create: createOperation,
+  delete: deleteOperation,
+};
+
+export function registerOperationTypes(engine: Engine, d: OperationDeps): void {
+  for (const make of Object.values(OPERATION_TYPES)) engine.register(make(d));
+}
