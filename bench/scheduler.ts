@@ -28,6 +28,7 @@ const G = 1024 ** 3;
 const T = 1024 ** 4;
 const NODE_COUNTS = (process.env.BENCH_NODES ?? '100,1000,5000,10000').split(',').map(Number);
 const PLACEMENTS = Number(process.env.BENCH_PLACEMENTS ?? 3000);
+const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const OUT_DIR = path.resolve(__dirname, '..', '..', 'bench-results');
 const log = createLogger('bench', 'silent');
 
@@ -85,6 +86,7 @@ const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 interface Row {
   nodes: number;
+  clients: number;
   strategy: string;
   synchronous: string;
   placements: number;
@@ -99,7 +101,7 @@ interface Row {
   storeOnlyP50Ms: number;
 }
 
-function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORMAL'): Row {
+async function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORMAL', clients: number): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(OUT_DIR, 'tmp-'));
   try {
     const host: HostType = { cpuMillis: 32_000, memoryBytes: 128 * G, disks: [2 * T, 2 * T] };
@@ -110,15 +112,22 @@ function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORM
     const count = Math.min(PLACEMENTS, nodes * 16);
 
     // Warm up the JIT and SQLite's page cache, then forget it.
-    for (let i = 0; i < 200; i++) ops.reserve({ name: `warm-${i}`, shape });
+    for (let i = 0; i < 200; i++) await ops.reserve({ name: `warm-${i}`, shape });
 
+    // `clients` callers, each waiting for its reservation to be durable before asking again:
+    // with more than one, the group writer commits what arrived together with one fsync.
     const lat = new Float64Array(count);
+    let next = 0;
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < count; i++) {
-      const s = process.hrtime.bigint();
-      ops.reserve({ name: `b-${i}`, shape });
-      lat[i] = Number(process.hrtime.bigint() - s) / 1e6;
-    }
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        for (let i = next++; i < count; i = next++) {
+          const s = process.hrtime.bigint();
+          await ops.reserve({ name: `b-${i}`, shape });
+          lat[i] = Number(process.hrtime.bigint() - s) / 1e6;
+        }
+      }),
+    );
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     const sorted = [...lat].sort((a, b) => a - b);
 
@@ -161,6 +170,7 @@ function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORM
       nodes,
       strategy,
       synchronous,
+      clients,
       placements: count,
       perSecond: Math.round(count / elapsed),
       p50Ms: round(quantile(sorted, 0.5), 3),
@@ -207,7 +217,7 @@ interface QualityRow {
   leftPct: { cpu: number; memory: number; disk: number };
 }
 
-function quality(strategy: string, nodes: number): QualityRow {
+async function quality(strategy: string, nodes: number): Promise<QualityRow> {
   const r = rng(42);
   const hosts = Array.from({ length: nodes }, () => pick(HOST_TYPES, r()).h);
   const { store, snapshot, ops } = fleet(':memory:', hosts, { ...DEFAULT_SCHEDULER_CONFIG, strategy, nodeTimeoutMs: 3_600_000 }, 'NORMAL');
@@ -246,7 +256,7 @@ function quality(strategy: string, nodes: number): QualityRow {
   for (const s of shapes) {
     const { p: _p, ...shape } = s;
     try {
-      ops.reserve({ name: `q-${placed}`, shape });
+      await ops.reserve({ name: `q-${placed}`, shape });
       placed++;
     } catch (err) {
       firstRejection = `${shape.cpuMillis / 1000} CPU/${shape.memoryBytes / G}G/${shape.diskBytes / G}G: ${(err as Error).message}`;
@@ -282,7 +292,7 @@ function table(head: string[], rows: (string | number)[][]): string {
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
 }
 
-function main(): void {
+async function main(): Promise<void> {
   fs.mkdirSync(OUT_DIR, { recursive: true });
   process.stdout.write(`berth scheduler benchmark: node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, SQLite file under ${OUT_DIR}\n\n`);
 
@@ -290,21 +300,24 @@ function main(): void {
   for (const synchronous of (process.env.BENCH_SYNC ?? 'FULL,NORMAL').split(',') as ('FULL' | 'NORMAL')[]) {
     for (const n of NODE_COUNTS) {
       for (const s of ['spread', 'binpack']) {
-        const row = throughput(n, s, synchronous);
-        rows.push(row);
-        process.stderr.write(`  ${synchronous} ${n} nodes ${s}: ${row.perSecond}/s\n`);
+        for (const clients of CLIENTS) {
+          const row = await throughput(n, s, synchronous, clients);
+          rows.push(row);
+          process.stderr.write(`  ${synchronous} ${n} nodes ${s} ${clients} clients: ${row.perSecond}/s\n`);
+        }
       }
     }
   }
-  process.stdout.write('Choose + reserve, committed to SQLite on disk (WAL), one placement per transaction, one thread\n');
+  process.stdout.write('Choose + reserve, committed to SQLite on disk (WAL) by the group writer, concurrent callers in one process, one thread\n');
   process.stdout.write(
     table(
-      ['sync', 'nodes', 'strategy', 'placements', 'placements/s', 'p50 ms', 'p99 ms', 'scan p50 ms', 'reference p50 ms', 'store-only/s', 'store-only p50 ms'],
-      rows.map((r) => [r.synchronous, r.nodes, r.strategy, r.placements, r.perSecond, r.p50Ms, r.p99Ms, r.scheduleOnlyP50Ms, r.referenceP50Ms, r.storeOnlyPerSecond, r.storeOnlyP50Ms]),
+      ['sync', 'nodes', 'strategy', 'clients', 'placements', 'placements/s', 'p50 ms', 'p99 ms', 'scan p50 ms', 'reference p50 ms', 'store-only/s', 'store-only p50 ms'],
+      rows.map((r) => [r.synchronous, r.nodes, r.strategy, r.clients, r.placements, r.perSecond, r.p50Ms, r.p99Ms, r.scheduleOnlyP50Ms, r.referenceP50Ms, r.storeOnlyPerSecond, r.storeOnlyP50Ms]),
     ) + '\n\n',
   );
 
-  const q = ['spread', 'binpack', 'weighted'].map((s) => quality(s, 500));
+  const q: QualityRow[] = [];
+  for (const s of ['spread', 'binpack', 'weighted']) q.push(await quality(s, 500));
   process.stdout.write('Placement quality: 500 mixed hosts, 70% 1/2G/20G, 25% 4/16G/200G, 5% 16/64G/1T, filled until the first rejection\n');
   process.stdout.write(
     table(
@@ -320,4 +333,4 @@ function main(): void {
   process.stdout.write(`\nwritten to ${out}\n`);
 }
 
-main();
+void main();

@@ -75,20 +75,22 @@ export class InstanceOps {
     registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs });
   }
 
-  create(req: CreateRequest): { instance: InstanceRow; operation: OperationRow } {
-    const { instance, opId } = this.reserve(req);
+  async create(req: CreateRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {
+    const { instance, opId } = await this.reserve(req);
     this.engine.start(opId);
     return { instance, operation: this.fleet.store.operations.get(opId)! };
   }
 
-  // Choice and reservation in one synchronous store transaction: nothing else runs between the
-  // scheduler reading the snapshot and the row that claims the resources being written, so two
-  // concurrent creates can never both take the last gigabyte. The operation that builds the
-  // instance is recorded (its reserve step done) but not started.
-  reserve(req: CreateRequest): { instance: InstanceRow; opId: string } {
+  // Choice and reservation in one synchronous step: nothing else runs between the scheduler
+  // reading the snapshot and the row that claims the resources being written, so two concurrent
+  // creates can never both take the last gigabyte. Group-committed: a burst of creates is decided
+  // one after another (each on the snapshot with the ones before it applied) and made durable
+  // with one fsync; each caller is answered once its reservation is durable. The operation that
+  // builds the instance is recorded (its reserve step done) but not started.
+  reserve(req: CreateRequest): Promise<{ instance: InstanceRow; opId: string }> {
     const { placementReq, strategy } = this.placementRequest(req.shape, req);
     const id = newId('i');
-    return this.fleet.change(() => {
+    return this.fleet.commit(() => {
       if (this.fleet.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
       const t0 = process.hrtime.bigint();
       const r = this.snapshot.schedule(placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });

@@ -19,6 +19,13 @@ export interface Placement {
   port: number;
 }
 
+// Applied after the commit; `undo` (for the Snapshot changes) lets a group-committed change
+// apply it before the commit, so that the next change in the same batch sees it.
+interface AfterCommit {
+  apply: () => void;
+  undo?: () => void;
+}
+
 const owners = new WeakMap<Snapshot, FleetState>();
 
 // The one owner of fleet state. Every change to nodes and instances goes through here: it is
@@ -28,7 +35,7 @@ const owners = new WeakMap<Snapshot, FleetState>();
 // another (`change(() => { … })`) joins its transaction and its after-commit list.
 export class FleetState {
   private readonly emitter = new EventEmitter();
-  private pending: (() => void)[] | undefined;
+  private pending: AfterCommit[] | undefined;
 
   private constructor(
     readonly store: Store,
@@ -57,11 +64,40 @@ export class FleetState {
       const out = this.store.tx(fn);
       const after = this.pending;
       this.pending = undefined;
-      for (const f of after) f();
+      for (const f of after) f.apply();
       return out;
     } finally {
       this.pending = undefined;
     }
+  }
+
+  // A change that shares its transaction and its fsync with every other one made in the same
+  // turn of the event loop (store/writer.ts): resolves once it is durable. The Snapshot part is
+  // applied as soon as the change has run, so the next change in the batch (the next create of
+  // a burst) decides on it; if the COMMIT fails it is taken back before anyone is answered.
+  // Event listeners hear of it only after the commit.
+  commit<T>(fn: () => T): Promise<T> {
+    let applied: AfterCommit[] = [];
+    return this.store.write(
+      () => {
+        this.pending = [];
+        try {
+          const out = fn();
+          applied = this.pending;
+          this.pending = undefined;
+          for (const f of applied) if (f.undo) f.apply();
+          return out;
+        } finally {
+          this.pending = undefined;
+        }
+      },
+      () => {
+        for (let i = applied.length - 1; i >= 0; i--) applied[i]!.undo?.();
+      },
+      () => {
+        for (const f of applied) if (!f.undo) f.apply();
+      },
+    );
   }
 
   onEvent(listener: (e: FleetEvent) => void): void {
@@ -107,7 +143,10 @@ export class FleetState {
   reserveInstance(r: NewInstance): InstanceRow {
     return this.change(() => {
       const row = this.store.instances.insert(r);
-      this.afterCommit(() => this.snapshot.addInstance(row));
+      this.afterCommit(
+        () => this.snapshot.addInstance(row),
+        () => this.snapshot.removeInstance(row),
+      );
       return row;
     });
   }
@@ -166,9 +205,9 @@ export class FleetState {
     if (unknown.length) onUnknown?.(unknown);
   }
 
-  private afterCommit(f: () => void): void {
+  private afterCommit(apply: () => void, undo?: () => void): void {
     if (!this.pending) throw new Error('fleet changes happen inside change()');
-    this.pending.push(f);
+    this.pending.push({ apply, undo });
   }
 
   private mustGet(id: string): InstanceRow {

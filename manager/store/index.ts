@@ -31,8 +31,8 @@ export class Store {
   }
 
   // Group-committed: resolves once the transaction holding this write is durable (see writer.ts).
-  write<T>(fn: () => T, undo?: () => void): Promise<T> {
-    return this.writer.write(fn, undo);
+  write<T>(fn: () => T, undo?: () => void, committed?: () => void): Promise<T> {
+    return this.writer.write(fn, undo, committed);
   }
 
   close(): void {

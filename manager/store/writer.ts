@@ -3,6 +3,7 @@ import type { DB } from './db';
 interface Pending {
   run: () => unknown;
   undo?: () => void;
+  committed?: () => void;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -30,9 +31,10 @@ export class GroupWriter {
     private readonly maxBatch = 1000,
   ) {}
 
-  write<T>(run: () => T, undo?: () => void): Promise<T> {
+  // committed() runs once the write is durable, before its caller is answered.
+  write<T>(run: () => T, undo?: () => void, committed?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, undo, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ run, undo, committed, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => this.flush());
@@ -74,7 +76,10 @@ export class GroupWriter {
     }
     this.commits++;
     this.writes += batch.length;
-    for (const { p, value } of done) p.resolve(value);
+    for (const { p, value } of done) {
+      p.committed?.();
+      p.resolve(value);
+    }
     for (const { p, err } of failed) p.reject(err);
   }
 }
