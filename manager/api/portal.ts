@@ -32,7 +32,7 @@ export interface PortalDeps {
 // here, before anything is written.
 export function addPortal(server: grpc.Server, d: PortalDeps): void {
   const { store, log } = d;
-  const nodeOf = (i: InstanceRow) => servingNode(store.nodes, i.node, d.scheduler, Date.now());
+  const nodeOf = (i: InstanceRow) => servingNode(d.snapshot, i.node, d.scheduler, Date.now());
   const hostOf = (i: InstanceRow) => nodeOf(i).host;
   const findInstance = (ref: string) => {
     if (!ref) throw invalidArgument('instance (an id or a name) is required');

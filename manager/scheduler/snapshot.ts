@@ -93,6 +93,18 @@ export class Snapshot {
     this.index.sync(name);
   }
 
+  // A heartbeat that changed nothing but the clock and the disks' real free space.
+  touch(name: string, atMs: number, disks: DiskRow[]): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.snap.lastHeartbeatMs = atMs;
+    for (const d of disks) {
+      const cur = e.snap.disks.find((x) => x.path === d.path);
+      if (cur) cur.freeBytes = d.freeBytes;
+    }
+    this.index.sync(name);
+  }
+
   setCordoned(name: string, cordoned: boolean): void {
     const e = this.entries.get(name);
     if (!e) return;
