@@ -263,7 +263,9 @@ async function main(): Promise<void> {
 
     const listen = `127.0.0.1:${await freePort()}`;
     const log = fs.openSync(path.join(dir, 'manager.log'), 'a');
-    manager = spawn(process.execPath, [path.join(ROOT, 'dist/manager/main.js'), '--listen', listen, '--state-dir', dir, '--node-timeout', '3600', '--admin-listen', `127.0.0.1:${await freePort()}`], {
+    // BENCH_MANAGER_PROF=DIR: the manager writes a V8 CPU profile there when it exits.
+    const prof = process.env.BENCH_MANAGER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_MANAGER_PROF}`] : [];
+    manager = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/manager/main.js'), '--listen', listen, '--state-dir', dir, '--node-timeout', '3600', '--admin-listen', `127.0.0.1:${await freePort()}`], {
       stdio: ['ignore', log, log],
       env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
     });

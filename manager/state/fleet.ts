@@ -137,9 +137,10 @@ export class FleetState {
     });
   }
 
-  registerNode(n: NodeRegistration, reported: Reported[], onUnknown?: (ids: string[]) => void): { isNew: boolean } {
+  // Group-committed: a fleet of agents registering at once (a manager restart) shares fsyncs.
+  async registerNode(n: NodeRegistration, reported: Reported[], onUnknown?: (ids: string[]) => void): Promise<{ isNew: boolean }> {
     const isNew = !this.store.nodes.get(n.name);
-    this.change(() => {
+    await this.commit(() => {
       this.store.nodes.register(n);
       this.lastBeat.delete(n.name);
       this.event('node.registered', n.name, `${isNew ? 'new node' : 'node back'} at ${n.agentAddress}, ${reported.length} instances`);
