@@ -30,6 +30,9 @@ const INTERVAL_MS = Number(process.env.BENCH_HEARTBEAT_MS ?? 5000);
 const PLACEMENTS = Number(process.env.BENCH_PLACEMENTS ?? 2000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const IDLE_WINDOW_MS = Number(process.env.BENCH_IDLE_MS ?? 20_000);
+// How long a simulated agent takes to create an instance: a real one initializes a data
+// directory and starts mysqld in about 1.5 s (bench:create).
+const AGENT_CREATE_MS = Number(process.env.BENCH_AGENT_CREATE_MS ?? 1500);
 const ROOT = path.resolve(__dirname, '..', '..');
 const OUT_DIR = path.join(ROOT, 'bench-results');
 const G = 1024 ** 3;
@@ -78,9 +81,11 @@ async function worker(idx: number, managerAddr: string, agentPort: number): Prom
   const h: AgentHandlers = {
     CreateInstance: (call, cb) => {
       const r = call.request;
-      const inst = agentInstance(r.id, r.port, r.diskPath);
-      reports.get(nodeOfDisk(r.diskPath))?.set(r.id, inst);
-      cb(null, inst);
+      setTimeout(() => {
+        const inst = agentInstance(r.id, r.port, r.diskPath);
+        reports.get(nodeOfDisk(r.diskPath))?.set(r.id, inst);
+        cb(null, inst);
+      }, AGENT_CREATE_MS);
     },
     InspectInstance: (call, cb) => {
       for (const m of reports.values()) {
@@ -102,6 +107,7 @@ async function worker(idx: number, managerAddr: string, agentPort: number): Prom
   const clients = new Map<string, AsyncClient<RegistryClient>>();
   const latencies: number[] = [];
   let errors = 0;
+  const errorCodes: Record<string, number> = {};
   let beats = 0;
   const timers: NodeJS.Timeout[] = [];
   const disks = [
@@ -112,10 +118,7 @@ async function worker(idx: number, managerAddr: string, agentPort: number): Prom
 
   async function register(i: number): Promise<void> {
     const name = nodeName(i);
-    // Its own connection per agent, as 10,000 hosts would have: no shared subchannel.
-    const c = asyncClient(new Registry(managerAddr, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }), 30_000);
-    clients.set(name, c);
-    await c.register({
+    await clients.get(name)!.register({
       node: {
         name, agentAddress: `127.0.0.1:${agentPort}`, host: '127.0.0.1', labels: { zone: `z${i % 3}`, rack: `r${i % 40}` },
         cpuMillis: 64_000, memoryBytes: 256 * G, disks: diskList(i), portMin: 3301, portMax: 3399,
@@ -128,22 +131,27 @@ async function worker(idx: number, managerAddr: string, agentPort: number): Prom
   async function beat(i: number): Promise<void> {
     const name = nodeName(i);
     const inst = [...reports.get(name)!.values()];
+    // Its own connection per agent, as 10,000 hosts would have: no shared subchannel.
     const t0 = process.hrtime.bigint();
     try {
       const res = await clients.get(name)!.heartbeat({ node: name, disks: diskList(i), instances: inst, busyPorts: inst.map((x) => x.port ?? 0) });
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       beats++;
       if (res.reregister) await register(i);
-    } catch {
+    } catch (err) {
       errors++;
+      const code = String((err as { code?: number }).code ?? 'other');
+      errorCodes[code] = (errorCodes[code] ?? 0) + 1;
     }
   }
 
   process.on('message', (msg: { cmd: string }) => {
     void (async () => {
       if (msg.cmd === 'start') {
-        // Registration in bounded waves, then each agent on its own 5 s clock, phases spread.
-        for (let j = 0; j < mine.length; j += 100) await Promise.all(mine.slice(j, j + 100).map((i) => register(i)));
+        // The manager knows every node from its store (as after a restart), so agents go
+        // straight to heartbeating, each on its own 5 s clock, phases spread; one registers
+        // again only when the manager asks it to.
+        for (const i of mine) clients.set(nodeName(i), asyncClient(new Registry(managerAddr, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }), 30_000));
         for (const i of mine) {
           timers.push(
             setTimeout(() => {
@@ -156,11 +164,12 @@ async function worker(idx: number, managerAddr: string, agentPort: number): Prom
       } else if (msg.cmd === 'reset') {
         latencies.length = 0;
         errors = 0;
+        for (const k of Object.keys(errorCodes)) delete errorCodes[k];
         beats = 0;
         process.send!({ cmd: 'reset' });
       } else if (msg.cmd === 'stats') {
         const s = sorted(latencies);
-        process.send!({ cmd: 'stats', beats, errors, p50: q(s, 0.5), p99: q(s, 0.99), max: s[s.length - 1] ?? NaN, samples: s.length });
+        process.send!({ cmd: 'stats', beats, errors, errorCodes, p50: q(s, 0.5), p99: q(s, 0.99), max: s[s.length - 1] ?? NaN, samples: s.length });
       } else if (msg.cmd === 'stop') {
         timers.forEach((t) => clearTimeout(t));
         for (const c of clients.values()) c.close();
@@ -300,7 +309,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, IDLE_WINDOW_MS));
     const idleCpuPct = round((100 * (cpuSeconds(pid) - cpu0)) / ((Date.now() - w0) / 1000), 1);
     const idleRss = rssBytes(pid);
-    const idle = await ask<{ beats: number; errors: number; p50: number; p99: number; max: number }>(workers, 'stats');
+    const idle = await ask<{ beats: number; errors: number; errorCodes: Record<string, number>; p50: number; p99: number; max: number }>(workers, 'stats');
+    process.stderr.write(`heartbeat errors by gRPC code: ${JSON.stringify(idle.map((s) => s.errorCodes))}\n`);
     const beats = idle.reduce((a, s) => a + s.beats, 0);
     process.stderr.write(`heartbeating, idle: manager CPU ${idleCpuPct}% of one core, ${beats} heartbeats\n`);
 
@@ -317,6 +327,7 @@ async function main(): Promise<void> {
       instances,
       heartbeatIntervalMs: INTERVAL_MS,
       clients: CLIENTS,
+      agentCreateMs: AGENT_CREATE_MS,
       placementsWithoutHeartbeats: quiet,
       heartbeatsOnly: {
         windowMs: IDLE_WINDOW_MS,
