@@ -23,6 +23,7 @@ import { findStrategy } from '../manager/scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from '../manager/scheduler/types';
 import { Store } from '../manager/store/index';
 import type { NodeRow } from '../manager/store/nodes';
+import { placements, startSim } from './sim';
 
 const G = 1024 ** 3;
 const T = 1024 ** 4;
@@ -316,6 +317,34 @@ async function main(): Promise<void> {
     ) + '\n\n',
   );
 
+  // The same placements through the real manager process over gRPC: CreateInstance answered
+  // once the reservation is durable, the agents (simulated, bench/sim.ts) taking a real create's
+  // time to build the instance, the manager's operations running meanwhile.
+  const grpcRows: { nodes: number; clients: number; placed: number; failed: number; perSecond: number; p50Ms: number; p99Ms: number; managerCpuPct: number }[] = [];
+  if (process.env.BENCH_GRPC !== '0') {
+    for (const n of NODE_COUNTS) {
+      for (const clients of CLIENTS) {
+        const sim = await startSim({ agents: n, workers: 2, withInstances: false, heartbeatMs: 5000, agentCreateMs: 1500 });
+        try {
+          const count = Math.min(PLACEMENTS, n * 16);
+          await placements(sim.portal, 'warm', sim.pid, clients, Math.min(200, count));
+          const r = await placements(sim.portal, 'g', sim.pid, clients, count);
+          grpcRows.push({ nodes: n, clients, ...r });
+          process.stderr.write(`  gRPC ${n} nodes ${clients} clients: ${r.perSecond}/s p99 ${r.p99Ms} ms\n`);
+        } finally {
+          await sim.stop();
+        }
+      }
+    }
+    process.stdout.write('CreateInstance over gRPC to the manager process (FULL), answered when the reservation is durable; spread\n');
+    process.stdout.write(
+      table(
+        ['nodes', 'clients', 'placed', 'failed', 'placements/s', 'p50 ms', 'p99 ms', 'manager cpu %'],
+        grpcRows.map((r) => [r.nodes, r.clients, r.placed, r.failed, r.perSecond, r.p50Ms, r.p99Ms, r.managerCpuPct]),
+      ) + '\n\n',
+    );
+  }
+
   const q: QualityRow[] = [];
   for (const s of ['spread', 'binpack', 'weighted']) q.push(await quality(s, 500));
   process.stdout.write('Placement quality: 500 mixed hosts, 70% 1/2G/20G, 25% 4/16G/200G, 5% 16/64G/1T, filled until the first rejection\n');
@@ -329,7 +358,7 @@ async function main(): Promise<void> {
   for (const r of q) process.stdout.write(`  ${r.strategy} first rejection: ${r.firstRejection}\n`);
 
   const out = path.join(OUT_DIR, 'scheduler.json');
-  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, throughput: rows, quality: q }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, throughput: rows, grpc: grpcRows, quality: q }, null, 2));
   process.stdout.write(`\nwritten to ${out}\n`);
 }
 
