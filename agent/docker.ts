@@ -3,15 +3,18 @@ import { failedPrecondition } from '../src/errors';
 
 // The only module that talks to the Docker Engine API. Everything the agent owns carries these
 // labels, and every listing filters on them, so the agent never sees (or touches) other
-// containers on the host.
+// containers on the host. Labels hold only what never changes for a container (managed, node,
+// instance, disk, role); what can change (shape, role in a cluster, read-only) is in the
+// instance's desired-state record (instance/record.ts). The other keys are read from containers
+// made before the record existed.
 export const LABEL = {
   managed: 'berth.managed',
   node: 'berth.node',
   instance: 'berth.instance',
-  name: 'berth.name',
   role: 'berth.role',
-  port: 'berth.port',
   disk: 'berth.disk',
+  name: 'berth.name',
+  port: 'berth.port',
   cpuMillis: 'berth.cpu-millis',
   memory: 'berth.memory-bytes',
   diskBytes: 'berth.disk-bytes',
@@ -133,6 +136,11 @@ export class DockerEngine {
   // mysqld needs time for a clean InnoDB shutdown; SIGKILL only after the grace period.
   async stop(id: string, graceSeconds = 60): Promise<void> {
     await this.api.getContainer(id).stop({ t: graceSeconds }).catch(ignore(304, 404));
+  }
+
+  // Live limits: CPU, and memory with swap equal to it (as at creation).
+  async update(id: string, limits: { nanoCpus: number; memoryBytes: number }): Promise<void> {
+    await this.api.getContainer(id).update({ NanoCpus: limits.nanoCpus, Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes });
   }
 
   async remove(id: string): Promise<void> {

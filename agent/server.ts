@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AgentHandlers } from '../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
-import { checkName, checkShape } from '../src/validate';
-import { invalidArgument, notFound } from '../src/errors';
+import { checkAgentCreate, checkInstanceId } from '../src/validate';
+import { notFound } from '../src/errors';
 import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { unary } from '../src/rpc';
@@ -23,31 +23,16 @@ export function toAgentInstance(i: InstanceStatus): AgentInstance {
   };
 }
 
-const ID = /^i-[0-9a-f]{10,32}$/;
-function checkId(id: string): string {
-  if (!ID.test(id)) throw invalidArgument(`instance id "${id}" is not a berth instance id`);
-  return id;
-}
+const checkId = checkInstanceId;
 
+// Every request is checked here, once, through the shared validation module; the node-specific
+// checks (its port range, its disks) are the instance code's.
 export function agentServer(instances: Instances, log: Logger): grpc.Server {
   const server = new grpc.Server();
   const h: AgentHandlers = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
-      const shape = checkShape(req.resources);
-      if (!req.adminUser || !req.adminPassword) throw invalidArgument('admin user and password are required');
-      const created = await instances.create(
-        {
-          id: checkId(req.id),
-          name: checkName('instance name', req.name),
-          image: req.image,
-          ...shape,
-          port: req.port,
-          diskPath: req.diskPath,
-          serverId: req.serverId,
-        },
-        { user: req.adminUser, password: req.adminPassword },
-      );
-      return toAgentInstance(created);
+      const { spec, admin } = checkAgentCreate(req);
+      return toAgentInstance(await instances.create(spec, admin));
     }),
     StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id)))),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id)))),

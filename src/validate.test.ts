@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { checkName, checkShape } from './validate';
+import { checkAgentCreate, checkAntiAffinityGroup, checkName, checkNodeInfo, checkShape } from './validate';
 
 const G = 1024 ** 3;
 
@@ -32,5 +32,40 @@ describe('checkShape', () => {
     [null, /required/],
   ])('rejects %j', (shape, msg) => {
     expect(() => checkShape(shape)).toThrow(msg);
+  });
+});
+
+describe('edge checks shared by the portal, the admin API and the agent', () => {
+  const code = (fn: () => unknown) => {
+    try {
+      fn();
+      return 'ok';
+    } catch (e) {
+      return (e as { code: number }).code;
+    }
+  };
+
+  it('reads the anti-affinity group from its new field or its deprecated one, never two different ones', () => {
+    expect(checkAntiAffinityGroup({ antiAffinityGroup: 'orders' })).toBe('orders');
+    expect(checkAntiAffinityGroup({ cluster: 'orders' })).toBe('orders');
+    expect(checkAntiAffinityGroup({ antiAffinityGroup: 'orders', cluster: 'orders' })).toBe('orders');
+    expect(checkAntiAffinityGroup({})).toBeUndefined();
+    expect(code(() => checkAntiAffinityGroup({ antiAffinityGroup: 'a', cluster: 'b' }))).toBe(status.INVALID_ARGUMENT);
+    expect(code(() => checkAntiAffinityGroup({ antiAffinityGroup: 'Bad Name' }))).toBe(status.INVALID_ARGUMENT);
+  });
+
+  it('checks what an agent is asked to create', () => {
+    const ok = { id: 'i-0123456789', name: 'db', image: 'berth/mariadb:10.11', resources: { cpuMillis: 500, memoryBytes: 512 * 1024 ** 2, diskBytes: G }, port: 3301, diskPath: '/data1', serverId: 1, adminUser: 'admin', adminPassword: 'pw' };
+    expect(checkAgentCreate(ok).spec).toMatchObject({ id: 'i-0123456789', cpuMillis: 500, port: 3301 });
+    for (const bad of [{ id: '../x' }, { name: 'UP' }, { image: 'Bad Image' }, { port: 0 }, { diskPath: 'rel/ative' }, { adminPassword: '' }, { serverId: 0 }, { resources: null }]) {
+      expect(code(() => checkAgentCreate({ ...ok, ...bad })), JSON.stringify(bad)).toBe(status.INVALID_ARGUMENT);
+    }
+  });
+
+  it('checks a node registration', () => {
+    const n = { name: 'n1', agentAddress: '127.0.0.1:7401', host: '127.0.0.1', portMin: 3301, portMax: 3399, disks: [{}] };
+    expect(checkNodeInfo(n)).toBe(n);
+    for (const bad of [{ name: '' }, { host: '' }, { portMin: 4000 }, { disks: [] }]) expect(code(() => checkNodeInfo({ ...n, ...bad }))).toBe(status.INVALID_ARGUMENT);
+    expect(code(() => checkNodeInfo(undefined))).toBe(status.INVALID_ARGUMENT);
   });
 });

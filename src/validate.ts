@@ -75,8 +75,8 @@ export function checkAntiAffinityGroup(r: { antiAffinityGroup?: string; cluster?
   if (r.antiAffinityGroup && r.cluster && r.antiAffinityGroup !== r.cluster) {
     throw invalidArgument(`anti_affinity_group "${r.antiAffinityGroup}" and the deprecated cluster "${r.cluster}" disagree: set only anti_affinity_group`);
   }
-  const g = r.antiAffinityGroup || r.cluster;
-  return g ? checkName('anti-affinity group', g) : undefined;
+  if (r.antiAffinityGroup) return checkName('anti-affinity group', r.antiAffinityGroup);
+  return r.cluster ? checkName('cluster (anti-affinity group)', r.cluster) : undefined;
 }
 
 export interface NodeInfoInput {

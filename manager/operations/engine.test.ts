@@ -127,21 +127,21 @@ describe('Engine: restarts', () => {
       steps: [
         { name: 'a', run: async () => 'a-out', undo: async (ctx) => void undos.push(`undo a (saw ${ctx.output('a')})`) },
         { name: 'b', run: async () => undefined, undo: async () => (undos.push('undo b'), hang ? never() : undefined) },
-        { name: 'c', run: async () => Promise.reject(new Error('boom')) },
+        { name: 'c', run: async () => Promise.reject(new Error('boom')), undo: async () => void undos.push('undo c') },
       ],
     });
     const first = setup([type(true)], store);
     const id = submit(first.engine, 't');
-    await waitFor(() => undos.length === 1);
+    await waitFor(() => undos.length === 2);
     expect(store.operations.get(id)).toMatchObject({ state: 'rolling_back', undoStep: 1, failure: 'c: boom' });
     expect(store.operations.get(id)!.steps[1]!.state).toBe('undoing');
 
     const second = setup([type(false)], store);
     expect(second.engine.resumeAll()).toBe(1);
     const op = await second.engine.wait(id, 5000);
-    expect(undos).toEqual(['undo b', 'undo b', 'undo a (saw a-out)']);
+    expect(undos).toEqual(['undo c', 'undo b', 'undo b', 'undo a (saw a-out)']);
     expect(op).toMatchObject({ state: 'failed', error: 'c: boom' });
-    expect(op!.steps.map((s) => s.state)).toEqual(['undone', 'undone', 'failed']);
+    expect(op!.steps.map((s) => [s.state, s.error])).toEqual([['undone', ''], ['undone', ''], ['failed', 'boom']]);
   });
 
   it('resumes operations recorded by the first engine (no parameters, one instance)', async () => {

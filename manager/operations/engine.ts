@@ -213,7 +213,8 @@ export class Engine {
       ops.undoing(op.id, i);
       try {
         await this.attempts(op, { ...step, run: step.undo }, i, undefined, true);
-        ops.stepEnded(op.id, i, i === op.undoStep && state === 'failed' ? 'failed' : 'undone', i === op.undoStep ? (op.steps[i]?.error ?? '') : '');
+        // The step that failed is the one forward never got past.
+        ops.undone(op.id, i, op.nextStep);
       } catch (err) {
         undoErrors.push(`undo ${step.name}: ${errorMessage(err)}`);
         left.push(step.name);

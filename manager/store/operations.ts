@@ -114,6 +114,7 @@ function prepare(db: DB) {
     stepStart: db.prepare(`UPDATE operation_steps SET state = 'running', started_at = ?, error = '', attempts = attempts + 1 WHERE operation_id = ? AND seq = ?`),
     stepEnd: db.prepare(`UPDATE operation_steps SET state = ?, finished_at = ?, error = ? WHERE operation_id = ? AND seq = ?`),
     stepOutput: db.prepare(`UPDATE operation_steps SET output = ? WHERE operation_id = ? AND seq = ?`),
+    stepState: db.prepare(`UPDATE operation_steps SET state = ? WHERE operation_id = ? AND seq = ?`),
     stepError: db.prepare(`UPDATE operation_steps SET error = ? WHERE operation_id = ? AND seq = ?`),
     advance: db.prepare(`UPDATE operations SET next_step = ?, committed = MAX(committed, ?), updated_at = ? WHERE id = ?`),
     rollback: db.prepare(`UPDATE operations SET state = 'rolling_back', undo_step = ?, failure = ?, updated_at = ? WHERE id = ?`),
@@ -178,6 +179,12 @@ export class OperationsTable {
     this.q.stepEnd.run(state, nowIso(), error, id, seq);
   }
 
+  // The failed step, undone, reads "failed" with its error still there.
+  undone(id: string, seq: number, failedSeq: number): void {
+    if (seq === failedSeq) this.q.stepState.run('failed', id, seq);
+    else this.q.stepEnd.run('undone', nowIso(), '', id, seq);
+  }
+
   // A retry is coming: the step stays running, with the last attempt's error visible.
   stepError(id: string, seq: number, error: string): void {
     this.q.stepError.run(error, id, seq);
@@ -194,7 +201,7 @@ export class OperationsTable {
   // Recorded before the undo runs, so a restart undoes this step again (undos are idempotent).
   undoing(id: string, seq: number): void {
     this.db.transaction(() => {
-      this.q.stepEnd.run('undoing', '', '', id, seq);
+      this.q.stepState.run('undoing', id, seq);
       this.q.undoAt.run(seq, nowIso(), id);
     })();
   }

@@ -50,18 +50,26 @@ function instanceRows(list: Instance__Output[]): void {
   );
 }
 
+// Still moving (forward or undoing); stuck, succeeded and failed have ended for a waiter.
+const ACTIVE = ['running', 'rolling_back'];
+
 async function waitFor(opId: string, timeoutMs: number): Promise<Operation__Output> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const slice = Math.max(1000, Math.min(30_000, deadline - Date.now()));
     const op = await portal().waitOperation({ id: opId, timeoutMs: slice }, slice + 10_000);
-    if (op.state !== 'running' || Date.now() >= deadline) return op;
+    if (!ACTIVE.includes(op.state) || Date.now() >= deadline) return op;
   }
 }
 
 function opFailed(op: Operation__Output): boolean {
   if (op.state === 'succeeded') return false;
-  process.stderr.write(op.state === 'running' ? `operation ${op.id} is still running (berthctl operation wait ${op.id})\n` : `operation ${op.id} failed: ${op.error}\n`);
+  const why = ACTIVE.includes(op.state)
+    ? `is still ${op.state === 'running' ? 'running' : 'rolling back'} (berthctl operation wait ${op.id})`
+    : op.state === 'stuck'
+      ? `is stuck and needs a person: ${op.error} (then berthctl operation retry ${op.id})`
+      : `failed: ${op.error}`;
+  process.stderr.write(`operation ${op.id} ${why}\n`);
   process.exitCode = 1;
   return true;
 }
@@ -71,6 +79,7 @@ const instance = program.command('instance').description('MySQL instances');
 interface PlacementFlags {
   node?: string;
   constraint?: string[];
+  antiAffinityGroup?: string;
   cluster?: string;
   spreadOver?: string;
   strategy?: string;
@@ -81,15 +90,21 @@ function placementFlags(c: Command): Command {
   return c
     .option('--node <name>', 'place on this node only')
     .option('--constraint <expr>', 'node label constraint, repeatable: zone=a, rack!=r3, "zone in (a,b)"; prefix ~ for a preference', collect, [])
-    .option('--cluster <name>', 'anti-affinity group: instances of one cluster never share a host')
-    .option('--spread-over <label>', 'with --cluster: members on distinct values of this label (rack, zone); prefix ~ for a preference')
+    .option('--anti-affinity-group <name>', 'instances of one anti-affinity group never share a host')
+    .option('--cluster <name>', 'deprecated: the old name of --anti-affinity-group')
+    .option('--spread-over <label>', 'with --anti-affinity-group: members on distinct values of this label (rack, zone); prefix ~ for a preference')
     .option('--strategy <name>', "spread, binpack or weighted (default: the manager's)");
+}
+
+function antiAffinityGroup(o: PlacementFlags): string {
+  if (o.cluster) process.stderr.write('berthctl: --cluster is deprecated and will be removed: use --anti-affinity-group\n');
+  return o.antiAffinityGroup ?? o.cluster ?? '';
 }
 
 const placementFields = (o: PlacementFlags) => ({
   node: o.node ?? '',
   constraints: o.constraint ?? [],
-  cluster: o.cluster ?? '',
+  antiAffinityGroup: antiAffinityGroup(o),
   spreadOver: o.spreadOver ?? '',
   strategy: o.strategy ?? '',
 });
@@ -251,7 +266,15 @@ operation
   .action(async (id: string) => {
     const op = await portal().getOperation({ id });
     if (json()) print(op);
-    else table(['STEP', 'STATE', 'STARTED', 'FINISHED', 'ERROR'], op.steps.map((s) => [s.name, s.state, s.startedAt, s.finishedAt, s.error]));
+    else operationDetail(op);
+  });
+operation
+  .command('retry <id>')
+  .description('run a stuck operation again from its failed step, once its cause is fixed')
+  .action(async (id: string) => {
+    const op = await portal().retryOperation({ id });
+    if (json()) print(op);
+    else process.stdout.write(`operation ${op.id} (${op.type}): ${op.state}\n`);
   });
 operation
   .command('wait <id>')
@@ -259,9 +282,28 @@ operation
   .action(async (id: string, o: { timeout: number }) => {
     const op = await waitFor(id, o.timeout * 1000);
     if (json()) print(op);
-    else process.stdout.write(`operation ${op.id} (${op.type}): ${op.state}${op.error ? `: ${op.error}` : ''}\n`);
+    else process.stdout.write(`operation ${op.id} (${op.type}): ${op.state}${progressText(op)}${op.error ? `: ${op.error}` : ''}\n`);
     opFailed(op);
   });
+
+// ", copying, 1.2G of 4G (30%)": the phase and bytes when the operation reports them.
+function progressText(op: Operation__Output): string {
+  const p = op.progress;
+  if (!p || (!p.phase && !p.bytesTotal)) return '';
+  const bytes = p.bytesTotal ? `${formatSize(p.bytesDone)} of ${formatSize(p.bytesTotal)} (${Math.floor((100 * p.bytesDone) / p.bytesTotal)}%)` : '';
+  return `, ${[p.phase, bytes].filter(Boolean).join(', ')}`;
+}
+
+function operationDetail(op: Operation__Output): void {
+  const lines = [`operation ${op.id} (${op.type}): ${op.state}${progressText(op)}`];
+  if (op.subjects.length) lines.push(`subjects: ${op.subjects.map((s) => `${s.kind} ${s.name}`).join(', ')}`);
+  if (op.parentId) lines.push(`parent: ${op.parentId}`);
+  if (op.childIds.length) lines.push(`children: ${op.childIds.join(', ')}`);
+  if (op.undoingStep) lines.push(`undoing: ${op.undoingStep}`);
+  if (op.error) lines.push(`error: ${op.error}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  table(['STEP', 'STATE', 'TRIES', 'STARTED', 'FINISHED', 'OUTPUT / ERROR'], op.steps.map((s) => [s.name, s.state, s.attempts, s.startedAt, s.finishedAt, s.error || s.output]));
+}
 
 // Capacity comes from the manager's admin HTTP server (not the portal gRPC API).
 interface CapRes { capacity: number; allocated: number; used: number; free: number; allocationPct: number }

@@ -1,0 +1,62 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { dialectFor, type Flavor } from '../../src/mysql/dialect';
+import { DEFAULTS_FILE, DIRS, IN_CONTAINER, layoutFor, type Layout } from './layout';
+import { renderMyCnf, type MyCnfInput } from './mycnf';
+
+// The instance's directories on the host: layout, my.cnf, initialization and removal. Template
+// data directories (a later feature) belong here too.
+
+export async function prepareDirs(layout: Layout): Promise<void> {
+  for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });
+}
+
+export async function writeMyCnf(layout: Layout, input: MyCnfInput): Promise<void> {
+  await fs.writeFile(layout.mycnf, renderMyCnf(input), { mode: 0o644 });
+}
+
+// mysqld's system schema exists: the data directory was initialized.
+export async function isInitialized(layout: Layout): Promise<boolean> {
+  return exists(path.join(layout.dirs.data, 'mysql'));
+}
+
+// A half-initialized data directory must not be mistaken for a good one on retry.
+export async function discardData(layout: Layout): Promise<void> {
+  await fs.rm(layout.dirs.data, { recursive: true, force: true });
+}
+
+// Run inside a throwaway container of the instance's image with its mounts: hands the
+// directories mysqld writes to its user, then creates the system tables.
+export function initCommand(flavor: Flavor): string[] {
+  const owners = DIRS.filter((d) => d !== 'conf').map((d) => IN_CONTAINER[d]).join(' ');
+  return ['sh', '-c', `chown -R mysql:mysql ${owners} && ${dialectFor(flavor).initCommand(DEFAULTS_FILE)}`];
+}
+
+// Files can outlive their container (a create that failed before the container existed): look
+// on every candidate disk. Answers whether anything was there.
+export async function removeInstanceFiles(disks: readonly string[], id: string): Promise<boolean> {
+  let existed = false;
+  for (const disk of disks) {
+    const root = layoutFor(disk, id).root;
+    if (await exists(root)) {
+      existed = true;
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  }
+  return existed;
+}
+
+export async function errorLogTail(layout: Layout): Promise<string> {
+  return tail(await fs.readFile(path.join(layout.dirs.log, 'error.log'), 'utf8').catch(() => ''));
+}
+
+export async function exists(p: string): Promise<boolean> {
+  return fs.access(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+export function tail(text: string, lines = 8): string {
+  return text.trim().split('\n').slice(-lines).join(' | ').slice(0, 1500);
+}

@@ -1,0 +1,121 @@
+import { status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log';
+import type { AgentPool } from '../agents/pool';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { FleetState } from '../state/fleet';
+import { Store } from '../store/index';
+import { Engine } from './engine';
+import { InstanceOps } from './instances';
+
+const G = 1024 ** 3;
+const shape = { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G };
+
+// An agent that keeps instances in memory; each call can be made to fail or to hang.
+class FakeAgentClient {
+  readonly made = new Map<string, { state: string }>();
+  calls: string[] = [];
+  failCreate?: string;
+  failRemove?: string;
+  holdCreate?: Promise<void>;
+  async createInstance(r: { id: string }) {
+    this.calls.push(`create ${r.id}`);
+    await this.holdCreate;
+    this.made.set(r.id, { state: 'running' });
+    if (this.failCreate) throw new Error(this.failCreate);
+    return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0' };
+  }
+  async inspectInstance(r: { id: string }) {
+    return { state: this.made.get(r.id)?.state ?? 'missing' };
+  }
+  async removeInstance(r: { id: string }) {
+    this.calls.push(`remove ${r.id}`);
+    if (this.failRemove) throw new Error(this.failRemove);
+    return { existed: this.made.delete(r.id) };
+  }
+}
+
+function setup() {
+  const fleet = FleetState.load(Store.open(':memory:'));
+  fleet.registerNode(
+    { name: 'a', agentAddress: 'a:1', host: '127.0.0.9', labels: {}, cpuMillis: 4000, memoryBytes: 8 * G, portMin: 3301, portMax: 3302, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] },
+    [],
+  );
+  const agent = new FakeAgentClient();
+  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
+  const pool = { for: () => agent } as unknown as AgentPool;
+  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
+  return { fleet, agent, engine, ops };
+}
+
+describe('InstanceOps and the create/delete operation types', () => {
+  it('create: reserves with the operation, builds through the agent, records what it made', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    const { instance, operation } = ops.create({ name: 'orders', shape, antiAffinityGroup: 'g1' });
+    expect(operation).toMatchObject({ type: 'create', params: { instanceId: instance.id }, subjects: [{ kind: 'instance', name: instance.id }], nextStep: 1 });
+    expect(fleet.snapshot.get('a')!.allocated.cpuMillis).toBe(1000);
+    const op = await engine.wait(operation.id, 5000);
+    expect(op!.state).toBe('succeeded');
+    expect(JSON.parse(op!.steps[1]!.output)).toEqual({ containerId: `c-${instance.id}`, flavor: 'mariadb', version: '10.11.0' });
+    expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', containerId: `c-${instance.id}`, antiAffinityGroup: 'g1', cluster: 'g1' });
+    expect(agent.calls).toEqual([`create ${instance.id}`]);
+  });
+
+  it('create that fails: the container and the reservation are undone, nothing is left', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    agent.failCreate = 'mysqld did not come up';
+    const { instance, operation } = ops.create({ name: 'orders', shape });
+    const op = await engine.wait(operation.id, 5000);
+    expect(op).toMatchObject({ state: 'failed', error: 'create-container: mysqld did not come up' });
+    expect(agent.calls).toEqual([`create ${instance.id}`, `remove ${instance.id}`]);
+    expect(fleet.store.instances.all()).toEqual([]);
+    expect(fleet.snapshot.get('a')).toMatchObject({ instanceCount: 0, allocated: { cpuMillis: 0, memoryBytes: 0 } });
+  });
+
+  it('create whose undo fails keeps the reservation and marks the instance failed', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    agent.failCreate = 'boom';
+    agent.failRemove = 'node unreachable';
+    const { instance, operation } = ops.create({ name: 'orders', shape });
+    const op = await engine.wait(operation.id, 5000);
+    expect(op!.error).toBe('create-container: boom; undo create-container: node unreachable; left behind: create-container, reserve');
+    expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'failed' });
+    expect(fleet.snapshot.get('a')!.instanceCount).toBe(1);
+  });
+
+  it('delete: removes the container and frees the reservation', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    const { instance, operation } = ops.create({ name: 'orders', shape });
+    await engine.wait(operation.id, 5000);
+    const del = ops.delete('orders');
+    expect((await engine.wait(del.id, 5000))!.state).toBe('succeeded');
+    expect(agent.made.size).toBe(0);
+    expect(fleet.store.instances.get(instance.id)).toBeUndefined();
+    expect(fleet.snapshot.get('a')).toMatchObject({ instanceCount: 0, freePort: 3301 });
+  });
+
+  it('delete while the create still runs is refused, naming the create', async () => {
+    const { agent, engine, ops } = setup();
+    let release!: () => void;
+    agent.holdCreate = new Promise((r) => (release = r));
+    const { operation } = ops.create({ name: 'orders', shape });
+    await new Promise((r) => setTimeout(r, 5));
+    let err: { code?: number; message: string } | undefined;
+    try {
+      ops.delete('orders');
+    } catch (e) {
+      err = e as typeof err;
+    }
+    expect(err?.code).toBe(status.FAILED_PRECONDITION);
+    expect(err?.message).toContain(operation.id);
+    release();
+    expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
+  });
+
+  it('refuses a second instance with the same name and a shape no node can take', () => {
+    const { ops } = setup();
+    ops.create({ name: 'orders', shape });
+    expect(() => ops.create({ name: 'orders', shape })).toThrow(/already exists/);
+    expect(() => ops.create({ name: 'big', shape: { ...shape, memoryBytes: 64 * G } })).toThrow(/insufficient memory/);
+  });
+});
