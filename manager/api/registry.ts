@@ -14,9 +14,9 @@ export function addRegistry(server: grpc.Server, d: { fleet: FleetState; heartbe
   const unknown = (node: string) => (ids: string[]) => log.warn({ node, unknown: ids }, 'agent runs berth containers this manager does not know; leaving them alone');
 
   const h: RegistryHandlers = {
-    Register: unary(log, 'Register', async (req) => {
+    Register: unary(log, 'Register', (req) => {
       const n = checkNodeInfo(req.node);
-      await fleet.registerNode(
+      fleet.registerNode(
         {
           name: n.name,
           agentAddress: n.agentAddress,

@@ -137,10 +137,9 @@ export class FleetState {
     });
   }
 
-  // Group-committed: a fleet of agents registering at once (a manager restart) shares fsyncs.
-  async registerNode(n: NodeRegistration, reported: Reported[], onUnknown?: (ids: string[]) => void): Promise<{ isNew: boolean }> {
+  registerNode(n: NodeRegistration, reported: Reported[], onUnknown?: (ids: string[]) => void): { isNew: boolean } {
     const isNew = !this.store.nodes.get(n.name);
-    await this.commit(() => {
+    this.change(() => {
       this.store.nodes.register(n);
       this.lastBeat.delete(n.name);
       this.event('node.registered', n.name, `${isNew ? 'new node' : 'node back'} at ${n.agentAddress}, ${reported.length} instances`);

@@ -13,10 +13,10 @@ const node = (name: string): Omit<NodeRow, 'cordoned' | 'registeredAt'> => ({
   busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: T0, disks: [{ path: '/d1', totalBytes: 100 * G, freeBytes: 100 * G }],
 });
 
-async function fleet() {
+function fleet() {
   const store = Store.open(path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'berth-hb-')), 'berth.db'));
   const f = FleetState.load(store);
-  await f.registerNode(node('a'), []);
+  f.registerNode(node('a'), []);
   const row = f.store.instances.insert({
     id: 'i-1', name: 'db1', serverId: 1, node: 'a', diskPath: '/d1', port: 3301, cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G,
     image: 'x', state: 'running', adminUser: 'admin', adminPassword: 'p',
@@ -30,7 +30,7 @@ async function fleet() {
 
 describe('heartbeats', () => {
   it('one that changes nothing touches memory only: liveness moves, the store is not written', async () => {
-    const { f, disks, running, stored } = await fleet();
+    const { f, disks, running, stored } = fleet();
     await f.heartbeat('a', T0 + 1000, disks, [3301], running);
     expect(stored()).toBe(T0 + 1000);
     const commits = f.store.writer.commits;
@@ -44,7 +44,7 @@ describe('heartbeats', () => {
   });
 
   it('one that reports something new is written and reconciled', async () => {
-    const { f, disks, running, stored } = await fleet();
+    const { f, disks, running, stored } = fleet();
     await f.heartbeat('a', T0 + 1000, disks, [3301], running);
     await f.heartbeat('a', T0 + 2000, disks, [3301], [{ id: 'i-1', state: 'stopped', containerId: 'c1' }]);
     expect(f.store.instances.get('i-1')!.state).toBe('stopped');
@@ -55,7 +55,7 @@ describe('heartbeats', () => {
   });
 
   it('a repeated report is reconciled again when the store changed under it', async () => {
-    const { f, disks, running } = await fleet();
+    const { f, disks, running } = fleet();
     await f.heartbeat('a', T0 + 1000, disks, [3301], running);
     // An operation marks the instance missing; the agent still reports it running.
     f.updateInstance('i-1', { state: 'missing' });
@@ -64,7 +64,7 @@ describe('heartbeats', () => {
   });
 
   it('writes liveness at least every 30 s and when the free space moved by more than a percent', async () => {
-    const { f, disks, running, stored } = await fleet();
+    const { f, disks, running, stored } = fleet();
     await f.heartbeat('a', T0 + 1000, disks, [3301], running);
     expect(f.heartbeat('a', T0 + 20_000, disks, [3301], running)).toBeUndefined();
     await f.heartbeat('a', T0 + 31_001, disks, [3301], running);
