@@ -63,6 +63,38 @@ describe('admin HTTP routes (app.inject)', () => {
     expect(f.snapshot.get('a1')!.cordoned).toBe(false); // the refused cordon did nothing
   });
 
+  it('matches public routes on the path alone: a query or a path that merely contains a public name needs the token', async () => {
+    const tails = ['?x=/docs/', '?x=/healthz', '?x=/metrics', '?x=/', '?x=%2Fdocs%2F', '?x=%2fhealthz', '?/docs/', '?%2Fdocs', '#/docs/', '?a=1&x=/docs/json'];
+    for (const [method, url] of PROTECTED) {
+      for (const tail of tails) {
+        const sep = url.includes('?') && tail.startsWith('?') ? `&${tail.slice(1)}` : tail;
+        const r = await app.inject({ method: method as 'GET', url: url + sep });
+        expect(r.statusCode, `${method} ${url}${sep}`).toBe(401);
+      }
+    }
+    // Paths that end in or pass through a public name: refused (401), or unrouted (404), never served.
+    for (const [method, url] of [
+      ['GET', '/v1/nodes/healthz'],
+      ['GET', '/v1/nodes/metrics'],
+      ['POST', '/v1/nodes/docs/cordon'],
+      ['POST', '/docs/../v1/nodes/a1/cordon'],
+      ['POST', '/docs/%2e%2e/v1/nodes/a1/cordon'],
+      ['POST', '/docs/%2E%2E%2Fv1%2Fnodes%2Fa1%2Fcordon'],
+      ['POST', '/./v1/nodes/a1/cordon'],
+      ['POST', '//v1/nodes/a1/cordon'],
+      ['GET', '/healthz/../v1/nodes'],
+    ] as const) {
+      const r = await app.inject({ method, url });
+      expect(r.statusCode, `${method} ${url}`).toBe(401);
+    }
+    expect(f.snapshot.get('a1')!.cordoned).toBe(false);
+    expect(f.store.nodes.get('a1')!.cordoned).toBe(false);
+    // The public routes stay public with a query string.
+    expect((await app.inject({ method: 'GET', url: '/healthz?probe=1' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/metrics?name[]=berth_node_up' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/docs/json?x=1' })).statusCode).toBe(200);
+  });
+
   it('serves /healthz, /metrics and the dashboard shell without a token', async () => {
     expect((await get('/healthz', {})).json()).toMatchObject({ ok: true });
     const m = await get('/metrics', {});
