@@ -19,6 +19,8 @@ const S = {
   msg: 'Msg-Secret-0010',
   replication: 'Repl-Secret-0011',
   cause: 'Cause-Secret-0012',
+  plainSql: 'PlainSql-Secret-0013',
+  replSql: 'ReplSql-Secret-0014',
 };
 
 // What mysql2 throws when a statement fails: the statement (with its parameters substituted) on
@@ -43,6 +45,8 @@ function logEverything(log: pino.Logger): void {
       headers: { authorization: `Bearer ${S.token}` },
       err,
       wrapped: { cause: mysql2Error(`SET PASSWORD FOR 'x'@'%' = PASSWORD('${S.cause}')`, 'denied') },
+      // A statement whose secret no pattern recognizes: only dropping `sql` keeps it out.
+      errors: [mysql2Error(`SELECT '${S.plainSql}'`, 'Unknown column'), mysql2Error(`CHANGE MASTER TO MASTER_HOST='h', MASTER_PASSWORD='${S.replSql}'`, 'denied')],
     },
     'everything at once',
   );
@@ -85,6 +89,7 @@ describe('log redaction', () => {
     expect(scrubText(`CREATE USER 'a'@'%' IDENTIFIED BY 'p\\'w'`)).toBe(`CREATE USER 'a'@'%' IDENTIFIED BY '[redacted]'`);
     expect(scrubText(`SET PASSWORD = PASSWORD("x")`)).toBe(`SET PASSWORD = PASSWORD('[redacted]')`);
     expect(scrubText(`near 'BY 'secret`)).toBe(`near 'BY '[redacted]'`);
+    expect(scrubText(`CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = 'x', SOURCE_PORT=3306`)).toBe(`CHANGE REPLICATION SOURCE TO SOURCE_PASSWORD = '[redacted]', SOURCE_PORT=3306`);
     expect(scrubText('instance running on port 3301')).toBe('instance running on port 3301');
   });
 });

@@ -11,8 +11,9 @@ export const SECRET_KEYS = new Set(
 );
 const CENSOR = '[redacted]';
 // A password literal inside SQL text (a server's error message quotes the statement near the error).
-// `BY '…'` alone too: the server's "near '…'" fragment may start after IDENTIFIED.
-const SQL_SECRET = /((?:\bIDENTIFIED\s+WITH\s+\S+\s+(?:BY|AS)|\bBY|\bPASSWORD\s*(?:\(|=|FOR\s+\S+\s*=\s*(?:PASSWORD\s*\()?))\s*)(['"])(?:\\.|(?!\2)[^\\])*(?:\2|$)/gi;
+// `BY '…'` alone too: the server's "near '…'" fragment may start after IDENTIFIED. PASSWORD
+// without a word boundary: MASTER_PASSWORD='…', SOURCE_PASSWORD='…'.
+const SQL_SECRET = /((?:\bIDENTIFIED\s+WITH\s+\S+\s+(?:BY|AS)|\bBY|PASSWORD\s*(?:\(|=|FOR\s+\S+\s*=\s*(?:PASSWORD\s*\()?))\s*)(['"])(?:\\.|(?!\2)[^\\])*(?:\2|$)/gi;
 
 export function scrubText(s: string): string {
   return s.replace(SQL_SECRET, `$1'${CENSOR}'`);
