@@ -8,7 +8,7 @@
 //   npm run test:mutate -- --only id1,id2     # some
 //   npm run test:mutate -- --module table     # the rows of issue 14 (or auth, engine, …)
 //   npm run test:mutate -- --list
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,20 +45,44 @@ function restoreAll() {
 process.on('exit', restoreAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   process.on(sig, () => {
+    for (const p of children) killTree(p);
     restoreAll();
     process.exit(130);
   });
 }
 
+// Asynchronous on purpose: a signal (Ctrl-C) is only handled between awaits, and the handler
+// must get to restore the mutated file.
+const children = new Set();
 function run(cmd, argv, { lock = false } = {}) {
   const [c, a] = lock ? ['flock', [LOCK, cmd, ...argv]] : [cmd, argv];
-  return spawnSync(c, a, { cwd: ROOT, encoding: 'utf8', timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, FORCE_COLOR: '0' } });
+  return new Promise((resolve) => {
+    const p = spawn(c, a, { cwd: ROOT, env: { ...process.env, FORCE_COLOR: '0' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    children.add(p);
+    let out = '';
+    p.stdout.on('data', (b) => (out = (out + b).slice(-200_000)));
+    p.stderr.on('data', (b) => (out = (out + b).slice(-200_000)));
+    const timer = setTimeout(() => killTree(p), TIMEOUT_MS);
+    p.on('close', (status, signal) => {
+      clearTimeout(timer);
+      children.delete(p);
+      resolve({ status: status ?? 1, signal, out, error: signal ? new Error(`ended by ${signal}`) : undefined });
+    });
+  });
+}
+
+function killTree(p) {
+  try {
+    process.kill(-p.pid, 'SIGKILL');
+  } catch {
+    // gone already
+  }
 }
 
 // Builds dist/ (the integration tests start the compiled programs) from the sources as they are.
-function build() {
-  const r = run('npm', ['run', '--silent', 'build']);
-  return r.status === 0 ? undefined : (r.stdout + r.stderr).trim().split('\n').slice(-5).join(' | ');
+async function build() {
+  const r = await run('npm', ['run', '--silent', 'build']);
+  return r.status === 0 ? undefined : r.out.trim().split('\n').slice(-5).join(' | ');
 }
 
 function failedTests(jsonFile) {
@@ -91,7 +115,7 @@ for (const m of list) {
     for (const r of m.replace) text = text.replace(r.from, () => r.to);
     fs.writeFileSync(m.file, text);
     const integration = m.tests.some((f) => f.startsWith('test/'));
-    const buildError = integration ? build() : undefined;
+    const buildError = integration ? await build() : undefined;
     if (integration) needRebuild = true;
     if (buildError) {
       // A mutant that does not compile is caught by `npm test`'s type check.
@@ -101,12 +125,12 @@ for (const m of list) {
       const json = path.join(ROOT, '.berth', `mutate-${m.id}.json`);
       fs.mkdirSync(path.dirname(json), { recursive: true });
       fs.rmSync(json, { force: true });
-      const r = run('npx', ['vitest', 'run', '--reporter=json', `--outputFile=${json}`, ...m.tests], { lock: integration });
+      const r = await run('npx', ['vitest', 'run', '--reporter=json', `--outputFile=${json}`, ...m.tests], { lock: integration });
       caughtBy = failedTests(json);
       fs.rmSync(json, { force: true });
       if (r.error) note = `runner: ${r.error.message}`;
       outcome = r.status === 0 ? 'survived' : 'killed';
-      if (outcome === 'killed' && caughtBy.length === 0) note ||= (r.stdout + r.stderr).trim().split('\n').slice(-3).join(' | ');
+      if (outcome === 'killed' && caughtBy.length === 0) note ||= r.out.trim().split('\n').slice(-3).join(' | ');
     }
   } finally {
     fs.writeFileSync(m.file, original);
@@ -117,7 +141,7 @@ for (const m of list) {
   console.log(`- ${m.id}: ${outcome.toUpperCase()} in ${secs} s${caughtBy.length ? `\n    caught by: ${caughtBy.join('\n               ')}` : ''}${note ? `\n    ${note}` : ''}`);
 }
 if (needRebuild) {
-  const e = build();
+  const e = await build();
   if (e) console.log(`rebuilding dist/ from the restored sources failed: ${e}`);
 }
 
