@@ -107,4 +107,27 @@ describe('failures on a real agent', () => {
     await expectOp(cluster, (await cluster.portal.deleteInstance({ instance: 'orphan' })).id, 'succeeded');
     expect(await leftovers()).toEqual(EMPTY);
   });
+
+  it('the agent down during a delete: the delete fails, the instance keeps running and its reservation; run again once the agent is back, it succeeds', async () => {
+    expect(await leftovers()).toEqual(EMPTY);
+    const res = await cluster.portal.createInstance({ name: 'survivor', resources: shape });
+    await expectOp(cluster, res.operation!.id, 'succeeded');
+    await cluster.killAgent(node(), 'SIGKILL');
+    const first = await expectOp(cluster, (await cluster.portal.deleteInstance({ instance: 'survivor' })).id, 'failed');
+    expect(first.error).toMatch(/^remove-container: 14 UNAVAILABLE: /);
+    const inst = await cluster.portal.getInstance({ instance: 'survivor' });
+    expect(inst.state).toBe('failed');
+    expect(inst.message).toMatch(/^delete failed, run it again: /);
+    // Nothing was removed: mysqld still runs in its container, and its reservation holds.
+    const left = await leftovers();
+    expect(left.containers).toEqual([`mysqld ${res.instance!.id} running`]);
+    expect(left.dirs).toEqual([res.instance!.id]);
+    expect(left.allocated).toEqual([{ cpuMillis: 500, memoryBytes: 512 * M, diskBytes: G }, 1]);
+
+    cluster.startAgent(node());
+    await cluster.agentListening(node());
+    await cluster.waitForNodes();
+    await expectOp(cluster, (await cluster.portal.deleteInstance({ instance: 'survivor' })).id, 'succeeded');
+    expect(await leftovers()).toEqual(EMPTY);
+  });
 });
