@@ -5,7 +5,7 @@
 // Docker, under the machine-wide integration lock), so it is not part of `npm test`.
 //
 //   npm run test:mutate                       # all of them
-//   npm run test:mutate -- --only id1,id2     # some
+//   npm run test:mutate -- --only id1,id2     # some (--skip id1,id2: all but these)
 //   npm run test:mutate -- --module table     # the rows of issue 14 (or auth, engine, …)
 //   npm run test:mutate -- --list
 import { spawn } from 'node:child_process';
@@ -28,6 +28,10 @@ let list = JSON.parse(fs.readFileSync(path.join(ROOT, 'scripts', 'mutations.json
 if (opt('--only')) {
   const ids = new Set(opt('--only').split(','));
   list = list.filter((m) => ids.has(m.id));
+}
+if (opt('--skip')) {
+  const ids = new Set(opt('--skip').split(','));
+  list = list.filter((m) => !ids.has(m.id));
 }
 const mod = opt('--module');
 if (mod) list = list.filter((m) => (mod === 'table' ? m.table : m.module === mod));
@@ -106,7 +110,7 @@ for (const m of list) {
     continue;
   }
   const started = Date.now();
-  let outcome;
+  let outcome = 'survived';
   let caughtBy = [];
   let note = '';
   pending.set(m.file, original);
@@ -114,22 +118,29 @@ for (const m of list) {
     let text = original;
     for (const r of m.replace) text = text.replace(r.from, () => r.to);
     fs.writeFileSync(m.file, text);
-    const integration = m.tests.some((f) => f.startsWith('test/'));
-    const buildError = integration ? await build() : undefined;
-    if (integration) needRebuild = true;
-    if (buildError) {
-      // A mutant that does not compile is caught by `npm test`'s type check.
-      outcome = 'killed';
-      note = `does not compile: ${buildError}`;
-    } else {
+    // Unit tests first: a mutant they kill needs no slow integration run (one failing test is enough).
+    const unit = m.tests.filter((f) => !f.startsWith('test/'));
+    const integration = m.tests.filter((f) => f.startsWith('test/'));
+    outcome = 'survived';
+    for (const files of [unit, integration]) {
+      if (files.length === 0 || outcome === 'killed') continue;
+      const slow = files === integration;
+      const buildError = slow ? await build() : undefined;
+      if (slow) needRebuild = true;
+      if (buildError) {
+        // A mutant that does not compile is caught by `npm test`'s type check.
+        outcome = 'killed';
+        note = `does not compile: ${buildError}`;
+        continue;
+      }
       const json = path.join(ROOT, '.berth', `mutate-${m.id}.json`);
       fs.mkdirSync(path.dirname(json), { recursive: true });
       fs.rmSync(json, { force: true });
-      const r = await run('npx', ['vitest', 'run', '--reporter=json', `--outputFile=${json}`, ...m.tests], { lock: integration });
+      const r = await run('npx', ['vitest', 'run', '--reporter=json', `--outputFile=${json}`, ...files], { lock: slow });
       caughtBy = failedTests(json);
       fs.rmSync(json, { force: true });
       if (r.error) note = `runner: ${r.error.message}`;
-      outcome = r.status === 0 ? 'survived' : 'killed';
+      if (r.status !== 0) outcome = 'killed';
       if (outcome === 'killed' && caughtBy.length === 0) note ||= r.out.trim().split('\n').slice(-3).join(' | ');
     }
   } finally {
