@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
@@ -93,6 +95,32 @@ describe('admin HTTP routes (app.inject)', () => {
     expect((await app.inject({ method: 'GET', url: '/healthz?probe=1' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/metrics?name[]=berth_node_up' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/docs/json?x=1' })).statusCode).toBe(200);
+  });
+
+  it('refuses raw dot-segment and escaped paths sent over a real socket, as a client sends them unnormalized', async () => {
+    const srv = await buildAdminServer({ ...f, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG, log: createLogger('test', 'silent'), token: TOKEN });
+    await srv.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = srv.server.address() as AddressInfo;
+    // node:http sends the path exactly as given (fetch and inject would resolve the dots first).
+    const raw = (method: string, p: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, method, path: p }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        });
+        req.once('error', reject);
+        req.end();
+      });
+    try {
+      for (const p of ['/docs/../v1/nodes/a1/cordon', '/docs/./../v1/nodes/a1/cordon', '/docs/%2e%2e/v1/nodes/a1/cordon', '/docs/..%2fv1/nodes/a1/cordon', '/healthz/../v1/nodes/a1/cordon']) {
+        expect(await raw('POST', p), p).toBe(401);
+      }
+      expect(await raw('GET', '/docs/../v1/nodes')).toBe(401);
+      expect(f.store.nodes.get('a1')!.cordoned).toBe(false);
+      expect(await raw('GET', '/healthz')).toBe(200);
+    } finally {
+      await srv.close();
+    }
   });
 
   it('serves /healthz, /metrics and the dashboard shell without a token', async () => {
