@@ -123,7 +123,7 @@ describe('heartbeats: a foreign listener inside a real agent port range', () => 
 
     const r = await cluster.portal.createInstance({ name: 'beside', resources: shape, node });
     expect(r.instance!.port).toBe(base + 1);
-    await expectOp(cluster, r.operation!.id, 'succeeded', 120_000);
+    await expectOp(cluster, r.operation!.id, 'succeeded');
     const c = r.credentials!;
     const conn = await mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password });
     const [[row]] = (await conn.query('SELECT @@port AS port')) as unknown as [[{ port: number }]];

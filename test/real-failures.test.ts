@@ -60,7 +60,7 @@ describe('failures on a real agent', () => {
   it('mysqld exiting at start: the create fails saying so and leaves nothing', async () => {
     expect(await leftovers()).toEqual(EMPTY);
     const res = await cluster.portal.createInstance({ name: 'nostart', resources: shape, image: images[1]! });
-    const op = await expectOp(cluster, res.operation!.id, 'failed', 120_000);
+    const op = await expectOp(cluster, res.operation!.id, 'failed');
     expect(op.error).toMatch(/^create-container: .*mysqld did not come up: mysqld exited \(code 3\)/);
     expect(op.steps.map((s) => s.state)).toEqual(['undone', 'failed', 'pending']);
     expect(await leftovers()).toEqual(EMPTY);
