@@ -9,12 +9,18 @@ describe('host probes', () => {
     const server = net.createServer();
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as net.AddressInfo;
+    // A connected client's own port is in use but nobody listens on it: not busy for the scheduler's purposes.
+    const client = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r) => client.once('connect', () => r()));
+    const clientPort = client.localPort!;
     try {
+      expect(await listeningPorts(clientPort, clientPort)).toEqual([]);
       expect(await listeningPorts(port, port)).toEqual([port]);
       expect(await listeningPorts(port - 5, port + 5)).toContain(port);
       expect(await listeningPorts(port + 1, 65535)).not.toContain(port);
       expect(await listeningPorts(1, port - 1)).not.toContain(port);
     } finally {
+      client.destroy();
       await new Promise((r) => server.close(r));
     }
     expect(await listeningPorts(port, port)).toEqual([]);
