@@ -47,7 +47,9 @@ const program = new Command('berth-manager')
   .description('berth manager: the portal gRPC API, the scheduler and the operations engine')
   .option('--listen <host:port>', 'gRPC address for berthctl, the portal and the agents', hostPortOpt, '127.0.0.1:7400')
   .option('--state-dir <dir>', 'where the SQLite store lives', process.env.BERTH_STATE_DIR ?? '.berth')
-  .option('--image <ref>', 'default MySQL image for new instances', process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11')
+  .option('--image <ref>', 'default image for new instances (or BERTH_IMAGE; default: --mariadb-image)', process.env.BERTH_IMAGE)
+  .option('--mysql-image <ref>', 'image for instances created with flavor mysql', 'berth/mysql:9.7')
+  .option('--mariadb-image <ref>', 'image for instances created with flavor mariadb', 'berth/mariadb:10.11')
   .option('--admin-user <name>', 'MySQL admin user created in each instance', 'admin')
   .option('--node-timeout <seconds>', 'a node silent this long is down', secondsOpt, DEFAULT_SCHEDULER_CONFIG.nodeTimeoutMs / 1000)
   .option('--cpu-overcommit <ratio>', 'CPU overcommit ratio (DBA fleets often sell CPU 2-3x)', ratioOpt, DEFAULT_SCHEDULER_CONFIG.cpuOvercommit)
@@ -69,7 +71,9 @@ const program = new Command('berth-manager')
 const o = program.opts<{
   listen: string;
   stateDir: string;
-  image: string;
+  image?: string;
+  mysqlImage: string;
+  mariadbImage: string;
   adminUser: string;
   nodeTimeout: number;
   cpuOvercommit: number;
@@ -112,7 +116,7 @@ async function main(): Promise<void> {
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const ops = new InstanceOps(store, snapshot, engine, agents, {
-    defaultImage: o.image,
+    defaultImage: o.image || o.mariadbImage,
     adminUser: o.adminUser,
     scheduler,
     agentCreateDeadlineMs: 10 * 60_000,
@@ -120,7 +124,7 @@ async function main(): Promise<void> {
   });
 
   const server = new grpc.Server();
-  addPortal(server, { store, snapshot, ops, engine, scheduler, log });
+  addPortal(server, { store, snapshot, ops, engine, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage } });
   addRegistry(server, { store, snapshot, heartbeatIntervalMs: 2000, log, usage });
   const port = await bindServer(server, o.listen);
   const resumed = engine.resumeAll();

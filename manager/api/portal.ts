@@ -15,8 +15,8 @@ import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { setCordoned } from '../operations/nodes';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
+import { requestedImage, type FlavorImages } from './flavor';
 
-const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
 const MAX_WAIT_MS = 15 * 60_000;
 
 export interface PortalDeps {
@@ -26,6 +26,7 @@ export interface PortalDeps {
   engine: Engine;
   scheduler: SchedulerConfig;
   log: Logger;
+  images: FlavorImages;
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -65,8 +66,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     CreateInstance: unary(log, 'CreateInstance', (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      if (req.image && !IMAGE.test(req.image)) throw invalidArgument(`image "${req.image.slice(0, 80)}" is not a valid image reference`);
-      const { instance, operation } = d.ops.create({ name, shape, image: req.image || undefined, ...placementOpts(req) });
+      const { instance, operation } = d.ops.create({ name, shape, image: requestedImage(req, d.images), ...placementOpts(req) });
       return {
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),

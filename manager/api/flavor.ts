@@ -1,0 +1,16 @@
+import { invalidArgument } from '../../src/errors';
+import type { Flavor } from '../../src/mysql/dialect';
+
+export type FlavorImages = Record<Flavor, string>;
+
+const IMAGE = /^[a-z0-9][a-z0-9._/:@-]{0,254}$/;
+
+// The image a create asks for: an explicit image, the one configured for a flavor, or (neither
+// given) undefined for the manager's default. Both, or a flavor berth does not know, is refused.
+export function requestedImage(req: { image: string; flavor: string }, images: FlavorImages): string | undefined {
+  if (req.image && !IMAGE.test(req.image)) throw invalidArgument(`image "${req.image.slice(0, 80)}" is not a valid image reference`);
+  if (!req.flavor) return req.image || undefined;
+  if (req.image) throw invalidArgument('give an image or a flavor, not both');
+  if (!Object.hasOwn(images, req.flavor)) throw invalidArgument(`unknown flavor "${req.flavor.slice(0, 40)}": use ${Object.keys(images).join(' or ')}`);
+  return images[req.flavor as Flavor];
+}
