@@ -3,7 +3,7 @@
 # registry can be reached:
 #
 #   scripts/build-image.sh mariadb [TAG]   berth/mariadb:10.11 (bookworm: mariadb-server 10.11)
-#   scripts/build-image.sh mysql [TAG]     berth/mysql:9.7     (unstable: Oracle mysql-server 9.7)
+#   scripts/build-image.sh mysql [TAG]     berth/mysql:9.7     (unstable: Oracle MySQL 9.7 server + client)
 #   scripts/build-image.sh node [TAG]      berth/node:20       (trixie: nodejs 20, base of berth's image)
 #
 # The database images have no entrypoint on purpose: the agent renders my.cnf and initializes the
@@ -22,7 +22,10 @@ case "$FLAVOR" in *:*|*/*) set -- mariadb "$FLAVOR" ; FLAVOR=mariadb ;; esac
 case "$FLAVOR" in
   mariadb) DEF_TAG=berth/mariadb:10.11; DEF_SUITE=bookworm; DEF_PKGS=mariadb-server,mariadb-client,mariadb-backup
            VERSION_CMD='mariadbd --version' ;;
-  mysql)   DEF_TAG=berth/mysql:9.7; DEF_SUITE=sid; DEF_PKGS=mysql-server,mysql-client
+  # mysql-server-core is mysql-server's server binaries and plugins without its maintainer
+  # script, which initializes a data directory with a server in the chroot and failed there
+  # about one build in two; the two things it made that mysqld needs are made below.
+  mysql)   DEF_TAG=berth/mysql:9.7; DEF_SUITE=sid; DEF_PKGS=mysql-server-core,mysql-client
            VERSION_CMD='mysqld --version' ;;
   node)    DEF_TAG=berth/node:20; DEF_SUITE=trixie; DEF_PKGS=nodejs,ca-certificates
            VERSION_CMD='node --version' ;;
@@ -62,6 +65,11 @@ for attempt in 1 2; do
   [ "$attempt" = 2 ] && die "debootstrap of $SUITE from $MIRROR failed (override with BERTH_DEBIAN_MIRROR, BERTH_DEBIAN_SUITE or BERTH_DEBIAN_PACKAGES)"
   rm -rf "$ROOTFS" && mkdir -p "$ROOTFS"
 done
+if [ "$FLAVOR" = mysql ]; then
+  chroot "$ROOTFS" sh -c 'getent passwd mysql >/dev/null || useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /bin/false mysql'
+  # secure_file_priv's compiled-in default: mysqld refuses to start when it is missing.
+  chroot "$ROOTFS" install -d -o mysql -g mysql -m 0700 /var/lib/mysql /var/lib/mysql-files
+fi
 FULL_VERSION=$(chroot "$ROOTFS" sh -c "$VERSION_CMD" 2>/dev/null | head -1 || true)
 VERSION=$(printf '%s' "$FULL_VERSION" | grep -oE '[0-9]+\.[0-9]+\.[0-9]+[^ ]*' | head -1 || true)
 [ -n "$VERSION" ] || die "the image has no working '$VERSION_CMD' (got: ${FULL_VERSION:-nothing})"
