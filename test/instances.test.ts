@@ -16,7 +16,7 @@ const run = promisify(execFile);
 
 // Every test here runs once per flavor, against a cluster of its own whose default image is that
 // flavor's. Ports differ per flavor so a leftover of one can never answer for the other.
-describe.each(FLAVORS.map((f, i) => ({ ...f, ports: 3401 + i * 100 })))('instances on two real agents ($flavor)', (f) => {
+describe.each(FLAVORS.map((f, i) => ({ ...f, ports: 3401 + i * 300 })))('instances on two real agents ($flavor)', (f) => {
   const cluster = new TestCluster(['--node-timeout', '3', ...flavorArgs(f)]);
   const base: CreateInstanceResponse__Output[] = [];
   const nodeA = () => cluster.nodeName('a');

@@ -12,7 +12,7 @@ const shape = { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1 * G };
 
 // With real agents and a real MariaDB or MySQL: a constraint decides the host the container runs
 // on, and plan shows both nodes' verdicts.
-describe.each(FLAVORS.map((f, i) => ({ ...f, ports: 3501 + i * 100 })))('scheduler with real agents ($flavor)', (f) => {
+describe.each(FLAVORS.map((f, i) => ({ ...f, ports: 3501 + i * 300 })))('scheduler with real agents ($flavor)', (f) => {
   const cluster = new TestCluster(['--node-timeout', '5', ...flavorArgs(f)]);
   const zbFirst = f.ports + 50;
 
