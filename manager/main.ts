@@ -1,7 +1,9 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, InvalidArgumentError } from 'commander';
-import { hostPortOpt, secondsOpt } from '../src/cliopts';
+import { hostPortOpt, logFormatOption, secondsOpt } from '../src/cliopts';
+import type { LogFormat } from '../src/logformat';
+import { VERSION } from '../src/version';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { createLogger } from '../src/log';
 import { bindServer } from '../src/rpc';
@@ -66,6 +68,8 @@ const program = new Command('berth-manager')
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
+  .addOption(logFormatOption())
+  .version(VERSION)
   .parse();
 
 const o = program.opts<{
@@ -90,11 +94,12 @@ const o = program.opts<{
   alertDiskFreePct: number;
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
+  logFormat: LogFormat;
 }>();
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
 async function main(): Promise<void> {
-  const log = createLogger('manager');
+  const log = createLogger('manager', undefined, o.logFormat);
   const dbFile = path.resolve(o.stateDir, 'berth.db');
   const store = Store.open(dbFile);
   const scheduler: SchedulerConfig = {

@@ -1,10 +1,11 @@
 import pino from 'pino';
+import { logDestination, logFormatFromEnv, type LogFormat } from './logformat';
 
 export type Logger = pino.Logger;
 
-// JSON lines on stderr; anything named like a secret is redacted so a password can never reach
+// JSON lines on stderr, or pretty ones (logformat.ts); anything named like a secret is redacted so a password can never reach
 // a log even when a whole request object is logged.
-export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?? 'info'): Logger {
+export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?? 'info', format: LogFormat = logFormatFromEnv()): Logger {
   return pino(
     {
       name,
@@ -14,6 +15,6 @@ export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?
         censor: '[redacted]',
       },
     },
-    pino.destination(2),
+    logDestination(format),
   );
 }

@@ -99,3 +99,16 @@ describe('README first run', () => {
     expect((await ctl('instance', 'delete', 'after-restart', '--wait')).stdout).toMatch(/succeeded/);
   });
 });
+
+describe('the programs', () => {
+  it('every program answers --version with the package version, and --help shows defaults in the option\'s own unit', async () => {
+    const version = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    for (const prog of ['dist/manager/main.js', 'dist/agent/main.js', 'bin/berthctl.js']) {
+      expect((await run(process.execPath, [path.join(ROOT, prog), '--version'])).stdout.trim()).toBe(version);
+    }
+    const help = (await run(process.execPath, [path.join(ROOT, 'dist/agent/main.js'), '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(help).toContain('--usage-interval <seconds> how often instance memory, CPU and mysqld liveness are measured (default: 5)');
+    expect(help).toContain('their size (default: 30)');
+    expect(help).toMatch(/--log-format <format> .*\(choices: "auto", "pretty", "json", default: "auto"\)/);
+  });
+});

@@ -9,11 +9,13 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import { portalProto } from '../proto';
 import { asyncClient, isServiceError, type AsyncClient } from '../rpc';
 import { formatCpu, formatSize } from '../units';
+import { VERSION } from '../version';
 
 const program = new Command('berthctl')
   .description('berth: MySQL instances on your own hosts')
   .option('--manager <host:port>', "the manager's gRPC address (or BERTH_MANAGER)", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
   .option('--json', 'print JSON for scripts instead of tables')
+  .version(VERSION)
   .showHelpAfterError();
 
 let client: AsyncClient<PortalClient> | undefined;
