@@ -48,7 +48,8 @@ apt_mirror() {
 }
 MIRROR="${BERTH_DEBIAN_MIRROR:-}"
 if [ -z "$MIRROR" ]; then
-  MIRROR=$(apt_mirror | grep -E '^https?://' | grep -Ev 'security|nodesource|google|docker\.com' | grep -E '/debian/?$' | head -1 || true)
+  # The Debian archive itself (a path ending in /debian), not its security suite or a vendor's repo.
+  MIRROR=$(apt_mirror | grep -E '^https?://[^ ]*/debian/?$' | grep -v security | head -1 || true)
   [ -n "$MIRROR" ] || die "cannot find a Debian mirror in apt's sources (/etc/apt/sources.list*): set BERTH_DEBIAN_MIRROR=<URL of a Debian archive this machine reaches>"
 fi
 command -v debootstrap >/dev/null || die "debootstrap is missing (apt-get install debootstrap)"
