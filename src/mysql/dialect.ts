@@ -68,7 +68,7 @@ export const mysql: Dialect = {
   // caching_sha2_password is 8.x/9.x's default already; named so a server configured otherwise
   // still hands out what clients expect. Over TCP without TLS clients fetch the server's RSA key.
   ensureAdminUser: adminUser('WITH caching_sha2_password '),
-  // Already done at initialization; again here for a data directory made before that (idempotent).
+  // Done at initialization already; repeated (idempotent) when a create is retried.
   lockRootToSocket: () => [{ sql: LOCK_ROOT, params: [] }],
 };
 
