@@ -15,6 +15,7 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
+import { requestedImage, type FlavorImages } from './flavor';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -26,6 +27,7 @@ export interface PortalDeps {
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
+  images: FlavorImages;
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -63,7 +65,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      const { instance, operation } = await d.ops.create({ name, shape, image: checkImage(req.image), ...placementOpts(req) });
+      const { instance, operation } = await d.ops.create({ name, shape, image: requestedImage(req, d.images), ...placementOpts(req) });
       return {
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),
