@@ -7,6 +7,7 @@ import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { unary } from '../src/rpc';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
+import type { MovementHandlers } from './movement/handlers';
 
 export function toAgentInstance(i: InstanceStatus): AgentInstance {
   return {
@@ -29,7 +30,7 @@ function checkId(id: string): string {
   return id;
 }
 
-export function agentServer(instances: Instances, log: Logger): grpc.Server {
+export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers): grpc.Server {
   const server = new grpc.Server();
   const h: AgentHandlers = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
@@ -44,6 +45,7 @@ export function agentServer(instances: Instances, log: Logger): grpc.Server {
           port: req.port,
           diskPath: req.diskPath,
           serverId: req.serverId,
+          replica: req.replica,
         },
         { user: req.adminUser, password: req.adminPassword },
       );
@@ -58,6 +60,7 @@ export function agentServer(instances: Instances, log: Logger): grpc.Server {
       return toAgentInstance(i);
     }),
     ListInstances: unary(log, 'ListInstances', async () => ({ instances: (await instances.list()).map(toAgentInstance) })),
+    ...movement,
   };
   server.addService(agentProto().berth.v1.Agent.service, h);
   return server;

@@ -18,6 +18,8 @@ export interface InstanceSpec {
   port: number;
   diskPath: string;
   serverId: number;
+  // See AgentCreateInstanceRequest.replica.
+  replica?: boolean;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
@@ -109,7 +111,7 @@ export class Instances {
     if (existing?.state === 'running') {
       // A retried create (the manager resumed after a restart): make sure the admin user is
       // there, then answer as the first call would have.
-      await this.configureUsers(existing.flavor as Flavor, layoutFor(spec.diskPath, spec.id).socket, admin);
+      await this.configureUsers(existing.flavor as Flavor, layoutFor(spec.diskPath, spec.id).socket, admin, spec.replica);
       return existing;
     }
     const clash = (await this.list()).find((i) => i.port === spec.port && i.id !== spec.id);
@@ -120,7 +122,7 @@ export class Instances {
     for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });
     await fs.writeFile(
       layout.mycnf,
-      renderMyCnf({ flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes }),
+      renderMyCnf({ flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, replica: spec.replica }),
       { mode: 0o644 },
     );
 
@@ -168,7 +170,7 @@ export class Instances {
       await this.docker.start(containerId);
     }
     await this.waitReady(containerId, layout.socket);
-    await this.configureUsers(flavor, layout.socket, admin);
+    await this.configureUsers(flavor, layout.socket, admin, spec.replica);
     // The real check: the DBA's credentials work over TCP on the address we report.
     const conn = await connectTcp({ host: this.ctx.host, port: spec.port, user: admin.user, password: admin.password });
     await conn.end();
@@ -221,10 +223,12 @@ export class Instances {
     );
   }
 
-  private async configureUsers(flavor: Flavor, socket: string, admin: { user: string; password: string }): Promise<void> {
+  private async configureUsers(flavor: Flavor, socket: string, admin: { user: string; password: string }, replica?: boolean): Promise<void> {
     const d = dialectFor(flavor);
     const conn = await connectSocket(socket);
     try {
+      // A replica's own writes would be errant GTIDs (and break MariaDB's strict mode).
+      if (replica) await conn.query('SET SESSION sql_log_bin = 0');
       await run(conn, d.lockRootToSocket());
       await run(conn, d.ensureAdminUser(admin.user, admin.password));
     } finally {

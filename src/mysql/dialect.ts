@@ -56,6 +56,16 @@ export interface Dialect {
   installClonePlugin(): Statement[];
   createCloneDonorUser(user: string, host: string, password: string): Statement[];
   cloneFrom(donor: ReplicationSource): Statement[];
+  // my.cnf lines of a server that starts as a replica: read-only, replication not started at
+  // boot (the manager starts it once the position is set). MySQL's super_read_only is set at
+  // run time (SetReadOnly): in my.cnf it would stop the agent's own set-up at the first start.
+  replicaSettings(): Record<string, string | number>;
+  // One row, column `ro`: 1 when read_only is on.
+  readOnlyState(): Statement;
+  // One row, columns `done` and `total` (bytes) while a CLONE runs; undefined without CLONE.
+  cloneProgress(): Statement | undefined;
+  // One row, columns `state`, `errno`, `msg`: the last CLONE into this server.
+  cloneStatus(): Statement | undefined;
 }
 
 export interface ReplicationSource {
@@ -138,6 +148,10 @@ export const mariadb: Dialect = {
   installClonePlugin: () => [],
   createCloneDonorUser: () => [],
   cloneFrom: () => [],
+  replicaSettings: () => ({ 'read-only': 'ON', 'skip-slave-start': 'ON' }),
+  readOnlyState: () => READ_ONLY_STATE,
+  cloneProgress: () => undefined,
+  cloneStatus: () => undefined,
 };
 
 export const mysql: Dialect = {
@@ -201,6 +215,10 @@ export const mysql: Dialect = {
     { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: [`${d.host}:${d.port}`] },
     { sql: 'CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?', params: [d.user, d.host, d.port, d.password] },
   ],
+  replicaSettings: () => ({ 'read-only': 'ON', 'skip-replica-start': 'ON' }),
+  readOnlyState: () => READ_ONLY_STATE,
+  cloneProgress: () => ({ sql: 'SELECT COALESCE(SUM(DATA), 0) AS done, COALESCE(SUM(ESTIMATE), 0) AS total FROM performance_schema.clone_progress', params: [] }),
+  cloneStatus: () => ({ sql: 'SELECT STATE AS state, ERROR_NO AS errno, ERROR_MESSAGE AS msg FROM performance_schema.clone_status', params: [] }),
 };
 
 export function dialectFor(flavor: Flavor): Dialect {
@@ -220,6 +238,8 @@ const GiB = 1024 ** 3;
 function clamp(n: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, n));
 }
+
+const READ_ONLY_STATE: Statement = { sql: 'SELECT @@GLOBAL.read_only AS ro', params: [] };
 
 const replUser = (user: string, host: string, password: string, auth: string): Statement[] => [
   { sql: `CREATE USER IF NOT EXISTS ?@? IDENTIFIED ${auth}`, params: [user, host, password] },
