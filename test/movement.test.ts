@@ -204,8 +204,9 @@ describe('data movement between two real agents', () => {
     expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.instance=${target.id}`] }) })).toEqual([]);
 
     cluster.startAgent(a);
-    await cluster.waitForNodes();
     source.agent = agentClient(a);
+    await waitUntil('the source agent to serve again', async () => (await source.agent.listInstances({}, 1000)).instances.length > 0, 60_000);
+    await cluster.waitForNodes();
     const ok = await copy(source, target);
     expect(ok.method).toBe('mariabackup');
     expect(ok.bytes).toBeGreaterThan(400 * M);

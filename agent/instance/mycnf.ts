@@ -82,8 +82,8 @@ export function renderMyCnf(i: MyCnfInput): string {
     ],
     ['character set', { 'character-set-server': 'utf8mb4' }],
     ['plugins', d.pluginSettings()],
-    [REPLICA_SECTION, i.replica ? d.replicaSettings() : {}],
   ];
+  if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
 
   const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];
   for (const [title, settings] of sections) {
