@@ -62,7 +62,9 @@ export async function copyBytes(dir: string): Promise<number> {
   let total = 0;
   const entries = await fs.readdir(dir, { withFileTypes: true, recursive: true });
   for (const e of entries) {
-    if (!e.isFile() || /^(binlog|.*-relay-bin)\.|\.(index|pid|sock)$/.test(e.name)) continue;
+    // Redo and temporary tablespace are not copied as files (the redo log is streamed from
+    // the backup's start, usually a small part of it).
+    if (!e.isFile() || /^(binlog|.*-relay-bin)\.|\.(index|pid|sock)$|^(ibtmp1|ib_logfile\d+|aria_log\.\d+)$/.test(e.name)) continue;
     const st = await fs.stat(path.join(e.parentPath, e.name)).catch(() => undefined);
     total += st?.size ?? 0;
   }

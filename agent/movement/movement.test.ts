@@ -97,6 +97,8 @@ describe('copy size estimate', () => {
       fs.writeFileSync(path.join(dir, 'binlog.000001'), Buffer.alloc(7000));
       fs.writeFileSync(path.join(dir, 'binlog.index'), Buffer.alloc(30));
       fs.writeFileSync(path.join(dir, 'host-relay-bin.000002'), Buffer.alloc(9000));
+      fs.writeFileSync(path.join(dir, 'ib_logfile0'), Buffer.alloc(9000));
+      fs.writeFileSync(path.join(dir, 'ibtmp1'), Buffer.alloc(9000));
       expect(await copyBytes(dir)).toBe(1500);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });

@@ -26,6 +26,9 @@ export class Replication {
     if (!req.password) throw invalidArgument('a password is required');
     return withInstance(this.instances, req.id, async (s) => {
       if (req.cloneDonor && s.d.flavor !== 'mysql') throw failedPrecondition(`${s.d.flavor} has no CLONE: copy it with mariabackup`);
+      // A donor needs the clone plugin too, not only the recipient.
+      const check = req.cloneDonor ? s.d.clonePluginCheck() : undefined;
+      if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
       const sts = req.cloneDonor ? s.d.createCloneDonorUser(user, host, req.password) : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
       await s.run(sts, [req.password]);
     });

@@ -2,6 +2,7 @@ import type mysql from 'mysql2/promise';
 import { failedPrecondition, notFound } from '../../src/errors';
 import { connectSocket } from '../../src/mysql/connect';
 import { dialectFor, type Dialect, type Flavor, type Statement } from '../../src/mysql/dialect';
+import { formatGtidSet, parseGtidSet } from '../../src/mysql/gtid';
 import type { Instances, InstanceStatus } from '../instance/lifecycle';
 import { layoutFor } from '../instance/layout';
 
@@ -50,5 +51,5 @@ export function redacted(err: unknown, secrets: string[]): Error {
 
 export async function executedGtid(s: Session): Promise<string> {
   const [row] = await s.rows<{ gtid: string | null }>(s.d.executedGtid());
-  return (row?.gtid ?? '').replace(/\s+/g, '');
+  return formatGtidSet(parseGtidSet(s.d.flavor, row?.gtid ?? ''));
 }

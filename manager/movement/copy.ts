@@ -63,7 +63,10 @@ async function copyByClone(source: Endpoint, target: TargetEndpoint, opts: CopyO
   const donor = { user: `berth_clone_${target.id.slice(2, 12)}`, password: randomBytes(18).toString('base64url') };
   await source.agent.createReplicationUser({ id: source.id, user: donor.user, password: donor.password, cloneDonor: true });
   try {
-    return await seed(target, { id: target.id, image: target.create.image, diskPath: target.create.diskPath, method: 'clone', donor: { host: source.host, port: source.port, ...donor } }, opts);
+    const done = await seed(target, { id: target.id, image: target.create.image, diskPath: target.create.diskPath, method: 'clone', donor: { host: source.host, port: source.port, ...donor } }, opts);
+    // The clone copied the donor account along with everything else.
+    await target.agent.dropReplicationUser({ id: target.id, user: donor.user });
+    return done;
   } finally {
     await source.agent.dropReplicationUser({ id: source.id, user: donor.user }).catch(() => undefined);
   }

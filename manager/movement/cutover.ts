@@ -10,6 +10,9 @@ export interface CutOverOptions extends MovementOptions {
   // From the moment writes stop: past this the cut-over is abandoned and the source is made
   // writable again.
   deadlineMs: number;
+  // Accounts to give the right to write through read-only back to on the target once it is
+  // the primary (ReplicaLink.targetRevoked).
+  targetRestore?: MysqlAccount[];
 }
 
 export type CutOverResult =
@@ -59,7 +62,7 @@ export async function cutOver(source: Endpoint, target: Endpoint, opts: CutOverO
   try {
     opts.onProgress?.({ phase: 'cut-over: target writable' });
     await target.agent.resetReplica({ id: target.id });
-    await target.agent.setReadOnly({ id: target.id, readOnly: false, persist: true });
+    await target.agent.setReadOnly({ id: target.id, readOnly: false, persist: true, restore: opts.targetRestore ?? [] });
   } catch (err) {
     throw new CutOverIncomplete(`cut-over of ${source.id} to ${target.id} stopped after the source turned read-only for good: ${errorMessage(err)}`);
   }

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import type { AgentReplicaStatus__Output } from '../../src/gen/berth/v1/AgentReplicaStatus';
 import { isCaughtUp, lagTransactions, replicationBroken, type LagLimits } from './decide';
 import type { CopyResult } from './copy';
@@ -9,6 +10,9 @@ import { sleep, throwIfAborted, type Endpoint, type MovementOptions } from './ty
 export interface ReplicaLink {
   user: string;
   host: string;
+  // Accounts on the replica that lost the right to write through read-only while it is one
+  // (MariaDB's READ_ONLY ADMIN); cutOver gives it back on promotion (CutOverOptions.targetRestore).
+  targetRevoked: MysqlAccount[];
 }
 
 const POLL_MS = 200;
@@ -17,10 +21,13 @@ const POLL_MS = 200;
 // replication: a replication user with a generated password on the source (kept out of the
 // source's binlog), then the target's replica configuration, then both threads running.
 export async function makeReplica(target: Endpoint, source: Endpoint, from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'>, opts: MovementOptions & { startTimeoutMs?: number } = {}): Promise<ReplicaLink> {
-  const link = { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%' };
+  const link: ReplicaLink = { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%', targetRevoked: [] };
   const password = randomBytes(18).toString('base64url');
   await source.agent.createReplicationUser({ id: source.id, user: link.user, host: link.host, password });
   try {
+    // Read-only for every account, also those that could write through read_only (and
+    // super_read_only on MySQL): a replica that takes a write diverges from its source.
+    link.targetRevoked = (await target.agent.setReadOnly({ id: target.id, readOnly: true })).revoked;
     await target.agent.configureReplica({
       id: target.id,
       sourceHost: source.host,
