@@ -146,7 +146,7 @@ async function main(): Promise<void> {
     const rows = Math.ceil(GB * 1024 * 1024);
     const t0 = Date.now();
     for (let done = 0; done < rows; done += 20_000) {
-      await conn.query(`INSERT INTO app.fill (pad) SELECT REPEAT(MD5(seq + ${done}), 32) FROM app.seq_1_to_${Math.min(20_000, rows - done)}`);
+      await conn.query(`INSERT INTO app.fill (pad) SELECT REPEAT(SHA2(seq + ${done}, 256), 16) FROM app.seq_1_to_${Math.min(20_000, rows - done)}`);
     }
     await conn.end();
     const srcData = path.join(nodes[0]!.disk, 'berth', res.instance!.id, 'data');

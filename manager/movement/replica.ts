@@ -20,14 +20,14 @@ const POLL_MS = 200;
 // Points `target` (a copy of `source`) at the source from where the copy ends and starts
 // replication: a replication user with a generated password on the source (kept out of the
 // source's binlog), then the target's replica configuration, then both threads running.
-export async function makeReplica(target: Endpoint, source: Endpoint, from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'>, opts: MovementOptions & { startTimeoutMs?: number } = {}): Promise<ReplicaLink> {
+export async function makeReplica(target: Endpoint, source: Endpoint, from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'> & Partial<Pick<CopyResult, 'targetRevoked'>>, opts: MovementOptions & { startTimeoutMs?: number } = {}): Promise<ReplicaLink> {
   const link: ReplicaLink = { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%', targetRevoked: [] };
   const password = randomBytes(18).toString('base64url');
   await source.agent.createReplicationUser({ id: source.id, user: link.user, host: link.host, password });
   try {
     // Read-only for every account, also those that could write through read_only (and
     // super_read_only on MySQL): a replica that takes a write diverges from its source.
-    link.targetRevoked = (await target.agent.setReadOnly({ id: target.id, readOnly: true })).revoked;
+    link.targetRevoked = [...(from.targetRevoked ?? []), ...(await target.agent.setReadOnly({ id: target.id, readOnly: true })).revoked];
     await target.agent.configureReplica({
       id: target.id,
       sourceHost: source.host,
