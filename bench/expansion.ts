@@ -111,8 +111,9 @@ class Writer {
     this.stop = true;
     await this.done;
   }
-  gapAround(t: number, windowMs = 10_000): number {
-    const xs = this.acks.filter((x) => Math.abs(x - t) < windowMs);
+  // The longest gap between acknowledged commits in [t, t + windowMs]: one cut-over's window.
+  gapAround(t: number, windowMs = 2_000): number {
+    const xs = this.acks.filter((x) => x >= t && x <= t + windowMs);
     let gap = 0;
     for (let i = 1; i < xs.length; i++) gap = Math.max(gap, xs[i]! - xs[i - 1]!);
     return gap;

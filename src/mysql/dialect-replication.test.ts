@@ -75,6 +75,8 @@ describe('replication SQL, per flavor', () => {
   it('client connections leave out replicas reading the binlog, server threads and the agent', () => {
     expect(mariadb.clientConnections().params).toEqual([['Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker']]);
     expect(mysql.clientConnections().params[0]).toContain('Binlog Dump GTID');
+    expect(mariadb.clientConnections().sql).toMatch(/FROM information_schema.PROCESSLIST/);
+    expect(mysql.clientConnections().sql).toMatch(/FROM performance_schema.processlist/);
     for (const d of [mariadb, mysql]) {
       expect(d.clientConnections().sql).toMatch(/ID <> CONNECTION_ID\(\)/);
       expect(d.clientConnections().sql).toMatch(/'root'/);

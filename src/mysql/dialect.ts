@@ -203,7 +203,8 @@ export const mysql: Dialect = {
   readOnlyBypassers: () => undefined,
   revokeReadOnlyBypass: () => [],
   restoreReadOnlyBypass: () => [],
-  clientConnections: () => clientConnections(['Binlog Dump', 'Binlog Dump GTID', 'Daemon']),
+  // information_schema.PROCESSLIST is deprecated in 8.0+; performance_schema has the same rows.
+  clientConnections: () => clientConnections(['Binlog Dump', 'Binlog Dump GTID', 'Daemon'], 'performance_schema.processlist'),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r', params: [set, timeout] }),
   clonePluginCheck: () => ({ sql: "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'", params: [] }),
@@ -253,10 +254,10 @@ function noBinlog(opts: { binlog?: boolean } | undefined, sts: Statement[]): Sta
   return [{ sql: 'SET SESSION sql_log_bin = 0', params: [] }, ...sts, { sql: 'SET SESSION sql_log_bin = 1', params: [] }];
 }
 
-function clientConnections(serverCommands: string[]): Statement {
+function clientConnections(serverCommands: string[], table = 'information_schema.PROCESSLIST'): Statement {
   return {
     sql:
-      'SELECT ID AS id, USER AS user FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() ' +
+      `SELECT ID AS id, USER AS user FROM ${table} WHERE ID <> CONNECTION_ID() ` +
       "AND USER NOT IN ('system user', 'event_scheduler', 'root') AND COMMAND NOT IN (?)",
     params: [serverCommands],
   };
