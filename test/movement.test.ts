@@ -15,7 +15,7 @@ import { docker, TestCluster, waitUntil, type RunningAgent } from './harness/clu
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
-const shape = { cpuMillis: 250, memoryBytes: 1 * G, diskBytes: 4 * G };
+const shape = { cpuMillis: 1000, memoryBytes: 1 * G, diskBytes: 4 * G };
 const IMAGES: Record<Flavor, string> = { mariadb: process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11', mysql: process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7' };
 
 // MariaDB always; MySQL (CLONE) once its image is on this engine.
@@ -214,8 +214,10 @@ describe('data movement between two real agents', () => {
     expect(ok.method).toBe('mariabackup');
     expect(ok.bytes).toBeGreaterThan(400 * M);
     const tconn = await connect({ ...src.credentials!, host: '127.0.0.2', port: 3759 });
-    const [[row]] = (await tconn.query('SELECT COUNT(*) AS n, @@read_only AS ro FROM app.fill')) as unknown as [[{ n: number; ro: number }]];
-    expect(row).toEqual({ n: 400 * 1024, ro: 1 });
+    // (MariaDB answers 0 for a system variable selected next to an aggregate: ask apart.)
+    const [[count]] = (await tconn.query('SELECT COUNT(*) AS n FROM app.fill')) as unknown as [[{ n: number }]];
+    const [[ro1]] = (await tconn.query('SELECT @@global.read_only AS ro')) as unknown as [[{ ro: number }]];
+    expect({ ...count, ...ro1 }).toEqual({ n: 400 * 1024, ro: 1 });
     await tconn.end();
     // Read-only survives a restart (my.cnf), before anyone made it a replica.
     const container = (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${target.id}`, 'berth.role=mysqld'] }) }))[0]!;

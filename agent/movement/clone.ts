@@ -45,6 +45,9 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
   await cloning;
   yield progress.report('restart');
   await restarted(ctx, req.id, socket);
+  // clone_progress outlives the restart: the final figures.
+  const final = await cloneProgress(socket);
+  if (final) [progress.done, progress.total] = [final.done, final.total];
   const gtid = await withInstance(ctx.instances, req.id, executedGtid);
   ctx.log.info({ instance: req.id, bytes: progress.done, seconds: progress.seconds() }, 'instance seeded by CLONE');
   yield { ...progress.report('done'), gtidPosition: gtid, positionApplied: true, method: 'clone' };
