@@ -30,13 +30,13 @@ export class Replication {
       const check = req.cloneDonor ? s.d.clonePluginCheck() : undefined;
       if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
       const sts = req.cloneDonor ? s.d.createCloneDonorUser(user, host, req.password) : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
-      await s.run(sts, [req.password]);
+      await fenced(s, () => s.run(sts, [req.password]));
     });
   }
 
   dropUser(req: ReplicationUserRequest__Output): Promise<void> {
     const { user, host } = account(req);
-    return withInstance(this.instances, req.id, (s) => s.run(s.d.dropReplicationUser(user, host, { binlog: req.binlog })));
+    return withInstance(this.instances, req.id, (s) => fenced(s, () => s.run(s.d.dropReplicationUser(user, host, { binlog: req.binlog }))));
   }
 
   configure(req: ConfigureReplicaRequest__Output): Promise<AgentReplicaStatus> {
@@ -117,6 +117,18 @@ export class Replication {
       const [row] = await s.rows<{ r: number | null }>(s.d.waitForGtid(gtidSet, Math.max(0, timeoutMs) / 1000));
       return { reached: row?.r !== null && Number(row?.r) === 0, executedGtids: await executedGtid(s) };
     });
+  }
+}
+
+// A read-only server stays read-only even when statements that lift a fence for a moment fail
+// half-way (MySQL's super_read_only around account changes).
+async function fenced(s: Session, fn: () => Promise<void>): Promise<void> {
+  const [ro] = await s.rows<{ ro: number }>(s.d.readOnlyState());
+  try {
+    await fn();
+  } catch (err) {
+    if (Number(ro?.ro) === 1) await s.run(s.d.setReadOnly(true)).catch(() => undefined);
+    throw err;
   }
 }
 

@@ -165,8 +165,8 @@ export const mysql: Dialect = {
   // 127.0.0.1 too: bind it to the OS user on the socket instead.
   lockRootToSocket: () => [{ sql: "ALTER USER 'root'@'localhost' IDENTIFIED WITH auth_socket", params: [] }],
 
-  createReplicationUser: (user, host, password, opts) => noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?')),
-  dropReplicationUser: (user, host, opts) => noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }]),
+  createReplicationUser: (user, host, password, opts) => liftSuperReadOnly(noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?'))),
+  dropReplicationUser: (user, host, opts) => liftSuperReadOnly(noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }])),
   // An empty gtid_executed is required before gtid_purged can take a copy's position.
   configureReplica: (src, pos) => [
     { sql: 'STOP REPLICA', params: [] },
@@ -252,6 +252,17 @@ const replUser = (user: string, host: string, password: string, auth: string): S
 function noBinlog(opts: { binlog?: boolean } | undefined, sts: Statement[]): Statement[] {
   if (opts?.binlog) return sts;
   return [{ sql: 'SET SESSION sql_log_bin = 0', params: [] }, ...sts, { sql: 'SET SESSION sql_log_bin = 1', params: [] }];
+}
+
+// Account changes on a server that super_read_only fences (a cut-over's old source): lifted for
+// these statements only, read_only stays on meanwhile, and put back as it was.
+function liftSuperReadOnly(sts: Statement[]): Statement[] {
+  return [
+    { sql: 'SET @berth_sro = @@GLOBAL.super_read_only', params: [] },
+    { sql: 'SET GLOBAL super_read_only = OFF', params: [] },
+    ...sts,
+    { sql: 'SET GLOBAL super_read_only = @berth_sro', params: [] },
+  ];
 }
 
 function clientConnections(serverCommands: string[], table = 'information_schema.PROCESSLIST'): Statement {
