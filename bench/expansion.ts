@@ -21,7 +21,10 @@ import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, typ
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
-const arg = (name: string, dflt: number) => Number(process.argv[process.argv.indexOf(`--${name}`) + 1] || dflt);
+const arg = (name: string, dflt: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : dflt;
+};
 const GB = arg('gb', 1.1);
 const RUNS = arg('runs', 3);
 const CUTOVERS = arg('cutovers', 5);
