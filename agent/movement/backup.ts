@@ -1,6 +1,10 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
 import { failedPrecondition, notFound } from '../../src/errors';
 import type { BackupChunk } from '../../src/gen/berth/v1/BackupChunk';
 import type { DockerEngine } from '../docker';
@@ -9,6 +13,7 @@ import { IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
 import { batched, Demux } from './stream';
 
 const MESSAGE_BYTES = 1024 * 1024;
+const execFileP = promisify(execFile);
 
 // mariabackup inside the running container, through the socket as root (unix_socket: no
 // password), streaming xbstream to stdout. Binary logs are not part of a physical copy.
@@ -30,31 +35,53 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
   if (inst.flavor !== 'mariadb') throw failedPrecondition(`instance ${id} is ${inst.flavor}: copy it with CLONE, not mariabackup`);
   yield { data: Buffer.alloc(0), totalBytesEstimate: await copyBytes(layoutFor(inst.diskPath, id).dirs.data) };
 
-  const exec = await docker.api.getContainer(inst.containerId).exec({ Cmd: BACKUP_CMD, AttachStdout: true, AttachStderr: true });
-  const raw = await exec.start({ hijack: true, stdin: false });
-  const demux = new Demux();
-  // Aborting (the target went away) closes mariabackup's stdout: it dies on the broken pipe.
-  const onAbort = () => raw.destroy();
-  signal.addEventListener('abort', onAbort);
-  const piping = pipeline(raw, demux).catch((err: Error) => demux.destroy(err));
+  // The stream leaves the container through a FIFO in the instance's bind-mounted tmp dir, not
+  // through Docker's exec stdout: dockerd's copy capped the stream at about 150 MB/s here.
+  const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
+  const fifo = path.join(layoutFor(inst.diskPath, id).dirs.tmp, fifoName);
+  await execFileP('mkfifo', ['-m', '0600', fifo]);
+  const cmd = `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`;
   try {
-    for await (const data of batched(demux, MESSAGE_BYTES)) yield { data };
-    await piping;
+    const exec = await docker.api.getContainer(inst.containerId).exec({ Cmd: ['sh', '-c', cmd], AttachStdout: true, AttachStderr: true });
+    const raw = await exec.start({ hijack: true, stdin: false });
+    const demux = new Demux();
+    void pipeline(raw, demux).catch(() => undefined);
+    demux.resume();
+    const input = createReadStream(fifo, { highWaterMark: MESSAGE_BYTES });
+    // Aborting (the target went away) closes the FIFO: mariabackup dies on the broken pipe.
+    const onAbort = () => {
+      input.destroy();
+      // A mariabackup still waiting to open the FIFO is let through, to fail on its first write.
+      void fs.open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).then((fh) => fh.close(), () => undefined);
+    };
+    signal.addEventListener('abort', onAbort);
+    // A mariabackup that fails before opening the FIFO would leave our open() waiting forever.
+    const code = exitCode(exec).then(async (c) => (await unblock(fifo), c));
+    try {
+      for await (const data of batched(input, MESSAGE_BYTES)) yield { data };
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+      input.destroy();
+      raw.destroy();
+    }
+    const exit = await code;
+    if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(demux.stderr)}`);
   } finally {
-    signal.removeEventListener('abort', onAbort);
-    raw.destroy();
+    await fs.unlink(fifo).catch(() => undefined);
   }
-  const code = await exitCode(exec);
-  if (code !== 0) throw new Error(`mariabackup --backup failed (exit ${code}): ${tail(demux.stderr)}`);
+}
+
+async function unblock(fifo: string): Promise<void> {
+  const fh = await fs.open(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
+  await fh?.close();
 }
 
 async function exitCode(exec: { inspect(): Promise<{ Running: boolean; ExitCode: number | null }> }): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    const s = await exec.inspect();
+  for (;;) {
+    const s = await exec.inspect().catch(() => ({ Running: false, ExitCode: -1 }));
     if (!s.Running) return s.ExitCode ?? -1;
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return -1;
 }
 
 // What a physical copy carries: the data directory without binary and relay logs.
