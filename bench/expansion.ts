@@ -179,9 +179,11 @@ async function main(): Promise<void> {
       const target = newTarget(3771 + r);
       let seeded = 0;
       let seedSeconds = 0;
+      let streamSeconds = 0;
       const c0 = Date.now();
       const result = await copy(source, target, {
         onProgress: (p) => {
+          if (p.phase === 'prepare' && !streamSeconds) streamSeconds = (Date.now() - c0) / 1000;
           if (p.phase === 'done') [seeded, seedSeconds] = [p.bytesDone ?? 0, (Date.now() - c0) / 1000];
         },
       });
@@ -192,11 +194,17 @@ async function main(): Promise<void> {
         copyBytes: seeded,
         copySeconds: seedSeconds,
         copyMBps: seeded / M / seedSeconds,
+        // The stream alone (mariabackup -> agents -> mbstream), then --prepare.
+        streamSeconds,
+        streamMBps: seeded / M / streamSeconds,
+        prepareSeconds: seedSeconds - streamSeconds,
         startSeconds: result.seconds - seedSeconds,
         ratio: seeded / seedSeconds / (tar.bytes / tar.seconds),
       };
       copyRuns.push(row);
-      console.log(`copy run ${r + 1}: tar ${row.tarMBps.toFixed(0)} MB/s (${tar.seconds.toFixed(1)} s), berth ${row.copyMBps.toFixed(0)} MB/s (${seedSeconds.toFixed(1)} s + start ${row.startSeconds.toFixed(1)} s): ${row.ratio.toFixed(2)}x`);
+      console.log(
+        `copy run ${r + 1}: tar ${row.tarMBps.toFixed(0)} MB/s (${tar.seconds.toFixed(1)} s), berth ${row.copyMBps.toFixed(0)} MB/s (${seedSeconds.toFixed(1)} s: stream ${streamSeconds.toFixed(1)} s, prepare ${row.prepareSeconds.toFixed(1)} s; then start ${row.startSeconds.toFixed(1)} s): ${row.ratio.toFixed(2)}x`,
+      );
       if (r === RUNS - 1) keep = { target, gtid: result.gtidPosition };
       else await target.agent.removeInstance({ id: target.id }, 120_000);
     }
