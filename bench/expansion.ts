@@ -5,7 +5,7 @@
 //  - Cut-over: the write-blocked window while a writer commits in a tight loop, as the library
 //    measures it and as the writer sees it (longest gap between two acknowledged commits).
 //
-//   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5]
+//   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5 --cpu 1]
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -29,7 +29,8 @@ const GB = arg('gb', 1.1);
 const RUNS = arg('runs', 3);
 const CUTOVERS = arg('cutovers', 5);
 const M = 1024 ** 2;
-const shape = { cpuMillis: 1000, memoryBytes: 1024 * M, diskBytes: 8 * 1024 * M };
+// The instances' CPU limit also caps mariabackup, which runs inside the source's container.
+const shape = { cpuMillis: arg('cpu', 1) * 1000, memoryBytes: 1024 * M, diskBytes: 8 * 1024 * M };
 
 async function freePort(host: string): Promise<number> {
   return new Promise((resolve) => {
@@ -136,7 +137,7 @@ async function main(): Promise<void> {
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
   const Agent = agentProto().berth.v1.Agent;
   const agentOf = (i: number) => asyncClient(new Agent(nodes[i]!.address, grpc.credentials.createInsecure()) as AgentClient);
-  const out: Record<string, unknown> = { image: IMAGE, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };
+  const out: Record<string, unknown> = { image: IMAGE, instanceCpus: shape.cpuMillis / 1000, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };
   try {
     await until('both nodes ready', async () => ((await portal.listNodes({})).nodes.filter((n) => n.state === 'ready').length === 2 ? true : undefined));
     const res = await portal.createInstance({ name: 'bexp-src', resources: shape, node: nodes[0]!.name });
