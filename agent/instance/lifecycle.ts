@@ -20,6 +20,8 @@ export interface InstanceSpec {
   port: number;
   diskPath: string;
   serverId: number;
+  // See AgentCreateInstanceRequest.replica.
+  replica?: boolean;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
@@ -128,7 +130,7 @@ export class Instances {
     if (containerId) await this.docker.start(containerId);
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
-    await configureUsers(flavor, layout.socket, admin);
+    await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
     return this.mustGet(spec.id);
@@ -138,7 +140,7 @@ export class Instances {
   // then answer as the first call would have.
   private async retriedCreate(spec: InstanceSpec, layout: Layout, admin: Admin): Promise<InstanceStatus> {
     const cur = await this.mustGet(spec.id);
-    await configureUsers(cur.flavor as Flavor, layout.socket, admin);
+    await configureUsers(cur.flavor as Flavor, layout.socket, admin, spec.replica);
     return cur;
   }
 
@@ -150,12 +152,12 @@ export class Instances {
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
     await prepareDirs(layout);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, replica: spec.replica });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
       version: 1, id: spec.id, name: spec.name, image: spec.image, port: spec.port, diskPath: spec.diskPath, serverId: spec.serverId, shape,
-      role: old?.role ?? 'standalone', readOnly: old?.readOnly ?? false, flavor, mysqlVersion: version, updatedAt: '',
+      role: old?.role ?? (spec.replica ? 'replica' : 'standalone'), readOnly: old?.readOnly ?? !!spec.replica, flavor, mysqlVersion: version, updatedAt: '',
     });
   }
 
