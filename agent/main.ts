@@ -6,7 +6,8 @@ import { Command } from 'commander';
 import { collect, cpuOpt, hostPortOpt, labelOpt, portRangeOpt, sizeOpt } from '../src/cliopts';
 import { createLogger } from '../src/log';
 import { agentProto } from '../src/proto';
-import { asyncClient, bindServer } from '../src/rpc';
+import { asyncClient, bindServer, CHANNEL_OPTIONS, SERVER_OPTIONS } from '../src/rpc';
+import { channelCredentials, filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { VERSION } from '../src/version';
 import { DockerEngine } from './docker';
@@ -20,7 +21,12 @@ const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').repl
 
 const program = new Command('berth-agent')
   .description('berth agent: runs MySQL containers on this host for the berth manager')
-  .option('--manager <host:port>', "manager's gRPC address", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
+  .option('--manager <host:port>', "manager's registry address (its --registry-listen)", hostPortOpt, process.env.BERTH_REGISTRY ?? '127.0.0.1:7402')
+  .option('--tls-dir <dir>', 'directory made by berthctl certs init: ca.crt, node-<name>.crt/.key (or BERTH_TLS_DIR)', process.env.BERTH_TLS_DIR)
+  .option('--ca <file>', 'fleet CA certificate (default: <tls-dir>/ca.crt)')
+  .option('--cert <file>', "this node's certificate (default: <tls-dir>/node-<name>.crt)")
+  .option('--key <file>', "this node's private key (default: <tls-dir>/node-<name>.key)")
+  .option('--insecure', 'plaintext gRPC without certificates (a warning is logged at every start)')
   .option('--listen <host:port>', "this agent's gRPC address", hostPortOpt, '127.0.0.1:7401')
   .option('--advertise <host:port>', 'address the manager dials (default: --listen)', hostPortOpt)
   .option('--node <name>', 'node name, unique in the fleet', defaultNode)
@@ -37,6 +43,11 @@ const program = new Command('berth-agent')
 
 const o = program.opts<{
   manager: string;
+  tlsDir?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
   listen: string;
   advertise?: string;
   node: string;
@@ -51,8 +62,17 @@ const o = program.opts<{
   diskUsageInterval: number;
 }>();
 
+function tlsFiles(): TlsFiles | undefined {
+  if (o.insecure) return undefined;
+  if (!o.tlsDir && !(o.ca && o.cert && o.key)) throw new Error('give --tls-dir (or --ca, --cert and --key) from berthctl certs init, or --insecure for plaintext');
+  const d = o.tlsDir ? filesIn(path.resolve(o.tlsDir), 'node', o.node) : { ca: '', cert: '', key: '' };
+  return { ca: o.ca ?? d.ca, cert: o.cert ?? d.cert, key: o.key ?? d.key };
+}
+
 async function main(): Promise<void> {
   const log = createLogger('agent').child({ node: o.node });
+  const tls = tlsFiles();
+  if (!tls) log.warn('INSECURE: --insecure given, gRPC runs in plaintext; anyone who reaches the agent port can remove instances');
   if (o.disk.length === 0) throw new Error('at least one --disk is required');
   const disks = o.disk.map((d) => path.resolve(d));
   for (const d of disks) await fs.mkdir(d, { recursive: true });
@@ -67,8 +87,8 @@ async function main(): Promise<void> {
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
 
-  const server = agentServer(instances, log);
-  const port = await bindServer(server, o.listen);
+  const server = agentServer(instances, log, Boolean(tls), SERVER_OPTIONS);
+  const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
 
@@ -76,7 +96,7 @@ async function main(): Promise<void> {
   usage.start();
 
   const Registry = agentProto().berth.v1.Registry;
-  const client = new Registry(o.manager, grpc.credentials.createInsecure());
+  const client = new Registry(o.manager, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const hb = new Heartbeat(
     asyncClient(client),
     () =>

@@ -2,10 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentHandlers } from '../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
 import { checkAgentCreate, checkInstanceId } from '../src/validate';
-import { notFound } from '../src/errors';
+import { notFound, permissionDenied } from '../src/errors';
 import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
-import { unary } from '../src/rpc';
+import { guarded, unary } from '../src/rpc';
+import { peerOf } from '../src/tls/credentials';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
 
 export function toAgentInstance(i: InstanceStatus): AgentInstance {
@@ -27,8 +28,10 @@ const checkId = checkInstanceId;
 
 // Every request is checked here, once, through the shared validation module; the node-specific
 // checks (its port range, its disks) are the instance code's.
-export function agentServer(instances: Instances, log: Logger): grpc.Server {
-  const server = new grpc.Server();
+// requireManager: every call must come over a connection whose client certificate is the
+// manager's (the TLS layer has checked it against the fleet CA); false only with --insecure.
+export function agentServer(instances: Instances, log: Logger, requireManager = false, options: grpc.ServerOptions = {}): grpc.Server {
+  const server = new grpc.Server(options);
   const h: AgentHandlers = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const { spec, admin } = checkAgentCreate(req);
@@ -44,6 +47,14 @@ export function agentServer(instances: Instances, log: Logger): grpc.Server {
     }),
     ListInstances: unary(log, 'ListInstances', async () => ({ instances: (await instances.list()).map(toAgentInstance) })),
   };
-  server.addService(agentProto().berth.v1.Agent.service, h);
+  const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
+    if (!requireManager) return;
+    const p = peerOf(call);
+    if (p?.kind !== 'manager') {
+      log.warn({ method, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'agent call refused: not the manager');
+      throw permissionDenied(`only the manager may call the agent (${p ? `this certificate names ${p.kind} ${p.name}` : 'no certificate'})`);
+    }
+  };
+  server.addService(agentProto().berth.v1.Agent.service, guarded(h, onlyManager));
   return server;
 }

@@ -33,7 +33,7 @@ describe('README first run', () => {
     const grpcAddr = `127.0.0.1:${await freePort()}`;
     start = spawn('npm', ['start'], {
       cwd: ROOT,
-      env: { ...process.env, BERTH_STATE_DIR: dir, BERTH_GRPC: grpcAddr, BERTH_AGENT: `127.0.0.1:${await freePort()}`, BERTH_NODE: node, BERTH_PORTS: '3431-3440' },
+      env: { ...process.env, BERTH_STATE_DIR: dir, BERTH_GRPC: grpcAddr, BERTH_AGENT: `127.0.0.1:${await freePort()}`, BERTH_REGISTRY: `127.0.0.1:${await freePort()}`, BERTH_NODE: node, BERTH_PORTS: '3431-3440' },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -41,7 +41,12 @@ describe('README first run', () => {
     start.stderr!.on('data', (b: Buffer) => (output += b.toString()));
     await waitUntil('npm start to say ready', async () => output.includes('berth is ready') || (start!.exitCode !== null && Promise.reject(new Error(output))), 120_000);
 
-    const env = { ...process.env, BERTH_MANAGER: grpcAddr };
+    // berthctl finds the manager's address and the admin certificate in the config file that
+    // npm start wrote into the state directory: no flags.
+    const env = { ...process.env, BERTH_STATE_DIR: dir };
+    const conf = JSON.parse(fs.readFileSync(path.join(dir, 'berthctl.json'), 'utf8')) as { manager: string; cert: string };
+    expect(conf.manager).toBe(grpcAddr);
+    expect(fs.statSync(dir).mode & 0o077).toBe(0);
     const created = await run('npx', ['berthctl', 'instance', 'create', '--name', 'first', '--cpu', '1', '--memory', '512M', '--disk', '1G', '--wait', '--json'], { cwd: ROOT, env });
     const c = JSON.parse(created.stdout) as { id: string; node: string; host: string; port: number; user: string; password: string; state: string };
     expect(c).toMatchObject({ node, host: '127.0.0.1', port: 3431, user: 'admin', state: 'running' });

@@ -2,14 +2,20 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import { unavailable } from '../../src/errors';
 import { agentProto } from '../../src/proto';
-import { asyncClient, type AsyncClient } from '../../src/rpc';
+import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
+import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import type { NodesTable } from '../store/nodes';
 
 // One gRPC channel per agent, re-dialled when an agent registers from a new address.
 export class AgentPool {
   private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient> }>();
 
-  constructor(private readonly nodes: NodesTable) {}
+  // tls: the manager's own files; each agent must then present its node's certificate, so a
+  // process at a registered address that is not that node gets no request (and no password).
+  constructor(
+    private readonly nodes: NodesTable,
+    private readonly tls?: TlsFiles,
+  ) {}
 
   for(node: string): AsyncClient<AgentClient> {
     const row = this.nodes.get(node);
@@ -18,7 +24,7 @@ export class AgentPool {
     if (cur && cur.address === row.agentAddress) return cur.client;
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
-    const client = asyncClient(new Agent(row.agentAddress, grpc.credentials.createInsecure()));
+    const client = asyncClient(new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
     this.clients.set(node, { address: row.agentAddress, client });
     return client;
   }

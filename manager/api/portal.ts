@@ -3,7 +3,9 @@ import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
 import { invalidArgument, notFound } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
-import { unary } from '../../src/rpc';
+import { guarded, unary } from '../../src/rpc';
+import { portalGuard, principalOf, type PortalAuth } from '../auth/principal';
+import { tokenHandlers } from '../auth/token-rpcs';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
 import type { InstanceOps, PlacementOptions } from '../operations/instances';
@@ -26,6 +28,8 @@ export interface PortalDeps {
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
+  // Who may call what (manager/auth): every RPC passes the guard first.
+  auth: PortalAuth;
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -59,7 +63,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
-  const h: PortalHandlers = {
+  const h: Omit<PortalHandlers, 'CreateToken' | 'ListTokens' | 'RevokeToken'> = {
     CreateInstance: unary(log, 'CreateInstance', (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
@@ -80,9 +84,11 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       return { instances: rows.map((i) => toInstance(i, nodeOf(i))) };
     }),
     DeleteInstance: unary(log, 'DeleteInstance', (req) => toOperation(d.ops.delete(findInstance(req.instance).id))),
-    GetCredentials: unary(log, 'GetCredentials', (req) => {
+    GetCredentials: unary(log, 'GetCredentials', (req, call) => {
       const i = findInstance(req.instance);
-      log.info({ instance: i.id }, 'credentials read');
+      const who = principalOf(call)?.who ?? 'unknown';
+      store.events.add('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
+      log.info({ instance: i.id, who }, 'credentials read');
       return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
@@ -129,5 +135,5 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, h);
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
 }

@@ -6,20 +6,26 @@ import type { Instance__Output } from '../gen/berth/v1/Instance';
 import type { Node__Output } from '../gen/berth/v1/Node';
 import type { Operation__Output } from '../gen/berth/v1/Operation';
 import type { PortalClient } from '../gen/berth/v1/Portal';
-import { portalProto } from '../proto';
-import { asyncClient, isServiceError, type AsyncClient } from '../rpc';
+import { isServiceError, type AsyncClient } from '../rpc';
+import { portalClient, type ConnectionFlags } from './connect';
+import { addSecurityCommands } from './security';
 import { formatCpu, formatSize } from '../units';
 
 const program = new Command('berthctl')
   .description('berth: MySQL instances on your own hosts')
-  .option('--manager <host:port>', "the manager's gRPC address (or BERTH_MANAGER)", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
+  .option('--manager <host:port>', "the manager's gRPC address (or BERTH_MANAGER; default 127.0.0.1:7400)", hostPortOpt)
+  .option('--ca <file>', 'fleet CA certificate (or BERTH_CA)')
+  .option('--cert <file>', 'client certificate (or BERTH_CERT)')
+  .option('--key <file>', 'client private key (or BERTH_KEY)')
+  .option('--token <token>', 'bearer token instead of a client certificate (or BERTH_TOKEN)')
+  .option('--insecure', 'plaintext, for a manager started with --insecure (or BERTH_INSECURE=1)')
+  .option('--config <file>', 'config file (default: BERTH_CONFIG, $BERTH_STATE_DIR/berthctl.json, .berth/berthctl.json, ~/.config/berth/berthctl.json)')
   .option('--json', 'print JSON for scripts instead of tables')
   .showHelpAfterError();
 
 let client: AsyncClient<PortalClient> | undefined;
 function portal(): AsyncClient<PortalClient> {
-  const Portal = portalProto().berth.v1.Portal;
-  return (client ??= asyncClient(new Portal(program.opts<{ manager: string }>().manager, grpc.credentials.createInsecure())));
+  return (client ??= portalClient(program.opts<ConnectionFlags>()));
 }
 const json = () => Boolean(program.opts<{ json?: boolean }>().json);
 const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -388,6 +394,8 @@ capacity
     if (Object.keys(f.perNode).length) table(['NODE', 'INSTANCES'], Object.entries(f.perNode).sort((a, b) => a[0].localeCompare(b[0])));
     if (Object.keys(f.reasons).length) process.stdout.write(`next one refused: ${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
   });
+
+addSecurityCommands(program, portal, { json, print, table });
 
 program
   .parseAsync()

@@ -3,7 +3,9 @@ import type { AgentHandlers } from '../../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../../src/gen/berth/v1/AgentInstance';
 import type { RegistryClient } from '../../src/gen/berth/v1/Registry';
 import { agentProto } from '../../src/proto';
-import { asyncClient, bindServer, type AsyncClient } from '../../src/rpc';
+import { asyncClient, bindServer, CHANNEL_OPTIONS, guarded, type AsyncClient } from '../../src/rpc';
+import { issueCert } from '../../src/tls/ca';
+import { channelCredentials, filesIn, peerOf, serverCredentials, type TlsFiles } from '../../src/tls/credentials';
 
 export interface FakeNodeSpec {
   name: string;
@@ -29,7 +31,16 @@ export class FakeAgent {
   constructor(
     readonly spec: FakeNodeSpec,
     private readonly managerAddress: string,
+    // The run's CA directory: the fake serves and registers with its node's certificate, and
+    // like a real agent answers only the manager. Undefined: plaintext (--insecure managers).
+    private readonly tlsDir?: string,
   ) {}
+
+  private tls(): TlsFiles | undefined {
+    if (!this.tlsDir) return undefined;
+    issueCert(this.tlsDir, 'node', this.spec.name);
+    return filesIn(this.tlsDir, 'node', this.spec.name);
+  }
 
   async start(): Promise<this> {
     const h: AgentHandlers = {
@@ -48,11 +59,15 @@ export class FakeAgent {
       StopInstance: (call, cb) => cb(null, this.instances.get(call.request.id) ?? { id: call.request.id, state: 'missing' }),
       ListInstances: (_call, cb) => cb(null, { instances: [...this.instances.values()] }),
     };
-    this.server.addService(agentProto().berth.v1.Agent.service, h);
-    const port = await bindServer(this.server, '127.0.0.1:0');
+    const tls = this.tls();
+    const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
+      if (tls && peerOf(call)?.kind !== 'manager') throw new Error('only the manager may call the agent');
+    };
+    this.server.addService(agentProto().berth.v1.Agent.service, guarded(h, onlyManager));
+    const port = await bindServer(this.server, '127.0.0.1:0', serverCredentials(tls, 'require'));
     this.address = `127.0.0.1:${port}`;
     const Registry = agentProto().berth.v1.Registry;
-    this.registry = asyncClient(new Registry(this.managerAddress, grpc.credentials.createInsecure()));
+    this.registry = asyncClient(new Registry(this.managerAddress, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
     await this.register();
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), 1000);
     return this;
