@@ -317,7 +317,9 @@ interface CapGroup { cpu: CapRes; memory: CapRes; disk: CapRes; instances: { tot
 
 async function admin<T>(o: { admin: string; token?: string }, url: string): Promise<T> {
   const headers: Record<string, string> = {};
-  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  // --token may land on the program (it is also the portal's flag) when written after `fit`.
+  const token = o.token || program.opts<ConnectionFlags>().token;
+  if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
     res = await fetch(new URL(url, o.admin), { headers, signal: AbortSignal.timeout(30_000) });
