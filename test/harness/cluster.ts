@@ -114,12 +114,16 @@ export class TestCluster {
 
   // A portal client holding a certificate of the given role (or none: token or anonymous).
   portalAs(kind: CertKind | 'none', name = kind, metadata?: grpc.Metadata): AsyncClient<PortalClient> {
+    return asyncClient(this.rawPortal(kind, name) as PortalClient, undefined, metadata);
+  }
+
+  rawPortal(kind: CertKind | 'none', name: string = kind): grpc.Client {
     const Portal = portalProto().berth.v1.Portal;
     const creds =
       this.insecure ? grpc.credentials.createInsecure()
       : kind === 'none' ? channelCredentials(filesIn(this.tlsDir, 'admin', 'admin'), { kind: 'manager' }, false)
       : channelCredentials(this.certFor(kind, name), { kind: 'manager' });
-    return asyncClient(new Portal(this.managerAddress, creds, CHANNEL_OPTIONS), undefined, metadata);
+    return new Portal(this.managerAddress, creds, CHANNEL_OPTIONS);
   }
 
   get adminUrl(): string {
