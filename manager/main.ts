@@ -8,6 +8,7 @@ import { createLogger } from '../src/log';
 import { bindServer, SERVER_OPTIONS } from '../src/rpc';
 import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { TokensTable } from './auth/tokens';
+import { openSecrets } from './auth/secret-key';
 import { AgentPool } from './agents/pool';
 import { addPortal } from './api/portal';
 import { addRegistry } from './api/registry';
@@ -52,6 +53,8 @@ const program = new Command('berth-manager')
   .option('--registry-listen <host:port>', 'gRPC address agents register and heartbeat on', hostPortOpt, process.env.BERTH_REGISTRY_LISTEN ?? '127.0.0.1:7402')
   .option('--tls-dir <dir>', 'CA and manager certificate made by berthctl certs init (default: <state-dir>/tls)')
   .option('--insecure', 'plaintext gRPC without certificates (a warning is logged at every start)')
+  .option('--secret-key-file <file>', 'AES-256-GCM key sealing admin passwords in the store; keep it apart from backups of the database (default: <state-dir>/secret.key)')
+  .option('--rotate-secret-key', 'make a new secret key, re-seal every stored password with it, then go on serving')
   .option('--state-dir <dir>', 'where the SQLite store lives', process.env.BERTH_STATE_DIR ?? '.berth')
   .option('--image <ref>', 'default MySQL image for new instances', process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11')
   .option('--admin-user <name>', 'MySQL admin user created in each instance', 'admin')
@@ -78,6 +81,8 @@ const o = program.opts<{
   registryListen: string;
   tlsDir?: string;
   insecure?: boolean;
+  secretKeyFile?: string;
+  rotateSecretKey?: boolean;
   stateDir: string;
   image: string;
   adminUser: string;
@@ -110,6 +115,9 @@ async function main(): Promise<void> {
   if (!tls) log.warn('INSECURE: --insecure given, gRPC runs in plaintext without certificates; anyone who reaches the ports can read credentials and delete data');
   const dbFile = path.resolve(o.stateDir, 'berth.db');
   const store = Store.open(dbFile);
+  const keyFile = path.resolve(o.secretKeyFile ?? path.join(o.stateDir, 'secret.key'));
+  const secrets = openSecrets(store, keyFile, o.rotateSecretKey);
+  log.info({ keyFile, keyId: secrets.box.keyId, sealed: secrets.sealed, rotated: secrets.rotated }, 'admin passwords sealed at rest');
   const tokens = new TokensTable(store.db);
   const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
   if (token) {
