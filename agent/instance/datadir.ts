@@ -3,6 +3,7 @@ import path from 'node:path';
 import { dialectFor, type Flavor } from '../../src/mysql/dialect';
 import { DEFAULTS_FILE, DIRS, IN_CONTAINER, layoutFor, type Layout } from './layout';
 import { renderMyCnf, type MyCnfInput } from './mycnf';
+import { readTailNoFollow } from '../../src/security/nofollow';
 
 // The instance's directories on the host: layout, my.cnf, initialization and removal. Template
 // data directories (a later feature) belong here too.
@@ -47,7 +48,8 @@ export async function removeInstanceFiles(disks: readonly string[], id: string):
 }
 
 export async function errorLogTail(layout: Layout): Promise<string> {
-  return tail(await fs.readFile(path.join(layout.dirs.log, 'error.log'), 'utf8').catch(() => ''));
+  // The container writes this directory: never follow a link it may have planted.
+  return tail(await readTailNoFollow(path.join(layout.dirs.log, 'error.log')));
 }
 
 export async function exists(p: string): Promise<boolean> {
