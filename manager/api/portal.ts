@@ -118,10 +118,13 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       if (!op) throw notFound(`no operation ${req.id}`);
       return toOperation(op);
     }),
-    WaitOperation: unary(log, 'WaitOperation', async (req) => {
+    WaitOperation: unary(log, 'WaitOperation', async (req, call) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
       const timeout = Math.min(req.timeoutMs || 60_000, MAX_WAIT_MS);
-      return toOperation((await d.engine.wait(req.id, timeout))!);
+      // A client that cancels (or whose deadline passes) stops being a listener at once.
+      const gone = new AbortController();
+      call.once('cancelled', () => gone.abort());
+      return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
     }),
     RetryOperation: unary(log, 'RetryOperation', (req) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
