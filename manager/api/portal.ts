@@ -17,6 +17,7 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
+import { pageOf } from './paging';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -81,7 +82,8 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     ListInstances: unary(log, 'ListInstances', (req) => {
       if (req.node) findNode(req.node);
       const rows = req.node ? store.instances.onNode(req.node) : store.instances.all();
-      return { instances: rows.map((i) => toInstance(i, nodeOf(i))) };
+      const { items, next } = pageOf(rows, (i) => `${i.createdAt}\u0000${i.id}`, req);
+      return { instances: items.map((i) => toInstance(i, nodeOf(i))), nextPageToken: next };
     }),
     DeleteInstance: unary(log, 'DeleteInstance', (req) => toOperation(d.ops.delete(findInstance(req.instance).id))),
     GetCredentials: unary(log, 'GetCredentials', (req, call) => {
@@ -110,7 +112,10 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
         relaxedSoft: result.ok && result.relaxedSoft,
       };
     }),
-    ListNodes: unary(log, 'ListNodes', () => ({ nodes: store.nodes.all().map((n) => nodeOut(n.name)) })),
+    ListNodes: unary(log, 'ListNodes', (req) => {
+      const { items, next } = pageOf(store.nodes.all(), (n) => n.name, req);
+      return { nodes: items.map((n) => nodeOut(n.name)), nextPageToken: next };
+    }),
     CordonNode: unary(log, 'CordonNode', (req) => cordon(req.name, true)),
     UncordonNode: unary(log, 'UncordonNode', (req) => cordon(req.name, false)),
     GetOperation: unary(log, 'GetOperation', (req) => {

@@ -80,6 +80,18 @@ function opFailed(op: Operation__Output): boolean {
   return true;
 }
 
+// Lists come in pages of at most 1000: follow next_page_token to the end.
+async function allPages<R extends { nextPageToken: string }, T>(get: (token: string) => Promise<R>, items: (r: R) => T[]): Promise<T[]> {
+  const out: T[] = [];
+  let token = '';
+  do {
+    const r = await get(token);
+    out.push(...items(r));
+    token = r.nextPageToken;
+  } while (token);
+  return out;
+}
+
 const instance = program.command('instance').description('MySQL instances');
 
 interface PlacementFlags {
@@ -186,7 +198,7 @@ instance
   .description('list instances')
   .option('--node <name>', 'only on this node')
   .action(async (o: { node?: string }) => {
-    const { instances } = await portal().listInstances({ node: o.node ?? '' });
+    const instances = await allPages((pageToken) => portal().listInstances({ node: o.node ?? '', pageToken }), (r) => r.instances);
     if (json()) print(instances);
     else instanceRows(instances);
   });
@@ -247,7 +259,7 @@ node
   .command('list')
   .description('list nodes with capacity and allocation')
   .action(async () => {
-    const { nodes } = await portal().listNodes({});
+    const nodes = await allPages((pageToken) => portal().listNodes({ pageToken }), (r) => r.nodes);
     if (json()) print(nodes);
     else nodeRows(nodes);
   });
