@@ -60,4 +60,18 @@ describe('pagination', () => {
     const listed = JSON.parse((await run(process.execPath, [path.join(ROOT, 'bin/berthctl.js'), '--manager', cluster.managerAddress, '--json', 'node', 'list'])).stdout) as { name: string }[];
     expect(listed).toHaveLength(23);
   });
+
+  it('a repeated create (same name, shape, options) returns the existing instance and operation; another shape stays ALREADY_EXISTS', async () => {
+    const shape = { cpuMillis: 500, memoryBytes: G, diskBytes: G };
+    const first = await cluster.portal.getInstance({ instance: 'pg3' });
+    const again = await cluster.portal.createInstance({ name: 'pg3', resources: shape });
+    expect(again.instance!.id).toBe(first.id);
+    expect(again.operation!.type).toBe('create');
+    await expect(cluster.portal.createInstance({ name: 'pg3', resources: { ...shape, memoryBytes: 2 * G } })).rejects.toMatchObject({ details: expect.stringMatching(/already exists/) });
+    // A burst of identical creates of a new name: every call succeeds, one instance exists.
+    const burst = await Promise.all(Array.from({ length: 40 }, () => cluster.portal.createInstance({ name: 'burst', resources: shape })));
+    expect(new Set(burst.map((b) => b.instance!.id)).size).toBe(1);
+    expect(new Set(burst.map((b) => b.operation!.id)).size).toBe(1);
+    expect((await cluster.portal.listInstances({})).instances.filter((i) => i.name === 'burst')).toHaveLength(1);
+  });
 });

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
-import { invalidArgument, notFound } from '../../src/errors';
+import { BerthError, invalidArgument, notFound } from '../../src/errors';
+import type { OperationRow } from '../store/operations';
 import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
 import { guarded, unary } from '../../src/rpc';
@@ -31,6 +32,19 @@ export interface PortalDeps {
   log: Logger;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
+}
+
+// The same create asked for twice: same shape, same image (or none given), same pinned node and
+// anti-affinity group. A different shape under a taken name stays ALREADY_EXISTS.
+function sameCreate(i: InstanceRow, r: { cpuMillis: number; memoryBytes: number; diskBytes: number; image: string; node?: string; group: string }): boolean {
+  return (
+    i.cpuMillis === r.cpuMillis &&
+    i.memoryBytes === r.memoryBytes &&
+    i.diskBytes === r.diskBytes &&
+    (!r.image || r.image === i.image) &&
+    (!r.node || r.node === i.node) &&
+    r.group === i.antiAffinityGroup
+  );
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -68,12 +82,30 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     CreateInstance: unary(log, 'CreateInstance', (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      const { instance, operation } = d.ops.create({ name, shape, image: checkImage(req.image), ...placementOpts(req) });
-      return {
+      const image = checkImage(req.image);
+      const opts = placementOpts(req);
+      const out = (instance: InstanceRow, operation: OperationRow) => ({
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),
         credentials: { instanceId: instance.id, host: hostOf(instance), port: instance.port, user: instance.adminUser, password: instance.adminPassword },
+      });
+      // Retry-safe: a caller that lost the answer (the manager died, a timeout) and asks again
+      // for the same name, shape and options gets the instance it already has and its operation.
+      const replay = () => {
+        const i = store.instances.find(name);
+        if (!i || !sameCreate(i, { ...shape, image: image ?? '', node: opts.node, group: opts.antiAffinityGroup ?? '' })) return undefined;
+        const op = store.operations.page({ type: 'create', instance: i.id, limit: 1, offset: 0 }).items[0];
+        return op && out(i, op);
       };
+      const again = replay();
+      if (again) return again;
+      try {
+        const { instance, operation } = d.ops.create({ name, shape, image, ...opts });
+        return out(instance, operation);
+      } catch (err) {
+        if (err instanceof BerthError && err.code === grpc.status.ALREADY_EXISTS) return replay() ?? Promise.reject(err);
+        throw err;
+      }
     }),
     GetInstance: unary(log, 'GetInstance', (req) => {
       const i = findInstance(req.instance);
