@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentHandlers } from '../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
 import { checkAgentCreate, checkInstanceId } from '../src/validate';
-import { notFound, permissionDenied } from '../src/errors';
+import { failedPrecondition, notFound, permissionDenied } from '../src/errors';
 import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { guarded, unary } from '../src/rpc';
@@ -30,7 +30,12 @@ const checkId = checkInstanceId;
 // checks (its port range, its disks) are the instance code's.
 // requireManager: every call must come over a connection whose client certificate is the
 // manager's (the TLS layer has checked it against the fleet CA); false only with --insecure.
-export function agentServer(instances: Instances, log: Logger, requireManager = false, options: grpc.ServerOptions = {}): grpc.Server {
+export function agentServer(instances: Instances, log: Logger, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[] }): grpc.Server {
+  const mine = (req: { id: string; node?: string; diskPath?: string }) => {
+    if (self && req.node && req.node !== self.node) throw failedPrecondition(`this agent is node ${self.node}, not ${req.node}: nothing removed`);
+    if (self && req.diskPath && !self.disks.includes(req.diskPath)) throw failedPrecondition(`${req.diskPath} is not a disk of node ${self.node}: nothing removed`);
+    return checkId(req.id);
+  };
   const server = new grpc.Server(options);
   const h: AgentHandlers = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
@@ -39,7 +44,7 @@ export function agentServer(instances: Instances, log: Logger, requireManager = 
     }),
     StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id)))),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id)))),
-    RemoveInstance: unary(log, 'RemoveInstance', async (req) => ({ existed: await instances.remove(checkId(req.id)) })),
+    RemoveInstance: unary(log, 'RemoveInstance', async (req) => ({ existed: await instances.remove(mine(req)) })),
     InspectInstance: unary(log, 'InspectInstance', async (req) => {
       const i = await instances.get(checkId(req.id));
       if (!i) throw notFound(`instance ${req.id} is not on this node`);
