@@ -9,6 +9,7 @@ import { bindServer, SERVER_OPTIONS } from '../src/rpc';
 import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { TokensTable } from './auth/tokens';
 import { openSecrets } from './auth/secret-key';
+import { Retention } from './store/retention';
 import { AgentPool } from './agents/pool';
 import { addPortal } from './api/portal';
 import { addRegistry } from './api/registry';
@@ -54,6 +55,7 @@ const program = new Command('berth-manager')
   .option('--tls-dir <dir>', 'CA and manager certificate made by berthctl certs init (default: <state-dir>/tls)')
   .option('--insecure', 'plaintext gRPC without certificates (a warning is logged at every start)')
   .option('--secret-key-file <file>', 'AES-256-GCM key sealing admin passwords in the store; keep it apart from backups of the database (default: <state-dir>/secret.key)')
+  .option('--retention-days <days>', 'events and ended operations older than this are deleted (hourly)', Number, 30)
   .option('--rotate-secret-key', 'make a new secret key, re-seal every stored password with it, then go on serving')
   .option('--state-dir <dir>', 'where the SQLite store lives', process.env.BERTH_STATE_DIR ?? '.berth')
   .option('--image <ref>', 'default MySQL image for new instances', process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11')
@@ -83,6 +85,7 @@ const o = program.opts<{
   insecure?: boolean;
   secretKeyFile?: string;
   rotateSecretKey?: boolean;
+  retentionDays: number;
   stateDir: string;
   image: string;
   adminUser: string;
@@ -119,6 +122,12 @@ async function main(): Promise<void> {
   const secrets = openSecrets(store, keyFile, o.rotateSecretKey);
   log.info({ keyFile, keyId: secrets.box.keyId, sealed: secrets.sealed, rotated: secrets.rotated }, 'admin passwords sealed at rest');
   const tokens = new TokensTable(store.db);
+  if (!(o.retentionDays > 0)) throw new Error(`--retention-days must be a positive number, got ${o.retentionDays}`);
+  const retention = new Retention(store.db);
+  const purge = () => log.info({ ...retention.purge(o.retentionDays * 86_400_000), days: o.retentionDays }, 'retention: old events and operations deleted');
+  purge();
+  const purgeTimer = setInterval(purge, 3_600_000);
+  purgeTimer.unref();
   const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
   if (token) {
     // The admin HTTP token is an admin token everywhere (portal too), re-keyed when it changes.
