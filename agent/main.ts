@@ -14,6 +14,7 @@ import { DockerEngine } from './docker';
 import { Heartbeat, probeNode } from './heartbeat';
 import { probeCpuMillis, probeMemoryBytes } from './host';
 import { Instances } from './instance/lifecycle';
+import { purgeTrash } from './instance/datadir';
 import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 
@@ -27,6 +28,7 @@ const program = new Command('berth-agent')
   .option('--cert <file>', "this node's certificate (default: <tls-dir>/node-<name>.crt)")
   .option('--key <file>', "this node's private key (default: <tls-dir>/node-<name>.key)")
   .option('--insecure', 'plaintext gRPC without certificates (a warning is logged at every start)')
+  .option('--trash-retention <hours>', 'removed instance directories stay in <disk>/berth/.trash this long', Number, 24)
   .option('--listen <host:port>', "this agent's gRPC address", hostPortOpt, '127.0.0.1:7401')
   .option('--advertise <host:port>', 'address the manager dials (default: --listen)', hostPortOpt)
   .option('--node <name>', 'node name, unique in the fleet', defaultNode)
@@ -48,6 +50,7 @@ const o = program.opts<{
   cert?: string;
   key?: string;
   insecure?: boolean;
+  trashRetention: number;
   listen: string;
   advertise?: string;
   node: string;
@@ -91,6 +94,14 @@ async function main(): Promise<void> {
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
+
+  const purge = () =>
+    purgeTrash(disks, o.trashRetention * 3_600_000).then(
+      (gone) => gone.length && log.info({ gone }, 'trash: removed instance directories past their retention deleted'),
+      (err: Error) => log.warn({ err: err.message }, 'trash purge failed'),
+    );
+  void purge();
+  setInterval(() => void purge(), 3_600_000).unref();
 
   const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval, diskIntervalMs: o.diskUsageInterval }, log);
   usage.start();
