@@ -64,7 +64,7 @@ function hostNofileHard(): number {
   }
 }
 // mysqld starts as root only to switch to the mysql user (my.cnf user=mysql): SETUID and SETGID.
-export const MYSQLD_LIMITS = { ...COMMON_LIMITS, CapDrop: ['ALL'], CapAdd: ['SETUID', 'SETGID', 'DAC_OVERRIDE', 'CHOWN', 'FOWNER'], PidsLimit: 1024 };
+export const MYSQLD_LIMITS = { ...COMMON_LIMITS, CapDrop: ['ALL'], CapAdd: ['SETUID', 'SETGID', 'DAC_OVERRIDE'], PidsLimit: 1024 };
 export const INIT_LIMITS = {
   ...COMMON_LIMITS,
   CapDrop: ['ALL'],
