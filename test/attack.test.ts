@@ -8,7 +8,7 @@ import { asyncClient, CHANNEL_OPTIONS } from '../src/rpc';
 import { initCa, issueCert } from '../src/tls/ca';
 import { channelCredentials, filesIn, type TlsFiles } from '../src/tls/credentials';
 import type { RegistryClient } from '../src/gen/berth/v1/Registry';
-import { TestCluster, waitUntil } from './harness/cluster';
+import { docker, TestCluster, waitUntil } from './harness/cluster';
 
 const ADMIN_TOKEN = 'attack-test-admin-token';
 
@@ -159,6 +159,18 @@ describe('attacks on a TLS fleet', () => {
     for (const c of [spoof, peer, plain, manager]) c.close();
     await victimIntact();
     expect(fs.existsSync(path.join(cluster.agents[0]!.disks[0]!))).toBe(true);
+  });
+
+  it('runs mysqld with least privilege: capabilities dropped, no new privileges, pids, nofile and log limits', async () => {
+    const hc = (await docker.getContainer(containerId).inspect()).HostConfig;
+    expect(hc.CapDrop).toEqual(['ALL']);
+    expect([...(hc.CapAdd ?? [])].sort()).toEqual(['DAC_OVERRIDE', 'SETGID', 'SETUID']);
+    expect(hc.SecurityOpt).toContain('no-new-privileges');
+    expect(hc.PidsLimit).toBe(1024);
+    expect(hc.LogConfig).toMatchObject({ Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } });
+    expect(hc.Ulimits?.find((u) => u.Name === 'nofile')?.Hard).toBeGreaterThanOrEqual(4096);
+    // And it serves: the instance answered SQL when it was created (waitReady) and still runs.
+    await victimIntact();
   });
 
   it('every /v1 route refuses a wrong Host header; tokens carry roles on /v1 too', async () => {
