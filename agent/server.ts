@@ -26,6 +26,10 @@ export function toAgentInstance(i: InstanceStatus): AgentInstance {
 
 const checkId = checkInstanceId;
 
+// Agent RPCs another node's agent may call (with its node certificate); everything else only
+// the manager.
+const FROM_NODES = new Set(['StreamBackup']);
+
 // Every request is checked here, once, through the shared validation module; the node-specific
 // checks (its port range, its disks) are the instance code's.
 // requireManager: every call must come over a connection whose client certificate is the
@@ -55,6 +59,8 @@ export function agentServer(instances: Instances, log: Logger, requireManager = 
   const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
     if (!requireManager) return;
     const p = peerOf(call);
+    // A hot copy is pulled by the target node's agent from the source's (StreamBackup, read-only).
+    if (p?.kind === 'node' && FROM_NODES.has(method)) return;
     if (p?.kind !== 'manager') {
       log.warn({ method, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'agent call refused: not the manager');
       throw permissionDenied(`only the manager may call the agent (${p ? `this certificate names ${p.kind} ${p.name}` : 'no certificate'})`);

@@ -94,15 +94,19 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export function guarded<H extends object>(handlers: H, check: (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => void): H {
   const out: Record<string, unknown> = {};
   for (const [method, fn] of Object.entries(handlers)) {
-    out[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    // Unary handlers take (call, callback); server-streaming ones only (call) and report a
+    // status by emitting 'error' on the call.
+    const streaming = (fn as Function).length < 2;
+    out[method] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback?: grpc.sendUnaryData<unknown>) => {
       try {
         check(call, method);
       } catch (err) {
         const e = err instanceof BerthError ? err : new BerthError(grpc.status.PERMISSION_DENIED, errorMessage(err));
-        callback({ code: e.code, details: e.message });
+        if (streaming || !callback) call.emit('error', { code: e.code, details: e.message });
+        else callback({ code: e.code, details: e.message });
         return;
       }
-      (fn as grpc.handleUnaryCall<unknown, unknown>)(call, callback);
+      (fn as (c: unknown, cb?: unknown) => void)(call, callback);
     };
   }
   return out as H;
