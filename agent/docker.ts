@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import { failedPrecondition } from '../src/errors';
 
@@ -42,6 +43,38 @@ export interface MysqldSpec {
   memoryBytes: number;
 }
 
+// Least privilege (docs/design.md, "Containers"): every capability dropped but the few that
+// switching to the mysql user (and, for init, chown of the data directories) needs.
+// nofile: 65536, or less where this host's hard limit is lower: an engine without
+// CAP_SYS_RESOURCE refuses to raise a container above its own limit ("error setting rlimit type
+// 7: operation not permitted"; this machine's dockerd has 20000).
+const NOFILE = Math.min(65536, hostNofileHard());
+const COMMON_LIMITS = {
+  SecurityOpt: ['no-new-privileges'],
+  LogConfig: { Type: 'json-file', Config: { 'max-size': '10m', 'max-file': '3' } },
+  Ulimits: [{ Name: 'nofile', Soft: NOFILE, Hard: NOFILE }],
+};
+
+function hostNofileHard(): number {
+  try {
+    const m = /^Max open files\s+\S+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : 65536;
+  } catch {
+    return 65536;
+  }
+}
+// mysqld starts as root only to switch to the mysql user (my.cnf user=mysql): SETUID and SETGID.
+export const MYSQLD_LIMITS = { ...COMMON_LIMITS, CapDrop: ['ALL'], CapAdd: ['SETUID', 'SETGID', 'DAC_OVERRIDE'], PidsLimit: 1024 };
+export const INIT_LIMITS = {
+  ...COMMON_LIMITS,
+  CapDrop: ['ALL'],
+  CapAdd: ['CHOWN', 'SETUID', 'SETGID', 'DAC_OVERRIDE', 'FOWNER'],
+  PidsLimit: 256,
+  Memory: 1024 ** 3,
+  MemorySwap: 1024 ** 3,
+  NanoCpus: 2e9,
+};
+
 export class DockerEngine {
   readonly api: Docker;
 
@@ -72,7 +105,7 @@ export class DockerEngine {
       Cmd: opts.cmd,
       Tty: true, // one raw stream: no multiplexed frames to decode
       Labels: opts.labels,
-      HostConfig: { NetworkMode: 'none', Binds: opts.binds ?? [] },
+      HostConfig: { NetworkMode: 'none', Binds: opts.binds ?? [], ...INIT_LIMITS },
     });
     try {
       await c.start();
@@ -101,6 +134,7 @@ export class DockerEngine {
         // Equal to Memory: no swap, so a container over its limit is visible, not slow.
         MemorySwap: spec.memoryBytes,
         RestartPolicy: { Name: 'unless-stopped', MaximumRetryCount: 0 },
+        ...MYSQLD_LIMITS,
       },
     });
     await c.start();

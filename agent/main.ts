@@ -7,7 +7,8 @@ import { collect, cpuOpt, hostPortOpt, labelOpt, logFormatOption, portRangeOpt, 
 import type { LogFormat } from '../src/logformat';
 import { createLogger } from '../src/log';
 import { agentProto } from '../src/proto';
-import { asyncClient, bindServer } from '../src/rpc';
+import { asyncClient, bindServer, CHANNEL_OPTIONS, SERVER_OPTIONS } from '../src/rpc';
+import { channelCredentials, filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { VERSION } from '../src/version';
 import { DockerEngine } from './docker';
@@ -15,6 +16,7 @@ import { Heartbeat, probeNode } from './heartbeat';
 import { probeCpuMillis, probeMemoryBytes } from './host';
 import { Instances } from './instance/lifecycle';
 import { movementHandlers } from './movement/handlers';
+import { purgeTrash } from './instance/datadir';
 import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 
@@ -22,7 +24,13 @@ const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').repl
 
 const program = new Command('berth-agent')
   .description('berth agent: runs MySQL containers on this host for the berth manager')
-  .option('--manager <host:port>', "manager's gRPC address", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
+  .option('--manager <host:port>', "manager's registry address (its --registry-listen)", hostPortOpt, process.env.BERTH_REGISTRY ?? '127.0.0.1:7402')
+  .option('--tls-dir <dir>', 'directory made by berthctl certs init: ca.crt, node-<name>.crt/.key (or BERTH_TLS_DIR)', process.env.BERTH_TLS_DIR)
+  .option('--ca <file>', 'fleet CA certificate (default: <tls-dir>/ca.crt)')
+  .option('--cert <file>', "this node's certificate (default: <tls-dir>/node-<name>.crt)")
+  .option('--key <file>', "this node's private key (default: <tls-dir>/node-<name>.key)")
+  .option('--insecure', 'plaintext gRPC without certificates (a warning is logged at every start)')
+  .option('--trash-retention <hours>', 'removed instance directories stay in <disk>/berth/.trash this long', Number, 24)
   .option('--listen <host:port>', "this agent's gRPC address", hostPortOpt, '127.0.0.1:7401')
   .option('--advertise <host:port>', 'address the manager dials (default: --listen)', hostPortOpt)
   .option('--node <name>', 'node name, unique in the fleet', defaultNode)
@@ -41,6 +49,12 @@ const program = new Command('berth-agent')
 
 const o = program.opts<{
   manager: string;
+  tlsDir?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+  trashRetention: number;
   listen: string;
   advertise?: string;
   node: string;
@@ -56,8 +70,17 @@ const o = program.opts<{
   logFormat: LogFormat;
 }>();
 
+function tlsFiles(): TlsFiles | undefined {
+  if (o.insecure) return undefined;
+  if (!o.tlsDir && !(o.ca && o.cert && o.key)) throw new Error('give --tls-dir (or --ca, --cert and --key) from berthctl certs init, or --insecure for plaintext');
+  const d = o.tlsDir ? filesIn(path.resolve(o.tlsDir), 'node', o.node) : { ca: '', cert: '', key: '' };
+  return { ca: o.ca ?? d.ca, cert: o.cert ?? d.cert, key: o.key ?? d.key };
+}
+
 async function main(): Promise<void> {
   const log = createLogger('agent', undefined, o.logFormat).child({ node: o.node });
+  const tls = tlsFiles();
+  if (!tls) log.warn('INSECURE: --insecure given, gRPC runs in plaintext; anyone who reaches the agent port can remove instances');
   if (o.disk.length === 0) throw new Error('at least one --disk is required');
   const disks = o.disk.map((d) => path.resolve(d));
   for (const d of disks) await fs.mkdir(d, { recursive: true });
@@ -72,16 +95,24 @@ async function main(): Promise<void> {
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
 
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks }, log));
-  const port = await bindServer(server, o.listen);
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks });
+  const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
+
+  const purge = () =>
+    purgeTrash(disks, o.trashRetention * 3_600_000).then(
+      (gone) => gone.length && log.info({ gone }, 'trash: removed instance directories past their retention deleted'),
+      (err: Error) => log.warn({ err: err.message }, 'trash purge failed'),
+    );
+  void purge();
+  setInterval(() => void purge(), 3_600_000).unref();
 
   const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
 
   const Registry = agentProto().berth.v1.Registry;
-  const client = new Registry(o.manager, grpc.credentials.createInsecure());
+  const client = new Registry(o.manager, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const hb = new Heartbeat(
     asyncClient(client),
     () =>

@@ -2,10 +2,11 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentHandlers } from '../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
 import { checkAgentCreate, checkInstanceId } from '../src/validate';
-import { notFound } from '../src/errors';
+import { failedPrecondition, notFound, permissionDenied } from '../src/errors';
 import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
-import { unary } from '../src/rpc';
+import { guarded, unary } from '../src/rpc';
+import { peerOf } from '../src/tls/credentials';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
 import type { MovementHandlers } from './movement/handlers';
 
@@ -26,10 +27,21 @@ export function toAgentInstance(i: InstanceStatus): AgentInstance {
 
 const checkId = checkInstanceId;
 
+// Agent RPCs another node's agent may call (with its node certificate); everything else only
+// the manager.
+const FROM_NODES = new Set(['StreamBackup']);
+
 // Every request is checked here, once, through the shared validation module; the node-specific
 // checks (its port range, its disks) are the instance code's.
-export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers): grpc.Server {
-  const server = new grpc.Server();
+// requireManager: every call must come over a connection whose client certificate is the
+// manager's (the TLS layer has checked it against the fleet CA); false only with --insecure.
+export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[] }): grpc.Server {
+  const mine = (req: { id: string; node?: string; diskPath?: string }) => {
+    if (self && req.node && req.node !== self.node) throw failedPrecondition(`this agent is node ${self.node}, not ${req.node}: nothing removed`);
+    if (self && req.diskPath && !self.disks.includes(req.diskPath)) throw failedPrecondition(`${req.diskPath} is not a disk of node ${self.node}: nothing removed`);
+    return checkId(req.id);
+  };
+  const server = new grpc.Server(options);
   const h: AgentHandlers = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const { spec, admin } = checkAgentCreate(req);
@@ -37,7 +49,7 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
     }),
     StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id)))),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id)))),
-    RemoveInstance: unary(log, 'RemoveInstance', async (req) => ({ existed: await instances.remove(checkId(req.id)) })),
+    RemoveInstance: unary(log, 'RemoveInstance', async (req) => ({ existed: await instances.remove(mine(req)) })),
     InspectInstance: unary(log, 'InspectInstance', async (req) => {
       const i = await instances.get(checkId(req.id));
       if (!i) throw notFound(`instance ${req.id} is not on this node`);
@@ -46,6 +58,16 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
     ListInstances: unary(log, 'ListInstances', async () => ({ instances: (await instances.list()).map(toAgentInstance) })),
     ...movement,
   };
-  server.addService(agentProto().berth.v1.Agent.service, h);
+  const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
+    if (!requireManager) return;
+    const p = peerOf(call);
+    // A hot copy is pulled by the target node's agent from the source's (StreamBackup, read-only).
+    if (p?.kind === 'node' && FROM_NODES.has(method)) return;
+    if (p?.kind !== 'manager') {
+      log.warn({ method, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'agent call refused: not the manager');
+      throw permissionDenied(`only the manager may call the agent (${p ? `this certificate names ${p.kind} ${p.name}` : 'no certificate'})`);
+    }
+  };
+  server.addService(agentProto().berth.v1.Agent.service, guarded(h, onlyManager));
   return server;
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, InvalidArgumentError } from 'commander';
@@ -6,7 +7,11 @@ import type { LogFormat } from '../src/logformat';
 import { VERSION } from '../src/version';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { createLogger } from '../src/log';
-import { bindServer } from '../src/rpc';
+import { bindServer, SERVER_OPTIONS } from '../src/rpc';
+import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
+import { TokensTable } from './auth/tokens';
+import { openSecrets } from './auth/secret-key';
+import { Retention } from './store/retention';
 import { AgentPool } from './agents/pool';
 import { addPortal } from './api/portal';
 import { addRegistry } from './api/registry';
@@ -47,7 +52,13 @@ function strategyOpt(v: string): string {
 
 const program = new Command('berth-manager')
   .description('berth manager: the portal gRPC API, the scheduler and the operations engine')
-  .option('--listen <host:port>', 'gRPC address for berthctl, the portal and the agents', hostPortOpt, '127.0.0.1:7400')
+  .option('--listen <host:port>', 'gRPC address of the Portal API (berthctl, the DBA portal)', hostPortOpt, '127.0.0.1:7400')
+  .option('--registry-listen <host:port>', 'gRPC address agents register and heartbeat on', hostPortOpt, process.env.BERTH_REGISTRY_LISTEN ?? '127.0.0.1:7402')
+  .option('--tls-dir <dir>', 'CA and manager certificate made by berthctl certs init (default: <state-dir>/tls)')
+  .option('--insecure', 'plaintext gRPC without certificates (a warning is logged at every start)')
+  .option('--secret-key-file <file>', 'AES-256-GCM key sealing admin passwords in the store; keep it apart from backups of the database (default: <state-dir>/secret.key)')
+  .option('--retention-days <days>', 'events and ended operations older than this are deleted (hourly)', Number, 30)
+  .option('--rotate-secret-key', 'make a new secret key, re-seal every stored password with it, then go on serving')
   .option('--state-dir <dir>', 'where the SQLite store lives', process.env.BERTH_STATE_DIR ?? '.berth')
   .option('--image <ref>', 'default image for new instances (or BERTH_IMAGE; default: --mariadb-image)', process.env.BERTH_IMAGE)
   .option('--mysql-image <ref>', 'image for instances created with flavor mysql (or BERTH_MYSQL_IMAGE)', process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7')
@@ -63,6 +74,7 @@ const program = new Command('berth-manager')
   .option('--weight-disk <w>', 'weighted strategy: weight of disk', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.disk)
   .option('--admin-listen <host:port>', 'admin HTTP address: capacity, dashboard, metrics, docs', hostPortOpt, '127.0.0.1:7480')
   .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); without one it binds to loopback only')
+  .option('--admin-hosts <names>', 'comma-separated Host header names the admin HTTP server answers to (others get 421)', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [] as string[])
   .option('--alert-webhook <url>', 'POST each alert start and resolve here as JSON (with retries)')
   .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
@@ -74,6 +86,12 @@ const program = new Command('berth-manager')
 
 const o = program.opts<{
   listen: string;
+  registryListen: string;
+  tlsDir?: string;
+  insecure?: boolean;
+  secretKeyFile?: string;
+  rotateSecretKey?: boolean;
+  retentionDays: number;
   stateDir: string;
   image?: string;
   mysqlImage: string;
@@ -89,6 +107,7 @@ const o = program.opts<{
   weightDisk: number;
   adminListen: string;
   adminToken?: string;
+  adminHosts: string[];
   alertWebhook?: string;
   alertInterval: number;
   alertDiskFreePct: number;
@@ -100,8 +119,30 @@ if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.err
 
 async function main(): Promise<void> {
   const log = createLogger('manager', undefined, o.logFormat);
+  // Nothing the manager writes (database, -wal/-shm, keys) is readable by other users.
+  process.umask(0o077);
+  fs.mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
+  fs.chmodSync(o.stateDir, 0o700);
+  const tls: TlsFiles | undefined = o.insecure ? undefined : filesIn(path.resolve(o.tlsDir ?? path.join(o.stateDir, 'tls')), 'manager', 'manager');
+  if (!tls) log.warn('INSECURE: --insecure given, gRPC runs in plaintext without certificates; anyone who reaches the ports can read credentials and delete data');
   const dbFile = path.resolve(o.stateDir, 'berth.db');
   const store = Store.open(dbFile);
+  const keyFile = path.resolve(o.secretKeyFile ?? path.join(o.stateDir, 'secret.key'));
+  const secrets = openSecrets(store, keyFile, o.rotateSecretKey);
+  log.info({ keyFile, keyId: secrets.box.keyId, sealed: secrets.sealed, rotated: secrets.rotated }, 'admin passwords sealed at rest');
+  const tokens = new TokensTable(store.db);
+  if (!(o.retentionDays > 0)) throw new Error(`--retention-days must be a positive number, got ${o.retentionDays}`);
+  const retention = new Retention(store.db);
+  const purge = () => log.info({ ...retention.purge(o.retentionDays * 86_400_000), days: o.retentionDays }, 'retention: old events and operations deleted');
+  purge();
+  const purgeTimer = setInterval(purge, 3_600_000);
+  purgeTimer.unref();
+  const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
+  if (token) {
+    // The admin HTTP token is an admin token everywhere (portal too), re-keyed when it changes.
+    tokens.revoke('admin-token');
+    tokens.adopt('admin-token', 'admin', token);
+  }
   const scheduler: SchedulerConfig = {
     nodeTimeoutMs: o.nodeTimeout * 1000,
     cpuOvercommit: o.cpuOvercommit,
@@ -113,7 +154,7 @@ async function main(): Promise<void> {
   const fleet = FleetState.load(store);
   const snapshot = fleet.snapshot;
   const engine = new Engine(store, log);
-  const agents = new AgentPool(store.nodes);
+  const agents = new AgentPool(store.nodes, tls);
   const usage = new UsageMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct };
@@ -129,21 +170,25 @@ async function main(): Promise<void> {
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
-  const server = new grpc.Server();
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage } });
-  addRegistry(server, { fleet, heartbeatIntervalMs: 2000, log, usage });
-  const port = await bindServer(server, o.listen);
+  // Two listeners: agents never share a port with portal callers, and each side has its own
+  // client-certificate rule (agents must present one; portal callers a certificate or a token).
+  const server = new grpc.Server(SERVER_OPTIONS);
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
+  const registry = new grpc.Server(SERVER_OPTIONS);
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
+  const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
+  const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   const resumed = engine.resumeAll();
-  log.info({ listen: o.listen, port, store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
+  log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
-  const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, alerts, webhook, metrics }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics }, o.adminListen);
 
   stopOnSignals(
     log,
     'manager',
     server,
     () => {
+      registry.forceShutdown();
       alerts.stop();
       void admin?.app.close();
       agents.close();

@@ -8,11 +8,26 @@ bash scripts/setup.sh
 STATE_DIR="${BERTH_STATE_DIR:-$PWD/.berth}"
 GRPC="${BERTH_GRPC:-127.0.0.1:7400}"
 AGENT="${BERTH_AGENT:-127.0.0.1:7401}"
+REGISTRY="${BERTH_REGISTRY:-127.0.0.1:7402}"
 NODE="${BERTH_NODE:-$(hostname | tr 'A-Z_.' 'a-z--' | sed 's/^[^a-z]*//' | cut -c1-63)}"
 NODE="${NODE:-local}"
 PORTS="${BERTH_PORTS:-3301-3399}"
 DISK="${BERTH_DISK:-$STATE_DIR/data1}"
 mkdir -p "$STATE_DIR" "$DISK"
+chmod 700 "$STATE_DIR"
+
+# TLS by default: a CA, the manager's and this node's certificates, and an admin client
+# certificate that berthctl finds through the config file (kept when they exist already).
+TLS_DIR="$STATE_DIR/tls"
+SECURITY=(--tls-dir "$TLS_DIR")
+CTL=(node bin/berthctl.js --manager "$GRPC")
+if [ -n "${BERTH_INSECURE:-}" ]; then
+  SECURITY=(--insecure)
+  CTL+=(--insecure)
+else
+  "${CTL[@]}" certs init --dir "$TLS_DIR" --node "$NODE" --write-config "$STATE_DIR/berthctl.json" >/dev/null
+fi
+export BERTH_STATE_DIR="$STATE_DIR"
 
 pids=()
 cleanup() {
@@ -23,16 +38,16 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 STARTED_MS=$(date +%s%3N)
-node dist/manager/main.js --listen "$GRPC" --state-dir "$STATE_DIR" &
+node dist/manager/main.js --listen "$GRPC" --registry-listen "$REGISTRY" --state-dir "$STATE_DIR" "${SECURITY[@]}" &
 pids+=($!)
-node dist/agent/main.js --manager "$GRPC" --listen "$AGENT" --node "$NODE" --disk "$DISK" --ports "$PORTS" &
+node dist/agent/main.js --manager "$REGISTRY" "${SECURITY[@]}" --listen "$AGENT" --node "$NODE" --disk "$DISK" --ports "$PORTS" &
 pids+=($!)
 
 # Ready means the manager reads this node as ready on a heartbeat sent by this run's agent: a node
 # row left by an earlier run reads down (or, for a few seconds, ready on an old heartbeat) and a
 # create sent then would be refused.
 node_ready() {
-  node bin/berthctl.js --manager "$GRPC" --json node list 2>/dev/null | node -e '
+  "${CTL[@]}" --json node list 2>/dev/null | node -e '
     const [name, since] = process.argv.slice(1);
     let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
       const n = JSON.parse(s || "[]").find((x) => x.name === name);

@@ -21,3 +21,6 @@ export const unavailable = (msg: string) => new BerthError(status.UNAVAILABLE, m
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+export const unauthenticated = (msg: string) => new BerthError(status.UNAUTHENTICATED, msg);
+export const permissionDenied = (msg: string) => new BerthError(status.PERMISSION_DENIED, msg);

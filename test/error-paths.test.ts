@@ -21,7 +21,7 @@ describe('error paths of create and delete', () => {
   async function host(name: string, over: Partial<FakeNodeSpec> = {}): Promise<FakeAgent> {
     const ports: [number, number] = [nextPort, nextPort + 9];
     nextPort += 10;
-    const a = await new FakeAgent({ name: cluster.nodeName(name), cpuMillis: 8000, memoryBytes: 32 * G, disks: [100 * G], ports, ...over }, cluster.managerAddress).start();
+    const a = await new FakeAgent({ name: cluster.nodeName(name), cpuMillis: 8000, memoryBytes: 32 * G, disks: [100 * G], ports, ...over }, cluster.registryAddress, cluster.tlsDir).start();
     fakes.push(a);
     await waitUntil(`node ${a.spec.name} ready`, async () => (await cluster.portal.listNodes({})).nodes.find((n) => n.name === a.spec.name)?.state === 'ready');
     return a;

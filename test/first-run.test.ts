@@ -56,8 +56,8 @@ describe('README first run', () => {
 
   beforeAll(async () => {
     const grpcAddr = `127.0.0.1:${await freePort()}`;
-    startEnv = { ...process.env, BERTH_STATE_DIR: dir, BERTH_GRPC: grpcAddr, BERTH_AGENT: `127.0.0.1:${await freePort()}`, BERTH_NODE: node, BERTH_PORTS: '3431-3440' };
-    env = { ...process.env, BERTH_MANAGER: grpcAddr };
+    startEnv = { ...process.env, BERTH_STATE_DIR: dir, BERTH_GRPC: grpcAddr, BERTH_AGENT: `127.0.0.1:${await freePort()}`, BERTH_REGISTRY: `127.0.0.1:${await freePort()}`, BERTH_NODE: node, BERTH_PORTS: '3431-3440' };
+    env = { ...process.env, BERTH_STATE_DIR: dir };
     await npmStart();
   });
 
@@ -70,6 +70,11 @@ describe('README first run', () => {
   });
 
   it('npm start, then berthctl create --wait --json gives credentials the mariadb client logs in with', async () => {
+    // berthctl finds the manager's address and the admin certificate in the config file that
+    // npm start wrote into the state directory: no flags, nothing but BERTH_STATE_DIR.
+    const conf = JSON.parse(fs.readFileSync(path.join(dir, 'berthctl.json'), 'utf8')) as { manager: string; cert: string };
+    expect(conf.manager).toBe(startEnv.BERTH_GRPC);
+    expect(fs.statSync(dir).mode & 0o077).toBe(0);
     const c = await create('first');
     expect(c).toMatchObject({ node, host: '127.0.0.1', port: 3431, user: 'admin', state: 'running' });
     expect(c.id).toMatch(/^i-[0-9a-f]{12}$/);

@@ -114,10 +114,6 @@ class Writer {
   }
 }
 
-function agentClient(a: RunningAgent) {
-  const Agent = agentProto().berth.v1.Agent;
-  return asyncClient(new Agent(a.address, grpc.credentials.createInsecure()) as AgentClient);
-}
 
 describe('data movement between two real agents', () => {
   const cluster = new TestCluster(['--node-timeout', '5']);
@@ -139,7 +135,8 @@ describe('data movement between two real agents', () => {
   const endpointOf = (c: CreateInstanceResponse__Output, flavor: Flavor): Endpoint => ({
     id: c.instance!.id,
     flavor,
-    agent: agentClient(a),
+    agent: cluster.agentClient(a.address),
+    streams: cluster.rawAgent(a.address),
     agentAddress: a.address,
     host: c.instance!.host,
     port: c.instance!.port,
@@ -150,7 +147,8 @@ describe('data movement between two real agents', () => {
     return {
       id,
       flavor,
-      agent: agentClient(b),
+      agent: cluster.agentClient(b.address),
+      streams: cluster.rawAgent(b.address),
       agentAddress: b.address,
       host: '127.0.0.2',
       port,
@@ -210,7 +208,7 @@ describe('data movement between two real agents', () => {
     expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.instance=${target.id}`] }) })).toEqual([]);
 
     cluster.startAgent(a);
-    source.agent = agentClient(a);
+    source.agent = cluster.agentClient(a.address);
     await waitUntil('the source agent to serve again', async () => (await source.agent.listInstances({}, 1000)).instances.length > 0, 60_000);
     await cluster.waitForNodes();
     const ok = await copy(source, target);

@@ -25,7 +25,7 @@ describe('heartbeats: busy ports and free space, simulated hosts', () => {
   });
 
   async function host(name: string, ports: [number, number], disks = [100 * G], over: Partial<FakeAgent['spec']> = {}) {
-    const a = await new FakeAgent({ name: cluster.nodeName(name), cpuMillis: 64_000, memoryBytes: 256 * G, disks, ports, ...over }, cluster.managerAddress).start();
+    const a = await new FakeAgent({ name: cluster.nodeName(name), cpuMillis: 64_000, memoryBytes: 256 * G, disks, ports, ...over }, cluster.registryAddress, cluster.tlsDir).start();
     fakes.push(a);
     await waitUntil(`node ${a.spec.name} ready`, async () => (await cluster.portal.listNodes({})).nodes.find((n) => n.name === a.spec.name)?.state === 'ready');
     return a;
@@ -84,8 +84,7 @@ describe('heartbeats: busy ports and free space, simulated hosts', () => {
   it('a create the manager sends outside the host range or to a disk it does not have is refused by the agent', async () => {
     // The fake agent checks like the real one; this proves the check, the manager never sends such a create.
     const a = await host('checks', [25301, 25302]);
-    const Agent = agentProto().berth.v1.Agent;
-    const client = asyncClient(new Agent(a.address, grpc.credentials.createInsecure()));
+    const client = cluster.agentClient(a.address);
     try {
       const base = { id: 'i-0123456789ab', name: 'x', image: 'img', resources: small, port: 25301, diskPath: a.diskPath(0), serverId: 1, adminUser: 'admin', adminPassword: 'pw' };
       expect(await statusOf(client.createInstance({ ...base, port: 25303 }))).toEqual({ code: 'INVALID_ARGUMENT', details: `port 25303 is outside node ${a.spec.name}'s range 25301-25302` });

@@ -24,8 +24,7 @@ describe('failures on a real agent', () => {
   beforeAll(async () => {
     images.push(buildTestImage('initfail', cluster.id, INIT_FAILS), buildTestImage('mysqldexit', cluster.id, MYSQLD_EXITS));
     await cluster.start([{ name: 'rf', host: '127.0.0.4', ports: '3471-3480' }]);
-    const Agent = agentProto().berth.v1.Agent;
-    agent = asyncClient(new Agent(cluster.agents[0]!.address, grpc.credentials.createInsecure()));
+    agent = cluster.agentClient(cluster.agents[0]!.address);
   });
   afterAll(async () => {
     agent?.close();

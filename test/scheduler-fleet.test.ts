@@ -26,7 +26,7 @@ async function status(p: Promise<unknown>): Promise<{ code: string; details: str
 }
 
 async function startFleet(cluster: TestCluster, specs: FakeNodeSpec[]): Promise<FakeAgent[]> {
-  const agents = await Promise.all(specs.map((s) => new FakeAgent({ ...s, name: cluster.nodeName(s.name) }, cluster.managerAddress).start()));
+  const agents = await Promise.all(specs.map((s) => new FakeAgent({ ...s, name: cluster.nodeName(s.name) }, cluster.registryAddress, cluster.tlsDir).start()));
   await cluster.waitForNodes();
   const { nodes } = await cluster.portal.listNodes({});
   expect(nodes.map((n) => n.name).sort()).toEqual(agents.map((a) => a.spec.name).sort());

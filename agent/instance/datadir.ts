@@ -3,6 +3,7 @@ import path from 'node:path';
 import { dialectFor, type Flavor } from '../../src/mysql/dialect';
 import { DEFAULTS_FILE, DIRS, IN_CONTAINER, layoutFor, type Layout } from './layout';
 import { renderMyCnf, type MyCnfInput } from './mycnf';
+import { readTailNoFollow } from '../../src/security/nofollow';
 
 // The instance's directories on the host: layout, my.cnf, initialization and removal. Template
 // data directories (a later feature) belong here too.
@@ -33,21 +34,44 @@ export function initCommand(flavor: Flavor): string[] {
 }
 
 // Files can outlive their container (a create that failed before the container existed): look
-// on every candidate disk. Answers whether anything was there.
-export async function removeInstanceFiles(disks: readonly string[], id: string): Promise<boolean> {
+// on every candidate disk. Answers whether anything was there. Nothing is deleted here: the
+// directory moves (a rename, same file system) to the disk's trash, <disk>/berth/.trash/<id>-<ms>,
+// which purgeTrash empties after the retention period, so a delete by mistake can be undone by
+// moving it back.
+export async function removeInstanceFiles(disks: readonly string[], id: string, now = Date.now()): Promise<boolean> {
   let existed = false;
   for (const disk of disks) {
     const root = layoutFor(disk, id).root;
     if (await exists(root)) {
       existed = true;
-      await fs.rm(root, { recursive: true, force: true });
+      const trash = trashDir(disk);
+      await fs.mkdir(trash, { recursive: true, mode: 0o700 });
+      await fs.rename(root, path.join(trash, `${id}-${now}`));
     }
   }
   return existed;
 }
 
+export const trashDir = (disk: string) => path.join(disk, 'berth', '.trash');
+
+// Deletes trashed instance directories older than `retentionMs`. Returns what it deleted.
+export async function purgeTrash(disks: readonly string[], retentionMs: number, now = Date.now()): Promise<string[]> {
+  const gone: string[] = [];
+  for (const disk of disks) {
+    const entries = await fs.readdir(trashDir(disk)).catch(() => [] as string[]);
+    for (const e of entries) {
+      const m = /-(\d{13})$/.exec(e);
+      if (!m || now - Number(m[1]) < retentionMs) continue;
+      await fs.rm(path.join(trashDir(disk), e), { recursive: true, force: true });
+      gone.push(path.join(trashDir(disk), e));
+    }
+  }
+  return gone;
+}
+
 export async function errorLogTail(layout: Layout): Promise<string> {
-  return tail(await fs.readFile(path.join(layout.dirs.log, 'error.log'), 'utf8').catch(() => ''));
+  // The container writes this directory: never follow a link it may have planted.
+  return tail(await readTailNoFollow(path.join(layout.dirs.log, 'error.log')));
 }
 
 export async function exists(p: string): Promise<boolean> {

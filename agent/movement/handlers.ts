@@ -2,6 +2,7 @@ import type { AgentHandlers } from '../../src/gen/berth/v1/Agent';
 import { invalidArgument } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { unary } from '../../src/rpc';
+import type { TlsFiles } from '../../src/tls/credentials';
 import type { DockerEngine } from '../docker';
 import type { Instances } from '../instance/lifecycle';
 import { streamBackup } from './backup';
@@ -32,9 +33,9 @@ function checkId(id: string): string {
 }
 
 // The agent's data-movement RPCs: hot copy (source and target side), replication control.
-export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[] }, log: Logger): MovementHandlers {
+export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles }, log: Logger): MovementHandlers {
   const repl = new Replication(instances);
-  const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log };
+  const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log, tls: node.tls };
   return {
     StreamBackup: serverStream(log, 'StreamBackup', (req, signal) => streamBackup(docker, instances, checkId(req.id), signal)),
     SeedInstance: serverStream(log, 'SeedInstance', (req, signal) => {

@@ -10,6 +10,7 @@ import type { BackupChunk__Output } from '../../src/gen/berth/v1/BackupChunk';
 import type { SeedInstanceRequest__Output } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
+import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import { LABEL, type DockerEngine } from '../docker';
 import { binds, DIRS, IN_CONTAINER, layoutFor, type Layout } from '../instance/layout';
 import type { Instances } from '../instance/lifecycle';
@@ -22,6 +23,8 @@ export interface SeedContext {
   node: string;
   disks: string[];
   log: Logger;
+  // This node's certificate: the source agent serves StreamBackup only to fleet node certificates.
+  tls?: TlsFiles;
 }
 
 const PREPARE_TIMEOUT_MS = 30 * 60_000;
@@ -71,7 +74,8 @@ export async function* seedFromBackup(ctx: SeedContext, req: SeedInstanceRequest
 async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: Layout, progress: Progress, signal: AbortSignal): AsyncGenerator<SeedProgress> {
   const unpack = await startUnpack(ctx, req, layout);
   const Agent = agentProto().berth.v1.Agent;
-  const client = new Agent(req.sourceAgent, grpc.credentials.createInsecure()) as AgentClient;
+  // Any node certificate of the fleet CA: the manager named the source's address, not its node.
+  const client = new Agent(req.sourceAgent, channelCredentials(ctx.tls, { kind: 'node' })) as AgentClient;
   const call = client.streamBackup({ id: req.sourceInstance });
   const onAbort = () => call.cancel();
   signal.addEventListener('abort', onAbort);

@@ -2,14 +2,26 @@ import * as grpc from '@grpc/grpc-js';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import { unavailable } from '../../src/errors';
 import { agentProto } from '../../src/proto';
-import { asyncClient, type AsyncClient } from '../../src/rpc';
+import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
+import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import type { NodesTable } from '../store/nodes';
 
 // One gRPC channel per agent, re-dialled when an agent registers from a new address.
 export class AgentPool {
-  private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient>; channel: grpc.ChannelInterface }>();
+  private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient>; raw: AgentClient; channel: grpc.ChannelInterface }>();
 
-  constructor(private readonly nodes: NodesTable) {}
+  // tls: the manager's own files; each agent must then present its node's certificate, so a
+  // process at a registered address that is not that node gets no request (and no password).
+  constructor(
+    private readonly nodes: NodesTable,
+    private readonly tls?: TlsFiles,
+  ) {}
+
+  // The same channel's plain client, for server-streaming calls (a hot copy's progress).
+  raw(node: string): AgentClient {
+    this.for(node);
+    return this.clients.get(node)!.raw;
+  }
 
   for(node: string): AsyncClient<AgentClient> {
     const row = this.nodes.get(node);
@@ -21,9 +33,9 @@ export class AgentPool {
     if (cur && cur.address === row.agentAddress && !failed) return cur.client;
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
-    const raw = new Agent(row.agentAddress, grpc.credentials.createInsecure());
+    const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     const client = asyncClient(raw);
-    this.clients.set(node, { address: row.agentAddress, client, channel: raw.getChannel() });
+    this.clients.set(node, { address: row.agentAddress, client, raw: raw as unknown as AgentClient, channel: raw.getChannel() });
     return client;
   }
 

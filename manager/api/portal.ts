@@ -1,9 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
-import { invalidArgument, notFound } from '../../src/errors';
+import { BerthError, invalidArgument, notFound } from '../../src/errors';
+import type { OperationRow } from '../store/operations';
 import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
-import { unary } from '../../src/rpc';
+import { guarded, unary } from '../../src/rpc';
+import { portalGuard, principalOf, type PortalAuth } from '../auth/principal';
+import { tokenHandlers } from '../auth/token-rpcs';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
 import type { InstanceOps, PlacementOptions } from '../operations/instances';
@@ -16,6 +19,7 @@ import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
 import { requestedImage, type FlavorImages } from './flavor';
+import { pageOf } from './paging';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -28,6 +32,21 @@ export interface PortalDeps {
   scheduler: SchedulerConfig;
   log: Logger;
   images: FlavorImages;
+  // Who may call what (manager/auth): every RPC passes the guard first.
+  auth: PortalAuth;
+}
+
+// The same create asked for twice: same shape, same image (or none given), same pinned node and
+// anti-affinity group. A different shape under a taken name stays ALREADY_EXISTS.
+function sameCreate(i: InstanceRow, r: { cpuMillis: number; memoryBytes: number; diskBytes: number; image: string; node?: string; group: string }): boolean {
+  return (
+    i.cpuMillis === r.cpuMillis &&
+    i.memoryBytes === r.memoryBytes &&
+    i.diskBytes === r.diskBytes &&
+    (!r.image || r.image === i.image) &&
+    (!r.node || r.node === i.node) &&
+    r.group === i.antiAffinityGroup
+  );
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -61,16 +80,34 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
-  const h: PortalHandlers = {
+  const h: Omit<PortalHandlers, 'CreateToken' | 'ListTokens' | 'RevokeToken'> = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      const { instance, operation } = await d.ops.create({ name, shape, image: requestedImage(req, d.images), ...placementOpts(req) });
-      return {
+      const image = requestedImage(req, d.images);
+      const opts = placementOpts(req);
+      const out = (instance: InstanceRow, operation: OperationRow) => ({
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),
         credentials: { instanceId: instance.id, host: hostOf(instance), port: instance.port, user: instance.adminUser, password: instance.adminPassword },
+      });
+      // Retry-safe: a caller that lost the answer (the manager died, a timeout) and asks again
+      // for the same name, shape and options gets the instance it already has and its operation.
+      const replay = () => {
+        const i = store.instances.find(name);
+        if (!i || !sameCreate(i, { ...shape, image: image ?? '', node: opts.node, group: opts.antiAffinityGroup ?? '' })) return undefined;
+        const op = store.operations.page({ type: 'create', instance: i.id, limit: 1, offset: 0 }).items[0];
+        return op && out(i, op);
       };
+      const again = replay();
+      if (again) return again;
+      try {
+        const { instance, operation } = await d.ops.create({ name, shape, image, ...opts });
+        return out(instance, operation);
+      } catch (err) {
+        if (err instanceof BerthError && err.code === grpc.status.ALREADY_EXISTS) return replay() ?? Promise.reject(err);
+        throw err;
+      }
     }),
     GetInstance: unary(log, 'GetInstance', (req) => {
       const i = findInstance(req.instance);
@@ -79,12 +116,15 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     ListInstances: unary(log, 'ListInstances', (req) => {
       if (req.node) findNode(req.node);
       const rows = req.node ? store.instances.onNode(req.node) : store.instances.all();
-      return { instances: rows.map((i) => toInstance(i, nodeOf(i))) };
+      const { items, next } = pageOf(rows, (i) => `${i.createdAt}\u0000${i.id}`, req);
+      return { instances: items.map((i) => toInstance(i, nodeOf(i))), nextPageToken: next };
     }),
     DeleteInstance: unary(log, 'DeleteInstance', (req) => toOperation(d.ops.delete(findInstance(req.instance).id))),
-    GetCredentials: unary(log, 'GetCredentials', (req) => {
+    GetCredentials: unary(log, 'GetCredentials', (req, call) => {
       const i = findInstance(req.instance);
-      log.info({ instance: i.id }, 'credentials read');
+      const who = principalOf(call)?.who ?? 'unknown';
+      store.events.add('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
+      log.info({ instance: i.id, who }, 'credentials read');
       return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
@@ -106,7 +146,10 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
         relaxedSoft: result.ok && result.relaxedSoft,
       };
     }),
-    ListNodes: unary(log, 'ListNodes', () => ({ nodes: store.nodes.all().map((n) => nodeOut(n.name)) })),
+    ListNodes: unary(log, 'ListNodes', (req) => {
+      const { items, next } = pageOf(store.nodes.all(), (n) => n.name, req);
+      return { nodes: items.map((n) => nodeOut(n.name)), nextPageToken: next };
+    }),
     CordonNode: unary(log, 'CordonNode', (req) => cordon(req.name, true)),
     UncordonNode: unary(log, 'UncordonNode', (req) => cordon(req.name, false)),
     GetOperation: unary(log, 'GetOperation', (req) => {
@@ -114,10 +157,13 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       if (!op) throw notFound(`no operation ${req.id}`);
       return toOperation(op);
     }),
-    WaitOperation: unary(log, 'WaitOperation', async (req) => {
+    WaitOperation: unary(log, 'WaitOperation', async (req, call) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
       const timeout = Math.min(req.timeoutMs || 60_000, MAX_WAIT_MS);
-      return toOperation((await d.engine.wait(req.id, timeout))!);
+      // A client that cancels (or whose deadline passes) stops being a listener at once.
+      const gone = new AbortController();
+      call.once('cancelled', () => gone.abort());
+      return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
     }),
     RetryOperation: unary(log, 'RetryOperation', (req) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
@@ -131,5 +177,5 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, h);
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
 }

@@ -4,18 +4,39 @@ import type { Logger } from '../../src/log';
 import { agentProto } from '../../src/proto';
 import { unary } from '../../src/rpc';
 import { checkNodeInfo } from '../../src/validate';
+import { permissionDenied } from '../../src/errors';
+import { peerOf } from '../../src/tls/credentials';
 import type { UsageMap } from '../health/usage';
 import type { FleetState } from '../state/fleet';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
 // each agent actually runs (through the fleet state owner).
-export function addRegistry(server: grpc.Server, d: { fleet: FleetState; heartbeatIntervalMs: number; log: Logger; usage?: UsageMap }): void {
+export interface RegistryDeps {
+  fleet: FleetState;
+  heartbeatIntervalMs: number;
+  log: Logger;
+  usage?: UsageMap;
+  // With TLS a node may register and heartbeat only as the node its certificate names, so no
+  // one else can take over its name, address or host. false only with --insecure.
+  requireNodeCert: boolean;
+}
+
+export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
   const { fleet, log } = d;
+  const checkPeer = (call: Parameters<typeof peerOf>[0], node: string) => {
+    if (!d.requireNodeCert) return;
+    const p = peerOf(call);
+    if (p?.kind !== 'node' || p.name !== node) {
+      log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'registry call refused: certificate does not name this node');
+      throw permissionDenied(`only the holder of node ${node}'s certificate may register or heartbeat as ${node}${p ? ` (this certificate names ${p.kind} ${p.name})` : ''}`);
+    }
+  };
   const unknown = (node: string) => (ids: string[]) => log.warn({ node, unknown: ids }, 'agent runs berth containers this manager does not know; leaving them alone');
 
   const h: RegistryHandlers = {
-    Register: unary(log, 'Register', (req) => {
+    Register: unary(log, 'Register', (req, call) => {
       const n = checkNodeInfo(req.node);
+      checkPeer(call, n.name);
       fleet.registerNode(
         {
           name: n.name,
@@ -39,7 +60,8 @@ export function addRegistry(server: grpc.Server, d: { fleet: FleetState; heartbe
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
       return { heartbeatIntervalMs: d.heartbeatIntervalMs };
     }),
-    Heartbeat: unary(log, 'Heartbeat', async (req) => {
+    Heartbeat: unary(log, 'Heartbeat', async (req, call) => {
+      checkPeer(call, req.node);
       if (!fleet.snapshot.get(req.node)) return { reregister: true };
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, req.instances, unknown(req.node));
       d.usage?.report(req.node, req.instances);

@@ -37,3 +37,20 @@ export function splitHostPort(addr: string): { host: string; port: number } {
   if (!m) throw new Error(`want HOST:PORT, got "${addr}"`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
+
+// Host header check: the name without its port must be one of the configured names.
+export function allowedHost(header: string | undefined, names: string[]): boolean {
+  if (!header) return false;
+  const m = /^(\[[^\]]+\]|[^:]+)(?::\d{1,5})?$/.exec(header.trim());
+  if (!m) return false;
+  const name = m[1]!.replace(/^\[|\]$/g, '').toLowerCase();
+  return names.some((n) => n.toLowerCase() === name);
+}
+
+// The /v1 role model, shared with the portal: reads (and the capacity fit, which only computes)
+// need viewer, node actions operator.
+export function httpRole(method: string, url: string): 'viewer' | 'operator' {
+  if (method === 'GET' || method === 'HEAD') return 'viewer';
+  if (url.startsWith('/v1/capacity/fit')) return 'viewer';
+  return 'operator';
+}

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { errorMessage } from '../../src/errors';
 import { isLoopback, splitHostPort } from './auth';
@@ -8,7 +9,7 @@ import { buildAdminServer, type AdminDeps } from './server';
 // cannot be bound is logged and the manager goes on serving gRPC without the admin server.
 export async function startAdminServer(d: AdminDeps, listen: string): Promise<{ app: FastifyInstance; address: string } | undefined> {
   let { host, port } = splitHostPort(listen);
-  if (!d.token) {
+  if (!d.token && !d.tls) {
     if (!isLoopback(host)) {
       d.log.warn({ requested: listen }, 'no admin token configured (--admin-token or BERTH_ADMIN_TOKEN): the admin server binds to 127.0.0.1 only');
       host = '127.0.0.1';
@@ -16,7 +17,10 @@ export async function startAdminServer(d: AdminDeps, listen: string): Promise<{ 
       d.log.info({ listen }, 'no admin token configured: admin server on loopback only, without authentication');
     }
   }
-  const app = await buildAdminServer(d);
+  // Off loopback: HTTPS with the manager's certificate (same CA as gRPC) and tokens required.
+  const off = !isLoopback(host);
+  const https = off && d.tls ? { key: fs.readFileSync(d.tls.key), cert: fs.readFileSync(d.tls.cert), ca: fs.readFileSync(d.tls.ca) } : undefined;
+  const app = await buildAdminServer({ ...d, https, requireAuth: d.requireAuth || off });
   try {
     await app.listen({ host, port });
   } catch (err) {
@@ -26,6 +30,6 @@ export async function startAdminServer(d: AdminDeps, listen: string): Promise<{ 
   }
   const addr = app.server.address();
   const address = typeof addr === 'object' && addr ? `${host.includes(':') ? `[${host}]` : host}:${addr.port}` : `${host}:${port}`;
-  d.log.info({ address, auth: Boolean(d.token) }, 'admin HTTP server listening');
+  d.log.info({ address, auth: Boolean(d.token) || off, https: Boolean(https), hosts: d.allowedHosts }, 'admin HTTP server listening');
   return { app, address };
 }

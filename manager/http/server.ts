@@ -2,7 +2,7 @@ import { status } from '@grpc/grpc-js';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
-import { BerthError } from '../../src/errors';
+import { BerthError, invalidArgument } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { VERSION } from '../../src/version';
 import { computeCapacity, type CapacityReport } from '../capacity/compute';
@@ -12,7 +12,10 @@ import type { UsageMap } from '../health/usage';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
-import { bearer, isPublicPath, tokenMatches } from './auth';
+import { allowedHost, bearer, httpRole, isPublicPath, tokenMatches } from './auth';
+import { RANK } from '../auth/policy';
+import type { TokensTable } from '../auth/tokens';
+import type { TlsFiles } from '../../src/tls/credentials';
 import { Metrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { capacityRoutes } from './routes/capacity';
@@ -27,6 +30,15 @@ export interface AdminDeps {
   log: Logger;
   // Bearer token; undefined: no authentication (the caller binds to loopback only).
   token?: string;
+  // Portal tokens (shared role model): GET routes need viewer, actions operator.
+  tokens?: TokensTable;
+  // Require a token even without --admin-token (the server is reachable off loopback).
+  requireAuth?: boolean;
+  // Host header values (names without port) this server answers to; empty: any.
+  allowedHosts?: string[];
+  // The manager's certificate files; served as HTTPS when `https` holds their contents.
+  tls?: TlsFiles;
+  https?: { key: Buffer; cert: Buffer; ca: Buffer };
   alerts?: AlertManager;
   webhook?: WebhookSender;
   metrics?: Metrics;
@@ -75,6 +87,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   const ctx: AdminContext = { ...d, now, metrics, capacity };
 
   const app = Fastify({
+    ...(d.https ? { https: d.https } : {}),
     loggerInstance: d.log.child({ component: 'admin-http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
@@ -92,13 +105,30 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!d.token) return;
+    // DNS rebinding: a page served from another name must not reach this server through a browser.
+    if (d.allowedHosts?.length && !allowedHost(req.headers.host, d.allowedHosts)) {
+      return reply.code(421).send({ error: { code: 'misdirected', message: `this server answers to ${d.allowedHosts.join(', ')} only, not Host "${req.headers.host ?? ''}"` } });
+    }
+    if (!d.token && !d.requireAuth) return;
     if (isPublicPath(req.url)) return;
-    if (!tokenMatches(bearer(req.headers.authorization), d.token)) {
+    const presented = bearer(req.headers.authorization);
+    const role = d.token && tokenMatches(presented, d.token) ? 'admin' : presented ? d.tokens?.verify(presented)?.role : undefined;
+    if (role && RANK[role] < RANK[httpRole(req.method, req.url)]) {
+      return reply.code(403).send({ error: { code: 'forbidden', message: `${req.method} ${req.url.split('?')[0]} needs the ${httpRole(req.method, req.url)} role; this token has ${role}` } });
+    }
+    if (!role) {
       return reply
         .code(401)
         .header('www-authenticate', 'Bearer realm="berth"')
         .send({ error: { code: 'unauthorized', message: req.headers.authorization ? 'the bearer token is not valid' : 'a bearer token is required (Authorization: Bearer …)' } });
+    }
+  });
+
+  // Ajv coerces "1e309" to Infinity and lets it past minimum/maximum (found by the fuzz test):
+  // no route takes a non-finite number.
+  app.addHook('preHandler', async (req) => {
+    for (const [k, v] of Object.entries((req.query ?? {}) as Record<string, unknown>)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) throw invalidArgument(`querystring parameter "${k}" must be a finite number`);
     }
   });
 

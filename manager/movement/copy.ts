@@ -81,7 +81,7 @@ async function copyByClone(source: Endpoint, target: TargetEndpoint, opts: CopyO
 // SeedInstance is a server stream: progress messages, the last one "done".
 function seed(target: Endpoint, req: SeedInstanceRequest, opts: CopyOptions): Promise<SeedProgress__Output> {
   const Agent = agentProto().berth.v1.Agent;
-  const client = new Agent(target.agentAddress, grpc.credentials.createInsecure()) as AgentClient;
+  const client = target.streams ?? (new Agent(target.agentAddress, grpc.credentials.createInsecure()) as AgentClient);
   const deadline = Date.now() + (opts.copyDeadlineMs ?? 6 * 3600_000);
   return new Promise<SeedProgress__Output>((resolve, reject) => {
     const call = client.seedInstance(req, { deadline });

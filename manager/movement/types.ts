@@ -11,6 +11,9 @@ export interface Endpoint {
   // Its agent: unary calls through the manager's pool, and the address for streams and for
   // agent-to-agent pulls.
   agent: AsyncClient<AgentClient>;
+  // A client for the agent's server-streaming calls (SeedInstance), on the same TLS channel as
+  // `agent` (AgentPool.raw); without it the copy dials agentAddress in plaintext (--insecure).
+  streams?: AgentClient;
   agentAddress: string;
   // Where mysqld serves (replicas connect here).
   host: string;

@@ -60,5 +60,5 @@ async function verifyRunning(d: OperationDeps, ctx: Ctx): Promise<void> {
 // Whatever the agent made (directories, an init container, a half-started mysqld) goes.
 export async function removeContainer(d: OperationDeps, id: string): Promise<void> {
   const i = d.fleet.store.instances.get(id);
-  if (i) await d.agents.for(i.node).removeInstance({ id }, d.agentRemoveDeadlineMs ?? 120_000);
+  if (i) await d.agents.for(i.node).removeInstance({ id, node: i.node, diskPath: i.diskPath }, d.agentRemoveDeadlineMs ?? 120_000);
 }

@@ -126,19 +126,29 @@ export class Engine {
   }
 
   // Resolves with the operation once it has ended (or is stuck), or as it stands at the timeout.
-  wait(opId: string, timeoutMs: number): Promise<OperationRow | undefined> {
+  // How many WaitOperation callers listen on an operation (tests: cancelled waiters leave none).
+  waiters(opId: string): number {
+    return this.events.listenerCount(opId);
+  }
+
+  // `signal`: the waiter went away (a client cancelled its WaitOperation): stop listening at once.
+  wait(opId: string, timeoutMs: number, signal?: AbortSignal): Promise<OperationRow | undefined> {
     return new Promise((resolve) => {
       const check = () => {
         const op = this.store.operations.get(opId);
         if (!op || ENDED.has(op.state)) return finish(op);
       };
+      const abort = () => finish();
       const finish = (op = this.store.operations.get(opId)) => {
         clearTimeout(timer);
         this.events.off(opId, check);
+        signal?.removeEventListener('abort', abort);
         resolve(op);
       };
       const timer = setTimeout(finish, timeoutMs);
       this.events.on(opId, check);
+      signal?.addEventListener('abort', abort, { once: true });
+      if (signal?.aborted) return finish();
       check();
     });
   }

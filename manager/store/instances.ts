@@ -1,5 +1,6 @@
 import type { DB } from './db';
 import { nowIso } from './db';
+import type { SecretBox } from '../../src/security/secretbox';
 
 // pending: reserved, not yet on the node; creating: the agent is building it; running, stopped,
 // missing (its node no longer reports it); deleting; failed (a clean-up could not finish).
@@ -38,6 +39,8 @@ const COLUMNS = `id, name, server_id AS serverId, node, disk_path AS diskPath, p
 
 export class InstancesTable {
   private readonly q;
+  // Seals admin passwords at rest (AES-256-GCM); set by the manager at start-up.
+  private box?: SecretBox;
 
   constructor(private readonly db: DB) {
     this.q = {
@@ -60,7 +63,26 @@ export class InstancesTable {
           container_id = COALESCE(@containerId, container_id), message = COALESCE(@message, message), updated_at = @updatedAt
         WHERE id = @id`),
       delete: db.prepare('DELETE FROM instances WHERE id = ?'),
+      passwords: db.prepare('SELECT id, admin_password AS sealed FROM instances'),
+      setPassword: db.prepare('UPDATE instances SET admin_password = ? WHERE id = ?'),
     };
+  }
+
+  useSecrets(box: SecretBox): void {
+    this.box = box;
+  }
+
+  // Stored (sealed or, before the migration, plain) passwords, for re-sealing under a new key.
+  storedPasswords(): { id: string; sealed: string }[] {
+    return this.q.passwords.all() as { id: string; sealed: string }[];
+  }
+
+  setStoredPassword(id: string, sealed: string): void {
+    this.q.setPassword.run(sealed, id);
+  }
+
+  private open<T extends InstanceRow | undefined>(r: T): T {
+    return r && this.box ? { ...r, adminPassword: this.box.open(r.adminPassword) } : r;
   }
 
   nextServerId(): number {
@@ -71,7 +93,8 @@ export class InstancesTable {
   insert(r: Omit<InstanceRow, 'flavor' | 'version' | 'containerId' | 'message' | 'updatedAt' | 'createdAt' | 'cluster' | 'antiAffinityGroup'> & { antiAffinityGroup?: string; cluster?: string }): InstanceRow {
     const createdAt = nowIso();
     const { cluster, antiAffinityGroup, ...rest } = r;
-    this.q.insert.run({ ...rest, group: antiAffinityGroup ?? cluster ?? '', createdAt });
+    const adminPassword = this.box ? this.box.seal(rest.adminPassword) : rest.adminPassword;
+    this.q.insert.run({ ...rest, adminPassword, group: antiAffinityGroup ?? cluster ?? '', createdAt });
     return this.get(r.id)!;
   }
 
@@ -85,20 +108,20 @@ export class InstancesTable {
   }
 
   get(id: string): InstanceRow | undefined {
-    return this.q.get.get(id) as InstanceRow | undefined;
+    return this.open(this.q.get.get(id) as InstanceRow | undefined);
   }
 
   // Accepts an id or a name: DBAs type names, scripts keep ids.
   find(idOrName: string): InstanceRow | undefined {
-    return this.get(idOrName) ?? (this.q.byName.get(idOrName) as InstanceRow | undefined);
+    return this.get(idOrName) ?? this.open(this.q.byName.get(idOrName) as InstanceRow | undefined);
   }
 
   all(): InstanceRow[] {
-    return this.q.all.all() as InstanceRow[];
+    return (this.q.all.all() as InstanceRow[]).map((r) => this.open(r));
   }
 
   onNode(node: string): InstanceRow[] {
-    return this.q.onNode.all(node) as InstanceRow[];
+    return (this.q.onNode.all(node) as InstanceRow[]).map((r) => this.open(r));
   }
 
   update(id: string, u: { state: InstanceState; flavor?: string; version?: string; containerId?: string; message?: string }): void {

@@ -6,22 +6,28 @@ import type { Instance__Output } from '../gen/berth/v1/Instance';
 import type { Node__Output } from '../gen/berth/v1/Node';
 import type { Operation__Output } from '../gen/berth/v1/Operation';
 import type { PortalClient } from '../gen/berth/v1/Portal';
-import { portalProto } from '../proto';
-import { asyncClient, isServiceError, type AsyncClient } from '../rpc';
+import { isServiceError, type AsyncClient } from '../rpc';
+import { portalClient, type ConnectionFlags } from './connect';
+import { addSecurityCommands } from './security';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
 
 const program = new Command('berthctl')
   .description('berth: MySQL instances on your own hosts')
-  .option('--manager <host:port>', "the manager's gRPC address (or BERTH_MANAGER)", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
+  .option('--manager <host:port>', "the manager's gRPC address (or BERTH_MANAGER; default 127.0.0.1:7400)", hostPortOpt)
+  .option('--ca <file>', 'fleet CA certificate (or BERTH_CA)')
+  .option('--cert <file>', 'client certificate (or BERTH_CERT)')
+  .option('--key <file>', 'client private key (or BERTH_KEY)')
+  .option('--token <token>', 'bearer token instead of a client certificate (or BERTH_TOKEN)')
+  .option('--insecure', 'plaintext, for a manager started with --insecure (or BERTH_INSECURE=1)')
+  .option('--config <file>', 'config file (default: BERTH_CONFIG, $BERTH_STATE_DIR/berthctl.json, .berth/berthctl.json, ~/.config/berth/berthctl.json)')
   .option('--json', 'print JSON for scripts instead of tables')
   .version(VERSION)
   .showHelpAfterError();
 
 let client: AsyncClient<PortalClient> | undefined;
 function portal(): AsyncClient<PortalClient> {
-  const Portal = portalProto().berth.v1.Portal;
-  return (client ??= asyncClient(new Portal(program.opts<{ manager: string }>().manager, grpc.credentials.createInsecure())));
+  return (client ??= portalClient(program.opts<ConnectionFlags>()));
 }
 const json = () => Boolean(program.opts<{ json?: boolean }>().json);
 const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -74,6 +80,18 @@ function opFailed(op: Operation__Output): boolean {
   process.stderr.write(`operation ${op.id} ${why}\n`);
   process.exitCode = 1;
   return true;
+}
+
+// Lists come in pages of at most 1000: follow next_page_token to the end.
+async function allPages<R extends { nextPageToken: string }, T>(get: (token: string) => Promise<R>, items: (r: R) => T[]): Promise<T[]> {
+  const out: T[] = [];
+  let token = '';
+  do {
+    const r = await get(token);
+    out.push(...items(r));
+    token = r.nextPageToken;
+  } while (token);
+  return out;
 }
 
 const instance = program.command('instance').description('MySQL instances');
@@ -184,7 +202,7 @@ instance
   .description('list instances')
   .option('--node <name>', 'only on this node')
   .action(async (o: { node?: string }) => {
-    const { instances } = await portal().listInstances({ node: o.node ?? '' });
+    const instances = await allPages((pageToken) => portal().listInstances({ node: o.node ?? '', pageToken }), (r) => r.instances);
     if (json()) print(instances);
     else instanceRows(instances);
   });
@@ -245,7 +263,7 @@ node
   .command('list')
   .description('list nodes with capacity and allocation')
   .action(async () => {
-    const { nodes } = await portal().listNodes({});
+    const nodes = await allPages((pageToken) => portal().listNodes({ pageToken }), (r) => r.nodes);
     if (json()) print(nodes);
     else nodeRows(nodes);
   });
@@ -315,7 +333,9 @@ interface CapGroup { cpu: CapRes; memory: CapRes; disk: CapRes; instances: { tot
 
 async function admin<T>(o: { admin: string; token?: string }, url: string): Promise<T> {
   const headers: Record<string, string> = {};
-  if (o.token) headers.authorization = `Bearer ${o.token}`;
+  // --token may land on the program (it is also the portal's flag) when written after `fit`.
+  const token = o.token || program.opts<ConnectionFlags>().token;
+  if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
     res = await fetch(new URL(url, o.admin), { headers, signal: AbortSignal.timeout(30_000) });
@@ -392,6 +412,8 @@ capacity
     if (Object.keys(f.perNode).length) table(['NODE', 'INSTANCES'], Object.entries(f.perNode).sort((a, b) => a[0].localeCompare(b[0])));
     if (Object.keys(f.reasons).length) process.stdout.write(`next one refused: ${Object.entries(f.reasons).map(([k, v]) => `${v} ${k}`).join(', ')}\n`);
   });
+
+addSecurityCommands(program, portal, { json, print, table });
 
 program
   .parseAsync()

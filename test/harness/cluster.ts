@@ -6,9 +6,12 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import Docker from 'dockerode';
+import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { PortalClient } from '../../src/gen/berth/v1/Portal';
-import { portalProto } from '../../src/proto';
-import { asyncClient, type AsyncClient } from '../../src/rpc';
+import { agentProto, portalProto } from '../../src/proto';
+import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
+import { initCa, issueCert, type CertKind } from '../../src/tls/ca';
+import { channelCredentials, filesIn, type TlsFiles } from '../../src/tls/credentials';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const docker = new Docker({ socketPath: process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock' });
@@ -76,16 +79,65 @@ export class TestCluster {
   readonly id = randomBytes(3).toString('hex');
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-it-'));
   managerPort = 0;
+  registryPort = 0;
+  // A fresh CA per run (TLS everywhere, as in production); undefined with insecure.
+  readonly tlsDir = path.join(this.dir, 'tls');
   // The manager's admin HTTP port: a free one per run unless the test passes --admin-listen.
   adminPort = 0;
   manager?: ChildProcess;
   agents: RunningAgent[] = [];
   portal!: AsyncClient<PortalClient>;
 
-  constructor(private readonly managerArgs: string[] = []) {}
+  constructor(
+    private readonly managerArgs: string[] = [],
+    readonly insecure = false,
+  ) {
+    if (!insecure) {
+      initCa(this.tlsDir);
+      issueCert(this.tlsDir, 'manager', 'manager');
+      issueCert(this.tlsDir, 'admin', 'admin');
+    }
+  }
 
   get managerAddress(): string {
     return `127.0.0.1:${this.managerPort}`;
+  }
+
+  get registryAddress(): string {
+    return `127.0.0.1:${this.registryPort}`;
+  }
+
+  // Certificate files for an identity of this run's CA (made on first use).
+  certFor(kind: CertKind, name: string): TlsFiles {
+    issueCert(this.tlsDir, kind, name);
+    return filesIn(this.tlsDir, kind, name);
+  }
+
+  // A portal client holding a certificate of the given role (or none: token or anonymous).
+  portalAs(kind: CertKind | 'none', name: string = kind, metadata?: grpc.Metadata): AsyncClient<PortalClient> {
+    return asyncClient(this.rawPortal(kind, name) as PortalClient, undefined, metadata);
+  }
+
+  rawPortal(kind: CertKind | 'none', name: string = kind): grpc.Client {
+    const Portal = portalProto().berth.v1.Portal;
+    const creds =
+      this.insecure ? grpc.credentials.createInsecure()
+      : kind === 'none' ? channelCredentials(filesIn(this.tlsDir, 'admin', 'admin'), { kind: 'manager' }, false)
+      : channelCredentials(this.certFor(kind, name), { kind: 'manager' });
+    return new Portal(this.managerAddress, creds, CHANNEL_OPTIONS);
+  }
+
+  // An Agent client as the manager calls it: the manager's certificate, the agent's node
+  // certificate expected (plaintext when the run is --insecure).
+  agentClient(address: string): AsyncClient<AgentClient> {
+    return asyncClient(this.rawAgent(address));
+  }
+
+  // The same, for the agent's server-streaming calls.
+  rawAgent(address: string): AgentClient {
+    const Agent = agentProto().berth.v1.Agent;
+    const creds = this.insecure ? grpc.credentials.createInsecure() : channelCredentials(this.certFor('manager', 'manager'), { kind: 'node' });
+    return new Agent(address, creds, CHANNEL_OPTIONS) as unknown as AgentClient;
   }
 
   get adminUrl(): string {
@@ -98,12 +150,17 @@ export class TestCluster {
 
   async start(specs: AgentSpec[]): Promise<this> {
     this.managerPort = await freePort();
+    this.registryPort = await freePort();
+    if (!this.insecure) {
+      // berthctl processes a test spawns find this run's admin certificate.
+      const f = filesIn(this.tlsDir, 'admin', 'admin');
+      Object.assign(process.env, { BERTH_CA: f.ca, BERTH_CERT: f.cert, BERTH_KEY: f.key });
+    } else process.env.BERTH_INSECURE = '1';
     const i = this.managerArgs.indexOf('--admin-listen');
     if (i >= 0) this.adminPort = Number(this.managerArgs[i + 1]?.split(':').pop());
     else this.adminPort = await freePort();
     this.startManager();
-    const Portal = portalProto().berth.v1.Portal;
-    this.portal = asyncClient(new Portal(this.managerAddress, grpc.credentials.createInsecure()));
+    this.portal = this.portalAs('admin');
     for (const spec of specs) {
       const node = this.nodeName(spec.name);
       const disks = spec.diskPaths ?? Array.from({ length: spec.disks ?? 1 }, (_, i) => path.join(this.dir, node, `data${i + 1}`));
@@ -121,6 +178,9 @@ export class TestCluster {
         'dist/manager/main.js',
         '--listen',
         this.managerAddress,
+        '--registry-listen',
+        this.registryAddress,
+        ...(this.insecure ? ['--insecure'] : ['--tls-dir', this.tlsDir]),
         '--state-dir',
         path.join(this.dir, 'manager'),
         ...(this.managerArgs.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${this.adminPort}`]),
@@ -137,7 +197,9 @@ export class TestCluster {
   }
 
   startAgent(a: RunningAgent): void {
-    const args = ['dist/agent/main.js', '--manager', this.managerAddress, '--listen', a.address, '--node', a.node, '--ports', a.spec.ports];
+    const args = ['dist/agent/main.js', '--manager', this.registryAddress, '--listen', a.address, '--node', a.node, '--ports', a.spec.ports];
+    if (this.insecure) args.push('--insecure');
+    else (issueCert(this.tlsDir, 'node', a.node), args.push('--tls-dir', this.tlsDir));
     for (const d of a.disks) args.push('--disk', d);
     for (const [k, v] of Object.entries(a.spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (a.spec.cpus) args.push('--cpus', a.spec.cpus);

@@ -4,7 +4,9 @@ import type { AgentInstance } from '../../src/gen/berth/v1/AgentInstance';
 import type { AgentCreateInstanceRequest__Output } from '../../src/gen/berth/v1/AgentCreateInstanceRequest';
 import type { RegistryClient } from '../../src/gen/berth/v1/Registry';
 import { agentProto } from '../../src/proto';
-import { asyncClient, bindServer, type AsyncClient } from '../../src/rpc';
+import { asyncClient, bindServer, CHANNEL_OPTIONS, guarded, type AsyncClient } from '../../src/rpc';
+import { issueCert } from '../../src/tls/ca';
+import { channelCredentials, filesIn, peerOf, serverCredentials, type TlsFiles } from '../../src/tls/credentials';
 
 export interface FakeNodeSpec {
   name: string;
@@ -63,15 +65,28 @@ export class FakeAgent {
   constructor(
     readonly spec: FakeNodeSpec,
     private readonly managerAddress: string,
+    // The run's CA directory: the fake serves and registers with its node's certificate, and
+    // like a real agent answers only the manager. Undefined: plaintext (--insecure managers).
+    private readonly tlsDir?: string,
   ) {}
+
+  private tls(): TlsFiles | undefined {
+    if (!this.tlsDir) return undefined;
+    issueCert(this.tlsDir, 'node', this.spec.name);
+    return filesIn(this.tlsDir, 'node', this.spec.name);
+  }
 
   async start(): Promise<this> {
     this.server = new grpc.Server();
-    this.server.addService(agentProto().berth.v1.Agent.service, this.handlers() as unknown as grpc.UntypedServiceImplementation);
-    const port = await bindServer(this.server, '127.0.0.1:0');
+    const tls = this.tls();
+    const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>) => {
+      if (tls && peerOf(call)?.kind !== 'manager') throw new Error('only the manager may call the agent');
+    };
+    this.server.addService(agentProto().berth.v1.Agent.service, guarded(this.handlers() as unknown as AgentHandlers, onlyManager) as unknown as grpc.UntypedServiceImplementation);
+    const port = await bindServer(this.server, '127.0.0.1:0', serverCredentials(tls, 'require'));
     this.address = `127.0.0.1:${port}`;
     const Registry = agentProto().berth.v1.Registry;
-    this.registry = asyncClient(new Registry(this.managerAddress, grpc.credentials.createInsecure()));
+    this.registry = asyncClient(new Registry(this.managerAddress, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
     await this.register();
     this.timer = setInterval(() => void this.heartbeat().catch(() => undefined), 1000);
     return this;

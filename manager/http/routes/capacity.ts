@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { invalidArgument } from '../../../src/errors';
 import { parseCpu, parseSize } from '../../../src/units';
 import { LIMITS } from '../../../src/validate';
-import { fit, type FitShape } from '../../capacity/fit';
+import { cloneNodes, type FitShape } from '../../capacity/fit';
+import { FitPool } from '../../capacity/fit-pool';
 import type { AdminContext } from '../server';
 import { CPU_PATTERN, SIZE_PATTERN, capacityReportSchema, fitResultSchema } from './schemas';
 
@@ -66,12 +67,15 @@ export function capacityRoutes(ctx: AdminContext) {
       },
     );
 
-    const runFit = (shapes: FitShape[]) => {
+    // Off the event loop (a worker thread), with one work budget for all the request's shapes.
+    const pool = new FitPool();
+    app.addHook('onClose', async () => pool.close());
+    const runFit = async (shapes: FitShape[]) => {
       const end = ctx.metrics.fitSeconds.startTimer();
-      const at = { now: ctx.now(), config: ctx.scheduler };
-      const results = shapes.map((s) => fit(ctx.snapshot.nodes(), s, at));
+      const now = ctx.now();
+      const results = await pool.run({ nodes: cloneNodes(ctx.snapshot.nodes()), shapes, now, config: ctx.scheduler });
       end();
-      return { at: new Date(at.now).toISOString(), results };
+      return { at: new Date(now).toISOString(), results };
     };
 
     app.get(

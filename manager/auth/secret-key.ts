@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { isSealed, newKey, SecretBox, type SecretKey } from '../../src/security/secretbox';
+import type { Store } from '../store/index';
+
+// The key that seals admin passwords lives in its own file (0600), never in the database: a copy
+// of berth.db alone gives no password. Rotation writes <file>.new first, re-seals every row in
+// one transaction, then renames; a crash in between leaves both files, and the next start
+// opens rows of either key and finishes the job.
+
+function readKey(file: string): SecretKey {
+  const j = JSON.parse(fs.readFileSync(file, 'utf8')) as { id?: string; key?: string };
+  if (!j.id || !j.key) throw new Error(`${file} is not a berth secret key file`);
+  return { id: j.id, key: Buffer.from(j.key, 'base64') };
+}
+
+function writeKey(file: string, k: SecretKey): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  fs.writeFileSync(file, JSON.stringify({ id: k.id, key: k.key.toString('base64') }) + '\n', { mode: 0o600, flag: 'wx' });
+}
+
+// Seals every row not yet sealed with the current key (plain rows from before encryption, rows
+// of an older key). Returns how many rows changed.
+export function sealAll(store: Store, box: SecretBox): number {
+  return store.tx(() => {
+    let n = 0;
+    for (const { id, sealed } of store.instances.storedPasswords()) {
+      if (box.sealedWithCurrent(sealed)) continue;
+      store.instances.setStoredPassword(id, box.seal(isSealed(sealed) ? box.open(sealed) : sealed));
+      n++;
+    }
+    return n;
+  });
+}
+
+// Loads (or on first start creates) the key, finishes an interrupted rotation, rotates when
+// asked, and seals what is not sealed yet.
+export function openSecrets(store: Store, file: string, rotate = false): { box: SecretBox; sealed: number; rotated: boolean } {
+  // Overwrite freed pages, so a re-sealed password's old bytes do not linger in the file.
+  store.db.pragma('secure_delete = ON');
+  if (!fs.existsSync(file)) writeKey(file, newKey());
+  const pending = `${file}.new`;
+  let current = readKey(file);
+  const older: SecretKey[] = [];
+  if (rotate && !fs.existsSync(pending)) writeKey(pending, newKey());
+  const rotating = fs.existsSync(pending);
+  if (rotating) {
+    older.push(current);
+    current = readKey(pending);
+  }
+  const box = new SecretBox(current, older);
+  const sealed = sealAll(store, box);
+  if (rotating) fs.renameSync(pending, file);
+  store.instances.useSecrets(box);
+  return { box, sealed, rotated: rotating };
+}

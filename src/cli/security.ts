@@ -1,0 +1,98 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import type { PortalClient } from '../gen/berth/v1/Portal';
+import type { AsyncClient } from '../rpc';
+import { initCa, issueCert, ROLES, type Role } from '../tls/ca';
+import { collect } from '../cliopts';
+
+interface Out {
+  json: () => boolean;
+  print: (v: unknown) => void;
+  table: (head: string[], rows: (string | number)[][]) => void;
+}
+
+const defaultDir = () => path.resolve(process.env.BERTH_STATE_DIR ?? '.berth', 'tls');
+
+function clientOpt(v: string, prev: { name: string; role: Role }[]): { name: string; role: Role }[] {
+  const [name, role] = v.split(':');
+  if (!name || !(ROLES as readonly string[]).includes(role ?? '')) throw new InvalidArgumentError(`want NAME:ROLE with a role of ${ROLES.join(', ')}, got "${v}"`);
+  return [...prev, { name, role: role as Role }];
+}
+
+// `certs` (the fleet CA, made with openssl) and `token` (bearer tokens, through the portal).
+export function addSecurityCommands(program: Command, portal: () => AsyncClient<PortalClient>, out: Out): void {
+  const certs = program.command('certs').description('the fleet CA and the certificates of the manager, agents and clients');
+  certs
+    .command('init')
+    .description('make the CA, the manager certificate and an admin client certificate (kept if they exist), plus any --node and --client')
+    .option('--dir <dir>', 'where to keep them (default: $BERTH_STATE_DIR/tls or .berth/tls)')
+    .option('--node <name>', 'agent certificate for this node, repeatable', collect, [])
+    .option('--client <name:role>', 'client certificate with a role (viewer, operator, admin), repeatable', clientOpt, [])
+    .option('--host <name-or-ip>', "extra name or address in the manager's certificate, repeatable", collect, [])
+    .option('--write-config <file>', "write a berthctl config file using the admin client certificate")
+    .action((o: { dir?: string; node: string[]; client: { name: string; role: Role }[]; host: string[]; writeConfig?: string }, cmd: Command) => {
+      const dir = path.resolve(o.dir ?? defaultDir());
+      const made: string[] = [];
+      if (initCa(dir)) made.push('ca');
+      if (issueCert(dir, 'manager', 'manager', { hosts: o.host }).created) made.push('manager');
+      const admin = issueCert(dir, 'admin', 'admin');
+      if (admin.created) made.push('client admin (admin)');
+      for (const n of o.node) if (issueCert(dir, 'node', n).created) made.push(`node ${n}`);
+      for (const c of o.client) if (issueCert(dir, c.role, c.name).created) made.push(`client ${c.name} (${c.role})`);
+      if (o.writeConfig) {
+        const manager = cmd.optsWithGlobals<{ manager?: string }>().manager ?? process.env.BERTH_MANAGER ?? '127.0.0.1:7400';
+        fs.mkdirSync(path.dirname(path.resolve(o.writeConfig)), { recursive: true });
+        fs.writeFileSync(o.writeConfig, JSON.stringify({ manager, ca: path.join(dir, 'ca.crt'), cert: admin.cert, key: admin.key }, null, 2) + '\n', { mode: 0o600 });
+      }
+      if (out.json()) out.print({ dir, made });
+      else process.stdout.write(made.length ? `${dir}: made ${made.join(', ')}\n` : `${dir}: everything already there\n`);
+    });
+  certs
+    .command('issue')
+    .description('issue (or with --force re-issue, to rotate) one certificate signed by the CA')
+    .option('--dir <dir>', 'the CA directory (default: $BERTH_STATE_DIR/tls or .berth/tls)')
+    .option('--node <name>', 'an agent certificate for this node')
+    .option('--client <name:role>', 'a client certificate with a role', clientOpt, [])
+    .option('--manager-cert', "the manager's certificate")
+    .option('--host <name-or-ip>', 'extra name or address in the certificate, repeatable', collect, [])
+    .option('--force', 'replace an existing certificate and key')
+    .action((o: { dir?: string; node?: string; client: { name: string; role: Role }[]; managerCert?: boolean; host: string[]; force?: boolean }) => {
+      const dir = path.resolve(o.dir ?? defaultDir());
+      if (!fs.existsSync(path.join(dir, 'ca.key'))) throw new Error(`no CA in ${dir}: run berthctl certs init first`);
+      const opts = { hosts: o.host, force: o.force };
+      const done = [
+        ...(o.managerCert ? [issueCert(dir, 'manager', 'manager', opts)] : []),
+        ...(o.node ? [issueCert(dir, 'node', o.node, opts)] : []),
+        ...o.client.map((c) => issueCert(dir, c.role, c.name, opts)),
+      ];
+      if (done.length === 0) throw new Error('say what to issue: --node, --client or --manager-cert');
+      if (out.json()) out.print(done);
+      else for (const d of done) process.stdout.write(`${d.created ? 'issued' : 'exists (use --force to replace)'}: ${d.cert}\n`);
+    });
+
+  const token = program.command('token').description('bearer tokens for portal and admin HTTP callers (admin role)');
+  token
+    .command('create <name>')
+    .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
+    .description('make a token; it is printed once and only its hash is kept')
+    .action(async (name: string, o: { role: string }) => {
+      const r = await portal().createToken({ name, role: o.role });
+      if (out.json()) out.print(r);
+      else process.stdout.write(`${r.token}\n`);
+    });
+  token
+    .command('list')
+    .action(async () => {
+      const { tokens } = await portal().listTokens({});
+      if (out.json()) out.print(tokens);
+      else out.table(['NAME', 'ROLE', 'CREATED'], tokens.map((t) => [t.name, t.role, t.createdAt]));
+    });
+  token
+    .command('revoke <name>')
+    .action(async (name: string) => {
+      const r = await portal().revokeToken({ name });
+      if (out.json()) out.print(r);
+      else process.stdout.write(r.existed ? `revoked ${name}\n` : `no token ${name}\n`);
+    });
+}
