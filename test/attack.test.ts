@@ -146,7 +146,9 @@ describe('attacks on a TLS fleet', () => {
     const plain = new Agent(agentAddr, grpc.credentials.createInsecure());
     for (const m of methods) {
       expect([m.path, codeName(await call(spoof, m, { id: instanceId }))]).toEqual([m.path, 'UNAVAILABLE']);
-      expect([m.path, codeName(await call(peer, m, { id: instanceId }))]).toEqual([m.path, 'PERMISSION_DENIED']);
+      // A node certificate may pull a hot copy (agent to agent, StreamBackup) and nothing else;
+      // docs/security.md names that as a gap: any fleet node can read any instance's backup.
+      if (!m.path.endsWith('/StreamBackup')) expect([m.path, codeName(await call(peer, m, { id: instanceId }))]).toEqual([m.path, 'PERMISSION_DENIED']);
       expect([m.path, codeName(await call(plain, m, { id: instanceId }))]).toEqual([m.path, 'UNAVAILABLE']);
     }
     // 4. The real manager's certificate, but a request meant for another node or disk: the agent

@@ -81,6 +81,8 @@ async function copyByClone(source: Endpoint, target: TargetEndpoint, opts: CopyO
 // SeedInstance is a server stream: progress messages, the last one "done".
 function seed(target: Endpoint, req: SeedInstanceRequest, opts: CopyOptions): Promise<SeedProgress__Output> {
   const Agent = agentProto().berth.v1.Agent;
+  // The pool's channel is shared and stays open; a client made here is this call's to close.
+  const own = !target.streams;
   const client = target.streams ?? (new Agent(target.agentAddress, grpc.credentials.createInsecure()) as AgentClient);
   const deadline = Date.now() + (opts.copyDeadlineMs ?? 6 * 3600_000);
   return new Promise<SeedProgress__Output>((resolve, reject) => {
@@ -96,7 +98,7 @@ function seed(target: Endpoint, req: SeedInstanceRequest, opts: CopyOptions): Pr
     call.on('end', () => finish(() => (last?.phase === 'done' ? resolve(last) : reject(new Error('the copy stream ended before the copy was done')))));
     function finish(fn: () => void) {
       opts.signal?.removeEventListener('abort', onAbort);
-      client.close();
+      if (own) client.close();
       fn();
     }
   });
