@@ -16,6 +16,7 @@ import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './health/usage';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
+import { ExpansionOps } from './expansion/ops';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
@@ -120,8 +121,10 @@ async function main(): Promise<void> {
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
+  const expansion = new ExpansionOps({ fleet, engine, usage, scheduler });
+
   const server = new grpc.Server();
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion });
   addRegistry(server, { fleet, heartbeatIntervalMs: 2000, log, usage });
   const port = await bindServer(server, o.listen);
   const resumed = engine.resumeAll();

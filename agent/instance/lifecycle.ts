@@ -8,6 +8,8 @@ import { discardData, errorLogTail, exists, initCommand, isInitialized, prepareD
 import { layoutFor, type Layout } from './layout';
 import { InstanceLock } from './lock';
 import { readRecord, recordFromLabels, writeRecord, type DesiredState } from './record';
+import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from './resize';
+import type { Shape } from '../../src/validate';
 import { checkLogin, configureUsers, setReadOnly, waitReady } from './sql';
 
 export interface InstanceSpec {
@@ -37,6 +39,13 @@ export interface NodeContext {
   disks: string[];
   portMin: number;
   portMax: number;
+}
+
+export interface ResizeReadback {
+  instance: InstanceStatus;
+  limits: { nanoCpus: number; memoryBytes: number; memorySwapBytes: number };
+  server: ServerReadback;
+  applyMs: number;
 }
 
 export type DesiredChange = Partial<Pick<DesiredState, 'shape' | 'role' | 'readOnly'>>;
@@ -112,6 +121,29 @@ export class Instances {
       if (change.readOnly !== undefined && cur.state === 'running') await setReadOnly(rec.flavor as Flavor, layout.socket, change.readOnly);
       await writeRecord(layout, next);
       return this.mustGet(id);
+    });
+  }
+
+  // In place: limits, then mysqld's memory variables (or the other way round when memory
+  // shrinks), my.cnf and the record, then what Docker and mysqld say now.
+  resize(id: string, shape: Shape): Promise<ResizeReadback> {
+    return this.lock.run(id, async () => {
+      const cur = await this.mustGet(id);
+      if (cur.state !== 'running') throw failedPrecondition(`instance ${id} is ${cur.state}: only a running instance is resized in place`);
+      const layout = layoutFor(cur.diskPath, id);
+      const rec = await readRecord(layout);
+      if (!rec) throw failedPrecondition(`instance ${id} has no desired-state record`);
+      const t0 = Date.now();
+      let server: ServerReadback | undefined;
+      for (const step of resizeOrder(rec.shape.memoryBytes, shape.memoryBytes)) {
+        if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
+        else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
+      }
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes });
+      await writeRecord(layout, { ...rec, shape });
+      const applyMs = Date.now() - t0;
+      this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
+      return { instance: await this.mustGet(id), limits: await this.docker.limits(cur.containerId), server: server!, applyMs };
     });
   }
 

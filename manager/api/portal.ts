@@ -15,6 +15,8 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
+import type { ExpansionOps } from '../expansion/ops';
+import { planResize, resizeRequest } from '../expansion/api';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -26,6 +28,7 @@ export interface PortalDeps {
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
+  expansion: ExpansionOps;
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -86,6 +89,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
+      if (req.resizeInstance) return planResize(d.expansion, req);
       const shape = checkShape(req.resources);
       const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
       const chosen = result.ok ? result.placement.node : '';
@@ -116,6 +120,11 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
       const timeout = Math.min(req.timeoutMs || 60_000, MAX_WAIT_MS);
       return toOperation((await d.engine.wait(req.id, timeout))!);
+    }),
+    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.expansion.resize(resizeRequest(req)))),
+    DrainNode: unary(log, 'DrainNode', (req) => {
+      findNode(req.name);
+      return toOperation(d.expansion.drain(req.name));
     }),
     RetryOperation: unary(log, 'RetryOperation', (req) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);

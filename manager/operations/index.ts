@@ -2,6 +2,8 @@ import { createOperation } from './create';
 import { deleteOperation } from './delete';
 import type { OperationDeps } from './deps';
 import type { Engine } from './engine';
+import { drainOperation } from './drain';
+import { resizeOperation } from './resize';
 import type { OperationType } from './types';
 
 // Every operation type, by name, as the scheduler keeps its strategies: one file each. Add a
@@ -9,6 +11,8 @@ import type { OperationType } from './types';
 export const OPERATION_TYPES: Record<string, (d: OperationDeps) => OperationType<any>> = {
   create: createOperation,
   delete: deleteOperation,
+  resize: resizeOperation,
+  drain: drainOperation,
 };
 
 export function registerOperationTypes(engine: Engine, d: OperationDeps): void {

@@ -17,6 +17,8 @@ export interface Placement {
   node: string;
   diskPath: string;
   port: number;
+  // A migration's target ran as a replica under a server id of its own, which it keeps.
+  serverId?: number;
 }
 
 const owners = new WeakMap<Snapshot, FleetState>();
