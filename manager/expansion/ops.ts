@@ -1,6 +1,7 @@
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { UsageMap } from '../health/usage';
+import { DRAINING } from '../operations/drain';
 import type { Engine } from '../operations/engine';
 import { newOperationId } from '../operations/engine';
 import type { Constraint, SchedulerConfig } from '../scheduler/types';
@@ -96,7 +97,10 @@ export class ExpansionOps {
   drain(node: string, concurrency = this.d.drainConcurrency ?? 2): OperationRow {
     const opId = newOperationId();
     this.d.fleet.change(() => {
-      this.d.engine.record({ id: opId, type: 'drain', params: { node, concurrency }, subjects: [{ kind: 'node', name: node }], ifBusy: 'refuse' });
+      const n = this.store.nodes.get(node);
+      if (!n) throw notFound(`no node ${node}`);
+      this.d.engine.record({ id: opId, type: 'drain', params: { node, concurrency, wasCordoned: n.cordoned }, subjects: [{ kind: 'node', name: node }], ifBusy: 'refuse' });
+      if (!n.cordoned) this.d.fleet.setCordoned(node, true, DRAINING);
       this.d.fleet.event('drain.started', node, `drain of ${node}: ${this.store.instances.onNode(node).length} instances to move, ${concurrency} at a time`);
     });
     this.d.engine.start(opId);

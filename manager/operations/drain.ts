@@ -6,7 +6,10 @@ export interface DrainParams {
   node: string;
   // Migrations running at once.
   concurrency: number;
+  wasCordoned: boolean;
 }
+
+export const DRAINING = { kind: 'node.draining', message: 'being drained: its instances move to other nodes' };
 
 type Ctx = StepContext<DrainParams>;
 
@@ -18,17 +21,16 @@ export function drainOperation(d: OperationDeps): OperationType<DrainParams> {
     failed: (ctx, f) => d.fleet.event('drain.failed', ctx.params.node, `drain of ${ctx.params.node} failed: ${f.error}`),
     steps: [
       {
+        // Cordoned when the drain was asked for (so the answer already says so); again here in
+        // case a person uncordoned it meanwhile. Undone only if it was not cordoned before.
         name: 'cordon',
         run: async (ctx) => {
           const n = d.fleet.store.nodes.get(ctx.params.node);
           if (!n) throw new Error(`node ${ctx.params.node} is not registered`);
-          // After a restart the node reads cordoned already: keep what the first run saw.
-          const prev = ctx.output<{ wasCordoned: boolean }>('cordon');
-          if (!n.cordoned) d.fleet.setCordoned(n.name, true, { kind: 'node.draining', message: 'being drained: its instances move to other nodes' });
-          return prev ?? { wasCordoned: n.cordoned };
+          if (!n.cordoned) d.fleet.setCordoned(n.name, true, DRAINING);
         },
         undo: async (ctx) => {
-          if (ctx.output<{ wasCordoned: boolean }>('cordon')?.wasCordoned === false) d.fleet.setCordoned(ctx.params.node, false);
+          if (!ctx.params.wasCordoned) d.fleet.setCordoned(ctx.params.node, false);
         },
       },
       { name: 'migrate-all', run: (ctx) => migrateAll(d, ctx) },
