@@ -139,7 +139,7 @@ export class Instances {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
         else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
       }
-      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes });
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes });
       await writeRecord(layout, { ...rec, shape });
       const applyMs = Date.now() - t0;
       this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
@@ -182,7 +182,7 @@ export class Instances {
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
     await prepareDirs(layout);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
