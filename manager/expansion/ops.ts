@@ -10,7 +10,7 @@ import type { FleetState } from '../state/fleet';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
 import { decideResize, diskShrinkError, mergeShape, type ResizeDecision, type ResizeMode } from './resize-decision';
-import { isReservation, reservationName } from './reservation';
+import { isReservation, reserveAt, type Where } from './reservation';
 
 export interface ResizeRequest {
   instance: string;
@@ -107,27 +107,11 @@ export class ExpansionOps {
     return this.store.operations.get(opId)!;
   }
 
-  // The target's reservation is a row of its own on the target node (CPU, memory, disk, port),
-  // held beside the source's until the switch replaces both with the moved instance.
-  recordMigration(opId: string, i: InstanceRow, to: Shape, target: { node: string; diskPath: string; port: number }, extra: Record<string, unknown> = {}, parentId?: string): void {
-    const holder = this.d.fleet.reserveInstance({
-      id: `i-${opId.slice(3)}`,
-      name: reservationName(i.name, opId),
-      // A replica needs a server id of its own; the moved instance keeps it.
-      serverId: this.store.instances.nextServerId(),
-      node: target.node,
-      diskPath: target.diskPath,
-      port: target.port,
-      ...to,
-      image: i.image,
-      state: 'pending',
-      adminUser: i.adminUser,
-      adminPassword: '',
-      antiAffinityGroup: i.antiAffinityGroup,
-    });
-    this.d.fleet.updateInstance(holder.id, { state: 'pending', message: `reservation for the migration of ${i.name} (${i.id}), operation ${opId}` });
+  // The target is reserved beside the source in the same change that records the operation.
+  recordMigration(opId: string, i: InstanceRow, to: Shape, target: Where, extra: Record<string, unknown> = {}): void {
+    const r = reserveAt(this.d.fleet, i, to, opId, target);
     const from: Shape = { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes };
-    const params = { instanceId: i.id, reservationId: holder.id, from, to, source: { node: i.node, diskPath: i.diskPath, port: i.port }, target, ...extra };
-    this.d.engine.record({ id: opId, type: 'migrate', params, subjects: [{ kind: 'instance', name: i.id }], ifBusy: 'refuse', firstPending: 1, parentId });
+    const params = { instanceId: i.id, reservationId: r.reservationId, from, to, source: r.source, target: r.target, ...extra };
+    this.d.engine.record({ id: opId, type: 'migrate', params, subjects: [{ kind: 'instance', name: i.id }], ifBusy: 'refuse' });
   }
 }
