@@ -149,6 +149,10 @@ async function main(): Promise<void> {
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
+  // Clients learn a moved instance's new address from the API and from the alert webhook.
+  fleet.onEvent((e) => {
+    if (webhook && e.kind === 'instance.moved') void webhook.send({ version: 1, source: 'berth-manager', event: e });
+  });
   const expansion = new ExpansionOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
   const expander = new Expander({ fleet, engine, usage, ops: expansion, log }, {
     ...DEFAULT_POLICY,
