@@ -115,7 +115,7 @@ describe.each([IMAGE])('in-place resize (%s)', (image) => {
     }
     await writer.stop();
     expect(writer.errors).toEqual([]);
-    const conn = await mysql.createConnection({ ...cred });
+    const conn = await mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password });
     const [[{ n }]] = (await conn.query('SELECT COUNT(*) AS n FROM w.t')) as unknown as [[{ n: number }]];
     await conn.end();
     expect(Number(n)).toBe(writer.acked.length);
