@@ -23,11 +23,13 @@ import { findStrategy } from '../manager/scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from '../manager/scheduler/types';
 import { Store } from '../manager/store/index';
 import type { NodeRow } from '../manager/store/nodes';
+import { placements, startSim } from './sim';
 
 const G = 1024 ** 3;
 const T = 1024 ** 4;
 const NODE_COUNTS = (process.env.BENCH_NODES ?? '100,1000,5000,10000').split(',').map(Number);
 const PLACEMENTS = Number(process.env.BENCH_PLACEMENTS ?? 3000);
+const CLIENTS = (process.env.BENCH_CLIENTS ?? '1,16,64').split(',').map(Number);
 const OUT_DIR = path.resolve(__dirname, '..', '..', 'bench-results');
 const log = createLogger('bench', 'silent');
 
@@ -85,20 +87,22 @@ const round = (n: number, d = 1) => Math.round(n * 10 ** d) / 10 ** d;
 
 interface Row {
   nodes: number;
+  clients: number;
   strategy: string;
   synchronous: string;
   placements: number;
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
-  // Baselines, per placement: schedule() alone on the same snapshot, and the same transaction
-  // with a precomputed placement (no scheduling).
+  // Baselines, per placement: choosing alone on the same snapshot (the scan, and the reference
+  // schedule() it must agree with), and the same transaction with a precomputed placement.
   scheduleOnlyP50Ms: number;
+  referenceP50Ms: number;
   storeOnlyPerSecond: number;
   storeOnlyP50Ms: number;
 }
 
-function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORMAL'): Row {
+async function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORMAL', clients: number): Promise<Row> {
   const dir = fs.mkdtempSync(path.join(OUT_DIR, 'tmp-'));
   try {
     const host: HostType = { cpuMillis: 32_000, memoryBytes: 128 * G, disks: [2 * T, 2 * T] };
@@ -109,26 +113,39 @@ function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORM
     const count = Math.min(PLACEMENTS, nodes * 16);
 
     // Warm up the JIT and SQLite's page cache, then forget it.
-    for (let i = 0; i < 200; i++) ops.reserve({ name: `warm-${i}`, shape });
+    for (let i = 0; i < 200; i++) await ops.reserve({ name: `warm-${i}`, shape });
 
+    // `clients` callers, each waiting for its reservation to be durable before asking again:
+    // with more than one, the group writer commits what arrived together with one fsync.
     const lat = new Float64Array(count);
+    let next = 0;
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < count; i++) {
-      const s = process.hrtime.bigint();
-      ops.reserve({ name: `b-${i}`, shape });
-      lat[i] = Number(process.hrtime.bigint() - s) / 1e6;
-    }
+    await Promise.all(
+      Array.from({ length: clients }, async () => {
+        for (let i = next++; i < count; i = next++) {
+          const s = process.hrtime.bigint();
+          await ops.reserve({ name: `b-${i}`, shape });
+          lat[i] = Number(process.hrtime.bigint() - s) / 1e6;
+        }
+      }),
+    );
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
     const sorted = [...lat].sort((a, b) => a - b);
 
-    // schedule() alone, on the fleet as the run left it.
-    const sched = new Float64Array(1000);
+    // Choosing alone, on the fleet as the run left it: the struct-of-arrays scan the manager
+    // runs, and the reference schedule() over the node objects (the readable definition).
     const strat = findStrategy(strategy)!;
-    for (let i = 0; i < sched.length; i++) {
-      const s = process.hrtime.bigint();
-      schedule(snapshot.nodes(), shape, { now: Date.now(), config }, { strategy: strat });
-      sched[i] = Number(process.hrtime.bigint() - s) / 1e6;
-    }
+    const timeIt = (fn: () => unknown) => {
+      const lat = new Float64Array(1000);
+      for (let i = 0; i < lat.length; i++) {
+        const s = process.hrtime.bigint();
+        fn();
+        lat[i] = Number(process.hrtime.bigint() - s) / 1e6;
+      }
+      return [...lat].sort((a, b) => a - b);
+    };
+    const scanLat = timeIt(() => snapshot.schedule(shape, { now: Date.now(), config }, { strategy: strat }));
+    const refLat = timeIt(() => schedule(snapshot.nodes(), shape, { now: Date.now(), config }, { strategy: strat }));
 
     // The store's floor: the same rows in the same transaction, placement given.
     const storeLat = new Float64Array(Math.min(count, 2000));
@@ -154,11 +171,13 @@ function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORM
       nodes,
       strategy,
       synchronous,
+      clients,
       placements: count,
       perSecond: Math.round(count / elapsed),
       p50Ms: round(quantile(sorted, 0.5), 3),
       p99Ms: round(quantile(sorted, 0.99), 3),
-      scheduleOnlyP50Ms: round(quantile([...sched].sort((a, b) => a - b), 0.5), 3),
+      scheduleOnlyP50Ms: round(quantile(scanLat, 0.5), 4),
+      referenceP50Ms: round(quantile(refLat, 0.5), 4),
       storeOnlyPerSecond: Math.round(storeLat.length / storeElapsed),
       storeOnlyP50Ms: round(quantile([...storeLat].sort((a, b) => a - b), 0.5), 3),
     };
@@ -199,7 +218,7 @@ interface QualityRow {
   leftPct: { cpu: number; memory: number; disk: number };
 }
 
-function quality(strategy: string, nodes: number): QualityRow {
+async function quality(strategy: string, nodes: number): Promise<QualityRow> {
   const r = rng(42);
   const hosts = Array.from({ length: nodes }, () => pick(HOST_TYPES, r()).h);
   const { store, snapshot, ops } = fleet(':memory:', hosts, { ...DEFAULT_SCHEDULER_CONFIG, strategy, nodeTimeoutMs: 3_600_000 }, 'NORMAL');
@@ -238,7 +257,7 @@ function quality(strategy: string, nodes: number): QualityRow {
   for (const s of shapes) {
     const { p: _p, ...shape } = s;
     try {
-      ops.reserve({ name: `q-${placed}`, shape });
+      await ops.reserve({ name: `q-${placed}`, shape });
       placed++;
     } catch (err) {
       firstRejection = `${shape.cpuMillis / 1000} CPU/${shape.memoryBytes / G}G/${shape.diskBytes / G}G: ${(err as Error).message}`;
@@ -274,7 +293,7 @@ function table(head: string[], rows: (string | number)[][]): string {
   return [line(head), line(w.map((n) => '-'.repeat(n))), ...rows.map(line)].join('\n');
 }
 
-function main(): void {
+async function main(): Promise<void> {
   fs.mkdirSync(OUT_DIR, { recursive: true });
   process.stdout.write(`berth scheduler benchmark: node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'} x${os.cpus().length}, SQLite file under ${OUT_DIR}\n\n`);
 
@@ -282,21 +301,52 @@ function main(): void {
   for (const synchronous of (process.env.BENCH_SYNC ?? 'FULL,NORMAL').split(',') as ('FULL' | 'NORMAL')[]) {
     for (const n of NODE_COUNTS) {
       for (const s of ['spread', 'binpack']) {
-        const row = throughput(n, s, synchronous);
-        rows.push(row);
-        process.stderr.write(`  ${synchronous} ${n} nodes ${s}: ${row.perSecond}/s\n`);
+        for (const clients of CLIENTS) {
+          const row = await throughput(n, s, synchronous, clients);
+          rows.push(row);
+          process.stderr.write(`  ${synchronous} ${n} nodes ${s} ${clients} clients: ${row.perSecond}/s\n`);
+        }
       }
     }
   }
-  process.stdout.write('Choose + reserve, committed to SQLite on disk (WAL), one placement per transaction, one thread\n');
+  process.stdout.write('Choose + reserve, committed to SQLite on disk (WAL) by the group writer, concurrent callers in one process, one thread\n');
   process.stdout.write(
     table(
-      ['sync', 'nodes', 'strategy', 'placements', 'placements/s', 'p50 ms', 'p99 ms', 'schedule() p50 ms', 'store-only/s', 'store-only p50 ms'],
-      rows.map((r) => [r.synchronous, r.nodes, r.strategy, r.placements, r.perSecond, r.p50Ms, r.p99Ms, r.scheduleOnlyP50Ms, r.storeOnlyPerSecond, r.storeOnlyP50Ms]),
+      ['sync', 'nodes', 'strategy', 'clients', 'placements', 'placements/s', 'p50 ms', 'p99 ms', 'scan p50 ms', 'reference p50 ms', 'store-only/s', 'store-only p50 ms'],
+      rows.map((r) => [r.synchronous, r.nodes, r.strategy, r.clients, r.placements, r.perSecond, r.p50Ms, r.p99Ms, r.scheduleOnlyP50Ms, r.referenceP50Ms, r.storeOnlyPerSecond, r.storeOnlyP50Ms]),
     ) + '\n\n',
   );
 
-  const q = ['spread', 'binpack', 'weighted'].map((s) => quality(s, 500));
+  // The same placements through the real manager process over gRPC: CreateInstance answered
+  // once the reservation is durable, the agents (simulated, bench/sim.ts) taking a real create's
+  // time to build the instance, the manager's operations running meanwhile.
+  const grpcRows: { nodes: number; clients: number; placed: number; failed: number; perSecond: number; p50Ms: number; p99Ms: number; managerCpuPct: number }[] = [];
+  if (process.env.BENCH_GRPC !== '0') {
+    for (const n of NODE_COUNTS) {
+      for (const clients of CLIENTS) {
+        const sim = await startSim({ agents: n, workers: 2, withInstances: false, heartbeatMs: 5000, agentCreateMs: 1500 });
+        try {
+          const count = Math.min(PLACEMENTS, n * 16);
+          await placements(sim.portal, 'warm', sim.pid, clients, Math.min(200, count));
+          const r = await placements(sim.portal, 'g', sim.pid, clients, count);
+          grpcRows.push({ nodes: n, clients, ...r });
+          process.stderr.write(`  gRPC ${n} nodes ${clients} clients: ${r.perSecond}/s p99 ${r.p99Ms} ms\n`);
+        } finally {
+          await sim.stop();
+        }
+      }
+    }
+    process.stdout.write('CreateInstance over gRPC to the manager process (FULL), answered when the reservation is durable; spread\n');
+    process.stdout.write(
+      table(
+        ['nodes', 'clients', 'placed', 'failed', 'placements/s', 'p50 ms', 'p99 ms', 'manager cpu %'],
+        grpcRows.map((r) => [r.nodes, r.clients, r.placed, r.failed, r.perSecond, r.p50Ms, r.p99Ms, r.managerCpuPct]),
+      ) + '\n\n',
+    );
+  }
+
+  const q: QualityRow[] = [];
+  for (const s of ['spread', 'binpack', 'weighted']) q.push(await quality(s, 500));
   process.stdout.write('Placement quality: 500 mixed hosts, 70% 1/2G/20G, 25% 4/16G/200G, 5% 16/64G/1T, filled until the first rejection\n');
   process.stdout.write(
     table(
@@ -308,8 +358,8 @@ function main(): void {
   for (const r of q) process.stdout.write(`  ${r.strategy} first rejection: ${r.firstRejection}\n`);
 
   const out = path.join(OUT_DIR, 'scheduler.json');
-  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, throughput: rows, quality: q }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ at: new Date().toISOString(), node: process.version, cpus: os.cpus().length, throughput: rows, grpc: grpcRows, quality: q }, null, 2));
   process.stdout.write(`\nwritten to ${out}\n`);
 }
 
-main();
+void main();

@@ -4,12 +4,14 @@ import type { Operation } from '../../src/gen/berth/v1/Operation';
 import { heartbeatFresh } from '../health/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
-import type { NodeRow, NodesTable } from '../store/nodes';
+import type { Snapshot } from '../scheduler/snapshot';
+import type { NodeRow } from '../store/nodes';
 import type { OperationRow } from '../store/operations';
 
-// Where an instance is served from, and whether its node still vouches for its state.
-export function servingNode(nodes: NodesTable, name: string, cfg: SchedulerConfig, now: number): { host: string; up: boolean } {
-  const n = nodes.get(name);
+// Where an instance is served from, and whether its node still vouches for its state. Liveness
+// is the Snapshot's: heartbeats that change nothing are not written to the store.
+export function servingNode(snapshot: Pick<Snapshot, 'get'>, name: string, cfg: SchedulerConfig, now: number): { host: string; up: boolean } {
+  const n = snapshot.get(name);
   return { host: n?.host ?? '', up: !!n && heartbeatFresh(n.lastHeartbeatMs, now, cfg) };
 }
 
@@ -40,7 +42,8 @@ export function toInstance(i: InstanceRow, node: { host: string; up: boolean }):
 }
 
 export function toNode(n: NodeRow, snap: NodeSnapshot | undefined, cfg: SchedulerConfig, now: number): Node {
-  const alive = heartbeatFresh(n.lastHeartbeatMs, now, cfg);
+  const lastHeartbeatMs = snap?.lastHeartbeatMs ?? n.lastHeartbeatMs;
+  const alive = heartbeatFresh(lastHeartbeatMs, now, cfg);
   return {
     name: n.name,
     agentAddress: n.agentAddress,
@@ -63,7 +66,7 @@ export function toNode(n: NodeRow, snap: NodeSnapshot | undefined, cfg: Schedule
     portMin: n.portMin,
     portMax: n.portMax,
     instanceCount: snap?.instanceCount ?? 0,
-    lastHeartbeat: new Date(n.lastHeartbeatMs).toISOString(),
+    lastHeartbeat: new Date(lastHeartbeatMs).toISOString(),
   };
 }
 

@@ -35,7 +35,7 @@ export interface PortalDeps {
 // here, before anything is written.
 export function addPortal(server: grpc.Server, d: PortalDeps): void {
   const { store, log } = d;
-  const nodeOf = (i: InstanceRow) => servingNode(store.nodes, i.node, d.scheduler, Date.now());
+  const nodeOf = (i: InstanceRow) => servingNode(d.snapshot, i.node, d.scheduler, Date.now());
   const hostOf = (i: InstanceRow) => nodeOf(i).host;
   const findInstance = (ref: string) => {
     if (!ref) throw invalidArgument('instance (an id or a name) is required');
@@ -63,10 +63,10 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
   const h: PortalHandlers = {
-    CreateInstance: unary(log, 'CreateInstance', (req) => {
+    CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      const { instance, operation } = d.ops.create({ name, shape, image: checkImage(req.image), ...placementOpts(req) });
+      const { instance, operation } = await d.ops.create({ name, shape, image: checkImage(req.image), ...placementOpts(req) });
       return {
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),

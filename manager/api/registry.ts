@@ -39,9 +39,9 @@ export function addRegistry(server: grpc.Server, d: { fleet: FleetState; heartbe
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
       return { heartbeatIntervalMs: d.heartbeatIntervalMs };
     }),
-    Heartbeat: unary(log, 'Heartbeat', (req) => {
-      if (!fleet.store.nodes.get(req.node)) return { reregister: true };
-      fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, req.instances, unknown(req.node));
+    Heartbeat: unary(log, 'Heartbeat', async (req) => {
+      if (!fleet.snapshot.get(req.node)) return { reregister: true };
+      await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, req.instances, unknown(req.node));
       d.usage?.report(req.node, req.instances);
       return { reregister: false };
     }),

@@ -41,11 +41,11 @@ function fleet(specs: NodeSpec[], cfg: SchedulerConfig = DEFAULT_SCHEDULER_CONFI
   const engine = { register: () => undefined, stepNames: () => ['reserve', 'create-container', 'verify-running'], start: () => undefined } as unknown as Engine;
   const ops = new InstanceOps(store, snapshot, engine, {} as AgentPool, { defaultImage: 'x', adminUser: 'admin', scheduler: cfg, agentCreateDeadlineMs: 1 });
   let n = 0;
-  const placeUntilRefused = (shape: FitShape) => {
+  const placeUntilRefused = async (shape: FitShape) => {
     const perNode: Record<string, number> = {};
     for (;;) {
       try {
-        const { instance } = ops.create({ name: `db${++n}`, shape });
+        const { instance } = await ops.create({ name: `db${++n}`, shape });
         perNode[instance.node] = (perNode[instance.node] ?? 0) + 1;
       } catch (err) {
         return { perNode, count: Object.values(perNode).reduce((a, b) => a + b, 0), error: (err as Error).message };
@@ -95,13 +95,13 @@ describe('fit agrees with placing for real until the first rejection', () => {
   ];
 
   for (const c of cases) {
-    it(c.name, () => {
+    it(c.name, async () => {
       const f = fleet(c.nodes, c.cfg);
       const before = JSON.stringify([...f.snapshot.nodes()].map((n) => ({ ...n, usedPorts: [...n.usedPorts] })));
       const predicted = fit(f.snapshot.nodes(), c.shape, { now: Date.now(), config: f.cfg });
       // fit works on a copy: the live snapshot is untouched.
       expect(JSON.stringify([...f.snapshot.nodes()].map((n) => ({ ...n, usedPorts: [...n.usedPorts] })))).toBe(before);
-      const real = f.placeUntilRefused(c.shape);
+      const real = await f.placeUntilRefused(c.shape);
       expect(predicted.count).toBe(c.count);
       expect(real.count).toBe(predicted.count);
       expect(real.perNode).toEqual(predicted.perNode);

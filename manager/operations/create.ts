@@ -30,7 +30,8 @@ export function createOperation(d: OperationDeps): OperationType<CreateParams> {
 
 async function createContainer(d: OperationDeps, ctx: Ctx): Promise<{ containerId: string; flavor: string; version: string }> {
   const i = mustInstance(d, instanceIdOf(ctx));
-  d.fleet.updateInstance(i.id, { state: 'creating' });
+  // Group-committed (state/fleet.ts commit): a burst of creates shares its fsyncs.
+  await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating' }));
   const res = await d.agents.for(i.node).createInstance(
     {
       id: i.id,
@@ -45,7 +46,7 @@ async function createContainer(d: OperationDeps, ctx: Ctx): Promise<{ containerI
     },
     d.agentCreateDeadlineMs,
   );
-  d.fleet.updateInstance(i.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId });
+  await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId }));
   return { containerId: res.containerId, flavor: res.flavor, version: res.version };
 }
 
@@ -53,7 +54,7 @@ async function verifyRunning(d: OperationDeps, ctx: Ctx): Promise<void> {
   const i = mustInstance(d, instanceIdOf(ctx));
   const res = await d.agents.for(i.node).inspectInstance({ id: i.id });
   if (res.state !== 'running') throw new Error(`container is ${res.state}, not running`);
-  d.fleet.updateInstance(i.id, { state: 'running', message: '' });
+  await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'running', message: '' }));
 }
 
 // Whatever the agent made (directories, an init container, a half-started mysqld) goes.

@@ -161,7 +161,9 @@ export class Engine {
       try {
         const out = await this.attempts(op, step, seq, committed ? this.rollForward(step, t) : step);
         this.flushProgress(op.id);
-        ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn);
+        // Durable before the next step starts, and group-committed with every other operation's
+        // bookkeeping of this turn (store/writer.ts): one fsync for a burst, not one per step.
+        await this.store.write(() => ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn));
         committed ||= !!step.pointOfNoReturn;
       } catch (err) {
         const msg = `${step.name}: ${errorMessage(err)}`;
@@ -171,8 +173,10 @@ export class Engine {
         return;
       }
     }
-    ops.finish(op.id, 'succeeded');
-    this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+    await this.store.write(() => {
+      ops.finish(op.id, 'succeeded');
+      this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+    });
   }
 
   private rollForward(step: StepDef<any>, t: OperationType<any>): StepDef<any> {
@@ -232,7 +236,7 @@ export class Engine {
   private async attempts(op: OperationRow, step: StepDef<any>, seq: number, def = step, undo = false): Promise<unknown> {
     const tries = (def.retries ?? 0) + 1;
     for (let attempt = 1; ; attempt++) {
-      if (!undo) this.store.operations.stepStarted(op.id, seq);
+      if (!undo) await this.store.write(() => this.store.operations.stepStarted(op.id, seq));
       const ac = new AbortController();
       try {
         return await this.withTimeout(def.run(this.context(op, attempt, ac.signal)), def.timeoutMs, ac, step.name);

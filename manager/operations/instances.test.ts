@@ -51,7 +51,7 @@ function setup() {
 describe('InstanceOps and the create/delete operation types', () => {
   it('create: reserves with the operation, builds through the agent, records what it made', async () => {
     const { fleet, agent, engine, ops } = setup();
-    const { instance, operation } = ops.create({ name: 'orders', shape, antiAffinityGroup: 'g1' });
+    const { instance, operation } = await ops.create({ name: 'orders', shape, antiAffinityGroup: 'g1' });
     expect(operation).toMatchObject({ type: 'create', params: { instanceId: instance.id }, subjects: [{ kind: 'instance', name: instance.id }], nextStep: 1 });
     expect(fleet.snapshot.get('a')!.allocated.cpuMillis).toBe(1000);
     const op = await engine.wait(operation.id, 5000);
@@ -64,7 +64,7 @@ describe('InstanceOps and the create/delete operation types', () => {
   it('create that fails: the container and the reservation are undone, nothing is left', async () => {
     const { fleet, agent, engine, ops } = setup();
     agent.failCreate = 'mysqld did not come up';
-    const { instance, operation } = ops.create({ name: 'orders', shape });
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
     const op = await engine.wait(operation.id, 5000);
     expect(op).toMatchObject({ state: 'failed', error: 'create-container: mysqld did not come up' });
     expect(agent.calls).toEqual([`create ${instance.id}`, `remove ${instance.id}`]);
@@ -76,7 +76,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     const { fleet, agent, engine, ops } = setup();
     agent.failCreate = 'boom';
     agent.failRemove = 'node unreachable';
-    const { instance, operation } = ops.create({ name: 'orders', shape });
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
     const op = await engine.wait(operation.id, 5000);
     expect(op!.error).toBe('create-container: boom; undo create-container: node unreachable; left behind: create-container, reserve');
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'failed' });
@@ -85,7 +85,7 @@ describe('InstanceOps and the create/delete operation types', () => {
 
   it('delete: removes the container and frees the reservation', async () => {
     const { fleet, agent, engine, ops } = setup();
-    const { instance, operation } = ops.create({ name: 'orders', shape });
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
     await engine.wait(operation.id, 5000);
     const del = ops.delete('orders');
     expect((await engine.wait(del.id, 5000))!.state).toBe('succeeded');
@@ -98,7 +98,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     const { agent, engine, ops } = setup();
     let release!: () => void;
     agent.holdCreate = new Promise((r) => (release = r));
-    const { operation } = ops.create({ name: 'orders', shape });
+    const { operation } = await ops.create({ name: 'orders', shape });
     await new Promise((r) => setTimeout(r, 5));
     let err: { code?: number; message: string } | undefined;
     try {
@@ -112,10 +112,10 @@ describe('InstanceOps and the create/delete operation types', () => {
     expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
   });
 
-  it('refuses a second instance with the same name and a shape no node can take', () => {
+  it('refuses a second instance with the same name and a shape no node can take', async () => {
     const { ops } = setup();
-    ops.create({ name: 'orders', shape });
-    expect(() => ops.create({ name: 'orders', shape })).toThrow(/already exists/);
-    expect(() => ops.create({ name: 'big', shape: { ...shape, memoryBytes: 64 * G } })).toThrow(/insufficient memory/);
+    await ops.create({ name: 'orders', shape });
+    await expect(ops.create({ name: 'orders', shape })).rejects.toThrow(/already exists/);
+    await expect(ops.create({ name: 'big', shape: { ...shape, memoryBytes: 64 * G } })).rejects.toThrow(/insufficient memory/);
   });
 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { alreadyExists, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
-import { explain, plan, schedule } from '../scheduler/schedule';
+import { explain, plan } from '../scheduler/schedule';
 import type { Snapshot } from '../scheduler/snapshot';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, PlacementRequest, SchedulerConfig, Strategy } from '../scheduler/types';
@@ -75,23 +75,25 @@ export class InstanceOps {
     registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs, scheduler: cfg.scheduler });
   }
 
-  create(req: CreateRequest): { instance: InstanceRow; operation: OperationRow } {
-    const { instance, opId } = this.reserve(req);
+  async create(req: CreateRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {
+    const { instance, opId } = await this.reserve(req);
     this.engine.start(opId);
     return { instance, operation: this.fleet.store.operations.get(opId)! };
   }
 
-  // Choice and reservation in one synchronous store transaction: nothing else runs between the
-  // scheduler reading the snapshot and the row that claims the resources being written, so two
-  // concurrent creates can never both take the last gigabyte. The operation that builds the
-  // instance is recorded (its reserve step done) but not started.
-  reserve(req: CreateRequest): { instance: InstanceRow; opId: string } {
+  // Choice and reservation in one synchronous step: nothing else runs between the scheduler
+  // reading the snapshot and the row that claims the resources being written, so two concurrent
+  // creates can never both take the last gigabyte. Group-committed: a burst of creates is decided
+  // one after another (each on the snapshot with the ones before it applied) and made durable
+  // with one fsync; each caller is answered once its reservation is durable. The operation that
+  // builds the instance is recorded (its reserve step done) but not started.
+  reserve(req: CreateRequest): Promise<{ instance: InstanceRow; opId: string }> {
     const { placementReq, strategy } = this.placementRequest(req.shape, req);
     const id = newId('i');
-    return this.fleet.change(() => {
+    return this.fleet.commit(() => {
       if (this.fleet.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
       const t0 = process.hrtime.bigint();
-      const r = schedule(this.snapshot.nodes(), placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
+      const r = this.snapshot.schedule(placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
       this.cfg.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
       if (!r.ok) throw resourceExhausted(explain(r));
       const instance = this.fleet.reserveInstance({

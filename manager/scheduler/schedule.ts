@@ -33,7 +33,7 @@ export function plan(
   return { result, verdicts };
 }
 
-function hasSoft(req: PlacementRequest): boolean {
+export function hasSoft(req: PlacementRequest): boolean {
   return !!(req.constraints?.some((c) => c.soft) || (req.spreadOver?.soft && req.cluster));
 }
 
@@ -107,7 +107,7 @@ function reject(reasons: Map<string, number>, f: Filter, node: NodeSnapshot, req
   if (onVerdict) onVerdict({ node: node.name, filter: f.name, reason });
 }
 
-function placeOn(best: NodeSnapshot, score: number, req: PlacementRequest, ctx: FilterContext, strategy: Strategy): ScheduleResult {
+export function placeOn(best: NodeSnapshot, score: number, req: PlacementRequest, ctx: FilterContext, strategy: Strategy): ScheduleResult {
   const disk = strategy.pickDisk(fittingDisks(best.disks, req), req, ctx.config);
   const placement: Placement = { node: best.name, host: best.host, diskPath: disk.path, port: firstFreePort(best)!, score };
   return { ok: true, placement, relaxedSoft: false };

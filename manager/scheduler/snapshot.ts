@@ -1,8 +1,12 @@
 import type { InstanceRow } from '../store/instances';
 import type { DiskRow, NodeRow } from '../store/nodes';
+import { FleetIndex } from './fleet-index';
 import { scanFreePort } from './filters/port';
-import { nameHash } from './schedule';
-import type { NodeSnapshot } from './types';
+import { nameHash, schedule, type ScheduleOptions } from './schedule';
+import { scanSchedule } from './scan';
+import { findStrategy } from './strategies/index';
+import { spread } from './strategies/spread';
+import type { FilterContext, NodeSnapshot, PlacementRequest, ScheduleResult } from './types';
 
 interface Entry {
   snap: NodeSnapshot;
@@ -15,8 +19,8 @@ interface Entry {
 // store does not.
 export class Snapshot {
   private readonly entries = new Map<string, Entry>();
-  // The array the scheduler scans; rebuilt only when a node is added or replaced.
-  private list: NodeSnapshot[] | undefined;
+  // The same nodes in struct-of-arrays form, refreshed for a node after every change to it.
+  private readonly index = new FleetIndex();
 
   static fromStore(nodes: NodeRow[], instances: InstanceRow[]): Snapshot {
     const s = new Snapshot();
@@ -25,8 +29,16 @@ export class Snapshot {
     return s;
   }
 
+  // In registration order, the order the scheduler scans them.
   nodes(): readonly NodeSnapshot[] {
-    return (this.list ??= [...this.entries.values()].map((e) => e.snap));
+    return this.index.nodes;
+  }
+
+  // schedule() on this snapshot through the struct-of-arrays scan: the same answer as the
+  // reference schedule(nodes(), ...), in a fraction of the time on a large fleet.
+  schedule(req: PlacementRequest, ctx: FilterContext, opts: ScheduleOptions = {}): ScheduleResult {
+    if (opts.filters) return schedule(this.index.nodes, req, ctx, opts);
+    return scanSchedule(this.index, req, ctx, opts.strategy ?? findStrategy(ctx.config.strategy) ?? spread);
   }
 
   get(name: string): NodeSnapshot | undefined {
@@ -61,8 +73,8 @@ export class Snapshot {
     };
     const e: Entry = { snap, instancePorts: prev?.instancePorts ?? new Set(), busyPorts: n.busyPorts };
     this.entries.set(n.name, e);
-    this.list = undefined;
     refreshPorts(e);
+    this.index.upsert(snap);
   }
 
   heartbeat(name: string, atMs: number, disks: DiskRow[], busyPorts: number[]): void {
@@ -78,11 +90,26 @@ export class Snapshot {
     }
     e.busyPorts = busyPorts;
     refreshPorts(e);
+    this.index.sync(name);
+  }
+
+  // A heartbeat that changed nothing but the clock and the disks' real free space.
+  touch(name: string, atMs: number, disks: DiskRow[]): void {
+    const e = this.entries.get(name);
+    if (!e) return;
+    e.snap.lastHeartbeatMs = atMs;
+    for (const d of disks) {
+      const cur = e.snap.disks.find((x) => x.path === d.path);
+      if (cur) cur.freeBytes = d.freeBytes;
+    }
+    this.index.sync(name);
   }
 
   setCordoned(name: string, cordoned: boolean): void {
     const e = this.entries.get(name);
-    if (e) e.snap.cordoned = cordoned;
+    if (!e) return;
+    e.snap.cordoned = cordoned;
+    this.index.sync(name);
   }
 
   addInstance(i: InstanceRow): void {
@@ -99,6 +126,7 @@ export class Snapshot {
     if (sign > 0) {
       e.instancePorts.add(i.port);
       placeOnNode(e.snap, i);
+      this.index.sync(i.node);
       return;
     }
     countOnNode(e.snap, i, -1);
@@ -108,6 +136,7 @@ export class Snapshot {
     // port is free again unless the next heartbeat finds something else listening on it.
     if (e.busyPorts.includes(i.port)) e.busyPorts = e.busyPorts.filter((p) => p !== i.port);
     refreshPorts(e);
+    this.index.sync(i.node);
   }
 }
 

@@ -93,12 +93,12 @@ describe('FleetState', () => {
     expect(seen).toEqual(['node.cordoned a (store has it: true)']);
   });
 
-  it('reconciles a heartbeat report with the store and leaves unknown containers alone', () => {
+  it('reconciles a heartbeat report with the store and leaves unknown containers alone', async () => {
     const fleet = fleetWithNodes('a');
     fleet.reserveInstance(row('i-01'));
     fleet.updateInstance('i-01', { state: 'running', containerId: 'c1' });
     let unknown: string[] = [];
-    fleet.heartbeat('a', Date.now(), [], [3301], [{ id: 'i-99', state: 'running', containerId: 'x' }], (ids) => (unknown = ids));
+    await fleet.heartbeat('a', Date.now(), [], [3301], [{ id: 'i-99', state: 'running', containerId: 'x' }], (ids) => (unknown = ids));
     expect(fleet.store.instances.get('i-01')!.state).toBe('missing');
     expect(unknown).toEqual(['i-99']);
     expect(fleet.store.events.recent(1)[0]).toMatchObject({ kind: 'instance.missing', subject: 'i-01' });

@@ -21,7 +21,36 @@ export interface Placement {
   serverId?: number;
 }
 
+// Applied after the commit; `undo` (for the Snapshot changes) lets a group-committed change
+// apply it before the commit, so that the next change in the same batch sees it.
+interface AfterCommit {
+  apply: () => void;
+  undo?: () => void;
+}
+
 const owners = new WeakMap<Snapshot, FleetState>();
+
+// A node's liveness is written to the store at least this often (it is read from the Snapshot;
+// the store's copy serves the views and a restarted manager).
+const PERSIST_BEAT_MS = 30_000;
+
+function beatKey(busyPorts: number[], reported: Reported[]): string {
+  let k = busyPorts.join(',');
+  for (const r of reported) k += `|${r.id}:${r.state}:${r.containerId}`;
+  return k;
+}
+
+// Real free space moves a little with every write on the host: worth a store write only when it
+// moved by more than a percent of the disk (the Snapshot has the exact figure regardless).
+function disksMoved(before: DiskRow[], now: DiskRow[]): boolean {
+  if (before.length !== now.length) return true;
+  for (let i = 0; i < now.length; i++) {
+    const a = before[i]!;
+    const b = now[i]!;
+    if (a.path !== b.path || a.totalBytes !== b.totalBytes || Math.abs(a.freeBytes - b.freeBytes) > b.totalBytes / 100) return true;
+  }
+  return false;
+}
 
 // The one owner of fleet state. Every change to nodes and instances goes through here: it is
 // written to the store in one transaction, and only after the commit applied to the scheduler's
@@ -30,7 +59,11 @@ const owners = new WeakMap<Snapshot, FleetState>();
 // another (`change(() => { … })`) joins its transaction and its after-commit list.
 export class FleetState {
   private readonly emitter = new EventEmitter();
-  private pending: (() => void)[] | undefined;
+  // Per node: what its last written heartbeat said, and a count of changes to its instance rows
+  // (a heartbeat that repeats itself still needs reconciling when the store moved under it).
+  private readonly lastBeat = new Map<string, { key: string; version: number; persistedAt: number; disks: DiskRow[] }>();
+  private readonly versions = new Map<string, number>();
+  private pending: AfterCommit[] | undefined;
 
   private constructor(
     readonly store: Store,
@@ -59,11 +92,40 @@ export class FleetState {
       const out = this.store.tx(fn);
       const after = this.pending;
       this.pending = undefined;
-      for (const f of after) f();
+      for (const f of after) f.apply();
       return out;
     } finally {
       this.pending = undefined;
     }
+  }
+
+  // A change that shares its transaction and its fsync with every other one made in the same
+  // turn of the event loop (store/writer.ts): resolves once it is durable. The Snapshot part is
+  // applied as soon as the change has run, so the next change in the batch (the next create of
+  // a burst) decides on it; if the COMMIT fails it is taken back before anyone is answered.
+  // Event listeners hear of it only after the commit.
+  commit<T>(fn: () => T): Promise<T> {
+    let applied: AfterCommit[] = [];
+    return this.store.write(
+      () => {
+        this.pending = [];
+        try {
+          const out = fn();
+          applied = this.pending;
+          this.pending = undefined;
+          for (const f of applied) if (f.undo) f.apply();
+          return out;
+        } finally {
+          this.pending = undefined;
+        }
+      },
+      () => {
+        for (let i = applied.length - 1; i >= 0; i--) applied[i]!.undo?.();
+      },
+      () => {
+        for (const f of applied) if (!f.undo) f.apply();
+      },
+    );
   }
 
   onEvent(listener: (e: FleetEvent) => void): void {
@@ -81,6 +143,7 @@ export class FleetState {
     const isNew = !this.store.nodes.get(n.name);
     this.change(() => {
       this.store.nodes.register(n);
+      this.lastBeat.delete(n.name);
       this.event('node.registered', n.name, `${isNew ? 'new node' : 'node back'} at ${n.agentAddress}, ${reported.length} instances`);
       this.applyReport(n.name, reported, onUnknown);
       this.afterCommit(() => this.snapshot.upsertNode(this.store.nodes.get(n.name)!));
@@ -88,11 +151,25 @@ export class FleetState {
     return { isNew };
   }
 
-  heartbeat(name: string, atMs: number, disks: DiskRow[], busyPorts: number[], reported: Reported[], onUnknown?: (ids: string[]) => void): void {
-    this.change(() => {
+  // Most heartbeats change nothing: the same instances in the same states, the same busy ports,
+  // disks within a percent of what was written. Those touch memory only (liveness and real free
+  // space in the Snapshot): no store write, no reconciliation query, no port rebuild. The rest,
+  // and each node's liveness every PERSIST_BEAT_MS, are group-committed with whatever else is
+  // being written in that turn.
+  heartbeat(name: string, atMs: number, disks: DiskRow[], busyPorts: number[], reported: Reported[], onUnknown?: (ids: string[]) => void): Promise<void> | undefined {
+    const key = beatKey(busyPorts, reported);
+    const last = this.lastBeat.get(name);
+    const version = this.versions.get(name) ?? 0;
+    if (last && last.key === key && last.version === version && atMs - last.persistedAt < PERSIST_BEAT_MS && !disksMoved(last.disks, disks)) {
+      this.snapshot.touch(name, atMs, disks);
+      return undefined;
+    }
+    return this.commit(() => {
       this.store.nodes.heartbeat(name, atMs, disks, busyPorts);
       this.applyReport(name, reported, onUnknown);
       this.afterCommit(() => this.snapshot.heartbeat(name, atMs, disks, busyPorts));
+    }).then(() => {
+      this.lastBeat.set(name, { key, version: this.versions.get(name) ?? 0, persistedAt: atMs, disks });
     });
   }
 
@@ -109,14 +186,22 @@ export class FleetState {
   reserveInstance(r: NewInstance): InstanceRow {
     return this.change(() => {
       const row = this.store.instances.insert(r);
-      this.afterCommit(() => this.snapshot.addInstance(row));
+      this.bump(row.node);
+      this.afterCommit(
+        () => this.snapshot.addInstance(row),
+        () => this.snapshot.removeInstance(row),
+      );
       return row;
     });
   }
 
   // State and what the agent reported; nothing the scheduler counts changes.
   updateInstance(id: string, u: { state: InstanceState; flavor?: string; version?: string; containerId?: string; message?: string }): void {
-    this.change(() => this.store.instances.update(id, u));
+    this.change(() => {
+      this.store.instances.update(id, u);
+      const node = this.store.instances.get(id)?.node;
+      if (node) this.bump(node);
+    });
   }
 
   // Frees the reservation: the row goes, and with it the node's CPU, memory, disk and port.
@@ -125,6 +210,7 @@ export class FleetState {
       const row = this.store.instances.get(id);
       if (!row) return undefined;
       this.store.instances.delete(id);
+      this.bump(row.node);
       this.afterCommit(() => this.snapshot.removeInstance(row));
       return row;
     });
@@ -154,13 +240,20 @@ export class FleetState {
     });
   }
 
+  private bump(node: string): void {
+    this.versions.set(node, (this.versions.get(node) ?? 0) + 1);
+  }
+
   private swap(before: InstanceRow, after: InstanceRow): void {
+    this.bump(before.node);
+    this.bump(after.node);
     this.snapshot.removeInstance(before);
     this.snapshot.addInstance(after);
   }
 
   private applyReport(node: string, reported: Reported[], onUnknown?: (ids: string[]) => void): void {
     const { updates, unknown } = reconcile(this.store.instances.onNode(node), reported);
+    if (updates.length) this.bump(node);
     for (const u of updates) {
       this.store.instances.update(u.id, { state: u.state, containerId: u.containerId });
       this.event(`instance.${u.state}`, u.id, `node ${node} reports the instance ${u.state}`);
@@ -168,9 +261,9 @@ export class FleetState {
     if (unknown.length) onUnknown?.(unknown);
   }
 
-  private afterCommit(f: () => void): void {
+  private afterCommit(apply: () => void, undo?: () => void): void {
     if (!this.pending) throw new Error('fleet changes happen inside change()');
-    this.pending.push(f);
+    this.pending.push({ apply, undo });
   }
 
   private mustGet(id: string): InstanceRow {

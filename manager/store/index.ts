@@ -3,14 +3,17 @@ import { EventsTable } from './events';
 import { InstancesTable } from './instances';
 import { NodesTable } from './nodes';
 import { OperationsTable } from './operations';
+import { GroupWriter } from './writer';
 
 export class Store {
   readonly nodes: NodesTable;
   readonly instances: InstancesTable;
   readonly operations: OperationsTable;
   readonly events: EventsTable;
+  readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
+    this.writer = new GroupWriter(db);
     this.nodes = new NodesTable(db);
     this.instances = new InstancesTable(db);
     this.operations = new OperationsTable(db);
@@ -27,7 +30,13 @@ export class Store {
     return this.db.transaction(fn)();
   }
 
+  // Group-committed: resolves once the transaction holding this write is durable (see writer.ts).
+  write<T>(fn: () => T, undo?: () => void, committed?: () => void): Promise<T> {
+    return this.writer.write(fn, undo, committed);
+  }
+
   close(): void {
+    this.writer.flush();
     this.db.close();
   }
 }

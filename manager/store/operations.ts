@@ -124,7 +124,7 @@ function prepare(db: DB) {
     progress: db.prepare(`UPDATE operations SET bytes_done = ?, bytes_total = ?, phase = ?, updated_at = ? WHERE id = ?`),
     get: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE id = ?`),
     active: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE state IN ('running', 'rolling_back', 'stuck') ORDER BY created_at, rowid`),
-    children: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE parent_id = ? ORDER BY created_at, rowid`),
+    children: db.prepare(`SELECT ${COLUMNS} FROM operations WHERE parent_id = ? AND parent_id != '' ORDER BY created_at, rowid`),
     child: db.prepare(`SELECT id FROM operations WHERE parent_id = ? AND child_key = ?`),
     steps: db.prepare(`SELECT seq, name, state, started_at AS startedAt, finished_at AS finishedAt, error, attempts, output
                        FROM operation_steps WHERE operation_id = ? ORDER BY seq`),

@@ -81,7 +81,7 @@ const eventSchema = { type: 'object', properties: { id: num, at: str, kind: str,
 
 export function viewRoutes(ctx: AdminContext) {
   const { store } = ctx;
-  const nodeUp = (name: string) => servingNode(store.nodes, name, ctx.scheduler, ctx.now());
+  const nodeUp = (name: string) => servingNode(ctx.snapshot, name, ctx.scheduler, ctx.now());
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, ctx.snapshot.get(name), ctx.scheduler, ctx.now());
   const mustNode = (name: string) => {
     const n = store.nodes.get(name);
