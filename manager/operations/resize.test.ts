@@ -45,7 +45,7 @@ async function setup() {
   const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
   const x = new ExpansionOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
   const made = await Promise.all(['one', 'two'].map(async (name) => {
-    const { instance, operation } = ops.create({ name, shape, node: 'a' });
+    const { instance, operation } = await ops.create({ name, shape, node: 'a' });
     expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
     return instance;
   }));
