@@ -143,6 +143,36 @@ describe('migration', () => {
     await reservationsConsistent();
   });
 
+  it('the target agent killed during catch-up: rolled back, the source keeps serving, nothing left on the target', async () => {
+    await create('catcher', 'a');
+    const id = (await cluster.portal.getInstance({ instance: 'catcher' })).id;
+    const writer = startWriter(await addressOf('catcher'), () => addressOf('catcher'));
+    await waitUntil('the writer to commit', async () => writer.acked.length > 10);
+    const op = await cluster.portal.resizeInstance({ instance: 'catcher', resources: { cpuMillis: 600 }, mode: 'migrate' });
+    await waitUntil('catch-up (or later)', async () => {
+      const o = await cluster.portal.getOperation({ id: op.id });
+      return o.state !== 'running' || o.steps.findIndex((s) => s.state === 'running' || s.state === 'pending') >= 3;
+    }, 120_000, 10);
+    const b = cluster.agents.find((x) => x.node === cluster.nodeName('b'))!;
+    await cluster.killAgent(b);
+    cluster.startAgent(b);
+    const done = await finish(op.id);
+    await writer.stop();
+    await cluster.waitForNodes();
+    const i = await cluster.portal.getInstance({ instance: 'catcher' });
+    expect((await containersOf(id)).map((c) => c.Labels['berth.node'])).toEqual([i.node]);
+    if (done.state === 'failed') {
+      expect(i.node).toBe(cluster.nodeName('a'));
+      expect(dirExists('b', id)).toBe(false);
+    } else {
+      expect(done.state).toBe('succeeded');
+      expect(dirExists('a', id)).toBe(false);
+    }
+    const { missing } = await countRows(await addressOf('catcher'), writer.acked);
+    expect(missing).toEqual([]);
+    await reservationsConsistent();
+  }, 300_000);
+
   it.each(['copy', 'replicate', 'catch-up', 'cut-over', 'switch-record', 'retire-source'])('manager kill -9 once the migration reaches %s: it resumes or rolls back, one writable copy, reservations consistent', async (step) => {
     const name = `k-${step}`.replace(/[^a-z-]/g, '');
     await create(name, 'a');
