@@ -45,12 +45,11 @@ export async function applyMemoryVariables(socket: string, memoryBytes: number):
   }
 }
 
+// SHOW GLOBAL STATUS works on both flavors (MySQL has no information_schema.GLOBAL_STATUS).
 async function readVariables(conn: mysql.Connection): Promise<[ServerReadback]> {
-  const [rows] = (await conn.query(
-    "SELECT @@innodb_buffer_pool_size AS pool, @@max_connections AS conns, (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'UPTIME') AS uptime",
-  )) as unknown as [{ pool: number | string; conns: number | string; uptime: number | string | null }[]];
-  const r = rows[0]!;
-  return [{ bufferPoolBytes: Number(r.pool), maxConnections: Number(r.conns), uptimeSeconds: Number(r.uptime ?? 0) }];
+  const [rows] = (await conn.query('SELECT @@innodb_buffer_pool_size AS pool, @@max_connections AS conns')) as unknown as [{ pool: number | string; conns: number | string }[]];
+  const [up] = (await conn.query("SHOW GLOBAL STATUS LIKE 'Uptime'")) as unknown as [{ Value: string }[]];
+  return [{ bufferPoolBytes: Number(rows[0]!.pool), maxConnections: Number(rows[0]!.conns), uptimeSeconds: Number(up[0]?.Value ?? 0) }];
 }
 
 // "Resizing buffer pool from …", "Withdrawing blocks …", "Completed resizing buffer pool at …"
