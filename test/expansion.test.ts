@@ -117,4 +117,38 @@ describe('automatic expansion on loop-mounted disks', () => {
       if (fs.existsSync(log)) expect(fs.readFileSync(log, 'utf8')).not.toMatch(/got signal|disk full|No space left/i);
     }
   }, 600_000);
+
+  it('disk pressure: a data disk whose real free space falls under the threshold has its instances moved off', async () => {
+    const c = await cluster.portal.createInstance({ name: 'pressed', resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 128 * M }, node: cluster.nodeName('a') });
+    expect((await cluster.portal.waitOperation({ id: c.operation!.id, timeoutMs: 150_000 }, 160_000)).state).toBe('succeeded');
+    const id = c.instance!.id;
+    const cred = await cluster.portal.getCredentials({ instance: 'pressed' });
+    const conn = await mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password });
+    await conn.query('CREATE DATABASE keep');
+    await conn.query('CREATE TABLE keep.t (v INT)');
+    await conn.query('INSERT INTO keep.t VALUES (42)');
+    await conn.end();
+    // Something berth does not account for fills the disk to under 10% free.
+    const st = fs.statfsSync(mounts[0]!);
+    const filler = path.join(mounts[0]!, 'filler.bin');
+    execFileSync('fallocate', ['-l', String(st.bavail * st.bsize - Math.floor(0.06 * st.blocks * st.bsize)), filler]);
+    try {
+      const d = await waitUntil('a disk-pressure decision', async () => (await expansions()).find((e) => e.instanceId === id && e.trigger === 'disk-pressure' && e.outcome === 'acted'), 60_000);
+      expect(d.reason).toMatch(/under 10%/);
+      const op = await waitUntil('the migration to end', async () => {
+        const o = await cluster.portal.getOperation({ id: d.operationId });
+        return o.state === 'running' || o.state === 'rolling_back' ? undefined : o;
+      }, 300_000, 500);
+      expect(op.state, `${op.error}\n${cluster.logs()}`).toBe('succeeded');
+    } finally {
+      fs.rmSync(filler, { force: true });
+    }
+    const i = await cluster.portal.getInstance({ instance: 'pressed' });
+    expect(i.node).toBe(cluster.nodeName('b'));
+    const after = await cluster.portal.getCredentials({ instance: 'pressed' });
+    const c2 = await mysql.createConnection({ host: after.host, port: after.port, user: after.user, password: after.password });
+    const [rows] = await c2.query('SELECT v FROM keep.t');
+    await c2.end();
+    expect(rows).toEqual([{ v: 42 }]);
+  }, 600_000);
 });
