@@ -150,6 +150,15 @@ describe.each([IMAGE])('in-place resize (%s)', (image) => {
     expect(JSON.parse(done.params)).toMatchObject({ decision: 'none' });
   });
 
+  it('berthctl instance resize --wait follows the operation with plain lines when not on a terminal', async () => {
+    const r = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bin/berthctl.js'), '--manager', cluster.managerAddress, 'instance', 'resize', 'alpha', '--cpu', '800m', '--wait']);
+    expect(r.stdout).toMatch(/\(resize\): succeeded/);
+    expect(r.stderr).toMatch(/^resize op-[0-9a-f]+: /m);
+    expect(r.stderr).not.toContain('\r');
+    expect((await cluster.portal.getInstance({ instance: 'alpha' })).resources!.cpuMillis).toBe(800);
+    expect((await container(alpha.instance!.id)).HostConfig.NanoCpus).toBe(800_000_000);
+  });
+
   it('refuses bad input at the edge and a disk shrink below what is used, naming the used bytes', async () => {
     await expectStatus(cluster.portal.resizeInstance({ instance: 'alpha', resources: {}, mode: '' }), grpc.status.INVALID_ARGUMENT, /at least one/);
     await expectStatus(cluster.portal.resizeInstance({ instance: 'alpha', resources: { memoryBytes: 1 } , mode: '' }), grpc.status.INVALID_ARGUMENT, /memory/);
