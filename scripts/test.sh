@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up (idempotent), then unit and integration tests in one vitest run,
+# The whole test suite: set-up (idempotent), a type check of product and tests, then unit and
+# integration tests in one vitest run,
 # closing with a plain "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The tests are type-checked too: a test that no longer compiles against the product fails here,
+# before vitest (which strips types without checking them) could run it green.
+echo "[test] tsc --noEmit -p tsconfig.test.json" >&2
+npx tsc --noEmit -p tsconfig.test.json
 mkdir -p .berth
 rm -f .berth/vitest.json
 rc=0

@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateInstanceResponse__Output } from '../src/gen/berth/v1/CreateInstanceResponse';
 import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
+import { expectOp } from './harness/ops';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
@@ -118,6 +119,12 @@ describe('admin HTTP against a live manager and real agents', () => {
     expect((await api('/v1/capacity', { token: null })).status).toBe(401);
     expect((await api('/v1/capacity', { token: 'not-the-token' })).status).toBe(401);
     expect((await api('/v1/nodes/x/cordon', { method: 'POST', token: 'nope' })).status).toBe(401);
+    // A public name in the query string or the path makes no /v1 route public.
+    for (const q of ['?x=/docs/', '?x=/healthz', '?x=%2Fdocs%2F', '?x=/metrics']) {
+      expect((await api(`/v1/nodes/${node('a')}/cordon${q}`, { method: 'POST', token: null })).status, q).toBe(401);
+    }
+    expect((await api('/v1/nodes/healthz', { token: null })).status).toBe(401);
+    expect(((await api('/v1/nodes')).body.items as { name: string; cordoned: boolean }[]).filter((n) => n.cordoned)).toEqual([]);
     expect((await api('/healthz', { token: null })).status).toBe(200);
     expect((await api('/metrics', { token: null })).status).toBe(200);
     const bad = await api('/v1/capacity/fit?cpu=1&memory=lots&disk=1G');
@@ -165,199 +172,205 @@ describe('admin HTTP against a live manager and real agents', () => {
     expect(err).toMatch(/401/);
   });
 
-  it('fit predicts exactly how many real placements succeed before the first rejection', async () => {
-    const f = (await api('/v1/capacity/fit?cpu=500m&memory=512M&disk=1G')).body.results[0];
-    expect(f).toMatchObject({ count: 4, limitedBy: 'memory', perNode: { [node('a')]: 2, [node('b')]: 2 } });
-    const inZoneA = (await api('/v1/capacity/fit?shape=500m,512M,1G@a')).body.results[0];
-    expect(inZoneA.count).toBe(2);
-
+  // Everything below runs on the fleet this beforeAll makes: as many instances as fit predicted,
+  // placed for real until the first rejection, all running.
+  describe('after placing instances until the first rejection', () => {
+    let predicted: { count: number; limitedBy: string; perNode: Record<string, number> };
+    let predictedZoneA: { count: number };
     let rejection: grpc.ServiceError | undefined;
-    for (let i = 0; i < 10 && !rejection; i++) {
-      try {
-        created.push(await cluster.portal.createInstance({ name: `cap${i}`, resources: shape }));
-      } catch (err) {
-        rejection = err as grpc.ServiceError;
+
+    beforeAll(async () => {
+      predicted = (await api('/v1/capacity/fit?cpu=500m&memory=512M&disk=1G')).body.results[0];
+      predictedZoneA = (await api('/v1/capacity/fit?shape=500m,512M,1G@a')).body.results[0];
+      for (let i = 0; i < 10 && !rejection; i++) {
+        try {
+          created.push(await cluster.portal.createInstance({ name: `cap${i}`, resources: shape }));
+        } catch (err) {
+          rejection = err as grpc.ServiceError;
+        }
       }
-    }
-    expect(created).toHaveLength(f.count);
-    expect(rejection?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-    expect(rejection?.details).toMatch(/insufficient memory/);
-    const placed: Record<string, number> = {};
-    for (const c of created) placed[c.instance!.node] = (placed[c.instance!.node] ?? 0) + 1;
-    expect(placed).toEqual(f.perNode);
-    const ops = await Promise.all(created.map((c) => cluster.portal.waitOperation({ id: c.operation!.id, timeoutMs: 170_000 }, 175_000)));
-    for (const op of ops) expect(op.state, `${op.error}\n${cluster.logs()}`).toBe('succeeded');
-    expect((await api('/v1/capacity/fit?cpu=500m&memory=512M&disk=1G')).body.results[0]).toMatchObject({ count: 0, limitedBy: 'memory' });
-  });
-
-  it('shows allocated and measured usage after placement, in the API and in /metrics', async () => {
-    const a = await waitUntil(
-      'measured memory and disk usage on node a',
-      async () => {
-        const n = await capacityOf('a');
-        return n.memory.used > 0 && n.disks[0].instancesUsedBytes > 0 && n.instances.byState.running === 2 ? n : undefined;
-      },
-      30_000,
-    );
-    expect(a.memory).toMatchObject({ capacity: G, allocated: G, free: 0, allocationPct: 100 });
-    expect(a.cpu).toMatchObject({ allocated: 1000, free: 1000, allocationPct: 50 });
-    expect(a.disk.allocated).toBe(2 * G);
-    // Two 512M MariaDB instances use some memory, and less than they reserved.
-    expect(a.memory.used).toBeLessThan(G);
-    const fleet = (await api('/v1/capacity')).body.fleet;
-    expect(fleet.instances).toEqual({ total: 4, byState: { running: 4 } });
-    expect(fleet.memory.free).toBe(256 * M); // only c has room left, and it is too small
-
-    const list = await waitUntil('measurements of both instances on node b', async () => {
-      const l = (await api(`/v1/instances?node=${node('b')}`)).body;
-      return l.items.every((i: any) => i.usage?.usedDiskBytes > 0) ? l : undefined;
+      for (const c of created) await expectOp(cluster, c.operation!.id, 'succeeded');
     });
-    expect(list.total).toBe(2);
-    for (const i of list.items) {
-      expect(i.usage.usedDiskBytes).toBeGreaterThan(10 * M);
-      expect(i.usage.mysqldUnresponsive).toBe(false);
-    }
 
-    const m = (await api('/metrics', { token: null })).body as string;
-    expect(m).toContain(`berth_node_memory_allocated_bytes{node="${node('a')}",zone="a",rack="r1"} ${G}`);
-    expect(m).toContain(`berth_node_cpu_capacity_cores{node="${node('c')}",zone="b",rack="r2"} 1`);
-    expect(m).toContain(`berth_instances{node="${node('b')}",state="running"} 2`);
-    expect(m).toMatch(/berth_scheduler_duration_seconds_count\{result="placed"\} 4/);
-    expect(m).toMatch(/berth_scheduler_duration_seconds_count\{result="unschedulable"\} 1/);
-    expect(m).toMatch(/berth_operations_total\{type="create",result="succeeded"\} 4/);
-    expect(m).toMatch(/berth_operation_duration_seconds_count\{type="create",result="succeeded"\} 4/);
-    expect(m).toMatch(new RegExp(`berth_disk_free_bytes\\{node="${node('c')}",path="${mnt.replace(/[/.]/g, '\\$&')}"\\} \\d+`));
-  });
-
-  it('alerts when an instance outgrows its disk reservation, and resolves when it shrinks', async () => {
-    const inst = created[0]!.instance!;
-    const dataDir = path.join(inst.diskPath, 'berth', inst.id, 'data');
-    const now = await waitUntil('a measurement of the instance', async () => {
-      const i = (await api(`/v1/instances?node=${inst.node}`)).body.items.find((x: any) => x.id === inst.id);
-      return i?.usage?.usedDiskBytes as number | undefined;
-    });
-    const filler = path.join(dataDir, 'filler.bin');
-    const need = Math.ceil((INSTANCE_DISK_PCT / 100) * shape.diskBytes - now) + 64 * M;
-    execFileSync('fallocate', ['-l', String(need), filler]);
-    await waitUntil('instance_disk_high to fire', () => firing('instance_disk_high', inst.id), 30_000);
-    fs.rmSync(filler);
-    await waitUntil('instance_disk_high to resolve', async () => !(await firing('instance_disk_high', inst.id)), 30_000);
-    const ev = (await api(`/v1/events?kind=alert.instance_disk_high&subject=${inst.id}`)).body.items.map((e: any) => e.kind);
-    expect(ev).toEqual(['alert.instance_disk_high.resolved', 'alert.instance_disk_high.firing']);
-  });
-
-  it('alerts when mysqld stops answering, and resolves when it answers again', async () => {
-    const inst = created[1]!.instance!;
-    const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${inst.id}`, 'berth.role=mysqld'] }) });
-    const container = docker.getContainer(c!.Id);
-    await container.kill({ signal: 'SIGSTOP' });
-    try {
-      await waitUntil('mysqld_unresponsive to fire', () => firing('mysqld_unresponsive', inst.id), 30_000);
-    } finally {
-      await container.kill({ signal: 'SIGCONT' });
-    }
-    await waitUntil('mysqld_unresponsive to resolve', async () => !(await firing('mysqld_unresponsive', inst.id)), 30_000);
-  });
-
-  it('alerts when a data disk runs low on free space', async () => {
-    const subject = `${node('c')}:${mnt}`;
-    const st = fs.statfsSync(mnt);
-    const filler = path.join(mnt, 'filler.bin');
-    // Leave 5% of the disk free.
-    execFileSync('fallocate', ['-l', String(st.bavail * st.bsize - Math.floor(0.05 * st.blocks * st.bsize)), filler]);
-    try {
-      await waitUntil('disk_free_low to fire', () => firing('disk_free_low', subject), 30_000);
-      const d = (await capacityOf('c')).disks[0];
-      expect(d.freePct).toBeLessThan(10);
-    } finally {
-      fs.rmSync(filler);
-    }
-    await waitUntil('disk_free_low to resolve', async () => !(await firing('disk_free_low', subject)), 30_000);
-  });
-
-  it('marks a down node and a cordoned node, in the API and on the dashboard in headless Chromium', async () => {
-    const b = cluster.agents.find((x) => x.node === node('b'))!;
-    expect((await api(`/v1/nodes/${node('a')}/cordon`, { method: 'POST' })).body.cordoned).toBe(true);
-    // Drain now migrates (test/drain.test.ts); an unknown node is refused.
-    const drain = await api(`/v1/nodes/${node('zz')}/drain`, { method: 'POST' });
-    expect(drain.status).toBe(404);
-    await cluster.killAgent(b);
-    await waitUntil('node_down to fire', () => firing('node_down', node('b')), 30_000);
-    const cap = (await api('/v1/capacity')).body;
-    expect(cap.fleet.nodes).toEqual({ total: 3, ready: 2, down: 1, cordoned: 1 });
-
-    const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-chromium-'));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium',
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    try {
-      const page = await browser.newPage();
-      await page.goto(`${cluster.adminUrl}/#token=${TOKEN}`);
-      await page.waitForSelector(`section.node[data-node="${node('c')}"]`, { timeout: 20_000 });
-      const cards = await page.$$eval('section.node', (els) =>
-        els.map((e) => ({
-          name: e.getAttribute('data-node'),
-          state: e.getAttribute('data-state'),
-          cordoned: e.getAttribute('data-cordoned'),
-          count: e.querySelector('.count')?.textContent,
-          badges: [...e.querySelectorAll('.badge')].map((x) => x.textContent),
-          bars: e.querySelectorAll('svg rect.alloc').length,
-        })),
-      );
-      expect(cards).toEqual([
-        { name: node('a'), state: 'ready', cordoned: 'true', count: '2', badges: ['ready', 'CORDONED'], bars: 3 },
-        { name: node('b'), state: 'down', cordoned: 'false', count: '2', badges: ['DOWN'], bars: 3 },
-        { name: node('c'), state: 'ready', cordoned: 'false', count: '0', badges: ['ready'], bars: 3 },
-      ]);
-      // The memory bar of node a is full: 1G of 1G allocated.
-      const width = await page.$eval(`section.node[data-node="${node('a')}"] .res:nth-of-type(3) rect.alloc`, (r) => r.getAttribute('width'));
-      expect(width).toBe('100.00');
-      expect(await page.textContent('#summary')).toMatch(/3 nodes \(2 ready, 1 down, 1 cordoned\) · 4 instances/);
-      // It refreshes by itself: uncordon a and watch the badge go.
-      await api(`/v1/nodes/${node('a')}/uncordon`, { method: 'POST' });
-      await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="false"]`, { timeout: 15_000 });
-      await api(`/v1/nodes/${node('a')}/cordon`, { method: 'POST' });
-      await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="true"]`, { timeout: 15_000 });
-      fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
-      await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
-
-      // Without a token the page asks for one instead of showing data.
-      const anon = await browser.newPage();
-      await anon.goto(`${cluster.adminUrl}/`);
-      await anon.evaluate(() => sessionStorage.clear());
-      await anon.reload();
-      await anon.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
-      expect(await anon.$$('section.node')).toHaveLength(0);
-    } finally {
-      await browser.close();
-      fs.rmSync(profile, { recursive: true, force: true });
-    }
-
-    cluster.startAgent(b);
-    await waitUntil('node_down to resolve', async () => !(await firing('node_down', node('b'))), 60_000);
-    await api(`/v1/nodes/${node('a')}/uncordon`, { method: 'POST' });
-  });
-
-  it('delivered every alert start and resolve to the webhook, retrying the failed first delivery', async () => {
-    const want = [
-      ['instance_disk_high', created[0]!.instance!.id],
-      ['mysqld_unresponsive', created[1]!.instance!.id],
-      ['disk_free_low', `${node('c')}:${mnt}`],
-      ['node_down', node('b')],
-    ];
-    await waitUntil('all notices', async () => receiver.notices.filter((n) => n.status === 'resolved').length >= want.length, 30_000);
-    // One more request than notices: the first was refused and sent again.
-    expect(receiver.requests).toBe(receiver.notices.length + 1);
-    expect(receiver.notices[0]!.status).toBe('firing');
-    for (const [rule, subject] of want) {
+    // A notice reached the webhook for the start and the end of this alert, and every delivery
+    // was counted; the receiver refused the very first request, which was sent again.
+    const expectDelivered = async (rule: string, subject: string) => {
+      await waitUntil(`${rule} ${subject} resolved at the webhook`, async () => receiver.notices.some((n) => n.rule === rule && n.subject === subject && n.status === 'resolved'), 30_000);
       const seq = receiver.notices.filter((n) => n.rule === rule && n.subject === subject).map((n) => n.status);
       expect(seq, `${rule} ${subject} in ${JSON.stringify(receiver.notices, null, 1)}`).toEqual(['firing', 'resolved']);
-    }
-    const m = (await api('/metrics', { token: null })).body as string;
-    const delivered = Number(/berth_alert_webhook_deliveries_total\{result="delivered"\} (\d+)/.exec(m)?.[1]);
-    expect(delivered).toBe(receiver.notices.length);
+      expect(receiver.requests).toBe(receiver.notices.length + 1);
+      await waitUntil('the delivery metric to count every notice', async () => {
+        const m = (await api('/metrics', { token: null })).body as string;
+        return Number(/berth_alert_webhook_deliveries_total\{result="delivered"\} (\d+)/.exec(m)?.[1]) === receiver.notices.length;
+      }, 10_000);
+    };
+
+    it('fit predicted exactly how many real placements succeed before the first rejection', async () => {
+      expect(predicted).toMatchObject({ count: 4, limitedBy: 'memory', perNode: { [node('a')]: 2, [node('b')]: 2 } });
+      expect(predictedZoneA.count).toBe(2);
+      expect(created).toHaveLength(predicted.count);
+      expect(rejection?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(rejection?.details).toMatch(/insufficient memory/);
+      const placed: Record<string, number> = {};
+      for (const c of created) placed[c.instance!.node] = (placed[c.instance!.node] ?? 0) + 1;
+      expect(placed).toEqual(predicted.perNode);
+      expect((await api('/v1/capacity/fit?cpu=500m&memory=512M&disk=1G')).body.results[0]).toMatchObject({ count: 0, limitedBy: 'memory' });
+    });
+
+    it('shows allocated and measured usage after placement, in the API and in /metrics', async () => {
+      const a = await waitUntil(
+        'measured memory and disk usage on node a',
+        async () => {
+          const n = await capacityOf('a');
+          return n.memory.used > 0 && n.disks[0].instancesUsedBytes > 0 && n.instances.byState.running === 2 ? n : undefined;
+        },
+        30_000,
+      );
+      expect(a.memory).toMatchObject({ capacity: G, allocated: G, free: 0, allocationPct: 100 });
+      expect(a.cpu).toMatchObject({ allocated: 1000, free: 1000, allocationPct: 50 });
+      expect(a.disk.allocated).toBe(2 * G);
+      // Two 512M MariaDB instances use some memory, and less than they reserved.
+      expect(a.memory.used).toBeLessThan(G);
+      const fleet = (await api('/v1/capacity')).body.fleet;
+      expect(fleet.instances).toEqual({ total: 4, byState: { running: 4 } });
+      expect(fleet.memory.free).toBe(256 * M); // only c has room left, and it is too small
+
+      const list = await waitUntil('measurements of both instances on node b', async () => {
+        const l = (await api(`/v1/instances?node=${node('b')}`)).body;
+        return l.items.every((i: any) => i.usage?.usedDiskBytes > 0) ? l : undefined;
+      });
+      expect(list.total).toBe(2);
+      for (const i of list.items) {
+        expect(i.usage.usedDiskBytes).toBeGreaterThan(10 * M);
+        expect(i.usage.mysqldUnresponsive).toBe(false);
+      }
+
+      const m = (await api('/metrics', { token: null })).body as string;
+      expect(m).toContain(`berth_node_memory_allocated_bytes{node="${node('a')}",zone="a",rack="r1"} ${G}`);
+      expect(m).toContain(`berth_node_cpu_capacity_cores{node="${node('c')}",zone="b",rack="r2"} 1`);
+      expect(m).toContain(`berth_instances{node="${node('b')}",state="running"} 2`);
+      expect(m).toMatch(/berth_scheduler_duration_seconds_count\{result="placed"\} 4/);
+      expect(m).toMatch(/berth_scheduler_duration_seconds_count\{result="unschedulable"\} 1/);
+      expect(m).toMatch(/berth_operations_total\{type="create",result="succeeded"\} 4/);
+      expect(m).toMatch(/berth_operation_duration_seconds_count\{type="create",result="succeeded"\} 4/);
+      expect(m).toMatch(new RegExp(`berth_disk_free_bytes\\{node="${node('c')}",path="${mnt.replace(/[/.]/g, '\\$&')}"\\} \\d+`));
+    });
+
+    it('alerts when an instance outgrows its disk reservation, and resolves when it shrinks', async () => {
+      const inst = created[0]!.instance!;
+      const dataDir = path.join(inst.diskPath, 'berth', inst.id, 'data');
+      const now = await waitUntil('a measurement of the instance', async () => {
+        const i = (await api(`/v1/instances?node=${inst.node}`)).body.items.find((x: any) => x.id === inst.id);
+        return i?.usage?.usedDiskBytes as number | undefined;
+      });
+      const filler = path.join(dataDir, 'filler.bin');
+      const need = Math.ceil((INSTANCE_DISK_PCT / 100) * shape.diskBytes - now) + 64 * M;
+      execFileSync('fallocate', ['-l', String(need), filler]);
+      await waitUntil('instance_disk_high to fire', () => firing('instance_disk_high', inst.id), 30_000);
+      fs.rmSync(filler);
+      await waitUntil('instance_disk_high to resolve', async () => !(await firing('instance_disk_high', inst.id)), 30_000);
+      await expectDelivered('instance_disk_high', inst.id);
+      const ev = (await api(`/v1/events?kind=alert.instance_disk_high&subject=${inst.id}`)).body.items.map((e: any) => e.kind);
+      expect(ev).toEqual(['alert.instance_disk_high.resolved', 'alert.instance_disk_high.firing']);
+    });
+
+    it('alerts when mysqld stops answering, and resolves when it answers again', async () => {
+      const inst = created[1]!.instance!;
+      const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${inst.id}`, 'berth.role=mysqld'] }) });
+      const container = docker.getContainer(c!.Id);
+      await container.kill({ signal: 'SIGSTOP' });
+      try {
+        await waitUntil('mysqld_unresponsive to fire', () => firing('mysqld_unresponsive', inst.id), 30_000);
+      } finally {
+        await container.kill({ signal: 'SIGCONT' });
+      }
+      await waitUntil('mysqld_unresponsive to resolve', async () => !(await firing('mysqld_unresponsive', inst.id)), 30_000);
+      await expectDelivered('mysqld_unresponsive', inst.id);
+    });
+
+    it('alerts when a data disk runs low on free space', async () => {
+      const subject = `${node('c')}:${mnt}`;
+      const st = fs.statfsSync(mnt);
+      const filler = path.join(mnt, 'filler.bin');
+      // Leave 5% of the disk free.
+      execFileSync('fallocate', ['-l', String(st.bavail * st.bsize - Math.floor(0.05 * st.blocks * st.bsize)), filler]);
+      try {
+        await waitUntil('disk_free_low to fire', () => firing('disk_free_low', subject), 30_000);
+        const d = (await capacityOf('c')).disks[0];
+        expect(d.freePct).toBeLessThan(10);
+      } finally {
+        fs.rmSync(filler);
+      }
+      await waitUntil('disk_free_low to resolve', async () => !(await firing('disk_free_low', subject)), 30_000);
+      await expectDelivered('disk_free_low', subject);
+    });
+
+    it('marks a down node and a cordoned node, in the API and on the dashboard in headless Chromium', async () => {
+      const b = cluster.agents.find((x) => x.node === node('b'))!;
+      expect((await api(`/v1/nodes/${node('a')}/cordon`, { method: 'POST' })).body.cordoned).toBe(true);
+      // Drain now migrates (test/drain.test.ts); an unknown node is refused.
+      const drain = await api(`/v1/nodes/${node('zz')}/drain`, { method: 'POST' });
+      expect(drain.status).toBe(404);
+      await cluster.killAgent(b);
+      await waitUntil('node_down to fire', () => firing('node_down', node('b')), 30_000);
+      const cap = (await api('/v1/capacity')).body;
+      expect(cap.fleet.nodes).toEqual({ total: 3, ready: 2, down: 1, cordoned: 1 });
+
+      const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-chromium-'));
+      const browser = await chromium.launchPersistentContext(profile, {
+        executablePath: process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium',
+        headless: true,
+        viewport: { width: 1280, height: 800 },
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${cluster.adminUrl}/#token=${TOKEN}`);
+        await page.waitForSelector(`section.node[data-node="${node('c')}"]`, { timeout: 20_000 });
+        const cards = await page.$$eval('section.node', (els) =>
+          els.map((e) => ({
+            name: e.getAttribute('data-node'),
+            state: e.getAttribute('data-state'),
+            cordoned: e.getAttribute('data-cordoned'),
+            count: e.querySelector('.count')?.textContent,
+            badges: [...e.querySelectorAll('.badge')].map((x) => x.textContent),
+            bars: e.querySelectorAll('svg rect.alloc').length,
+          })),
+        );
+        expect(cards).toEqual([
+          { name: node('a'), state: 'ready', cordoned: 'true', count: '2', badges: ['ready', 'CORDONED'], bars: 3 },
+          { name: node('b'), state: 'down', cordoned: 'false', count: '2', badges: ['DOWN'], bars: 3 },
+          { name: node('c'), state: 'ready', cordoned: 'false', count: '0', badges: ['ready'], bars: 3 },
+        ]);
+        // The memory bar of node a is full: 1G of 1G allocated.
+        const width = await page.$eval(`section.node[data-node="${node('a')}"] .res:nth-of-type(3) rect.alloc`, (r) => r.getAttribute('width'));
+        expect(width).toBe('100.00');
+        expect(await page.textContent('#summary')).toMatch(/3 nodes \(2 ready, 1 down, 1 cordoned\) · 4 instances/);
+        // It refreshes by itself: uncordon a and watch the badge go.
+        await api(`/v1/nodes/${node('a')}/uncordon`, { method: 'POST' });
+        await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="false"]`, { timeout: 15_000 });
+        await api(`/v1/nodes/${node('a')}/cordon`, { method: 'POST' });
+        await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="true"]`, { timeout: 15_000 });
+        fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+        await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
+
+        // Without a token the page asks for one instead of showing data.
+        const anon = await browser.newPage();
+        await anon.goto(`${cluster.adminUrl}/`);
+        await anon.evaluate(() => sessionStorage.clear());
+        await anon.reload();
+        await anon.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
+        expect(await anon.$$('section.node')).toHaveLength(0);
+      } finally {
+        await browser.close();
+        fs.rmSync(profile, { recursive: true, force: true });
+      }
+
+      cluster.startAgent(b);
+      await waitUntil('node_down to resolve', async () => !(await firing('node_down', node('b'))), 60_000);
+      await expectDelivered('node_down', node('b'));
+      await api(`/v1/nodes/${node('a')}/uncordon`, { method: 'POST' });
+    });
+
   });
 });

@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, waitUntil } from './harness/cluster';
+import { expectOp } from './harness/ops';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
@@ -25,12 +26,17 @@ describe('operations survive a manager crash', () => {
     );
     await cluster.restartManager();
 
-    const op = await cluster.portal.waitOperation({ id: res.operation!.id, timeoutMs: 120_000 }, 130_000);
-    expect(op.state, op.error).toBe('succeeded');
-    expect(cluster.logs()).toContain('resuming operation');
+    const op = await expectOp(cluster, res.operation!.id, 'succeeded');
+    expect(op.steps.map((s) => [s.name, s.state])).toEqual([
+      ['reserve', 'done'],
+      ['create-container', 'done'],
+      ['verify-running', 'done'],
+    ]);
+    expect(cluster.logs()).toMatch(new RegExp(`"op":"${res.operation!.id}".*"msg":"resuming operation"`));
     const inst = await cluster.portal.getInstance({ instance: 'resumed' });
     expect(inst.state).toBe('running');
-    expect(await cluster.containers()).toHaveLength(1);
+    // One mysqld container, labelled for this instance; no init container left over.
+    expect((await cluster.containers()).map((c) => [c.Labels['berth.role'], c.Labels['berth.instance'], c.State])).toEqual([['mysqld', res.instance!.id, 'running']]);
 
     const cred = res.credentials!;
     const conn = await mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password });

@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeAgent, type FakeNodeSpec } from './harness/fake-agent';
 import { ROOT, TestCluster } from './harness/cluster';
+import { waitOp } from './harness/ops';
 
 // The scheduler through the real gRPC API of a real manager process with its real SQLite file;
 // the nodes are simulated agents (real gRPC servers that register and heartbeat, without
@@ -24,8 +25,8 @@ async function status(p: Promise<unknown>): Promise<{ code: string; details: str
   }
 }
 
-async function startFleet(cluster: TestCluster, specs: Omit<FakeNodeSpec, 'name'>[] & { name: string }[]): Promise<FakeAgent[]> {
-  const agents = await Promise.all(specs.map((s) => new FakeAgent({ ...s, name: cluster.nodeName(s.name) } as FakeNodeSpec, cluster.managerAddress).start()));
+async function startFleet(cluster: TestCluster, specs: FakeNodeSpec[]): Promise<FakeAgent[]> {
+  const agents = await Promise.all(specs.map((s) => new FakeAgent({ ...s, name: cluster.nodeName(s.name) }, cluster.managerAddress).start()));
   await cluster.waitForNodes();
   const { nodes } = await cluster.portal.listNodes({});
   expect(nodes.map((n) => n.name).sort()).toEqual(agents.map((a) => a.spec.name).sort());
@@ -98,7 +99,7 @@ describe('200 concurrent creates against nodes that fit exactly 150', () => {
     }
 
     // The placed instances really go through their operations to running on the (fake) agents.
-    const ops = await Promise.all(placed.map((p) => cluster.portal.waitOperation({ id: p.r.operation!.id, timeoutMs: 60_000 }, 70_000)));
+    const ops = await Promise.all(placed.map((p) => waitOp(cluster, p.r.operation!.id)));
     expect(ops.filter((o) => o.state !== 'succeeded')).toEqual([]);
     expect(agents.reduce((n, a) => n + a.instances.size, 0)).toBe(150);
   });
@@ -179,6 +180,8 @@ describe('constraints, anti-affinity, strategies and plan through the API and be
 
   it('the strategy can be chosen per request', async () => {
     const cpuOf = async () => Object.fromEntries((await cluster.portal.listNodes({})).nodes.map((x) => [x.name, x.allocated!.cpuMillis]));
+    // Two more on c-r4 make the loads unequal whatever ran before: binpack and spread must differ.
+    for (const name of ['imb1', 'imb2']) await create(name, { node: n('c-r4') });
     let cpu = await cpuOf();
     const max = Math.max(...Object.values(cpu));
     expect(max).toBeGreaterThan(Math.min(...Object.values(cpu)));
@@ -190,8 +193,10 @@ describe('constraints, anti-affinity, strategies and plan through the API and be
   });
 
   it('PlanInstance gives every node its verdict and places nothing', async () => {
+    // Its own cluster, with a member on each zone a and b host, so none of them can take another.
+    for (const host of ['a-r1', 'a-r2', 'b-r3']) await create(`pm-${host}`, { cluster: 'planned', node: n(host) });
     const before = (await cluster.portal.listNodes({})).nodes.map((x) => [x.name, x.allocated, x.instanceCount]);
-    const plan = await cluster.portal.planInstance({ resources: shape, constraints: ['zone in (a,b)'], cluster: 'orders' });
+    const plan = await cluster.portal.planInstance({ resources: shape, constraints: ['zone in (a,b)'], cluster: 'planned' });
     const byNode = Object.fromEntries(plan.verdicts.map((v) => [v.node, v]));
     expect(Object.keys(byNode).sort()).toEqual(specs.map((s) => n(s.name)).sort());
     expect(byNode[n('c-r4')]).toMatchObject({ fits: false, filter: 'labels', reason: 'constraint zone in (a,b) not met' });
@@ -232,6 +237,8 @@ describe('constraints, anti-affinity, strategies and plan through the API and be
     const made = JSON.parse((await ctl('--json', 'instance', 'create', '--name', 'from-cli', '--cpu', '1', '--memory', '1G', '--disk', '1G', '--constraint', 'zone=c', '--cluster', 'cli', '--spread-over', 'rack')).stdout) as { node: string };
     expect(made.node).toBe(n('c-r4'));
     const bad = await ctl('instance', 'plan', '--cpu', '1', '--memory', '1G', '--disk', '1G', '--constraint', 'zone ~ a').catch((e: { code: number; stderr: string }) => e);
+    // 1: the manager refused the request; 2 (above): the request was fine and nothing fits.
+    expect((bad as { code: number }).code).toBe(1);
     expect((bad as { stderr: string }).stderr).toMatch(/INVALID_ARGUMENT: constraint "zone ~ a" is not valid/);
   });
 });

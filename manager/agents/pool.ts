@@ -7,7 +7,7 @@ import type { NodesTable } from '../store/nodes';
 
 // One gRPC channel per agent, re-dialled when an agent registers from a new address.
 export class AgentPool {
-  private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient> }>();
+  private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient>; channel: grpc.ChannelInterface }>();
 
   constructor(private readonly nodes: NodesTable) {}
 
@@ -15,11 +15,15 @@ export class AgentPool {
     const row = this.nodes.get(node);
     if (!row) throw unavailable(`node ${node} is not registered`);
     const cur = this.clients.get(node);
-    if (cur && cur.address === row.agentAddress) return cur.client;
+    // A channel that failed to connect waits out a backoff before it tries again, failing every
+    // call meanwhile: an agent back on the same address would be refused for seconds. Re-dial.
+    const failed = cur?.channel.getConnectivityState(false) === grpc.connectivityState.TRANSIENT_FAILURE;
+    if (cur && cur.address === row.agentAddress && !failed) return cur.client;
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
-    const client = asyncClient(new Agent(row.agentAddress, grpc.credentials.createInsecure()));
-    this.clients.set(node, { address: row.agentAddress, client });
+    const raw = new Agent(row.agentAddress, grpc.credentials.createInsecure());
+    const client = asyncClient(raw);
+    this.clients.set(node, { address: row.agentAddress, client, channel: raw.getChannel() });
     return client;
   }
 

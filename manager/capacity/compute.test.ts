@@ -51,6 +51,7 @@ export function inst(node: string, over: Partial<InstanceRow> = {}): InstanceRow
     adminUser: 'admin',
     adminPassword: 'p',
     message: '',
+    cluster: '',
     createdAt: '',
     updatedAt: '',
     ...over,

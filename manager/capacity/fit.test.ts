@@ -1,4 +1,6 @@
+import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { BerthError } from '../../src/errors';
 import type { AgentPool } from '../agents/pool';
 import type { Engine } from '../operations/engine';
 import { InstanceOps } from '../operations/instances';
@@ -48,6 +50,9 @@ function fleet(specs: NodeSpec[], cfg: SchedulerConfig = DEFAULT_SCHEDULER_CONFI
         const { instance } = await ops.create({ name: `db${++n}`, shape });
         perNode[instance.node] = (perNode[instance.node] ?? 0) + 1;
       } catch (err) {
+        // Only the scheduler's refusal ends the loop: any other error is a bug, not a full fleet.
+        expect(err).toBeInstanceOf(BerthError);
+        expect(status[(err as BerthError).code]).toBe('RESOURCE_EXHAUSTED');
         return { perNode, count: Object.values(perNode).reduce((a, b) => a + b, 0), error: (err as Error).message };
       }
     }
@@ -107,7 +112,8 @@ describe('fit agrees with placing for real until the first rejection', () => {
       expect(real.perNode).toEqual(predicted.perNode);
       expect(predicted.limitedBy).toBe(c.limitedBy);
       // The same reasons as the real refusal.
-      for (const reason of Object.keys(predicted.reasons)) expect(real.error).toContain(reason);
+      for (const [reason, n] of Object.entries(predicted.reasons)) expect(real.error).toContain(`${n} ${reason}`);
+      expect(real.error).toMatch(new RegExp(`^0/${c.nodes.length} nodes can take it`));
     });
   }
 

@@ -9,6 +9,18 @@ export function tokenMatches(presented: string | undefined, expected: string): b
   return timingSafeEqual(a, b);
 }
 
+// Routes reachable without a token: liveness, the Prometheus scrape, and the static shells of
+// the dashboard and API docs (they hold no data; the data they show comes from /v1 with a token).
+// Matched on the path alone: a query string (`/v1/…?x=/docs/`) can never make a route public.
+const PUBLIC_PATHS = [/^\/healthz$/, /^\/metrics$/, /^\/$/, /^\/docs(\/[\w./-]*)?$/];
+
+export function isPublicPath(url: string): boolean {
+  const p = url.split(/[?#]/, 1)[0]!;
+  // No dot segments and no escapes: what is checked is what the router sees.
+  if (p.includes('%') || /(^|\/)\.\.?(\/|$)/.test(p)) return false;
+  return PUBLIC_PATHS.some((re) => re.test(p));
+}
+
 export function bearer(header: string | undefined): string | undefined {
   const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return m?.[1];

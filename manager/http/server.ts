@@ -12,7 +12,7 @@ import type { UsageMap } from '../health/usage';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
-import { bearer, tokenMatches } from './auth';
+import { bearer, isPublicPath, tokenMatches } from './auth';
 import { Metrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { capacityRoutes } from './routes/capacity';
@@ -45,10 +45,6 @@ export interface AdminContext extends AdminDeps {
   metrics: Metrics;
   capacity: () => CapacityReport;
 }
-
-// Routes reachable without a token: liveness, the Prometheus scrape, and the static shells of
-// the dashboard and API docs (they hold no data; the data they show comes from /v1 with a token).
-const PUBLIC = [/^\/healthz(\?|$)/, /^\/metrics(\?|$)/, /^\/(\?|$)/, /^\/docs(\/|\?|$)/];
 
 const HTTP_OF: Partial<Record<status, number>> = {
   [status.INVALID_ARGUMENT]: 400,
@@ -104,7 +100,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (req, reply) => {
     if (!d.token) return;
-    if (PUBLIC.some((re) => re.test(req.url))) return;
+    if (isPublicPath(req.url)) return;
     if (!tokenMatches(bearer(req.headers.authorization), d.token)) {
       return reply
         .code(401)

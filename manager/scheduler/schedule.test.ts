@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConstraints } from './constraints';
 import { explain, plan, schedule } from './schedule';
 import { binpack } from './strategies/binpack';
-import { DEFAULT_SCHEDULER_CONFIG } from './types';
+import { DEFAULT_SCHEDULER_CONFIG, type NodeSnapshot } from './types';
 import { ctx as makeCtx, G, NOW as now, smallReq as req, testNode as node } from './testnode';
 
 const ctx = makeCtx();

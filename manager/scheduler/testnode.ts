@@ -3,7 +3,7 @@ import { DEFAULT_SCHEDULER_CONFIG, type FilterContext, type NodeSnapshot, type P
 // Hand-built snapshots for the scheduler's unit tests: an idle 8-core, 32G node with one 500G disk.
 export const G = 1024 ** 3;
 export const NOW = 1_000_000;
-export const ctx = (over: Partial<FilterContext> & { config?: Partial<FilterContext['config']> } = {}): FilterContext => ({
+export const ctx = (over: Omit<Partial<FilterContext>, 'config'> & { config?: Partial<FilterContext['config']> } = {}): FilterContext => ({
   now: NOW,
   ...over,
   config: { ...DEFAULT_SCHEDULER_CONFIG, ...over.config },

@@ -146,6 +146,19 @@ export class TestCluster {
     a.proc = startProcess(args, path.join(this.dir, `${a.node}.log`));
   }
 
+  // An agent (re)started is ready once its gRPC port accepts connections: the node's state alone
+  // can still read "ready" from the heartbeats of the process that was killed.
+  async agentListening(a: RunningAgent): Promise<void> {
+    const { host, port } = { host: a.spec.host, port: Number(a.address.split(':').pop()) };
+    await waitUntil(`agent ${a.node} listening on ${a.address}`, () => new Promise<boolean>((resolve) => {
+      const s = net.connect(port, host, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    }), 30_000);
+  }
+
   async killAgent(a: RunningAgent, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     await stopProcess(a.proc, signal);
     a.proc = undefined;
