@@ -159,6 +159,9 @@ export class FakeAgent {
       StartInstance: call('StartInstance', (r: { id: string }) => this.mustGet(r.id)),
       StopInstance: call('StopInstance', (r: { id: string }) => this.mustGet(r.id)),
       ListInstances: call('ListInstances', () => ({ instances: [...this.instances.values()] })),
+      ResizeInstance: call('ResizeInstance', () => {
+        throw rpcError(grpc.status.UNIMPLEMENTED, 'the fake agent does not resize');
+      }),
     };
   }
 
