@@ -42,7 +42,8 @@ const configArb = fc.record({
   weights: fc.record({ cpu: fc.integer({ min: -3, max: 3 }), memory: fc.integer({ min: -3, max: 3 }), disk: fc.integer({ min: -3, max: 3 }) }),
 });
 
-type NodeSpec = fc.RecordValue<typeof nodeArb>;
+type ValueOf<A> = A extends fc.Arbitrary<infer T> ? T : never;
+type NodeSpec = ValueOf<typeof nodeArb>;
 
 function nodeRow(i: number, n: NodeSpec): NodeRow {
   const labels: Record<string, string> = {};
@@ -67,7 +68,7 @@ function nodeRow(i: number, n: NodeSpec): NodeRow {
   };
 }
 
-function toRequest(r: fc.RecordValue<typeof requestArb>, nodes: number): PlacementRequest {
+function toRequest(r: ValueOf<typeof requestArb>, nodes: number): PlacementRequest {
   const spreadOver = r.group ? parseSpreadOver(r.spreadOver) : undefined;
   return {
     cpuMillis: r.cpuMillis,
@@ -88,7 +89,7 @@ function placed(res: { node: string; diskPath: string; port: number }, req: Plac
     id, name: id, serverId: seq, node: res.node, diskPath: res.diskPath, port: res.port,
     cpuMillis: req.cpuMillis, memoryBytes: req.memoryBytes, diskBytes: req.diskBytes,
     image: '', state: 'running', flavor: '', version: '', containerId: '', adminUser: '', adminPassword: '', message: '',
-    cluster: req.cluster ?? '', createdAt: '', updatedAt: '',
+    cluster: req.cluster ?? '', antiAffinityGroup: req.cluster ?? '', createdAt: '', updatedAt: '',
   };
 }
 
@@ -131,10 +132,10 @@ describe('struct-of-arrays scan', () => {
   });
 
   it('answers a refused request with the reference reasons, word for word', () => {
-    const rows = [nodeRow(0, { zone: 'a', rack: 'r0', cpuMillis: 1000, memoryGiB: 1, disks: [{ totalGiB: 10, freePct: 100 }], ports: 1, busy: [], cordoned: false, stale: false })];
+    const rows = [nodeRow(0, { zone: 'a', rack: 'r0', cpuMillis: 1000, memoryGiB: 2, disks: [{ totalGiB: 10, freePct: 100 }], ports: 1, busy: [], cordoned: false, stale: false })];
     const snapshot = Snapshot.fromStore(rows, []);
     const ctx: FilterContext = { now: NOW, config: DEFAULT_SCHEDULER_CONFIG };
-    const req = { cpuMillis: 500, memoryBytes: 2 * G, diskBytes: G };
+    const req = { cpuMillis: 500, memoryBytes: 4 * G, diskBytes: G };
     const r = snapshot.schedule(req, ctx);
     expect(r).toEqual({ ok: false, total: 1, reasons: new Map([['insufficient memory', 1]]) });
   });
