@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
-import { collect, cpuOpt, hostPortOpt, labelOpt, portRangeOpt, sizeOpt } from '../src/cliopts';
+import { collect, cpuOpt, hostPortOpt, labelOpt, logFormatOption, portRangeOpt, secondsOpt, sizeOpt } from '../src/cliopts';
+import type { LogFormat } from '../src/logformat';
 import { createLogger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { asyncClient, bindServer } from '../src/rpc';
@@ -31,8 +32,10 @@ const program = new Command('berth-agent')
   .option('--docker-socket <path>', 'Docker Engine socket', '/var/run/docker.sock')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
   .option('--memory <size>', 'memory to offer (default: all of it)', sizeOpt)
-  .option('--usage-interval <seconds>', 'how often instance memory, CPU and mysqld liveness are measured', (v) => Number(v) * 1000, DEFAULT_USAGE_CONFIG.intervalMs)
-  .option('--disk-usage-interval <seconds>', 'how often instance directories are walked for their size', (v) => Number(v) * 1000, DEFAULT_USAGE_CONFIG.diskIntervalMs)
+  .option('--usage-interval <seconds>', 'how often instance memory, CPU and mysqld liveness are measured', secondsOpt, DEFAULT_USAGE_CONFIG.intervalMs / 1000)
+  .option('--disk-usage-interval <seconds>', 'how often instance directories are walked for their size', secondsOpt, DEFAULT_USAGE_CONFIG.diskIntervalMs / 1000)
+  .addOption(logFormatOption())
+  .version(VERSION)
   .parse();
 
 const o = program.opts<{
@@ -49,10 +52,11 @@ const o = program.opts<{
   memory?: number;
   usageInterval: number;
   diskUsageInterval: number;
+  logFormat: LogFormat;
 }>();
 
 async function main(): Promise<void> {
-  const log = createLogger('agent').child({ node: o.node });
+  const log = createLogger('agent', undefined, o.logFormat).child({ node: o.node });
   if (o.disk.length === 0) throw new Error('at least one --disk is required');
   const disks = o.disk.map((d) => path.resolve(d));
   for (const d of disks) await fs.mkdir(d, { recursive: true });
@@ -72,7 +76,7 @@ async function main(): Promise<void> {
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
 
-  const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval, diskIntervalMs: o.diskUsageInterval }, log);
+  const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
 
   const Registry = agentProto().berth.v1.Registry;

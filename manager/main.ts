@@ -1,7 +1,9 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, InvalidArgumentError } from 'commander';
-import { hostPortOpt, secondsOpt } from '../src/cliopts';
+import { hostPortOpt, logFormatOption, secondsOpt } from '../src/cliopts';
+import type { LogFormat } from '../src/logformat';
+import { VERSION } from '../src/version';
 import { runMain, stopOnSignals } from '../src/lifecycle';
 import { createLogger } from '../src/log';
 import { bindServer } from '../src/rpc';
@@ -54,7 +56,9 @@ const program = new Command('berth-manager')
   .description('berth manager: the portal gRPC API, the scheduler and the operations engine')
   .option('--listen <host:port>', 'gRPC address for berthctl, the portal and the agents', hostPortOpt, '127.0.0.1:7400')
   .option('--state-dir <dir>', 'where the SQLite store lives', process.env.BERTH_STATE_DIR ?? '.berth')
-  .option('--image <ref>', 'default MySQL image for new instances', process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11')
+  .option('--image <ref>', 'default image for new instances (or BERTH_IMAGE; default: --mariadb-image)', process.env.BERTH_IMAGE)
+  .option('--mysql-image <ref>', 'image for instances created with flavor mysql (or BERTH_MYSQL_IMAGE)', process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7')
+  .option('--mariadb-image <ref>', 'image for instances created with flavor mariadb (or BERTH_MARIADB_IMAGE)', process.env.BERTH_MARIADB_IMAGE ?? 'berth/mariadb:10.11')
   .option('--admin-user <name>', 'MySQL admin user created in each instance', 'admin')
   .option('--node-timeout <seconds>', 'a node silent this long is down', secondsOpt, DEFAULT_SCHEDULER_CONFIG.nodeTimeoutMs / 1000)
   .option('--cpu-overcommit <ratio>', 'CPU overcommit ratio (DBA fleets often sell CPU 2-3x)', ratioOpt, DEFAULT_SCHEDULER_CONFIG.cpuOvercommit)
@@ -82,12 +86,16 @@ const program = new Command('berth-manager')
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
+  .addOption(logFormatOption())
+  .version(VERSION)
   .parse();
 
 const o = program.opts<{
   listen: string;
   stateDir: string;
-  image: string;
+  image?: string;
+  mysqlImage: string;
+  mariadbImage: string;
   adminUser: string;
   nodeTimeout: number;
   cpuOvercommit: number;
@@ -115,11 +123,12 @@ const o = program.opts<{
   maxMigrations: number;
   diskPressureFreePct: number;
   drainConcurrency: number;
+  logFormat: LogFormat;
 }>();
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
 async function main(): Promise<void> {
-  const log = createLogger('manager');
+  const log = createLogger('manager', undefined, o.logFormat);
   const dbFile = path.resolve(o.stateDir, 'berth.db');
   const store = Store.open(dbFile);
   const scheduler: SchedulerConfig = {
@@ -142,7 +151,7 @@ async function main(): Promise<void> {
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const ops = new InstanceOps(store, snapshot, engine, agents, {
-    defaultImage: o.image,
+    defaultImage: o.image || o.mariadbImage,
     adminUser: o.adminUser,
     scheduler,
     agentCreateDeadlineMs: 10 * 60_000,
@@ -168,7 +177,7 @@ async function main(): Promise<void> {
   });
 
   const server = new grpc.Server();
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage } });
   addRegistry(server, { fleet, heartbeatIntervalMs: 2000, log, usage });
   const port = await bindServer(server, o.listen);
   const resumed = engine.resumeAll();

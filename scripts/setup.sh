@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Idempotent set-up for development, CI and `npm start`: npm dependencies, the compiled
-# JavaScript, a running Docker engine and the local MariaDB image. Every step checks first, so a
-# second run with everything present takes seconds.
+# JavaScript, a running Docker engine, the MariaDB and MySQL images, and berth's own image (on a
+# Node base image) that docker-compose.yml runs. Every step checks first, so a second run with
+# everything present takes seconds. Images are built from Debian's packages (no registry):
+# BERTH_DEBIAN_MIRROR overrides the mirror read from apt's sources.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-IMAGE="${BERTH_IMAGE:-berth/mariadb:10.11}"
+MARIADB_IMAGE="${BERTH_MARIADB_IMAGE:-berth/mariadb:10.11}"
+MYSQL_IMAGE="${BERTH_MYSQL_IMAGE:-berth/mysql:9.7}"
+NODE_IMAGE="${BERTH_NODE_IMAGE:-berth/node:20}"
+BERTH_TAG="${BERTH_TAG:-berth:latest}"
 STATE_DIR="${BERTH_STATE_DIR:-$PWD/.berth}"
 DOCKER_LOG="$STATE_DIR/dockerd.log"
 mkdir -p "$STATE_DIR"
@@ -39,9 +44,11 @@ fi
 log "build (proto types + tsc)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
-# 3. Tools the set-up and the tests call: the Docker engine, debootstrap, the mariadb client, chromium.
+# 3. Tools the set-up and the tests call: the Docker engine, compose, debootstrap, the mariadb
+# client, chromium.
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
+command -v docker-compose >/dev/null || missing+=(docker-compose) # 1.29 in bookworm; runs docker-compose.yml
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v mariadb >/dev/null || missing+=(mariadb-client)
 command -v chromium >/dev/null || missing+=(chromium) # the dashboard test drives headless Chromium
@@ -59,8 +66,24 @@ if ! docker info >/dev/null 2>&1; then
   log "dockerd is up"
 fi
 
-# 5. The MySQL image, built offline from Debian's packages since no registry can be reached.
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  bash scripts/build-image.sh "$IMAGE"
+# 5. The database images, built offline from Debian's packages since no registry can be reached.
+image_missing() { ! docker image inspect "$1" >/dev/null 2>&1; }
+if image_missing "$MARIADB_IMAGE"; then bash scripts/build-image.sh mariadb "$MARIADB_IMAGE"; fi
+if image_missing "$MYSQL_IMAGE"; then bash scripts/build-image.sh mysql "$MYSQL_IMAGE"; fi
+
+# 6. berth's own image (docker-compose.yml), FROM a Node base image made from Debian's nodejs, with
+# the JavaScript compiled above and the production part of node_modules. Rebuilt when the
+# compiled code or the lock file changed since it was built.
+if image_missing "$NODE_IMAGE"; then bash scripts/build-image.sh node "$NODE_IMAGE"; fi
+SRC_HASH=$( (cat package-lock.json Dockerfile; find dist proto bin -type f -not -name '*.test.js' | sort | xargs cat) | sha256sum | cut -c1-16)
+if [ "$(docker image inspect -f '{{index .Config.Labels "berth.source"}}' "$BERTH_TAG" 2>/dev/null)" != "$SRC_HASH" ]; then
+  log "docker build $BERTH_TAG FROM $NODE_IMAGE"
+  CTX="$STATE_DIR/image-context"
+  bash scripts/image-context.sh "$CTX"
+  docker build -q --build-arg BASE="$NODE_IMAGE" --label berth.source="$SRC_HASH" -f Dockerfile -t "$BERTH_TAG" "$CTX" >"$STATE_DIR/docker-build.log" 2>&1 \
+    || { tail -20 "$STATE_DIR/docker-build.log" >&2; die "docker build of $BERTH_TAG failed, see $STATE_DIR/docker-build.log"; }
+  rm -rf "$CTX"
 fi
-log "ready: Docker $(docker version --format '{{.Server.Version}}'), image $IMAGE"
+size() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%d MB", $1/1000000}'; }
+version() { v=$(docker image inspect -f '{{index .Config.Labels "berth.version"}}' "$1"); echo "${v:-no version label}"; }
+log "ready: Docker $(docker version --format '{{.Server.Version}}'), $MARIADB_IMAGE ($(version "$MARIADB_IMAGE"), $(size "$MARIADB_IMAGE")), $MYSQL_IMAGE ($(version "$MYSQL_IMAGE"), $(size "$MYSQL_IMAGE")), $BERTH_TAG ($(size "$BERTH_TAG"))"

@@ -22,18 +22,33 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+STARTED_MS=$(date +%s%3N)
 node dist/manager/main.js --listen "$GRPC" --state-dir "$STATE_DIR" &
 pids+=($!)
 node dist/agent/main.js --manager "$GRPC" --listen "$AGENT" --node "$NODE" --disk "$DISK" --ports "$PORTS" &
 pids+=($!)
 
-# Ready means berthctl sees this node.
-for _ in $(seq 1 60); do
-  if node bin/berthctl.js --manager "$GRPC" --json node list 2>/dev/null | grep -q "\"name\": \"$NODE\""; then
-    echo "[start] berth is ready: manager on $GRPC, node $NODE (ports $PORTS, data in $DISK), state in $STATE_DIR" >&2
-    echo "[start] try: npx berthctl instance create --name db1 --cpu 1 --memory 1G --disk 5G --wait" >&2
-    break
-  fi
+# Ready means the manager reads this node as ready on a heartbeat sent by this run's agent: a node
+# row left by an earlier run reads down (or, for a few seconds, ready on an old heartbeat) and a
+# create sent then would be refused.
+node_ready() {
+  node bin/berthctl.js --manager "$GRPC" --json node list 2>/dev/null | node -e '
+    const [name, since] = process.argv.slice(1);
+    let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+      const n = JSON.parse(s || "[]").find((x) => x.name === name);
+      process.exit(n && n.state === "ready" && Date.parse(n.lastHeartbeat) >= Number(since) ? 0 : 1);
+    });' "$NODE" "$STARTED_MS"
+}
+ready=0
+for _ in $(seq 1 120); do
+  for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null || { echo "[start] ERROR: the manager or the agent exited during start-up (see above)" >&2; exit 1; }; done
+  if node_ready; then ready=1; break; fi
   sleep 0.5
 done
+if [ "$ready" != 1 ]; then
+  echo "[start] ERROR: node $NODE did not report ready to the manager on $GRPC within 60 s (see the logs above)" >&2
+  exit 1
+fi
+echo "[start] berth is ready: manager on $GRPC, node $NODE (ports $PORTS, data in $DISK), state in $STATE_DIR" >&2
+echo "[start] try: npx berthctl instance create --name db1 --cpu 1 --memory 1G --disk 5G --wait   (--flavor mysql for MySQL 9.7)" >&2
 wait -n "${pids[@]}"

@@ -1,4 +1,5 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { LOG_FORMATS, logFormatFromEnv } from './logformat';
 import { parseCpu, parseSize } from './units';
 
 // commander option parsers shared by the three programs: a bad value fails at start-up with a
@@ -48,4 +49,11 @@ export function secondsOpt(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`want a number of seconds above 0, got "${v}"`);
   return n;
+}
+
+// --log-format for the long-running programs: auto picks pretty lines on a terminal, JSON else.
+export function logFormatOption(): Option {
+  return new Option('--log-format <format>', 'log lines: pretty (one coloured line per event), json, or auto: pretty on a terminal (or BERTH_LOG_FORMAT)')
+    .choices(LOG_FORMATS)
+    .default(logFormatFromEnv());
 }

@@ -1,4 +1,5 @@
 import pino from 'pino';
+import { logDestination, logFormatFromEnv, type LogFormat } from './logformat';
 
 export type Logger = pino.Logger;
 
@@ -40,9 +41,10 @@ export function scrub(value: unknown, depth = 0, seen = new WeakSet<object>()): 
   return out;
 }
 
-// JSON lines on stderr (or `dest`); secrets are censored so a password can never reach a log even
-// when a whole request object or a driver error is logged.
-export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?? 'info', dest: pino.DestinationStream = pino.destination(2)): Logger {
+// JSON lines on stderr, or pretty ones (logformat.ts), or into `out` when it is a stream; secrets
+// are censored so a password can never reach a log even when a whole request object or a driver
+// error is logged.
+export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?? 'info', out: LogFormat | pino.DestinationStream = logFormatFromEnv()): Logger {
   return pino(
     {
       name,
@@ -67,6 +69,6 @@ export function createLogger(name: string, level = process.env.BERTH_LOG_LEVEL ?
         censor: CENSOR,
       },
     },
-    dest,
+    typeof out === 'string' ? logDestination(out) : out,
   );
 }

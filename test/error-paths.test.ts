@@ -89,7 +89,9 @@ describe('error paths of create and delete', () => {
     // Neither the create nor its undo reached the agent: what it made is unknown, so the
     // reservation (CPU, memory, disk, port) stays and the instance says so.
     expect(op.error).toMatch(/^create-container: .*; undo create-container: /);
-    expect(op.steps.map((s) => s.state)).toEqual(['done', 'failed', 'pending']);
+    // The step whose undo failed says so (engine v2's undo_failed); the reservation step was
+    // not undone, since what the agent made is unknown.
+    expect(op.steps.map((s) => s.state)).toEqual(['done', 'undo_failed', 'pending']);
     const inst = await cluster.portal.getInstance({ instance: id });
     expect(inst.state).toBe('failed');
     expect(inst.message).toMatch(/^create failed and was not fully undone: /);

@@ -11,8 +11,22 @@ describe('renderMyCnf', () => {
   const base: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G, diskBytes: 10 * G };
 
   it('renders MariaDB 1G as expected', () => expect(renderMyCnf(base)).toBe(expected('mariadb-1g.cnf')));
-  it('renders MySQL 8 16G as expected', () =>
+  it('renders MySQL 9.7 16G as expected', () =>
     expect(renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 16 * G, port: 3312, serverId: 42 })).toBe(expected('mysql-16g.cnf')));
+
+  // Names MySQL 8.0.x deprecated and 8.4/9.x removed or warn about at start-up; the integration
+  // test also fails on any such warning in mysqld's error log.
+  const goneInMysql9 = [
+    'binlog-format', 'log-slave-updates', 'expire-logs-days', 'default-authentication-plugin', 'innodb-log-file-size',
+    'innodb-log-files-in-group', 'master-info-repository', 'relay-log-info-repository', 'query-cache-size',
+    'skip-host-cache', 'transaction-write-set-extraction', 'binlog-transaction-dependency-tracking', 'slave-parallel-workers',
+  ];
+  it.each(goneInMysql9)('never writes %s for MySQL', (name) => {
+    const names = renderMyCnf({ ...base, flavor: 'mysql' })
+      .split('\n')
+      .map((l) => l.split(' = ')[0]);
+    expect(names).not.toContain(name);
+  });
 });
 
 describe('sizing', () => {

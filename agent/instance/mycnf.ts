@@ -70,7 +70,6 @@ export function renderMyCnf(i: MyCnfInput): string {
       'durability and replication',
       {
         'log-bin': 'binlog',
-        'binlog-format': 'ROW',
         'sync-binlog': 1,
         'innodb-flush-log-at-trx-commit': 1,
         'binlog-expire-logs-seconds': 604800,
@@ -87,7 +86,7 @@ export function renderMyCnf(i: MyCnfInput): string {
       },
     ],
     ['character set', { 'character-set-server': 'utf8mb4' }],
-    ['plugins', d.pluginSettings()],
+    [`${i.flavor} only`, d.serverSettings()],
   ];
 
   const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];

@@ -17,6 +17,7 @@ import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
 import type { ExpansionOps } from '../expansion/ops';
 import { planResize, resizeRequest } from '../expansion/api';
+import { requestedImage, type FlavorImages } from './flavor';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -29,6 +30,7 @@ export interface PortalDeps {
   scheduler: SchedulerConfig;
   log: Logger;
   expansion: ExpansionOps;
+  images: FlavorImages;
 }
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
@@ -66,7 +68,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
-      const { instance, operation } = await d.ops.create({ name, shape, image: checkImage(req.image), ...placementOpts(req) });
+      const { instance, operation } = await d.ops.create({ name, shape, image: requestedImage(req, d.images), ...placementOpts(req) });
       return {
         instance: toInstance(instance, nodeOf(instance)),
         operation: toOperation(operation),

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import Table from 'cli-table3';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { collect, cpuOpt, hostPortOpt, sizeOpt } from '../cliopts';
 import type { Instance__Output } from '../gen/berth/v1/Instance';
 import type { Node__Output } from '../gen/berth/v1/Node';
@@ -9,11 +9,13 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import { portalProto } from '../proto';
 import { asyncClient, isServiceError, type AsyncClient } from '../rpc';
 import { formatCpu, formatSize } from '../units';
+import { VERSION } from '../version';
 
 const program = new Command('berthctl')
   .description('berth: MySQL instances on your own hosts')
   .option('--manager <host:port>', "the manager's gRPC address (or BERTH_MANAGER)", hostPortOpt, process.env.BERTH_MANAGER ?? '127.0.0.1:7400')
   .option('--json', 'print JSON for scripts instead of tables')
+  .version(VERSION)
   .showHelpAfterError();
 
 let client: AsyncClient<PortalClient> | undefined;
@@ -117,14 +119,16 @@ const create = instance
   .requiredOption('--memory <size>', 'memory: 1G, 512M', sizeOpt)
   .requiredOption('--disk <size>', 'disk reservation: 20G', sizeOpt)
   .option('--image <ref>', "MySQL or MariaDB image (default: the manager's)")
+  .addOption(new Option('--flavor <flavor>', "the manager's image for this flavor (instead of --image)").choices(['mysql', 'mariadb']).conflicts('image'))
   .option('--wait', 'wait until it is running (or failed)')
   .option('--timeout <seconds>', 'how long --wait waits', Number, 600);
 placementFlags(create).action(
-  async (o: PlacementFlags & { name: string; cpu: number; memory: number; disk: number; image?: string; wait?: boolean; timeout: number }) => {
+  async (o: PlacementFlags & { name: string; cpu: number; memory: number; disk: number; image?: string; flavor?: string; wait?: boolean; timeout: number }) => {
     const res = await portal().createInstance({
       name: o.name,
       resources: { cpuMillis: o.cpu, memoryBytes: o.memory, diskBytes: o.disk },
       image: o.image ?? '',
+      flavor: o.flavor ?? '',
       ...placementFields(o),
     });
     let op = res.operation!;

@@ -1,0 +1,115 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { docker, freePort, ROOT, waitUntil } from './harness/cluster';
+
+const run = promisify(execFile);
+
+interface Created {
+  id: string;
+  node: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  state: string;
+}
+
+// The README's "Run with docker compose": Debian's docker-compose starts berth's own image (built
+// by set-up) as a manager and an agent; berthctl inside the manager's container creates an
+// instance the mariadb client logs in to; restarting the agent service leaves it serving.
+describe('docker-compose.yml', () => {
+  const id = randomBytes(3).toString('hex');
+  const project = `berthct${id}`;
+  const node = `ct-${id}`;
+  const data = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-compose-'));
+  let env: NodeJS.ProcessEnv;
+
+  const compose = (...args: string[]) => run('docker-compose', ['-p', project, '-f', path.join(ROOT, 'docker-compose.yml'), ...args], { cwd: ROOT, env, timeout: 120_000 });
+  const ctl = async (...args: string[]) => (await compose('exec', '-T', 'manager', 'berthctl', ...args)).stdout;
+  const projectContainers = async () => docker.listContainers({ all: true, filters: JSON.stringify({ label: [`com.docker.compose.project=${project}`] }) });
+  const service = async (name: string) => {
+    const c = (await projectContainers()).find((x) => x.Labels['com.docker.compose.service'] === name);
+    if (!c) throw new Error(`no ${name} container in project ${project}`);
+    return docker.getContainer(c.Id).inspect();
+  };
+  const login = (c: Created, sql: string) =>
+    run('mariadb', ['-h', c.host, '-P', String(c.port), '-u', c.user, '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: c.password } });
+
+  beforeAll(async () => {
+    env = {
+      ...process.env,
+      BERTH_DATA: data,
+      BERTH_NODE: node,
+      BERTH_PORTS: '3461-3470',
+      BERTH_GRPC_PORT: String(await freePort()),
+      BERTH_ADMIN_PORT: String(await freePort()),
+      BERTH_AGENT_PORT: String(await freePort()),
+    };
+    await compose('up', '-d');
+    await waitUntil('both services healthy', async () => (await service('manager')).State.Health?.Status === 'healthy' && (await service('agent')).State.Health?.Status === 'healthy', 90_000, 500);
+  });
+
+  afterAll(async () => {
+    await compose('down', '-v', '--remove-orphans').catch(() => undefined);
+    // Instances the agent made are not compose's: remove any a failed test left behind.
+    for (const c of await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })) {
+      await docker.getContainer(c.Id).remove({ force: true, v: true });
+    }
+    fs.rmSync(data, { recursive: true, force: true });
+  });
+
+  it('runs the manager as a non-root user and the agent as root with one capability, both restarting unless stopped', async () => {
+    const manager = await service('manager');
+    const agent = await service('agent');
+    expect((await compose('exec', '-T', 'manager', 'id', '-u')).stdout.trim()).toBe('10001');
+    expect(agent.Config.User).toBe('0:0');
+    for (const c of [manager, agent]) {
+      expect(c.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
+      expect(c.HostConfig.NetworkMode).toBe('host');
+      expect(c.HostConfig.ReadonlyRootfs).toBe(true);
+      expect(c.HostConfig.CapDrop).toEqual(['ALL']);
+    }
+    expect(manager.HostConfig.CapAdd ?? []).toEqual([]);
+    expect(agent.HostConfig.CapAdd).toEqual(['DAC_OVERRIDE']);
+    expect(manager.Mounts.map((m) => [m.Type, m.Name, m.Destination])).toEqual([['volume', `${project}_berth-state`, '/var/lib/berth']]);
+  });
+
+  it('berthctl creates an instance the mariadb client logs in to; it survives a restart of the agent service; delete cleans up', async () => {
+    const c = JSON.parse(await ctl('instance', 'create', '--name', 'composed', '--cpu', '500m', '--memory', '512M', '--disk', '1G', '--wait', '--json')) as Created;
+    expect(c).toMatchObject({ node, host: '127.0.0.1', port: 3461, user: 'admin', state: 'running' });
+    expect((await login(c, 'CREATE DATABASE app; CREATE TABLE app.t (v INT); INSERT INTO app.t VALUES (42); SELECT CURRENT_USER()')).stdout.trim()).toBe('admin@%');
+    const before = (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${c.id}`] }) })).map((x) => x.Id);
+    expect(before).toHaveLength(1);
+
+    const agentStarted = (await service('agent')).State.StartedAt;
+    await compose('restart', 'agent');
+    await waitUntil(
+      'the restarted agent healthy',
+      async () => {
+        const a = await service('agent');
+        return a.State.StartedAt !== agentStarted && a.State.Health?.Status === 'healthy';
+      },
+      60_000,
+      500,
+    );
+    const got = JSON.parse(await ctl('--json', 'instance', 'get', 'composed')) as { state: string; containerId: string };
+    expect(got).toMatchObject({ state: 'running', containerId: before[0] });
+    expect((await login(c, 'SELECT v FROM app.t')).stdout.trim()).toBe('42');
+
+    expect(await ctl('instance', 'delete', 'composed', '--wait')).toMatch(/succeeded/);
+    expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })).toEqual([]);
+    expect(fs.readdirSync(path.join(data, node, 'berth'))).toEqual([]);
+  });
+
+  it('docker-compose down -v removes the containers and the state volume', async () => {
+    await compose('down', '-v');
+    expect(await projectContainers()).toEqual([]);
+    const { Volumes } = await docker.listVolumes({ filters: JSON.stringify({ label: [`com.docker.compose.project=${project}`] }) });
+    expect(Volumes ?? []).toEqual([]);
+  });
+});
