@@ -14,6 +14,7 @@ import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 const M = 1024 ** 2;
 const G = 1024 ** 3;
 const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
+const MYSQL_IMAGE = process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7';
 
 async function expectStatus(p: Promise<unknown>, code: grpc.status, message?: RegExp): Promise<grpc.ServiceError> {
   try {
@@ -58,14 +59,17 @@ async function serverVars(cred: { host: string; port: number; user: string; pass
   return { pool: Number(row.pool), conns: Number(row.conns), uptime: Number(up.Value) };
 }
 
-describe.each([IMAGE])('in-place resize (%s)', (image) => {
+describe.each([
+  [IMAGE, 3801],
+  [MYSQL_IMAGE, 3821],
+])('in-place resize (%s)', (image, port) => {
   const cluster = new TestCluster(['--node-timeout', '3', '--image', image]);
   let alpha: CreateInstanceResponse__Output;
 
   beforeAll(async () => {
     await cluster.start([
-      { name: 'a', host: '127.0.0.1', ports: '3801-3810', cpus: '4', memory: '3G' },
-      { name: 'b', host: '127.0.0.2', ports: '3811-3820', cpus: '4', memory: '2G' },
+      { name: 'a', host: '127.0.0.1', ports: `${port}-${port + 9}`, cpus: '4', memory: '3G' },
+      { name: 'b', host: '127.0.0.2', ports: `${port + 10}-${port + 19}`, cpus: '4', memory: '2G' },
     ]);
     alpha = await cluster.portal.createInstance({ name: 'alpha', resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1 * G }, node: cluster.nodeName('a') });
     const op = await cluster.portal.waitOperation({ id: alpha.operation!.id, timeoutMs: 150_000 }, 160_000);
