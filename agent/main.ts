@@ -14,6 +14,7 @@ import { DockerEngine } from './docker';
 import { Heartbeat, probeNode } from './heartbeat';
 import { probeCpuMillis, probeMemoryBytes } from './host';
 import { Instances } from './instance/lifecycle';
+import { movementHandlers } from './movement/handlers';
 import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
 
-  const server = agentServer(instances, log);
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks }, log));
   const port = await bindServer(server, o.listen);
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');

@@ -7,6 +7,7 @@ import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { unary } from '../src/rpc';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
+import type { MovementHandlers } from './movement/handlers';
 
 export function toAgentInstance(i: InstanceStatus): AgentInstance {
   return {
@@ -27,7 +28,7 @@ const checkId = checkInstanceId;
 
 // Every request is checked here, once, through the shared validation module; the node-specific
 // checks (its port range, its disks) are the instance code's.
-export function agentServer(instances: Instances, log: Logger): grpc.Server {
+export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers): grpc.Server {
   const server = new grpc.Server();
   const h: AgentHandlers = {
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
@@ -56,6 +57,7 @@ export function agentServer(instances: Instances, log: Logger): grpc.Server {
         applyMs: r.applyMs,
       };
     }),
+    ...movement,
   };
   server.addService(agentProto().berth.v1.Agent.service, h);
   return server;

@@ -75,7 +75,8 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
   }
   // One Agent server for all of this worker's nodes: the data disk path names the node.
   const nodeOfDisk = (disk: string) => disk.split('/')[2] ?? '';
-  const h: AgentHandlers = {
+  // Only what the manager calls on a create and a delete; the rest answers UNIMPLEMENTED.
+  const h: Partial<AgentHandlers> = {
     CreateInstance: (call, cb) => {
       const r = call.request;
       setTimeout(() => {
@@ -98,7 +99,7 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
     ResizeInstance: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: "the simulated fleet does not resize" }),
   };
   const server = new grpc.Server();
-  server.addService(agentProto().berth.v1.Agent.service, h);
+  server.addService(agentProto().berth.v1.Agent.service, h as grpc.UntypedServiceImplementation);
   await bindServer(server, `127.0.0.1:${agentPort}`);
 
   const Registry = agentProto().berth.v1.Registry;

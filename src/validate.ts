@@ -107,6 +107,7 @@ export interface AgentCreateInput {
   serverId: number;
   adminUser: string;
   adminPassword: string;
+  replica?: boolean;
 }
 
 // What an agent accepts in CreateInstance; the node-specific checks (port range, disks) are
@@ -119,7 +120,7 @@ export function checkAgentCreate(r: AgentCreateInput) {
   if (!Number.isSafeInteger(r.port) || r.port < 1 || r.port > 65535) throw invalidArgument(`port ${r.port} is out of range`);
   if (!r.diskPath || !r.diskPath.startsWith('/')) throw invalidArgument('disk path must be absolute');
   return {
-    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId },
+    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId, replica: !!r.replica },
     admin: { user: r.adminUser, password: r.adminPassword },
   };
 }

@@ -88,7 +88,11 @@ describe.each(FLAVORS.map((f, i) => ({ ...f, ports: 3401 + i * 300 })))('instanc
       expect(info.HostConfig.NetworkMode).toBe('host');
       expect(info.HostConfig.RestartPolicy?.Name).toBe('unless-stopped');
       expect(info.Config.Labels['berth.instance']).toBe(c.instance!.id);
-      expect(info.Config.Labels['berth.flavor']).toBe(f.flavor);
+      // Labels keep only what never changes; the flavor is in the agent's desired-state record.
+      expect(info.Config.Labels['berth.flavor']).toBeUndefined();
+      const record = JSON.parse(fs.readFileSync(path.join(c.instance!.diskPath, 'berth', c.instance!.id, 'instance.json'), 'utf8')) as { flavor: string };
+      expect(record.flavor).toBe(f.flavor);
+      expect((await cluster.portal.getInstance({ instance: c.instance!.id })).flavor).toBe(f.flavor);
     }
     const { nodes } = await cluster.portal.listNodes({});
     expect(nodes.reduce((a, n) => a + n.allocated!.memoryBytes, 0)).toBe(3 * 512 * M);

@@ -8,6 +8,7 @@ import { discardData, errorLogTail, exists, initCommand, isInitialized, prepareD
 import { layoutFor, type Layout } from './layout';
 import { InstanceLock } from './lock';
 import { readRecord, recordFromLabels, writeRecord, type DesiredState } from './record';
+import { REPLICA_SECTION } from './mycnf';
 import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from './resize';
 import type { Shape } from '../../src/validate';
 import { checkLogin, configureUsers, setReadOnly, waitReady } from './sql';
@@ -22,6 +23,8 @@ export interface InstanceSpec {
   port: number;
   diskPath: string;
   serverId: number;
+  // See AgentCreateInstanceRequest.replica.
+  replica?: boolean;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
@@ -139,7 +142,7 @@ export class Instances {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
         else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
       }
-      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes });
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout) });
       await writeRecord(layout, { ...rec, shape });
       const applyMs = Date.now() - t0;
       this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
@@ -160,7 +163,7 @@ export class Instances {
     if (containerId) await this.docker.start(containerId);
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
-    await configureUsers(flavor, layout.socket, admin);
+    await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
     return this.mustGet(spec.id);
@@ -170,7 +173,7 @@ export class Instances {
   // then answer as the first call would have.
   private async retriedCreate(spec: InstanceSpec, layout: Layout, admin: Admin): Promise<InstanceStatus> {
     const cur = await this.mustGet(spec.id);
-    await configureUsers(cur.flavor as Flavor, layout.socket, admin);
+    await configureUsers(cur.flavor as Flavor, layout.socket, admin, spec.replica);
     return cur;
   }
 
@@ -182,12 +185,12 @@ export class Instances {
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
     await prepareDirs(layout);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
       version: 1, id: spec.id, name: spec.name, image: spec.image, port: spec.port, diskPath: spec.diskPath, serverId: spec.serverId, shape,
-      role: old?.role ?? 'standalone', readOnly: old?.readOnly ?? false, flavor, mysqlVersion: version, updatedAt: '',
+      role: old?.role ?? (spec.replica ? 'replica' : 'standalone'), readOnly: old?.readOnly ?? !!spec.replica, flavor, mysqlVersion: version, updatedAt: '',
     });
   }
 
@@ -269,4 +272,9 @@ export class Instances {
       throw invalidArgument(`disk ${spec.diskPath} is not one of node ${this.ctx.node}'s data disks (${this.ctx.disks.join(', ')})`);
     }
   }
+}
+
+// A replica's my.cnf keeps its replica lines through a resize (the promotion drops them).
+async function hasReplicaSection(layout: Layout): Promise<boolean> {
+  return (await fs.readFile(layout.mycnf, 'utf8').catch(() => '')).includes(REPLICA_SECTION);
 }

@@ -11,8 +11,12 @@ export interface MyCnfInput {
   // The disk reservation: binary log files are sized from it (see binlog.ts for the cap on
   // their total).
   diskBytes?: number;
+  // Starts as a replica (agent/movement): read-only, replication not started at boot.
+  replica?: boolean;
 }
 
+// The section title agent/movement/replica-cnf.ts looks for to drop these lines again.
+export const REPLICA_SECTION = 'replica (until the manager promotes it)';
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
@@ -88,6 +92,7 @@ export function renderMyCnf(i: MyCnfInput): string {
     ['character set', { 'character-set-server': 'utf8mb4' }],
     [`${i.flavor} only`, d.serverSettings()],
   ];
+  if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
 
   const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];
   for (const [title, settings] of sections) {

@@ -16,9 +16,12 @@ export async function waitReady(socket: string, timeoutMs: number, stop: () => P
   );
 }
 
-export async function configureUsers(flavor: Flavor, socket: string, admin: { user: string; password: string }): Promise<void> {
+// On a replica (agent/movement) the agent's own writes stay out of the binlog: they would be
+// errant GTIDs, and MariaDB's strict mode would stop replication on them.
+export async function configureUsers(flavor: Flavor, socket: string, admin: { user: string; password: string }, replica = false): Promise<void> {
   const d = dialectFor(flavor);
-  await runOnSocket(socket, [...d.lockRootToSocket(), ...d.ensureAdminUser(admin.user, admin.password)]);
+  const noBinlog = replica ? [{ sql: 'SET SESSION sql_log_bin = 0', params: [] }] : [];
+  await runOnSocket(socket, [...noBinlog, ...d.lockRootToSocket(), ...d.ensureAdminUser(admin.user, admin.password)]);
 }
 
 // The real check: the DBA's credentials work over TCP on the address the manager hands out.
@@ -27,12 +30,10 @@ export async function checkLogin(host: string, port: number, admin: { user: stri
   await conn.end();
 }
 
-// MySQL also has super_read_only, which keeps even SUPER users out; MariaDB has only read_only.
-// (To move into the Dialect once its concurrent rework for MySQL 9.7 has landed.)
+// MySQL also has super_read_only, which keeps even SUPER users out; MariaDB has only read_only
+// (the Dialect says which; agent/movement also revokes MariaDB's READ_ONLY ADMIN for a cut-over).
 export function readOnlyStatements(flavor: Flavor, on: boolean): Statement[] {
-  const v = on ? 'ON' : 'OFF';
-  if (flavor === 'mysql') return on ? [{ sql: `SET GLOBAL super_read_only = ${v}`, params: [] }] : [{ sql: 'SET GLOBAL super_read_only = OFF', params: [] }, { sql: 'SET GLOBAL read_only = OFF', params: [] }];
-  return [{ sql: `SET GLOBAL read_only = ${v}`, params: [] }];
+  return dialectFor(flavor).setReadOnly(on);
 }
 
 const VARIABLE = /^[a-z][a-z0-9_]{0,63}$/;

@@ -3,6 +3,7 @@ import { deleteOperation } from './delete';
 import type { OperationDeps } from './deps';
 import type { Engine } from './engine';
 import { drainOperation } from './drain';
+import { migrateOperation } from './migrate';
 import { resizeOperation } from './resize';
 import type { OperationType } from './types';
 
@@ -13,6 +14,7 @@ export const OPERATION_TYPES: Record<string, (d: OperationDeps) => OperationType
   delete: deleteOperation,
   resize: resizeOperation,
   drain: drainOperation,
+  migrate: migrateOperation,
 };
 
 export function registerOperationTypes(engine: Engine, d: OperationDeps): void {

@@ -22,6 +22,76 @@ export interface Dialect {
   ensureAdminUser(user: string, password: string): Statement[];
   // Leaves root reachable only through the unix socket the agent owns.
   lockRootToSocket(): Statement[];
+
+  // ---- Replication and data movement (manager/movement, agent/movement) ----
+  // A user that may only read the binlog stream, for one replica. Not binlogged unless asked:
+  // the source's GTID set stays free of berth's own bookkeeping (errant-transaction checks).
+  createReplicationUser(user: string, host: string, password: string, opts?: { binlog?: boolean }): Statement[];
+  dropReplicationUser(user: string, host: string, opts?: { binlog?: boolean }): Statement[];
+  // Points this server at a source with GTID auto-positioning. `gtidPosition` (from the copy)
+  // is where the copy ends; omit it when the server already knows (a clone carries its set).
+  configureReplica(source: ReplicationSource, gtidPosition?: string): Statement[];
+  startReplica(): Statement[];
+  // ioOnly: stop receiving but keep applying the relay log (failover).
+  stopReplica(ioOnly?: boolean): Statement[];
+  // Forgets the source and its stored password: a promoted or migrated server replicates nothing.
+  resetReplica(): Statement[];
+  replicaStatus(): Statement;
+  parseReplicaStatus(row: Record<string, unknown> | undefined): ReplicaThreads;
+  // One row, column `gtid`: every transaction this server has executed.
+  executedGtid(): Statement;
+  setReadOnly(on: boolean): Statement[];
+  // Accounts that may write although read_only is on (MariaDB's READ_ONLY ADMIN, which ALL
+  // PRIVILEGES includes); rows {user, host}. Undefined where read-only stops everyone already.
+  readOnlyBypassers(): Statement | undefined;
+  revokeReadOnlyBypass(user: string, host: string): Statement[];
+  restoreReadOnlyBypass(user: string, host: string): Statement[];
+  // Rows {id, user}: client sessions, not the server's own threads, not replicas reading the
+  // binlog (a replica being caught up must keep its connection), not the agent (root on the socket).
+  clientConnections(): Statement;
+  killConnection(id: number): Statement;
+  // One row, column `r`: 0 when this server executed `gtidSet` within the timeout.
+  waitForGtid(gtidSet: string, timeoutSeconds: number): Statement;
+  // Physical copy by the server itself (MySQL CLONE); empty lists where the flavor has none.
+  clonePluginCheck(): Statement | undefined;
+  installClonePlugin(): Statement[];
+  createCloneDonorUser(user: string, host: string, password: string): Statement[];
+  cloneFrom(donor: ReplicationSource): Statement[];
+  // my.cnf lines of a server that starts as a replica: read-only, replication not started at
+  // boot (the manager starts it once the position is set). MySQL's super_read_only is set at
+  // run time (SetReadOnly): in my.cnf it would stop the agent's own set-up at the first start.
+  replicaSettings(): Record<string, string | number>;
+  // One row, column `ro`: 1 when read_only is on.
+  readOnlyState(): Statement;
+  // One row, columns `done` and `total` (bytes) while a CLONE runs; undefined without CLONE.
+  cloneProgress(): Statement | undefined;
+  // One row, columns `state`, `errno`, `msg`: the last CLONE into this server.
+  cloneStatus(): Statement | undefined;
+}
+
+export interface ReplicationSource {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+// Replication threads in one shape for both flavors.
+export interface ReplicaThreads {
+  // A source is configured (SHOW ... STATUS returned a row).
+  configured: boolean;
+  ioRunning: boolean;
+  // The IO thread is trying to (re)connect.
+  ioConnecting: boolean;
+  sqlRunning: boolean;
+  // null while a thread is stopped (the server cannot tell).
+  secondsBehind: number | null;
+  lastIoError: string;
+  lastSqlError: string;
+  // Transactions received into the relay log (MySQL Retrieved_Gtid_Set, MariaDB Gtid_IO_Pos).
+  receivedGtids: string;
+  sourceHost: string;
+  sourcePort: number;
 }
 
 // `plugin` names the authentication plugin where a flavor's default is not the one wanted.
@@ -47,6 +117,48 @@ export const mariadb: Dialect = {
   ensureAdminUser: adminUser(),
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
+
+  createReplicationUser: (user, host, password, opts) => noBinlog(opts, replUser(user, host, password, 'BY ?')),
+  dropReplicationUser: (user, host, opts) => noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }]),
+  configureReplica: (src, pos) => [
+    { sql: 'STOP SLAVE', params: [] },
+    ...(pos !== undefined ? [{ sql: 'SET GLOBAL gtid_slave_pos = ?', params: [pos] }] : []),
+    {
+      sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+      params: [src.host, src.port, src.user, src.password],
+    },
+  ],
+  startReplica: () => [{ sql: 'START SLAVE', params: [] }],
+  stopReplica: (ioOnly) => [{ sql: ioOnly ? 'STOP SLAVE IO_THREAD' : 'STOP SLAVE', params: [] }],
+  resetReplica: () => [
+    { sql: 'STOP SLAVE', params: [] },
+    { sql: 'RESET SLAVE ALL', params: [] },
+  ],
+  replicaStatus: () => ({ sql: 'SHOW SLAVE STATUS', params: [] }),
+  parseReplicaStatus: (row) =>
+    threads(row, { io: 'Slave_IO_Running', sql: 'Slave_SQL_Running', behind: 'Seconds_Behind_Master', received: 'Gtid_IO_Pos', host: 'Master_Host', port: 'Master_Port' }),
+  // A copy's own transactions are in gtid_slave_pos, the ones it logged since in gtid_binlog_pos;
+  // the parser keeps the highest sequence number per domain, which is the union of both.
+  executedGtid: () => ({ sql: "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_pos, ''), NULLIF(@@GLOBAL.gtid_slave_pos, '')) AS gtid", params: [] }),
+  setReadOnly: (on) => [{ sql: `SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}`, params: [] }],
+  readOnlyBypassers: () => ({
+    sql: "SELECT GRANTEE AS grantee FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'READ_ONLY ADMIN' AND GRANTEE NOT IN ('''root''@''localhost''', '''mariadb.sys''@''localhost''')",
+    params: [],
+  }),
+  revokeReadOnlyBypass: (user, host) => noBinlog({}, [{ sql: 'REVOKE READ_ONLY ADMIN ON *.* FROM ?@?', params: [user, host] }]),
+  restoreReadOnlyBypass: (user, host) => noBinlog({}, [{ sql: 'GRANT READ_ONLY ADMIN ON *.* TO ?@?', params: [user, host] }]),
+  clientConnections: () => clientConnections(['Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker']),
+  killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
+  waitForGtid: (set, timeout) => ({ sql: 'SELECT MASTER_GTID_WAIT(?, ?) AS r', params: [set, timeout] }),
+  // MariaDB copies with mariabackup (agent/movement), not with the server.
+  clonePluginCheck: () => undefined,
+  installClonePlugin: () => [],
+  createCloneDonorUser: () => [],
+  cloneFrom: () => [],
+  replicaSettings: () => ({ 'read-only': 'ON', 'skip-slave-start': 'ON' }),
+  readOnlyState: () => READ_ONLY_STATE,
+  cloneProgress: () => undefined,
+  cloneStatus: () => undefined,
 };
 
 export const mysql: Dialect = {
@@ -70,6 +182,62 @@ export const mysql: Dialect = {
   ensureAdminUser: adminUser('WITH caching_sha2_password '),
   // Done at initialization already; repeated (idempotent) when a create is retried.
   lockRootToSocket: () => [{ sql: LOCK_ROOT, params: [] }],
+
+  createReplicationUser: (user, host, password, opts) => liftSuperReadOnly(noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?'))),
+  dropReplicationUser: (user, host, opts) => liftSuperReadOnly(noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }])),
+  // An empty gtid_executed is required before gtid_purged can take a copy's position.
+  configureReplica: (src, pos) => [
+    { sql: 'STOP REPLICA', params: [] },
+    ...(pos !== undefined
+      ? [
+          { sql: 'RESET BINARY LOGS AND GTIDS', params: [] },
+          { sql: 'SET GLOBAL gtid_purged = ?', params: [pos] },
+        ]
+      : []),
+    {
+      // Without TLS, caching_sha2_password needs the source's RSA key to send the password.
+      sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1',
+      params: [src.host, src.port, src.user, src.password],
+    },
+  ],
+  startReplica: () => [{ sql: 'START REPLICA', params: [] }],
+  stopReplica: (ioOnly) => [{ sql: ioOnly ? 'STOP REPLICA IO_THREAD' : 'STOP REPLICA', params: [] }],
+  resetReplica: () => [
+    { sql: 'STOP REPLICA', params: [] },
+    { sql: 'RESET REPLICA ALL', params: [] },
+  ],
+  replicaStatus: () => ({ sql: 'SHOW REPLICA STATUS', params: [] }),
+  parseReplicaStatus: (row) =>
+    threads(row, { io: 'Replica_IO_Running', sql: 'Replica_SQL_Running', behind: 'Seconds_Behind_Source', received: 'Retrieved_Gtid_Set', host: 'Source_Host', port: 'Source_Port' }),
+  executedGtid: () => ({ sql: 'SELECT @@GLOBAL.gtid_executed AS gtid', params: [] }),
+  // super_read_only stops every account (and implies read_only); turning it off leaves read_only.
+  setReadOnly: (on) =>
+    on
+      ? [{ sql: 'SET GLOBAL super_read_only = ON', params: [] }]
+      : [
+          { sql: 'SET GLOBAL super_read_only = OFF', params: [] },
+          { sql: 'SET GLOBAL read_only = OFF', params: [] },
+        ],
+  readOnlyBypassers: () => undefined,
+  revokeReadOnlyBypass: () => [],
+  restoreReadOnlyBypass: () => [],
+  // information_schema.PROCESSLIST is deprecated in 8.0+; performance_schema has the same rows.
+  clientConnections: () => clientConnections(['Binlog Dump', 'Binlog Dump GTID', 'Daemon'], 'performance_schema.processlist'),
+  killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
+  waitForGtid: (set, timeout) => ({ sql: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r', params: [set, timeout] }),
+  clonePluginCheck: () => ({ sql: "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'", params: [] }),
+  installClonePlugin: () => [{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }],
+  createCloneDonorUser: (user, host, password) =>
+    noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?'), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }]),
+  // The recipient's data is replaced and its mysqld stops afterwards: the agent starts it again.
+  cloneFrom: (d) => [
+    { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: [`${d.host}:${d.port}`] },
+    { sql: 'CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?', params: [d.user, d.host, d.port, d.password] },
+  ],
+  replicaSettings: () => ({ 'read-only': 'ON', 'skip-replica-start': 'ON' }),
+  readOnlyState: () => READ_ONLY_STATE,
+  cloneProgress: () => ({ sql: 'SELECT COALESCE(SUM(DATA), 0) AS done, COALESCE(SUM(ESTIMATE), 0) AS total FROM performance_schema.clone_progress', params: [] }),
+  cloneStatus: () => ({ sql: 'SELECT STATE AS state, ERROR_NO AS errno, ERROR_MESSAGE AS msg FROM performance_schema.clone_status', params: [] }),
 };
 
 export function dialectFor(flavor: Flavor): Dialect {
@@ -88,4 +256,65 @@ const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 function clamp(n: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, n));
+}
+
+const READ_ONLY_STATE: Statement = { sql: 'SELECT @@GLOBAL.read_only AS ro', params: [] };
+
+const replUser = (user: string, host: string, password: string, auth: string): Statement[] => [
+  { sql: `CREATE USER IF NOT EXISTS ?@? IDENTIFIED ${auth}`, params: [user, host, password] },
+  { sql: `ALTER USER ?@? IDENTIFIED ${auth}`, params: [user, host, password] },
+  { sql: 'GRANT REPLICATION SLAVE ON *.* TO ?@?', params: [user, host] },
+];
+
+// Session-scoped: the statements run on one connection, which the caller closes afterwards.
+function noBinlog(opts: { binlog?: boolean } | undefined, sts: Statement[]): Statement[] {
+  if (opts?.binlog) return sts;
+  return [{ sql: 'SET SESSION sql_log_bin = 0', params: [] }, ...sts, { sql: 'SET SESSION sql_log_bin = 1', params: [] }];
+}
+
+// Account changes on a server that super_read_only fences (a cut-over's old source): lifted for
+// these statements only, read_only stays on meanwhile, and put back as it was.
+function liftSuperReadOnly(sts: Statement[]): Statement[] {
+  return [
+    { sql: 'SET @berth_sro = @@GLOBAL.super_read_only', params: [] },
+    { sql: 'SET GLOBAL super_read_only = OFF', params: [] },
+    ...sts,
+    { sql: 'SET GLOBAL super_read_only = @berth_sro', params: [] },
+  ];
+}
+
+function clientConnections(serverCommands: string[], table = 'information_schema.PROCESSLIST'): Statement {
+  return {
+    sql:
+      `SELECT ID AS id, USER AS user FROM ${table} WHERE ID <> CONNECTION_ID() ` +
+      "AND USER NOT IN ('system user', 'event_scheduler', 'root') AND COMMAND NOT IN (?)",
+    params: [serverCommands],
+  };
+}
+
+function threads(row: Record<string, unknown> | undefined, col: Record<'io' | 'sql' | 'behind' | 'received' | 'host' | 'port', string>): ReplicaThreads {
+  if (!row) {
+    return { configured: false, ioRunning: false, ioConnecting: false, sqlRunning: false, secondsBehind: null, lastIoError: '', lastSqlError: '', receivedGtids: '', sourceHost: '', sourcePort: 0 };
+  }
+  const text = (k: string) => (row[k] === null || row[k] === undefined ? '' : String(row[k]));
+  const behind = row[col.behind];
+  return {
+    configured: true,
+    ioRunning: text(col.io) === 'Yes',
+    ioConnecting: text(col.io) === 'Connecting',
+    sqlRunning: text(col.sql) === 'Yes',
+    secondsBehind: behind === null || behind === undefined || behind === '' ? null : Number(behind),
+    lastIoError: text('Last_IO_Error'),
+    lastSqlError: text('Last_SQL_Error'),
+    receivedGtids: text(col.received).replace(/\s+/g, ''),
+    sourceHost: text(col.host),
+    sourcePort: Number(row[col.port] ?? 0),
+  };
+}
+
+// information_schema's GRANTEE text, 'user'@'host' with quotes doubled, back into its parts.
+export function parseGrantee(grantee: string): { user: string; host: string } {
+  const m = /^'((?:[^']|'')*)'@'((?:[^']|'')*)'$/.exec(grantee);
+  if (!m) throw new Error(`cannot read account ${grantee.slice(0, 100)}`);
+  return { user: m[1]!.replaceAll("''", "'"), host: m[2]!.replaceAll("''", "'") };
 }

@@ -1,0 +1,91 @@
+import { failedPrecondition, invalidArgument } from '../../src/errors';
+import type { SeedInstanceRequest__Output } from '../../src/gen/berth/v1/SeedInstanceRequest';
+import type { SeedProgress } from '../../src/gen/berth/v1/SeedProgress';
+import { connectSocket, waitFor } from '../../src/mysql/connect';
+import { mysql } from '../../src/mysql/dialect';
+import { layoutFor } from '../instance/layout';
+import { Progress } from './progress';
+import type { SeedContext } from './seed';
+import { executedGtid, redacted, withInstance } from './sql';
+
+// ER_CLONE_RESTART... "Restart server failed (mysqld is not managed by supervisor process)":
+// the clone finished and mysqld shut down to start on the new data; Docker's restart policy
+// (or the start below) brings it back.
+const RESTART_NOT_SUPERVISED = 3707;
+const RESTART_TIMEOUT_MS = 300_000;
+
+// MySQL: the target instance exists (created empty, as a replica) and runs; CLONE replaces its
+// data with the donor's, including gtid_executed, so no position has to be set afterwards.
+export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__Output, signal: AbortSignal): AsyncGenerator<SeedProgress> {
+  const donor = req.donor;
+  if (!donor?.host || !donor.port || !donor.user || !donor.password) throw invalidArgument('donor host, port, user and password are required for a CLONE');
+  const inst = await ctx.instances.get(req.id);
+  if (!inst) throw failedPrecondition(`instance ${req.id} must be created (empty, as a replica) before it is cloned into`);
+  if (inst.flavor !== 'mysql') throw failedPrecondition(`instance ${req.id} is ${inst.flavor}: CLONE needs MySQL`);
+  const socket = layoutFor(inst.diskPath, req.id).socket;
+  const src = { host: donor.host, port: donor.port, user: donor.user, password: donor.password };
+  const cloning = withInstance(ctx.instances, req.id, async (s) => {
+    const check = s.d.clonePluginCheck();
+    if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
+    await s.run(s.d.cloneFrom(src), [donor.password]);
+  }).then(
+    () => undefined,
+    (err: { errno?: number; code?: string }) => (err.errno === RESTART_NOT_SUPERVISED || err.code === 'PROTOCOL_CONNECTION_LOST' ? undefined : Promise.reject(redacted(err, [donor.password]))),
+  );
+  let settled = false;
+  void cloning.finally(() => (settled = true)).catch(() => undefined);
+  const progress = new Progress();
+  while (!settled) {
+    if (signal.aborted) throw signal.reason;
+    await Promise.race([cloning.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+    const p = await cloneProgress(socket);
+    if (p) [progress.done, progress.total] = [p.done, p.total];
+    if (!settled && progress.due()) yield progress.report('copy');
+  }
+  await cloning;
+  yield progress.report('restart');
+  await restarted(ctx, req.id, socket);
+  // clone_progress outlives the restart: the final figures.
+  const final = await cloneProgress(socket);
+  if (final) [progress.done, progress.total] = [final.done, final.total];
+  const gtid = await withInstance(ctx.instances, req.id, executedGtid);
+  ctx.log.info({ instance: req.id, bytes: progress.done, seconds: progress.seconds() }, 'instance seeded by CLONE');
+  yield { ...progress.report('done'), gtidPosition: gtid, positionApplied: true, method: 'clone' };
+}
+
+async function cloneProgress(socket: string): Promise<{ done: number; total: number } | undefined> {
+  const conn = await connectSocket(socket, 1000).catch(() => undefined);
+  if (!conn) return undefined;
+  try {
+    const st = mysql.cloneProgress()!;
+    const [rows] = await conn.query(st.sql, st.params);
+    const r = (rows as { done: number; total: number }[])[0];
+    return r ? { done: Number(r.done), total: Number(r.total) } : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    conn.destroy();
+  }
+}
+
+// mysqld stopped after the clone: Docker's unless-stopped policy restarts the container; start
+// it ourselves if it stays down. Done when the server answers and reports the clone completed.
+async function restarted(ctx: SeedContext, id: string, socket: string): Promise<void> {
+  await waitFor(
+    `instance ${id} did not come back after the CLONE`,
+    async () => {
+      const inst = await ctx.instances.get(id);
+      if (inst?.state === 'stopped') await ctx.docker.start(inst.containerId);
+      const conn = await connectSocket(socket, 2000);
+      try {
+        const q = mysql.cloneStatus()!;
+        const [rows] = await conn.query(q.sql, q.params);
+        const st = (rows as { state: string; errno: number; msg: string }[])[0];
+        if (st && st.state !== 'Completed') throw new Error(`clone ${st.state}: ${st.errno} ${st.msg}`);
+      } finally {
+        conn.destroy();
+      }
+    },
+    { timeoutMs: RESTART_TIMEOUT_MS, intervalMs: 250 },
+  );
+}

@@ -1,0 +1,57 @@
+import type { AgentHandlers } from '../../src/gen/berth/v1/Agent';
+import { invalidArgument } from '../../src/errors';
+import type { Logger } from '../../src/log';
+import { unary } from '../../src/rpc';
+import type { DockerEngine } from '../docker';
+import type { Instances } from '../instance/lifecycle';
+import { streamBackup } from './backup';
+import { seedByClone } from './clone';
+import { Replication } from './replication';
+import { seedFromBackup, type SeedContext } from './seed';
+import { serverStream } from './stream';
+
+type MovementRpc =
+  | 'StreamBackup'
+  | 'SeedInstance'
+  | 'CreateReplicationUser'
+  | 'DropReplicationUser'
+  | 'ConfigureReplica'
+  | 'StartReplica'
+  | 'StopReplica'
+  | 'ResetReplica'
+  | 'GetReplicaStatus'
+  | 'SetReadOnly'
+  | 'KillClientConnections'
+  | 'WaitForGtid';
+export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
+
+const ID = /^i-[0-9a-f]{10,32}$/;
+function checkId(id: string): string {
+  if (!ID.test(id)) throw invalidArgument(`instance id "${id.slice(0, 40)}" is not a berth instance id`);
+  return id;
+}
+
+// The agent's data-movement RPCs: hot copy (source and target side), replication control.
+export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[] }, log: Logger): MovementHandlers {
+  const repl = new Replication(instances);
+  const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log };
+  return {
+    StreamBackup: serverStream(log, 'StreamBackup', (req, signal) => streamBackup(docker, instances, checkId(req.id), signal)),
+    SeedInstance: serverStream(log, 'SeedInstance', (req, signal) => {
+      checkId(req.id);
+      if (req.method === 'mariabackup') return seedFromBackup(ctx, req, signal);
+      if (req.method === 'clone') return seedByClone(ctx, req, signal);
+      throw invalidArgument(`copy method "${req.method.slice(0, 20)}" is not mariabackup or clone`);
+    }),
+    CreateReplicationUser: unary(log, 'CreateReplicationUser', async (req) => (await repl.createUser({ ...req, id: checkId(req.id) }), {})),
+    DropReplicationUser: unary(log, 'DropReplicationUser', async (req) => (await repl.dropUser({ ...req, id: checkId(req.id) }), {})),
+    ConfigureReplica: unary(log, 'ConfigureReplica', (req) => repl.configure({ ...req, id: checkId(req.id) })),
+    StartReplica: unary(log, 'StartReplica', (req) => repl.start(checkId(req.id))),
+    StopReplica: unary(log, 'StopReplica', (req) => repl.stop(checkId(req.id), req.ioOnly)),
+    ResetReplica: unary(log, 'ResetReplica', (req) => repl.reset(checkId(req.id))),
+    GetReplicaStatus: unary(log, 'GetReplicaStatus', (req) => repl.status(checkId(req.id))),
+    SetReadOnly: unary(log, 'SetReadOnly', (req) => repl.setReadOnly({ ...req, id: checkId(req.id) })),
+    KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
+    WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, req.timeoutMs)),
+  };
+}

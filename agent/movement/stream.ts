@@ -1,0 +1,87 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { BerthError, errorMessage } from '../../src/errors';
+import type { Logger } from '../../src/log';
+import { isServiceError } from '../../src/rpc';
+
+// Server-streaming handler from an async generator: messages are written with backpressure,
+// an exception becomes the call's status, and a cancelled call aborts the generator's signal
+// (so a copy stops reading its source and cleans up).
+export function serverStream<Req, Res>(
+  log: Logger,
+  name: string,
+  fn: (req: Req, signal: AbortSignal) => AsyncGenerator<Res>,
+): grpc.handleServerStreamingCall<Req, Res> {
+  return (call) => {
+    const abort = new AbortController();
+    call.on('cancelled', () => abort.abort(new Error(`${name}: the caller went away`)));
+    void (async () => {
+      try {
+        for await (const msg of fn(call.request, abort.signal)) {
+          if (abort.signal.aborted) break;
+          if (!call.write(msg)) await drained(call, abort.signal);
+        }
+        call.end();
+      } catch (err) {
+        if (abort.signal.aborted) return;
+        call.emit('error', toStatus(log, name, err));
+      }
+    })();
+  };
+}
+
+function drained(call: NodeJS.EventEmitter, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.on('drain', done);
+    signal.addEventListener('abort', done);
+  });
+}
+
+function toStatus(log: Logger, name: string, err: unknown): Partial<grpc.StatusObject> {
+  if (err instanceof BerthError) return { code: err.code, details: err.message };
+  if (isServiceError(err)) return { code: err.code, details: err.details };
+  log.error({ err: { message: errorMessage(err) }, rpc: name }, 'rpc failed');
+  return { code: grpc.status.INTERNAL, details: `${name}: ${errorMessage(err)}` };
+}
+
+// Docker's multiplexed attach/exec stream (8-byte frame headers: stream type, 0, 0, 0, size)
+// split into stdout, passed on with backpressure, and stderr, of which the tail is kept for
+// error messages.
+export class Demux extends Transform {
+  private pending: Buffer = Buffer.alloc(0);
+  stderr = '';
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (this.pending.length >= 8) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const payload = this.pending.subarray(8, 8 + size);
+      if (this.pending[0] === 2) this.stderr = (this.stderr + payload.toString('utf8')).slice(-4000);
+      else this.push(payload);
+      this.pending = this.pending.subarray(8 + size);
+    }
+    cb();
+  }
+}
+
+// Gathers small reads into messages of about `size` bytes: fewer, larger gRPC messages.
+export async function* batched(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let n = 0;
+  for await (const chunk of source) {
+    parts.push(chunk);
+    n += chunk.length;
+    if (n >= size) {
+      yield Buffer.concat(parts, n);
+      parts = [];
+      n = 0;
+    }
+  }
+  if (n > 0) yield Buffer.concat(parts, n);
+}

@@ -1,0 +1,70 @@
+import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
+import { errorMessage } from '../../src/errors';
+import { hasAll } from './decide';
+import { sleep, type Endpoint, type MovementOptions } from './types';
+
+export interface CutOverOptions extends MovementOptions {
+  // How long sessions on the source may finish what they are doing once it is read-only,
+  // before they are killed.
+  graceMs: number;
+  // From the moment writes stop: past this the cut-over is abandoned and the source is made
+  // writable again.
+  deadlineMs: number;
+  // Accounts to give the right to write through read-only back to on the target once it is
+  // the primary (ReplicaLink.targetRevoked).
+  targetRestore?: MysqlAccount[];
+}
+
+export type CutOverResult =
+  | { ok: true; blockedMs: number; finalGtid: string; killed: number }
+  | { ok: false; blockedMs: number; reason: string };
+
+// Raised when a failure comes after the point of no return (the target may already take
+// writes): the source stays read-only and someone must finish (roll forward), never undo.
+export class CutOverIncomplete extends Error {
+  readonly pastPointOfNoReturn = true;
+  constructor(message: string) {
+    super(message);
+    this.name = 'CutOverIncomplete';
+  }
+}
+
+// Moves writes from `source` to its replica `target`: source read-only, remaining client
+// sessions killed after a grace, wait until the target executed the source's final GTID set,
+// stop and forget replication on the target, make it writable (also after a restart). Before
+// the point of no return any failure or the deadline makes the source writable again
+// ({ ok: false }); the caller then removes the target. The blocked window is from the source
+// turning read-only to the target accepting writes (or the source again, on abort).
+export async function cutOver(source: Endpoint, target: Endpoint, opts: CutOverOptions): Promise<CutOverResult> {
+  const t0 = Date.now();
+  const deadline = t0 + opts.deadlineMs;
+  let revoked: MysqlAccount[] = [];
+  let finalGtid = '';
+  let killed = 0;
+  try {
+    opts.onProgress?.({ phase: 'cut-over: source read-only' });
+    revoked = (await source.agent.setReadOnly({ id: source.id, readOnly: true })).revoked;
+    if (opts.graceMs > 0) await sleep(Math.min(opts.graceMs, Math.max(0, deadline - Date.now())), opts.signal);
+    const k = await source.agent.killClientConnections({ id: source.id }, Math.max(1000, deadline - Date.now()));
+    [finalGtid, killed] = [k.executedGtids, k.killed];
+    opts.onProgress?.({ phase: 'cut-over: target applying the last transactions' });
+    const left = deadline - Date.now();
+    if (left <= 0 || opts.signal?.aborted) throw new Error(opts.signal?.aborted ? 'cancelled' : 'deadline passed before the target could catch up');
+    const w = await target.agent.waitForGtid({ id: target.id, gtidSet: finalGtid, timeoutMs: left }, left + 10_000);
+    if (!w.reached || !hasAll(target.flavor, w.executedGtids, finalGtid)) {
+      throw new Error(`the target did not execute the source's final GTID set ${finalGtid} within the deadline (it has ${w.executedGtids})`);
+    }
+  } catch (err) {
+    await source.agent.setReadOnly({ id: source.id, readOnly: false, restore: revoked });
+    return { ok: false, blockedMs: Date.now() - t0, reason: errorMessage(err) };
+  }
+  // Point of no return: from here the target may take writes; the source never again.
+  try {
+    opts.onProgress?.({ phase: 'cut-over: target writable' });
+    await target.agent.resetReplica({ id: target.id });
+    await target.agent.setReadOnly({ id: target.id, readOnly: false, persist: true, restore: opts.targetRestore ?? [] });
+  } catch (err) {
+    throw new CutOverIncomplete(`cut-over of ${source.id} to ${target.id} stopped after the source turned read-only for good: ${errorMessage(err)}`);
+  }
+  return { ok: true, blockedMs: Date.now() - t0, finalGtid, killed };
+}
