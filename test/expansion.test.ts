@@ -39,7 +39,7 @@ describe('automatic expansion on loop-mounted disks', () => {
   beforeAll(async () => {
     const a = loopDisk('a', '512M');
     const b = loopDisk('b', '2G');
-    cluster = new TestCluster(['--node-timeout', '5', '--image', IMAGE, '--auto-expand', 'on', '--auto-expand-interval', '1', '--expand-cooldown', '1', '--expand-disk-pct', '80']);
+    cluster = new TestCluster(['--node-timeout', '5', '--image', IMAGE, '--auto-expand', 'on', '--auto-expand-interval', '1', '--expand-cooldown', '1', '--expand-disk-pct', '80', '--disk-pressure-free-pct', '5']);
     const fast = ['--usage-interval', '1', '--disk-usage-interval', '1'];
     await cluster.start([
       { name: 'a', host: '127.0.0.1', ports: '3891-3895', cpus: '2', memory: '2G', diskPaths: [a], args: fast },
@@ -128,13 +128,13 @@ describe('automatic expansion on loop-mounted disks', () => {
     await conn.query('CREATE TABLE keep.t (v INT)');
     await conn.query('INSERT INTO keep.t VALUES (42)');
     await conn.end();
-    // Something berth does not account for fills the disk to under 10% free.
+    // Something berth does not account for fills the disk to under 5% free.
     const st = fs.statfsSync(mounts[0]!);
     const filler = path.join(mounts[0]!, 'filler.bin');
-    execFileSync('fallocate', ['-l', String(st.bavail * st.bsize - Math.floor(0.06 * st.blocks * st.bsize)), filler]);
+    execFileSync('fallocate', ['-l', String(st.bavail * st.bsize - Math.floor(0.03 * st.blocks * st.bsize)), filler]);
     try {
       const d = await waitUntil('a disk-pressure decision', async () => (await expansions()).find((e) => e.instanceId === id && e.trigger === 'disk-pressure' && e.outcome === 'acted'), 60_000);
-      expect(d.reason).toMatch(/under 10%/);
+      expect(d.reason).toMatch(/under 5%/);
       const op = await waitUntil('the migration to end', async () => {
         const o = await cluster.portal.getOperation({ id: d.operationId });
         return o.state === 'running' || o.state === 'rolling_back' ? undefined : o;

@@ -35,8 +35,9 @@ describe('migration', () => {
     const port = (hook.server.address() as { port: number }).port;
     cluster = new TestCluster(['--node-timeout', '3', '--image', IMAGE, '--alert-webhook', `http://127.0.0.1:${port}/hook`]);
     await cluster.start([
-      { name: 'a', host: '127.0.0.1', ports: '3841-3850', cpus: '4', memory: '4G' },
-      { name: 'b', host: '127.0.0.2', ports: '3851-3860', cpus: '4', memory: '4G' },
+      // Room for every instance this file makes on either node.
+      { name: 'a', host: '127.0.0.1', ports: '3841-3850', cpus: '16', memory: '16G' },
+      { name: 'b', host: '127.0.0.2', ports: '3851-3860', cpus: '16', memory: '16G' },
     ]);
   });
 

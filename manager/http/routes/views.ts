@@ -172,7 +172,11 @@ export function viewRoutes(ctx: AdminContext) {
       async (req) => {
         const { name } = req.params as { name: string };
         mustNode(name);
-        if (ctx.expansion) return { ...nodeOut(name), operationId: ctx.expansion.drain(name).id };
+        if (ctx.expansion) {
+          // The drain cordons the node as it starts: the answer shows it cordoned.
+          const operationId = ctx.expansion.drain(name).id;
+          return { ...nodeOut(name), operationId };
+        }
         const on = store.instances.onNode(name);
         if (on.length > 0) {
           throw failedPrecondition(
