@@ -70,14 +70,16 @@ describe('automatic expansion on loop-mounted disks', () => {
     await conn.query('CREATE DATABASE fill');
     await conn.query('CREATE TABLE fill.t (id INT AUTO_INCREMENT PRIMARY KEY, pad LONGTEXT)');
     let rows = 0;
-    // Fill in 2M rows until the reservation reaches `want`.
+    // Fill until `done` says the expansion happened.
     const fillUntil = async (what: string, done: () => Promise<boolean>) => {
       await waitUntil(what, async () => {
         if (await done()) return true;
-        await conn.query("INSERT INTO fill.t (pad) VALUES (REPEAT(MD5(RAND()), 65536))");
+        // 512K a row (and as much binlog), paced: usage is measured every second and reported
+        // with the next heartbeat, so a faster fill would run ahead of every decision.
+        await conn.query("INSERT INTO fill.t (pad) VALUES (REPEAT(MD5(RAND()), 16384))");
         rows++;
         return false;
-      }, 300_000, 0);
+      }, 300_000, 100);
     };
 
     await fillUntil('an in-place disk expansion', async () => (await expansions()).some((e) => e.instanceId === id && e.outcome === 'acted'));
