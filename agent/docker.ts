@@ -177,6 +177,12 @@ export class DockerEngine {
     await this.api.getContainer(id).update({ NanoCpus: limits.nanoCpus, Memory: limits.memoryBytes, MemorySwap: limits.memoryBytes });
   }
 
+  // What Docker enforces now (read back after an update).
+  async limits(id: string): Promise<{ nanoCpus: number; memoryBytes: number; memorySwapBytes: number }> {
+    const h = (await this.api.getContainer(id).inspect()).HostConfig;
+    return { nanoCpus: h.NanoCpus ?? 0, memoryBytes: h.Memory ?? 0, memorySwapBytes: h.MemorySwap ?? 0 };
+  }
+
   async remove(id: string): Promise<void> {
     await this.api.getContainer(id).remove({ force: true, v: true }).catch(ignore(404));
   }

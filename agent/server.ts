@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { AgentHandlers } from '../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
-import { checkAgentCreate, checkInstanceId } from '../src/validate';
+import { checkAgentCreate, checkInstanceId, checkShape } from '../src/validate';
 import { failedPrecondition, notFound, permissionDenied } from '../src/errors';
 import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
@@ -56,6 +56,19 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
       return toAgentInstance(i);
     }),
     ListInstances: unary(log, 'ListInstances', async () => ({ instances: (await instances.list()).map(toAgentInstance) })),
+    ResizeInstance: unary(log, 'ResizeInstance', async (req) => {
+      const r = await instances.resize(checkId(req.id), checkShape(req.resources));
+      return {
+        instance: toAgentInstance(r.instance),
+        nanoCpus: r.limits.nanoCpus,
+        memoryBytes: r.limits.memoryBytes,
+        memorySwapBytes: r.limits.memorySwapBytes,
+        bufferPoolBytes: r.server.bufferPoolBytes,
+        maxConnections: r.server.maxConnections,
+        uptimeSeconds: r.server.uptimeSeconds,
+        applyMs: r.applyMs,
+      };
+    }),
     ...movement,
   };
   const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {

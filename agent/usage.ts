@@ -5,6 +5,7 @@ import { errorMessage } from '../src/errors';
 import type { Logger } from '../src/log';
 import { connectSocket } from '../src/mysql/connect';
 import type { InstanceStatus } from './instance/lifecycle';
+import { enforceBinlogCap } from './instance/binlog';
 import { layoutFor } from './instance/layout';
 
 export interface InstanceUsage {
@@ -80,6 +81,7 @@ export class UsageProbe {
         if (!prev || now - (this.diskAt.get(i.id) ?? 0) >= this.cfg.diskIntervalMs) {
           usedDiskBytes = await dirBytes(layoutFor(i.diskPath, i.id).root);
           this.diskAt.set(i.id, now);
+          if (i.state === 'running' && i.diskBytes) await this.capBinlogs(i.id, layoutFor(i.diskPath, i.id).socket, i.diskBytes);
         }
         let usedMemoryBytes = 0;
         let usedCpuMillis = 0;
@@ -106,6 +108,11 @@ export class UsageProbe {
         this.pingFailures.delete(id);
       }
     }
+  }
+
+  private async capBinlogs(id: string, socket: string, diskBytes: number): Promise<void> {
+    const to = await enforceBinlogCap(socket, diskBytes).catch((err: Error) => void this.log.warn({ instance: id, err: err.message }, 'binlog cap check failed'));
+    if (to) this.log.info({ instance: id, purgedTo: to }, 'binary logs over their share of the disk reservation: oldest purged');
   }
 
   private async stats(id: string, containerId: string, now: number): Promise<{ memoryBytes: number; cpuMillis: number }> {

@@ -17,6 +17,7 @@ import mysql from 'mysql2/promise';
 import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
+import { resizeLatency } from './resize-latency';
 import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -144,6 +145,15 @@ async function main(): Promise<void> {
     const op = await portal.waitOperation({ id: res.operation!.id, timeoutMs: 170_000 }, 175_000);
     if (op.state !== 'succeeded') throw new Error(`create failed: ${op.error}`);
     const cred = res.credentials!;
+    // In-place resize: call to limits and buffer pool applied (read back by the agent), median of 5.
+    out.resizeInPlace = await resizeLatency(portal, 'bexp-src', [768 * M, 1024 * M], 5);
+    console.log(`in-place resize: median ${(out.resizeInPlace as { medianMs: number }).medianMs} ms (agent ${(out.resizeInPlace as { agentMedianMs: number }).agentMedianMs} ms)`);
+    await resizeLatency(portal, 'bexp-src', [1024 * M, 1024 * M], 1);
+    if (process.argv.includes('--resize-only')) {
+      fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+      fs.writeFileSync(path.join(ROOT, 'bench-results', 'expansion-resize.json'), JSON.stringify(out, null, 2));
+      return;
+    }
     const conn = await mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password });
     await conn.query('CREATE DATABASE app');
     await conn.query('CREATE TABLE app.w (id INT AUTO_INCREMENT PRIMARY KEY, at BIGINT NOT NULL)');

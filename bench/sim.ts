@@ -96,6 +96,7 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
     StartInstance: (call, cb) => cb(null, { id: call.request.id, state: 'running' }),
     StopInstance: (call, cb) => cb(null, { id: call.request.id, state: 'stopped' }),
     ListInstances: (_call, cb) => cb(null, { instances: [] }),
+    ResizeInstance: (_call, cb) => cb({ code: grpc.status.UNIMPLEMENTED, details: "the simulated fleet does not resize" }),
   };
   const server = new grpc.Server();
   server.addService(agentProto().berth.v1.Agent.service, h as grpc.UntypedServiceImplementation);

@@ -23,6 +23,9 @@ import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './health/usage';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
+import { Expander } from './expansion/expander';
+import { ExpansionOps } from './expansion/ops';
+import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
@@ -44,6 +47,10 @@ function weightOpt(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || Math.abs(n) > 1000) throw new InvalidArgumentError(`want a number between -1000 and 1000, got "${v}"`);
   return n;
+}
+function autoExpandOpt(v: string): AutoExpandMode {
+  if (v !== 'off' && v !== 'plan' && v !== 'on') throw new InvalidArgumentError(`want off, plan or on, got "${v}"`);
+  return v;
 }
 function strategyOpt(v: string): string {
   if (!Object.hasOwn(STRATEGIES, v)) throw new InvalidArgumentError(`want one of ${Object.keys(STRATEGIES).join(', ')}, got "${v}"`);
@@ -80,6 +87,17 @@ const program = new Command('berth-manager')
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
+  .option('--auto-expand <mode>', 'automatic expansion from measured usage: off, plan (decide and list only) or on', autoExpandOpt, DEFAULT_POLICY.mode)
+  .option('--auto-expand-interval <seconds>', 'how often usage is checked for expansion', secondsOpt, 10)
+  .option('--expand-disk-pct <pct>', 'grow a disk reservation when its data passes this share', Number, DEFAULT_POLICY.diskHighPct)
+  .option('--expand-disk-grow <ratio>', 'grow a disk reservation by this share of itself', Number, DEFAULT_POLICY.diskGrowBy)
+  .option('--expand-memory-pct <pct>', 'next memory step when memory use stays above this share of the limit', Number, DEFAULT_POLICY.memoryHighPct)
+  .option('--expand-memory-sustain <seconds>', '... for this long', secondsOpt, DEFAULT_POLICY.memorySustainMs / 1000)
+  .option('--expand-cooldown <seconds>', 'no second automatic change to an instance within this long', secondsOpt, DEFAULT_POLICY.cooldownMs / 1000)
+  .option('--max-migrations-per-node <n>', 'automatic migrations off one node at a time', countOpt, DEFAULT_POLICY.maxMigrationsPerNode)
+  .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
+  .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
+  .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
   .addOption(logFormatOption())
   .version(VERSION)
   .parse();
@@ -113,6 +131,17 @@ const o = program.opts<{
   alertDiskFreePct: number;
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
+  autoExpand: AutoExpandMode;
+  autoExpandInterval: number;
+  expandDiskPct: number;
+  expandDiskGrow: number;
+  expandMemoryPct: number;
+  expandMemorySustain: number;
+  expandCooldown: number;
+  maxMigrationsPerNode: number;
+  maxMigrations: number;
+  diskPressureFreePct: number;
+  drainConcurrency: number;
   logFormat: LogFormat;
 }>();
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
@@ -170,10 +199,28 @@ async function main(): Promise<void> {
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
+  // Clients learn a moved instance's new address from the API and from the alert webhook.
+  fleet.onEvent((e) => {
+    if (webhook && e.kind === 'instance.moved') void webhook.send({ version: 1, source: 'berth-manager', event: e });
+  });
+  const expansion = new ExpansionOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
+  const expander = new Expander({ fleet, engine, usage, ops: expansion, log }, {
+    ...DEFAULT_POLICY,
+    mode: o.autoExpand,
+    diskHighPct: o.expandDiskPct,
+    diskGrowBy: o.expandDiskGrow,
+    memoryHighPct: o.expandMemoryPct,
+    memorySustainMs: o.expandMemorySustain * 1000,
+    cooldownMs: o.expandCooldown * 1000,
+    maxMigrationsPerNode: o.maxMigrationsPerNode,
+    maxMigrationsFleet: o.maxMigrations,
+    diskPressureFreePct: o.diskPressureFreePct,
+  });
+
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -181,7 +228,8 @@ async function main(): Promise<void> {
   const resumed = engine.resumeAll();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics }, o.adminListen);
+  expander.start(o.autoExpandInterval * 1000);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander }, o.adminListen);
 
   stopOnSignals(
     log,
@@ -190,6 +238,7 @@ async function main(): Promise<void> {
     () => {
       registry.forceShutdown();
       alerts.stop();
+      expander.stop();
       void admin?.app.close();
       agents.close();
       store.close();

@@ -124,3 +124,18 @@ export function checkAgentCreate(r: AgentCreateInput) {
     admin: { user: r.adminUser, password: r.adminPassword },
   };
 }
+
+// A resize names only what changes (0: keep); each field set must be a valid shape value.
+export function checkShapeChange(r: { cpuMillis?: number; memoryBytes?: number; diskBytes?: number } | null | undefined): Partial<Shape> {
+  const { cpuMillis = 0, memoryBytes = 0, diskBytes = 0 } = r ?? {};
+  if (!cpuMillis && !memoryBytes && !diskBytes) throw invalidArgument('a resize needs at least one of cpu, memory and disk');
+  const full = checkShape({ cpuMillis: cpuMillis || LIMITS.minCpuMillis, memoryBytes: memoryBytes || LIMITS.minMemoryBytes, diskBytes: diskBytes || LIMITS.minDiskBytes });
+  return { ...(cpuMillis ? { cpuMillis: full.cpuMillis } : {}), ...(memoryBytes ? { memoryBytes: full.memoryBytes } : {}), ...(diskBytes ? { diskBytes: full.diskBytes } : {}) };
+}
+
+const RESIZE_MODES = ['auto', 'in-place', 'migrate'] as const;
+export function checkResizeMode(mode: string | undefined): (typeof RESIZE_MODES)[number] {
+  if (!mode) return 'auto';
+  if (!(RESIZE_MODES as readonly string[]).includes(mode)) throw invalidArgument(`mode "${mode.slice(0, 40)}" is not one of ${RESIZE_MODES.join(', ')}`);
+  return mode as (typeof RESIZE_MODES)[number];
+}

@@ -64,8 +64,9 @@ export class InstanceContainers {
 
   async createMysqld(s: MysqldContainerSpec, layout: Layout): Promise<string> {
     return this.docker.createAndStart({
-      // The id suffix keeps names unique even with two managers on one Docker host.
-      name: `berth-${s.name}-${s.id.slice(2, 8)}`,
+      // The id suffix keeps names unique even with two managers on one Docker host, the node
+      // with two agents on one (a migration's source and target carry the same instance id).
+      name: `berth-${s.name}-${s.id.slice(2, 8)}-${this.node}`,
       image: s.image,
       cmd: ['mysqld', `--defaults-file=${DEFAULTS_FILE}`],
       binds: binds(layout),

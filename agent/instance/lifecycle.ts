@@ -8,6 +8,9 @@ import { discardData, errorLogTail, exists, initCommand, isInitialized, prepareD
 import { layoutFor, type Layout } from './layout';
 import { InstanceLock } from './lock';
 import { readRecord, recordFromLabels, writeRecord, type DesiredState } from './record';
+import { REPLICA_SECTION } from './mycnf';
+import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from './resize';
+import type { Shape } from '../../src/validate';
 import { checkLogin, configureUsers, setReadOnly, waitReady } from './sql';
 
 export interface InstanceSpec {
@@ -39,6 +42,13 @@ export interface NodeContext {
   disks: string[];
   portMin: number;
   portMax: number;
+}
+
+export interface ResizeReadback {
+  instance: InstanceStatus;
+  limits: { nanoCpus: number; memoryBytes: number; memorySwapBytes: number };
+  server: ServerReadback;
+  applyMs: number;
 }
 
 export type DesiredChange = Partial<Pick<DesiredState, 'shape' | 'role' | 'readOnly'>>;
@@ -117,6 +127,29 @@ export class Instances {
     });
   }
 
+  // In place: limits, then mysqld's memory variables (or the other way round when memory
+  // shrinks), my.cnf and the record, then what Docker and mysqld say now.
+  resize(id: string, shape: Shape): Promise<ResizeReadback> {
+    return this.lock.run(id, async () => {
+      const cur = await this.mustGet(id);
+      if (cur.state !== 'running') throw failedPrecondition(`instance ${id} is ${cur.state}: only a running instance is resized in place`);
+      const layout = layoutFor(cur.diskPath, id);
+      const rec = await readRecord(layout);
+      if (!rec) throw failedPrecondition(`instance ${id} has no desired-state record`);
+      const t0 = Date.now();
+      let server: ServerReadback | undefined;
+      for (const step of resizeOrder(rec.shape.memoryBytes, shape.memoryBytes)) {
+        if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
+        else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
+      }
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout) });
+      await writeRecord(layout, { ...rec, shape });
+      const applyMs = Date.now() - t0;
+      this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
+      return { instance: await this.mustGet(id), limits: await this.docker.limits(cur.containerId), server: server!, applyMs };
+    });
+  }
+
   private async doCreate(spec: InstanceSpec, admin: Admin): Promise<InstanceStatus> {
     this.check(spec);
     const layout = layoutFor(spec.diskPath, spec.id);
@@ -152,7 +185,7 @@ export class Instances {
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
     await prepareDirs(layout);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, replica: spec.replica });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
@@ -239,4 +272,9 @@ export class Instances {
       throw invalidArgument(`disk ${spec.diskPath} is not one of node ${this.ctx.node}'s data disks (${this.ctx.disks.join(', ')})`);
     }
   }
+}
+
+// A replica's my.cnf keeps its replica lines through a resize (the promotion drops them).
+async function hasReplicaSection(layout: Layout): Promise<boolean> {
+  return (await fs.readFile(layout.mycnf, 'utf8').catch(() => '')).includes(REPLICA_SECTION);
 }

@@ -1,14 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { bufferPoolBytes, maxConnections, renderMyCnf, type MyCnfInput } from './mycnf';
+import { binlogFileBytes, bufferPoolBytes, maxConnections, renderMyCnf, type MyCnfInput } from './mycnf';
 
 const G = 1024 ** 3;
 const M = 1024 ** 2;
 const expected = (name: string) => fs.readFileSync(path.join(__dirname, 'testdata', name), 'utf8');
 
 describe('renderMyCnf', () => {
-  const base: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G };
+  const base: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G, diskBytes: 10 * G };
 
   it('renders MariaDB 1G as expected', () => expect(renderMyCnf(base)).toBe(expected('mariadb-1g.cnf')));
   it('renders MySQL 9.7 16G as expected', () =>
@@ -30,6 +30,12 @@ describe('renderMyCnf', () => {
 });
 
 describe('sizing', () => {
+  it('binlog files are 1/32 of the disk reservation, 16M to 1G', () => {
+    expect(binlogFileBytes(10 * G)).toBe(320 * M);
+    expect(binlogFileBytes(64 * M)).toBe(16 * M);
+    expect(binlogFileBytes(1024 * G)).toBe(G);
+  });
+
   it.each([
     [256 * M, 128 * M],
     [512 * M, 256 * M],

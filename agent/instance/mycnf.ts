@@ -8,6 +8,9 @@ export interface MyCnfInput {
   bindAddress: string;
   port: number;
   memoryBytes: number;
+  // The disk reservation: binary log files are sized from it (see binlog.ts for the cap on
+  // their total).
+  diskBytes?: number;
   // Starts as a replica (agent/movement): read-only, replication not started at boot.
   replica?: boolean;
 }
@@ -24,6 +27,12 @@ export function bufferPoolBytes(memoryBytes: number): number {
   // InnoDB sizes the pool in chunks (128M by default); below 1G a 16M step avoids waste.
   const step = memoryBytes >= 2 * GiB ? 128 * MiB : 16 * MiB;
   return Math.max(64 * MiB, Math.floor((memoryBytes * share) / step) * step);
+}
+
+// One binlog file is at most 1/32 of the disk reservation (16M to 1G), so the agent's cap on
+// the total (binlog.ts) can purge in small steps and a rotation never overshoots by much.
+export function binlogFileBytes(diskBytes: number): number {
+  return Math.max(16 * MiB, Math.min(GiB, Math.floor(diskBytes / 32 / (4096)) * 4096));
 }
 
 export function maxConnections(memoryBytes: number): number {
@@ -68,6 +77,7 @@ export function renderMyCnf(i: MyCnfInput): string {
         'sync-binlog': 1,
         'innodb-flush-log-at-trx-commit': 1,
         'binlog-expire-logs-seconds': 604800,
+        ...(i.diskBytes ? { 'max-binlog-size': binlogFileBytes(i.diskBytes) } : {}),
         ...d.gtidSettings(),
       },
     ],

@@ -18,6 +18,8 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
+import type { ExpansionOps } from '../expansion/ops';
+import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
 
@@ -31,6 +33,7 @@ export interface PortalDeps {
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
+  expansion: ExpansionOps;
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
@@ -128,6 +131,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
+      if (req.resizeInstance) return planResize(d.expansion, req);
       const shape = checkShape(req.resources);
       const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
       const chosen = result.ok ? result.placement.node : '';
@@ -164,6 +168,11 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const gone = new AbortController();
       call.once('cancelled', () => gone.abort());
       return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
+    }),
+    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.expansion.resize(resizeRequest(req)))),
+    DrainNode: unary(log, 'DrainNode', (req) => {
+      findNode(req.name);
+      return toOperation(d.expansion.drain(req.name));
     }),
     RetryOperation: unary(log, 'RetryOperation', (req) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);

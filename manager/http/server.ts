@@ -21,6 +21,9 @@ import { alertRoutes } from './routes/alerts';
 import { capacityRoutes } from './routes/capacity';
 import { dashboardRoutes } from './routes/dashboard';
 import { viewRoutes } from './routes/views';
+import { expansionRoutes } from './routes/expansions';
+import type { ExpansionOps } from '../expansion/ops';
+import type { Expander } from '../expansion/expander';
 
 export interface AdminDeps {
   store: Store;
@@ -43,6 +46,10 @@ export interface AdminDeps {
   webhook?: WebhookSender;
   metrics?: Metrics;
   now?: () => number;
+  // Resize, migrate and drain (drain then migrates instead of refusing), and the automatic
+  // expansion's decisions (GET /v1/expansions).
+  expansion?: ExpansionOps;
+  expander?: Expander;
 }
 
 export interface AdminContext extends AdminDeps {
@@ -158,6 +165,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(capacityRoutes(ctx));
   await app.register(viewRoutes(ctx));
   await app.register(alertRoutes(ctx));
+  await app.register(expansionRoutes(ctx));
   await app.register(dashboardRoutes());
   return app;
 }

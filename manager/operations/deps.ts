@@ -1,4 +1,5 @@
 import type { AgentPool } from '../agents/pool';
+import type { SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { InstanceRow } from '../store/instances';
 import type { Subject } from './types';
@@ -7,10 +8,13 @@ import type { Subject } from './types';
 // instances) and the agents.
 export interface OperationDeps {
   fleet: FleetState;
-  agents: Pick<AgentPool, 'for'>;
+  // raw: the same channel for server-streaming calls (a hot copy's progress); fakes may omit it.
+  agents: Pick<AgentPool, 'for'> & Partial<Pick<AgentPool, 'raw'>>;
   // The agent initializes a data directory and waits for mysqld: minutes on a slow disk.
   agentCreateDeadlineMs: number;
   agentRemoveDeadlineMs?: number;
+  // Operations that place (a drain's migrations choose their target when they start).
+  scheduler?: SchedulerConfig;
 }
 
 // The instance an operation is about. Operations recorded before parameters existed name it

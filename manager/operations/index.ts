@@ -2,6 +2,9 @@ import { createOperation } from './create';
 import { deleteOperation } from './delete';
 import type { OperationDeps } from './deps';
 import type { Engine } from './engine';
+import { drainOperation } from './drain';
+import { migrateOperation } from './migrate';
+import { resizeOperation } from './resize';
 import type { OperationType } from './types';
 
 // Every operation type, by name, as the scheduler keeps its strategies: one file each. Add a
@@ -9,6 +12,9 @@ import type { OperationType } from './types';
 export const OPERATION_TYPES: Record<string, (d: OperationDeps) => OperationType<any>> = {
   create: createOperation,
   delete: deleteOperation,
+  resize: resizeOperation,
+  drain: drainOperation,
+  migrate: migrateOperation,
 };
 
 export function registerOperationTypes(engine: Engine, d: OperationDeps): void {

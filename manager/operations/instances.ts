@@ -72,7 +72,7 @@ export class InstanceOps {
     private readonly cfg: InstanceOpsConfig,
   ) {
     this.fleet = FleetState.of(store, snapshot);
-    registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs });
+    registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs, scheduler: cfg.scheduler });
   }
 
   async create(req: CreateRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {

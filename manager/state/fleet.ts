@@ -17,6 +17,8 @@ export interface Placement {
   node: string;
   diskPath: string;
   port: number;
+  // A migration's target ran as a replica under a server id of its own, which it keeps.
+  serverId?: number;
 }
 
 // Applied after the commit; `undo` (for the Snapshot changes) lets a group-committed change

@@ -53,7 +53,7 @@ export class InstancesTable {
         VALUES (@id, @name, @serverId, @node, @diskPath, @port, @cpuMillis, @memoryBytes, @diskBytes, @image, @state,
                 @adminUser, @adminPassword, @group, @createdAt, @createdAt)`),
       resize: db.prepare('UPDATE instances SET cpu_millis = @cpuMillis, memory_bytes = @memoryBytes, disk_bytes = @diskBytes, updated_at = @updatedAt WHERE id = @id'),
-      move: db.prepare('UPDATE instances SET node = @node, disk_path = @diskPath, port = @port, updated_at = @updatedAt WHERE id = @id'),
+      move: db.prepare('UPDATE instances SET node = @node, disk_path = @diskPath, port = @port, server_id = COALESCE(@serverId, server_id), updated_at = @updatedAt WHERE id = @id'),
       get: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE id = ?`),
       byName: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY created_at, id`),
@@ -103,8 +103,8 @@ export class InstancesTable {
   }
 
   // Node, disk and port together: UNIQUE(node, port) refuses a taken port on the target.
-  move(id: string, to: { node: string; diskPath: string; port: number }): void {
-    this.q.move.run({ id, ...to, updatedAt: nowIso() });
+  move(id: string, to: { node: string; diskPath: string; port: number; serverId?: number }): void {
+    this.q.move.run({ id, node: to.node, diskPath: to.diskPath, port: to.port, serverId: to.serverId ?? null, updatedAt: nowIso() });
   }
 
   get(id: string): InstanceRow | undefined {

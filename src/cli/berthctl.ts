@@ -173,13 +173,26 @@ placementFlags(
   instance
     .command('plan')
     .description("dry run: every node's verdict for this shape (the filter it fails, or its score) and where it would go; places nothing")
-    .requiredOption('--cpu <cores>', 'CPU: 2, 0.5 or 500m', cpuOpt)
-    .requiredOption('--memory <size>', 'memory: 1G, 512M', sizeOpt)
-    .requiredOption('--disk <size>', 'disk reservation: 20G', sizeOpt),
-).action(async (o: PlacementFlags & { cpu: number; memory: number; disk: number }) => {
-  const res = await portal().planInstance({ resources: { cpuMillis: o.cpu, memoryBytes: o.memory, diskBytes: o.disk }, ...placementFields(o) });
+    .option('--cpu <cores>', 'CPU: 2, 0.5 or 500m', cpuOpt)
+    .option('--memory <size>', 'memory: 1G, 512M', sizeOpt)
+    .option('--disk <size>', 'disk reservation: 20G', sizeOpt)
+    .option('--resize <instance>', 'plan a resize of this instance instead (only the given sizes change): in place or migrate, and where')
+    .option('--mode <mode>', 'with --resize: auto, in-place or migrate', 'auto'),
+).action(async (o: PlacementFlags & { cpu?: number; memory?: number; disk?: number; resize?: string; mode: string }) => {
+  if (!o.resize && !(o.cpu && o.memory && o.disk)) instance.error('berthctl instance plan: --cpu, --memory and --disk are required (or --resize NAME with the sizes that change)');
+  const res = await portal().planInstance({
+    resources: { cpuMillis: o.cpu ?? 0, memoryBytes: o.memory ?? 0, diskBytes: o.disk ?? 0 },
+    ...placementFields(o),
+    resizeInstance: o.resize ?? '',
+    resizeMode: o.resize ? o.mode : '',
+  });
   if (json()) {
     print(res);
+    return;
+  }
+  if (o.resize) process.stdout.write(`resize ${o.resize} to ${shape(res.resizeShape)}: ${res.resizeDecision} (${res.resizeReason})\n`);
+  if (o.resize && res.resizeDecision !== 'migrate') {
+    if (res.resizeDecision === 'refused') process.exitCode = 2;
     return;
   }
   // Best first, then the rejected nodes grouped by filter.
@@ -238,7 +251,85 @@ instance
     if (o.wait) opFailed(op);
   });
 
+instance
+  .command('resize <instance>')
+  .description('change the shape of an instance: in place when its node has room, else by migration to a node that has')
+  .option('--cpu <cores>', 'new CPU: 2, 0.5 or 500m', cpuOpt)
+  .option('--memory <size>', 'new memory: 4G', sizeOpt)
+  .option('--disk <size>', 'new disk reservation: 100G (shrinks only down to what is used plus headroom)', sizeOpt)
+  .option('--mode <mode>', 'auto (in place, else migrate), in-place or migrate', 'auto')
+  .option('--node <name>', 'a migration goes to this node')
+  .option('--constraint <expr>', 'node label constraint for a migration, repeatable', collect, [])
+  .option('--strategy <name>', 'placement strategy for a migration')
+  .option('--wait', 'follow the operation until it ends, with its progress')
+  .option('--timeout <seconds>', 'how long --wait waits', Number, 3600)
+  .action(async (ref: string, o: { cpu?: number; memory?: number; disk?: number; mode: string; node?: string; constraint: string[]; strategy?: string; wait?: boolean; timeout: number }) => {
+    let op = await portal().resizeInstance({
+      instance: ref,
+      resources: { cpuMillis: o.cpu ?? 0, memoryBytes: o.memory ?? 0, diskBytes: o.disk ?? 0 },
+      mode: o.mode,
+      node: o.node ?? '',
+      constraints: o.constraint,
+      strategy: o.strategy ?? '',
+    });
+    if (!json()) process.stdout.write(`operation ${op.id} (${op.type}) started\n`);
+    if (o.wait) op = await follow(op.id, o.timeout * 1000);
+    if (json()) print(op);
+    else process.stdout.write(`operation ${op.id} (${op.type}): ${op.state}${op.error ? `: ${op.error}` : ''}\n`);
+    if (o.wait) opFailed(op);
+  });
+
+// Polls the operation and shows its step, bytes (with rate and ETA) and phase: one line
+// rewritten in place on a terminal, a plain line per change otherwise.
+async function follow(opId: string, timeoutMs: number): Promise<Operation__Output> {
+  const deadline = Date.now() + timeoutMs;
+  const tty = process.stderr.isTTY;
+  let prev: { at: number; bytes: number } | undefined;
+  let lastLine = '';
+  for (;;) {
+    const op = await portal().getOperation({ id: opId });
+    const now = Date.now();
+    const p = op.progress;
+    const rate = prev && p && now > prev.at ? ((p.bytesDone - prev.bytes) * 1000) / (now - prev.at) : 0;
+    prev = { at: now, bytes: p?.bytesDone ?? 0 };
+    const line = followLine(op, rate);
+    if (tty) process.stderr.write(`\r\x1b[K${line}`);
+    else if (line !== lastLine) process.stderr.write(`${line}\n`);
+    lastLine = line;
+    if (!ACTIVE.includes(op.state) || now >= deadline) {
+      if (tty) process.stderr.write('\n');
+      return op;
+    }
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+function followLine(op: Operation__Output, rate: number): string {
+  const step = op.undoingStep ? `undoing ${op.undoingStep}` : (op.steps.find((s) => s.state === 'running')?.name ?? op.state);
+  const p = op.progress;
+  const parts = [`${op.type} ${op.id}: ${step}`];
+  if (p?.bytesTotal) {
+    const eta = rate > 0 ? ` ETA ${Math.ceil((p.bytesTotal - p.bytesDone) / rate)} s` : '';
+    parts.push(`${formatSize(p.bytesDone)} of ${formatSize(p.bytesTotal)} (${Math.floor((100 * p.bytesDone) / p.bytesTotal)}%)${rate > 0 ? `, ${formatSize(Math.round(rate))}/s` : ''}${eta}`);
+  }
+  if (p?.phase) parts.push(p.phase);
+  return parts.join(', ');
+}
+
 const node = program.command('node').description('hosts running an agent');
+
+node
+  .command('drain <name>')
+  .description('move every instance off a node (cordons it first), a few migrations at a time')
+  .option('--wait', 'follow the drain until it ends')
+  .option('--timeout <seconds>', 'how long --wait waits', Number, 6 * 3600)
+  .action(async (name: string, o: { wait?: boolean; timeout: number }) => {
+    let op = await portal().drainNode({ name });
+    if (o.wait) op = await follow(op.id, o.timeout * 1000);
+    if (json()) print(op);
+    else process.stdout.write(`operation ${op.id} (drain): ${op.state}${progressText(op)}${op.error ? `: ${op.error}` : ''}\n`);
+    if (o.wait) opFailed(op);
+  });
 
 function nodeRows(list: Node__Output[]): void {
   table(

@@ -164,13 +164,19 @@ export function viewRoutes(ctx: AdminContext) {
         schema: {
           tags: ['node actions'],
           summary: 'cordon the node and move every instance off it by migration',
-          description: 'Until instance migration exists a node that still runs instances is refused with 409 and left unchanged; an empty node is cordoned.',
+          description: 'Cordons the node and starts a drain operation (operationId) that migrates its instances to other nodes, a few at a time. A manager without migration refuses a node that still runs instances (409).',
           ...action,
+          response: { ...action.response, 200: { ...nodeSchema, properties: { ...nodeSchema.properties, operationId: str } } },
         },
       },
       async (req) => {
         const { name } = req.params as { name: string };
         mustNode(name);
+        if (ctx.expansion) {
+          // The drain cordons the node as it starts: the answer shows it cordoned.
+          const operationId = ctx.expansion.drain(name).id;
+          return { ...nodeOut(name), operationId };
+        }
         const on = store.instances.onNode(name);
         if (on.length > 0) {
           throw failedPrecondition(

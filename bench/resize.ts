@@ -1,0 +1,74 @@
+// Benchmark: in-place resize latency (issue 9), on its own: a manager and one agent on
+// loopback, one real instance, five resizes alternating 768M and 1G (median of 5, target < 1 s).
+// bench:expansion runs the same measurement (bench/resize-latency.ts) beside the copy and
+// cut-over rows.
+//
+//   npm run bench:resize
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { portalProto } from '../src/proto';
+import { asyncClient } from '../src/rpc';
+import { resizeLatency } from './resize-latency';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
+const M = 1024 ** 2;
+
+async function freePort(host: string): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(args: string[], log: string): ChildProcess {
+  const fd = fs.openSync(log, 'a');
+  return spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-resize-'));
+  const grpcPort = await freePort('127.0.0.1');
+  const node = `bres-${process.pid}`;
+  const procs = [
+    start(['dist/manager/main.js', '--listen', `127.0.0.1:${grpcPort}`, '--state-dir', path.join(dir, 'state'), '--admin-listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--image', IMAGE], path.join(dir, 'manager.log')),
+    start(['dist/agent/main.js', '--manager', `127.0.0.1:${grpcPort}`, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G'], path.join(dir, 'agent.log')),
+  ];
+  const portal = asyncClient(new (portalProto().berth.v1.Portal)(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
+  try {
+    for (let i = 0; ; i++) {
+      const { nodes } = await portal.listNodes({}).catch(() => ({ nodes: [] as { state: string }[] }));
+      if (nodes.some((n) => n.state === 'ready')) break;
+      if (i > 300) throw new Error('the agent did not register');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const res = await portal.createInstance({ name: 'bres', resources: { cpuMillis: 1000, memoryBytes: 1024 * M, diskBytes: 2048 * M } });
+    const op = await portal.waitOperation({ id: res.operation!.id, timeoutMs: 170_000 }, 175_000);
+    if (op.state !== 'succeeded') throw new Error(`create failed: ${op.error}`);
+    const r = await resizeLatency(portal, 'bres', [768 * M, 1024 * M], 5);
+    const out = { image: IMAGE, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, resizeInPlace: r };
+    console.log(`in-place resize, ${r.runs} runs: median ${r.medianMs} ms (max ${r.maxMs} ms) from the call to limits and buffer pool applied; the agent's part ${r.agentMedianMs} ms`);
+    fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+    fs.writeFileSync(path.join(ROOT, 'bench-results', 'resize.json'), JSON.stringify(out, null, 2));
+    const del = await portal.deleteInstance({ instance: 'bres' });
+    await portal.waitOperation({ id: del.id, timeoutMs: 120_000 }, 130_000);
+  } finally {
+    for (const p of procs) p.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1500));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

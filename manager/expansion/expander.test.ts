@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log';
+import type { AgentPool } from '../agents/pool';
+import { UsageMap } from '../health/usage';
+import { Engine } from '../operations/engine';
+import { InstanceOps } from '../operations/instances';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { FleetState } from '../state/fleet';
+import { Store } from '../store/index';
+import { Expander } from './expander';
+import { ExpansionOps } from './ops';
+import { DEFAULT_POLICY, type AutoExpandMode } from './policy';
+
+const M = 1024 ** 2;
+const G = 1024 ** 3;
+
+const agent = {
+  createInstance: async (r: { id: string }) => ({ containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0' }),
+  inspectInstance: async () => ({ state: 'running' }),
+  resizeInstance: async (r: { resources: { cpuMillis: number; memoryBytes: number } }) => ({ nanoCpus: r.resources.cpuMillis * 1e6, memoryBytes: r.resources.memoryBytes, memorySwapBytes: r.resources.memoryBytes, bufferPoolBytes: 0, maxConnections: 100, uptimeSeconds: 1, applyMs: 1 }),
+};
+
+async function setup(mode: AutoExpandMode) {
+  const fleet = FleetState.load(Store.open(':memory:'));
+  fleet.registerNode({ name: 'a', agentAddress: 'a:1', host: '127.0.0.9', labels: {}, cpuMillis: 4000, memoryBytes: 8 * G, portMin: 3301, portMax: 3310, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 10 * G, freeBytes: 9 * G }] }, []);
+  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
+  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, { for: () => agent } as unknown as AgentPool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
+  const { instance, operation } = await ops.create({ name: 'db', shape: { cpuMillis: 500, memoryBytes: G, diskBytes: G }, node: 'a' });
+  await engine.wait(operation.id, 5000);
+  const usage = new UsageMap();
+  const x = new ExpansionOps({ fleet, engine, usage, scheduler: DEFAULT_SCHEDULER_CONFIG });
+  const events: string[] = [];
+  fleet.onEvent((e) => e.kind.startsWith('expansion.') && events.push(`${e.kind} ${e.message}`));
+  const expander = new Expander({ fleet, engine, usage, ops: x, log: createLogger('test', 'silent') }, { ...DEFAULT_POLICY, mode });
+  const report = (usedDiskBytes: number) => usage.report('a', [{ id: instance.id, usedDiskBytes, usedMemoryBytes: 100 * M, usageMeasuredAtMs: Date.now() }]);
+  return { fleet, engine, instance, expander, events, report };
+}
+
+describe('Expander', () => {
+  it('on: data over 80% of the reservation grows it in place, once (cooldown), with an event and a listed decision', async () => {
+    const { fleet, engine, instance, expander, events, report } = await setup('on');
+    report(500 * M);
+    expect(expander.tick()).toEqual([]);
+    report(900 * M);
+    const [d] = expander.tick();
+    expect(d).toMatchObject({ instanceId: instance.id, trigger: 'disk', outcome: 'acted', change: { diskBytes: 1536 * M } });
+    expect((await engine.wait(d!.operationId, 5000))!.state).toBe('succeeded');
+    expect(fleet.store.instances.get(instance.id)!.diskBytes).toBe(1536 * M);
+    expect(events).toEqual([expect.stringMatching(/^expansion.acted data .*\(over 80%\).*resize operation started/)]);
+    // Still over 80% of the old size a moment later (usage not re-measured): cooldown.
+    report(1300 * M);
+    const [again] = expander.tick();
+    expect(again).toMatchObject({ outcome: 'skipped' });
+    expect(again!.detail).toMatch(/cooldown/);
+    expect(expander.list()[0]).toEqual(again);
+  });
+
+  it('plan: decides and lists, changes nothing', async () => {
+    const { fleet, instance, expander, report } = await setup('plan');
+    report(900 * M);
+    const [d] = expander.tick();
+    expect(d).toMatchObject({ outcome: 'planned', operationId: '' });
+    expect(d!.detail).toMatch(/^in-place/);
+    expect(fleet.store.instances.get(instance.id)!.diskBytes).toBe(G);
+  });
+});

@@ -1,0 +1,143 @@
+import { errorMessage } from '../../src/errors';
+import type { Logger } from '../../src/log';
+import type { UsageMap } from '../health/usage';
+import type { Engine } from '../operations/engine';
+import type { FleetState } from '../state/fleet';
+import type { ExpansionOps } from './ops';
+import { applyLimits, diskPressure, growthRate, propose, updateHighSince, type DiskView, type InstanceView, type PolicyConfig, type Proposal } from './policy';
+import { isReservation } from './reservation';
+
+export interface ExpansionRecord {
+  at: string;
+  instanceId: string;
+  name: string;
+  node: string;
+  trigger: Proposal['trigger'];
+  change: Proposal['change'];
+  reason: string;
+  // acted (an operation started), planned (--auto-expand=plan), skipped (cooldown, cap, busy),
+  // refused (no node can take it).
+  outcome: 'acted' | 'planned' | 'skipped' | 'refused';
+  detail: string;
+  operationId: string;
+}
+
+const KEEP = 500;
+const GROWTH_WINDOW_MS = 10 * 60_000;
+
+// Automatic expansion's loop: gather (instances, the usage agents report, disks), decide (the
+// pure policy), act (ExpansionOps.resize, the same path as the API). Every decision is an event
+// with its reason and is listed by GET /v1/expansions.
+export class Expander {
+  private readonly records: ExpansionRecord[] = [];
+  private highSince = new Map<string, number>();
+  private readonly lastActionAt = new Map<string, number>();
+  private readonly samples = new Map<string, { at: number; bytes: number }[]>();
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly d: { fleet: FleetState; engine: Engine; usage: UsageMap; ops: ExpansionOps; log: Logger },
+    readonly cfg: PolicyConfig,
+  ) {}
+
+  start(intervalMs: number): void {
+    if (this.cfg.mode === 'off') return;
+    this.timer = setInterval(() => this.tick(), intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  list(): ExpansionRecord[] {
+    return [...this.records].reverse();
+  }
+
+  tick(now = Date.now()): ExpansionRecord[] {
+    try {
+      return this.round(now);
+    } catch (err) {
+      this.d.log.error({ err: errorMessage(err) }, 'automatic expansion round failed');
+      return [];
+    }
+  }
+
+  private round(now: number): ExpansionRecord[] {
+    const views = this.gather(now);
+    this.highSince = updateHighSince(this.highSince, views, now, this.cfg);
+    const growth = new Map([...this.samples].map(([id, s]) => [id, growthRate(s)]));
+    const proposals = [...diskPressure(this.disks(), views, growth, this.cfg), ...propose(views, this.highSince, now, this.cfg)];
+    if (!proposals.length) return [];
+    const running = views.filter((v) => this.d.engine.busy(v.id)).map((v) => v.id);
+    // Migrations under way (automatic or not), per source node and in all.
+    const perNode = new Map<string, number>();
+    let migrating = 0;
+    for (const op of this.d.fleet.store.operations.active()) {
+      if (op.type !== 'migrate') continue;
+      const src = (op.params as { source?: { node?: string } }).source?.node ?? '';
+      perNode.set(src, (perNode.get(src) ?? 0) + 1);
+      migrating++;
+    }
+    const verdicts = applyLimits(proposals, {
+      now,
+      lastActionAt: this.lastActionAt,
+      busy: new Set(running),
+      migratingPerNode: perNode,
+      migratingFleet: migrating,
+      wouldMigrate: (p) => this.wouldMigrate(p),
+    }, this.cfg);
+    return verdicts.map((v) => this.record(v.proposal, v.act ? this.act(v.proposal, now) : { outcome: 'skipped', detail: v.skipped, operationId: '' }, now));
+  }
+
+  private wouldMigrate(p: Proposal): boolean {
+    if (p.mode === 'migrate') return true;
+    try {
+      return this.d.ops.plan({ instance: p.instanceId, change: p.change, mode: 'auto' }).decision.kind === 'migrate';
+    } catch {
+      return false;
+    }
+  }
+
+  private act(p: Proposal, now: number): Pick<ExpansionRecord, 'outcome' | 'detail' | 'operationId'> {
+    if (this.cfg.mode === 'plan') {
+      const plan = this.d.ops.plan({ instance: p.instanceId, change: p.change, mode: p.mode });
+      return { outcome: 'planned', detail: `${plan.decision.kind}: ${plan.decision.reason}`, operationId: '' };
+    }
+    try {
+      const op = this.d.ops.resize({ instance: p.instanceId, change: p.change, mode: p.mode, by: `automatic expansion (${p.trigger})` });
+      this.lastActionAt.set(p.instanceId, now);
+      return { outcome: 'acted', detail: `${op.type} operation started`, operationId: op.id };
+    } catch (err) {
+      return { outcome: 'refused', detail: errorMessage(err), operationId: '' };
+    }
+  }
+
+  private record(p: Proposal, r: Pick<ExpansionRecord, 'outcome' | 'detail' | 'operationId'>, now: number): ExpansionRecord {
+    const rec: ExpansionRecord = { at: new Date(now).toISOString(), instanceId: p.instanceId, name: p.name, node: p.node, trigger: p.trigger, change: p.change, reason: p.reason, ...r };
+    this.records.push(rec);
+    if (this.records.length > KEEP) this.records.splice(0, this.records.length - KEEP);
+    // Skips repeat every round: an event for each would drown the log; the list keeps them.
+    if (r.outcome !== 'skipped') this.d.fleet.event(`expansion.${r.outcome}`, p.instanceId, `${p.reason}; ${r.detail}`);
+    return rec;
+  }
+
+  private gather(now: number): InstanceView[] {
+    const out: InstanceView[] = [];
+    for (const i of this.d.fleet.store.instances.all()) {
+      if (isReservation(i.name)) continue;
+      const u = this.d.usage.get(i.id);
+      if (!u || u.node !== i.node) continue;
+      out.push({ ...i, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, measuredAtMs: u.measuredAtMs });
+      const s = this.samples.get(i.id) ?? [];
+      if (s.at(-1)?.at !== u.measuredAtMs) s.push({ at: u.measuredAtMs, bytes: u.usedDiskBytes });
+      while (s.length > 2 && s[0]!.at < now - GROWTH_WINDOW_MS) s.shift();
+      this.samples.set(i.id, s);
+    }
+    return out;
+  }
+
+  private disks(): DiskView[] {
+    return this.d.fleet.snapshot.nodes().flatMap((n) => n.disks.map((d) => ({ node: n.name, path: d.path, totalBytes: d.totalBytes, freeBytes: d.freeBytes })));
+  }
+}

@@ -1,0 +1,214 @@
+import { errorMessage } from '../../src/errors';
+import type { Flavor } from '../../src/mysql/dialect';
+import type { Shape } from '../../src/validate';
+import { reserveTarget, type TargetReservation } from '../expansion/reservation';
+import { catchUp, CutOverIncomplete, cutOver, copy, makeReplica, releaseReplica, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
+import type { InstanceRow } from '../store/instances';
+import type { OperationDeps } from './deps';
+import { mustInstance } from './deps';
+import type { OperationType, StepContext } from './types';
+
+export interface MigrateParams {
+  instanceId: string;
+  to: Shape;
+  from?: Shape;
+  // Reserved when the operation was recorded (a resize); a drain's children reserve in step 0.
+  reservationId?: string;
+  source?: { node: string; diskPath: string; port: number };
+  target?: { node: string; diskPath: string; port: number };
+  resize?: boolean;
+  reason?: string;
+}
+
+type Ctx = StepContext<MigrateParams>;
+
+// Catch-up ends when the replica is this close; the cut-over then blocks writes for at most
+// CUTOVER_DEADLINE_MS before it gives up and gives them back to the source.
+export const MIGRATION = { lag: { maxSeconds: 1, maxTransactions: 50 }, catchUpDeadlineMs: 30 * 60_000, graceMs: 300, cutOverDeadlineMs: 5000 };
+
+// Moves an instance to another node (and a new shape, for a resize that does not fit in place),
+// keeping its id, name and credentials: reserve the target beside the source, copy, replicate,
+// catch up, cut over (the point of no return), switch the record, retire the source. Before the
+// cut-over every failure undoes: the target goes, the source stays (writable). After it, the
+// remaining steps roll forward.
+export function migrateOperation(d: OperationDeps): OperationType<MigrateParams> {
+  return {
+    type: 'migrate',
+    failed: (ctx, f) => d.fleet.event('migrate.failed', ctx.params.instanceId, `migration of ${ctx.params.instanceId} failed, the source keeps serving${f.clean ? '' : ` (left: ${f.left.join(', ')})`}: ${f.error}`),
+    steps: [
+      { name: 'reserve-target', run: (ctx) => reserve(d, ctx), undo: async (ctx) => void release(d, ctx), independentUndo: true },
+      { name: 'copy', retries: 1, backoffMs: 2000, timeoutMs: 6 * 3600_000, run: (ctx) => doCopy(d, ctx), undo: (ctx) => removeTarget(d, ctx) },
+      { name: 'replicate', retries: 2, backoffMs: 1000, run: (ctx) => replicate(d, ctx), undo: (ctx) => unreplicate(d, ctx) },
+      { name: 'catch-up', timeoutMs: MIGRATION.catchUpDeadlineMs + 60_000, run: (ctx) => doCatchUp(d, ctx) },
+      { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 120_000, run: (ctx) => doCutOver(d, ctx), undo: (ctx) => abandonCutOver(d, ctx) },
+      { name: 'switch-record', run: (ctx) => switchRecord(d, ctx) },
+      { name: 'retire-source', retries: 3, backoffMs: 2000, run: (ctx) => retireSource(d, ctx) },
+    ],
+  };
+}
+
+async function reserve(d: OperationDeps, ctx: Ctx): Promise<TargetReservation> {
+  const done = ctx.output<TargetReservation>('reserve-target');
+  if (done) return done;
+  const p = ctx.params;
+  if (p.reservationId && p.target) {
+    const r = d.fleet.store.instances.get(p.reservationId);
+    if (!r) throw new Error(`the target reservation ${p.reservationId} is gone`);
+    return { reservationId: r.id, serverId: r.serverId, target: p.target, source: p.source! };
+  }
+  return reserveTarget(d.fleet, d.scheduler!, mustInstance(d, p.instanceId), p.to, ctx.opId);
+}
+
+const reservation = (ctx: Ctx) => {
+  const r = ctx.output<TargetReservation>('reserve-target');
+  if (!r) throw new Error('the target was not reserved');
+  return r;
+};
+
+function release(d: OperationDeps, ctx: Ctx): void {
+  const id = ctx.output<TargetReservation>('reserve-target')?.reservationId ?? ctx.params.reservationId;
+  if (id) d.fleet.releaseInstance(id);
+}
+
+function endpoints(d: OperationDeps, ctx: Ctx): { src: Endpoint; tgt: TargetEndpoint; i: InstanceRow } {
+  const i = mustInstance(d, ctx.params.instanceId);
+  const r = reservation(ctx);
+  const at = (node: string) => {
+    const n = d.fleet.store.nodes.get(node);
+    if (!n) throw new Error(`node ${node} is not registered`);
+    return n;
+  };
+  const sn = at(r.source.node);
+  const tn = at(r.target.node);
+  const flavor = (i.flavor || 'mariadb') as Flavor;
+  // streams: the pool's channel (mTLS) for the copy's progress stream.
+  const streams = (node: string) => d.agents.raw?.(node);
+  const src: Endpoint = { id: i.id, flavor, agent: d.agents.for(sn.name), streams: streams(sn.name), agentAddress: sn.agentAddress, host: sn.host, port: r.source.port };
+  const tgt: TargetEndpoint = {
+    id: i.id,
+    flavor,
+    agent: d.agents.for(tn.name),
+    streams: streams(tn.name),
+    agentAddress: tn.agentAddress,
+    host: tn.host,
+    port: r.target.port,
+    create: {
+      id: i.id,
+      name: i.name,
+      image: i.image,
+      resources: ctx.params.to,
+      port: r.target.port,
+      diskPath: r.target.diskPath,
+      serverId: r.serverId,
+      adminUser: i.adminUser,
+      adminPassword: i.adminPassword,
+    },
+  };
+  return { src, tgt, i };
+}
+
+const phaseOf = (p: MovementProgress) =>
+  p.lagSeconds !== undefined || p.lagTransactions !== undefined ? `${p.phase} (lag ${p.lagSeconds ?? '?'} s, ${p.lagTransactions ?? '?'} transactions)` : p.phase;
+
+const report = (ctx: Ctx) => (p: MovementProgress) => ctx.progress({ phase: phaseOf(p), ...(p.bytesTotal ? { bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal } : {}) });
+
+type CopyOut = Pick<CopyResult, 'method' | 'gtidPosition' | 'positionApplied' | 'targetRevoked' | 'bytes' | 'seconds' | 'bytesPerSecond'>;
+
+async function doCopy(d: OperationDeps, ctx: Ctx): Promise<CopyOut> {
+  const { src, tgt } = endpoints(d, ctx);
+  const r = await copy(src, tgt, { onProgress: report(ctx), signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs });
+  return { method: r.method, gtidPosition: r.gtidPosition, positionApplied: r.positionApplied, targetRevoked: r.targetRevoked, bytes: r.bytes, seconds: r.seconds, bytesPerSecond: r.bytesPerSecond };
+}
+
+// An undo that leaves a container behind holds its reservation: give an agent that is
+// restarting a minute to come back before giving up.
+async function removeTarget(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const r = ctx.output<TargetReservation>('reserve-target');
+  if (!r) return;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      await d.agents.for(r.target.node).removeInstance({ id: ctx.params.instanceId }, d.agentRemoveDeadlineMs ?? 120_000);
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+}
+
+async function replicate(d: OperationDeps, ctx: Ctx): Promise<ReplicaLink> {
+  const { src, tgt } = endpoints(d, ctx);
+  const c = ctx.output<CopyOut>('copy')!;
+  return makeReplica(tgt, src, c, { onProgress: report(ctx), signal: ctx.signal });
+}
+
+async function unreplicate(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const { src, tgt } = endpoints(d, ctx);
+  const link = ctx.output<ReplicaLink>('replicate');
+  await tgt.agent.resetReplica({ id: tgt.id }).catch(() => undefined);
+  if (link) await releaseReplica(src, link).catch(() => undefined);
+}
+
+async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number; lagTransactions: number }> {
+  const { src, tgt } = endpoints(d, ctx);
+  const r = await catchUp(tgt, src, MIGRATION.lag, { deadlineMs: MIGRATION.catchUpDeadlineMs, onProgress: report(ctx), signal: ctx.signal });
+  return { waitedMs: r.waitedMs, lagTransactions: r.lagTransactions };
+}
+
+// Writes stop on the source, the target applies the last of them and becomes writable. If that
+// cannot be finished before the deadline the source takes writes again and the step fails
+// (rolled back: the target is removed).
+async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: number; finalGtid: string; killed: number }> {
+  const { src, tgt } = endpoints(d, ctx);
+  const link = ctx.output<ReplicaLink>('replicate');
+  let r;
+  try {
+    r = await cutOver(src, tgt, { graceMs: MIGRATION.graceMs, deadlineMs: MIGRATION.cutOverDeadlineMs, targetRestore: link?.targetRevoked, onProgress: report(ctx) });
+  } catch (err) {
+    if (!(err instanceof CutOverIncomplete)) throw err;
+    // The source is read-only for good and the target has every transaction: finish promoting it.
+    await tgt.agent.resetReplica({ id: tgt.id });
+    await tgt.agent.setReadOnly({ id: tgt.id, readOnly: false, persist: true, restore: link?.targetRevoked ?? [] });
+    r = { ok: true as const, blockedMs: -1, finalGtid: '', killed: 0 };
+  }
+  if (!r.ok) throw new Error(`cut-over abandoned after ${r.blockedMs} ms, the source takes writes again: ${r.reason}`);
+  if (link) await releaseReplica(src, link).catch(() => undefined);
+  d.fleet.event('migrate.cut-over', ctx.params.instanceId, `writes moved to the target; blocked for ${r.blockedMs} ms`);
+  return { blockedMs: r.blockedMs, finalGtid: r.finalGtid, killed: r.killed };
+}
+
+// Never two writable copies: the target goes first, then the source takes writes again.
+async function abandonCutOver(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const { src } = endpoints(d, ctx);
+  await removeTarget(d, ctx);
+  await src.agent.setReadOnly({ id: src.id, readOnly: false }).catch((err: unknown) => {
+    throw new Error(`the source could not be made writable again: ${errorMessage(err)}`);
+  });
+}
+
+// One fleet change: the target reservation goes and the instance's record takes its place
+// (node, disk, port, server id, new shape); id, name and credentials stay.
+async function switchRecord(d: OperationDeps, ctx: Ctx): Promise<{ node: string; host: string; port: number }> {
+  const r = reservation(ctx);
+  const to = ctx.params.to;
+  const moved = d.fleet.change(() => {
+    const i = mustInstance(d, ctx.params.instanceId);
+    if (i.node !== r.target.node) {
+      d.fleet.releaseInstance(r.reservationId);
+      d.fleet.moveInstance(i.id, { ...r.target, serverId: r.serverId });
+      if (i.cpuMillis !== to.cpuMillis || i.memoryBytes !== to.memoryBytes || i.diskBytes !== to.diskBytes) d.fleet.resizeInstance(i.id, to);
+      const host = d.fleet.store.nodes.get(r.target.node)?.host ?? '';
+      d.fleet.event('instance.moved', i.id, `${i.name} moved from ${r.source.node} port ${r.source.port} to ${r.target.node} (${host}:${r.target.port})`);
+    }
+    return mustInstance(d, i.id);
+  });
+  return { node: moved.node, host: d.fleet.store.nodes.get(moved.node)?.host ?? '', port: moved.port };
+}
+
+async function retireSource(d: OperationDeps, ctx: Ctx): Promise<{ removed: boolean }> {
+  const r = reservation(ctx);
+  const res = await d.agents.for(r.source.node).removeInstance({ id: ctx.params.instanceId }, d.agentRemoveDeadlineMs ?? 120_000);
+  d.fleet.event('migrate.done', ctx.params.instanceId, `source on ${r.source.node} retired`);
+  return { removed: res.existed };
+}

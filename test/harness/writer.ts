@@ -1,0 +1,72 @@
+import mysql from 'mysql2/promise';
+
+export interface Address {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+// A client committing one row at a time and recording every commit the server acknowledged.
+// On an error it asks `resolve` for the instance's address again (a migration moves it) and
+// reconnects; the longest stretch without a commit is the write-blocked window it saw.
+export function startWriter(first: Address, resolve: () => Promise<Address> = async () => first, pauseMs = 5) {
+  const acked: number[] = [];
+  const errors: string[] = [];
+  let longestGapMs = 0;
+  let stop = false;
+  const done = (async () => {
+    let addr = first;
+    let conn = await mysql.createConnection(addr);
+    await conn.query('CREATE DATABASE IF NOT EXISTS w');
+    await conn.query('CREATE TABLE IF NOT EXISTS w.t (id INT PRIMARY KEY, pad VARCHAR(100))');
+    let lastOk = Date.now();
+    for (let n = 1; !stop; n++) {
+      try {
+        await conn.query('INSERT INTO w.t VALUES (?, REPEAT("x", 100))', [n]);
+        acked.push(n);
+        const now = Date.now();
+        longestGapMs = Math.max(longestGapMs, now - lastOk);
+        lastOk = now;
+      } catch (err) {
+        errors.push((err as Error).message);
+        await conn.end().catch(() => undefined);
+        await new Promise((r) => setTimeout(r, 20));
+        for (;;) {
+          try {
+            addr = await resolve();
+            conn = await mysql.createConnection({ ...addr, connectTimeout: 2000 });
+            break;
+          } catch {
+            if (stop) return;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      }
+      if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    await conn.end().catch(() => undefined);
+  })();
+  return {
+    acked,
+    errors,
+    get longestGapMs() {
+      return longestGapMs;
+    },
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+export async function countRows(addr: Address, ids: number[]): Promise<{ missing: number[]; total: number }> {
+  const conn = await mysql.createConnection(addr);
+  try {
+    const [rows] = (await conn.query('SELECT id FROM w.t')) as unknown as [{ id: number }[]];
+    const have = new Set(rows.map((r) => Number(r.id)));
+    return { missing: ids.filter((id) => !have.has(id)), total: rows.length };
+  } finally {
+    await conn.end();
+  }
+}

@@ -1,0 +1,203 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import mysql from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Operation__Output } from '../src/gen/berth/v1/Operation';
+import { TestCluster, waitUntil } from './harness/cluster';
+import { countRows, startWriter, type Address } from './harness/writer';
+
+const M = 1024 ** 2;
+const G = 1024 ** 3;
+const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
+const shape = { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1 * G };
+
+// The alert webhook: instance.moved is delivered there.
+function webhookSink() {
+  const got: { event?: { kind: string; subject: string; message: string } }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      got.push(JSON.parse(body));
+      res.end('ok');
+    });
+  });
+  return { got, server };
+}
+
+describe('migration', () => {
+  const hook = webhookSink();
+  let cluster: TestCluster;
+
+  beforeAll(async () => {
+    await new Promise<void>((r) => hook.server.listen(0, '127.0.0.1', r));
+    const port = (hook.server.address() as { port: number }).port;
+    cluster = new TestCluster(['--node-timeout', '3', '--image', IMAGE, '--alert-webhook', `http://127.0.0.1:${port}/hook`]);
+    await cluster.start([
+      // Room for every instance this file makes on either node.
+      { name: 'a', host: '127.0.0.1', ports: '3841-3850', cpus: '16', memory: '16G' },
+      { name: 'b', host: '127.0.0.2', ports: '3851-3860', cpus: '16', memory: '16G' },
+    ]);
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+    hook.server.close();
+  });
+
+  const create = async (name: string, node: string) => {
+    const c = await cluster.portal.createInstance({ name, resources: shape, node: cluster.nodeName(node) });
+    const op = await cluster.portal.waitOperation({ id: c.operation!.id, timeoutMs: 150_000 }, 160_000);
+    expect(op.state, `${op.error}\n${cluster.logs()}`).toBe('succeeded');
+    return c;
+  };
+  const addressOf = async (name: string): Promise<Address> => {
+    const c = await cluster.portal.getCredentials({ instance: name });
+    return { host: c.host, port: c.port, user: c.user, password: c.password };
+  };
+  const finish = async (id: string): Promise<Operation__Output> => {
+    let op = await cluster.portal.getOperation({ id });
+    while (op.state === 'running' || op.state === 'rolling_back') op = await cluster.portal.waitOperation({ id, timeoutMs: 30_000 }, 40_000);
+    return op;
+  };
+  const containersOf = async (id: string) => (await cluster.containers()).filter((c) => c.Labels['berth.instance'] === id && c.Labels['berth.role'] === 'mysqld');
+  const dirExists = (node: string, id: string) => fs.existsSync(path.join(cluster.agents.find((a) => a.node === cluster.nodeName(node))!.disks[0]!, 'berth', id));
+  // The store holds no reservation rows, and each node's allocation is its instances' sum.
+  const reservationsConsistent = async () => {
+    const { instances } = await cluster.portal.listInstances({ node: '' });
+    expect(instances.filter((i) => i.name.includes('--moving-'))).toEqual([]);
+    const { nodes } = await cluster.portal.listNodes({});
+    for (const n of nodes) {
+      const mem = instances.filter((i) => i.node === n.name).reduce((s, i) => s + i.resources!.memoryBytes, 0);
+      expect(n.allocated!.memoryBytes, n.name).toBe(mem);
+    }
+  };
+
+  it('moves a standalone instance under a writer: every acknowledged commit on the target, source gone, credentials work at the new address', async () => {
+    const c = await create('mover', 'a');
+    const id = c.instance!.id;
+    const writer = startWriter(await addressOf('mover'), () => addressOf('mover'));
+    await waitUntil('the writer to commit', async () => writer.acked.length > 50);
+
+    const op = await cluster.portal.resizeInstance({ instance: 'mover', resources: { memoryBytes: 768 * M }, mode: 'migrate' });
+    expect(op.type).toBe('migrate');
+    const done = await finish(op.id);
+    expect(done.state, `${done.error}\n${cluster.logs()}`).toBe('succeeded');
+    expect(done.steps.map((s) => s.state)).toEqual(done.steps.map(() => 'done'));
+    const n0 = writer.acked.length;
+    await waitUntil('commits on the target', async () => writer.acked.length > n0 + 20, 30_000);
+    await writer.stop();
+
+    const i = await cluster.portal.getInstance({ instance: 'mover' });
+    expect(i.id).toBe(id);
+    expect(i.node).toBe(cluster.nodeName('b'));
+    expect(i.host).toBe('127.0.0.2');
+    expect(i.resources!.memoryBytes).toBe(768 * M);
+    const addr = await addressOf('mover');
+    expect(addr.password).toBe(c.credentials!.password);
+    const { missing } = await countRows(addr, writer.acked);
+    expect(missing).toEqual([]);
+    // It is a writable primary with the new shape.
+    const conn = await mysql.createConnection(addr);
+    const [[v]] = (await conn.query('SELECT @@read_only AS ro, @@innodb_buffer_pool_size AS pool')) as unknown as [[{ ro: number; pool: number }]];
+    await conn.end();
+    expect(Number(v.ro)).toBe(0);
+    expect(Number(v.pool)).toBe(384 * M);
+
+    const cut = JSON.parse(done.outputs['cut-over']!) as { blockedMs: number };
+    expect(cut.blockedMs).toBeGreaterThan(0);
+    expect(cut.blockedMs).toBeLessThan(5000);
+    const copied = JSON.parse(done.outputs.copy!) as { bytes: number };
+    expect(copied.bytes).toBeGreaterThan(0);
+
+    expect(await containersOf(id)).toHaveLength(1);
+    expect((await containersOf(id))[0]!.Labels['berth.node']).toBe(cluster.nodeName('b'));
+    expect(dirExists('a', id)).toBe(false);
+    await reservationsConsistent();
+    await waitUntil('instance.moved at the webhook', async () => hook.got.some((g) => g.event?.kind === 'instance.moved' && g.event.subject === id));
+  });
+
+  it('a source agent killed mid-copy: the migration rolls back, the source keeps serving, nothing left on the target', async () => {
+    await create('victim', 'a');
+    const id = (await cluster.portal.getInstance({ instance: 'victim' })).id;
+    const op = await cluster.portal.resizeInstance({ instance: 'victim', resources: { cpuMillis: 600 }, mode: 'migrate' });
+    await waitUntil('the copy to start', async () => (await cluster.portal.getOperation({ id: op.id })).steps.find((s) => s.name === 'copy')?.state === 'running', 60_000, 20);
+    const a = cluster.agents.find((x) => x.node === cluster.nodeName('a'))!;
+    await cluster.killAgent(a);
+    cluster.startAgent(a);
+    const done = await finish(op.id);
+    expect(['failed', 'succeeded']).toContain(done.state);
+    await cluster.waitForNodes();
+    const i = await cluster.portal.getInstance({ instance: 'victim' });
+    if (done.state === 'failed') {
+      expect(i.node).toBe(cluster.nodeName('a'));
+      expect((await containersOf(id)).map((c) => c.Labels['berth.node'])).toEqual([cluster.nodeName('a')]);
+      expect(dirExists('b', id)).toBe(false);
+    } else {
+      expect(i.node).toBe(cluster.nodeName('b'));
+      expect(dirExists('a', id)).toBe(false);
+    }
+    const conn = await mysql.createConnection(await addressOf('victim'));
+    await conn.query('CREATE DATABASE IF NOT EXISTS still_serving');
+    await conn.end();
+    await reservationsConsistent();
+  });
+
+  it('the target agent killed during catch-up: rolled back, the source keeps serving, nothing left on the target', async () => {
+    await create('catcher', 'a');
+    const id = (await cluster.portal.getInstance({ instance: 'catcher' })).id;
+    const writer = startWriter(await addressOf('catcher'), () => addressOf('catcher'));
+    await waitUntil('the writer to commit', async () => writer.acked.length > 10);
+    const op = await cluster.portal.resizeInstance({ instance: 'catcher', resources: { cpuMillis: 600 }, mode: 'migrate' });
+    await waitUntil('catch-up (or later)', async () => {
+      const o = await cluster.portal.getOperation({ id: op.id });
+      return o.state !== 'running' || o.steps.findIndex((s) => s.state === 'running' || s.state === 'pending') >= 3;
+    }, 120_000, 10);
+    const b = cluster.agents.find((x) => x.node === cluster.nodeName('b'))!;
+    await cluster.killAgent(b);
+    cluster.startAgent(b);
+    const done = await finish(op.id);
+    await writer.stop();
+    await cluster.waitForNodes();
+    const i = await cluster.portal.getInstance({ instance: 'catcher' });
+    expect((await containersOf(id)).map((c) => c.Labels['berth.node'])).toEqual([i.node]);
+    if (done.state === 'failed') {
+      expect(i.node).toBe(cluster.nodeName('a'));
+      expect(dirExists('b', id)).toBe(false);
+    } else {
+      expect(done.state).toBe('succeeded');
+      expect(dirExists('a', id)).toBe(false);
+    }
+    const { missing } = await countRows(await addressOf('catcher'), writer.acked);
+    expect(missing).toEqual([]);
+    await reservationsConsistent();
+  }, 300_000);
+
+  it.each(['copy', 'replicate', 'catch-up', 'cut-over', 'switch-record', 'retire-source'])('manager kill -9 once the migration reaches %s: it resumes or rolls back, one writable copy, reservations consistent', async (step) => {
+    const name = `k-${step}`.replace(/[^a-z-]/g, '');
+    await create(name, 'a');
+    const id = (await cluster.portal.getInstance({ instance: name })).id;
+    const writer = startWriter(await addressOf(name), () => addressOf(name));
+    await waitUntil('the writer to commit', async () => writer.acked.length > 10);
+    const op = await cluster.portal.resizeInstance({ instance: name, resources: { cpuMillis: 600 }, mode: 'migrate' });
+    const steps = ['reserve-target', 'copy', 'replicate', 'catch-up', 'cut-over', 'switch-record', 'retire-source'];
+    const at = steps.indexOf(step);
+    await waitUntil(`the migration to reach ${step}`, async () => {
+      const o = await cluster.portal.getOperation({ id: op.id });
+      return o.state !== 'running' || o.steps.findIndex((s) => s.state === 'running' || s.state === 'pending') >= at;
+    }, 120_000, 10);
+    await cluster.restartManager();
+    const done = await finish(op.id);
+    expect(done.state, `${done.error}\n${cluster.logs()}`).toMatch(/^(succeeded|failed)$/);
+    const n0 = writer.acked.length;
+    await waitUntil('the writer to commit after the restart', async () => writer.acked.length > n0 + 5, 60_000);
+    await writer.stop();
+    const i = await cluster.portal.getInstance({ instance: name });
+    const where = (await containersOf(id)).map((c) => c.Labels['berth.node']);
+    expect(where).toEqual([i.node]);
+    const { missing } = await countRows(await addressOf(name), writer.acked);
+    expect(missing).toEqual([]);
+    await reservationsConsistent();
+  }, 300_000);
+});
