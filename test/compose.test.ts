@@ -103,7 +103,9 @@ describe('docker-compose.yml', () => {
 
     expect(await ctl('instance', 'delete', 'composed', '--wait')).toMatch(/succeeded/);
     expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })).toEqual([]);
-    expect(fs.readdirSync(path.join(data, node, 'berth'))).toEqual([]);
+    // The agent moves a deleted instance's directory to the disk's trash (purged after 24 h).
+    expect(fs.readdirSync(path.join(data, node, 'berth'))).toEqual(['.trash']);
+    expect(fs.readdirSync(path.join(data, node, 'berth', '.trash')).filter((d) => d.startsWith(`${c.id}-`))).toHaveLength(1);
   });
 
   it('docker-compose down -v removes the containers and the state volume', async () => {

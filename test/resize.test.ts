@@ -138,7 +138,7 @@ describe.each([
     cluster.startAgent(a);
     await cluster.waitForNodes();
     const Agent = agentProto().berth.v1.Agent;
-    const client = asyncClient(new Agent(a.address, grpc.credentials.createInsecure()) as AgentClient);
+    const client = cluster.agentClient(a.address);
     try {
       const got = await waitUntil('the agent to answer', async () => client.inspectInstance({ id: alpha.instance!.id }));
       expect(got.resources).toMatchObject({ memoryBytes: 768 * M, cpuMillis: 750 });
