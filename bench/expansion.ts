@@ -6,10 +6,9 @@
 //    measures it and as the writer sees it (longest gap between two acknowledged commits).
 //
 //   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5 --cpu 1]
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -17,10 +16,10 @@ import mysql from 'mysql2/promise';
 import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
+import { freePort, managerArgs, ROOT, start } from './proc';
 import { resizeLatency } from './resize-latency';
 import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,19 +32,6 @@ const M = 1024 ** 2;
 // The instances' CPU limit also caps mariabackup, which runs inside the source's container.
 const shape = { cpuMillis: arg('cpu', 1) * 1000, memoryBytes: 1024 * M, diskBytes: 8 * 1024 * M };
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args: string[], log: string): ChildProcess {
-  const fd = fs.openSync(log, 'a');
-  return spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
-}
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -127,15 +113,15 @@ class Writer {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-exp-'));
-  const grpcPort = await freePort('127.0.0.1');
+  const m = await managerArgs(path.join(dir, 'state'));
   const procs: ChildProcess[] = [];
   const nodes = ['a', 'b'].map((n, i) => ({ name: `bexp-${process.pid}-${n}`, host: `127.0.0.${i + 1}`, disk: path.join(dir, `disk-${n}`), ports: i === 0 ? '3761-3770' : '3771-3780', address: '' }));
-  procs.push(start(['dist/manager/main.js', '--listen', `127.0.0.1:${grpcPort}`, '--state-dir', path.join(dir, 'state'), '--admin-listen', `127.0.0.1:${await freePort('127.0.0.1')}`], path.join(dir, 'manager.log')));
+  procs.push(start(m.args, path.join(dir, 'manager.log')));
   for (const n of nodes) {
     n.address = `${n.host}:${await freePort(n.host)}`;
-    procs.push(start(['dist/agent/main.js', '--manager', `127.0.0.1:${grpcPort}`, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
+    procs.push(start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
   }
-  const portal = asyncClient(new (portalProto().berth.v1.Portal)(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
+  const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
   const Agent = agentProto().berth.v1.Agent;
   const agentOf = (i: number) => asyncClient(new Agent(nodes[i]!.address, grpc.credentials.createInsecure()) as AgentClient);
   const out: Record<string, unknown> = { image: IMAGE, instanceCpus: shape.cpuMillis / 1000, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };

@@ -4,43 +4,29 @@
 // cut-over rows.
 //
 //   npm run bench:resize
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
+import { freePort, managerArgs, ROOT, start } from './proc';
 import { resizeLatency } from './resize-latency';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
 const M = 1024 ** 2;
 
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, host, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args: string[], log: string): ChildProcess {
-  const fd = fs.openSync(log, 'a');
-  return spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
-}
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-resize-'));
-  const grpcPort = await freePort('127.0.0.1');
+  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE]);
   const node = `bres-${process.pid}`;
   const procs = [
-    start(['dist/manager/main.js', '--listen', `127.0.0.1:${grpcPort}`, '--state-dir', path.join(dir, 'state'), '--admin-listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--image', IMAGE], path.join(dir, 'manager.log')),
-    start(['dist/agent/main.js', '--manager', `127.0.0.1:${grpcPort}`, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G'], path.join(dir, 'agent.log')),
+    start(m.args, path.join(dir, 'manager.log')),
+    start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G'], path.join(dir, 'agent.log')),
   ];
-  const portal = asyncClient(new (portalProto().berth.v1.Portal)(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
+  const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
   try {
     for (let i = 0; ; i++) {
       const { nodes } = await portal.listNodes({}).catch(() => ({ nodes: [] as { state: string }[] }));

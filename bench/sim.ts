@@ -8,7 +8,6 @@
 // finds nothing to change, as in a healthy fleet.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -19,6 +18,7 @@ import type { RegistryClient } from '../src/gen/berth/v1/Registry';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient, bindServer, type AsyncClient } from '../src/rpc';
 import { Store } from '../manager/store/index';
+import { freePort, managerArgs, ROOT } from './proc';
 
 export interface SimConfig {
   agents: number;
@@ -31,7 +31,7 @@ export interface SimConfig {
   agentCreateMs: number;
 }
 
-const ROOT = path.resolve(__dirname, '..', '..');
+
 const G = 1024 ** 3;
 const T = 1024 ** 4;
 
@@ -46,17 +46,6 @@ function agentInstance(id: string, port: number, disk: string): AgentInstance {
     id, name: id, state: 'running', containerId: `fake-${id}`, port, diskPath: disk, image: 'bench', flavor: 'mariadb', version: '10.11.0-bench',
     resources: { cpuMillis: 250, memoryBytes: G, diskBytes: 10 * G },
   };
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
@@ -284,21 +273,22 @@ export async function startSim(cfg: SimConfig): Promise<Sim> {
   try {
     const agentPorts = await Promise.all(Array.from({ length: cfg.workers }, () => freePort()));
     const instances = seed(cfg, path.join(dir, 'berth.db'), agentPorts);
-    const listen = `127.0.0.1:${await freePort()}`;
+    const m = await managerArgs(dir, ['--node-timeout', '3600']);
     const log = fs.openSync(path.join(dir, 'manager.log'), 'a');
     // BENCH_MANAGER_PROF=DIR: the manager writes a V8 CPU profile there when it exits.
     const prof = process.env.BENCH_MANAGER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_MANAGER_PROF}`] : [];
-    manager = spawn(process.execPath, [...prof, path.join(ROOT, 'dist/manager/main.js'), '--listen', listen, '--state-dir', dir, '--node-timeout', '3600', '--admin-listen', `127.0.0.1:${await freePort()}`], {
+    manager = spawn(process.execPath, [...prof, ...m.args], {
+      cwd: ROOT,
       stdio: ['ignore', log, log],
       env: { ...process.env, BERTH_LOG_LEVEL: 'warn' },
     });
     for (let w = 0; w < cfg.workers; w++) {
-      const child = fork(path.join(__dirname, 'sim.js'), ['worker', JSON.stringify(cfg), String(w), listen, String(agentPorts[w])], { stdio: 'inherit' });
+      const child = fork(path.join(__dirname, 'sim.js'), ['worker', JSON.stringify(cfg), String(w), m.registry, String(agentPorts[w])], { stdio: 'inherit' });
       workers.push(child);
       await new Promise<void>((resolve) => child.once('message', () => resolve()));
     }
     const Portal = portalProto().berth.v1.Portal;
-    const portal = asyncClient(new Portal(listen, grpc.credentials.createInsecure()));
+    const portal = asyncClient(new Portal(m.portal, grpc.credentials.createInsecure()));
     for (let i = 0; ; i++) {
       try {
         await portal.getOperation({ id: 'none' }, 2000);

@@ -1,0 +1,33 @@
+// Processes and ports for the benchmarks that start a real manager and real agents.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// A compiled berth program with its output appended to `log`.
+export function start(args: string[], log: string): ChildProcess {
+  const fd = fs.openSync(log, 'a');
+  return spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
+}
+
+// A manager on loopback for a benchmark: portal and registry listeners, in plaintext (a
+// benchmark on one machine measures berth's work, not TLS; the tests run everything with mTLS).
+export async function managerArgs(stateDir: string, extra: string[] = []): Promise<{ args: string[]; portal: string; registry: string }> {
+  const portal = `127.0.0.1:${await freePort()}`;
+  const registry = `127.0.0.1:${await freePort()}`;
+  const args = ['dist/manager/main.js', '--insecure', '--listen', portal, '--registry-listen', registry, '--state-dir', stateDir, '--admin-listen', `127.0.0.1:${await freePort()}`, ...extra];
+  return { args, portal, registry };
+}
