@@ -176,6 +176,9 @@ describe('migration', () => {
 
   it.each(['copy', 'replicate', 'catch-up', 'cut-over', 'switch-record', 'retire-source'])('manager kill -9 once the migration reaches %s: it resumes or rolls back, one writable copy, reservations consistent', async (step) => {
     const name = `k-${step}`.replace(/[^a-z-]/g, '');
+    // The previous round restarted the manager: with --node-timeout 3 a node reads down until its
+    // agent's first heartbeat reaches the new manager (over a fresh TLS channel).
+    await cluster.waitForNodes();
     await create(name, 'a');
     const id = (await cluster.portal.getInstance({ instance: name })).id;
     const writer = startWriter(await addressOf(name), () => addressOf(name));
