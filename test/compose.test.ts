@@ -5,19 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, freePort, ROOT, waitUntil } from './harness/cluster';
+import { docker, freePort, ROOT, waitUntil, type CreatedJson } from './harness/cluster';
 
 const run = promisify(execFile);
-
-interface Created {
-  id: string;
-  node: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  state: string;
-}
 
 // The README's "Run with docker compose": Debian's docker-compose starts berth's own image (built
 // by set-up) as a manager and an agent; berthctl inside the manager's container creates an
@@ -37,7 +27,7 @@ describe('docker-compose.yml', () => {
     if (!c) throw new Error(`no ${name} container in project ${project}`);
     return docker.getContainer(c.Id).inspect();
   };
-  const login = (c: Created, sql: string) =>
+  const login = (c: CreatedJson, sql: string) =>
     run('mariadb', ['-h', c.host, '-P', String(c.port), '-u', c.user, '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: c.password } });
 
   beforeAll(async () => {
@@ -80,7 +70,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('berthctl creates an instance the mariadb client logs in to; it survives a restart of the agent service; delete cleans up', async () => {
-    const c = JSON.parse(await ctl('instance', 'create', '--name', 'composed', '--cpu', '500m', '--memory', '512M', '--disk', '1G', '--wait', '--json')) as Created;
+    const c = JSON.parse(await ctl('instance', 'create', '--name', 'composed', '--cpu', '500m', '--memory', '512M', '--disk', '1G', '--wait', '--json')) as CreatedJson;
     expect(c).toMatchObject({ node, host: '127.0.0.1', port: 3461, user: 'admin', state: 'running' });
     expect((await login(c, 'CREATE DATABASE app; CREATE TABLE app.t (v INT); INSERT INTO app.t VALUES (42); SELECT CURRENT_USER()')).stdout.trim()).toBe('admin@%');
     const before = (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${c.id}`] }) })).map((x) => x.Id);

@@ -5,19 +5,9 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { docker, freePort, ROOT, waitUntil } from './harness/cluster';
+import { docker, freePort, ROOT, waitUntil, type CreatedJson } from './harness/cluster';
 
 const run = promisify(execFile);
-
-interface Created {
-  id: string;
-  node: string;
-  host: string;
-  port: number;
-  user: string;
-  password: string;
-  state: string;
-}
 
 // The README's first run, as a DBA would do it: `npm start`, then `npx berthctl instance create
 // --wait --json` (MariaDB by default, MySQL with --flavor mysql), then log in with the mariadb
@@ -49,9 +39,9 @@ describe('README first run', () => {
 
   const ctl = (...args: string[]) => run('npx', ['berthctl', ...args], { cwd: ROOT, env });
   const create = async (name: string, ...args: string[]) =>
-    JSON.parse((await ctl('instance', 'create', '--name', name, '--cpu', '1', '--memory', '512M', '--disk', '1G', '--wait', '--json', ...args)).stdout) as Created;
+    JSON.parse((await ctl('instance', 'create', '--name', name, '--cpu', '1', '--memory', '512M', '--disk', '1G', '--wait', '--json', ...args)).stdout) as CreatedJson;
   // The password goes through the environment, never the command line.
-  const login = (c: Created, password: string, sql: string) =>
+  const login = (c: CreatedJson, password: string, sql: string) =>
     run('mariadb', ['-h', c.host, '-P', String(c.port), '-u', c.user, '--batch', '--skip-column-names', '-e', sql], { env: { ...process.env, MYSQL_PWD: password } });
 
   beforeAll(async () => {

@@ -1,20 +1,14 @@
-import type { Flavor } from '../../src/mysql/dialect';
+import type { Flavor, ReplicaThreads } from '../../src/mysql/dialect';
 import { contains, count, describe, isEmpty, parseGtidSet, subtract, union, type GtidSet } from '../../src/mysql/gtid';
 
 // Pure decisions of data movement, from gathered status only (MOCO's shape: gather, decide,
 // act). The manager-side functions in this folder gather and act.
 
-export interface ReplicaView {
-  ioRunning: boolean;
-  ioConnecting: boolean;
-  sqlRunning: boolean;
-  // -1 or null: unknown.
-  secondsBehind: number | null;
-  lastIoError: string;
-  lastSqlError: string;
-  receivedGtids: string;
+// A replica's threads as the Dialect reads them (secondsBehind -1 or null: unknown), plus what
+// it has executed.
+export type ReplicaView = Pick<ReplicaThreads, 'ioRunning' | 'ioConnecting' | 'sqlRunning' | 'secondsBehind' | 'lastIoError' | 'lastSqlError' | 'receivedGtids'> & {
   executedGtids: string;
-}
+};
 
 export interface LagLimits {
   // Behind by at most this many seconds (as the replica reports it)...

@@ -80,26 +80,9 @@ export interface OperationQuery {
   offset: number;
 }
 
-interface RawOp {
-  id: string;
-  type: string;
-  instanceId: string;
-  state: OperationState;
-  nextStep: number;
-  error: string;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt: string;
-  params: string;
-  parentId: string;
-  childKey: string;
-  phase: string;
-  bytesDone: number;
-  bytesTotal: number;
-  undoStep: number;
-  failure: string;
-  committed: number;
-}
+// A row as SQLite returns it: params still JSON, progress in columns, committed as 0/1.
+type RawOp = Pick<OperationRow, 'id' | 'type' | 'instanceId' | 'state' | 'nextStep' | 'error' | 'createdAt' | 'updatedAt' | 'finishedAt' | 'parentId' | 'childKey' | 'undoStep' | 'failure'> &
+  Progress & { params: string; committed: number };
 
 const COLUMNS = `id, type, instance_id AS instanceId, state, next_step AS nextStep, error, created_at AS createdAt,
   updated_at AS updatedAt, finished_at AS finishedAt, params, parent_id AS parentId, child_key AS childKey, phase,

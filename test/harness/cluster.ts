@@ -16,6 +16,17 @@ import { channelCredentials, filesIn, type TlsFiles } from '../../src/tls/creden
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const docker = new Docker({ socketPath: process.env.BERTH_DOCKER_SOCKET ?? '/var/run/docker.sock' });
 
+// What `berthctl instance create --wait --json` prints.
+export interface CreatedJson {
+  id: string;
+  node: string;
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  state: string;
+}
+
 export interface AgentSpec {
   // Suffix of the node name; the harness prefixes a per-run id so parallel runs never collide.
   name: string;
