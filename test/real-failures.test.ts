@@ -70,20 +70,21 @@ describe('failures on a real agent', () => {
     const before = await leftovers();
     const disk = node().disks[0]!;
     const good = { id: 'i-0123456789ab', name: 'direct', image: 'berth/mariadb:10.11', resources: shape, port: 3471, diskPath: disk, serverId: 9, adminUser: 'admin', adminPassword: 'Pw-0123456789' };
-    const cases: [string, Promise<unknown>, RegExp][] = [
-      ['an id that is not a berth id', agent.createInstance({ ...good, id: '../../etc' }), /instance id "\.\.\/\.\.\/etc" is not a berth instance id/],
-      ['a port outside the range', agent.createInstance({ ...good, port: 3481 }), new RegExp(`port 3481 is outside node ${node().node}'s range 3471-3480`)],
-      ['a disk that is not one of its disks', agent.createInstance({ ...good, diskPath: '/tmp' }), /disk \/tmp is not one of node .*'s data disks/],
-      ['no admin password', agent.createInstance({ ...good, adminPassword: '' }), /admin user and password are required/],
-      ['no memory', agent.createInstance({ ...good, resources: { ...shape, memoryBytes: 0 } }), /memory/],
-      ['a bad name', agent.createInstance({ ...good, name: 'no spaces allowed' }), /instance name/],
-      ['a remove of a bad id', agent.removeInstance({ id: 'i-../../x' }), /is not a berth instance id/],
-      ['a stop of a bad id', agent.stopInstance({ id: '' }), /is not a berth instance id/],
+    // One call at a time: a refusal that arrives while an earlier case is still awaited would
+    // otherwise be an unhandled rejection, and a failing case would hide behind it.
+    const cases: [string, () => Promise<unknown>, RegExp][] = [
+      ['an id that is not a berth id', () => agent.createInstance({ ...good, id: '../../etc' }), /instance id "\.\.\/\.\.\/etc" is not a berth instance id/],
+      ['a port outside the range', () => agent.createInstance({ ...good, port: 3481 }), new RegExp(`port 3481 is outside node ${node().node}'s range 3471-3480`)],
+      ['a disk that is not one of its disks', () => agent.createInstance({ ...good, diskPath: '/tmp' }), /disk \/tmp is not one of node .*'s data disks/],
+      ['no admin password', () => agent.createInstance({ ...good, adminPassword: '' }), /admin user and password are required/],
+      ['no memory', () => agent.createInstance({ ...good, resources: { ...shape, memoryBytes: 0 } }), /memory/],
+      ['a bad name', () => agent.createInstance({ ...good, name: 'no spaces allowed' }), /instance name/],
+      ['a remove of a bad id', () => agent.removeInstance({ id: 'i-../../x' }), /is not a berth instance id/],
+      ['a stop of a bad id', () => agent.stopInstance({ id: '' }), /is not a berth instance id/],
     ];
     for (const [what, call, msg] of cases) {
-      const s = await statusOf(call);
-      expect(s.code, what).toBe('INVALID_ARGUMENT');
-      expect(s.details, what).toMatch(msg);
+      const s = await statusOf(call());
+      expect(s, what).toMatchObject({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(msg) });
     }
     expect(await statusOf(agent.inspectInstance({ id: 'i-0123456789ab' }))).toEqual({ code: 'NOT_FOUND', details: 'instance i-0123456789ab is not on this node' });
     expect(await leftovers()).toEqual(before);
