@@ -5,11 +5,11 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Operation__Output } from '../src/gen/berth/v1/Operation';
 import { TestCluster, waitUntil } from './harness/cluster';
+import { FLAVORS, flavorArgs } from './harness/flavors';
 import { countRows, startWriter, type Address } from './harness/writer';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
-const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
 const shape = { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1 * G };
 
 // The alert webhook: instance.moved is delivered there.
@@ -26,14 +26,16 @@ function webhookSink() {
   return { got, server };
 }
 
-describe('migration', () => {
+// Both flavors, one after the other on the same ports: MariaDB copies with mariabackup, MySQL
+// with CLONE; everything after the copy is the same code.
+describe.each(FLAVORS)('migration ($flavor)', (f) => {
   const hook = webhookSink();
   let cluster: TestCluster;
 
   beforeAll(async () => {
     await new Promise<void>((r) => hook.server.listen(0, '127.0.0.1', r));
     const port = (hook.server.address() as { port: number }).port;
-    cluster = new TestCluster(['--node-timeout', '3', '--image', IMAGE, '--alert-webhook', `http://127.0.0.1:${port}/hook`]);
+    cluster = new TestCluster(['--node-timeout', '3', ...flavorArgs(f), '--alert-webhook', `http://127.0.0.1:${port}/hook`]);
     await cluster.start([
       // Room for every instance this file makes on either node.
       { name: 'a', host: '127.0.0.1', ports: '3841-3850', cpus: '16', memory: '16G' },
@@ -105,11 +107,12 @@ describe('migration', () => {
     expect(Number(v.ro)).toBe(0);
     expect(Number(v.pool)).toBe(384 * M);
 
-    const cut = JSON.parse(done.outputs['cut-over']!) as { blockedMs: number };
+    const cut = JSON.parse(done.outputs.promote!) as { blockedMs: number };
     expect(cut.blockedMs).toBeGreaterThan(0);
     expect(cut.blockedMs).toBeLessThan(5000);
-    const copied = JSON.parse(done.outputs.copy!) as { bytes: number };
+    const copied = JSON.parse(done.outputs.copy!) as { bytes: number; method: string };
     expect(copied.bytes).toBeGreaterThan(0);
+    expect(copied.method).toBe(f.flavor === 'mysql' ? 'clone' : 'mariabackup');
 
     expect(await containersOf(id)).toHaveLength(1);
     expect((await containersOf(id))[0]!.Labels['berth.node']).toBe(cluster.nodeName('b'));
@@ -184,7 +187,7 @@ describe('migration', () => {
     const writer = startWriter(await addressOf(name), () => addressOf(name));
     await waitUntil('the writer to commit', async () => writer.acked.length > 10);
     const op = await cluster.portal.resizeInstance({ instance: name, resources: { cpuMillis: 600 }, mode: 'migrate' });
-    const steps = ['reserve-target', 'copy', 'replicate', 'catch-up', 'cut-over', 'switch-record', 'retire-source'];
+    const steps = ['reserve-target', 'copy', 'replicate', 'catch-up', 'cut-over', 'promote', 'switch-record', 'retire-source'];
     const at = steps.indexOf(step);
     await waitUntil(`the migration to reach ${step}`, async () => {
       const o = await cluster.portal.getOperation({ id: op.id });
