@@ -4,13 +4,14 @@ import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, TestCluster, waitUntil } from './harness/cluster';
+import { FLAVORS, flavorArgs } from './harness/flavors';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
-const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
 
-describe('drain', () => {
-  const cluster = new TestCluster(['--node-timeout', '3', '--image', IMAGE, '--drain-concurrency', '2']);
+// Both flavors on the same ports, one after the other (MySQL's migrations copy with CLONE).
+describe.each(FLAVORS)('drain ($flavor)', (f) => {
+  const cluster = new TestCluster(['--node-timeout', '3', ...flavorArgs(f), '--drain-concurrency', '2']);
 
   beforeAll(async () => {
     await cluster.start([

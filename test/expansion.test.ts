@@ -5,9 +5,9 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestCluster, waitUntil } from './harness/cluster';
+import { FLAVORS, flavorArgs } from './harness/flavors';
 
 const M = 1024 ** 2;
-const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
 
 interface Expansion {
   instanceId: string;
@@ -19,8 +19,11 @@ interface Expansion {
   change: { diskBytes?: number };
 }
 
-// Real small filesystems: node a's data disk is a 512M ext4 loop mount, b's a 2G one.
-describe('automatic expansion on loop-mounted disks', () => {
+// Real small filesystems: node a's data disk is a 512M ext4 loop mount, b's a 2G one. Both
+// flavors, one after the other on the same ports. A fresh MySQL 9.7 data directory is about
+// 230M (its redo log alone 128M at this memory), over 80% of 256M at once: its first expansion
+// comes before the fill, and the disk-pressure instance starts roomier.
+describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-expand-'));
   const mounts: string[] = [];
   let cluster: TestCluster;
@@ -39,7 +42,7 @@ describe('automatic expansion on loop-mounted disks', () => {
   beforeAll(async () => {
     const a = loopDisk('a', '512M');
     const b = loopDisk('b', '2G');
-    cluster = new TestCluster(['--node-timeout', '5', '--image', IMAGE, '--auto-expand', 'on', '--auto-expand-interval', '1', '--expand-cooldown', '1', '--expand-disk-pct', '80', '--disk-pressure-free-pct', '5']);
+    cluster = new TestCluster(['--node-timeout', '5', ...flavorArgs(f), '--auto-expand', 'on', '--auto-expand-interval', '1', '--expand-cooldown', '1', '--expand-disk-pct', '80', '--disk-pressure-free-pct', '5']);
     const fast = ['--usage-interval', '1', '--disk-usage-interval', '1'];
     await cluster.start([
       { name: 'a', host: '127.0.0.1', ports: '3891-3895', cpus: '2', memory: '2G', diskPaths: [a], args: fast },
@@ -121,7 +124,7 @@ describe('automatic expansion on loop-mounted disks', () => {
   }, 600_000);
 
   it('disk pressure: a data disk whose real free space falls under the threshold has its instances moved off', async () => {
-    const c = await cluster.portal.createInstance({ name: 'pressed', resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 128 * M }, node: cluster.nodeName('a') });
+    const c = await cluster.portal.createInstance({ name: 'pressed', resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: (f.flavor === 'mysql' ? 320 : 128) * M }, node: cluster.nodeName('a') });
     expect((await cluster.portal.waitOperation({ id: c.operation!.id, timeoutMs: 150_000 }, 160_000)).state).toBe('succeeded');
     const id = c.instance!.id;
     const cred = await cluster.portal.getCredentials({ instance: 'pressed' });

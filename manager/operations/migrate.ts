@@ -28,9 +28,10 @@ export const MIGRATION = { lag: { maxSeconds: 1, maxTransactions: 50 }, catchUpD
 
 // Moves an instance to another node (and a new shape, for a resize that does not fit in place),
 // keeping its id, name and credentials: reserve the target beside the source, copy, replicate,
-// catch up, cut over (the point of no return), switch the record, retire the source. Before the
-// cut-over every failure undoes: the target goes, the source stays (writable). After it, the
-// remaining steps roll forward.
+// catch up, cut over (writes stopped and all applied on the target: the point of no return),
+// promote the target, switch the record, retire the source. Until the cut-over has completed
+// every failure undoes: the target goes, the source stays (writable). After it, the remaining
+// steps roll forward, and one that keeps failing leaves the operation stuck for a retry.
 export function migrateOperation(d: OperationDeps): OperationType<MigrateParams> {
   return {
     type: 'migrate',
