@@ -31,6 +31,8 @@ const arg = (name: string, dflt: number) => {
 const FLAVOR: Flavor = process.argv.includes('mysql') ? 'mysql' : 'mariadb';
 const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11');
 const COPY_ONLY = process.argv.includes('--copy-only');
+// BERTH_BENCH_PROFILE=DIR: the agents write V8 CPU profiles there when they stop.
+const PROFILE = process.env.BERTH_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BERTH_BENCH_PROFILE}`] : [];
 const GB = arg('gb', 1.1);
 const RUNS = arg('runs', 3);
 const CUTOVERS = arg('cutovers', 5);
@@ -119,13 +121,13 @@ class Writer {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-exp-'));
-  const m = await managerArgs(path.join(dir, 'state'));
+  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE]);
   const procs: ChildProcess[] = [];
   const nodes = ['a', 'b'].map((n, i) => ({ name: `bexp-${process.pid}-${n}`, host: `127.0.0.${i + 1}`, disk: path.join(dir, `disk-${n}`), ports: i === 0 ? '3761-3770' : '3771-3780', address: '' }));
   procs.push(start(m.args, path.join(dir, 'manager.log')));
   for (const n of nodes) {
     n.address = `${n.host}:${await freePort(n.host)}`;
-    procs.push(start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
+    procs.push(start([...PROFILE, 'dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
   }
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
   const Agent = agentProto().berth.v1.Agent;
