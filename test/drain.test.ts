@@ -3,7 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TestCluster, waitUntil } from './harness/cluster';
+import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs } from './harness/flavors';
 
 const M = 1024 ** 2;
@@ -55,7 +55,10 @@ describe.each(FLAVORS)('drain ($flavor)', (f) => {
       const cred = await cluster.portal.getCredentials({ instance: m.instance!.name });
       expect(cred.host).not.toBe('127.0.0.3');
       const conn = await mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password });
-      const [rows] = await conn.query('SELECT v FROM keep.t');
+      const [rows] = await conn.query('SELECT v FROM keep.t').catch(async (err: Error) => {
+        const states = await Promise.all((await cluster.containers()).map(async (x) => `${x.Names[0]} ${JSON.stringify((await docker.getContainer(x.Id).inspect()).State)}`));
+        throw new Error(`${err.message} (${cred.host}:${cred.port})\n${states.join('\n')}\n${cluster.logs()}`);
+      });
       await conn.end();
       expect(rows).toEqual([{ v: m.instance!.name }]);
     }

@@ -75,6 +75,7 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
     let rows = 0;
     // Fill until `done` says the expansion happened.
     const fillUntil = async (what: string, done: () => Promise<boolean>) => {
+      const shown = async (err: Error) => new Error(`${err.message}\nrows ${rows}; decisions ${JSON.stringify((await expansions()).map((e) => [e.trigger, e.outcome, e.reason, e.detail]))}\n${cluster.logs()}`);
       await waitUntil(what, async () => {
         if (await done()) return true;
         // 512K a row (and as much binlog), paced: usage is measured every second and reported
@@ -82,7 +83,7 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
         await conn.query("INSERT INTO fill.t (pad) VALUES (REPEAT(MD5(RAND()), 16384))");
         rows++;
         return false;
-      }, 300_000, 100);
+      }, 300_000, 100).catch(async (err: Error) => Promise.reject(await shown(err)));
     };
 
     await fillUntil('an in-place disk expansion', async () => (await expansions()).some((e) => e.instanceId === id && e.outcome === 'acted'));

@@ -57,17 +57,22 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
     // A mariabackup that fails before opening the FIFO would leave our open() waiting forever.
     const code = exitCode(exec).then(async (c) => (await unblock(fifo), c));
     const input = await fs.open(fifo, fsConstants.O_RDONLY);
+    let read = false;
     try {
       for await (const data of fillChunks(input, MESSAGE_BYTES)) {
         if (signal.aborted) break;
         yield { data };
       }
+      read = !signal.aborted;
     } finally {
       signal.removeEventListener('abort', onAbort);
       await input.close();
-      raw.destroy();
+      if (!read) raw.destroy();
     }
+    // mariabackup closes its stdout before it logs its last lines: its stderr stays attached
+    // until it exits (closed earlier, those writes failed and so did the backup).
     const exit = await code;
+    raw.destroy();
     if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(demux.stderr)}`);
   } finally {
     await fs.unlink(fifo).catch(() => undefined);
