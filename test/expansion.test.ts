@@ -8,7 +8,6 @@ import { TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs } from './harness/flavors';
 
 const M = 1024 ** 2;
-const G = 1024 ** 3;
 
 interface Expansion {
   instanceId: string;
@@ -20,14 +19,18 @@ interface Expansion {
   change: { diskBytes?: number };
 }
 
-// Real small filesystems: node a's data disk is a 512M ext4 loop mount, b's a 2G one. Both
-// flavors, one after the other on the same ports. A fresh MySQL 9.7 data directory is about
-// 230M (its redo log alone 128M at this memory), over 80% of 256M at once: its first expansion
-// comes before the fill, and the disk-pressure instance starts roomier.
+// Real small filesystems: node a's data disk is a small ext4 loop mount, b's a bigger one. Both
+// flavors, one after the other on the same ports. MySQL 9.7 with berth's my.cnf needs about 560M
+// of memory at rest (performance_schema alone ~280M; at 512M the kernel kills it under the fill),
+// so its instances get 1G, and at 1G a fresh data directory is about 350M (a 256M redo log): its
+// disks and reservations are one step larger, and its first expansion comes before the fill.
+const SIZES = {
+  mariadb: { memory: 512 * M, diskA: '512M', diskB: '2G', grower: 256 * M, first: 384 * M, second: 576 * M, pressed: 128 * M },
+  mysql: { memory: 1024 * M, diskA: '1G', diskB: '3G', grower: 384 * M, first: 576 * M, second: 864 * M, pressed: 448 * M },
+};
+
 describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f) => {
-  // MySQL 9.7 with berth's my.cnf needs about 560M at rest (performance_schema alone ~280M):
-  // at 512M the kernel kills it under the fill.
-  const memory = f.flavor === 'mysql' ? 1 * G : 512 * M;
+  const z = SIZES[f.flavor];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-expand-'));
   const mounts: string[] = [];
   let cluster: TestCluster;
@@ -44,8 +47,8 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
   };
 
   beforeAll(async () => {
-    const a = loopDisk('a', '512M');
-    const b = loopDisk('b', '2G');
+    const a = loopDisk('a', z.diskA);
+    const b = loopDisk('b', z.diskB);
     cluster = new TestCluster(['--node-timeout', '5', ...flavorArgs(f), '--auto-expand', 'on', '--auto-expand-interval', '1', '--expand-cooldown', '1', '--expand-disk-pct', '80', '--disk-pressure-free-pct', '5']);
     const fast = ['--usage-interval', '1', '--disk-usage-interval', '1'];
     await cluster.start([
@@ -69,7 +72,7 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
   const expansions = async (): Promise<Expansion[]> => ((await (await fetch(`${cluster.adminUrl}/v1/expansions`)).json()) as { items: Expansion[] }).items;
 
   it('grows the disk reservation in place while the disk has room, migrates when it has not; no data lost, mysqld never crashed', async () => {
-    const c = await cluster.portal.createInstance({ name: 'grower', resources: { cpuMillis: 500, memoryBytes: memory, diskBytes: 256 * M }, node: cluster.nodeName('a') });
+    const c = await cluster.portal.createInstance({ name: 'grower', resources: { cpuMillis: 500, memoryBytes: z.memory, diskBytes: z.grower }, node: cluster.nodeName('a') });
     expect((await cluster.portal.waitOperation({ id: c.operation!.id, timeoutMs: 150_000 }, 160_000)).state).toBe('succeeded');
     const id = c.instance!.id;
     const cred = await cluster.portal.getCredentials({ instance: 'grower' });
@@ -95,18 +98,18 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
     const first = (await expansions()).find((e) => e.instanceId === id && e.outcome === 'acted')!;
     expect(first.trigger).toBe('disk');
     expect(first.reason).toMatch(/over 80%/);
-    expect(first.change.diskBytes).toBe(384 * M);
+    expect(first.change.diskBytes).toBe(z.first);
     await waitUntil('the resize to finish', async () => (await cluster.portal.getOperation({ id: first.operationId })).state === 'succeeded', 60_000);
     let i = await cluster.portal.getInstance({ instance: 'grower' });
     expect(i.node).toBe(cluster.nodeName('a'));
-    expect(i.resources!.diskBytes).toBe(384 * M);
+    expect(i.resources!.diskBytes).toBe(z.first);
     expect((await cluster.portal.getOperation({ id: first.operationId })).type).toBe('resize');
 
-    // 576M does not fit on a 512M disk: the next expansion migrates to b.
+    // The second step does not fit on a's disk: the next expansion migrates to b.
     await fillUntil('a migrating expansion', async () => (await expansions()).some((e) => e.instanceId === id && e.outcome === 'acted' && e.operationId !== first.operationId));
     await conn.end().catch(() => undefined);
     const second = (await expansions()).find((e) => e.instanceId === id && e.outcome === 'acted' && e.operationId !== first.operationId)!;
-    expect(second.change.diskBytes).toBe(576 * M);
+    expect(second.change.diskBytes).toBe(z.second);
     const op = await waitUntil('the migration to end', async () => {
       const o = await cluster.portal.getOperation({ id: second.operationId });
       return o.state === 'running' || o.state === 'rolling_back' ? undefined : o;
@@ -115,7 +118,7 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
     expect(op.state, `${op.error}\n${cluster.logs()}`).toBe('succeeded');
     i = await cluster.portal.getInstance({ instance: 'grower' });
     expect(i.node).toBe(cluster.nodeName('b'));
-    expect(i.resources!.diskBytes).toBe(576 * M);
+    expect(i.resources!.diskBytes).toBe(z.second);
 
     const after = await cluster.portal.getCredentials({ instance: 'grower' });
     const c2 = await mysql.createConnection({ host: after.host, port: after.port, user: after.user, password: after.password });
@@ -130,7 +133,7 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
   }, 600_000);
 
   it('disk pressure: a data disk whose real free space falls under the threshold has its instances moved off', async () => {
-    const c = await cluster.portal.createInstance({ name: 'pressed', resources: { cpuMillis: 500, memoryBytes: memory, diskBytes: (f.flavor === 'mysql' ? 320 : 128) * M }, node: cluster.nodeName('a') });
+    const c = await cluster.portal.createInstance({ name: 'pressed', resources: { cpuMillis: 500, memoryBytes: z.memory, diskBytes: z.pressed }, node: cluster.nodeName('a') });
     expect((await cluster.portal.waitOperation({ id: c.operation!.id, timeoutMs: 150_000 }, 160_000)).state).toBe('succeeded');
     const id = c.instance!.id;
     const cred = await cluster.portal.getCredentials({ instance: 'pressed' });
