@@ -26,8 +26,8 @@ interface Expansion {
 // disks and reservations are one step larger, and its first expansion comes before the fill.
 const SIZES = {
   mariadb: { memory: 512 * M, diskA: '512M', diskB: '2G', grower: 256 * M, first: 384 * M, second: 576 * M, pressed: 128 * M },
-  // Growth is by half, rounded up to 64M: 576M -> 864M -> 896M.
-  mysql: { memory: 1024 * M, diskA: '1G', diskB: '3G', grower: 384 * M, first: 576 * M, second: 896 * M, pressed: 448 * M },
+  // Growth is by half, rounded up to 64M: 384M -> 576M (fits a) -> 896M (does not: migrates).
+  mysql: { memory: 1024 * M, diskA: '768M', diskB: '3G', grower: 384 * M, first: 576 * M, second: 896 * M, pressed: 448 * M },
 };
 
 describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f) => {
