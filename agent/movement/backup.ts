@@ -57,14 +57,19 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
     signal.addEventListener('abort', onAbort);
     // A mariabackup that fails before opening the FIFO would leave our open() waiting forever.
     const code = exitCode(exec).then(async (c) => (await unblock(fifo), c));
+    let streamed = false;
     try {
       for await (const data of batched(input, MESSAGE_BYTES)) yield { data };
+      streamed = true;
     } finally {
       signal.removeEventListener('abort', onAbort);
       input.destroy();
-      raw.destroy();
+      // mariabackup closes its stream before it logs "completed OK!" and exits. Closing the
+      // exec's attach connection in that gap makes dockerd TERM it and record exit 126.
+      if (!streamed) raw.destroy();
     }
     const exit = await code;
+    raw.destroy();
     if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(demux.stderr)}`);
   } finally {
     await fs.unlink(fifo).catch(() => undefined);
