@@ -261,14 +261,18 @@ export async function startSim(cfg: SimConfig): Promise<Sim> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-sim-'));
   const workers: ChildProcess[] = [];
   let manager: ChildProcess | undefined;
+  // The manager first: with the agents gone first its running creates would fail and undo
+  // themselves, which a profile of the manager would then show.
   const stop = async () => {
-    for (const w of workers) w.send({ cmd: 'stop' });
     if (manager && manager.exitCode === null) {
       const exited = new Promise((r) => manager!.once('exit', r));
       manager.kill('SIGTERM');
       await exited;
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const w of workers) w.send({ cmd: 'stop' });
+    // BENCH_KEEP=1: leave the state directory (the manager's log) for a look afterwards.
+    if (process.env.BENCH_KEEP) process.stderr.write(`sim state kept in ${dir}\n`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
     const agentPorts = await Promise.all(Array.from({ length: cfg.workers }, () => freePort()));
