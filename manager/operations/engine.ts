@@ -309,6 +309,8 @@ export class Engine {
 
   // op is the engine's copy (kept current), so reading it is reading the store.
   private context(op: OperationRow, attempt: number, signal: AbortSignal): StepContext<any> {
+    const parent = this.log;
+    let log: Logger | undefined;
     return {
       opId: op.id,
       type: op.type,
@@ -318,7 +320,10 @@ export class Engine {
       attempt,
       signal,
       failure: op.failure,
-      log: this.log.child({ op: op.id, type: op.type }),
+      // Made when a step logs: a child logger per attempt showed in the profile of a burst.
+      get log() {
+        return (log ??= parent.child({ op: op.id, type: op.type }));
+      },
       output: <T>(name: string) => {
         const s = op.steps.find((x) => x.name === name);
         return s?.output ? (JSON.parse(s.output) as T) : undefined;
