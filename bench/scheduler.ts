@@ -346,8 +346,8 @@ async function main(): Promise<void> {
     process.stdout.write('CreateInstance over gRPC to the manager process (FULL), answered when the reservation is durable; spread\n');
     process.stdout.write(
       table(
-        ['nodes', 'clients', 'placed', 'failed', 'placements/s', 'in-process/s', 'ratio', 'p50 ms', 'p99 ms', 'manager cpu %', 'cpu ms/placement', 'cpu ms/create', 'all built after s'],
-        grpcRows.map((r) => [r.nodes, r.clients, r.placed, r.failed, r.perSecond, r.inProcessPerSecond, r.ratio, r.p50Ms, r.p99Ms, r.managerCpuPct, r.cpuMsPerPlacement, r.cpuMsPerCreate, r.drainedSecs]),
+        ['nodes', 'clients', 'placed', 'failed', 'placements/s', 'in-process/s', 'ratio', 'p50 ms', 'p99 ms', 'manager cpu %', 'client cpu %', 'load', 'cpu ms/placement', 'cpu ms/create', 'all built after s'],
+        grpcRows.map((r) => [r.nodes, r.clients, r.placed, r.failed, r.perSecond, r.inProcessPerSecond, r.ratio, r.p50Ms, r.p99Ms, r.managerCpuPct, r.clientCpuPct, r.loadAvg, r.cpuMsPerPlacement, r.cpuMsPerCreate, r.drainedSecs]),
       ) + '\n',
     );
     process.stdout.write('  ratio: placements/s over gRPC / in process (spread, FULL, same nodes and clients, this run); cpu ms/placement: manager CPU while placing;\n');

@@ -302,6 +302,7 @@ export async function placements(portal: AsyncClient<PortalClient>, tag: string,
   let next = 0;
   let failed = 0;
   const cpu0 = cpuSeconds(pid);
+  const own0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -318,6 +319,7 @@ export async function placements(portal: AsyncClient<PortalClient>, tag: string,
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu1 = cpuSeconds(pid);
+  const own = process.cpuUsage(own0);
   let drainedSecs = NaN;
   let cpuMsPerCreate = NaN;
   if (active) {
@@ -329,6 +331,9 @@ export async function placements(portal: AsyncClient<PortalClient>, tag: string,
   return {
     placed: lat.length, failed, perSecond: Math.round(lat.length / secs), p50Ms: round(q(s, 0.5)), p99Ms: round(q(s, 0.99)),
     managerCpuPct: round((100 * (cpu1 - cpu0)) / secs, 1),
+    // The calling process (the gRPC clients): on two cores it competes with the manager.
+    clientCpuPct: round((own.user + own.system) / 1e4 / secs, 1),
+    loadAvg: round(os.loadavg()[0]!, 1),
     // Manager CPU while the placements ran, per placement; and per create, operations included.
     cpuMsPerPlacement: round((1000 * (cpu1 - cpu0)) / lat.length, 3), cpuMsPerCreate, drainedSecs,
   };
