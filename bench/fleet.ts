@@ -80,6 +80,8 @@ async function main(): Promise<void> {
         managerCpuUsPerHeartbeat: round((10_000 * (idleCpuPct - baseCpuPct)) / (beats / secs), 1),
         managerRssMiB: round(idleRss / 2 ** 20, 0),
         heartbeatsPerSecond: round(beats / secs, 0),
+        heartbeatsOffered: round((1000 * cfg.agents) / cfg.heartbeatMs, 0),
+        managerArgs: process.env.BENCH_MANAGER_ARGS ?? '',
         heartbeatErrors: idle.reduce((a, s) => a + s.errors, 0),
         heartbeatP50Ms: round(Math.max(...idle.map((s) => s.p50))),
         heartbeatP99Ms: round(Math.max(...idle.map((s) => s.p99))),

@@ -388,7 +388,9 @@ export async function startSim(cfg: SimConfig): Promise<Sim> {
   try {
     const agentPorts = await Promise.all(Array.from({ length: cfg.workers }, () => freePort()));
     const instances = seed(cfg, path.join(dir, 'berth.db'), agentPorts);
-    const m = await managerArgs(dir, ['--node-timeout', '3600']);
+    // BENCH_MANAGER_ARGS: more manager flags (e.g. --alert-interval 3600 to keep the periodic
+    // whole-fleet scans out of a measurement of heartbeats).
+    const m = await managerArgs(dir, ['--node-timeout', '3600', ...(process.env.BENCH_MANAGER_ARGS ?? '').split(' ').filter(Boolean)]);
     const log = fs.openSync(path.join(dir, 'manager.log'), 'a');
     // BENCH_MANAGER_PROF=DIR: the manager writes a V8 CPU profile there when it exits.
     const prof = process.env.BENCH_MANAGER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_MANAGER_PROF}`] : [];
