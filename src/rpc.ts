@@ -76,12 +76,9 @@ export function bindServer(server: grpc.Server, address: string, creds: grpc.Ser
 
 // Explicit limits instead of the library's defaults: no message of ours comes near 4 MiB.
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-// Channelz (grpc-js's introspection service, which berth does not serve) is on by default and
-// keeps per-call counters and per-connection records: work on every call for nothing here.
 export const SERVER_OPTIONS: grpc.ServerOptions = {
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  'grpc.enable_channelz': 0,
 };
 export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   // Peers are dialled by IP; the TLS server name is a fixed word (identities are checked from
@@ -89,7 +86,6 @@ export const CHANNEL_OPTIONS: grpc.ChannelOptions = {
   'grpc.ssl_target_name_override': 'berth',
   'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
   'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  'grpc.enable_channelz': 0,
 };
 
 // Wraps every unary handler of a service with a check that runs before it: the check throws a

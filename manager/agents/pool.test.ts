@@ -1,15 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { NodesTable } from '../store/nodes';
-import { AgentPool, channelTarget } from './pool';
+import { AgentPool } from './pool';
 
 describe('AgentPool', () => {
-  it('dials IP addresses through the IP resolver and names through DNS', () => {
-    expect(channelTarget('127.0.0.9:7401')).toBe('ipv4:127.0.0.9:7401');
-    expect(channelTarget('[::1]:7401')).toBe('ipv6:[::1]:7401');
-    expect(channelTarget('db-host-3:7401')).toBe('db-host-3:7401');
-  });
-
   it('following registrations, reads a node address once and again only after the node registers', () => {
     let address = '127.0.0.9:7401';
     let reads = 0;

@@ -6,15 +6,6 @@ import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
 import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import type { NodesTable } from '../store/nodes';
 
-// An address by IP goes to grpc-js's IP resolver: its default DNS resolver builds a
-// dns.Resolver per channel, which showed in the manager's profile when a burst of creates first
-// reached thousands of nodes.
-export function channelTarget(address: string): string {
-  if (/^\d{1,3}(\.\d{1,3}){3}:\d+$/.test(address)) return `ipv4:${address}`;
-  if (/^\[[0-9a-fA-F:.]+\]:\d+$/.test(address)) return `ipv6:${address}`;
-  return address;
-}
-
 // One gRPC channel per agent, re-dialled when an agent registers from a new address.
 export class AgentPool {
   private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient>; raw: AgentClient; channel: grpc.ChannelInterface }>();
@@ -56,7 +47,7 @@ export class AgentPool {
     if (cur && cur.address === row.agentAddress && !failed) return cur.client;
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
-    const raw = new Agent(channelTarget(row.agentAddress), this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     const client = asyncClient(raw);
     this.clients.set(node, { address: row.agentAddress, client, raw: raw as unknown as AgentClient, channel: raw.getChannel() });
     return client;
