@@ -184,6 +184,7 @@ async function main(): Promise<void> {
   const snapshot = fleet.snapshot;
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes, tls);
+  agents.followRegistrations((l) => fleet.onEvent(l));
   const usage = new UsageMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct };

@@ -12,6 +12,10 @@ type Ctx = StepContext<CreateParams>;
 // transaction that records the operation (see InstanceOps.reserve); undoing it frees it.
 export function createOperation(d: OperationDeps): OperationType<CreateParams> {
   const fleet = d.fleet;
+  // Instances whose agent answered this process's create with a running container (the agent
+  // answers only once mysqld took a login): verify-running needs no second call for them. Held
+  // in memory only, so after a restart verify-running asks the agent.
+  const answered = new Set<string>();
   return {
     type: 'create',
     // The row is gone when the undos worked. When they did not (the node went silent, say), the
@@ -22,13 +26,13 @@ export function createOperation(d: OperationDeps): OperationType<CreateParams> {
     },
     steps: [
       { name: 'reserve', run: async () => undefined, undo: async (ctx) => void fleet.releaseInstance(instanceIdOf(ctx)) },
-      { name: 'create-container', run: (ctx) => createContainer(d, ctx), undo: (ctx) => removeContainer(d, instanceIdOf(ctx)) },
-      { name: 'verify-running', run: (ctx) => verifyRunning(d, ctx) },
+      { name: 'create-container', run: (ctx) => createContainer(d, ctx, answered), undo: (ctx) => (answered.delete(instanceIdOf(ctx)), removeContainer(d, instanceIdOf(ctx))) },
+      { name: 'verify-running', run: (ctx) => verifyRunning(d, ctx, answered) },
     ],
   };
 }
 
-async function createContainer(d: OperationDeps, ctx: Ctx): Promise<{ containerId: string; flavor: string; version: string }> {
+async function createContainer(d: OperationDeps, ctx: Ctx, answered: Set<string>): Promise<{ containerId: string; flavor: string; version: string }> {
   const i = mustInstance(d, instanceIdOf(ctx));
   // Group-committed (state/fleet.ts commit): a burst of creates shares its fsyncs.
   await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating' }));
@@ -47,14 +51,18 @@ async function createContainer(d: OperationDeps, ctx: Ctx): Promise<{ containerI
     d.agentCreateDeadlineMs,
   );
   await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId }));
+  if (res.state === 'running') answered.add(i.id);
   return { containerId: res.containerId, flavor: res.flavor, version: res.version };
 }
 
-async function verifyRunning(d: OperationDeps, ctx: Ctx): Promise<void> {
-  const i = mustInstance(d, instanceIdOf(ctx));
-  const res = await d.agents.for(i.node).inspectInstance({ id: i.id });
-  if (res.state !== 'running') throw new Error(`container is ${res.state}, not running`);
-  await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'running', message: '' }));
+async function verifyRunning(d: OperationDeps, ctx: Ctx, answered: Set<string>): Promise<void> {
+  const id = instanceIdOf(ctx);
+  if (!answered.delete(id)) {
+    const i = mustInstance(d, id);
+    const res = await d.agents.for(i.node).inspectInstance({ id: i.id });
+    if (res.state !== 'running') throw new Error(`container is ${res.state}, not running`);
+  }
+  await d.fleet.commit(() => d.fleet.updateInstance(id, { state: 'running', message: '' }));
 }
 
 // Whatever the agent made (directories, an init container, a half-started mysqld) goes.

@@ -18,14 +18,17 @@ class FakeAgentClient {
   failCreate?: string;
   failRemove?: string;
   holdCreate?: Promise<void>;
+  // What the create answers as the container's state (a real agent: 'running').
+  answerState = '';
   async createInstance(r: { id: string }) {
     this.calls.push(`create ${r.id}`);
     await this.holdCreate;
     this.made.set(r.id, { state: 'running' });
     if (this.failCreate) throw new Error(this.failCreate);
-    return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0' };
+    return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0', state: this.answerState };
   }
   async inspectInstance(r: { id: string }) {
+    this.calls.push(`inspect ${r.id}`);
     return { state: this.made.get(r.id)?.state ?? 'missing' };
   }
   async removeInstance(r: { id: string }) {
@@ -58,7 +61,16 @@ describe('InstanceOps and the create/delete operation types', () => {
     expect(op!.state).toBe('succeeded');
     expect(JSON.parse(op!.steps[1]!.output)).toEqual({ containerId: `c-${instance.id}`, flavor: 'mariadb', version: '10.11.0' });
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', containerId: `c-${instance.id}`, antiAffinityGroup: 'g1', cluster: 'g1' });
+    expect(agent.calls).toEqual([`create ${instance.id}`, `inspect ${instance.id}`]);
+  });
+
+  it('create answered with a running container: verify-running makes no second agent call', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    agent.answerState = 'running';
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
+    expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
     expect(agent.calls).toEqual([`create ${instance.id}`]);
+    expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', containerId: `c-${instance.id}` });
   });
 
   it('create that fails: the container and the reservation are undone, nothing is left', async () => {

@@ -76,9 +76,10 @@ export class InstanceOps {
   }
 
   async create(req: CreateRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {
-    const { instance, opId } = await this.reserve(req);
-    this.engine.start(opId);
-    return { instance, operation: this.fleet.store.operations.get(opId)! };
+    const { instance, opId, operation } = await this.reserve(req);
+    // The row as recorded; the engine starts changing its copy only after a later commit.
+    this.engine.start(opId, operation);
+    return { instance, operation };
   }
 
   // Choice and reservation in one synchronous step: nothing else runs between the scheduler
@@ -87,7 +88,7 @@ export class InstanceOps {
   // one after another (each on the snapshot with the ones before it applied) and made durable
   // with one fsync; each caller is answered once its reservation is durable. The operation that
   // builds the instance is recorded (its reserve step done) but not started.
-  reserve(req: CreateRequest): Promise<{ instance: InstanceRow; opId: string }> {
+  reserve(req: CreateRequest): Promise<{ instance: InstanceRow; opId: string; operation: OperationRow }> {
     const { placementReq, strategy } = this.placementRequest(req.shape, req);
     const id = newId('i');
     return this.fleet.commit(() => {
@@ -110,10 +111,10 @@ export class InstanceOps {
       });
       // A new instance: no other operation can hold it yet, so nothing to wait for or refuse.
       const opId = newOperationId();
-      this.fleet.store.operations.insert({ id: opId, type: 'create', params: { instanceId: id }, subjects: [{ kind: 'instance', name: id }], steps: this.engine.stepNames('create'), firstPending: 1 });
+      const operation = this.fleet.store.operations.insert({ id: opId, type: 'create', params: { instanceId: id }, subjects: [{ kind: 'instance', name: id }], steps: this.engine.stepNames('create'), firstPending: 1 });
       const soft = r.relaxedSoft ? ', preferences dropped: no node met them' : '';
       this.fleet.event('create.started', id, `${req.name} placed on ${instance.node} port ${instance.port} (${instance.diskPath})${soft}`);
-      return { instance, opId };
+      return { instance, opId, operation };
     });
   }
 

@@ -81,8 +81,21 @@ export class InstancesTable {
     this.q.setPassword.run(sealed, id);
   }
 
+  // The password is opened when it is read, not when the row is: most readers (reconciling a
+  // heartbeat, alert rules over every instance, the views) never look at it, and opening every
+  // row's showed in the manager's profile at fleet scale. An own, enumerable accessor, so a
+  // spread or JSON copy of the row still carries the plain password.
   private open<T extends InstanceRow | undefined>(r: T): T {
-    return r && this.box ? { ...r, adminPassword: this.box.open(r.adminPassword) } : r;
+    const box = this.box;
+    if (!r || !box) return r;
+    const sealed = r.adminPassword;
+    let plain: string | undefined;
+    return Object.defineProperty({ ...r }, 'adminPassword', {
+      enumerable: true,
+      configurable: true,
+      get: () => (plain ??= box.open(sealed)),
+      set: (v: string) => void (plain = v),
+    });
   }
 
   nextServerId(): number {
