@@ -27,6 +27,10 @@ export function toAgentInstance(i: InstanceStatus): AgentInstance {
 
 const checkId = checkInstanceId;
 
+// Server-side limits of the slow calls (the rest: rpc.ts DEFAULT_HANDLER_LIMIT_MS). Above what
+// the manager asks for (10 min for a create, 2 min for a remove).
+const LIMIT = { create: 15 * 60_000, startStop: 5 * 60_000 };
+
 // Agent RPCs another node's agent may call (with its node certificate); everything else only
 // the manager.
 const FROM_NODES = new Set(['StreamBackup']);
@@ -43,13 +47,15 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
   };
   const server = new grpc.Server(options);
   const h: AgentHandlers = {
+    // Past its limit a create goes on under the instance's lock (each step is idempotent, and a
+    // remove that follows waits for it): the caller's retry or undo finds a consistent state.
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const { spec, admin } = checkAgentCreate(req);
       return toAgentInstance(await instances.create(spec, admin));
-    }),
-    StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id)))),
-    StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id)))),
-    RemoveInstance: unary(log, 'RemoveInstance', async (req) => ({ existed: await instances.remove(mine(req)) })),
+    }, LIMIT.create),
+    StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id))), LIMIT.startStop),
+    StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id))), LIMIT.startStop),
+    RemoveInstance: unary(log, 'RemoveInstance', async (req) => instances.remove(mine(req), req.keepStartedData), LIMIT.startStop),
     InspectInstance: unary(log, 'InspectInstance', async (req) => {
       const i = await instances.get(checkId(req.id));
       if (!i) throw notFound(`instance ${req.id} is not on this node`);
@@ -68,7 +74,7 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
         uptimeSeconds: r.server.uptimeSeconds,
         applyMs: r.applyMs,
       };
-    }),
+    }, LIMIT.startStop),
     ...movement,
   };
   const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {

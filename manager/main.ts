@@ -29,6 +29,7 @@ import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
+import { checkReservationsAtStart } from './state/consistency';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -162,7 +163,8 @@ async function main(): Promise<void> {
   const tokens = new TokensTable(store.db);
   if (!(o.retentionDays > 0)) throw new Error(`--retention-days must be a positive number, got ${o.retentionDays}`);
   const retention = new Retention(store.db);
-  const purge = () => log.info({ ...retention.purge(o.retentionDays * 86_400_000), days: o.retentionDays }, 'retention: old events and operations deleted');
+  const keepMs = o.retentionDays * 86_400_000;
+  const purge = () => log.info({ ...retention.purge(keepMs), requests: store.requests.purge(keepMs), days: o.retentionDays }, 'retention: old events, operations and request ids deleted');
   purge();
   const purgeTimer = setInterval(purge, 3_600_000);
   purgeTimer.unref();
@@ -216,6 +218,10 @@ async function main(): Promise<void> {
     maxMigrationsFleet: o.maxMigrations,
     diskPressureFreePct: o.diskPressureFreePct,
   });
+
+  // Before anyone is served and before operations resume (they are what makes a pending
+  // reservation legitimate, and they read the corrected view).
+  checkReservationsAtStart(fleet, log);
 
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).

@@ -91,8 +91,10 @@ export class Instances {
     return this.lock.run(spec.id, () => this.doCreate(spec, admin));
   }
 
-  remove(id: string): Promise<boolean> {
-    return this.lock.run(id, () => this.doRemove(id));
+  // keepStartedData: the containers go, but files on which mysqld has run stay (a create that
+  // failed after mysqld's first start); the answer says whether they stayed, and where.
+  remove(id: string, keepStartedData = false): Promise<Removal> {
+    return this.lock.run(id, () => this.doRemove(id, keepStartedData));
   }
 
   start(id: string): Promise<InstanceStatus> {
@@ -163,6 +165,7 @@ export class Instances {
     if (containerId) await this.docker.start(containerId);
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
+    await markStarted(layout);
     await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
@@ -191,6 +194,7 @@ export class Instances {
     await writeRecord(layout, {
       version: 1, id: spec.id, name: spec.name, image: spec.image, port: spec.port, diskPath: spec.diskPath, serverId: spec.serverId, shape,
       role: old?.role ?? (spec.replica ? 'replica' : 'standalone'), readOnly: old?.readOnly ?? !!spec.replica, flavor, mysqlVersion: version, updatedAt: '',
+      ...(old?.firstStartedAt ? { firstStartedAt: old.firstStartedAt } : {}),
     });
   }
 
@@ -204,12 +208,20 @@ export class Instances {
     }
   }
 
-  private async doRemove(id: string): Promise<boolean> {
+  private async doRemove(id: string, keepStartedData: boolean): Promise<Removal> {
     const { removed, diskPath } = await this.containers.removeAll(id);
-    const hadFiles = await removeInstanceFiles(diskPath ? [diskPath] : this.ctx.disks, id);
+    const disks = diskPath ? [diskPath] : this.ctx.disks;
+    if (keepStartedData) {
+      const kept = await startedDataOn(disks, id);
+      if (kept) {
+        this.log.warn({ instance: id, dataPath: kept }, 'containers removed; data kept: mysqld had started on it');
+        return { existed: true, dataKept: true, dataPath: kept };
+      }
+    }
+    const hadFiles = await removeInstanceFiles(disks, id);
     const existed = removed > 0 || hadFiles;
     if (existed) this.log.info({ instance: id }, 'instance removed');
-    return existed;
+    return { existed, dataKept: false, dataPath: '' };
   }
 
   private async waitReady(containerId: string, layout: Layout): Promise<void> {
@@ -272,6 +284,28 @@ export class Instances {
       throw invalidArgument(`disk ${spec.diskPath} is not one of node ${this.ctx.node}'s data disks (${this.ctx.disks.join(', ')})`);
     }
   }
+}
+
+export interface Removal {
+  existed: boolean;
+  dataKept: boolean;
+  dataPath: string;
+}
+
+// Written once, the first time mysqld answers on this data directory.
+async function markStarted(layout: Layout): Promise<void> {
+  const rec = await readRecord(layout);
+  if (rec && !rec.firstStartedAt) await writeRecord(layout, { ...rec, firstStartedAt: new Date().toISOString() });
+}
+
+// The instance directory on one of these disks, when mysqld has started on it once.
+async function startedDataOn(disks: readonly string[], id: string): Promise<string | undefined> {
+  for (const disk of disks) {
+    const layout = layoutFor(disk, id);
+    const rec = await readRecord(layout).catch(() => undefined);
+    if (rec?.firstStartedAt) return layout.root;
+  }
+  return undefined;
 }
 
 // A replica's my.cnf keeps its replica lines through a resize (the promotion drops them).
