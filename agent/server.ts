@@ -22,6 +22,8 @@ export function toAgentInstance(i: InstanceStatus): AgentInstance {
     flavor: i.flavor,
     version: i.version,
     resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+    tls: !!i.tls,
+    tlsRequired: !!i.tls?.required,
   };
 }
 
@@ -51,7 +53,7 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
     // remove that follows waits for it): the caller's retry or undo finds a consistent state.
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const { spec, admin } = checkAgentCreate(req);
-      return toAgentInstance(await instances.create(spec, admin));
+      return toAgentInstance(await instances.create({ ...spec, requireTls: req.requireTls }, admin));
     }, LIMIT.create),
     StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id))), LIMIT.startStop),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id))), LIMIT.startStop),

@@ -98,6 +98,7 @@ const program = new Command('berth-manager')
   .option('--max-migrations-per-node <n>', 'automatic migrations off one node at a time', countOpt, DEFAULT_POLICY.maxMigrationsPerNode)
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
+  .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -143,6 +144,7 @@ const o = program.opts<{
   maxMigrations: number;
   diskPressureFreePct: number;
   drainConcurrency: number;
+  mysqlRequireTls?: boolean;
   logFormat: LogFormat;
 }>();
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
@@ -198,6 +200,7 @@ async function main(): Promise<void> {
     adminUser: o.adminUser,
     scheduler,
     agentCreateDeadlineMs: 10 * 60_000,
+    requireMysqlTls: !!o.mysqlRequireTls,
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
@@ -226,7 +229,7 @@ async function main(): Promise<void> {
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));

@@ -1,11 +1,16 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, TestCluster, waitUntil } from './harness/cluster';
+import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { buildTestImage, removeTestImages, shimLines } from './harness/images';
 import { expectOp, statusOf, waitOp } from './harness/ops';
 import { FakeAgent } from './harness/fake-agent';
+import { FLAVORS, flavorArgs } from './harness/flavors';
+import mysql from 'mysql2/promise';
+import os from 'node:os';
+import { initCa, issueCert } from '../src/tls/ca';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
@@ -120,6 +125,52 @@ describe('safe operations', () => {
     await cluster.waitForNodes();
     expect(await allocated(b.node)).toEqual({ cpuMillis: 0, memoryBytes: 0, diskBytes: 0 });
     for (const id of ids) expect((await containersOf(id)).map((c) => c.State)).toEqual(['running']);
+    // What berth forgot is the host owner's to clean: this test's own containers.
+    for (const id of ids) for (const c of await containersOf(id)) await docker.getContainer(c.Id).remove({ force: true, v: true });
+  });
+
+  it('at start-up a reservation no operation is working on is reported and marked failed; a delete then releases it', async () => {
+    const a = cluster.agents[0]!;
+    await killManager(cluster);
+    // What a bug or a hand edit could leave: a pending row whose operation is gone.
+    const db = new Database(path.join(cluster.dir, 'manager', 'berth.db'));
+    const now = new Date().toISOString();
+    db.prepare(`INSERT INTO instances (id, name, server_id, node, disk_path, port, cpu_millis, memory_bytes, disk_bytes, image, state, admin_user, admin_password, anti_affinity_group, created_at, updated_at)
+      VALUES ('i-0000feedbeef', 'stray', 990001, ?, ?, 4240, 250, ?, ?, 'berth/mariadb:10.11', 'pending', 'admin', '', '', ?, ?)`).run(a.node, a.disks[0], 384 * M, G, now, now);
+    db.close();
+    cluster.startManager();
+    await cluster.waitForNodes();
+    const stray = await cluster.portal.getInstance({ instance: 'stray' });
+    expect(stray.state).toBe('failed');
+    expect(stray.message).toBe('found at start-up pending with no operation working on it; delete it to release its reservation');
+    expect(fs.readFileSync(path.join(cluster.dir, 'manager.log'), 'utf8')).toMatch(/reservation check: stray is pending on .* but no operation is working on it: its reservation \(port 4240\) is held for nothing/);
+    expect(await allocated(a.node)).toEqual(shape);
+    await expectOp(cluster, (await cluster.portal.deleteInstance({ instance: 'stray' })).id, 'succeeded');
+    expect(await allocated(a.node)).toEqual({ cpuMillis: 0, memoryBytes: 0, diskBytes: 0 });
+  });
+
+  it('real containers: the manager SIGKILLed in a burst of creates; every request retried with its id makes exactly one instance and one container', async () => {
+    const names = Array.from({ length: 6 }, (_, k) => `rb${k}`);
+    const create = (name: string) => cluster.portal.createInstance({ name, resources: shape, requestId: `rid-${name}` }, 20_000);
+    const { first, retried } = await burstKillRetry(cluster, names, create, (answered) => answered >= 2);
+    for (const [n, id] of first) expect(retried.get(n)!.id).toBe(id);
+    await Promise.all([...retried.values()].map((r) => expectOp(cluster, r.op, 'succeeded', 150_000)));
+    const { instances } = await cluster.portal.listInstances({});
+    expect(instances.map((i) => i.name).sort()).toEqual(names);
+    expect(instances.every((i) => i.state === 'running')).toBe(true);
+    const containers = await cluster.containers();
+    expect(containers.map((c) => c.Labels['berth.instance']).sort()).toEqual(instances.map((i) => i.id).sort());
+    expect(containers.every((c) => c.Labels['berth.role'] === 'mysqld' && c.State === 'running')).toBe(true);
+    const total = (await cluster.portal.listNodes({})).nodes.reduce((s, n) => s + n.allocated!.cpuMillis, 0);
+    expect(total).toBe(names.length * shape.cpuMillis);
+
+    // Deletes with ids, each sent twice: one delete operation per instance.
+    const ops = await Promise.all(names.map((n) => cluster.portal.deleteInstance({ instance: n, requestId: `del-${n}` })));
+    const again = await Promise.all(names.map((n) => cluster.portal.deleteInstance({ instance: n, requestId: `del-${n}` })));
+    expect(again.map((o) => o.id)).toEqual(ops.map((o) => o.id));
+    await Promise.all(ops.map((o) => expectOp(cluster, o.id, 'succeeded', 120_000)));
+    expect(await cluster.containers()).toEqual([]);
+    expect((await cluster.portal.listNodes({})).nodes.map((n) => n.allocated)).toEqual(cluster.agents.map(() => ({ cpuMillis: 0, memoryBytes: 0, diskBytes: 0 })));
   });
 });
 
@@ -216,5 +267,41 @@ describe('request ids across a manager crash, a few hundred creates', () => {
     expect((await waitOp(cluster, d1.id)).state).toBe('succeeded');
     expect((await cluster.portal.deleteInstance({ instance: 'burst-0', requestId: 'del-burst-0' })).id).toBe(d1.id);
     expect(await statusOf(cluster.portal.createInstance({ name: 'burst-0', resources: small, requestId: 'req-burst-0' }))).toEqual({ code: 'FAILED_PRECONDITION', details: expect.stringMatching(/created instance i-[0-9a-f]+, which has been deleted since/) });
+  });
+});
+
+// Client connections to MySQL over TLS, both flavors: the node's MySQL certificate from the
+// fleet CA, require_secure_transport with --mysql-require-tls, and what a client needs in the API.
+describe.each(FLAVORS)('MySQL client TLS ($flavor)', (f) => {
+  const cluster = new TestCluster([...flavorArgs(f), '--mysql-require-tls', '--node-timeout', '5']);
+  const host = '127.0.0.31';
+
+  beforeAll(async () => {
+    issueCert(cluster.tlsDir, 'mysql', cluster.nodeName('tls'), { hosts: [host] });
+    await cluster.start([{ name: 'tls', host, ports: '4201-4210', cpus: '2', memory: '2G' }]);
+  }, 60_000);
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  it('serves TLS with a certificate a client verifies from the CA in the credentials, and refuses plaintext', async () => {
+    const res = await cluster.portal.createInstance({ name: 'sec', resources: shape });
+    await expectOp(cluster, res.operation!.id, 'succeeded', 150_000);
+    expect(await cluster.portal.getInstance({ instance: 'sec' })).toMatchObject({ tls: true, tlsRequired: true, flavor: f.flavor });
+    const c = await cluster.portal.getCredentials({ instance: 'sec' });
+    expect(c).toMatchObject({ host, tls: true, tlsRequired: true, caCertificate: fs.readFileSync(path.join(cluster.tlsDir, 'ca.crt'), 'utf8') });
+    const login = { host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000 };
+
+    const conn = await mysql.createConnection({ ...login, ssl: { ca: c.caCertificate, rejectUnauthorized: true } });
+    const [rows] = await conn.query("SHOW SESSION STATUS LIKE 'Ssl_version'");
+    expect((rows as { Value: string }[])[0]!.Value).toMatch(/^TLSv1\.[23]$/);
+    await conn.end();
+
+    await expect(mysql.createConnection(login)).rejects.toThrow(/insecure transport|secure transport/i);
+    // A server whose certificate another CA signed is not trusted (nor is this one by another CA).
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-other-ca-'));
+    initCa(other);
+    await expect(mysql.createConnection({ ...login, ssl: { ca: fs.readFileSync(path.join(other, 'ca.crt')), rejectUnauthorized: true } })).rejects.toThrow(/certificate/i);
+    fs.rmSync(other, { recursive: true, force: true });
   });
 });

@@ -39,6 +39,9 @@ export interface PortalDeps {
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
+  // The fleet CA (PEM) that signed the nodes' MySQL certificates, handed to clients with the
+  // credentials of an instance that serves TLS.
+  mysqlCaPem?: string;
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -89,6 +92,14 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       strategy: checkStrategyName(r.strategy),
     };
   };
+  const instanceOut = (i: InstanceRow) => {
+    const t = store.instanceTls.get(i.id);
+    return { ...toInstance(i, nodeOf(i)), tls: t.tls, tlsRequired: t.required };
+  };
+  const credentialsOf = (i: InstanceRow) => {
+    const t = store.instanceTls.get(i.id);
+    return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword, tls: t.tls, tlsRequired: t.required, caCertificate: t.tls ? (d.mysqlCaPem ?? '') : '' };
+  };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
   const h: Omit<PortalHandlers, 'CreateToken' | 'ListTokens' | 'RevokeToken'> = {
@@ -99,9 +110,9 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const opts = placementOpts(req);
       const key = requestKey(checkRequestId(req.requestId), 'CreateInstance', createFields(req));
       const out = (instance: InstanceRow, operation: OperationRow | undefined) => ({
-        instance: toInstance(instance, nodeOf(instance)),
+        instance: instanceOut(instance),
         operation: operation ? toOperation(operation) : null,
-        credentials: { instanceId: instance.id, host: hostOf(instance), port: instance.port, user: instance.adminUser, password: instance.adminPassword },
+        credentials: credentialsOf(instance),
       });
       // A request id seen before: what that call made, as it stands now.
       const prior = () => {
@@ -138,13 +149,13 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     }),
     GetInstance: unary(log, 'GetInstance', (req) => {
       const i = findInstance(req.instance);
-      return toInstance(i, nodeOf(i));
+      return instanceOut(i);
     }),
     ListInstances: unary(log, 'ListInstances', (req) => {
       if (req.node) findNode(req.node);
       const rows = req.node ? store.instances.onNode(req.node) : store.instances.all();
       const { items, next } = pageOf(rows, (i) => `${i.createdAt}\u0000${i.id}`, req);
-      return { instances: items.map((i) => toInstance(i, nodeOf(i))), nextPageToken: next };
+      return { instances: items.map(instanceOut), nextPageToken: next };
     }),
     DeleteInstance: unary(log, 'DeleteInstance', (req, call) => {
       if (req.force) mustBeAdmin(call, 'a forced delete');
@@ -162,7 +173,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const who = principalOf(call)?.who ?? 'unknown';
       store.events.add('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
       log.info({ instance: i.id, who }, 'credentials read');
-      return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
+      return credentialsOf(i);
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
       if (req.resizeInstance) return planResize(d.expansion, req);

@@ -45,10 +45,14 @@ async function createContainer(d: OperationDeps, ctx: Ctx): Promise<{ containerI
       serverId: i.serverId,
       adminUser: i.adminUser,
       adminPassword: i.adminPassword,
+      requireTls: !!d.requireMysqlTls,
     },
     d.agentCreateDeadlineMs,
   );
-  await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId }));
+  await d.fleet.commit(() => {
+    d.fleet.updateInstance(i.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId });
+    d.fleet.store.instanceTls.set(i.id, { tls: res.tls, required: res.tlsRequired });
+  });
   return { containerId: res.containerId, flavor: res.flavor, version: res.version };
 }
 

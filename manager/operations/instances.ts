@@ -23,6 +23,8 @@ export interface InstanceOpsConfig {
   scheduler: SchedulerConfig;
   // The agent initializes a data directory and waits for mysqld: minutes on a slow disk.
   agentCreateDeadlineMs: number;
+  // Instances must be reached over TLS (--mysql-require-tls).
+  requireMysqlTls?: boolean;
   // Told how long each placement decision took (the scheduler latency metric).
   onSchedule?: (seconds: number, ok: boolean) => void;
 }
@@ -77,7 +79,7 @@ export class InstanceOps {
     private readonly cfg: InstanceOpsConfig,
   ) {
     this.fleet = FleetState.of(store, snapshot);
-    registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs, scheduler: cfg.scheduler });
+    registerOperationTypes(engine, { fleet: this.fleet, agents, agentCreateDeadlineMs: cfg.agentCreateDeadlineMs, scheduler: cfg.scheduler, requireMysqlTls: cfg.requireMysqlTls });
   }
 
   async create(req: CreateRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {

@@ -4,6 +4,7 @@ import { InstancesTable } from './instances';
 import { NodesTable } from './nodes';
 import { OperationsTable } from './operations';
 import { RequestsTable } from './requests';
+import { InstanceTlsTable } from './instance-tls';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -12,6 +13,7 @@ export class Store {
   readonly operations: OperationsTable;
   readonly events: EventsTable;
   readonly requests: RequestsTable;
+  readonly instanceTls: InstanceTlsTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -21,6 +23,7 @@ export class Store {
     this.operations = new OperationsTable(db);
     this.events = new EventsTable(db);
     this.requests = new RequestsTable(db);
+    this.instanceTls = new InstanceTlsTable(db);
   }
 
   static open(file: string): Store {
