@@ -30,6 +30,7 @@ import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
+import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -221,6 +222,15 @@ async function main(): Promise<void> {
     maxMigrationsFleet: o.maxMigrations,
     diskPressureFreePct: o.diskPressureFreePct,
   });
+
+  // Hot copies between agents carry the manager's grant for that instance and target node.
+  if (tls) {
+    const signer = new GrantSigner(tls);
+    setBackupGrantIssuer((instance, address) => {
+      const node = store.nodes.all().find((n) => n.agentAddress === address)?.name;
+      return node ? signer.sign(instance, node) : '';
+    });
+  }
 
   // Before anyone is served and before operations resume (they are what makes a pending
   // reservation legitimate, and they read the corrected view).
