@@ -234,7 +234,7 @@ describe('request ids across a manager crash, a few hundred creates', () => {
 
   it('every request retried with its id ends with exactly one instance, one container and one reservation', async () => {
     const names = Array.from({ length: N }, (_, k) => `burst-${k}`);
-    const small = { cpuMillis: 100, memoryBytes: 64 * M, diskBytes: G };
+    const small = { cpuMillis: 100, memoryBytes: 256 * M, diskBytes: G };
     const create = (name: string) => cluster.portal.createInstance({ name, resources: small, requestId: `req-${name}` }, 20_000);
     const { first, retried, cutOff } = await burstKillRetry(cluster, names, create, (answered) => answered >= N / 5);
     // The kill really fell in the middle: some calls were answered, some were cut off.
@@ -256,7 +256,7 @@ describe('request ids across a manager crash, a few hundred creates', () => {
     const { nodes } = await cluster.portal.listNodes({});
     for (const n of nodes) {
       const mine = instances.filter((i) => i.node === n.name);
-      expect(n.allocated).toEqual({ cpuMillis: 100 * mine.length, memoryBytes: 64 * M * mine.length, diskBytes: G * mine.length });
+      expect(n.allocated).toEqual({ cpuMillis: 100 * mine.length, memoryBytes: 256 * M * mine.length, diskBytes: G * mine.length });
       expect(new Set(mine.map((i) => i.port)).size).toBe(mine.length);
     }
     // The same id for another request is refused; a retried delete is the same delete.
@@ -285,7 +285,7 @@ describe.each(FLAVORS)('MySQL client TLS ($flavor)', (f) => {
   });
 
   it('serves TLS with a certificate a client verifies from the CA in the credentials, and refuses plaintext', async () => {
-    const res = await cluster.portal.createInstance({ name: 'sec', resources: shape });
+    const res = await cluster.portal.createInstance({ name: 'sec', resources: { cpuMillis: 1000, memoryBytes: G, diskBytes: G } });
     await expectOp(cluster, res.operation!.id, 'succeeded', 150_000);
     expect(await cluster.portal.getInstance({ instance: 'sec' })).toMatchObject({ tls: true, tlsRequired: true, flavor: f.flavor });
     const c = await cluster.portal.getCredentials({ instance: 'sec' });
