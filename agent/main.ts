@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,13 @@ const o = program.opts<{
   logFormat: LogFormat;
 }>();
 
+// mysql-<node>.{crt,key} beside this node's certificate, with the same CA, when they exist.
+function mysqlTlsFiles(tls: TlsFiles | undefined): TlsFiles | undefined {
+  if (!tls || !o.tlsDir) return undefined;
+  const f = { ...filesIn(path.resolve(o.tlsDir), 'mysql', o.node), ca: tls.ca };
+  return existsSync(f.cert) && existsSync(f.key) ? f : undefined;
+}
+
 function tlsFiles(): TlsFiles | undefined {
   if (o.insecure) return undefined;
   if (!o.tlsDir && !(o.ca && o.cert && o.key)) throw new Error('give --tls-dir (or --ca, --cert and --key) from berthctl certs init, or --insecure for plaintext');
@@ -90,12 +98,14 @@ async function main(): Promise<void> {
   const dockerVersion = await docker.version().catch((err: Error) => {
     throw new Error(`no Docker engine answers on ${o.dockerSocket}: ${err.message} (run npm run setup, or start dockerd)`);
   });
-  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1] }, log);
+  const mysqlTls = mysqlTlsFiles(tls);
+  log.info({ mysqlTls: Boolean(mysqlTls) }, mysqlTls ? 'MySQL servers on this node offer TLS with its MySQL certificate' : 'no MySQL certificate (mysql-<node>.crt in --tls-dir): MySQL servers on this node offer no TLS');
+  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1], mysqlTls }, log);
   const leftovers = await instances.removeLeftovers();
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
 
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks });
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');

@@ -29,6 +29,8 @@ import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
+import { checkReservationsAtStart } from './state/consistency';
+import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -97,6 +99,7 @@ const program = new Command('berth-manager')
   .option('--max-migrations-per-node <n>', 'automatic migrations off one node at a time', countOpt, DEFAULT_POLICY.maxMigrationsPerNode)
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
+  .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -142,6 +145,7 @@ const o = program.opts<{
   maxMigrations: number;
   diskPressureFreePct: number;
   drainConcurrency: number;
+  mysqlRequireTls?: boolean;
   logFormat: LogFormat;
 }>();
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
@@ -162,7 +166,8 @@ async function main(): Promise<void> {
   const tokens = new TokensTable(store.db);
   if (!(o.retentionDays > 0)) throw new Error(`--retention-days must be a positive number, got ${o.retentionDays}`);
   const retention = new Retention(store.db);
-  const purge = () => log.info({ ...retention.purge(o.retentionDays * 86_400_000), days: o.retentionDays }, 'retention: old events and operations deleted');
+  const keepMs = o.retentionDays * 86_400_000;
+  const purge = () => log.info({ ...retention.purge(keepMs), requests: store.requests.purge(keepMs), days: o.retentionDays }, 'retention: old events, operations and request ids deleted');
   purge();
   const purgeTimer = setInterval(purge, 3_600_000);
   purgeTimer.unref();
@@ -197,6 +202,7 @@ async function main(): Promise<void> {
     adminUser: o.adminUser,
     scheduler,
     agentCreateDeadlineMs: 10 * 60_000,
+    requireMysqlTls: !!o.mysqlRequireTls,
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
@@ -218,10 +224,23 @@ async function main(): Promise<void> {
     diskPressureFreePct: o.diskPressureFreePct,
   });
 
+  // Hot copies between agents carry the manager's grant for that instance and target node.
+  if (tls) {
+    const signer = new GrantSigner(tls);
+    setBackupGrantIssuer((instance, address) => {
+      const node = store.nodes.all().find((n) => n.agentAddress === address)?.name;
+      return node ? signer.sign(instance, node) : '';
+    });
+  }
+
+  // Before anyone is served and before operations resume (they are what makes a pending
+  // reservation legitimate, and they read the corrected view).
+  checkReservationsAtStart(fleet, log);
+
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));

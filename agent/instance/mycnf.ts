@@ -13,7 +13,12 @@ export interface MyCnfInput {
   diskBytes?: number;
   // Starts as a replica (agent/movement): read-only, replication not started at boot.
   replica?: boolean;
+  // Clients may (or, required, must) connect over TLS with the node's MySQL certificate.
+  tls?: { required: boolean };
 }
+
+// Where the agent puts the node's MySQL certificate, its key and the fleet CA (conf/tls).
+export const TLS_IN_CONTAINER = { ca: `${IN_CONTAINER.conf}/tls/ca.pem`, cert: `${IN_CONTAINER.conf}/tls/server-cert.pem`, key: `${IN_CONTAINER.conf}/tls/server-key.pem` };
 
 // The section title agent/movement/replica-cnf.ts looks for to drop these lines again.
 export const REPLICA_SECTION = 'replica (until the manager promotes it)';
@@ -37,6 +42,14 @@ export function binlogFileBytes(diskBytes: number): number {
 
 export function maxConnections(memoryBytes: number): number {
   return Math.max(100, Math.min(4000, Math.floor(memoryBytes / (8 * MiB))));
+}
+
+// Same names in both flavors (MariaDB has had require_secure_transport since 10.5.2).
+function tlsSection(required: boolean): [string, Record<string, string>] {
+  return [
+    'TLS for clients (the node certificate from the fleet CA)',
+    { 'ssl-ca': TLS_IN_CONTAINER.ca, 'ssl-cert': TLS_IN_CONTAINER.cert, 'ssl-key': TLS_IN_CONTAINER.key, 'require-secure-transport': required ? 'ON' : 'OFF' },
+  ];
 }
 
 // Renders my.cnf from the instance's shape. Deterministic (sorted nothing, fixed order) so it can
@@ -90,6 +103,7 @@ export function renderMyCnf(i: MyCnfInput): string {
       },
     ],
     ['character set', { 'character-set-server': 'utf8mb4' }],
+    ...(i.tls ? [tlsSection(i.tls.required)] : []),
     [`${i.flavor} only`, d.serverSettings()],
   ];
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);

@@ -24,6 +24,11 @@ export interface DesiredState {
   flavor: string;
   mysqlVersion: string;
   updatedAt: string;
+  // When mysqld first came up on this data directory: from then on it may hold a client's
+  // data, and a failed create keeps it (RemoveInstance keep_started_data).
+  firstStartedAt?: string;
+  // Set when mysqld serves TLS (the node had a MySQL certificate at create time).
+  tls?: { required: boolean };
 }
 
 export const RECORD_FILE = 'instance.json';

@@ -182,6 +182,28 @@ export class FleetState {
     });
   }
 
+  // The node is forgotten (its instances are gone already: the caller released them). An agent
+  // that comes back registers as a new node.
+  removeNode(name: string): void {
+    this.change(() => {
+      this.store.nodes.remove(name);
+      this.lastBeat.delete(name);
+      this.event('node.removed', name, 'node removed from the fleet');
+      this.afterCommit(() => this.snapshot.removeNode(name));
+    });
+  }
+
+  // The Snapshot's view of a node rebuilt from the store (the start-up consistency check found
+  // it differed from the sum of the node's instance rows).
+  resyncNode(name: string): void {
+    const n = this.store.nodes.get(name);
+    this.snapshot.removeNode(name);
+    if (!n) return;
+    this.snapshot.upsertNode(n);
+    for (const i of this.store.instances.onNode(name)) this.snapshot.addInstance(i);
+    this.bump(name);
+  }
+
   // The reservation: from the commit on, the node's CPU, memory, disk and port are taken.
   reserveInstance(r: NewInstance): InstanceRow {
     return this.change(() => {
