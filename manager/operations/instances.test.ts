@@ -159,13 +159,14 @@ describe('InstanceOps and the create/delete operation types', () => {
     const { fleet, agent, engine, ops } = setup();
     const { instance, operation } = await ops.create({ name: 'orders', shape });
     await engine.wait(operation.id, 5000);
+    const callsAfterCreate = agent.calls.length;
     expect(() => ops.delete('orders', true)).toThrow(/node a is up \(its agent heartbeats\)/);
     fleet.snapshot.touch('a', Date.now() - 10 * 60_000, []);
     const del = ops.delete('orders', true);
     const done = await engine.wait(del.id, 5000);
     expect(done!.state).toBe('succeeded');
     expect(JSON.parse(done!.steps[1]!.output)).toEqual({ forgotten: `a:/d/berth/${instance.id}` });
-    expect(agent.calls).toEqual([`create ${instance.id}`]);
+    expect(agent.calls.slice(callsAfterCreate)).toEqual([]);
     expect(agent.made.has(instance.id)).toBe(true);
     expect(fleet.store.instances.all()).toEqual([]);
   });
