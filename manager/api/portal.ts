@@ -22,6 +22,9 @@ import type { ExpansionOps } from '../expansion/ops';
 import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
+import { clusterHandlers } from './clusters';
+import type { ClusterOps } from '../clusters/ops';
+import type { ViewDeps } from '../clusters/view';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -37,6 +40,9 @@ export interface PortalDeps {
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
+  // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
+  clusters: ClusterOps;
+  agents: ViewDeps['agents'];
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -186,5 +192,6 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
+  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
 }
