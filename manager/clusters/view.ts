@@ -5,6 +5,7 @@ import type { ClusterEndpoints } from '../../src/gen/berth/v1/ClusterEndpoints';
 import type { ClusterHistoryEntry } from '../../src/gen/berth/v1/ClusterHistoryEntry';
 import type { ClusterMember } from '../../src/gen/berth/v1/ClusterMember';
 import type { Flavor } from '../../src/mysql/dialect';
+import { formatGtidSet, parseGtidSet } from '../../src/mysql/gtid';
 import type { AsyncClient } from '../../src/rpc';
 import { servingNode, toInstance } from '../api/convert';
 import type { Snapshot } from '../scheduler/snapshot';
@@ -19,6 +20,16 @@ export interface ViewDeps {
   snapshot: Pick<Snapshot, 'get'>;
   scheduler: SchedulerConfig;
   agents: { for(node: string): AsyncClient<AgentClient> };
+}
+
+// One spelling per set (MariaDB reports binlog and slave positions side by side): the highest
+// sequence number per domain, as a DBA would write it.
+function normalized(flavor: Flavor, text: string): string {
+  try {
+    return formatGtidSet(parseGtidSet(flavor, text));
+  } catch {
+    return text;
+  }
 }
 
 // A member's status is asked of its agent with this deadline: a silent agent makes the member
@@ -57,14 +68,15 @@ export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Pr
     const node = nodeOf(d, m);
     const instance = toInstance(m, node);
     const s = statuses[k];
-    const h = live ? memberHealth((m.flavor || c.flavor || 'mariadb') as Flavor, { role: m.clusterRole, fenced: m.fenced, state: instance.state ?? m.state, status: s, primary }) : undefined;
+    const flavor = (m.flavor || c.flavor || 'mariadb') as Flavor;
+    const h = live ? memberHealth(flavor, { role: m.clusterRole, fenced: m.fenced, state: instance.state ?? m.state, status: s, primary }) : undefined;
     return {
       instance,
       role: m.clusterRole,
       fenced: m.fenced,
       health: h?.health ?? '',
-      executedGtids: s?.executedGtids ?? '',
-      receivedGtids: s?.receivedGtids ?? '',
+      executedGtids: normalized(flavor, s?.executedGtids ?? ''),
+      receivedGtids: normalized(flavor, s?.receivedGtids ?? ''),
       secondsBehind: s && m.clusterRole === 'replica' ? s.secondsBehind : -1,
       lagTransactions: h?.lagTransactions ?? 0,
       ioRunning: s?.ioRunning ?? false,

@@ -253,9 +253,11 @@ export const mysql: Dialect = {
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r', params: [set, timeout] }),
   clonePluginCheck: () => ({ sql: "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'", params: [] }),
-  installClonePlugin: () => [{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }],
+  // mysql.plugin is a table super_read_only protects (a read-only donor installs it too).
+  installClonePlugin: () => liftSuperReadOnly([{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }]),
+  // A cluster's primary is still read-only (super_read_only) while its replicas are cloned.
   createCloneDonorUser: (user, host, password) =>
-    noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?'), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }]),
+    liftSuperReadOnly(noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?'), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }])),
   // The recipient's data is replaced and its mysqld stops afterwards: the agent starts it again.
   cloneFrom: (d) => [
     { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: [`${d.host}:${d.port}`] },
