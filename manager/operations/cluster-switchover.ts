@@ -46,7 +46,7 @@ export function clusterSwitchoverOperation(d: OperationDeps): OperationType<Swit
     steps: [
       { name: 'choose', run: (ctx) => choose(d, ctx) },
       { name: 'catch-up', timeoutMs: SWITCHOVER.catchUpDeadlineMs + 10_000, run: (ctx) => doCatchUp(d, ctx) },
-      { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 60_000, run: (ctx) => doCutOver(d, ctx) },
+      { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 60_000, run: (ctx) => doCutOver(d, ctx), undo: (ctx) => restoreWrites(d, ctx) },
       {
         name: 'repoint',
         retries: 3,
@@ -108,6 +108,18 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
   // Clients asking for the primary's endpoint learn the new one from here on.
   d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`);
   return out;
+}
+
+// The cut-over failed for good before the store switched: whatever the target became, it is a
+// read-only replica of the old primary again, and only then does the old primary take writes.
+async function restoreWrites(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const chosen = ctx.output<Chosen>('choose');
+  if (!chosen) return;
+  if (d.fleet.store.instances.get(chosen.to)?.clusterRole === 'primary') throw new Error('the store names the target as the primary already: finish the switchover instead');
+  const c = mustCluster(d, ctx.params.cluster);
+  const src = endpointOf(d, memberRow(d, chosen.from));
+  await repointReplica(endpointOf(d, memberRow(d, chosen.to)), src, { user: c.replUser, password: c.replPassword });
+  await src.agent.setReadOnly({ id: src.id, readOnly: false });
 }
 
 // The old primary and every other replica replicate from the new primary. Fenced members are
