@@ -70,10 +70,12 @@ async function choose(d: OperationDeps, ctx: Ctx): Promise<Chosen> {
   if (done) return done;
   const c = mustCluster(d, ctx.params.cluster);
   const p = primaryOf(d, c.name);
-  const ps = await statusOf(d, p.id);
-  if (!ps) throw new Error(`the primary ${p.name} did not answer: a switchover needs it (a failover does not)`);
   const replicas = d.fleet.store.instances.inCluster(c.name).filter((m) => m.clusterRole === 'replica');
   const facts = await Promise.all(replicas.map(async (r) => ({ id: r.id, name: r.name, fenced: r.fenced, state: r.state, status: await statusOf(d, r.id) })));
+  // The primary after its replicas: while it takes writes, a set read earlier would make a
+  // replica that is merely up to date look errant.
+  const ps = await statusOf(d, p.id);
+  if (!ps) throw new Error(`the primary ${p.name} did not answer: a switchover needs it (a failover does not)`);
   const pick = chooseSwitchoverTarget((p.flavor || c.flavor) as Flavor, ps.executedGtids, facts, ctx.params.to);
   if (!pick.ok) throw new Error(`switchover of ${c.name} refused: ${pick.reason}`);
   return { from: p.id, to: pick.id, startedAt: new Date().toISOString() };
