@@ -14,7 +14,9 @@ import { countRows, startWriter, type Address } from './harness/writer';
 const run = promisify(execFile);
 const M = 1024 ** 2;
 const G = 1024 ** 3;
-const shape = { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 3 * G };
+// 1G: mariabackup runs inside the source's container, beside mysqld, within its memory limit
+// (with 512M it was OOM-killed copying 1 GB).
+const shape = { cpuMillis: 500, memoryBytes: 1 * G, diskBytes: 4 * G };
 
 // Three simulated hosts, each an agent and its mysqlds on an address of its own.
 describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
@@ -51,16 +53,24 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
       await conn.end();
     }
   }
-  // Every replica healthy and on the primary's executed set.
-  const converged = (name: string) =>
-    waitUntil(
-      `cluster ${name} to converge`,
-      async () => {
-        const c = await get(name);
-        return c.members.every((m) => m.health === 'ok' && m.lagTransactions === 0) && c;
-      },
-      30_000,
-    );
+  // Every replica healthy and on the primary's executed set; on a timeout the error shows
+  // every member as GetCluster last saw it.
+  async function converged(name: string): Promise<Cluster__Output> {
+    let last: Cluster__Output | undefined;
+    try {
+      return await waitUntil(
+        `cluster ${name} to converge`,
+        async () => {
+          last = await get(name);
+          return last.members.every((m) => m.health === 'ok' && m.lagTransactions === 0) && last;
+        },
+        30_000,
+      );
+    } catch (err) {
+      const seen = last?.members.map((m) => ({ name: m.instance!.name, role: m.role, state: m.instance!.state, health: m.health, problem: m.lastError, lag: m.lagTransactions, behind: m.secondsBehind, io: m.ioRunning, sql: m.sqlRunning, ro: m.readOnly, source: m.source, executed: m.executedGtids }));
+      throw new Error(`${(err as Error).message}: ${JSON.stringify(seen)}`);
+    }
+  }
   const semiSync = async (addr: Address) => (await sql<{ source_on: number; clients: number }>(addr, dialectFor(f.flavor).semiSyncStatus().sql))[0]!;
 
   it('creates a 1+2 semi-sync cluster: distinct hosts, read-only replicas replicating by GTID, semi-sync on', async () => {
@@ -234,4 +244,3 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
   });
 });
 
-export type { Cluster__Output };
