@@ -25,6 +25,7 @@ import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
 import { ExpansionOps } from './expansion/ops';
+import { ClusterOps } from './clusters/ops';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
@@ -240,7 +241,8 @@ async function main(): Promise<void> {
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
+  const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -249,7 +251,7 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents }, o.adminListen);
 
   stopOnSignals(
     log,

@@ -28,6 +28,8 @@ export interface InstanceSpec {
   replica?: boolean;
   // See AgentCreateInstanceRequest.require_tls.
   requireTls?: boolean;
+  // See AgentCreateInstanceRequest.semi_sync_timeout_ms.
+  semiSyncTimeoutMs?: number;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
@@ -150,7 +152,7 @@ export class Instances {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
         else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
       }
-      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), tls: rec.tls });
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), tls: rec.tls, semiSyncTimeoutMs: rec.semiSyncTimeoutMs });
       await writeRecord(layout, { ...rec, shape });
       const applyMs = Date.now() - t0;
       this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
@@ -198,7 +200,7 @@ export class Instances {
     await prepareDirs(layout);
     const tls = this.ctx.mysqlTls ? { required: !!spec.requireTls } : undefined;
     if (this.ctx.mysqlTls) await installTls(layout, this.ctx.mysqlTls);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica, tls });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica, tls, semiSyncTimeoutMs: spec.semiSyncTimeoutMs });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
@@ -206,6 +208,7 @@ export class Instances {
       role: old?.role ?? (spec.replica ? 'replica' : 'standalone'), readOnly: old?.readOnly ?? !!spec.replica, flavor, mysqlVersion: version, updatedAt: '',
       ...(old?.firstStartedAt ? { firstStartedAt: old.firstStartedAt } : {}),
       ...(tls ? { tls } : {}),
+      ...(spec.semiSyncTimeoutMs ? { semiSyncTimeoutMs: spec.semiSyncTimeoutMs } : {}),
     });
   }
 

@@ -15,6 +15,8 @@ export interface MyCnfInput {
   replica?: boolean;
   // Clients may (or, required, must) connect over TLS with the node's MySQL certificate.
   tls?: { required: boolean };
+  // A member of a semi-sync cluster: the acknowledgement timeout (ms); 0 or absent: none.
+  semiSyncTimeoutMs?: number;
 }
 
 // Where the agent puts the node's MySQL certificate, its key and the fleet CA (conf/tls).
@@ -106,6 +108,7 @@ export function renderMyCnf(i: MyCnfInput): string {
     ...(i.tls ? [tlsSection(i.tls.required)] : []),
     [`${i.flavor} only`, d.serverSettings()],
   ];
+  if (i.semiSyncTimeoutMs) sections.push(['semi-sync replication (cluster member)', d.semiSyncSettings(i.semiSyncTimeoutMs)]);
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
 
   const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];

@@ -24,6 +24,9 @@ import type { ExpansionOps } from '../expansion/ops';
 import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
+import { clusterHandlers } from './clusters';
+import type { ClusterOps } from '../clusters/ops';
+import type { ViewDeps } from '../clusters/view';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -42,6 +45,9 @@ export interface PortalDeps {
   // The fleet CA (PEM) that signed the nodes' MySQL certificates, handed to clients with the
   // credentials of an instance that serves TLS.
   mysqlCaPem?: string;
+  // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
+  clusters: ClusterOps;
+  agents: ViewDeps['agents'];
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -240,5 +246,6 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
+  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
 }

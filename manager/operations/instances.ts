@@ -166,6 +166,7 @@ export class InstanceOps {
     const i = this.fleet.store.instances.find(idOrName);
     if (!i) throw notFound(`no instance ${idOrName}`);
     if (force) this.mustBeDown(i.node, `force-delete ${i.name}`);
+    if (i.clusterName) throw failedPrecondition(`${i.name} is a member of cluster ${i.clusterName}: berthctl cluster remove-replica (or cluster delete) removes it`);
     const opId = newOperationId();
     this.fleet.change(() => {
       this.engine.record({ id: opId, type: 'delete', params: { instanceId: i.id, ...(force ? { force } : {}) }, subjects: [{ kind: 'instance', name: i.id }], ifBusy: i.state === 'running' && !force ? 'wait' : 'refuse' });

@@ -11,7 +11,7 @@ const node = (name: string): NodeRow => ({
 });
 const inst = (id: string, over: Partial<InstanceRow> = {}): InstanceRow => ({
   id, name: id, serverId: 1, node: 'n1', diskPath: '/d1', port: 3301, cpuMillis: 500, memoryBytes: G, diskBytes: 2 * G, image: 'x', state: 'running',
-  flavor: '', version: '', containerId: '', adminUser: 'admin', adminPassword: '', message: '', antiAffinityGroup: '', cluster: '', createdAt: '', updatedAt: '', ...over,
+  flavor: '', version: '', containerId: '', adminUser: 'admin', adminPassword: '', message: '', antiAffinityGroup: '', cluster: '', clusterName: '', clusterRole: '', fenced: false, createdAt: '', updatedAt: '', ...over,
 });
 const op = (id: string, instance: string, params: Record<string, unknown> = {}) => ({ id, subjects: [{ kind: 'instance', name: instance }], params }) as unknown as OperationRow;
 

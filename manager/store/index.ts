@@ -1,3 +1,4 @@
+import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
 import { InstancesTable } from './instances';
@@ -14,6 +15,7 @@ export class Store {
   readonly events: EventsTable;
   readonly requests: RequestsTable;
   readonly instanceTls: InstanceTlsTable;
+  readonly clusters: ClustersTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -24,6 +26,7 @@ export class Store {
     this.events = new EventsTable(db);
     this.requests = new RequestsTable(db);
     this.instanceTls = new InstanceTlsTable(db);
+    this.clusters = new ClustersTable(db);
   }
 
   static open(file: string): Store {
