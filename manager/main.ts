@@ -21,6 +21,7 @@ import { DEFAULT_RULES } from './health/alerts/rules/index';
 import { DEFAULT_THRESHOLDS } from './health/alerts/types';
 import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './health/usage';
+import { ReplicationMap } from './health/replication';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
@@ -86,6 +87,7 @@ const program = new Command('berth-manager')
   .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
+  .option('--alert-replication-lag <seconds>', 'alert when a replica is further behind its source than this', secondsOpt, DEFAULT_THRESHOLDS.replicationLagSeconds)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
   .option('--auto-expand <mode>', 'automatic expansion from measured usage: off, plan (decide and list only) or on', autoExpandOpt, DEFAULT_POLICY.mode)
   .option('--auto-expand-interval <seconds>', 'how often usage is checked for expansion', secondsOpt, 10)
@@ -131,6 +133,7 @@ const o = program.opts<{
   alertDiskFreePct: number;
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
+  alertReplicationLag: number;
   autoExpand: AutoExpandMode;
   autoExpandInterval: number;
   expandDiskPct: number;
@@ -185,9 +188,10 @@ async function main(): Promise<void> {
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes, tls);
   const usage = new UsageMap();
+  const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
-  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct };
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds });
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds, replication });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
@@ -222,7 +226,7 @@ async function main(): Promise<void> {
   const server = new grpc.Server(SERVER_OPTIONS);
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   const resumed = engine.resumeAll();

@@ -17,6 +17,8 @@ const USER = /^[A-Za-z0-9_]{1,32}$/;
 const HOST = /^[A-Za-z0-9_.:%-]{1,60}$/;
 // How long killed sessions get to disappear before the call gives up on them.
 const KILL_SETTLE_MS = 10_000;
+// A replica gives up on a silent source after this long (failure detection asks the replicas).
+const REPLICA_NET_TIMEOUT_S = 4;
 
 export class Replication {
   constructor(private readonly instances: Instances) {}
@@ -44,6 +46,7 @@ export class Replication {
     return withInstance(this.instances, req.id, async (s) => {
       const src = { host: req.sourceHost, port: req.sourcePort, user: req.user, password: req.password };
       await s.run(s.d.configureReplica(src, req.gtidPosition || undefined), [req.password]);
+      await s.run(s.d.replicaLossDetection(REPLICA_NET_TIMEOUT_S));
       if (req.start) await s.run(s.d.startReplica());
       return status(s);
     });
