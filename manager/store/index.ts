@@ -1,3 +1,4 @@
+import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
 import { InstancesTable } from './instances';
@@ -10,6 +11,7 @@ export class Store {
   readonly instances: InstancesTable;
   readonly operations: OperationsTable;
   readonly events: EventsTable;
+  readonly clusters: ClustersTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -18,6 +20,7 @@ export class Store {
     this.instances = new InstancesTable(db);
     this.operations = new OperationsTable(db);
     this.events = new EventsTable(db);
+    this.clusters = new ClustersTable(db);
   }
 
   static open(file: string): Store {
