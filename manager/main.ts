@@ -22,6 +22,9 @@ import { DEFAULT_THRESHOLDS } from './health/alerts/types';
 import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './health/usage';
 import { ReplicationMap } from './health/replication';
+import { DEFAULT_DETECTION } from './health/detect';
+import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
+import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
@@ -100,6 +103,12 @@ const program = new Command('berth-manager')
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
+  .option('--failover <on|off>', 'automatic failover of cluster primaries', (v) => v !== 'off', true)
+  .option('--failover-agent-silent <seconds>', "a primary's agent not heard from this long is silent (then the manager probes mysqld and asks the replicas)", secondsOpt, DEFAULT_DETECTION.agentSilentMs / 1000)
+  .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
+  .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
+  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_TRIGGER.periodMs / 1000)
+  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_TRIGGER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
   .parse();
@@ -145,8 +154,15 @@ const o = program.opts<{
   maxMigrations: number;
   diskPressureFreePct: number;
   drainConcurrency: number;
+  failover: boolean;
+  failoverAgentSilent: number;
+  failoverMysqldDown: number;
+  failoverProbeFail: number;
+  failoverPeriod: number;
+  writeLease: number;
   logFormat: LogFormat;
 }>();
+if (!(o.writeLease >= 0) || (o.writeLease > 0 && o.writeLease >= o.failoverAgentSilent)) program.error('--write-lease must be 0 or shorter than --failover-agent-silent: the old primary must be read-only before a replica is promoted');
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
 async function main(): Promise<void> {
@@ -191,7 +207,19 @@ async function main(): Promise<void> {
   const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds, replication });
+  const failover = new FailoverTrigger(
+    { fleet, engine, agents, replication, log },
+    {
+      ...DEFAULT_TRIGGER,
+      enabled: o.failover,
+      agentSilentMs: o.failoverAgentSilent * 1000,
+      mysqldDownMs: o.failoverMysqldDown * 1000,
+      probeFailMs: o.failoverProbeFail * 1000,
+      periodMs: o.failoverPeriod * 1000,
+      leaseMs: o.writeLease * 1000,
+    },
+  );
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds, replication, failovers: failover.failovers() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
@@ -226,10 +254,12 @@ async function main(): Promise<void> {
   const server = new grpc.Server(SERVER_OPTIONS);
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, requireNodeCert: Boolean(tls) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
+  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, { ...DEFAULT_FAILOVER, onDone: () => metrics.failovers.inc() }));
   const resumed = engine.resumeAll();
+  failover.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
@@ -242,6 +272,7 @@ async function main(): Promise<void> {
     () => {
       registry.forceShutdown();
       alerts.stop();
+      failover.stop();
       expander.stop();
       void admin?.app.close();
       agents.close();

@@ -22,6 +22,7 @@ import type { ExpansionOps } from '../expansion/ops';
 import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
+import { failoverHandlers } from './failover-rpcs';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -186,5 +187,5 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) }, portalGuard(d.auth)));
 }

@@ -8,6 +8,8 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly schedulerSeconds: client.Histogram<'result'>;
   readonly fitSeconds: client.Histogram;
+  // Automatic failovers done since the manager started (manager/operations/cluster-failover.ts).
+  readonly failovers: client.Counter;
   private readonly opWatermark: { at: string; ids: Set<string> };
 
   constructor(
@@ -17,6 +19,7 @@ export class Metrics {
     private readonly webhook: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 }),
   ) {
     const r = this.registry;
+    this.failovers = new client.Counter({ name: 'berth_failovers_total', help: 'automatic failovers of cluster primaries done since the manager started', registers: [r] });
     const labels = ['node', 'zone', 'rack'] as const;
     // Registered after berth_nodes, whose collect fills them from one capacity report per scrape.
     const g = (name: string, help: string, labelNames: readonly string[]) => new client.Gauge({ name, help, labelNames, registers: [] });

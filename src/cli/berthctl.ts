@@ -9,6 +9,7 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import { isServiceError, type AsyncClient } from '../rpc';
 import { portalClient, type ConnectionFlags } from './connect';
 import { addSecurityCommands } from './security';
+import { addFailoverCommands } from './failover';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
 
@@ -505,6 +506,7 @@ capacity
   });
 
 addSecurityCommands(program, portal, { json, print, table });
+addFailoverCommands(program, portal, { json, print });
 
 program
   .parseAsync()
