@@ -29,6 +29,7 @@ import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
 import { ExpansionOps } from './expansion/ops';
+import { ClusterOps } from './clusters/ops';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
@@ -252,18 +253,19 @@ async function main(): Promise<void> {
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
+  const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
-  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, { ...DEFAULT_FAILOVER, onDone: () => metrics.failovers.inc() }));
+  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));
   const resumed = engine.resumeAll();
   failover.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents }, o.adminListen);
 
   stopOnSignals(
     log,

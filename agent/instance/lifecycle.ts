@@ -25,6 +25,8 @@ export interface InstanceSpec {
   serverId: number;
   // See AgentCreateInstanceRequest.replica.
   replica?: boolean;
+  // See AgentCreateInstanceRequest.semi_sync_timeout_ms.
+  semiSyncTimeoutMs?: number;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
@@ -142,7 +144,7 @@ export class Instances {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
         else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
       }
-      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout) });
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), semiSyncTimeoutMs: rec.semiSyncTimeoutMs });
       await writeRecord(layout, { ...rec, shape });
       const applyMs = Date.now() - t0;
       this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
@@ -185,12 +187,13 @@ export class Instances {
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
     await prepareDirs(layout);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica, semiSyncTimeoutMs: spec.semiSyncTimeoutMs });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
       version: 1, id: spec.id, name: spec.name, image: spec.image, port: spec.port, diskPath: spec.diskPath, serverId: spec.serverId, shape,
       role: old?.role ?? (spec.replica ? 'replica' : 'standalone'), readOnly: old?.readOnly ?? !!spec.replica, flavor, mysqlVersion: version, updatedAt: '',
+      ...(spec.semiSyncTimeoutMs ? { semiSyncTimeoutMs: spec.semiSyncTimeoutMs } : {}),
     });
   }
 

@@ -14,6 +14,10 @@ describe('renderMyCnf', () => {
   it('renders MySQL 9.7 16G as expected', () =>
     expect(renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 16 * G, port: 3312, serverId: 42 })).toBe(expected('mysql-16g.cnf')));
 
+  // A semi-sync cluster member that starts as a replica: both flavors, expected files.
+  it.each(['mariadb', 'mysql'] as const)('renders a %s semi-sync cluster member as expected', (flavor) =>
+    expect(renderMyCnf({ ...base, flavor, replica: true, semiSyncTimeoutMs: 5000 })).toBe(expected(`${flavor}-semisync-member.cnf`)));
+
   // Names MySQL 8.0.x deprecated and 8.4/9.x removed or warn about at start-up; the integration
   // test also fails on any such warning in mysqld's error log.
   const goneInMysql9 = [

@@ -13,6 +13,8 @@ export interface MyCnfInput {
   diskBytes?: number;
   // Starts as a replica (agent/movement): read-only, replication not started at boot.
   replica?: boolean;
+  // A member of a semi-sync cluster: the acknowledgement timeout (ms); 0 or absent: none.
+  semiSyncTimeoutMs?: number;
 }
 
 // The section title agent/movement/replica-cnf.ts looks for to drop these lines again.
@@ -92,6 +94,7 @@ export function renderMyCnf(i: MyCnfInput): string {
     ['character set', { 'character-set-server': 'utf8mb4' }],
     [`${i.flavor} only`, d.serverSettings()],
   ];
+  if (i.semiSyncTimeoutMs) sections.push(['semi-sync replication (cluster member)', d.semiSyncSettings(i.semiSyncTimeoutMs)]);
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
 
   const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];

@@ -20,6 +20,8 @@ export interface DesiredState {
   shape: { cpuMillis: number; memoryBytes: number; diskBytes: number };
   role: Role;
   readOnly: boolean;
+  // Member of a semi-sync cluster (AgentCreateInstanceRequest.semi_sync_timeout_ms); absent: none.
+  semiSyncTimeoutMs?: number;
   // Learned from the image's mysqld.
   flavor: string;
   mysqlVersion: string;

@@ -31,7 +31,12 @@ export class Replication {
       // A donor needs the clone plugin too, not only the recipient.
       const check = req.cloneDonor ? s.d.clonePluginCheck() : undefined;
       if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
-      const sts = req.cloneDonor ? s.d.createCloneDonorUser(user, host, req.password) : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
+      if (req.cloneDonor && req.monitor) throw invalidArgument('an account is a clone donor or a monitor, not both');
+      const sts = req.cloneDonor
+        ? s.d.createCloneDonorUser(user, host, req.password)
+        : req.monitor
+          ? s.d.createMonitorUser(user, host, req.password, { binlog: req.binlog })
+          : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
       await fenced(s, () => s.run(sts, [req.password]));
     });
   }

@@ -23,6 +23,9 @@ import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
 import { failoverHandlers } from './failover-rpcs';
+import { clusterHandlers } from './clusters';
+import type { ClusterOps } from '../clusters/ops';
+import type { ViewDeps } from '../clusters/view';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -38,6 +41,9 @@ export interface PortalDeps {
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
+  // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
+  clusters: ClusterOps;
+  agents: ViewDeps['agents'];
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -187,5 +193,6 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) }, portalGuard(d.auth)));
+  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) }, portalGuard(d.auth)));
 }

@@ -8,8 +8,6 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly schedulerSeconds: client.Histogram<'result'>;
   readonly fitSeconds: client.Histogram;
-  // Automatic failovers done since the manager started (manager/operations/cluster-failover.ts).
-  readonly failovers: client.Counter;
   private readonly opWatermark: { at: string; ids: Set<string> };
 
   constructor(
@@ -19,7 +17,6 @@ export class Metrics {
     private readonly webhook: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 }),
   ) {
     const r = this.registry;
-    this.failovers = new client.Counter({ name: 'berth_failovers_total', help: 'automatic failovers of cluster primaries done since the manager started', registers: [r] });
     const labels = ['node', 'zone', 'rack'] as const;
     // Registered after berth_nodes, whose collect fills them from one capacity report per scrape.
     const g = (name: string, help: string, labelNames: readonly string[]) => new client.Gauge({ name, help, labelNames, registers: [] });
@@ -112,7 +109,8 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [r],
     });
-    const failovers = () => store.events.countOfKind('failover.succeeded');
+    // One `cluster.failover.done` event per completed failover (FleetState.recordClusterHistory).
+    const failovers = () => store.events.countOfKind('cluster.failover.done');
     let failoversSeen = failovers();
     new client.Counter({
       name: 'berth_failovers_total',

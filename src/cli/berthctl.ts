@@ -9,6 +9,7 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import { isServiceError, type AsyncClient } from '../rpc';
 import { portalClient, type ConnectionFlags } from './connect';
 import { addSecurityCommands } from './security';
+import { addClusterCommands } from './cluster';
 import { addFailoverCommands } from './failover';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
@@ -44,7 +45,7 @@ const shape = (r: { cpuMillis: number; memoryBytes: number; diskBytes: number } 
 
 function instanceRows(list: Instance__Output[]): void {
   table(
-    ['NAME', 'ID', 'STATE', 'NODE', 'ADDRESS', 'CPU', 'MEMORY', 'DISK', 'VERSION'],
+    ['NAME', 'ID', 'STATE', 'NODE', 'ADDRESS', 'CPU', 'MEMORY', 'DISK', 'VERSION', 'CLUSTER ROLE'],
     list.map((i) => [
       i.name,
       i.id,
@@ -55,6 +56,7 @@ function instanceRows(list: Instance__Output[]): void {
       formatSize(i.resources?.memoryBytes ?? 0),
       formatSize(i.resources?.diskBytes ?? 0),
       i.version ? `${i.flavor} ${i.version}` : '',
+      i.clusterName ? `${i.clusterRole} of ${i.clusterName}${i.fenced ? ' (fenced)' : ''}` : '',
     ]),
   );
 }
@@ -506,6 +508,7 @@ capacity
   });
 
 addSecurityCommands(program, portal, { json, print, table });
+addClusterCommands(program, portal, { json, print, table, waitFor, opFailed });
 addFailoverCommands(program, portal, { json, print });
 
 program
