@@ -84,6 +84,7 @@ export class FailoverTrigger {
         for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
         if (!primary || c.state !== 'running') continue;
         if (this.leaseFencedWhileAway(primary, now)) this.act(`lease:${primary.id}`, () => this.giveWritesBack(c, primary));
+        for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
       }
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
@@ -190,6 +191,20 @@ export class FailoverTrigger {
     if (!cur || cur.fenced || cur.clusterRole !== 'primary' || this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
     await this.d.agents.for(p.node).setReadOnly({ id: p.id, readOnly: false, persist: false, restore: [{ user: p.adminUser, host: '%' }] }, 3000);
     this.d.fleet.event('cluster.lease.restored', c.name, `${p.name} made writable again: its agent had fenced it while it could not reach the manager`);
+  }
+
+  // A replica whose mysqld restarted: replicas start with replication stopped by design (read
+  // only, no replication at boot), so the manager starts it again; stopped on purpose (an error,
+  // or only one thread) is left alone.
+  private restartedStopped(r: InstanceRow): boolean {
+    const s = this.d.replication.get(r.id)?.state;
+    return Boolean(s?.mysqldUp && s.configured && !s.ioRunning && !s.ioConnecting && !s.sqlRunning && !s.lastIoError && !s.lastSqlError && s.readOnly);
+  }
+
+  private async startReplication(c: ClusterRow, r: InstanceRow): Promise<void> {
+    if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
+    await this.d.agents.for(r.node).startReplica({ id: r.id }, 3000);
+    this.d.fleet.event('cluster.replication.started', c.name, `replication of ${r.name} started again after its mysqld restarted`);
   }
 
   // A fenced instance (an old primary) whose host answers again is stopped: it is never

@@ -55,6 +55,9 @@ class FakeAgent {
     this.calls.push(`replicate from ${r.sourceHost}:${r.sourcePort} as ${r.user}`);
     return {};
   }
+  async getReplicaStatus() {
+    return { ioRunning: true, sqlRunning: true, lastIoError: '', lastSqlError: '', secondsBehind: 0 };
+  }
   async stopInstance() {
     await this.check();
     this.calls.push('stop-instance');
@@ -98,7 +101,7 @@ describe('cluster-failover operation', () => {
     const op = await run();
     expect(op.state, op.error).toBe('succeeded');
     expect(agents.get('b')!.calls).toEqual(['stop-io true', `wait ${P}:1-100`, 'reset', 'read-only false persist true']);
-    expect(agents.get('c')!.calls).toEqual(['stop-io true', 'replicate from 127.0.0.22:3301 as berth_repl']);
+    expect(agents.get('c')!.calls).toEqual(['stop-io true', 'read-only true persist true', 'replicate from 127.0.0.22:3301 as berth_repl']);
     expect(agents.get('a')!.calls).toEqual(['stop-instance']);
     const members = fleet.store.instances.inCluster('orders');
     expect(members.find((m) => m.clusterRole === 'primary')!.id).toBe(ids.b);

@@ -3,6 +3,8 @@ import type { AgentReplicaStatus__Output } from '../../src/gen/berth/v1/AgentRep
 import type { Flavor } from '../../src/mysql/dialect';
 import { count, describe, formatGtidSet, parseGtidSet, subtract } from '../../src/mysql/gtid';
 import { chooseFailoverCandidate, type FailoverCandidate, type FailoverLimits, type LastPrimary } from '../movement/decide';
+import { endpointOf } from '../clusters/members';
+import { repointReplica } from '../movement/replica';
 import type { InstanceRow } from '../store/instances';
 import type { OperationDeps } from './deps';
 import { mustInstance } from './deps';
@@ -153,28 +155,31 @@ async function promote(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
 
 async function repoint(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise<{ repointed: string[]; left: { name: string; reason: string }[] }> {
   const c = chosen(ctx);
-  const primary = mustInstance(d, c.id);
+  const primary = endpointOf(d, mustInstance(d, c.id));
   const cl = d.fleet.store.clusters.get(ctx.params.cluster);
   if (!cl) throw new Error(`cluster ${ctx.params.cluster} is gone`);
-  const host = d.fleet.store.nodes.get(primary.node)?.host ?? '127.0.0.1';
   const repointed: string[] = [];
   const left: { name: string; reason: string }[] = [];
-  for (const r of replicasOf(d, ctx).filter((m) => m.id !== c.id)) {
-    const refused = c.refused.find((x) => x.name === r.name);
-    if (refused) {
-      // Its data is not the cluster's: rebuilt from a copy, never replicated as it is.
-      d.fleet.fenceInstance(r.id, `refused by the failover of ${ctx.params.cluster}: ${refused.reason}`);
-      left.push(refused);
-      continue;
-    }
-    try {
-      await agentOf(d, r).configureReplica({ id: r.id, sourceHost: host, sourcePort: primary.port, user: cl.replUser, password: cl.replPassword, gtidPosition: '', start: true }, cfg.agentDeadlineMs);
-      repointed.push(r.name);
-    } catch (err) {
-      left.push({ name: r.name, reason: errorMessage(err) });
-    }
-  }
-  if (left.length) d.fleet.event('cluster.failover.replicas-left', ctx.params.cluster, `not re-pointed to ${primary.name}: ${left.map((l) => `${l.name} (${l.reason})`).join('; ')}`);
+  await Promise.all(
+    replicasOf(d, ctx)
+      .filter((m) => m.id !== c.id)
+      .map(async (r) => {
+        const refused = c.refused.find((x) => x.name === r.name);
+        if (refused) {
+          // Its data is not the cluster's: rebuilt from a copy, never replicated as it is.
+          d.fleet.fenceInstance(r.id, `refused by the failover of ${ctx.params.cluster}: ${refused.reason}`);
+          left.push(refused);
+          return;
+        }
+        try {
+          await repointReplica(endpointOf(d, r), primary, { user: cl.replUser, password: cl.replPassword }, { startTimeoutMs: cfg.relayApplyTimeoutMs, signal: ctx.signal });
+          repointed.push(r.name);
+        } catch (err) {
+          left.push({ name: r.name, reason: errorMessage(err) });
+        }
+      }),
+  );
+  if (left.length) d.fleet.event('cluster.failover.replicas-left', ctx.params.cluster, `not re-pointed to ${c.name}: ${left.map((l) => `${l.name} (${l.reason})`).join('; ')}`);
   return { repointed, left };
 }
 
