@@ -54,8 +54,9 @@ class FakeAgent {
     this.log('kill clients');
     return { killed: 1, executedGtids: this.gtid };
   }
+  reach = true;
   async waitForGtid() {
-    return { reached: true, executedGtids: this.gtid };
+    return { reached: this.reach, executedGtids: this.gtid };
   }
   async resetReplica() {
     this.log('reset replica');
@@ -150,8 +151,28 @@ describe('ClusterOps and the cluster operations', () => {
     expect(agents.get(p!.node)!.calls.slice(0, 2)).toEqual(['read-only true', 'kill clients']);
     expect(agents.get(t!.node)!.calls).toEqual(['reset replica', 'read-only false persist']);
     expect(agents.get(p!.node)!.calls.slice(2)).toEqual(['read-only true persist', `replicate from ${fleet.store.nodes.get(t!.node)!.host}`]);
-    expect(fleet.store.instances.inCluster('orders').map((m) => [m.name, m.clusterRole])).toEqual([['orders-3', 'primary'], ['orders-1', 'replica'], ['orders-2', 'replica']]);
+    const roles = fleet.store.instances.inCluster('orders').map((m) => [m.name, m.clusterRole]);
+    expect(roles[0]).toEqual(['orders-3', 'primary']);
+    expect(roles.slice(1).sort()).toEqual([['orders-1', 'replica'], ['orders-2', 'replica']]);
     expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ kind: 'switchover', outcome: 'done', fromInstance: p!.id, toInstance: t!.id });
+  });
+
+  it('a switchover whose target cannot catch up is aborted: the old primary takes writes again, the store keeps it', async () => {
+    const { fleet, agents, engine, ops } = setup();
+    const { members, operation } = ops.create(input());
+    await engine.wait(operation.id, 5000);
+    const [p, t] = members;
+    agents.get(t!.node)!.reach = false;
+    for (const a of agents.values()) a.calls = [];
+    const op = await engine.wait(ops.switchover('orders', t!.name).id, 5000);
+    expect(op!.state).toBe('failed');
+    expect(op!.error).toMatch(/did not execute the source's final GTID set/);
+    // The cut-over gave writes back itself; the undo makes sure of it after re-pointing the target.
+    expect(agents.get(p!.node)!.calls.slice(0, 3)).toEqual(['read-only true', 'kill clients', 'read-only false']);
+    expect(agents.get(p!.node)!.calls.at(-1)).toBe('read-only false');
+    expect(agents.get(t!.node)!.calls).not.toContain('read-only false persist');
+    expect(fleet.store.instances.get(p!.id)!.clusterRole).toBe('primary');
+    expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ kind: 'switchover', outcome: 'aborted', fromInstance: p!.id, toInstance: t!.id });
   });
 
   it('refuses to remove the primary or the last replica of a semi-sync cluster', async () => {

@@ -66,12 +66,11 @@ async function accounts(d: OperationDeps, ctx: Ctx): Promise<{ revoked: MysqlAcc
   return { revoked: revoked.length ? revoked : (before?.revoked ?? []) };
 }
 
+// One after another: a MySQL donor serves one CLONE at a time ("Too many concurrent clone
+// operations"), and copies of an empty primary are quick.
 async function seedAll(d: OperationDeps, ctx: Ctx): Promise<Record<string, SeedOut>> {
   const out: Record<string, SeedOut> = {};
-  // In parallel: each copy streams from the primary to another host.
-  const results = await Promise.allSettled(ctx.params.replicaIds.map(async (id) => (out[id] = await seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, id))));
-  const bad = results.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
-  if (bad) throw bad.reason;
+  for (const id of ctx.params.replicaIds) out[id] = await seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, id);
   return out;
 }
 

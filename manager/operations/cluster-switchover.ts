@@ -46,7 +46,7 @@ export function clusterSwitchoverOperation(d: OperationDeps): OperationType<Swit
     steps: [
       { name: 'choose', run: (ctx) => choose(d, ctx) },
       { name: 'catch-up', timeoutMs: SWITCHOVER.catchUpDeadlineMs + 10_000, run: (ctx) => doCatchUp(d, ctx) },
-      { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 60_000, run: (ctx) => doCutOver(d, ctx) },
+      { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 60_000, run: (ctx) => doCutOver(d, ctx), undo: (ctx) => restoreWrites(d, ctx) },
       {
         name: 'repoint',
         retries: 3,
@@ -70,10 +70,12 @@ async function choose(d: OperationDeps, ctx: Ctx): Promise<Chosen> {
   if (done) return done;
   const c = mustCluster(d, ctx.params.cluster);
   const p = primaryOf(d, c.name);
-  const ps = await statusOf(d, p.id);
-  if (!ps) throw new Error(`the primary ${p.name} did not answer: a switchover needs it (a failover does not)`);
   const replicas = d.fleet.store.instances.inCluster(c.name).filter((m) => m.clusterRole === 'replica');
   const facts = await Promise.all(replicas.map(async (r) => ({ id: r.id, name: r.name, fenced: r.fenced, state: r.state, status: await statusOf(d, r.id) })));
+  // The primary after its replicas: while it takes writes, a set read earlier would make a
+  // replica that is merely up to date look errant.
+  const ps = await statusOf(d, p.id);
+  if (!ps) throw new Error(`the primary ${p.name} did not answer: a switchover needs it (a failover does not)`);
   const pick = chooseSwitchoverTarget((p.flavor || c.flavor) as Flavor, ps.executedGtids, facts, ctx.params.to);
   if (!pick.ok) throw new Error(`switchover of ${c.name} refused: ${pick.reason}`);
   return { from: p.id, to: pick.id, startedAt: new Date().toISOString() };
@@ -108,6 +110,18 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
   // Clients asking for the primary's endpoint learn the new one from here on.
   d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`);
   return out;
+}
+
+// The cut-over failed for good before the store switched: whatever the target became, it is a
+// read-only replica of the old primary again, and only then does the old primary take writes.
+async function restoreWrites(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const chosen = ctx.output<Chosen>('choose');
+  if (!chosen) return;
+  if (d.fleet.store.instances.get(chosen.to)?.clusterRole === 'primary') throw new Error('the store names the target as the primary already: finish the switchover instead');
+  const c = mustCluster(d, ctx.params.cluster);
+  const src = endpointOf(d, memberRow(d, chosen.from));
+  await repointReplica(endpointOf(d, memberRow(d, chosen.to)), src, { user: c.replUser, password: c.replPassword });
+  await src.agent.setReadOnly({ id: src.id, readOnly: false });
 }
 
 // The old primary and every other replica replicate from the new primary. Fenced members are

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { alreadyExists, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
 import { explain, plan } from '../scheduler/schedule';
@@ -138,6 +138,7 @@ export class InstanceOps {
   delete(idOrName: string): OperationRow {
     const i = this.fleet.store.instances.find(idOrName);
     if (!i) throw notFound(`no instance ${idOrName}`);
+    if (i.clusterName) throw failedPrecondition(`${i.name} is a member of cluster ${i.clusterName}: berthctl cluster remove-replica (or cluster delete) removes it`);
     const opId = newOperationId();
     this.fleet.change(() => {
       this.engine.record({ id: opId, type: 'delete', params: { instanceId: i.id }, subjects: [{ kind: 'instance', name: i.id }], ifBusy: i.state === 'running' ? 'wait' : 'refuse' });
