@@ -21,6 +21,7 @@ import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 import { DEFAULT_REPLICATION_PROBE, ReplicationProbe } from './replication-state';
 import { WriteLease } from './write-lease';
+import { leaseFence } from './fence';
 import { Replication } from './movement/replication';
 
 const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'node';
@@ -116,14 +117,8 @@ async function main(): Promise<void> {
   const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
 
-  // Fencing: sessions ended first (a commit waiting for a semi-sync acknowledgement is then never
-  // acknowledged), read-only, and sessions that connected meanwhile ended again.
   const repl = new Replication(instances);
-  const lease = new WriteLease(async (id) => {
-    await repl.killClients(id);
-    await repl.setReadOnly({ id, readOnly: true, persist: false, restore: [] });
-    await repl.killClients(id);
-  }, log);
+  const lease = new WriteLease(leaseFence(repl, instances, docker.api, log), log);
   let nudge = () => undefined as void;
   const replication = new ReplicationProbe(() => instances.list(), { ...DEFAULT_REPLICATION_PROBE, intervalMs: o.replicationInterval * 1000 }, log, () => nudge(), (id, ro) => lease.isFenced(id, ro));
   replication.start();

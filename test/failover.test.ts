@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -165,6 +166,9 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
       expect(direct.acked.filter((a) => a.at >= promotedAt)).toEqual([]);
       expect(await missingRows({ host: ep1.primary!.host, port: ep1.primary!.port, ...created.get('fo2')! }, 'p1', direct.acked.map((a) => a.id))).toEqual([]);
       console.log(`[${f.flavor}] partition -> new primary named after ${promotedAt - cutAt} ms; last ack on the isolated primary ${Math.max(0, ...direct.acked.map((a) => a.at)) - cutAt} ms after the cut`);
+    } catch (err) {
+      const lines = (node: string) => fs.readFileSync(path.join(cluster.dir, `${node}.log`), 'utf8').split('\n').filter((l) => /lease|fence|killed|failover/i.test(l)).slice(-15).join('\n');
+      throw new Error(`${(err as Error).message}\nacked after the cut: ${direct.acked.filter((a) => a.at > cutAt).length}, errors: ${direct.errors.length}\n${cluster.agents.map((a) => `${a.node}:\n${lines(a.node)}`).join('\n')}\n${lines('manager').slice(-3000)}`);
     } finally {
       cut.heal();
     }

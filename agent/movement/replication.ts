@@ -101,6 +101,22 @@ export class Replication {
     await fs.writeFile(file, withReplicaSection(cnf, readOnly ? s.d.replicaSettings() : undefined), { mode: 0o644 });
   }
 
+  // Fencing (agent/fence.ts): ends every client session and reports how many are still there
+  // after `settleMs` instead of waiting for them (a commit waiting for a semi-sync ACK cannot be
+  // killed on MariaDB 10.11: it goes on waiting).
+  killClientsWithin(id: string, settleMs: number): Promise<{ killed: number; left: number }> {
+    return withInstance(this.instances, id, async (s) => {
+      const ids = (await s.rows<{ id: number }>(s.d.clientConnections())).map((r) => Number(r.id));
+      for (const cid of ids) await s.run([s.d.killConnection(cid)]).catch(() => undefined);
+      const deadline = Date.now() + settleMs;
+      for (;;) {
+        const left = (await s.rows<{ id: number }>(s.d.clientConnections())).filter((r) => ids.includes(Number(r.id))).length;
+        if (left === 0 || Date.now() > deadline) return { killed: ids.length, left };
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
+  }
+
   // Ends every client session and waits until they are gone, then reads the executed set.
   killClients(id: string): Promise<KillClientConnectionsResponse> {
     return withInstance(this.instances, id, async (s) => {
