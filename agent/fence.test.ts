@@ -7,7 +7,7 @@ import type { Replication } from './movement/replication';
 
 const log = createLogger('test', 'silent');
 
-function setup(opts: { left?: number[]; readOnlyMs?: number }) {
+function setup(opts: { left?: number[]; readOnlyMs?: number; stopped?: boolean }) {
   const calls: string[] = [];
   const left = [...(opts.left ?? [0, 0])];
   const repl = {
@@ -18,7 +18,7 @@ function setup(opts: { left?: number[]; readOnlyMs?: number }) {
       return { revoked: [], executedGtids: '' };
     },
   } as unknown as Replication;
-  const instances = { get: async (id: string) => ({ id, containerId: `c-${id}` }) } as unknown as Instances;
+  const instances = { get: async (id: string) => ({ id, containerId: `c-${id}`, state: opts.stopped ? 'stopped' : 'running' }) } as unknown as Instances;
   const docker = { getContainer: (id: string) => ({ kill: async () => void calls.push(`sigkill ${id}`) }) } as unknown as Docker;
   return { calls, fence: leaseFence(repl, instances, docker, log) };
 }
@@ -34,6 +34,12 @@ describe('leaseFence', () => {
     const { calls, fence } = setup({ left: [1] });
     await fence('p1');
     expect(calls).toEqual(['kill-sessions', 'sigkill c-p1']);
+  });
+
+  it('a mysqld that is not running acknowledges nothing: nothing to do', async () => {
+    const { calls, fence } = setup({ stopped: true });
+    await fence('p1');
+    expect(calls).toEqual([]);
   });
 
   it('read-only that does not take (a commit holds it): mysqld is killed', async () => {

@@ -21,6 +21,8 @@ export function leaseFence(repl: Replication, instances: Instances, docker: Dock
     log.error({ instance: id, why }, 'write lease expired: mysqld killed so that no waiting commit is acknowledged');
   };
   return async (id: string): Promise<void> => {
+    // A stopped mysqld acknowledges nothing: fenced already.
+    if ((await instances.get(id))?.state !== 'running') return;
     if ((await repl.killClientsWithin(id, SETTLE_MS)).left > 0) return kill(id, 'a session stayed after KILL (a commit waiting for a semi-sync acknowledgement)');
     const ro = repl.setReadOnly({ id, readOnly: true, persist: false, restore: [] });
     const timedOut = await Promise.race([ro.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), READ_ONLY_MS))]);

@@ -32,7 +32,8 @@ const FLAVORS = arg('flavor', 'mariadb,mysql').split(',') as ('mariadb' | 'mysql
 const IMAGES = { mariadb: process.env.BERTH_MARIADB_IMAGE ?? 'berth/mariadb:10.11', mysql: process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7' };
 const HOSTS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
 const M = 1024 ** 2;
-const shape = { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1024 * M };
+// 1G: MySQL 9.7 at 512M was OOM-killed by its memory cgroup under a tight-loop writer.
+const shape = { cpuMillis: 500, memoryBytes: 1024 * M, diskBytes: 1024 * M };
 const SILENT_S = 5;
 const LEASE_S = 3;
 
@@ -195,7 +196,7 @@ async function main(): Promise<void> {
   for (const f of FLAVORS) results.push(await benchFlavor(f, path.join(dir, f)));
   const out = {
     when: new Date().toISOString(),
-    setup: `1 primary + 2 semi-sync replicas, three agents on ${HOSTS.join(', ')}, instances ${shape.cpuMillis}m CPU / 512M; manager --failover-agent-silent ${SILENT_S} --write-lease ${LEASE_S} --failover-probe-fail 1; agents probe replication every 1 s`,
+    setup: `1 primary + 2 semi-sync replicas, three agents on ${HOSTS.join(', ')}, instances ${shape.cpuMillis}m CPU / 1G; manager --failover-agent-silent ${SILENT_S} --write-lease ${LEASE_S} --failover-probe-fail 1; agents probe replication every 1 s`,
     bounds: 'recovery = detection (agent probe every 1 s + heartbeat sent at once) + failover steps (stop IO, wait relay log, promote, re-point) + the writer noticing (its reconnect asks GetClusterEndpoints every 20 ms)',
     results,
   };

@@ -1,6 +1,9 @@
 import { errorMessage } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import type { AgentPool } from '../agents/pool';
+import { endpointOf } from '../clusters/members';
+import { repointReplica } from '../movement/replica';
+import type { OperationDeps } from '../operations/deps';
 import type { Engine } from '../operations/engine';
 import type { FailoverParams } from '../operations/cluster-failover';
 import type { FleetState } from '../state/fleet';
@@ -85,6 +88,8 @@ export class FailoverTrigger {
         if (!primary || c.state !== 'running') continue;
         if (this.leaseFencedWhileAway(primary, now)) this.act(`lease:${primary.id}`, () => this.giveWritesBack(c, primary));
         for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
+        const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
+        for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
       }
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
@@ -205,6 +210,24 @@ export class FailoverTrigger {
     if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
     await this.d.agents.for(r.node).startReplica({ id: r.id }, 3000);
     this.d.fleet.event('cluster.replication.started', c.name, `replication of ${r.name} started again after its mysqld restarted`);
+  }
+
+  // A replica still pointed at an earlier primary (it was down or unreachable during the
+  // failover): it follows the current one by GTID, unless an operation holds the cluster.
+  // Reports older than the last switchover or failover (plus a heartbeat) may still name the
+  // earlier primary although the replica follows the new one already.
+  private leftBehind(r: InstanceRow, primary: InstanceRow, changedAt: number): boolean {
+    const s = this.d.replication.get(r.id)?.state;
+    if (!s || Number(s.measuredAtMs) < changedAt + 3000) return false;
+    const host = this.d.fleet.store.nodes.get(primary.node)?.host;
+    return Boolean(s?.mysqldUp && s.configured && !s.lastSqlError && host && (s.sourcePort !== primary.port || s.sourceHost !== host));
+  }
+
+  private async repoint(c: ClusterRow, r: InstanceRow, primary: InstanceRow): Promise<void> {
+    if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
+    const deps = { fleet: this.d.fleet, agents: this.d.agents } as unknown as OperationDeps;
+    await repointReplica(endpointOf(deps, r), endpointOf(deps, primary), { user: c.replUser, password: c.replPassword }, { startTimeoutMs: 10_000 });
+    this.d.fleet.event('cluster.replica.repointed', c.name, `${r.name} was still replicating from an earlier primary: it follows ${primary.name} now`);
   }
 
   // A fenced instance (an old primary) whose host answers again is stopped: it is never

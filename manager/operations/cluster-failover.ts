@@ -81,7 +81,14 @@ async function stopIo(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise<
   await Promise.all(
     replicasOf(d, ctx).map(async (r) => {
       try {
-        const s = await agentOf(d, r).stopReplica({ id: r.id, ioOnly: true }, cfg.agentDeadlineMs);
+        const agent = agentOf(d, r);
+        let s = await agent.stopReplica({ id: r.id, ioOnly: true }, cfg.agentDeadlineMs);
+        // A replica whose mysqld restarted has replication stopped (no start at boot) but not
+        // broken: its applier is started again to apply what it received, its receiver not.
+        if (s.configured && !s.sqlRunning && !s.lastSqlError) {
+          await agent.startReplica({ id: r.id }, cfg.agentDeadlineMs);
+          s = await agent.stopReplica({ id: r.id, ioOnly: true }, cfg.agentDeadlineMs);
+        }
         out.replicas.push(candidate(r, s));
       } catch (err) {
         out.unreachable.push({ id: r.id, error: errorMessage(err) });

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import mysql from 'mysql2/promise';
 import type { Address } from './writer';
 
@@ -11,7 +12,9 @@ export function startAckedWriter(table: string, resolve: () => Promise<Address>,
   let stop = false;
   let ready!: () => void;
   const started = new Promise<void>((r) => (ready = r));
-  const connect = async (addr: Address) => mysql.createConnection({ ...addr, connectTimeout: 2000, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+  // mysql2 ignores its localAddress option: the socket is made here instead.
+  const connect = async (addr: Address) =>
+    mysql.createConnection({ ...addr, connectTimeout: 2000, ...(opts.localAddress ? { stream: () => net.connect({ host: addr.host, port: addr.port, localAddress: opts.localAddress }) } : {}) });
   const done = (async () => {
     let addr = await resolve();
     let conn = await connect(addr);
