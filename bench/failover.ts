@@ -99,6 +99,7 @@ async function missing(ep: { host: string; port: number }, cred: { user: string;
 }
 
 async function benchFlavor(flavor: 'mariadb' | 'mysql', dir: string) {
+  for (const d of ['manager', 'd0', 'd1', 'd2']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   const m = await managerArgs(path.join(dir, 'manager'), ['--image', IMAGES[flavor], '--mariadb-image', IMAGES.mariadb, '--mysql-image', IMAGES.mysql, '--failover-agent-silent', String(SILENT_S), '--write-lease', String(LEASE_S), '--failover-probe-fail', '1']);
   const procs: ChildProcess[] = [start(m.args, path.join(dir, 'manager.log'))];
   for (const [i, host] of HOSTS.entries()) {
