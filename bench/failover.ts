@@ -120,15 +120,35 @@ async function benchFlavor(flavor: 'mariadb' | 'mysql', dir: string) {
       return { host: ep.primary!.host, port: ep.primary!.port };
     };
 
+    // A run that fails is reported with its error and ends that series (the cluster may be
+    // left in a state the next run cannot start from).
+    const errors: string[] = [];
     const failovers = [];
-    for (let run = 1; run <= RUNS; run++) failovers.push(await failoverRun(portal, name, cred, where, run));
+    for (let run = 1; run <= RUNS; run++) {
+      try {
+        failovers.push(await failoverRun(portal, name, cred, where, run));
+      } catch (err) {
+        errors.push(`failover run ${run}: ${(err as Error).message}`);
+        console.error(errors.at(-1));
+        break;
+      }
+    }
     const switchovers = [];
-    for (let run = 1; run <= SWITCHOVERS; run++) switchovers.push(await switchoverRun(portal, name, cred, where, run));
+    for (let run = 1; run <= SWITCHOVERS; run++) {
+      try {
+        switchovers.push(await switchoverRun(portal, name, cred, where, run));
+      } catch (err) {
+        errors.push(`switchover run ${run}: ${(err as Error).message}`);
+        console.error(errors.at(-1));
+        break;
+      }
+    }
     const rec = failovers.map((r) => r.recoveryMs);
     const det = failovers.map((r) => r.detectionMs);
     const blocked = switchovers.map((r) => r.writerGapMs);
     return {
       flavor,
+      errors,
       failover: { runs: failovers, recoveryMs: { median: median(rec), max: Math.max(...rec) }, detectionMs: { median: median(det), max: Math.max(...det) }, acknowledgedLost: failovers.reduce((s, r) => s + r.lost, 0) },
       switchover: { runs: switchovers, writerGapMs: { median: median(blocked), max: Math.max(...blocked) }, lost: switchovers.reduce((s, r) => s + r.lost, 0) },
     };
@@ -194,7 +214,13 @@ async function switchoverRun(portal: AsyncClient<PortalClient>, name: string, cr
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-failover-'));
   const results = [];
-  for (const f of FLAVORS) results.push(await benchFlavor(f, path.join(dir, f)));
+  for (const f of FLAVORS) {
+    try {
+      results.push(await benchFlavor(f, path.join(dir, f)));
+    } catch (err) {
+      results.push({ flavor: f, errors: [(err as Error).message] } as unknown as Awaited<ReturnType<typeof benchFlavor>>);
+    }
+  }
   const out = {
     when: new Date().toISOString(),
     setup: `1 primary + 2 semi-sync replicas, three agents on ${HOSTS.join(', ')}, instances ${shape.cpuMillis}m CPU / 1G; manager --failover-agent-silent ${SILENT_S} --write-lease ${LEASE_S} --failover-probe-fail 1; agents probe replication every 1 s`,
@@ -203,7 +229,7 @@ async function main(): Promise<void> {
   };
   fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
   fs.writeFileSync(path.join(ROOT, 'bench-results', 'failover.json'), JSON.stringify(out, null, 2));
-  console.log(JSON.stringify(out.results.map((r) => ({ flavor: r.flavor, failover: r.failover.recoveryMs, detection: r.failover.detectionMs, lost: r.failover.acknowledgedLost, switchoverGap: r.switchover.writerGapMs })), null, 2));
+  console.log(JSON.stringify(out.results.map((r) => ({ flavor: r.flavor, errors: r.errors, failover: r.failover?.recoveryMs, detection: r.failover?.detectionMs, lost: r.failover?.acknowledgedLost, switchoverGap: r.switchover?.writerGapMs })), null, 2));
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
