@@ -182,7 +182,8 @@ async function failoverRun(portal: AsyncClient<PortalClient>, name: string, cred
   });
   const first = await until('a write on the new primary', async () => w.acks.find((a) => a.port === after.primary!.port && a.at > killAt), 60_000, 10);
   await w.stop();
-  const hist = (await portal.listClusterHistory({ cluster: name })).entries.find((e) => e.kind === 'failover' && e.outcome === 'done' && e.fromInstance === before.primary!.instanceId)!;
+  // Recorded by the failover's last step, after the writer may already be on the new primary.
+  const hist = await until('the failover recorded', async () => (await portal.listClusterHistory({ cluster: name })).entries.find((e) => e.kind === 'failover' && e.outcome === 'done' && e.fromInstance === before.primary!.instanceId), 60_000, 100);
   const lost = await missing({ host: after.primary!.host, port: after.primary!.port }, cred, table, w.acks.map((a) => a.id));
   const r = { run, recoveryMs: first.at - killAt, detectionMs: Date.parse(hist.startedAt) - killAt, promotedMs: hist.blockedMs, acknowledged: w.acks.length, lost };
   console.log(`failover ${run}: ${JSON.stringify(r)}`);
