@@ -172,6 +172,14 @@ async function failoverRun(portal: AsyncClient<PortalClient>, name: string, cred
   const before = await portal.getClusterEndpoints({ name });
   const table = `f${run}`;
   const w = writer(table, cred, where);
+  try {
+    return await killAndMeasure(portal, name, cred, before, w, table, run);
+  } finally {
+    await w.stop();
+  }
+}
+
+async function killAndMeasure(portal: AsyncClient<PortalClient>, name: string, cred: { user: string; password: string }, before: { primary: { instanceId: string } | null }, w: ReturnType<typeof writer>, table: string, run: number) {
   await until('writes going', async () => w.acks.length > 50);
   const [c] = execFileSync('docker', ['ps', '-q', '--filter', `label=berth.instance=${before.primary!.instanceId}`, '--filter', 'label=berth.role=mysqld'], { encoding: 'utf8' }).split('\n').filter(Boolean);
   const killAt = Date.now();
@@ -197,12 +205,16 @@ async function failoverRun(portal: AsyncClient<PortalClient>, name: string, cred
 async function switchoverRun(portal: AsyncClient<PortalClient>, name: string, cred: { user: string; password: string }, where: () => Promise<{ host: string; port: number }>, run: number) {
   const table = `s${run}`;
   const w = writer(table, cred, where);
-  await until('writes going', async () => w.acks.length > 50);
-  const op = await portal.switchover({ cluster: name, to: '' });
-  await waitOp(portal, op.id);
-  const n = w.acks.length;
-  await until('writes on the new primary', async () => w.acks.length > n + 50);
-  await w.stop();
+  let op;
+  try {
+    await until('writes going', async () => w.acks.length > 50);
+    op = await portal.switchover({ cluster: name, to: '' });
+    await waitOp(portal, op.id);
+    const n = w.acks.length;
+    await until('writes on the new primary', async () => w.acks.length > n + 50);
+  } finally {
+    await w.stop();
+  }
   let gap = 0;
   for (let i = 1; i < w.acks.length; i++) gap = Math.max(gap, w.acks[i]!.at - w.acks[i - 1]!.at);
   const lost = await missing(await where(), cred, table, w.acks.map((a) => a.id));
@@ -234,7 +246,11 @@ async function main(): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exit(1);
-});
+// Clients left open by a failed run must not keep the process (and the machine's lock) alive.
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
