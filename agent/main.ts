@@ -20,6 +20,10 @@ import { movementHandlers } from './movement/handlers';
 import { purgeTrash } from './instance/datadir';
 import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
+import { DEFAULT_REPLICATION_PROBE, ReplicationProbe } from './replication-state';
+import { WriteLease } from './write-lease';
+import { leaseFence } from './fence';
+import { Replication } from './movement/replication';
 
 const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'node';
 
@@ -43,6 +47,7 @@ const program = new Command('berth-agent')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
   .option('--memory <size>', 'memory to offer (default: all of it)', sizeOpt)
   .option('--usage-interval <seconds>', 'how often instance memory, CPU and mysqld liveness are measured', secondsOpt, DEFAULT_USAGE_CONFIG.intervalMs / 1000)
+  .option('--replication-interval <seconds>', 'how often replication state and mysqld liveness are read for failure detection', secondsOpt, DEFAULT_REPLICATION_PROBE.intervalMs / 1000)
   .option('--disk-usage-interval <seconds>', 'how often instance directories are walked for their size', secondsOpt, DEFAULT_USAGE_CONFIG.diskIntervalMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -68,6 +73,7 @@ const o = program.opts<{
   memory?: number;
   usageInterval: number;
   diskUsageInterval: number;
+  replicationInterval: number;
   logFormat: LogFormat;
 }>();
 
@@ -121,6 +127,13 @@ async function main(): Promise<void> {
   const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
 
+  const repl = new Replication(instances);
+  const lease = new WriteLease(leaseFence(repl, instances, docker.api, log), log);
+  let nudge = () => undefined as void;
+  const replication = new ReplicationProbe(() => instances.list(), { ...DEFAULT_REPLICATION_PROBE, intervalMs: o.replicationInterval * 1000 }, log, () => nudge(), (id, ro) => lease.isFenced(id, ro));
+  replication.start();
+  lease.start();
+
   const Registry = agentProto().berth.v1.Registry;
   const client = new Registry(o.manager, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
   const hb = new Heartbeat(
@@ -142,7 +155,9 @@ async function main(): Promise<void> {
     instances,
     log,
     usage,
+    { replication, lease },
   );
+  nudge = () => hb.nudge();
   hb.start();
 
   // The MySQL containers keep running: only the agent stops.
@@ -153,6 +168,8 @@ async function main(): Promise<void> {
     () => {
       hb.stop();
       usage.stop();
+      replication.stop();
+      lease.stop();
     },
     3000,
   );

@@ -21,6 +21,10 @@ import { DEFAULT_RULES } from './health/alerts/rules/index';
 import { DEFAULT_THRESHOLDS } from './health/alerts/types';
 import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './health/usage';
+import { ReplicationMap } from './health/replication';
+import { DEFAULT_DETECTION } from './health/detect';
+import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
+import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
@@ -89,6 +93,7 @@ const program = new Command('berth-manager')
   .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
+  .option('--alert-replication-lag <seconds>', 'alert when a replica is further behind its source than this', secondsOpt, DEFAULT_THRESHOLDS.replicationLagSeconds)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
   .option('--auto-expand <mode>', 'automatic expansion from measured usage: off, plan (decide and list only) or on', autoExpandOpt, DEFAULT_POLICY.mode)
   .option('--auto-expand-interval <seconds>', 'how often usage is checked for expansion', secondsOpt, 10)
@@ -102,6 +107,12 @@ const program = new Command('berth-manager')
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
   .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
+  .option('--failover <on|off>', 'automatic failover of cluster primaries', (v) => v !== 'off', true)
+  .option('--failover-agent-silent <seconds>', "a primary's agent not heard from this long is silent (then the manager probes mysqld and asks the replicas)", secondsOpt, DEFAULT_DETECTION.agentSilentMs / 1000)
+  .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
+  .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
+  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_TRIGGER.periodMs / 1000)
+  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_TRIGGER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
   .parse();
@@ -135,6 +146,7 @@ const o = program.opts<{
   alertDiskFreePct: number;
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
+  alertReplicationLag: number;
   autoExpand: AutoExpandMode;
   autoExpandInterval: number;
   expandDiskPct: number;
@@ -147,8 +159,15 @@ const o = program.opts<{
   diskPressureFreePct: number;
   drainConcurrency: number;
   mysqlRequireTls?: boolean;
+  failover: boolean;
+  failoverAgentSilent: number;
+  failoverMysqldDown: number;
+  failoverProbeFail: number;
+  failoverPeriod: number;
+  writeLease: number;
   logFormat: LogFormat;
 }>();
+if (!(o.writeLease >= 0) || (o.writeLease > 0 && o.writeLease >= o.failoverAgentSilent)) program.error('--write-lease must be 0 or shorter than --failover-agent-silent: the old primary must be read-only before a replica is promoted');
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
 async function main(): Promise<void> {
@@ -192,9 +211,22 @@ async function main(): Promise<void> {
   const agents = new AgentPool(store.nodes, tls);
   agents.followRegistrations((l) => fleet.onEvent(l));
   const usage = new UsageMap();
+  const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
-  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct };
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds });
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
+  const failover = new FailoverTrigger(
+    { fleet, engine, agents, replication, log },
+    {
+      ...DEFAULT_TRIGGER,
+      enabled: o.failover,
+      agentSilentMs: o.failoverAgentSilent * 1000,
+      mysqldDownMs: o.failoverMysqldDown * 1000,
+      probeFailMs: o.failoverProbeFail * 1000,
+      periodMs: o.failoverPeriod * 1000,
+      leaseMs: o.writeLease * 1000,
+    },
+  );
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds, replication, failovers: failover.failovers() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
@@ -244,10 +276,12 @@ async function main(): Promise<void> {
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
+  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));
   const resumed = engine.resumeAll();
+  failover.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
@@ -260,6 +294,7 @@ async function main(): Promise<void> {
     () => {
       registry.forceShutdown();
       alerts.stop();
+      failover.stop();
       expander.stop();
       void admin?.app.close();
       agents.close();

@@ -24,6 +24,7 @@ import type { ExpansionOps } from '../expansion/ops';
 import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
+import { failoverHandlers } from './failover-rpcs';
 import { clusterHandlers } from './clusters';
 import type { ClusterOps } from '../clusters/ops';
 import type { ViewDeps } from '../clusters/view';
@@ -247,5 +248,5 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) }, portalGuard(d.auth)));
 }

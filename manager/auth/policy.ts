@@ -30,6 +30,7 @@ export const PORTAL_ROLES: Record<string, Role> = {
   AddReplica: 'operator',
   RemoveReplica: 'operator',
   Switchover: 'operator',
+  AcknowledgeFailover: 'operator',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',

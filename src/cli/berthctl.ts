@@ -10,6 +10,7 @@ import { isServiceError, type AsyncClient } from '../rpc';
 import { portalClient, type ConnectionFlags } from './connect';
 import { addSecurityCommands } from './security';
 import { addClusterCommands } from './cluster';
+import { addFailoverCommands } from './failover';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
 
@@ -522,6 +523,7 @@ capacity
 
 addSecurityCommands(program, portal, { json, print, table });
 addClusterCommands(program, portal, { json, print, table, waitFor, opFailed });
+addFailoverCommands(program, portal, { json, print });
 
 program
   .parseAsync()

@@ -52,6 +52,18 @@ export interface Dialect {
   killConnection(id: number): Statement;
   // One row, column `r`: 0 when this server executed `gtidSet` within the timeout.
   waitForGtid(gtidSet: string, timeoutSeconds: number): Statement;
+  // ---- Health (manager/health failure detection, agent/replication-state.ts) ----
+  // One row: `uuid` (MySQL server_uuid; empty on MariaDB), `id` (server_id), `ro`, `sro`
+  // (super_read_only; 0 on MariaDB, which has none).
+  serverIdentity(): Statement;
+  // Rows {name, value} (names lower case) of the primary side's semi-sync variables and status;
+  // no rows where semi-sync is not loaded (MySQL without its plugin).
+  semiSyncState(): Statement;
+  parseSemiSync(rows: { name: string; value: unknown }[]): SemiSyncState;
+  // A replica notices a source that vanished without closing its connections (a host lost or
+  // cut off) within `netTimeoutSeconds` instead of the default minute: the source sends a
+  // heartbeat every second. Run on a stopped replica (after configureReplica).
+  replicaLossDetection(netTimeoutSeconds: number): Statement[];
   // Physical copy by the server itself (MySQL CLONE); empty lists where the flavor has none.
   clonePluginCheck(): Statement | undefined;
   installClonePlugin(): Statement[];
@@ -81,6 +93,15 @@ export interface Dialect {
   // Replication and process status only (SHOW REPLICA STATUS, binlog position, processlist):
   // no data, no writes. Binlogged unless told not to, so every member of a cluster has it.
   createMonitorUser(user: string, host: string, password: string, opts?: { binlog?: boolean }): Statement[];
+}
+
+// The primary side of semi-sync in one shape for both flavors. `enabled && !active` is a primary
+// that waited out its timeout and degraded to async: acknowledged commits may exist on it alone.
+export interface SemiSyncState {
+  enabled: boolean;
+  active: boolean;
+  clients: number;
+  timeoutMs: number;
 }
 
 export interface ReplicationSource {
@@ -167,6 +188,14 @@ export const mariadb: Dialect = {
   clientConnections: () => clientConnections(['Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker']),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT MASTER_GTID_WAIT(?, ?) AS r', params: [set, timeout] }),
+  serverIdentity: () => ({ sql: "SELECT '' AS uuid, @@GLOBAL.server_id AS id, @@GLOBAL.read_only AS ro, 0 AS sro", params: [] }),
+  // Built into 10.11: the variables always exist.
+  semiSyncState: () => semiSyncQuery('information_schema', 'master'),
+  parseSemiSync: (rows) => semiSync(rows, 'master'),
+  replicaLossDetection: (t) => [
+    { sql: 'SET GLOBAL slave_net_timeout = ?', params: [t] },
+    { sql: 'CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1', params: [] },
+  ],
   // MariaDB copies with mariabackup (agent/movement), not with the server.
   clonePluginCheck: () => undefined,
   installClonePlugin: () => [],
@@ -252,6 +281,15 @@ export const mysql: Dialect = {
   clientConnections: () => clientConnections(['Binlog Dump', 'Binlog Dump GTID', 'Daemon'], 'performance_schema.processlist'),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r', params: [set, timeout] }),
+  serverIdentity: () => ({ sql: 'SELECT @@GLOBAL.server_uuid AS uuid, @@GLOBAL.server_id AS id, @@GLOBAL.read_only AS ro, @@GLOBAL.super_read_only AS sro', params: [] }),
+  // The semisync_source plugin's names (8.0.26+); performance_schema returns no rows for them
+  // while the plugin is not installed, where SHOW or @@ would fail.
+  semiSyncState: () => semiSyncQuery('performance_schema', 'source'),
+  parseSemiSync: (rows) => semiSync(rows, 'source'),
+  replicaLossDetection: (t) => [
+    { sql: 'SET GLOBAL replica_net_timeout = ?', params: [t] },
+    { sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 1', params: [] },
+  ],
   clonePluginCheck: () => ({ sql: "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'", params: [] }),
   // mysql.plugin is a table super_read_only protects (a read-only donor installs it too).
   installClonePlugin: () => liftSuperReadOnly([{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }]),
@@ -342,6 +380,27 @@ function liftSuperReadOnly(sts: Statement[]): Statement[] {
     ...sts,
     { sql: 'SET GLOBAL super_read_only = @berth_sro', params: [] },
   ];
+}
+
+function semiSyncQuery(schema: string, side: 'master' | 'source'): Statement {
+  const p = `rpl_semi_sync_${side}_`;
+  return {
+    sql:
+      `SELECT LOWER(VARIABLE_NAME) AS name, VARIABLE_VALUE AS value FROM ${schema}.global_status WHERE LOWER(VARIABLE_NAME) IN (?, ?) ` +
+      `UNION ALL SELECT LOWER(VARIABLE_NAME), VARIABLE_VALUE FROM ${schema}.global_variables WHERE LOWER(VARIABLE_NAME) IN (?, ?)`,
+    params: [`${p}status`, `${p}clients`, `${p}enabled`, `${p}timeout`],
+  };
+}
+
+function semiSync(rows: { name: string; value: unknown }[], side: 'master' | 'source'): SemiSyncState {
+  const v = new Map(rows.map((r) => [String(r.name).toLowerCase(), String(r.value ?? '')]));
+  const on = (k: string) => /^(on|1|yes)$/i.test(v.get(`rpl_semi_sync_${side}_${k}`) ?? '');
+  return {
+    enabled: on('enabled'),
+    active: on('status'),
+    clients: Number(v.get(`rpl_semi_sync_${side}_clients`) ?? 0) || 0,
+    timeoutMs: Number(v.get(`rpl_semi_sync_${side}_timeout`) ?? 0) || 0,
+  };
 }
 
 function clientConnections(serverCommands: string[], table = 'information_schema.PROCESSLIST'): Statement {
