@@ -7,6 +7,8 @@ import { listeningPorts, probeDisk } from './host';
 import type { Instances } from './instance/lifecycle';
 import { toAgentInstance } from './server';
 import type { UsageProbe } from './usage';
+import type { ReplicationProbe } from './replication-state';
+import type { WriteLease } from './write-lease';
 
 // Register, then heartbeat every few seconds with capacity, free space and instance states.
 // A manager that is down or was reset is retried forever; the agent keeps serving meanwhile.
@@ -15,6 +17,8 @@ export class Heartbeat {
   private registered = false;
   private intervalMs = 2000;
   private stopped = false;
+  private busy = false;
+  private again = false;
 
   constructor(
     private readonly registry: AsyncClient<RegistryClient>,
@@ -22,7 +26,20 @@ export class Heartbeat {
     private readonly instances: Instances,
     private readonly log: Logger,
     private readonly usage?: UsageProbe,
+    private readonly health?: { replication: ReplicationProbe; lease: WriteLease },
   ) {}
+
+  // Sends the next heartbeat now (an instance went down or came back): failure detection
+  // should not wait for the regular tick. Ticks never overlap.
+  nudge(): void {
+    if (this.stopped) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    void this.tick();
+  }
 
   start(): void {
     void this.tick();
@@ -34,11 +51,14 @@ export class Heartbeat {
   }
 
   private async tick(): Promise<void> {
+    this.busy = true;
+    const sentAtMs = Date.now();
     try {
       const info = await this.info();
       const instances = (await this.instances.list()).map((i) => {
         const u = this.usage?.get(i.id);
-        const out = toAgentInstance(i);
+        const replication = this.health?.replication.get(i.id);
+        const out = replication ? { ...toAgentInstance(i), replication } : toAgentInstance(i);
         return u
           ? { ...out, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, usedCpuMillis: u.usedCpuMillis, mysqldUnresponsive: u.mysqldUnresponsive, usageMeasuredAtMs: u.measuredAtMs }
           : out;
@@ -47,6 +67,7 @@ export class Heartbeat {
         const res = await this.registry.register({ node: info, instances });
         this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
         this.registered = true;
+        this.health?.lease.renew(sentAtMs, res.writeLease);
         this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
       } else {
         const res = await this.registry.heartbeat({
@@ -56,12 +77,19 @@ export class Heartbeat {
           busyPorts: info.busyPorts,
         });
         if (res.reregister) this.registered = false;
+        else this.health?.lease.renew(sentAtMs, res.writeLease);
       }
     } catch (err) {
       this.registered = false;
       this.log.warn({ err: errorMessage(err) }, 'manager did not take the heartbeat; retrying');
     }
-    if (!this.stopped) this.timer = setTimeout(() => void this.tick(), this.intervalMs);
+    this.busy = false;
+    if (this.stopped) return;
+    if (this.again) {
+      this.again = false;
+      return void this.tick();
+    }
+    this.timer = setTimeout(() => void this.tick(), this.intervalMs);
   }
 }
 

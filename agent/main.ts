@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,6 +20,10 @@ import { movementHandlers } from './movement/handlers';
 import { purgeTrash } from './instance/datadir';
 import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
+import { DEFAULT_REPLICATION_PROBE, ReplicationProbe } from './replication-state';
+import { WriteLease } from './write-lease';
+import { leaseFence } from './fence';
+import { Replication } from './movement/replication';
 
 const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'node';
 
@@ -42,6 +47,7 @@ const program = new Command('berth-agent')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
   .option('--memory <size>', 'memory to offer (default: all of it)', sizeOpt)
   .option('--usage-interval <seconds>', 'how often instance memory, CPU and mysqld liveness are measured', secondsOpt, DEFAULT_USAGE_CONFIG.intervalMs / 1000)
+  .option('--replication-interval <seconds>', 'how often replication state and mysqld liveness are read for failure detection', secondsOpt, DEFAULT_REPLICATION_PROBE.intervalMs / 1000)
   .option('--disk-usage-interval <seconds>', 'how often instance directories are walked for their size', secondsOpt, DEFAULT_USAGE_CONFIG.diskIntervalMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -67,8 +73,16 @@ const o = program.opts<{
   memory?: number;
   usageInterval: number;
   diskUsageInterval: number;
+  replicationInterval: number;
   logFormat: LogFormat;
 }>();
+
+// mysql-<node>.{crt,key} beside this node's certificate, with the same CA, when they exist.
+function mysqlTlsFiles(tls: TlsFiles | undefined): TlsFiles | undefined {
+  if (!tls || !o.tlsDir) return undefined;
+  const f = { ...filesIn(path.resolve(o.tlsDir), 'mysql', o.node), ca: tls.ca };
+  return existsSync(f.cert) && existsSync(f.key) ? f : undefined;
+}
 
 function tlsFiles(): TlsFiles | undefined {
   if (o.insecure) return undefined;
@@ -90,12 +104,14 @@ async function main(): Promise<void> {
   const dockerVersion = await docker.version().catch((err: Error) => {
     throw new Error(`no Docker engine answers on ${o.dockerSocket}: ${err.message} (run npm run setup, or start dockerd)`);
   });
-  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1] }, log);
+  const mysqlTls = mysqlTlsFiles(tls);
+  log.info({ mysqlTls: Boolean(mysqlTls) }, mysqlTls ? 'MySQL servers on this node offer TLS with its MySQL certificate' : 'no MySQL certificate (mysql-<node>.crt in --tls-dir): MySQL servers on this node offer no TLS');
+  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1], mysqlTls }, log);
   const leftovers = await instances.removeLeftovers();
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
 
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks });
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
@@ -110,6 +126,13 @@ async function main(): Promise<void> {
 
   const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
+
+  const repl = new Replication(instances);
+  const lease = new WriteLease(leaseFence(repl, instances, docker.api, log), log);
+  let nudge = () => undefined as void;
+  const replication = new ReplicationProbe(() => instances.list(), { ...DEFAULT_REPLICATION_PROBE, intervalMs: o.replicationInterval * 1000 }, log, () => nudge(), (id, ro) => lease.isFenced(id, ro));
+  replication.start();
+  lease.start();
 
   const Registry = agentProto().berth.v1.Registry;
   const client = new Registry(o.manager, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
@@ -132,7 +155,9 @@ async function main(): Promise<void> {
     instances,
     log,
     usage,
+    { replication, lease },
   );
+  nudge = () => hb.nudge();
   hb.start();
 
   // The MySQL containers keep running: only the agent stops.
@@ -143,6 +168,8 @@ async function main(): Promise<void> {
     () => {
       hb.stop();
       usage.stop();
+      replication.stop();
+      lease.stop();
     },
     3000,
   );

@@ -7,6 +7,9 @@ import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { guarded, unary } from '../src/rpc';
 import { peerOf } from '../src/tls/credentials';
+import { checkGrant } from '../src/tls/grant';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
 import type { MovementHandlers } from './movement/handlers';
 
@@ -22,10 +25,16 @@ export function toAgentInstance(i: InstanceStatus): AgentInstance {
     flavor: i.flavor,
     version: i.version,
     resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+    tls: !!i.tls,
+    tlsRequired: !!i.tls?.required,
   };
 }
 
 const checkId = checkInstanceId;
+
+// Server-side limits of the slow calls (the rest: rpc.ts DEFAULT_HANDLER_LIMIT_MS). Above what
+// the manager asks for (10 min for a create, 2 min for a remove).
+const LIMIT = { create: 15 * 60_000, startStop: 5 * 60_000 };
 
 // Agent RPCs another node's agent may call (with its node certificate); everything else only
 // the manager.
@@ -35,7 +44,8 @@ const FROM_NODES = new Set(['StreamBackup']);
 // checks (its port range, its disks) are the instance code's.
 // requireManager: every call must come over a connection whose client certificate is the
 // manager's (the TLS layer has checked it against the fleet CA); false only with --insecure.
-export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[] }): grpc.Server {
+export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[]; ca?: string }): grpc.Server {
+  const ca = self?.ca ? new X509Certificate(readFileSync(self.ca)) : undefined;
   const mine = (req: { id: string; node?: string; diskPath?: string }) => {
     if (self && req.node && req.node !== self.node) throw failedPrecondition(`this agent is node ${self.node}, not ${req.node}: nothing removed`);
     if (self && req.diskPath && !self.disks.includes(req.diskPath)) throw failedPrecondition(`${req.diskPath} is not a disk of node ${self.node}: nothing removed`);
@@ -43,13 +53,15 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
   };
   const server = new grpc.Server(options);
   const h: AgentHandlers = {
+    // Past its limit a create goes on under the instance's lock (each step is idempotent, and a
+    // remove that follows waits for it): the caller's retry or undo finds a consistent state.
     CreateInstance: unary(log, 'CreateInstance', async (req) => {
       const { spec, admin } = checkAgentCreate(req);
-      return toAgentInstance(await instances.create(spec, admin));
-    }),
-    StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id)))),
-    StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id)))),
-    RemoveInstance: unary(log, 'RemoveInstance', async (req) => ({ existed: await instances.remove(mine(req)) })),
+      return toAgentInstance(await instances.create({ ...spec, requireTls: req.requireTls }, admin));
+    }, LIMIT.create),
+    StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id))), LIMIT.startStop),
+    StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id))), LIMIT.startStop),
+    RemoveInstance: unary(log, 'RemoveInstance', async (req) => instances.remove(mine(req), req.keepStartedData), LIMIT.startStop),
     InspectInstance: unary(log, 'InspectInstance', async (req) => {
       const i = await instances.get(checkId(req.id));
       if (!i) throw notFound(`instance ${req.id} is not on this node`);
@@ -68,17 +80,28 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
         uptimeSeconds: r.server.uptimeSeconds,
         applyMs: r.applyMs,
       };
-    }),
+    }, LIMIT.startStop),
     ...movement,
   };
   const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
     if (!requireManager) return;
     const p = peerOf(call);
-    // A hot copy is pulled by the target node's agent from the source's (StreamBackup, read-only).
-    if (p?.kind === 'node' && FROM_NODES.has(method)) return;
+    // A hot copy is pulled by the target node's agent from the source's (StreamBackup, read-only),
+    // with the manager's grant for that instance and that node.
+    if (p?.kind === 'node' && FROM_NODES.has(method)) return checkNodeGrant(call, p.name, method);
     if (p?.kind !== 'manager') {
       log.warn({ method, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'agent call refused: not the manager');
       throw permissionDenied(`only the manager may call the agent (${p ? `this certificate names ${p.kind} ${p.name}` : 'no certificate'})`);
+    }
+  };
+  const checkNodeGrant = (call: grpc.ServerUnaryCall<unknown, unknown>, node: string, method: string) => {
+    const req = call.request as { id?: string; grant?: string } | undefined;
+    try {
+      if (!ca) throw new Error('this agent has no fleet CA to check grants with');
+      checkGrant(req?.grant ?? '', ca, { instance: req?.id ?? '', node });
+    } catch (err) {
+      log.warn({ method, peer: `node:${node}`, instance: req?.id, err: (err as Error).message }, 'agent call refused: no valid grant');
+      throw permissionDenied(`${method} from node ${node} refused: ${(err as Error).message}`);
     }
   };
   server.addService(agentProto().berth.v1.Agent.service, guarded(h, onlyManager));

@@ -12,7 +12,7 @@ import { ask, cpuSeconds, placements, round, rssBytes, startSim, type SimConfig 
 
 const cfg: SimConfig = {
   agents: Number(process.env.BENCH_AGENTS ?? 10_000),
-  workers: Number(process.env.BENCH_WORKERS ?? 3),
+  workers: Number(process.env.BENCH_WORKERS ?? 2),
   withInstances: true,
   heartbeatMs: Number(process.env.BENCH_HEARTBEAT_MS ?? 5000),
   agentCreateMs: Number(process.env.BENCH_AGENT_CREATE_MS ?? 1500),
@@ -37,8 +37,13 @@ async function main(): Promise<void> {
   try {
     const { portal, pid, workers } = sim;
     process.stderr.write(`${cfg.agents} nodes, ${sim.instances} instances, manager up in ${Date.now() - t0} ms (RSS ${round(rssBytes(pid) / 2 ** 20, 0)} MiB)\n`);
-    const quiet = await placements(portal, 'quiet', pid, CLIENTS, PLACEMENTS);
+    const quiet = await placements(portal, 'quiet', pid, CLIENTS, PLACEMENTS, sim.active);
     process.stderr.write(`placements without heartbeats: ${JSON.stringify(quiet)}\n`);
+    // The manager's own idle cost (timers, liveness checks), to take out of the heartbeats' cost.
+    const base0 = cpuSeconds(pid);
+    const b0 = Date.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    const baseCpuPct = round((100 * (cpuSeconds(pid) - base0)) / ((Date.now() - b0) / 1000), 1);
 
     await ask(workers, 'start', 'started');
     // Two full rounds so every agent is on its own clock and every node's first (written) beat is past.
@@ -55,7 +60,7 @@ async function main(): Promise<void> {
     process.stderr.write(`heartbeating, idle: manager CPU ${idleCpuPct}% of one core, ${beats} heartbeats, errors by code ${JSON.stringify(idle.map((s) => s.errorCodes))}\n`);
 
     await ask(workers, 'reset');
-    const busy = await placements(portal, 'busy', pid, CLIENTS, PLACEMENTS);
+    const busy = await placements(portal, 'busy', pid, CLIENTS, PLACEMENTS, sim.active);
     const during = await ask<BeatStats>(workers, 'stats');
     process.stderr.write(`placements with heartbeats: ${JSON.stringify(busy)}\n`);
 
@@ -70,8 +75,13 @@ async function main(): Promise<void> {
       heartbeatsOnly: {
         windowMs: IDLE_WINDOW_MS,
         managerCpuPctOfOneCore: idleCpuPct,
+        managerCpuPctWithoutHeartbeats: baseCpuPct,
+        // Manager CPU per heartbeat, its idle cost taken out.
+        managerCpuUsPerHeartbeat: round((10_000 * (idleCpuPct - baseCpuPct)) / (beats / secs), 1),
         managerRssMiB: round(idleRss / 2 ** 20, 0),
         heartbeatsPerSecond: round(beats / secs, 0),
+        heartbeatsOffered: round((1000 * cfg.agents) / cfg.heartbeatMs, 0),
+        managerArgs: process.env.BENCH_MANAGER_ARGS ?? '',
         heartbeatErrors: idle.reduce((a, s) => a + s.errors, 0),
         heartbeatP50Ms: round(Math.max(...idle.map((s) => s.p50))),
         heartbeatP99Ms: round(Math.max(...idle.map((s) => s.p99))),

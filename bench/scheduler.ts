@@ -100,6 +100,7 @@ interface Row {
   referenceP50Ms: number;
   storeOnlyPerSecond: number;
   storeOnlyP50Ms: number;
+  cpuMsPerPlacement: number;
 }
 
 async function throughput(nodes: number, strategy: string, synchronous: 'FULL' | 'NORMAL', clients: number): Promise<Row> {
@@ -119,6 +120,7 @@ async function throughput(nodes: number, strategy: string, synchronous: 'FULL' |
     // with more than one, the group writer commits what arrived together with one fsync.
     const lat = new Float64Array(count);
     let next = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: clients }, async () => {
@@ -130,6 +132,7 @@ async function throughput(nodes: number, strategy: string, synchronous: 'FULL' |
       }),
     );
     const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(cpu0);
     const sorted = [...lat].sort((a, b) => a - b);
 
     // Choosing alone, on the fleet as the run left it: the struct-of-arrays scan the manager
@@ -180,6 +183,7 @@ async function throughput(nodes: number, strategy: string, synchronous: 'FULL' |
       referenceP50Ms: round(quantile(refLat, 0.5), 4),
       storeOnlyPerSecond: Math.round(storeLat.length / storeElapsed),
       storeOnlyP50Ms: round(quantile([...storeLat].sort((a, b) => a - b), 0.5), 3),
+      cpuMsPerPlacement: round((cpu.user + cpu.system) / 1000 / count, 3),
     };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
@@ -312,25 +316,28 @@ async function main(): Promise<void> {
   process.stdout.write('Choose + reserve, committed to SQLite on disk (WAL) by the group writer, concurrent callers in one process, one thread\n');
   process.stdout.write(
     table(
-      ['sync', 'nodes', 'strategy', 'clients', 'placements', 'placements/s', 'p50 ms', 'p99 ms', 'scan p50 ms', 'reference p50 ms', 'store-only/s', 'store-only p50 ms'],
-      rows.map((r) => [r.synchronous, r.nodes, r.strategy, r.clients, r.placements, r.perSecond, r.p50Ms, r.p99Ms, r.scheduleOnlyP50Ms, r.referenceP50Ms, r.storeOnlyPerSecond, r.storeOnlyP50Ms]),
+      ['sync', 'nodes', 'strategy', 'clients', 'placements', 'placements/s', 'p50 ms', 'p99 ms', 'cpu ms/placement', 'scan p50 ms', 'reference p50 ms', 'store-only/s', 'store-only p50 ms'],
+      rows.map((r) => [r.synchronous, r.nodes, r.strategy, r.clients, r.placements, r.perSecond, r.p50Ms, r.p99Ms, r.cpuMsPerPlacement, r.scheduleOnlyP50Ms, r.referenceP50Ms, r.storeOnlyPerSecond, r.storeOnlyP50Ms]),
     ) + '\n\n',
   );
 
   // The same placements through the real manager process over gRPC: CreateInstance answered
   // once the reservation is durable, the agents (simulated, bench/sim.ts) taking a real create's
   // time to build the instance, the manager's operations running meanwhile.
-  const grpcRows: { nodes: number; clients: number; placed: number; failed: number; perSecond: number; p50Ms: number; p99Ms: number; managerCpuPct: number }[] = [];
+  type GrpcRow = Awaited<ReturnType<typeof placements>> & { nodes: number; clients: number; inProcessPerSecond: number; ratio: number };
+  const grpcRows: GrpcRow[] = [];
   if (process.env.BENCH_GRPC !== '0') {
     for (const n of NODE_COUNTS) {
       for (const clients of CLIENTS) {
         const sim = await startSim({ agents: n, workers: 2, withInstances: false, heartbeatMs: 5000, agentCreateMs: 1500 });
         try {
           const count = Math.min(PLACEMENTS, n * 16);
-          await placements(sim.portal, 'warm', sim.pid, clients, Math.min(200, count));
-          const r = await placements(sim.portal, 'g', sim.pid, clients, count);
-          grpcRows.push({ nodes: n, clients, ...r });
-          process.stderr.write(`  gRPC ${n} nodes ${clients} clients: ${r.perSecond}/s p99 ${r.p99Ms} ms\n`);
+          await placements(sim.portal, 'warm', sim.pid, clients, Math.min(200, count), sim.active);
+          const r = await placements(sim.portal, 'g', sim.pid, clients, count, sim.active);
+          // The baseline: the same placements in process (spread, FULL) earlier in this run.
+          const base = rows.find((x) => x.nodes === n && x.clients === clients && x.strategy === 'spread' && x.synchronous === 'FULL')?.perSecond ?? NaN;
+          grpcRows.push({ nodes: n, clients, ...r, inProcessPerSecond: base, ratio: round(r.perSecond / base, 2) });
+          process.stderr.write(`  gRPC ${n} nodes ${clients} clients: ${r.perSecond}/s p99 ${r.p99Ms} ms, ${r.cpuMsPerCreate} cpu ms/create\n`);
         } finally {
           await sim.stop();
         }
@@ -339,10 +346,12 @@ async function main(): Promise<void> {
     process.stdout.write('CreateInstance over gRPC to the manager process (FULL), answered when the reservation is durable; spread\n');
     process.stdout.write(
       table(
-        ['nodes', 'clients', 'placed', 'failed', 'placements/s', 'p50 ms', 'p99 ms', 'manager cpu %'],
-        grpcRows.map((r) => [r.nodes, r.clients, r.placed, r.failed, r.perSecond, r.p50Ms, r.p99Ms, r.managerCpuPct]),
-      ) + '\n\n',
+        ['nodes', 'clients', 'placed', 'failed', 'placements/s', 'in-process/s', 'ratio', 'p50 ms', 'p99 ms', 'manager cpu %', 'client cpu %', 'load', 'cpu ms/placement', 'cpu ms/create', 'all built after s'],
+        grpcRows.map((r) => [r.nodes, r.clients, r.placed, r.failed, r.perSecond, r.inProcessPerSecond, r.ratio, r.p50Ms, r.p99Ms, r.managerCpuPct, r.clientCpuPct, r.loadAvg, r.cpuMsPerPlacement, r.cpuMsPerCreate, r.drainedSecs]),
+      ) + '\n',
     );
+    process.stdout.write('  ratio: placements/s over gRPC / in process (spread, FULL, same nodes and clients, this run); cpu ms/placement: manager CPU while placing;\n');
+    process.stdout.write('  cpu ms/create: manager CPU from the first create until every create operation ended (agent calls and bookkeeping included)\n\n');
   }
 
   const q: QualityRow[] = [];

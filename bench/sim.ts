@@ -8,9 +8,11 @@
 // finds nothing to change, as in a healthy fleet.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http2 from 'node:http2';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import Database from 'better-sqlite3';
 import type { AgentHandlers } from '../src/gen/berth/v1/Agent';
 import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
 import type { PortalClient } from '../src/gen/berth/v1/Portal';
@@ -71,6 +73,7 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
       setTimeout(() => {
         const inst = agentInstance(r.id, r.port, r.diskPath);
         reports.get(nodeOfDisk(r.diskPath))?.set(r.id, inst);
+        reportChanged(nodeOfDisk(r.diskPath));
         cb(null, inst);
       }, cfg.agentCreateMs);
     },
@@ -81,7 +84,10 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
       }
       cb(null, { id: call.request.id, state: 'missing' });
     },
-    RemoveInstance: (call, cb) => cb(null, { existed: [...reports.values()].some((m) => m.delete(call.request.id)) }),
+    RemoveInstance: (call, cb) => {
+      for (const [node, m] of reports) if (m.delete(call.request.id)) return (reportChanged(node), cb(null, { existed: true }));
+      cb(null, { existed: false });
+    },
     StartInstance: (call, cb) => cb(null, { id: call.request.id, state: 'running' }),
     StopInstance: (call, cb) => cb(null, { id: call.request.id, state: 'stopped' }),
     ListInstances: (_call, cb) => cb(null, { instances: [] }),
@@ -104,6 +110,12 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
   ];
   const diskList = (i: number) => disks.map((d, j) => ({ ...d, path: `/fake/${nodeName(i)}/data${j + 1}` }));
 
+  let registry: AsyncClient<RegistryClient> | undefined;
+  const lazyRegistry = () => ({
+    register: (r: Parameters<AsyncClient<RegistryClient>['register']>[0]) => (registry ??= asyncClient(new Registry(managerAddr, grpc.credentials.createInsecure()), 30_000)).register(r),
+    close: () => registry?.close(),
+  }) as unknown as AsyncClient<RegistryClient>;
+
   async function register(i: number): Promise<void> {
     const name = nodeName(i);
     await clients.get(name)!.register({
@@ -116,21 +128,93 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
     });
   }
 
+  // Heartbeats go out as gRPC on the wire, but from a lean client: each agent's own HTTP/2
+  // connection (node:http2), and its HeartbeatRequest encoded once into a length-prefixed gRPC
+  // frame and sent again as is until its report changes (a create or remove on that node). With
+  // a grpc-js client and an encode per beat, three worker processes could not send 2,000/s beside
+  // the manager on two cores; this costs a few microseconds per beat.
+  const sessions = new Map<string, http2.ClientHttp2Session>();
+  const frames = new Map<string, Buffer>();
+  const encode = agentProto().berth.v1.Registry.service.Heartbeat.requestSerialize;
+  const frameOf = (i: number): Buffer => {
+    const name = nodeName(i);
+    let f = frames.get(name);
+    if (!f) {
+      const inst = [...reports.get(name)!.values()];
+      const msg = encode({ node: name, disks: diskList(i), instances: inst, busyPorts: inst.map((x) => x.port ?? 0) });
+      f = Buffer.alloc(5 + msg.length);
+      f.writeUInt32BE(msg.length, 1);
+      msg.copy(f, 5);
+      frames.set(name, f);
+    }
+    return f;
+  };
+  const reportChanged = (node: string) => frames.delete(node);
+
+  function connect(name: string): Promise<http2.ClientHttp2Session> {
+    return new Promise((resolve, reject) => {
+      const s = http2.connect(`http://${managerAddr}`);
+      s.once('connect', () => {
+        s.off('error', reject);
+        s.on('error', () => undefined);
+        s.once('close', () => sessions.get(name) === s && sessions.delete(name));
+        sessions.set(name, s);
+        resolve(s);
+      });
+      s.once('error', reject);
+    });
+  }
+
+  // A few hundred connections at a time: 10,000 at once overflow the listen backlog and the
+  // clients' reconnect back-off then looks like a slow manager.
+  async function connectAll(): Promise<void> {
+    const names = mine.map(nodeName);
+    for (let at = 0; at < names.length; at += 200) {
+      await Promise.all(names.slice(at, at + 200).map(async (n) => {
+        for (let tries = 0; ; tries++) {
+          try {
+            return await connect(n);
+          } catch (err) {
+            if (tries > 20) throw err;
+            await new Promise((r) => setTimeout(r, 100 * (tries + 1)));
+          }
+        }
+      }));
+    }
+  }
+
+  function failed(code: string): void {
+    errors++;
+    errorCodes[code] = (errorCodes[code] ?? 0) + 1;
+  }
+
   async function beat(i: number): Promise<void> {
     const name = nodeName(i);
-    const inst = [...reports.get(name)!.values()];
-    // Its own connection per agent, as 10,000 hosts would have: no shared subchannel.
+    let session = sessions.get(name);
+    if (!session || session.closed || session.destroyed) {
+      try {
+        session = await connect(name);
+      } catch {
+        return failed('connect');
+      }
+    }
     const t0 = process.hrtime.bigint();
-    try {
-      const res = await clients.get(name)!.heartbeat({ node: name, disks: diskList(i), instances: inst, busyPorts: inst.map((x) => x.port ?? 0) });
+    const req = session.request({ ':method': 'POST', ':path': '/berth.v1.Registry/Heartbeat', 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': '30S' });
+    const chunks: Buffer[] = [];
+    let status: string | undefined;
+    req.on('response', (h) => (status ??= h['grpc-status'] as string | undefined));
+    req.on('trailers', (h) => (status = h['grpc-status'] as string | undefined));
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('error', () => undefined);
+    req.on('close', () => {
+      if (status !== '0') return failed(status ?? 'transport');
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       beats++;
-      if (res.reregister) await register(i);
-    } catch (err) {
-      errors++;
-      const code = String((err as { code?: number }).code ?? 'other');
-      errorCodes[code] = (errorCodes[code] ?? 0) + 1;
-    }
+      // HeartbeatResponse { reregister = 1 (bool) }: 0x08 0x01 when true.
+      const body = Buffer.concat(chunks);
+      if (body.length >= 7 && body[5] === 0x08 && body[6] === 0x01) void register(i).catch(() => failed('register'));
+    });
+    req.end(frameOf(i));
   }
 
   process.on('message', (msg: { cmd: string }) => {
@@ -139,7 +223,9 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
         // The manager knows every node from its store (as after a restart), so agents go
         // straight to heartbeating, each on its own 5 s clock, phases spread; one registers
         // again only when the manager asks it to.
-        for (const i of mine) clients.set(nodeName(i), asyncClient(new Registry(managerAddr, grpc.credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1 }), 30_000));
+        // Registration (only when the manager asks for it) goes through grpc-js, made on demand.
+        for (const i of mine) clients.set(nodeName(i), lazyRegistry());
+        await connectAll();
         for (const i of mine) {
           timers.push(
             setTimeout(() => {
@@ -161,6 +247,7 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
       } else if (msg.cmd === 'stop') {
         timers.forEach((t) => clearTimeout(t));
         for (const c of clients.values()) c.close();
+        for (const s of sessions.values()) s.destroy();
         server.forceShutdown();
         process.exit(0);
       }
@@ -206,11 +293,16 @@ export function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : NaN;
 }
 
-export async function placements(portal: AsyncClient<PortalClient>, tag: string, pid: number, clients: number, count: number) {
+// Creates over gRPC from `clients` concurrent callers, each answered once its reservation is
+// durable. With `active` (the count of operations not ended), it then waits for the creates'
+// operations to end too, so the manager CPU per create includes building it (the agent calls and
+// the engine's bookkeeping), not only placing it.
+export async function placements(portal: AsyncClient<PortalClient>, tag: string, pid: number, clients: number, count: number, active?: () => number) {
   const lat: number[] = [];
   let next = 0;
   let failed = 0;
   const cpu0 = cpuSeconds(pid);
+  const own0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: clients }, async () => {
@@ -226,8 +318,25 @@ export async function placements(portal: AsyncClient<PortalClient>, tag: string,
     }),
   );
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu1 = cpuSeconds(pid);
+  const own = process.cpuUsage(own0);
+  let drainedSecs = NaN;
+  let cpuMsPerCreate = NaN;
+  if (active) {
+    while (active() > 0 && Number(process.hrtime.bigint() - t0) / 1e9 < secs + 120) await new Promise((r) => setTimeout(r, 50));
+    drainedSecs = round(Number(process.hrtime.bigint() - t0) / 1e9);
+    cpuMsPerCreate = round((1000 * (cpuSeconds(pid) - cpu0)) / lat.length, 3);
+  }
   const s = sorted(lat);
-  return { placed: lat.length, failed, perSecond: Math.round(lat.length / secs), p50Ms: round(q(s, 0.5)), p99Ms: round(q(s, 0.99)), managerCpuPct: round((100 * (cpuSeconds(pid) - cpu0)) / secs, 1) };
+  return {
+    placed: lat.length, failed, perSecond: Math.round(lat.length / secs), p50Ms: round(q(s, 0.5)), p99Ms: round(q(s, 0.99)),
+    managerCpuPct: round((100 * (cpu1 - cpu0)) / secs, 1),
+    // The calling process (the gRPC clients): on two cores it competes with the manager.
+    clientCpuPct: round((own.user + own.system) / 1e4 / secs, 1),
+    loadAvg: round(os.loadavg()[0]!, 1),
+    // Manager CPU while the placements ran, per placement; and per create, operations included.
+    cpuMsPerPlacement: round((1000 * (cpu1 - cpu0)) / lat.length, 3), cpuMsPerCreate, drainedSecs,
+  };
 }
 
 export function ask<T>(workers: ChildProcess[], cmd: string, reply = cmd): Promise<T[]> {
@@ -249,6 +358,8 @@ export function ask<T>(workers: ChildProcess[], cmd: string, reply = cmd): Promi
 
 export interface Sim {
   portal: AsyncClient<PortalClient>;
+  // Operations not ended, read from the manager's SQLite file (WAL: readers do not block it).
+  active(): number;
   pid: number;
   dir: string;
   instances: number;
@@ -261,19 +372,25 @@ export async function startSim(cfg: SimConfig): Promise<Sim> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-sim-'));
   const workers: ChildProcess[] = [];
   let manager: ChildProcess | undefined;
+  // The manager first: with the agents gone first its running creates would fail and undo
+  // themselves, which a profile of the manager would then show.
   const stop = async () => {
-    for (const w of workers) w.send({ cmd: 'stop' });
     if (manager && manager.exitCode === null) {
       const exited = new Promise((r) => manager!.once('exit', r));
       manager.kill('SIGTERM');
       await exited;
     }
-    fs.rmSync(dir, { recursive: true, force: true });
+    for (const w of workers) w.send({ cmd: 'stop' });
+    // BENCH_KEEP=1: leave the state directory (the manager's log) for a look afterwards.
+    if (process.env.BENCH_KEEP) process.stderr.write(`sim state kept in ${dir}\n`);
+    else fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
     const agentPorts = await Promise.all(Array.from({ length: cfg.workers }, () => freePort()));
     const instances = seed(cfg, path.join(dir, 'berth.db'), agentPorts);
-    const m = await managerArgs(dir, ['--node-timeout', '3600']);
+    // BENCH_MANAGER_ARGS: more manager flags (e.g. --alert-interval 3600 to keep the periodic
+    // whole-fleet scans out of a measurement of heartbeats).
+    const m = await managerArgs(dir, ['--node-timeout', '3600', ...(process.env.BENCH_MANAGER_ARGS ?? '').split(' ').filter(Boolean)]);
     const log = fs.openSync(path.join(dir, 'manager.log'), 'a');
     // BENCH_MANAGER_PROF=DIR: the manager writes a V8 CPU profile there when it exits.
     const prof = process.env.BENCH_MANAGER_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_MANAGER_PROF}`] : [];
@@ -298,7 +415,10 @@ export async function startSim(cfg: SimConfig): Promise<Sim> {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    return { portal, pid: manager.pid!, dir, instances, workers, stop };
+    const db = new Database(path.join(dir, 'berth.db'), { readonly: true });
+    const count = db.prepare(`SELECT COUNT(*) AS n FROM operations WHERE state IN ('running', 'rolling_back')`);
+    const active = () => (count.get() as { n: number }).n;
+    return { portal, active, pid: manager.pid!, dir, instances, workers, stop };
   } catch (err) {
     await stop();
     throw err;

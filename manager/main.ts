@@ -21,14 +21,21 @@ import { DEFAULT_RULES } from './health/alerts/rules/index';
 import { DEFAULT_THRESHOLDS } from './health/alerts/types';
 import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './health/usage';
+import { ReplicationMap } from './health/replication';
+import { DEFAULT_DETECTION } from './health/detect';
+import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
+import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
 import { ExpansionOps } from './expansion/ops';
+import { ClusterOps } from './clusters/ops';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
+import { checkReservationsAtStart } from './state/consistency';
+import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -86,6 +93,7 @@ const program = new Command('berth-manager')
   .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
+  .option('--alert-replication-lag <seconds>', 'alert when a replica is further behind its source than this', secondsOpt, DEFAULT_THRESHOLDS.replicationLagSeconds)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
   .option('--auto-expand <mode>', 'automatic expansion from measured usage: off, plan (decide and list only) or on', autoExpandOpt, DEFAULT_POLICY.mode)
   .option('--auto-expand-interval <seconds>', 'how often usage is checked for expansion', secondsOpt, 10)
@@ -97,7 +105,14 @@ const program = new Command('berth-manager')
   .option('--max-migrations-per-node <n>', 'automatic migrations off one node at a time', countOpt, DEFAULT_POLICY.maxMigrationsPerNode)
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
+  .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
+  .option('--failover <on|off>', 'automatic failover of cluster primaries', (v) => v !== 'off', true)
+  .option('--failover-agent-silent <seconds>', "a primary's agent not heard from this long is silent (then the manager probes mysqld and asks the replicas)", secondsOpt, DEFAULT_DETECTION.agentSilentMs / 1000)
+  .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
+  .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
+  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_TRIGGER.periodMs / 1000)
+  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_TRIGGER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
   .parse();
@@ -131,6 +146,7 @@ const o = program.opts<{
   alertDiskFreePct: number;
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
+  alertReplicationLag: number;
   autoExpand: AutoExpandMode;
   autoExpandInterval: number;
   expandDiskPct: number;
@@ -142,8 +158,16 @@ const o = program.opts<{
   maxMigrations: number;
   diskPressureFreePct: number;
   drainConcurrency: number;
+  mysqlRequireTls?: boolean;
+  failover: boolean;
+  failoverAgentSilent: number;
+  failoverMysqldDown: number;
+  failoverProbeFail: number;
+  failoverPeriod: number;
+  writeLease: number;
   logFormat: LogFormat;
 }>();
+if (!(o.writeLease >= 0) || (o.writeLease > 0 && o.writeLease >= o.failoverAgentSilent)) program.error('--write-lease must be 0 or shorter than --failover-agent-silent: the old primary must be read-only before a replica is promoted');
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
 async function main(): Promise<void> {
@@ -162,7 +186,8 @@ async function main(): Promise<void> {
   const tokens = new TokensTable(store.db);
   if (!(o.retentionDays > 0)) throw new Error(`--retention-days must be a positive number, got ${o.retentionDays}`);
   const retention = new Retention(store.db);
-  const purge = () => log.info({ ...retention.purge(o.retentionDays * 86_400_000), days: o.retentionDays }, 'retention: old events and operations deleted');
+  const keepMs = o.retentionDays * 86_400_000;
+  const purge = () => log.info({ ...retention.purge(keepMs), requests: store.requests.purge(keepMs), days: o.retentionDays }, 'retention: old events, operations and request ids deleted');
   purge();
   const purgeTimer = setInterval(purge, 3_600_000);
   purgeTimer.unref();
@@ -184,10 +209,24 @@ async function main(): Promise<void> {
   const snapshot = fleet.snapshot;
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes, tls);
+  agents.followRegistrations((l) => fleet.onEvent(l));
   const usage = new UsageMap();
+  const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
-  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct };
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds });
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
+  const failover = new FailoverTrigger(
+    { fleet, engine, agents, replication, log },
+    {
+      ...DEFAULT_TRIGGER,
+      enabled: o.failover,
+      agentSilentMs: o.failoverAgentSilent * 1000,
+      mysqldDownMs: o.failoverMysqldDown * 1000,
+      probeFailMs: o.failoverProbeFail * 1000,
+      periodMs: o.failoverPeriod * 1000,
+      leaseMs: o.writeLease * 1000,
+    },
+  );
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds, replication, failovers: failover.failovers() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
@@ -196,6 +235,7 @@ async function main(): Promise<void> {
     adminUser: o.adminUser,
     scheduler,
     agentCreateDeadlineMs: 10 * 60_000,
+    requireMysqlTls: !!o.mysqlRequireTls,
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
   });
 
@@ -217,19 +257,35 @@ async function main(): Promise<void> {
     diskPressureFreePct: o.diskPressureFreePct,
   });
 
+  // Hot copies between agents carry the manager's grant for that instance and target node.
+  if (tls) {
+    const signer = new GrantSigner(tls);
+    setBackupGrantIssuer((instance, address) => {
+      const node = store.nodes.all().find((n) => n.agentAddress === address)?.name;
+      return node ? signer.sign(instance, node) : '';
+    });
+  }
+
+  // Before anyone is served and before operations resume (they are what makes a pending
+  // reservation legitimate, and they read the corrected view).
+  checkReservationsAtStart(fleet, log);
+
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls } });
+  const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, requireNodeCert: Boolean(tls) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
+  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));
   const resumed = engine.resumeAll();
+  failover.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents }, o.adminListen);
 
   stopOnSignals(
     log,
@@ -238,6 +294,7 @@ async function main(): Promise<void> {
     () => {
       registry.forceShutdown();
       alerts.stop();
+      failover.stop();
       expander.stop();
       void admin?.app.close();
       agents.close();

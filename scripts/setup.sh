@@ -52,6 +52,7 @@ command -v docker-compose >/dev/null || missing+=(docker-compose) # 1.29 in book
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v mariadb >/dev/null || missing+=(mariadb-client)
 command -v chromium >/dev/null || missing+=(chromium) # the dashboard test drives headless Chromium
+command -v iptables >/dev/null || missing+=(iptables) # the failover test cuts a simulated host off (loopback only)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # 4. A Docker engine that answers.

@@ -41,31 +41,65 @@ export function isServiceError(err: unknown): err is grpc.ServiceError {
   return typeof err === 'object' && err !== null && 'code' in err && 'details' in err;
 }
 
+// How long a handler may run on the server, whatever deadline its caller set (or none): a
+// minute unless the handler says otherwise (an agent's create initializes a data directory).
+export const DEFAULT_HANDLER_LIMIT_MS = 60_000;
+
 // Server side: handlers are plain async functions; a thrown BerthError becomes its status, any
-// other error INTERNAL (logged, since it is a bug or an unexpected failure).
+// other error INTERNAL (logged, since it is a bug or an unexpected failure). A handler that
+// outlives its limit or its caller's deadline is answered DEADLINE_EXCEEDED and its `signal`
+// aborts (also when the caller cancels): long work watches it, or is idempotent and may finish
+// unobserved (its late answer is dropped).
 export function unary<Req, Res>(
   log: Logger,
   name: string,
-  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
+  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>, signal: AbortSignal) => Promise<Res> | Res,
+  limitMs = DEFAULT_HANDLER_LIMIT_MS,
 ): grpc.handleUnaryCall<Req, Res> {
   return (callObj, callback) => {
+    const ac = new AbortController();
+    let answered = false;
+    const answer = (err: Partial<grpc.StatusObject> | null, res?: Res) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      callObj.off?.('cancelled', cancelled);
+      callback(err, res);
+    };
+    const ms = Math.max(0, Math.min(limitMs, untilDeadline(callObj.getDeadline?.() ?? Infinity)));
+    const timer = setTimeout(() => {
+      log.warn({ rpc: name, limitMs: ms }, 'rpc overran its deadline; cancelled');
+      answer({ code: grpc.status.DEADLINE_EXCEEDED, details: `${name} did not finish within ${(ms / 1000).toFixed(1)} s on the server` });
+      ac.abort();
+    }, ms);
+    const cancelled = () => {
+      answered = true;
+      clearTimeout(timer);
+      ac.abort();
+    };
+    callObj.once?.('cancelled', cancelled);
     Promise.resolve()
-      .then(() => fn(callObj.request, callObj))
+      .then(() => fn(callObj.request, callObj, ac.signal))
       .then(
-        (res) => callback(null, res),
+        (res) => answer(null, res),
         (err: unknown) => {
           if (err instanceof BerthError) {
-            callback({ code: err.code, details: err.message });
+            answer({ code: err.code, details: err.message });
           } else if (isServiceError(err)) {
             // A downstream call (manager -> agent) failed: pass its status through, naming the hop.
-            callback({ code: err.code, details: err.details });
+            answer({ code: err.code, details: err.details });
           } else {
-            log.error({ err, rpc: name }, 'rpc failed');
-            callback({ code: grpc.status.INTERNAL, details: `${name}: ${errorMessage(err)}` });
+            if (!answered) log.error({ err, rpc: name }, 'rpc failed');
+            answer({ code: grpc.status.INTERNAL, details: `${name}: ${errorMessage(err)}` });
           }
         },
       );
   };
+}
+
+function untilDeadline(d: grpc.Deadline): number {
+  const at = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(at) ? at - Date.now() : Infinity;
 }
 
 export function bindServer(server: grpc.Server, address: string, creds: grpc.ServerCredentials = grpc.ServerCredentials.createInsecure()): Promise<number> {

@@ -108,6 +108,7 @@ export interface AgentCreateInput {
   adminUser: string;
   adminPassword: string;
   replica?: boolean;
+  semiSyncTimeoutMs?: number;
 }
 
 // What an agent accepts in CreateInstance; the node-specific checks (port range, disks) are
@@ -120,9 +121,15 @@ export function checkAgentCreate(r: AgentCreateInput) {
   if (!Number.isSafeInteger(r.port) || r.port < 1 || r.port > 65535) throw invalidArgument(`port ${r.port} is out of range`);
   if (!r.diskPath || !r.diskPath.startsWith('/')) throw invalidArgument('disk path must be absolute');
   return {
-    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId, replica: !!r.replica },
+    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId, replica: !!r.replica, semiSyncTimeoutMs: checkSemiSyncTimeout(r.semiSyncTimeoutMs ?? 0) },
     admin: { user: r.adminUser, password: r.adminPassword },
   };
+}
+
+// 0: no semi-sync. Otherwise between 100 ms and an hour.
+export function checkSemiSyncTimeout(ms: number): number {
+  if (!Number.isSafeInteger(ms) || ms < 0 || (ms > 0 && ms < 100) || ms > 3_600_000) throw invalidArgument(`semi-sync timeout ${ms} ms is out of range (100 ms to 1 h)`);
+  return ms;
 }
 
 // A resize names only what changes (0: keep); each field set must be a valid shape value.

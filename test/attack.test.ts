@@ -7,6 +7,7 @@ import { agentProto, portalProto } from '../src/proto';
 import { asyncClient, CHANNEL_OPTIONS } from '../src/rpc';
 import { initCa, issueCert } from '../src/tls/ca';
 import { channelCredentials, filesIn, type TlsFiles } from '../src/tls/credentials';
+import { GrantSigner } from '../src/tls/grant';
 import type { RegistryClient } from '../src/gen/berth/v1/Registry';
 import { docker, TestCluster, waitUntil } from './harness/cluster';
 
@@ -146,10 +147,25 @@ describe('attacks on a TLS fleet', () => {
     const plain = new Agent(agentAddr, grpc.credentials.createInsecure());
     for (const m of methods) {
       expect([m.path, codeName(await call(spoof, m, { id: instanceId }))]).toEqual([m.path, 'UNAVAILABLE']);
-      // A node certificate may pull a hot copy (agent to agent, StreamBackup) and nothing else;
-      // docs/security.md names that as a gap: any fleet node can read any instance's backup.
-      if (!m.path.endsWith('/StreamBackup')) expect([m.path, codeName(await call(peer, m, { id: instanceId }))]).toEqual([m.path, 'PERMISSION_DENIED']);
+      // A node certificate may pull a hot copy (StreamBackup) only with the manager's grant.
+      expect([m.path, codeName(await call(peer, m, { id: instanceId }))]).toEqual([m.path, 'PERMISSION_DENIED']);
       expect([m.path, codeName(await call(plain, m, { id: instanceId }))]).toEqual([m.path, 'UNAVAILABLE']);
+    }
+    // A stolen node certificate with a grant made for someone else: another node, another
+    // instance, an expired one, or one signed with a node key instead of the manager's.
+    const backup = Agent.service.StreamBackup as grpc.MethodDefinition<unknown, unknown>;
+    const managerSigner = new GrantSigner(filesIn(cluster.tlsDir, 'manager', 'manager'));
+    const evil = cluster.nodeName('evil');
+    const refusals: [string, string][] = [
+      [managerSigner.sign(instanceId, cluster.nodeName('b')), `the backup grant is for node ${cluster.nodeName('b')}, not ${evil}`],
+      [managerSigner.sign('i-0123456789ab', evil), `the backup grant is for instance i-0123456789ab, not ${instanceId}`],
+      [managerSigner.sign(instanceId, evil, Date.now() - 20 * 60_000), 'the backup grant has expired'],
+      [new GrantSigner(cluster.certFor('node', evil)).sign(instanceId, evil), 'the backup grant is not signed by the fleet manager'],
+      ['', 'no backup grant from the manager'],
+    ];
+    for (const [grant, why] of refusals) {
+      const e = await call(peer, backup, { id: instanceId, grant });
+      expect([codeName(e), e?.details]).toEqual(['PERMISSION_DENIED', `StreamBackup from node ${evil} refused: ${why}`]);
     }
     // 4. The real manager's certificate, but a request meant for another node or disk: the agent
     // checks both before touching a file.

@@ -12,6 +12,8 @@ import { asyncClient } from '../src/rpc';
 import type { Flavor } from '../src/mysql/dialect';
 import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type MovementProgress, type TargetEndpoint } from '../manager/movement/index';
 import { docker, TestCluster, waitUntil, type RunningAgent } from './harness/cluster';
+import { filesIn } from '../src/tls/credentials';
+import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
@@ -126,6 +128,9 @@ describe('data movement between two real agents', () => {
       { name: 'b', host: '127.0.0.2', ports: '3731-3760', cpus: '8' },
     ]);
     [a, b] = cluster.agents as [RunningAgent, RunningAgent];
+    // This test plays the manager: its hot copies carry the manager's grants, as the manager's do.
+    const signer = new GrantSigner(filesIn(cluster.tlsDir, 'manager', 'manager'));
+    setBackupGrantIssuer((instance, address) => signer.sign(instance, cluster.agents.find((x) => x.address === address)?.node ?? ''));
   });
 
   afterAll(async () => {

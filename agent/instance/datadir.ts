@@ -16,6 +16,22 @@ export async function writeMyCnf(layout: Layout, input: MyCnfInput): Promise<voi
   await fs.writeFile(layout.mycnf, renderMyCnf(input), { mode: 0o644 });
 }
 
+// The node's MySQL certificate, its key and the fleet CA, copied into the instance's conf/tls
+// (mounted read-only at /etc/berth). Readable by all inside: mysqld reads them after it has
+// become the image's mysql user, whose uid the host does not know, so conf gets o+x to be
+// traversed. The instance's root directory is 0750 root on the host: no other host user
+// reaches them.
+export async function installTls(layout: Layout, files: { ca: string; cert: string; key: string }): Promise<void> {
+  const dir = path.join(layout.dirs.conf, 'tls');
+  await fs.chmod(layout.dirs.conf, 0o751);
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  await fs.chmod(dir, 0o755);
+  for (const [from, to] of [[files.ca, 'ca.pem'], [files.cert, 'server-cert.pem'], [files.key, 'server-key.pem']] as const) {
+    await fs.copyFile(from, path.join(dir, to));
+    await fs.chmod(path.join(dir, to), 0o644);
+  }
+}
+
 // mysqld's system schema exists: the data directory was initialized.
 export async function isInitialized(layout: Layout): Promise<boolean> {
   return exists(path.join(layout.dirs.data, 'mysql'));

@@ -79,10 +79,35 @@ describe('Instances (agent)', () => {
     const { disk, docker, make, layout } = setup();
     docker.containers.push(oldStyle(disk));
     const agent = make();
-    expect(await agent.remove(ID)).toBe(true);
+    expect((await agent.remove(ID)).existed).toBe(true);
     expect(docker.calls).toEqual(['stop c1', 'remove c1']);
     expect(fs.existsSync(layout.root)).toBe(false);
-    expect(await agent.remove(ID)).toBe(false);
+    expect((await agent.remove(ID)).existed).toBe(false);
     fs.rmSync(disk, { recursive: true });
+  });
+
+  it('keeps the files of a data directory mysqld has started on when asked to, and only then', async () => {
+    const { disk, docker, make, layout } = setup();
+    docker.containers.push(oldStyle(disk));
+    const agent = make();
+    await agent.list();
+    // Never started (no firstStartedAt in the record): removed even when asked to keep.
+    expect(await agent.remove(ID, true)).toEqual({ existed: true, dataKept: false, dataPath: '' });
+    expect(fs.existsSync(layout.root)).toBe(false);
+
+    const again = setup();
+    again.docker.containers.push(oldStyle(again.disk));
+    const b = again.make();
+    await b.list();
+    const rec = (await readRecord(again.layout))!;
+    fs.writeFileSync(path.join(again.layout.root, 'instance.json'), JSON.stringify({ ...rec, firstStartedAt: '2026-01-01T00:00:00.000Z' }));
+    expect(await b.remove(ID, true)).toEqual({ existed: true, dataKept: true, dataPath: again.layout.root });
+    expect(again.docker.containers).toEqual([]);
+    expect(fs.existsSync(again.layout.mycnf)).toBe(true);
+    // Without the flag the same data goes to the trash.
+    expect(await b.remove(ID)).toEqual({ existed: true, dataKept: false, dataPath: '' });
+    expect(fs.existsSync(again.layout.root)).toBe(false);
+    fs.rmSync(disk, { recursive: true });
+    fs.rmSync(again.disk, { recursive: true });
   });
 });

@@ -4,7 +4,8 @@ import type { Logger } from '../../src/log';
 import type { Flavor } from '../../src/mysql/dialect';
 import { LABEL, type DockerEngine, type OwnedContainer } from '../docker';
 import { InstanceContainers } from './container';
-import { discardData, errorLogTail, exists, initCommand, isInitialized, prepareDirs, removeInstanceFiles, writeMyCnf } from './datadir';
+import { discardData, errorLogTail, exists, initCommand, installTls, isInitialized, prepareDirs, removeInstanceFiles, writeMyCnf } from './datadir';
+import type { TlsFiles } from '../../src/tls/credentials';
 import { layoutFor, type Layout } from './layout';
 import { InstanceLock } from './lock';
 import { readRecord, recordFromLabels, writeRecord, type DesiredState } from './record';
@@ -25,12 +26,17 @@ export interface InstanceSpec {
   serverId: number;
   // See AgentCreateInstanceRequest.replica.
   replica?: boolean;
+  // See AgentCreateInstanceRequest.require_tls.
+  requireTls?: boolean;
+  // See AgentCreateInstanceRequest.semi_sync_timeout_ms.
+  semiSyncTimeoutMs?: number;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
 
-export interface InstanceStatus extends Omit<InstanceSpec, 'serverId'> {
+export interface InstanceStatus extends Omit<InstanceSpec, 'serverId' | 'requireTls'> {
   state: InstanceState;
+  tls?: { required: boolean };
   containerId: string;
   flavor: string;
   version: string;
@@ -42,6 +48,8 @@ export interface NodeContext {
   disks: string[];
   portMin: number;
   portMax: number;
+  // The certificate this node's MySQL servers present (mysql-<node>.crt from the fleet CA).
+  mysqlTls?: TlsFiles;
 }
 
 export interface ResizeReadback {
@@ -91,8 +99,10 @@ export class Instances {
     return this.lock.run(spec.id, () => this.doCreate(spec, admin));
   }
 
-  remove(id: string): Promise<boolean> {
-    return this.lock.run(id, () => this.doRemove(id));
+  // keepStartedData: the containers go, but files on which mysqld has run stay (a create that
+  // failed after mysqld's first start); the answer says whether they stayed, and where.
+  remove(id: string, keepStartedData = false): Promise<Removal> {
+    return this.lock.run(id, () => this.doRemove(id, keepStartedData));
   }
 
   start(id: string): Promise<InstanceStatus> {
@@ -142,7 +152,7 @@ export class Instances {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
         else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
       }
-      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout) });
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), tls: rec.tls, semiSyncTimeoutMs: rec.semiSyncTimeoutMs });
       await writeRecord(layout, { ...rec, shape });
       const applyMs = Date.now() - t0;
       this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
@@ -163,8 +173,9 @@ export class Instances {
     if (containerId) await this.docker.start(containerId);
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
+    await markStarted(layout);
     await configureUsers(flavor, layout.socket, admin, spec.replica);
-    await checkLogin(this.ctx.host, spec.port, admin);
+    await checkLogin(this.ctx.host, spec.port, admin, this.ctx.mysqlTls?.ca);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
     return this.mustGet(spec.id);
   }
@@ -173,6 +184,7 @@ export class Instances {
   // then answer as the first call would have.
   private async retriedCreate(spec: InstanceSpec, layout: Layout, admin: Admin): Promise<InstanceStatus> {
     const cur = await this.mustGet(spec.id);
+    if (spec.requireTls && !cur.tls?.required) throw failedPrecondition(`instance ${spec.id} runs without required TLS: it was created so`);
     await configureUsers(cur.flavor as Flavor, layout.socket, admin, spec.replica);
     return cur;
   }
@@ -184,13 +196,19 @@ export class Instances {
 
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
+    if (spec.requireTls && !this.ctx.mysqlTls) throw failedPrecondition(`node ${this.ctx.node} has no MySQL certificate (mysql-${this.ctx.node}.crt in its --tls-dir): it cannot require TLS`);
     await prepareDirs(layout);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica });
+    const tls = this.ctx.mysqlTls ? { required: !!spec.requireTls } : undefined;
+    if (this.ctx.mysqlTls) await installTls(layout, this.ctx.mysqlTls);
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica, tls, semiSyncTimeoutMs: spec.semiSyncTimeoutMs });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
       version: 1, id: spec.id, name: spec.name, image: spec.image, port: spec.port, diskPath: spec.diskPath, serverId: spec.serverId, shape,
       role: old?.role ?? (spec.replica ? 'replica' : 'standalone'), readOnly: old?.readOnly ?? !!spec.replica, flavor, mysqlVersion: version, updatedAt: '',
+      ...(old?.firstStartedAt ? { firstStartedAt: old.firstStartedAt } : {}),
+      ...(tls ? { tls } : {}),
+      ...(spec.semiSyncTimeoutMs ? { semiSyncTimeoutMs: spec.semiSyncTimeoutMs } : {}),
     });
   }
 
@@ -204,12 +222,20 @@ export class Instances {
     }
   }
 
-  private async doRemove(id: string): Promise<boolean> {
+  private async doRemove(id: string, keepStartedData: boolean): Promise<Removal> {
     const { removed, diskPath } = await this.containers.removeAll(id);
-    const hadFiles = await removeInstanceFiles(diskPath ? [diskPath] : this.ctx.disks, id);
+    const disks = diskPath ? [diskPath] : this.ctx.disks;
+    if (keepStartedData) {
+      const kept = await startedDataOn(disks, id);
+      if (kept) {
+        this.log.warn({ instance: id, dataPath: kept }, 'containers removed; data kept: mysqld had started on it');
+        return { existed: true, dataKept: true, dataPath: kept };
+      }
+    }
+    const hadFiles = await removeInstanceFiles(disks, id);
     const existed = removed > 0 || hadFiles;
     if (existed) this.log.info({ instance: id }, 'instance removed');
-    return existed;
+    return { existed, dataKept: false, dataPath: '' };
   }
 
   private async waitReady(containerId: string, layout: Layout): Promise<void> {
@@ -237,6 +263,7 @@ export class Instances {
       containerId: c.id,
       flavor: rec?.flavor ?? '',
       version: rec?.mysqlVersion ?? '',
+      ...(rec?.tls ? { tls: rec.tls } : {}),
     };
   }
 
@@ -272,6 +299,28 @@ export class Instances {
       throw invalidArgument(`disk ${spec.diskPath} is not one of node ${this.ctx.node}'s data disks (${this.ctx.disks.join(', ')})`);
     }
   }
+}
+
+export interface Removal {
+  existed: boolean;
+  dataKept: boolean;
+  dataPath: string;
+}
+
+// Written once, the first time mysqld answers on this data directory.
+async function markStarted(layout: Layout): Promise<void> {
+  const rec = await readRecord(layout);
+  if (rec && !rec.firstStartedAt) await writeRecord(layout, { ...rec, firstStartedAt: new Date().toISOString() });
+}
+
+// The instance directory on one of these disks, when mysqld has started on it once.
+async function startedDataOn(disks: readonly string[], id: string): Promise<string | undefined> {
+  for (const disk of disks) {
+    const layout = layoutFor(disk, id);
+    const rec = await readRecord(layout).catch(() => undefined);
+    if (rec?.firstStartedAt) return layout.root;
+  }
+  return undefined;
 }
 
 // A replica's my.cnf keeps its replica lines through a resize (the promotion drops them).

@@ -11,8 +11,19 @@ describe('renderMyCnf', () => {
   const base: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G, diskBytes: 10 * G };
 
   it('renders MariaDB 1G as expected', () => expect(renderMyCnf(base)).toBe(expected('mariadb-1g.cnf')));
+  it('renders MariaDB 1G with required TLS as expected', () => expect(renderMyCnf({ ...base, tls: { required: true } })).toBe(expected('mariadb-1g-tls.cnf')));
+  it('writes the same TLS lines for MySQL, required or not, before the flavor-only section', () => {
+    const cnf = renderMyCnf({ ...base, flavor: 'mysql', tls: { required: false } });
+    expect(cnf).toContain('\n# TLS for clients (the node certificate from the fleet CA)\nssl-ca = /etc/berth/tls/ca.pem\nssl-cert = /etc/berth/tls/server-cert.pem\nssl-key = /etc/berth/tls/server-key.pem\nrequire-secure-transport = OFF\n');
+    expect(cnf.indexOf('# TLS for clients')).toBeLessThan(cnf.indexOf('# mysql only'));
+    expect(renderMyCnf({ ...base, flavor: 'mysql' })).not.toContain('ssl-');
+  });
   it('renders MySQL 9.7 16G as expected', () =>
     expect(renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 16 * G, port: 3312, serverId: 42 })).toBe(expected('mysql-16g.cnf')));
+
+  // A semi-sync cluster member that starts as a replica: both flavors, expected files.
+  it.each(['mariadb', 'mysql'] as const)('renders a %s semi-sync cluster member as expected', (flavor) =>
+    expect(renderMyCnf({ ...base, flavor, replica: true, semiSyncTimeoutMs: 5000 })).toBe(expected(`${flavor}-semisync-member.cnf`)));
 
   // Names MySQL 8.0.x deprecated and 8.4/9.x removed or warn about at start-up; the integration
   // test also fails on any such warning in mysqld's error log.

@@ -13,7 +13,14 @@ export interface MyCnfInput {
   diskBytes?: number;
   // Starts as a replica (agent/movement): read-only, replication not started at boot.
   replica?: boolean;
+  // Clients may (or, required, must) connect over TLS with the node's MySQL certificate.
+  tls?: { required: boolean };
+  // A member of a semi-sync cluster: the acknowledgement timeout (ms); 0 or absent: none.
+  semiSyncTimeoutMs?: number;
 }
+
+// Where the agent puts the node's MySQL certificate, its key and the fleet CA (conf/tls).
+export const TLS_IN_CONTAINER = { ca: `${IN_CONTAINER.conf}/tls/ca.pem`, cert: `${IN_CONTAINER.conf}/tls/server-cert.pem`, key: `${IN_CONTAINER.conf}/tls/server-key.pem` };
 
 // The section title agent/movement/replica-cnf.ts looks for to drop these lines again.
 export const REPLICA_SECTION = 'replica (until the manager promotes it)';
@@ -37,6 +44,14 @@ export function binlogFileBytes(diskBytes: number): number {
 
 export function maxConnections(memoryBytes: number): number {
   return Math.max(100, Math.min(4000, Math.floor(memoryBytes / (8 * MiB))));
+}
+
+// Same names in both flavors (MariaDB has had require_secure_transport since 10.5.2).
+function tlsSection(required: boolean): [string, Record<string, string>] {
+  return [
+    'TLS for clients (the node certificate from the fleet CA)',
+    { 'ssl-ca': TLS_IN_CONTAINER.ca, 'ssl-cert': TLS_IN_CONTAINER.cert, 'ssl-key': TLS_IN_CONTAINER.key, 'require-secure-transport': required ? 'ON' : 'OFF' },
+  ];
 }
 
 // Renders my.cnf from the instance's shape. Deterministic (sorted nothing, fixed order) so it can
@@ -90,8 +105,10 @@ export function renderMyCnf(i: MyCnfInput): string {
       },
     ],
     ['character set', { 'character-set-server': 'utf8mb4' }],
+    ...(i.tls ? [tlsSection(i.tls.required)] : []),
     [`${i.flavor} only`, d.serverSettings()],
   ];
+  if (i.semiSyncTimeoutMs) sections.push(['semi-sync replication (cluster member)', d.semiSyncSettings(i.semiSyncTimeoutMs)]);
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
 
   const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];

@@ -20,10 +20,17 @@ export interface DesiredState {
   shape: { cpuMillis: number; memoryBytes: number; diskBytes: number };
   role: Role;
   readOnly: boolean;
+  // Member of a semi-sync cluster (AgentCreateInstanceRequest.semi_sync_timeout_ms); absent: none.
+  semiSyncTimeoutMs?: number;
   // Learned from the image's mysqld.
   flavor: string;
   mysqlVersion: string;
   updatedAt: string;
+  // When mysqld first came up on this data directory: from then on it may hold a client's
+  // data, and a failed create keeps it (RemoveInstance keep_started_data).
+  firstStartedAt?: string;
+  // Set when mysqld serves TLS (the node had a MySQL certificate at create time).
+  tls?: { required: boolean };
 }
 
 export const RECORD_FILE = 'instance.json';

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { invalidArgument } from '../../src/errors';
 import { connectSocket, connectTcp, run, waitFor } from '../../src/mysql/connect';
 import { dialectFor, type Flavor, type Statement } from '../../src/mysql/dialect';
@@ -25,8 +26,11 @@ export async function configureUsers(flavor: Flavor, socket: string, admin: { us
 }
 
 // The real check: the DBA's credentials work over TCP on the address the manager hands out.
-export async function checkLogin(host: string, port: number, admin: { user: string; password: string }): Promise<void> {
-  const conn = await connectTcp({ host, port, user: admin.user, password: admin.password });
+// With the fleet CA (the node has a MySQL certificate): over TLS, verifying the server's
+// certificate and address as a client would.
+export async function checkLogin(host: string, port: number, admin: { user: string; password: string }, caFile?: string): Promise<void> {
+  const ca = caFile ? await fs.readFile(caFile) : undefined;
+  const conn = await connectTcp({ host, port, user: admin.user, password: admin.password, ...(ca ? { ssl: { ca } } : {}) });
   await conn.end();
 }
 

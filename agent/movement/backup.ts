@@ -69,8 +69,8 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
       await input.close();
       if (!read) raw.destroy();
     }
-    // mariabackup closes its stdout before it logs its last lines: its stderr stays attached
-    // until it exits (closed earlier, those writes failed and so did the backup).
+    // mariabackup closes its stream before it logs "completed OK!" and exits. Closing the
+    // exec's attach connection in that gap makes dockerd TERM it and record exit 126.
     const exit = await code;
     raw.destroy();
     if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(demux.stderr)}`);

@@ -17,6 +17,8 @@ const USER = /^[A-Za-z0-9_]{1,32}$/;
 const HOST = /^[A-Za-z0-9_.:%-]{1,60}$/;
 // How long killed sessions get to disappear before the call gives up on them.
 const KILL_SETTLE_MS = 10_000;
+// A replica gives up on a silent source after this long (failure detection asks the replicas).
+const REPLICA_NET_TIMEOUT_S = 4;
 
 export class Replication {
   constructor(private readonly instances: Instances) {}
@@ -29,7 +31,12 @@ export class Replication {
       // A donor needs the clone plugin too, not only the recipient.
       const check = req.cloneDonor ? s.d.clonePluginCheck() : undefined;
       if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
-      const sts = req.cloneDonor ? s.d.createCloneDonorUser(user, host, req.password) : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
+      if (req.cloneDonor && req.monitor) throw invalidArgument('an account is a clone donor or a monitor, not both');
+      const sts = req.cloneDonor
+        ? s.d.createCloneDonorUser(user, host, req.password)
+        : req.monitor
+          ? s.d.createMonitorUser(user, host, req.password, { binlog: req.binlog })
+          : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
       await fenced(s, () => s.run(sts, [req.password]));
     });
   }
@@ -44,6 +51,7 @@ export class Replication {
     return withInstance(this.instances, req.id, async (s) => {
       const src = { host: req.sourceHost, port: req.sourcePort, user: req.user, password: req.password };
       await s.run(s.d.configureReplica(src, req.gtidPosition || undefined), [req.password]);
+      await s.run(s.d.replicaLossDetection(REPLICA_NET_TIMEOUT_S));
       if (req.start) await s.run(s.d.startReplica());
       return status(s);
     });
@@ -91,6 +99,22 @@ export class Replication {
     const file = layoutFor(s.inst.diskPath, s.inst.id).mycnf;
     const cnf = await fs.readFile(file, 'utf8');
     await fs.writeFile(file, withReplicaSection(cnf, readOnly ? s.d.replicaSettings() : undefined), { mode: 0o644 });
+  }
+
+  // Fencing (agent/fence.ts): ends every client session and reports how many are still there
+  // after `settleMs` instead of waiting for them (a commit waiting for a semi-sync ACK cannot be
+  // killed on MariaDB 10.11: it goes on waiting).
+  killClientsWithin(id: string, settleMs: number): Promise<{ killed: number; left: number }> {
+    return withInstance(this.instances, id, async (s) => {
+      const ids = (await s.rows<{ id: number }>(s.d.clientConnections())).map((r) => Number(r.id));
+      for (const cid of ids) await s.run([s.d.killConnection(cid)]).catch(() => undefined);
+      const deadline = Date.now() + settleMs;
+      for (;;) {
+        const left = (await s.rows<{ id: number }>(s.d.clientConnections())).filter((r) => ids.includes(Number(r.id))).length;
+        if (left === 0 || Date.now() > deadline) return { killed: ids.length, left };
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    });
   }
 
   // Ends every client session and waits until they are gone, then reads the executed set.

@@ -86,7 +86,7 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
   const Agent = agentProto().berth.v1.Agent;
   // Any node certificate of the fleet CA: the manager named the source's address, not its node.
   const client = new Agent(req.sourceAgent, channelCredentials(ctx.tls, { kind: 'node' }), COPY_CHANNEL_OPTIONS) as AgentClient;
-  const call = client.streamBackup({ id: req.sourceInstance });
+  const call = client.streamBackup({ id: req.sourceInstance, grant: req.backupGrant });
   const onAbort = () => call.cancel();
   signal.addEventListener('abort', onAbort);
   try {

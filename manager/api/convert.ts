@@ -38,6 +38,9 @@ export function toInstance(i: InstanceRow, node: { host: string; up: boolean }):
     message: i.message,
     cluster: i.antiAffinityGroup,
     antiAffinityGroup: i.antiAffinityGroup,
+    clusterName: i.clusterName,
+    clusterRole: i.clusterRole,
+    fenced: i.fenced,
   };
 }
 

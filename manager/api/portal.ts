@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
-import { BerthError, invalidArgument, notFound } from '../../src/errors';
+import { BerthError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '../../src/errors';
+import { checkRequestId, priorRequest, requestKey } from './requests';
 import type { OperationRow } from '../store/operations';
 import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
@@ -10,6 +11,7 @@ import { tokenHandlers } from '../auth/token-rpcs';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
 import type { InstanceOps, PlacementOptions } from '../operations/instances';
+import { dataKept } from '../operations/create';
 import type { Engine } from '../operations/engine';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { FleetState } from '../state/fleet';
@@ -22,6 +24,10 @@ import type { ExpansionOps } from '../expansion/ops';
 import { planResize, resizeRequest } from '../expansion/api';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
+import { failoverHandlers } from './failover-rpcs';
+import { clusterHandlers } from './clusters';
+import type { ClusterOps } from '../clusters/ops';
+import type { ViewDeps } from '../clusters/view';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -37,6 +43,12 @@ export interface PortalDeps {
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
+  // The fleet CA (PEM) that signed the nodes' MySQL certificates, handed to clients with the
+  // credentials of an instance that serves TLS.
+  mysqlCaPem?: string;
+  // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
+  clusters: ClusterOps;
+  agents: ViewDeps['agents'];
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -51,6 +63,12 @@ function sameCreate(i: InstanceRow, r: { cpuMillis: number; memoryBytes: number;
     r.group === i.antiAffinityGroup
   );
 }
+
+// What makes two CreateInstance calls the same request (for request ids).
+const createFields = (r: { name: string; resources?: unknown; image: string; node: string; constraints: string[]; cluster: string; antiAffinityGroup: string; spreadOver: string; strategy: string; flavor: string }) => ({
+  name: r.name, resources: r.resources ?? null, image: r.image, node: r.node, constraints: r.constraints, cluster: r.cluster,
+  antiAffinityGroup: r.antiAffinityGroup, spreadOver: r.spreadOver, strategy: r.strategy, flavor: r.flavor,
+});
 
 // Thin: validate, then hand over to operations or read the store. Every bad input is refused
 // here, before anything is written.
@@ -81,6 +99,14 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       strategy: checkStrategyName(r.strategy),
     };
   };
+  const instanceOut = (i: InstanceRow) => {
+    const t = store.instanceTls.get(i.id);
+    return { ...toInstance(i, nodeOf(i)), tls: t.tls, tlsRequired: t.required };
+  };
+  const credentialsOf = (i: InstanceRow) => {
+    const t = store.instanceTls.get(i.id);
+    return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword, tls: t.tls, tlsRequired: t.required, caCertificate: t.tls ? (d.mysqlCaPem ?? '') : '' };
+  };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
   const h: Omit<PortalHandlers, 'CreateToken' | 'ListTokens' | 'RevokeToken'> = {
@@ -89,46 +115,72 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const shape = checkShape(req.resources);
       const image = requestedImage(req, d.images);
       const opts = placementOpts(req);
-      const out = (instance: InstanceRow, operation: OperationRow) => ({
-        instance: toInstance(instance, nodeOf(instance)),
-        operation: toOperation(operation),
-        credentials: { instanceId: instance.id, host: hostOf(instance), port: instance.port, user: instance.adminUser, password: instance.adminPassword },
+      const key = requestKey(checkRequestId(req.requestId), 'CreateInstance', createFields(req));
+      const out = (instance: InstanceRow, operation: OperationRow | undefined) => ({
+        instance: instanceOut(instance),
+        operation: operation ? toOperation(operation) : null,
+        credentials: credentialsOf(instance),
       });
-      // Retry-safe: a caller that lost the answer (the manager died, a timeout) and asks again
-      // for the same name, shape and options gets the instance it already has and its operation.
+      // A request id seen before: what that call made, as it stands now.
+      const prior = () => {
+        const r = priorRequest(store, key);
+        if (!r) return undefined;
+        const i = store.instances.get(r.instanceId);
+        if (!i) throw failedPrecondition(`request_id ${r.id} created instance ${r.instanceId}, which has been deleted since`);
+        return out(i, store.operations.get(r.operationId));
+      };
+      // Retry-safe without a request id too: a caller that lost the answer (the manager died, a
+      // timeout) and asks again for the same name, shape and options gets the instance it
+      // already has and its operation.
       const replay = () => {
         const i = store.instances.find(name);
         if (!i || !sameCreate(i, { ...shape, image: image ?? '', node: opts.node, group: opts.antiAffinityGroup ?? '' })) return undefined;
+        if (dataKept(i)) {
+          const r = d.ops.retryOnKeptData(i, key);
+          return out(r.instance, r.operation);
+        }
         const op = store.operations.page({ type: 'create', instance: i.id, limit: 1, offset: 0 }).items[0];
         return op && out(i, op);
       };
-      const again = replay();
+      const again = prior() ?? replay();
       if (again) return again;
       try {
-        const { instance, operation } = await d.ops.create({ name, shape, image, ...opts });
+        const { instance, operation } = await d.ops.create({ name, shape, image, ...opts, request: key });
         return out(instance, operation);
       } catch (err) {
-        if (err instanceof BerthError && err.code === grpc.status.ALREADY_EXISTS) return replay() ?? Promise.reject(err);
+        // Another call with this name or this key committed first (a client's retry racing its
+        // first attempt): answer as that one.
+        if (err instanceof BerthError && err.code === grpc.status.ALREADY_EXISTS) return prior() ?? replay() ?? Promise.reject(err);
         throw err;
       }
     }),
     GetInstance: unary(log, 'GetInstance', (req) => {
       const i = findInstance(req.instance);
-      return toInstance(i, nodeOf(i));
+      return instanceOut(i);
     }),
     ListInstances: unary(log, 'ListInstances', (req) => {
       if (req.node) findNode(req.node);
       const rows = req.node ? store.instances.onNode(req.node) : store.instances.all();
       const { items, next } = pageOf(rows, (i) => `${i.createdAt}\u0000${i.id}`, req);
-      return { instances: items.map((i) => toInstance(i, nodeOf(i))), nextPageToken: next };
+      return { instances: items.map(instanceOut), nextPageToken: next };
     }),
-    DeleteInstance: unary(log, 'DeleteInstance', (req) => toOperation(d.ops.delete(findInstance(req.instance).id))),
+    DeleteInstance: unary(log, 'DeleteInstance', (req, call) => {
+      if (req.force) mustBeAdmin(call, 'a forced delete');
+      const key = requestKey(checkRequestId(req.requestId), 'DeleteInstance', { instance: req.instance, force: req.force });
+      const prior = priorRequest(store, key);
+      if (prior) {
+        const op = store.operations.get(prior.operationId);
+        if (!op) throw failedPrecondition(`request_id ${prior.id}: its operation ${prior.operationId} is past retention`);
+        return toOperation(op);
+      }
+      return toOperation(d.ops.delete(findInstance(req.instance).id, req.force, key));
+    }),
     GetCredentials: unary(log, 'GetCredentials', (req, call) => {
       const i = findInstance(req.instance);
       const who = principalOf(call)?.who ?? 'unknown';
       store.events.add('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
       log.info({ instance: i.id, who }, 'credentials read');
-      return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword };
+      return credentialsOf(i);
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
       if (req.resizeInstance) return planResize(d.expansion, req);
@@ -168,11 +220,15 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const gone = new AbortController();
       call.once('cancelled', () => gone.abort());
       return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
-    }),
+    }, MAX_WAIT_MS + 30_000),
     ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.expansion.resize(resizeRequest(req)))),
     DrainNode: unary(log, 'DrainNode', (req) => {
       findNode(req.name);
       return toOperation(d.expansion.drain(req.name));
+    }),
+    RemoveNode: unary(log, 'RemoveNode', (req) => {
+      findNode(req.name);
+      return { name: req.name, forgottenInstances: d.ops.removeNode(req.name, req.force) };
     }),
     RetryOperation: unary(log, 'RetryOperation', (req) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
@@ -180,11 +236,17 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     }),
   };
 
+  function mustBeAdmin(call: object, what: string): void {
+    const p = principalOf(call);
+    if (p && p.role !== 'admin') throw permissionDenied(`${what} needs the admin role; ${p.who} has ${p.role}`);
+  }
+
   function cordon(name: string, cordoned: boolean) {
     findNode(name);
     d.fleet.setCordoned(name, cordoned);
     return nodeOut(name);
   }
 
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...tokenHandlers(d.auth.tokens, store.events, log) }, portalGuard(d.auth)));
+  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
+  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) }, portalGuard(d.auth)));
 }

@@ -7,6 +7,8 @@ import { checkNodeInfo } from '../../src/validate';
 import { permissionDenied } from '../../src/errors';
 import { peerOf } from '../../src/tls/credentials';
 import type { UsageMap } from '../health/usage';
+import type { ReplicationMap } from '../health/replication';
+import type { WriteLease } from '../../src/gen/berth/v1/WriteLease';
 import type { FleetState } from '../state/fleet';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
@@ -16,6 +18,10 @@ export interface RegistryDeps {
   heartbeatIntervalMs: number;
   log: Logger;
   usage?: UsageMap;
+  // Replication state per instance (failure detection), and the write lease of the node's
+  // cluster primaries (fencing; see docs/design.md "Failover").
+  replication?: ReplicationMap;
+  writeLease?: (node: string) => WriteLease | undefined;
   // With TLS a node may register and heartbeat only as the node its certificate names, so no
   // one else can take over its name, address or host. false only with --insecure.
   requireNodeCert: boolean;
@@ -57,15 +63,17 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         unknown(n.name),
       );
       d.usage?.report(n.name, req.instances);
+      d.replication?.report(n.name, req.instances);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
-      return { heartbeatIntervalMs: d.heartbeatIntervalMs };
+      return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null };
     }),
     Heartbeat: unary(log, 'Heartbeat', async (req, call) => {
       checkPeer(call, req.node);
       if (!fleet.snapshot.get(req.node)) return { reregister: true };
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, req.instances, unknown(req.node));
       d.usage?.report(req.node, req.instances);
-      return { reregister: false };
+      d.replication?.report(req.node, req.instances);
+      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null };
     }),
   };
   server.addService(agentProto().berth.v1.Registry.service, h);

@@ -24,6 +24,25 @@ function filesHold(dir: string, s: string): string[] {
 }
 
 describe('admin passwords sealed at rest', () => {
+  it('opens a row password only when it is read; copies of the row carry it in plain', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-secrets-'));
+    const store = fleet(path.join(dir, 'berth.db'));
+    const { box } = openSecrets(store, path.join(dir, 'keys', 'secret.key'));
+    store.instances.insert(inst('i-1', 3301));
+    let opened = 0;
+    const open = box.open.bind(box);
+    box.open = (s: string) => (opened++, open(s));
+    const rows = [...store.instances.all(), ...store.instances.onNode('n1'), store.instances.get('i-1')!];
+    expect(rows.map((r) => r.state)).toEqual(['pending', 'pending', 'pending']);
+    expect(opened).toBe(0);
+    expect(rows[2]!.adminPassword).toBe(PW);
+    expect(rows[2]!.adminPassword).toBe(PW);
+    expect(opened).toBe(1);
+    expect({ ...rows[0]! }.adminPassword).toBe(PW);
+    expect(JSON.parse(JSON.stringify(rows[1]))).toMatchObject({ id: 'i-1', adminPassword: PW });
+    store.close();
+  });
+
   it('seals rows written before encryption (migration), new rows, and opens them for the API', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-secrets-'));
     const db = path.join(dir, 'berth.db');

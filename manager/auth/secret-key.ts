@@ -29,6 +29,12 @@ export function sealAll(store: Store, box: SecretBox): number {
       store.instances.setStoredPassword(id, box.seal(isSealed(sealed) ? box.open(sealed) : sealed));
       n++;
     }
+    const reseal = (sealed: string) => (box.sealedWithCurrent(sealed) ? sealed : box.seal(isSealed(sealed) ? box.open(sealed) : sealed));
+    for (const c of store.clusters.storedSecrets()) {
+      if (box.sealedWithCurrent(c.repl) && box.sealedWithCurrent(c.monitor)) continue;
+      store.clusters.setStoredSecrets(c.name, reseal(c.repl), reseal(c.monitor));
+      n++;
+    }
     return n;
   });
 }
@@ -52,5 +58,6 @@ export function openSecrets(store: Store, file: string, rotate = false): { box: 
   const sealed = sealAll(store, box);
   if (rotating) fs.renameSync(pending, file);
   store.instances.useSecrets(box);
+  store.clusters.useSecrets(box);
   return { box, sealed, rotated: rotating };
 }

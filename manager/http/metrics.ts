@@ -109,7 +109,8 @@ export class Metrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers: [r],
     });
-    const failovers = () => store.events.countOfKind('failover.succeeded');
+    // One `cluster.failover.done` event per completed failover (FleetState.recordClusterHistory).
+    const failovers = () => store.events.countOfKind('cluster.failover.done');
     let failoversSeen = failovers();
     new client.Counter({
       name: 'berth_failovers_total',

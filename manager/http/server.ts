@@ -22,6 +22,8 @@ import { capacityRoutes } from './routes/capacity';
 import { dashboardRoutes } from './routes/dashboard';
 import { viewRoutes } from './routes/views';
 import { expansionRoutes } from './routes/expansions';
+import { clusterRoutes } from './routes/clusters';
+import type { ViewDeps } from '../clusters/view';
 import type { ExpansionOps } from '../expansion/ops';
 import type { Expander } from '../expansion/expander';
 
@@ -50,6 +52,8 @@ export interface AdminDeps {
   // expansion's decisions (GET /v1/expansions).
   expansion?: ExpansionOps;
   expander?: Expander;
+  // Replicated clusters' views ask members' agents for their replication status.
+  agents?: ViewDeps['agents'];
 }
 
 export interface AdminContext extends AdminDeps {
@@ -166,6 +170,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(viewRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(expansionRoutes(ctx));
+  await app.register(clusterRoutes(ctx));
   await app.register(dashboardRoutes());
   return app;
 }

@@ -5,6 +5,7 @@ import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
+import { backupGrant } from '../../src/tls/grant';
 import { throwIfAborted, type Endpoint, type MovementOptions, type TargetEndpoint } from './types';
 
 export interface CopyResult {
@@ -55,7 +56,7 @@ export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyO
 }
 
 async function copyByBackup(source: Endpoint, target: TargetEndpoint, opts: CopyOptions): Promise<SeedProgress__Output> {
-  const done = await seed(target, { id: target.id, image: target.create.image, diskPath: target.create.diskPath, method: 'mariabackup', sourceAgent: source.agentAddress, sourceInstance: source.id }, opts);
+  const done = await seed(target, { id: target.id, image: target.create.image, diskPath: target.create.diskPath, method: 'mariabackup', sourceAgent: source.agentAddress, sourceInstance: source.id, backupGrant: backupGrant(source.id, target.agentAddress) }, opts);
   throwIfAborted(opts.signal);
   opts.onProgress?.({ phase: 'start', bytesDone: done.bytesDone, bytesTotal: done.bytesTotal });
   await target.agent.createInstance({ ...target.create, replica: true }, opts.createDeadlineMs ?? 600_000);

@@ -86,3 +86,77 @@ export function mostAdvanced(flavor: Flavor, candidates: Candidate[]): Choice {
   const notContained = sets.filter((c) => !sets.some((o) => o !== c && contains(o.set, c.set))).map((c) => c.name);
   return { ok: false, reason: `no replica has every other's transactions (${notContained.join(', ')} each have some the others lack)`, diverged: notContained };
 }
+
+// ---- Failover (manager/operations/cluster-failover.ts) ----
+
+// The dead primary as last reported: its executed set (stale by up to a heartbeat) and its
+// origin id in GTIDs (MySQL server_uuid, MariaDB server_id).
+export interface LastPrimary {
+  executedGtids: string;
+  serverUuid: string;
+  serverId: number;
+}
+
+// Transactions a replica executed that did not come from the primary: those beyond the
+// primary's last known set whose origin is not the primary (it may have replicated newer ones
+// after its last report; those are legitimate). MySQL names the origin per transaction (the
+// uuid); MariaDB keeps, per domain, the server id of the last transaction, which under strict
+// mode is the replica's own when it wrote there itself.
+export function errantForFailover(flavor: Flavor, replicaExecuted: string, primary: LastPrimary): GtidSet {
+  const beyond = subtract(gtids(flavor, replicaExecuted), gtids(flavor, primary.executedGtids));
+  const sources = new Map([...beyond.sources].filter(([k]) => (flavor === 'mysql' ? !sameOrigin(k, primary.serverUuid) : beyond.serverIds.get(k) !== primary.serverId)));
+  return { flavor, sources, serverIds: new Map([...beyond.serverIds].filter(([k]) => sources.has(k))) };
+}
+
+function sameOrigin(key: string, uuid: string): boolean {
+  if (!uuid) return false;
+  const own = [...gtids('mysql', `${uuid}:1`).sources.keys()][0];
+  return key === own || key.startsWith(`${own}:`);
+}
+
+// A replica as gathered after its IO thread was stopped.
+export interface FailoverCandidate extends Candidate {
+  sqlRunning: boolean;
+  lastSqlError: string;
+  lastIoError: string;
+}
+
+export interface FailoverLimits {
+  // Received but not yet applied: more than this cannot be applied within the failover's bound.
+  maxRelayTransactions: number;
+}
+
+export type FailoverChoice =
+  | { ok: true; name: string; set: GtidSet; refused: { name: string; reason: string }[] }
+  | { ok: false; reason: string; refused: { name: string; reason: string }[] };
+
+// Whether a replica may be promoted, and why not.
+export function refusal(flavor: Flavor, c: FailoverCandidate, primary: LastPrimary, limits: FailoverLimits): string | undefined {
+  const errant = errantForFailover(flavor, c.executedGtids, primary);
+  if (!isEmpty(errant)) return `errant transactions ${describe(errant)} (written on the replica, not on the primary)`;
+  if (!c.sqlRunning || c.lastSqlError) return `its replication was broken${c.lastSqlError ? `: ${c.lastSqlError}` : ' (SQL thread stopped)'}`;
+  if (/fatal error/i.test(c.lastIoError)) return `its replication was broken: ${c.lastIoError}`;
+  const backlog = count(subtract(gtids(flavor, c.receivedGtids), gtids(flavor, c.executedGtids)));
+  if (backlog > limits.maxRelayTransactions) return `${backlog} received transactions not applied (limit ${limits.maxRelayTransactions})`;
+  return undefined;
+}
+
+// Failover's choice: among the replicas that may be promoted, the one whose received + executed
+// transactions contain every other replica's (their errant ones excepted: those are refused, not
+// waited for). None such: abort, since promoting any would lose acknowledged transactions.
+export function chooseFailoverCandidate(flavor: Flavor, candidates: FailoverCandidate[], primary: LastPrimary, limits: FailoverLimits): FailoverChoice {
+  const refused = candidates.flatMap((c) => {
+    const reason = refusal(flavor, c, primary, limits);
+    return reason ? [{ name: c.name, reason }] : [];
+  });
+  const eligible = candidates.filter((c) => !refused.some((r) => r.name === c.name));
+  if (eligible.length === 0) return { ok: false, reason: `no replica may be promoted: ${refused.map((r) => `${r.name}: ${r.reason}`).join('; ') || 'there are none'}`, refused };
+  const best = mostAdvanced(flavor, eligible);
+  if (!best.ok) return { ok: false, reason: best.reason, refused };
+  for (const c of candidates) {
+    const legit = subtract(union(gtids(flavor, c.receivedGtids), gtids(flavor, c.executedGtids)), errantForFailover(flavor, c.executedGtids, primary));
+    const missing = subtract(legit, best.set);
+    if (!isEmpty(missing)) return { ok: false, reason: `${best.name} lacks ${describe(missing)} that ${c.name} has, and ${c.name} may not be promoted`, refused };
+  }
+  return { ok: true, name: best.name, set: best.set, refused };
+}

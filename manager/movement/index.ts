@@ -2,7 +2,7 @@
 // pure decisions behind them. Plain async functions, so operations (migrate, resize, cluster
 // switchover and failover) wrap them in their steps.
 export { copy, type CopyOptions, type CopyResult } from './copy';
-export { catchUp, makeReplica, releaseReplica, type CatchUpResult, type ReplicaLink } from './replica';
+export { catchUp, makeReplica, releaseReplica, repointReplica, type CatchUpResult, type ReplicaLink } from './replica';
 export { cutOver, CutOverIncomplete, promote, stopWrites, type CutOverOptions, type CutOverResult, type StopWritesResult, type WritesStopped } from './cutover';
 export { errantTransactions, hasAll, isCaughtUp, lagTransactions, mayCutOver, mostAdvanced, replicationBroken, type Candidate, type LagLimits } from './decide';
 export { MovementAborted, type Endpoint, type MovementOptions, type MovementProgress, type TargetEndpoint } from './types';

@@ -10,6 +10,8 @@ import { sleep, throwIfAborted, type Endpoint, type MovementOptions } from './ty
 export interface ReplicaLink {
   user: string;
   host: string;
+  // The account is the cluster's, present on every member: releaseReplica leaves it alone.
+  shared?: boolean;
   // Accounts on the replica that lost the right to write through read-only while it is one
   // (MariaDB's READ_ONLY ADMIN); cutOver gives it back on promotion (CutOverOptions.targetRestore).
   targetRevoked: MysqlAccount[];
@@ -20,10 +22,18 @@ const POLL_MS = 200;
 // Points `target` (a copy of `source`) at the source from where the copy ends and starts
 // replication: a replication user with a generated password on the source (kept out of the
 // source's binlog), then the target's replica configuration, then both threads running.
-export async function makeReplica(target: Endpoint, source: Endpoint, from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'> & Partial<Pick<CopyResult, 'targetRevoked'>>, opts: MovementOptions & { startTimeoutMs?: number } = {}): Promise<ReplicaLink> {
-  const link: ReplicaLink = { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%', targetRevoked: [] };
-  const password = randomBytes(18).toString('base64url');
-  await source.agent.createReplicationUser({ id: source.id, user: link.user, host: link.host, password });
+// A cluster passes its own replication account (`account`, made once on the primary and
+// binlogged to every member) instead of a per-replica one.
+export async function makeReplica(
+  target: Endpoint,
+  source: Endpoint,
+  from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'> & Partial<Pick<CopyResult, 'targetRevoked'>>,
+  opts: MovementOptions & { startTimeoutMs?: number; account?: { user: string; password: string } } = {},
+): Promise<ReplicaLink> {
+  const shared = opts.account;
+  const link: ReplicaLink = shared ? { user: shared.user, host: '%', shared: true, targetRevoked: [] } : { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%', targetRevoked: [] };
+  const password = shared?.password ?? randomBytes(18).toString('base64url');
+  if (!shared) await source.agent.createReplicationUser({ id: source.id, user: link.user, host: link.host, password });
   try {
     // Read-only for every account, also those that could write through read_only (and
     // super_read_only on MySQL): a replica that takes a write diverges from its source.
@@ -47,6 +57,16 @@ export async function makeReplica(target: Endpoint, source: Endpoint, from: Pick
   return link;
 }
 
+// Points a server that already holds the source's history (a replica of the old primary, or
+// the old primary itself after a switchover) at `source`, going on from what it has executed
+// (GTID auto-positioning; MariaDB current_pos), and waits until both threads run. Read-only
+// first, and kept so across restarts (persist), so a re-pointed server never takes a write.
+export async function repointReplica(replica: Endpoint, source: Endpoint, account: { user: string; password: string }, opts: MovementOptions & { startTimeoutMs?: number } = {}): Promise<void> {
+  await replica.agent.setReadOnly({ id: replica.id, readOnly: true, persist: true });
+  await replica.agent.configureReplica({ id: replica.id, sourceHost: source.host, sourcePort: source.port, user: account.user, password: account.password, gtidPosition: '', start: true });
+  await waitRunning(replica, opts.startTimeoutMs ?? 30_000, opts.signal);
+}
+
 async function waitRunning(target: Endpoint, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -61,6 +81,7 @@ async function waitRunning(target: Endpoint, timeoutMs: number, signal?: AbortSi
 }
 
 export async function releaseReplica(source: Endpoint, link: ReplicaLink): Promise<void> {
+  if (link.shared) return;
   await source.agent.dropReplicationUser({ id: source.id, user: link.user, host: link.host });
 }
 

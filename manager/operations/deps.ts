@@ -13,6 +13,8 @@ export interface OperationDeps {
   // The agent initializes a data directory and waits for mysqld: minutes on a slow disk.
   agentCreateDeadlineMs: number;
   agentRemoveDeadlineMs?: number;
+  // Creates ask the agent for require_secure_transport (--mysql-require-tls).
+  requireMysqlTls?: boolean;
   // Operations that place (a drain's migrations choose their target when they start).
   scheduler?: SchedulerConfig;
 }

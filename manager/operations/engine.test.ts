@@ -144,6 +144,36 @@ describe('Engine: restarts', () => {
     expect(op!.steps.map((s) => [s.state, s.error])).toEqual([['undone', ''], ['undone', ''], ['failed', 'boom']]);
   });
 
+  it('keeps its copy of a running operation equal to the store, and records a step start with the end of the step before', async () => {
+    const store = Store.open(':memory:');
+    const seen: [string, boolean][] = [];
+    const type = (hang: boolean): OperationType => ({
+      type: 't',
+      steps: [
+        { name: 'a', run: async (ctx) => (seen.push(['a', same(ctx.opId)]), 'a-out') },
+        { name: 'b', retries: 1, backoffMs: 1, run: async (ctx) => (seen.push(['b', same(ctx.opId)]), ctx.attempt === 1 ? Promise.reject(new Error('flaky')) : 'b-out') },
+        { name: 'c', run: async (ctx) => (seen.push(['c', same(ctx.opId)]), hang ? never() : ctx.output('b')) },
+      ],
+    });
+    const first = setup([type(true)], store);
+    const same = (id: string) => JSON.stringify(first.engine.get(id)) === JSON.stringify(store.operations.get(id));
+    const id = submit(first.engine, 't');
+    await waitFor(() => seen.length === 4);
+    expect(seen).toEqual([['a', true], ['b', true], ['b', true], ['c', true]]);
+    // Killed during c: its start is durable (written in b's commit), b's output with it.
+    const row = store.operations.get(id)!;
+    expect(row.steps.map((s) => [s.state, s.attempts, s.output])).toEqual([['done', 1, '"a-out"'], ['done', 2, '"b-out"'], ['running', 1, '']]);
+    expect(row).toMatchObject({ state: 'running', nextStep: 2 });
+
+    const second = setup([type(false)], store);
+    expect(second.engine.resumeAll()).toBe(1);
+    const op = await second.engine.wait(id, 5000);
+    // The last step's end and the operation's success are one commit.
+    expect(op).toMatchObject({ state: 'succeeded', nextStep: 3 });
+    expect(op!.steps.map((s) => [s.state, s.attempts, s.output])).toEqual([['done', 1, '"a-out"'], ['done', 2, '"b-out"'], ['done', 2, '"b-out"']]);
+    expect(op!.finishedAt).toBe(op!.steps[2]!.finishedAt);
+  });
+
   it('resumes operations recorded by the first engine (no parameters, one instance)', async () => {
     const seen: string[] = [];
     const { store, engine } = setup([{ type: 't', steps: [{ name: 'a', run: async () => undefined }, { name: 'b', run: async (ctx) => void seen.push(ctx.subjects[0]!.name) }] }]);

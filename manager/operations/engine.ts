@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { errorMessage, failedPrecondition } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import type { Store } from '../store/index';
-import type { OperationRow, Progress } from '../store/operations';
+import type { Mirror, OperationRow, Progress } from '../store/operations';
 import { LockTable, lockOrder } from './locks';
 import type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
 
@@ -31,6 +31,9 @@ export class Engine {
   private readonly events = new EventEmitter();
   private readonly inFlight = new Set<string>();
   private readonly progressState = new Map<string, { at: number; timer?: NodeJS.Timeout; last: Progress }>();
+  // The rows of the operations this engine is driving, kept equal to the store by applying each
+  // write's Mirror once the write is durable: a running operation is never read back.
+  private readonly rows = new Map<string, OperationRow>();
 
   constructor(
     private readonly store: Store,
@@ -68,31 +71,39 @@ export class Engine {
   submit(req: SubmitRequest): OperationRow {
     const id = this.store.tx(() => this.record(req));
     this.start(id);
-    return this.store.operations.get(id)!;
+    return this.get(id)!;
+  }
+
+  // The operation as it stands: the engine's copy while it drives it, else the store's row.
+  get(opId: string): OperationRow | undefined {
+    return this.rows.get(opId) ?? this.store.operations.get(opId);
   }
 
   // The operation that holds (or waits earlier for) one of these subjects.
   holder(subjects: SubmitRequest['subjects']): OperationRow | undefined {
     const id = this.locks.blocker(lockOrder(subjects), new Set());
-    return id ? this.store.operations.get(id) : undefined;
+    return id ? this.get(id) : undefined;
   }
 
   busy(instanceId: string): boolean {
     return !!this.locks.blocker([`instance:${instanceId}`], new Set());
   }
 
-  start(opId: string): void {
+  // `row`: the operation as just recorded and committed (insert()'s answer), saving a read.
+  start(opId: string, row?: OperationRow): void {
     if (this.inFlight.has(opId)) return;
-    const op = this.store.operations.get(opId);
+    const op = row?.id === opId ? row : this.store.operations.get(opId);
     if (!op) throw new Error(`operation ${opId} does not exist`);
     this.inFlight.add(opId);
+    this.rows.set(opId, op);
     void this.locks
       .acquire(opId, lockOrder(op.subjects), this.family(op.parentId))
       .then(() => this.execute(opId))
       .catch((err: unknown) => this.log.error({ op: opId, err: errorMessage(err) }, 'operation engine error'))
       .finally(() => {
         this.inFlight.delete(opId);
-        const now = this.store.operations.get(opId);
+        const now = this.rows.get(opId);
+        this.rows.delete(opId);
         // A stuck operation keeps its subjects: nothing else may touch them until a person acts.
         if (now?.state !== 'stuck') this.locks.release(opId);
         this.events.emit(opId);
@@ -116,13 +127,13 @@ export class Engine {
 
   // A person fixed what made the operation stuck: try its steps again from where it stopped.
   retry(opId: string): OperationRow {
-    const op = this.store.operations.get(opId);
+    const op = this.get(opId);
     if (!op || op.state !== 'stuck') throw failedPrecondition(`operation ${opId} is not stuck`);
-    this.store.operations.setState(opId, 'running');
+    this.store.operations.setState(opId, 'running')(op);
     this.store.events.add(`${op.type}.retried`, this.subjectOf(op), `operation ${opId} retried after being stuck`);
     // It still holds its subjects: start() takes them again at once.
     this.start(opId);
-    return this.store.operations.get(opId)!;
+    return this.get(opId)!;
   }
 
   // Resolves with the operation once it has ended (or is stuck), or as it stands at the timeout.
@@ -154,39 +165,64 @@ export class Engine {
   }
 
   private async execute(opId: string): Promise<void> {
-    const op = this.store.operations.get(opId);
+    const op = this.rows.get(opId);
     if (!op) return;
     const t = this.mustType(op.type);
     if (op.state === 'running') await this.forward(op, t);
-    const after = this.store.operations.get(opId)!;
-    if (after.state === 'rolling_back') await this.rollback(after, t);
+    // The same row: forward() applied its writes to it.
+    if (op.state === 'rolling_back') await this.rollback(op, t);
     this.flushProgress(opId);
   }
 
+  // A synchronous (autocommitted) write, applied to the engine's copy at once.
+  private now(op: OperationRow, write: (ops: Store['operations']) => Mirror): void {
+    write(this.store.operations)(op);
+  }
+
+  // A group-committed write, applied to the engine's copy once it is durable.
+  private async durable(op: OperationRow, write: (ops: Store['operations']) => Mirror): Promise<void> {
+    (await this.store.write(() => write(this.store.operations)))(op);
+  }
+
+  // Each step's end is durable before the next step starts, and group-committed with every other
+  // operation's bookkeeping of this turn (store/writer.ts): one fsync for a burst, not one per
+  // step. The same commit records the next step's start, or, after the last step, the
+  // operation's success: one commit per step.
   private async forward(op: OperationRow, t: OperationType<any>): Promise<void> {
-    const ops = this.store.operations;
     let committed = op.committed;
+    let started = -1;
     for (let seq = op.nextStep; seq < t.steps.length; seq++) {
       const step = t.steps[seq]!;
+      const last = seq === t.steps.length - 1;
       try {
-        const out = await this.attempts(op, step, seq, committed ? this.rollForward(step, t) : step);
+        const out = await this.attempts(op, step, seq, committed ? this.rollForward(step, t) : step, false, started === seq);
         this.flushProgress(op.id);
-        // Durable before the next step starts, and group-committed with every other operation's
-        // bookkeeping of this turn (store/writer.ts): one fsync for a burst, not one per step.
-        await this.store.write(() => ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn));
+        await this.durable(op, (ops) => {
+          const done = ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn, !last);
+          if (!last) return done;
+          const fin = ops.finish(op.id, 'succeeded');
+          this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+          return (r) => (done(r), fin(r));
+        });
+        started = seq + 1;
         committed ||= !!step.pointOfNoReturn;
       } catch (err) {
         const msg = `${step.name}: ${errorMessage(err)}`;
         if (committed) return this.stick(op, t, seq, msg);
         this.log.warn({ op: op.id, type: op.type, subject: this.subjectOf(op), err: msg }, 'operation failed; undoing its steps');
-        ops.startRollback(op.id, seq, msg, errorMessage(err));
+        this.now(op, (ops) => ops.startRollback(op.id, seq, msg, errorMessage(err)));
         return;
       }
     }
-    await this.store.write(() => {
-      ops.finish(op.id, 'succeeded');
-      this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
-    });
+    // Nothing left to run but not ended: an operation recorded with every step done, or one an
+    // earlier engine left between its last step and its end.
+    if (op.state === 'running') {
+      await this.durable(op, (ops) => {
+        const fin = ops.finish(op.id, 'succeeded');
+        this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+        return fin;
+      });
+    }
   }
 
   private rollForward(step: StepDef<any>, t: OperationType<any>): StepDef<any> {
@@ -195,10 +231,9 @@ export class Engine {
   }
 
   private stick(op: OperationRow, t: OperationType<any>, seq: number, msg: string): void {
-    const ops = this.store.operations;
     const full = `${msg} (past the point of no return: not undone; fix the cause, then retry the operation)`;
-    ops.stepEnded(op.id, seq, 'failed', msg);
-    ops.setState(op.id, 'stuck', full);
+    this.now(op, (ops) => ops.stepEnded(op.id, seq, 'failed', msg));
+    this.now(op, (ops) => ops.setState(op.id, 'stuck', full));
     this.log.error({ op: op.id, type: op.type, err: msg }, 'operation stuck past its point of no return');
     this.store.events.add(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${full}`);
     t.stuck?.(this.context(op, 1, new AbortController().signal), full);
@@ -207,7 +242,6 @@ export class Engine {
   // Undoes from the recorded step down to the first. A failed undo stops the ones before it
   // unless they say they are independent; what could not be undone is named in the error.
   private async rollback(op: OperationRow, t: OperationType<any>): Promise<void> {
-    const ops = this.store.operations;
     const left: string[] = [];
     const undoErrors: string[] = [];
     let blocked = false;
@@ -220,15 +254,15 @@ export class Engine {
         left.push(step.name);
         continue;
       }
-      ops.undoing(op.id, i);
+      this.now(op, (ops) => ops.undoing(op.id, i));
       try {
         await this.attempts(op, { ...step, run: step.undo }, i, undefined, true);
         // The step that failed is the one forward never got past.
-        ops.undone(op.id, i, op.nextStep);
+        this.now(op, (ops) => ops.undone(op.id, i, op.nextStep));
       } catch (err) {
         undoErrors.push(`undo ${step.name}: ${errorMessage(err)}`);
         left.push(step.name);
-        ops.stepEnded(op.id, i, 'undo_failed', errorMessage(err));
+        this.now(op, (ops) => ops.stepEnded(op.id, i, 'undo_failed', errorMessage(err)));
         blocked = true;
       }
     }
@@ -237,22 +271,23 @@ export class Engine {
 
   private endRollback(op: OperationRow, t: OperationType<any>, f: FailureInfo): void {
     const error = f.clean ? f.error : `${f.error}; left behind: ${f.left.join(', ')}`;
-    this.store.operations.finish(op.id, 'failed', error);
+    this.now(op, (ops) => ops.finish(op.id, 'failed', error));
     t.failed?.(this.context(op, 1, new AbortController().signal), { ...f, error });
     this.store.events.add(`${op.type}.failed`, this.subjectOf(op), error);
   }
 
-  // Runs one step (or undo) with its retries, backoff and per-attempt timeout.
-  private async attempts(op: OperationRow, step: StepDef<any>, seq: number, def = step, undo = false): Promise<unknown> {
+  // Runs one step (or undo) with its retries, backoff and per-attempt timeout. started: the
+  // first attempt's start was recorded with the previous step's end.
+  private async attempts(op: OperationRow, step: StepDef<any>, seq: number, def = step, undo = false, started = false): Promise<unknown> {
     const tries = (def.retries ?? 0) + 1;
     for (let attempt = 1; ; attempt++) {
-      if (!undo) await this.store.write(() => this.store.operations.stepStarted(op.id, seq));
+      if (!undo && !(started && attempt === 1)) await this.durable(op, (ops) => ops.stepStarted(op.id, seq));
       const ac = new AbortController();
       try {
         return await this.withTimeout(def.run(this.context(op, attempt, ac.signal)), def.timeoutMs, ac, step.name);
       } catch (err) {
         if (attempt >= tries) throw err;
-        this.store.operations.stepError(op.id, seq, `attempt ${attempt}: ${errorMessage(err)}`);
+        this.now(op, (ops) => ops.stepError(op.id, seq, `attempt ${attempt}: ${errorMessage(err)}`));
         this.log.info({ op: op.id, step: step.name, attempt, err: errorMessage(err) }, undo ? 'undo failed; retrying' : 'step failed; retrying');
         await sleep(Math.min(MAX_BACKOFF_MS, (def.backoffMs ?? 500) * 2 ** (attempt - 1)));
       }
@@ -272,8 +307,10 @@ export class Engine {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
+  // op is the engine's copy (kept current), so reading it is reading the store.
   private context(op: OperationRow, attempt: number, signal: AbortSignal): StepContext<any> {
-    const fresh = () => this.store.operations.get(op.id)!;
+    const parent = this.log;
+    let log: Logger | undefined;
     return {
       opId: op.id,
       type: op.type,
@@ -282,10 +319,13 @@ export class Engine {
       subjects: op.subjects,
       attempt,
       signal,
-      failure: fresh().failure,
-      log: this.log.child({ op: op.id, type: op.type }),
+      failure: op.failure,
+      // Made when a step logs: a child logger per attempt showed in the profile of a burst.
+      get log() {
+        return (log ??= parent.child({ op: op.id, type: op.type }));
+      },
       output: <T>(name: string) => {
-        const s = fresh().steps.find((x) => x.name === name);
+        const s = op.steps.find((x) => x.name === name);
         return s?.output ? (JSON.parse(s.output) as T) : undefined;
       },
       progress: (p) => this.progress(op.id, p),
@@ -297,7 +337,7 @@ export class Engine {
   private startChild(op: OperationRow, key: string, c: { type: string; params: Record<string, unknown>; subjects: SubmitRequest['subjects'] }): string {
     const existing = this.store.operations.childByKey(op.id, key);
     if (existing) {
-      const child = this.store.operations.get(existing)!;
+      const child = this.get(existing)!;
       if (!ENDED.has(child.state)) this.start(existing);
       return existing;
     }
@@ -329,23 +369,25 @@ export class Engine {
     clearTimeout(s.timer);
     s.timer = undefined;
     s.at = Date.now();
-    this.store.operations.setProgress(opId, s.last);
-    if (ENDED.has(this.store.operations.get(opId)?.state ?? '')) this.progressState.delete(opId);
+    const mirror = this.store.operations.setProgress(opId, s.last);
+    const row = this.rows.get(opId);
+    if (row) mirror(row);
+    if (ENDED.has(this.get(opId)?.state ?? '')) this.progressState.delete(opId);
   }
 
   private ownProgress(opId: string): Progress {
-    return this.store.operations.get(opId)?.ownProgress ?? { bytesDone: 0, bytesTotal: 0, phase: '' };
+    return this.get(opId)?.ownProgress ?? { bytesDone: 0, bytesTotal: 0, phase: '' };
   }
 
   // The operation's ancestors: it shares the subjects they hold.
   private family(parentId: string): Set<string> {
     const out = new Set<string>();
-    for (let id = parentId; id && !out.has(id); id = this.store.operations.get(id)?.parentId ?? '') out.add(id);
+    for (let id = parentId; id && !out.has(id); id = this.get(id)?.parentId ?? '') out.add(id);
     return out;
   }
 
   private busyMessage(holderId: string): string {
-    const h = this.store.operations.get(holderId);
+    const h = this.get(holderId);
     const what = h ? `${h.type} operation ${h.id} (${h.state}) on ${h.subjects.map((s) => `${s.kind} ${s.name}`).join(', ')}` : `operation ${holderId}`;
     return `busy: ${what} holds it; wait for it to end (berthctl operation wait ${holderId}) and try again`;
   }

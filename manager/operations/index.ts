@@ -1,3 +1,8 @@
+import { clusterCreateOperation } from './cluster-create';
+import { clusterDeleteOperation } from './cluster-delete';
+import { clusterAddReplicaOperation } from './cluster-add-replica';
+import { clusterRemoveReplicaOperation } from './cluster-remove-replica';
+import { clusterSwitchoverOperation } from './cluster-switchover';
 import { createOperation } from './create';
 import { deleteOperation } from './delete';
 import type { OperationDeps } from './deps';
@@ -15,6 +20,11 @@ export const OPERATION_TYPES: Record<string, (d: OperationDeps) => OperationType
   resize: resizeOperation,
   drain: drainOperation,
   migrate: migrateOperation,
+  'cluster-create': clusterCreateOperation,
+  'cluster-delete': clusterDeleteOperation,
+  'cluster-add-replica': clusterAddReplicaOperation,
+  'cluster-remove-replica': clusterRemoveReplicaOperation,
+  'cluster-switchover': clusterSwitchoverOperation,
 };
 
 export function registerOperationTypes(engine: Engine, d: OperationDeps): void {

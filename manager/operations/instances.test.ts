@@ -18,20 +18,26 @@ class FakeAgentClient {
   failCreate?: string;
   failRemove?: string;
   holdCreate?: Promise<void>;
+  // What the create answers as the container's state (a real agent: 'running').
+  answerState = '';
+  // mysqld had started on the data: a remove asked to keep such data keeps it.
+  started = false;
   async createInstance(r: { id: string }) {
     this.calls.push(`create ${r.id}`);
     await this.holdCreate;
     this.made.set(r.id, { state: 'running' });
     if (this.failCreate) throw new Error(this.failCreate);
-    return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0' };
+    return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0', state: this.answerState };
   }
   async inspectInstance(r: { id: string }) {
+    this.calls.push(`inspect ${r.id}`);
     return { state: this.made.get(r.id)?.state ?? 'missing' };
   }
-  async removeInstance(r: { id: string }) {
-    this.calls.push(`remove ${r.id}`);
+  async removeInstance(r: { id: string; keepStartedData?: boolean }) {
+    this.calls.push(`remove ${r.id}${r.keepStartedData ? ' keep' : ''}`);
     if (this.failRemove) throw new Error(this.failRemove);
-    return { existed: this.made.delete(r.id) };
+    const kept = !!r.keepStartedData && this.started;
+    return { existed: this.made.delete(r.id), dataKept: kept, dataPath: kept ? `/d/berth/${r.id}` : '' };
   }
 }
 
@@ -58,7 +64,16 @@ describe('InstanceOps and the create/delete operation types', () => {
     expect(op!.state).toBe('succeeded');
     expect(JSON.parse(op!.steps[1]!.output)).toEqual({ containerId: `c-${instance.id}`, flavor: 'mariadb', version: '10.11.0' });
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', containerId: `c-${instance.id}`, antiAffinityGroup: 'g1', cluster: 'g1' });
+    expect(agent.calls).toEqual([`create ${instance.id}`, `inspect ${instance.id}`]);
+  });
+
+  it('create answered with a running container: verify-running makes no second agent call', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    agent.answerState = 'running';
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
+    expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
     expect(agent.calls).toEqual([`create ${instance.id}`]);
+    expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', containerId: `c-${instance.id}` });
   });
 
   it('create that fails: the container and the reservation are undone, nothing is left', async () => {
@@ -67,7 +82,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     const { instance, operation } = await ops.create({ name: 'orders', shape });
     const op = await engine.wait(operation.id, 5000);
     expect(op).toMatchObject({ state: 'failed', error: 'create-container: mysqld did not come up' });
-    expect(agent.calls).toEqual([`create ${instance.id}`, `remove ${instance.id}`]);
+    expect(agent.calls).toEqual([`create ${instance.id}`, `remove ${instance.id} keep`]);
     expect(fleet.store.instances.all()).toEqual([]);
     expect(fleet.snapshot.get('a')).toMatchObject({ instanceCount: 0, allocated: { cpuMillis: 0, memoryBytes: 0 } });
   });
@@ -117,5 +132,68 @@ describe('InstanceOps and the create/delete operation types', () => {
     await ops.create({ name: 'orders', shape });
     await expect(ops.create({ name: 'orders', shape })).rejects.toThrow(/already exists/);
     await expect(ops.create({ name: 'big', shape: { ...shape, memoryBytes: 64 * G } })).rejects.toThrow(/insufficient memory/);
+  });
+
+  it('create that fails after mysqld started: data and reservation kept, the instance failed with the path; asked again, it retries on them', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    agent.failCreate = 'login over TCP failed';
+    agent.started = true;
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
+    const op = await engine.wait(operation.id, 5000);
+    expect(op!.error).toBe(`create-container: login over TCP failed; undo create-container: container removed, data kept at a:/d/berth/${instance.id} (mysqld had started on it): the reservation stays; left behind: create-container, reserve`);
+    const kept = fleet.store.instances.get(instance.id)!;
+    expect(kept.state).toBe('failed');
+    expect(kept.message).toBe(`create failed after mysqld had started (create-container: login over TCP failed): container removed, data kept at a:/d/berth/${instance.id}; create it again with the same name and shape to retry on this data, or delete it (the data goes to the trash)`);
+    expect(fleet.snapshot.get('a')!.instanceCount).toBe(1);
+    expect(fleet.store.events.page({ limit: 50, offset: 0 }).items.map((e) => e.kind)).toContain('create.data_kept');
+
+    agent.failCreate = undefined;
+    const again = ops.retryOnKeptData(kept);
+    expect(again.instance).toMatchObject({ id: instance.id, state: 'pending' });
+    expect((await engine.wait(again.operation.id, 5000))!.state).toBe('succeeded');
+    expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', message: '' });
+    expect(() => ops.retryOnKeptData(kept)).toThrow(/nothing to retry/);
+  });
+
+  it('forced delete: refused while the node heartbeats; once it is down, forgets the instance without calling it', async () => {
+    const { fleet, agent, engine, ops } = setup();
+    const { instance, operation } = await ops.create({ name: 'orders', shape });
+    await engine.wait(operation.id, 5000);
+    const callsAfterCreate = agent.calls.length;
+    expect(() => ops.delete('orders', true)).toThrow(/node a is up \(its agent heartbeats\)/);
+    fleet.snapshot.touch('a', Date.now() - 10 * 60_000, []);
+    const del = ops.delete('orders', true);
+    const done = await engine.wait(del.id, 5000);
+    expect(done!.state).toBe('succeeded');
+    expect(JSON.parse(done!.steps[1]!.output)).toEqual({ forgotten: `a:/d/berth/${instance.id}` });
+    expect(agent.calls.slice(callsAfterCreate)).toEqual([]);
+    expect(agent.made.has(instance.id)).toBe(true);
+    expect(fleet.store.instances.all()).toEqual([]);
+  });
+
+  it('node removal: refused while it heartbeats or holds instances; forced, it forgets them with it', async () => {
+    const { fleet, engine, ops } = setup();
+    const { operation } = await ops.create({ name: 'orders', shape });
+    await engine.wait(operation.id, 5000);
+    expect(() => ops.removeNode('a', true)).toThrow(/node a is up/);
+    fleet.snapshot.touch('a', Date.now() - 10 * 60_000, []);
+    expect(() => ops.removeNode('a', false)).toThrow('node a still has 1 instances (orders): delete them, or remove it with force to forget them');
+    expect(ops.removeNode('a', true)).toEqual(['orders']);
+    expect(fleet.store.nodes.all()).toEqual([]);
+    expect(fleet.snapshot.get('a')).toBeUndefined();
+    expect(fleet.snapshot.nodes()).toEqual([]);
+    expect(fleet.store.instances.all()).toEqual([]);
+  });
+
+  it('request ids are stored with the reservation and with the delete, and refused when taken', async () => {
+    const { fleet, engine, ops } = setup();
+    const key = { id: 'r-1', method: 'CreateInstance', fingerprint: 'f' };
+    const { instance, operation } = await ops.create({ name: 'orders', shape, request: key });
+    expect(fleet.store.requests.get('r-1')).toMatchObject({ method: 'CreateInstance', instanceId: instance.id, operationId: operation.id });
+    await expect(ops.create({ name: 'other', shape, request: key })).rejects.toThrow('request_id r-1 is already taken');
+    expect(fleet.store.instances.find('other')).toBeUndefined();
+    await engine.wait(operation.id, 5000);
+    const del = ops.delete('orders', false, { id: 'd-1', method: 'DeleteInstance', fingerprint: 'g' });
+    expect(fleet.store.requests.get('d-1')).toMatchObject({ instanceId: instance.id, operationId: del.id });
   });
 });

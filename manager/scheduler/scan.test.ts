@@ -89,7 +89,7 @@ function placed(res: { node: string; diskPath: string; port: number }, req: Plac
     id, name: id, serverId: seq, node: res.node, diskPath: res.diskPath, port: res.port,
     cpuMillis: req.cpuMillis, memoryBytes: req.memoryBytes, diskBytes: req.diskBytes,
     image: '', state: 'running', flavor: '', version: '', containerId: '', adminUser: '', adminPassword: '', message: '',
-    cluster: req.cluster ?? '', antiAffinityGroup: req.cluster ?? '', createdAt: '', updatedAt: '',
+    cluster: req.cluster ?? '', antiAffinityGroup: req.cluster ?? '', clusterName: '', clusterRole: '', fenced: false, createdAt: '', updatedAt: '',
   };
 }
 

@@ -20,7 +20,7 @@ interface Entry {
 export class Snapshot {
   private readonly entries = new Map<string, Entry>();
   // The same nodes in struct-of-arrays form, refreshed for a node after every change to it.
-  private readonly index = new FleetIndex();
+  private index = new FleetIndex();
 
   static fromStore(nodes: NodeRow[], instances: InstanceRow[]): Snapshot {
     const s = new Snapshot();
@@ -110,6 +110,13 @@ export class Snapshot {
     if (!e) return;
     e.snap.cordoned = cordoned;
     this.index.sync(name);
+  }
+
+  // Rare (a node removed for good): the struct-of-arrays index is rebuilt without it, in order.
+  removeNode(name: string): void {
+    if (!this.entries.delete(name)) return;
+    this.index = new FleetIndex();
+    for (const e of this.entries.values()) this.index.upsert(e.snap);
   }
 
   addInstance(i: InstanceRow): void {

@@ -3,7 +3,8 @@ import type { Shape } from '../../src/validate';
 import { reconcile, type Reported } from '../health/reconcile';
 import { Snapshot } from '../scheduler/snapshot';
 import type { Store } from '../store/index';
-import type { InstanceRow, InstanceState } from '../store/instances';
+import type { ClusterRow, ClusterState, NewCluster, NewHistory } from '../store/clusters';
+import type { ClusterRole, InstanceRow, InstanceState } from '../store/instances';
 import type { DiskRow, NodeRow } from '../store/nodes';
 
 export type NewInstance = Parameters<Store['instances']['insert']>[0];
@@ -182,6 +183,28 @@ export class FleetState {
     });
   }
 
+  // The node is forgotten (its instances are gone already: the caller released them). An agent
+  // that comes back registers as a new node.
+  removeNode(name: string): void {
+    this.change(() => {
+      this.store.nodes.remove(name);
+      this.lastBeat.delete(name);
+      this.event('node.removed', name, 'node removed from the fleet');
+      this.afterCommit(() => this.snapshot.removeNode(name));
+    });
+  }
+
+  // The Snapshot's view of a node rebuilt from the store (the start-up consistency check found
+  // it differed from the sum of the node's instance rows).
+  resyncNode(name: string): void {
+    const n = this.store.nodes.get(name);
+    this.snapshot.removeNode(name);
+    if (!n) return;
+    this.snapshot.upsertNode(n);
+    for (const i of this.store.instances.onNode(name)) this.snapshot.addInstance(i);
+    this.bump(name);
+  }
+
   // The reservation: from the commit on, the node's CPU, memory, disk and port are taken.
   reserveInstance(r: NewInstance): InstanceRow {
     return this.change(() => {
@@ -237,6 +260,84 @@ export class FleetState {
       const after = this.mustGet(id);
       this.afterCommit(() => this.swap(before, after));
       return after;
+    });
+  }
+
+  // ---- Replicated clusters. Members are instance rows; these change who is what. ----
+
+  // The cluster's row; its members are reserved in the same change (reserveInstance with
+  // clusterName and clusterRole).
+  createCluster(c: NewCluster): ClusterRow {
+    return this.change(() => this.store.clusters.insert(c));
+  }
+
+  setClusterState(name: string, state: ClusterState, u: { message?: string; flavor?: string } = {}): void {
+    this.change(() => this.store.clusters.setState(name, state, u));
+  }
+
+  // The row and its history go; the members must have been released before.
+  deleteCluster(name: string): void {
+    this.change(() => {
+      const left = this.store.instances.inCluster(name);
+      if (left.length) throw new Error(`cluster ${name} still has members: ${left.map((i) => i.name).join(', ')}`);
+      this.store.clusters.delete(name);
+      this.event('cluster.deleted', name, `cluster ${name} deleted`);
+    });
+  }
+
+  // Joins (or with clusterName '' leaves) a cluster. Making a member primary goes through
+  // setPrimary, which demotes the previous one in the same transaction.
+  setMembership(id: string, clusterName: string, role: ClusterRole): void {
+    this.change(() => {
+      const i = this.mustGet(id);
+      if (role === 'primary' && i.fenced) throw new Error(`instance ${i.name} is fenced: it is never made a primary again until rebuilt`);
+      this.store.instances.setMembership(id, clusterName, role);
+    });
+  }
+
+  // `id` becomes the cluster's only primary and the previous one a replica, in one transaction
+  // (the store's unique index refuses two primaries regardless). Refuses a fenced instance or
+  // one that is not a member. Returns the previous primary's id ('' when there was none).
+  setPrimary(cluster: string, id: string, why: string): { previous: string } {
+    return this.change(() => {
+      const i = this.mustGet(id);
+      if (i.clusterName !== cluster) throw new Error(`instance ${i.name} is not a member of cluster ${cluster}`);
+      if (i.fenced) throw new Error(`instance ${i.name} is fenced: it is never made a primary again until rebuilt`);
+      const previous = this.store.instances.inCluster(cluster).find((m) => m.clusterRole === 'primary');
+      if (previous?.id === id) return { previous: '' };
+      if (previous) this.store.instances.setMembership(previous.id, cluster, 'replica');
+      this.store.instances.setMembership(id, cluster, 'primary');
+      this.event('cluster.primary', cluster, `${i.name} (${i.id}) is the primary${previous ? ` instead of ${previous.name} (${previous.id})` : ''}: ${why}`);
+      return { previous: previous?.id ?? '' };
+    });
+  }
+
+  // Never writable again until rebuilt: a primary that was fenced is a replica in the store from
+  // here on, so endpoints never name it.
+  fenceInstance(id: string, why: string): void {
+    this.change(() => {
+      const i = this.mustGet(id);
+      this.store.instances.setFenced(id, true);
+      if (i.clusterRole === 'primary') this.store.instances.setMembership(id, i.clusterName, 'replica');
+      this.event('instance.fenced', id, `${i.name}${i.clusterName ? ` (cluster ${i.clusterName})` : ''} fenced: ${why}`);
+    });
+  }
+
+  // After a rebuild from a copy of the current primary.
+  unfenceInstance(id: string, why: string): void {
+    this.change(() => {
+      this.store.instances.setFenced(id, false);
+      this.event('instance.unfenced', id, why);
+    });
+  }
+
+  // One switchover or failover (done, aborted or failed), with an event beside it.
+  recordClusterHistory(h: NewHistory): number {
+    return this.change(() => {
+      const id = this.store.clusters.addHistory(h);
+      const blocked = h.blockedMs !== undefined && h.blockedMs >= 0 ? `, writes blocked ${h.blockedMs} ms` : '';
+      this.event(`cluster.${h.kind}.${h.outcome}`, h.cluster, `${h.kind} ${h.outcome}: ${h.fromInstance || '-'} -> ${h.toInstance || '-'}${blocked}${h.reason ? ` (${h.reason})` : ''}`);
+      return id;
     });
   }
 

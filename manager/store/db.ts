@@ -125,6 +125,54 @@ const MIGRATIONS: string[] = [
   ALTER TABLE instances RENAME COLUMN cluster TO anti_affinity_group;
   CREATE INDEX instances_anti_affinity_group ON instances(anti_affinity_group) WHERE anti_affinity_group != '';
   `,
+  // Replicated clusters. Members stay instance rows (cluster_name, cluster_role); the partial
+  // unique index makes "one primary per cluster" a fact of the store, not a hope. fenced: never
+  // made writable again (an old primary after a failover) until it is rebuilt. The history is
+  // written by switchovers and failovers alike; replication and monitoring passwords are sealed
+  // like the admin passwords.
+  `
+  CREATE TABLE clusters (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    replication TEXT NOT NULL,
+    semi_sync_timeout_ms INTEGER NOT NULL DEFAULT 0,
+    flavor TEXT NOT NULL DEFAULT '',
+    image TEXT NOT NULL,
+    cpu_millis INTEGER NOT NULL,
+    memory_bytes INTEGER NOT NULL,
+    disk_bytes INTEGER NOT NULL,
+    placement TEXT NOT NULL DEFAULT '{}',
+    repl_user TEXT NOT NULL,
+    repl_password TEXT NOT NULL,
+    monitor_user TEXT NOT NULL,
+    monitor_password TEXT NOT NULL,
+    message TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  ALTER TABLE instances ADD COLUMN cluster_name TEXT NOT NULL DEFAULT '';
+  ALTER TABLE instances ADD COLUMN cluster_role TEXT NOT NULL DEFAULT '';
+  ALTER TABLE instances ADD COLUMN fenced INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX instances_cluster_name ON instances(cluster_name) WHERE cluster_name != '';
+  CREATE UNIQUE INDEX instances_one_primary ON instances(cluster_name) WHERE cluster_role = 'primary';
+  CREATE TABLE cluster_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    from_instance TEXT NOT NULL DEFAULT '',
+    to_instance TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    operation_id TEXT NOT NULL DEFAULT '',
+    blocked_ms INTEGER NOT NULL DEFAULT -1,
+    lost_transactions INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    acknowledged INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX cluster_history_cluster ON cluster_history(cluster, id);
+  `,
 ];
 
 export function openDb(file: string): DB {

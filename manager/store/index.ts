@@ -1,8 +1,11 @@
+import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
 import { InstancesTable } from './instances';
 import { NodesTable } from './nodes';
 import { OperationsTable } from './operations';
+import { RequestsTable } from './requests';
+import { InstanceTlsTable } from './instance-tls';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -10,6 +13,9 @@ export class Store {
   readonly instances: InstancesTable;
   readonly operations: OperationsTable;
   readonly events: EventsTable;
+  readonly requests: RequestsTable;
+  readonly instanceTls: InstanceTlsTable;
+  readonly clusters: ClustersTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -18,6 +24,9 @@ export class Store {
     this.instances = new InstancesTable(db);
     this.operations = new OperationsTable(db);
     this.events = new EventsTable(db);
+    this.requests = new RequestsTable(db);
+    this.instanceTls = new InstanceTlsTable(db);
+    this.clusters = new ClustersTable(db);
   }
 
   static open(file: string): Store {

@@ -57,6 +57,7 @@ export class NodesTable {
           port_max = excluded.port_max, busy_ports = excluded.busy_ports, agent_version = excluded.agent_version,
           docker_version = excluded.docker_version, last_heartbeat_ms = excluded.last_heartbeat_ms`),
       deleteDisks: db.prepare('DELETE FROM disks WHERE node = ?'),
+      remove: db.prepare('DELETE FROM nodes WHERE name = ?'),
       upsertDisk: db.prepare(`
         INSERT INTO disks (node, path, total_bytes, free_bytes) VALUES (?, ?, ?, ?)
         ON CONFLICT(node, path) DO UPDATE SET total_bytes = excluded.total_bytes, free_bytes = excluded.free_bytes`),
@@ -81,6 +82,11 @@ export class NodesTable {
       this.q.heartbeat.run(atMs, JSON.stringify(busyPorts), name);
       for (const d of disks) this.q.upsertDisk.run(name, d.path, d.totalBytes, d.freeBytes);
     })();
+  }
+
+  // Its disks go with it (ON DELETE CASCADE); instances still on it make this fail (foreign key).
+  remove(name: string): void {
+    this.q.remove.run(name);
   }
 
   setCordoned(name: string, cordoned: boolean): void {

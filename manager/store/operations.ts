@@ -80,6 +80,11 @@ export interface OperationQuery {
   offset: number;
 }
 
+// What a write did, to be done to a row held in memory (the engine's copy of the operations it
+// drives) once that write is durable: each mutator below returns one, so the copy and the table
+// change together and the engine never reads a running operation back.
+export type Mirror = (row: OperationRow) => void;
+
 // A row as SQLite returns it: params still JSON, progress in columns, committed as 0/1.
 type RawOp = Pick<OperationRow, 'id' | 'type' | 'instanceId' | 'state' | 'nextStep' | 'error' | 'createdAt' | 'updatedAt' | 'finishedAt' | 'parentId' | 'childKey' | 'undoStep' | 'failure'> &
   Progress & { params: string; committed: number };
@@ -122,84 +127,133 @@ function prepare(db: DB) {
 // engine acts on it, so a restarted manager knows exactly where each one was.
 export class OperationsTable {
   private readonly q;
+  private readonly insertTx;
+  private readonly stepDoneTx;
+  private readonly rollbackTx;
+  private readonly undoingTx;
 
   constructor(private readonly db: DB) {
     this.q = prepare(db);
+    // Made once: a better-sqlite3 transaction function built per call showed in the profile.
+    this.insertTx = db.transaction((o: NewOperation, now: string) => this.insertRows(o, now));
+    this.stepDoneTx = db.transaction((id: string, seq: number, json: string, ponr: boolean, startNext: boolean, now: string) => {
+      this.q.stepEnd.run('done', now, '', id, seq);
+      this.q.stepOutput.run(json, id, seq);
+      this.q.advance.run(seq + 1, ponr ? 1 : 0, now, id);
+      if (startNext) this.q.stepStart.run(now, id, seq + 1);
+    });
+    this.rollbackTx = db.transaction((id: string, failedSeq: number, failure: string, stepError: string, now: string) => {
+      this.q.stepEnd.run('failed', now, stepError, id, failedSeq);
+      this.q.rollback.run(failedSeq, failure, now, id);
+    });
+    this.undoingTx = db.transaction((id: string, seq: number, now: string) => {
+      this.q.stepState.run('undoing', id, seq);
+      this.q.undoAt.run(seq, now, id);
+    });
   }
 
   // The positional form is the first engine's (one instance, no parameters), kept for callers
-  // written against it.
-  insert(o: NewOperation): void;
-  insert(id: string, type: string, instanceId: string, steps: string[], firstPending?: number): void;
-  insert(a: NewOperation | string, type?: string, subject?: string, steps?: string[], firstPending?: number): void {
+  // written against it. Returns the row as get() would read it after the commit.
+  insert(o: NewOperation): OperationRow;
+  insert(id: string, type: string, instanceId: string, steps: string[], firstPending?: number): OperationRow;
+  insert(a: NewOperation | string, type?: string, subject?: string, steps?: string[], firstPending?: number): OperationRow {
     const o: NewOperation = typeof a === 'string' ? { id: a, type: type!, params: { instanceId: subject }, subjects: [{ kind: 'instance', name: subject! }], steps: steps!, firstPending } : a;
     const now = nowIso();
-    const first = o.firstPending ?? 0;
-    const instanceId = o.subjects.find((s) => s.kind === 'instance')?.name ?? '';
-    this.db.transaction(() => {
-      this.q.insert.run({ id: o.id, type: o.type, instanceId, nextStep: first, params: JSON.stringify(o.params), parentId: o.parentId ?? '', childKey: o.childKey ?? '', now });
-      o.steps.forEach((name, seq) => this.q.insertStep.run(o.id, seq, name, seq < first ? 'done' : 'pending', seq < first ? now : '', seq < first ? now : ''));
-      for (const s of o.subjects) this.q.insertSubject.run(o.id, s.kind, s.name);
-    })();
+    this.insertTx(o, now);
+    return newRow(o, now);
   }
 
-  stepStarted(id: string, seq: number): void {
-    this.q.stepStart.run(nowIso(), id, seq);
+  private insertRows(o: NewOperation, now: string): void {
+    const first = o.firstPending ?? 0;
+    this.q.insert.run({ id: o.id, type: o.type, instanceId: instanceOf(o.subjects), nextStep: first, params: JSON.stringify(o.params), parentId: o.parentId ?? '', childKey: o.childKey ?? '', now });
+    o.steps.forEach((name, seq) => this.q.insertStep.run(o.id, seq, name, seq < first ? 'done' : 'pending', seq < first ? now : '', seq < first ? now : ''));
+    for (const s of o.subjects) this.q.insertSubject.run(o.id, s.kind, s.name);
+  }
+
+  stepStarted(id: string, seq: number): Mirror {
+    const now = nowIso();
+    this.q.stepStart.run(now, id, seq);
+    return (r) => startStep(r, seq, now);
   }
 
   // Output and the move to the next step in one commit: a restart either re-runs the step or
-  // sees its output, never a done step without one.
-  stepDone(id: string, seq: number, output: unknown, pointOfNoReturn = false): void {
-    this.db.transaction(() => {
-      const now = nowIso();
-      this.q.stepEnd.run('done', now, '', id, seq);
-      this.q.stepOutput.run(output === undefined ? '' : JSON.stringify(output), id, seq);
-      this.q.advance.run(seq + 1, pointOfNoReturn ? 1 : 0, now, id);
-    })();
+  // sees its output, never a done step without one. startNext: the next step's start is
+  // recorded in the same commit (the engine goes straight on to it), saving it a commit.
+  stepDone(id: string, seq: number, output: unknown, pointOfNoReturn = false, startNext = false): Mirror {
+    const now = nowIso();
+    const json = output === undefined ? '' : JSON.stringify(output);
+    this.stepDoneTx(id, seq, json, pointOfNoReturn, startNext, now);
+    return (r) => {
+      endStep(r, seq, 'done', now, '');
+      r.steps[seq]!.output = json;
+      r.nextStep = seq + 1;
+      r.committed ||= pointOfNoReturn;
+      r.updatedAt = now;
+      if (startNext) startStep(r, seq + 1, now);
+    };
   }
 
-  stepEnded(id: string, seq: number, state: StepState, error = ''): void {
-    this.q.stepEnd.run(state, nowIso(), error, id, seq);
+  stepEnded(id: string, seq: number, state: StepState, error = ''): Mirror {
+    const now = nowIso();
+    this.q.stepEnd.run(state, now, error, id, seq);
+    return (r) => endStep(r, seq, state, now, error);
   }
 
   // The failed step, undone, reads "failed" with its error still there.
-  undone(id: string, seq: number, failedSeq: number): void {
-    if (seq === failedSeq) this.q.stepState.run('failed', id, seq);
-    else this.q.stepEnd.run('undone', nowIso(), '', id, seq);
+  undone(id: string, seq: number, failedSeq: number): Mirror {
+    if (seq === failedSeq) {
+      this.q.stepState.run('failed', id, seq);
+      return (r) => void (r.steps[seq]!.state = 'failed');
+    }
+    return this.stepEnded(id, seq, 'undone');
   }
 
   // A retry is coming: the step stays running, with the last attempt's error visible.
-  stepError(id: string, seq: number, error: string): void {
+  stepError(id: string, seq: number, error: string): Mirror {
     this.q.stepError.run(error, id, seq);
+    return (r) => void (r.steps[seq]!.error = error);
   }
 
-  startRollback(id: string, failedSeq: number, failure: string, stepError: string): void {
-    this.db.transaction(() => {
-      const now = nowIso();
-      this.q.stepEnd.run('failed', now, stepError, id, failedSeq);
-      this.q.rollback.run(failedSeq, failure, now, id);
-    })();
+  startRollback(id: string, failedSeq: number, failure: string, stepError: string): Mirror {
+    const now = nowIso();
+    this.rollbackTx(id, failedSeq, failure, stepError, now);
+    return (r) => {
+      endStep(r, failedSeq, 'failed', now, stepError);
+      Object.assign(r, { state: 'rolling_back', undoStep: failedSeq, failure, updatedAt: now });
+    };
   }
 
   // Recorded before the undo runs, so a restart undoes this step again (undos are idempotent).
-  undoing(id: string, seq: number): void {
-    this.db.transaction(() => {
-      this.q.stepState.run('undoing', id, seq);
-      this.q.undoAt.run(seq, nowIso(), id);
-    })();
+  undoing(id: string, seq: number): Mirror {
+    const now = nowIso();
+    this.undoingTx(id, seq, now);
+    return (r) => {
+      r.steps[seq]!.state = 'undoing';
+      Object.assign(r, { undoStep: seq, updatedAt: now });
+    };
   }
 
-  setState(id: string, state: OperationState, error = ''): void {
-    this.q.setState.run(state, error, nowIso(), id);
+  setState(id: string, state: OperationState, error = ''): Mirror {
+    const now = nowIso();
+    this.q.setState.run(state, error, now, id);
+    return (r) => void Object.assign(r, { state, error, updatedAt: now });
   }
 
-  finish(id: string, state: OperationState, error = ''): void {
+  finish(id: string, state: OperationState, error = ''): Mirror {
     const now = nowIso();
     this.q.finish.run(state, error, now, now, id);
+    return (r) => void Object.assign(r, { state, error, undoStep: -1, updatedAt: now, finishedAt: now });
   }
 
-  setProgress(id: string, p: Progress): void {
-    this.q.progress.run(p.bytesDone, p.bytesTotal, p.phase, nowIso(), id);
+  // The children's bytes stay in `progress` as they were read.
+  setProgress(id: string, p: Progress): Mirror {
+    const now = nowIso();
+    this.q.progress.run(p.bytesDone, p.bytesTotal, p.phase, now, id);
+    return (r) => {
+      r.progress = { bytesDone: r.progress.bytesDone - r.ownProgress.bytesDone + p.bytesDone, bytesTotal: r.progress.bytesTotal - r.ownProgress.bytesTotal + p.bytesTotal, phase: p.phase };
+      r.ownProgress = { ...p };
+      r.updatedAt = now;
+    };
   }
 
   get(id: string): OperationRow | undefined {
@@ -276,4 +330,38 @@ export class OperationsTable {
       steps: this.q.steps.all(r.id) as StepRow[],
     };
   }
+}
+
+const instanceOf = (subjects: Subject[]) => subjects.find((s) => s.kind === 'instance')?.name ?? '';
+
+function startStep(r: OperationRow, seq: number, now: string): void {
+  const s = r.steps[seq]!;
+  s.state = 'running';
+  s.startedAt = now;
+  s.error = '';
+  s.attempts++;
+}
+
+function endStep(r: OperationRow, seq: number, state: StepState, now: string, error: string): void {
+  const s = r.steps[seq]!;
+  s.state = state;
+  s.finishedAt = now;
+  s.error = error;
+}
+
+// The row insert() wrote, as get() reads it back (subjects deduplicated and in the query's order).
+function newRow(o: NewOperation, now: string): OperationRow {
+  const first = o.firstPending ?? 0;
+  const seen = new Set<string>();
+  const subjects = o.subjects
+    .filter((s) => !seen.has(`${s.kind}\0${s.name}`) && !!seen.add(`${s.kind}\0${s.name}`))
+    .map((s) => ({ kind: s.kind, name: s.name }))
+    .sort((a, b) => (a.kind === b.kind ? (a.name < b.name ? -1 : a.name > b.name ? 1 : 0) : a.kind < b.kind ? -1 : 1));
+  const zero = { bytesDone: 0, bytesTotal: 0, phase: '' };
+  return {
+    id: o.id, type: o.type, instanceId: instanceOf(o.subjects), state: 'running', nextStep: first, error: '', createdAt: now, updatedAt: now, finishedAt: '',
+    params: JSON.parse(JSON.stringify(o.params)) as Record<string, unknown>, parentId: o.parentId ?? '', childKey: o.childKey ?? '', subjects,
+    progress: { ...zero }, ownProgress: { ...zero }, childIds: [], undoStep: -1, failure: '', committed: false,
+    steps: o.steps.map((name, seq) => ({ seq, name, state: seq < first ? 'done' : 'pending', startedAt: seq < first ? now : '', finishedAt: seq < first ? now : '', error: '', attempts: 0, output: '' })),
+  };
 }

@@ -9,6 +9,8 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import { isServiceError, type AsyncClient } from '../rpc';
 import { portalClient, type ConnectionFlags } from './connect';
 import { addSecurityCommands } from './security';
+import { addClusterCommands } from './cluster';
+import { addFailoverCommands } from './failover';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
 
@@ -43,7 +45,7 @@ const shape = (r: { cpuMillis: number; memoryBytes: number; diskBytes: number } 
 
 function instanceRows(list: Instance__Output[]): void {
   table(
-    ['NAME', 'ID', 'STATE', 'NODE', 'ADDRESS', 'CPU', 'MEMORY', 'DISK', 'VERSION'],
+    ['NAME', 'ID', 'STATE', 'NODE', 'ADDRESS', 'CPU', 'MEMORY', 'DISK', 'VERSION', 'CLUSTER ROLE'],
     list.map((i) => [
       i.name,
       i.id,
@@ -54,6 +56,7 @@ function instanceRows(list: Instance__Output[]): void {
       formatSize(i.resources?.memoryBytes ?? 0),
       formatSize(i.resources?.diskBytes ?? 0),
       i.version ? `${i.flavor} ${i.version}` : '',
+      i.clusterName ? `${i.clusterRole} of ${i.clusterName}${i.fenced ? ' (fenced)' : ''}` : '',
     ]),
   );
 }
@@ -139,10 +142,12 @@ const create = instance
   .option('--image <ref>', "MySQL or MariaDB image (default: the manager's)")
   .addOption(new Option('--flavor <flavor>', "the manager's image for this flavor (instead of --image)").choices(['mysql', 'mariadb']).conflicts('image'))
   .option('--wait', 'wait until it is running (or failed)')
-  .option('--timeout <seconds>', 'how long --wait waits', Number, 600);
+  .option('--timeout <seconds>', 'how long --wait waits', Number, 600)
+  .option('--request-id <id>', 'idempotency key: running the command again with it answers with what the first run made');
 placementFlags(create).action(
-  async (o: PlacementFlags & { name: string; cpu: number; memory: number; disk: number; image?: string; flavor?: string; wait?: boolean; timeout: number }) => {
+  async (o: PlacementFlags & { name: string; cpu: number; memory: number; disk: number; image?: string; flavor?: string; wait?: boolean; timeout: number; requestId?: string }) => {
     const res = await portal().createInstance({
+      requestId: o.requestId ?? '',
       name: o.name,
       resources: { cpuMillis: o.cpu, memoryBytes: o.memory, diskBytes: o.disk },
       image: o.image ?? '',
@@ -243,8 +248,10 @@ instance
   .description('stop and remove an instance, its container and its files')
   .option('--wait', 'wait until it is gone')
   .option('--timeout <seconds>', 'how long --wait waits', Number, 300)
-  .action(async (ref: string, o: { wait?: boolean; timeout: number }) => {
-    let op = await portal().deleteInstance({ instance: ref });
+  .option('--force', 'its node is gone for good: release the reservation without calling the node (files may remain there; admin)')
+  .option('--request-id <id>', 'idempotency key: running the command again with it answers with the first delete')
+  .action(async (ref: string, o: { wait?: boolean; timeout: number; force?: boolean; requestId?: string }) => {
+    let op = await portal().deleteInstance({ instance: ref, force: !!o.force, requestId: o.requestId ?? '' });
     if (o.wait) op = await waitFor(op.id, o.timeout * 1000);
     if (json()) print(op);
     else process.stdout.write(`operation ${op.id} (delete): ${op.state}${op.error ? `: ${op.error}` : ''}\n`);
@@ -357,6 +364,16 @@ node
     const nodes = await allPages((pageToken) => portal().listNodes({ pageToken }), (r) => r.nodes);
     if (json()) print(nodes);
     else nodeRows(nodes);
+  });
+
+node
+  .command('remove <name>')
+  .description('forget a node that is gone for good (its agent stopped); refused while instances are on it unless --force (admin)')
+  .option('--force', 'also forget its instances (their files may remain on that host)')
+  .action(async (name: string, o: { force?: boolean }) => {
+    const r = await portal().removeNode({ name, force: !!o.force });
+    if (json()) print(r);
+    else process.stdout.write(`node ${r.name} removed${r.forgottenInstances.length ? `; instances forgotten: ${r.forgottenInstances.join(', ')}` : ''}\n`);
   });
 
 for (const [cmd, desc] of [
@@ -505,6 +522,8 @@ capacity
   });
 
 addSecurityCommands(program, portal, { json, print, table });
+addClusterCommands(program, portal, { json, print, table, waitFor, opFailed });
+addFailoverCommands(program, portal, { json, print });
 
 program
   .parseAsync()

@@ -38,7 +38,10 @@ export function addSecurityCommands(program: Command, portal: () => AsyncClient<
       if (issueCert(dir, 'manager', 'manager', { hosts: o.host }).created) made.push('manager');
       const admin = issueCert(dir, 'admin', 'admin');
       if (admin.created) made.push('client admin (admin)');
-      for (const n of o.node) if (issueCert(dir, 'node', n).created) made.push(`node ${n}`);
+      for (const n of o.node) {
+        if (issueCert(dir, 'node', n).created) made.push(`node ${n}`);
+        if (issueCert(dir, 'mysql', n).created) made.push(`mysql servers of ${n}`);
+      }
       for (const c of o.client) if (issueCert(dir, c.role, c.name).created) made.push(`client ${c.name} (${c.role})`);
       if (o.writeConfig) {
         const manager = cmd.optsWithGlobals<{ manager?: string }>().manager ?? process.env.BERTH_MANAGER ?? '127.0.0.1:7400';
@@ -52,7 +55,7 @@ export function addSecurityCommands(program: Command, portal: () => AsyncClient<
     .command('issue')
     .description('issue (or with --force re-issue, to rotate) one certificate signed by the CA')
     .option('--dir <dir>', 'the CA directory (default: $BERTH_STATE_DIR/tls or .berth/tls)')
-    .option('--node <name>', 'an agent certificate for this node')
+    .option('--node <name>', "an agent certificate for this node, and its MySQL servers' certificate (give the node's address with --host)")
     .option('--client <name:role>', 'a client certificate with a role', clientOpt, [])
     .option('--manager-cert', "the manager's certificate")
     .option('--host <name-or-ip>', 'extra name or address in the certificate, repeatable', collect, [])
@@ -63,7 +66,7 @@ export function addSecurityCommands(program: Command, portal: () => AsyncClient<
       const opts = { hosts: o.host, force: o.force };
       const done = [
         ...(o.managerCert ? [issueCert(dir, 'manager', 'manager', opts)] : []),
-        ...(o.node ? [issueCert(dir, 'node', o.node, opts)] : []),
+        ...(o.node ? [issueCert(dir, 'node', o.node, opts), issueCert(dir, 'mysql', o.node, opts)] : []),
         ...o.client.map((c) => issueCert(dir, c.role, c.name, opts)),
       ];
       if (done.length === 0) throw new Error('say what to issue: --node, --client or --manager-cert');

@@ -10,8 +10,9 @@ export async function connectSocket(socketPath: string, timeoutMs = 5000): Promi
   return mysql.createConnection({ socketPath, user: 'root', connectTimeout: timeoutMs, authPlugins, multipleStatements: false });
 }
 
-export async function connectTcp(opts: { host: string; port: number; user: string; password: string; timeoutMs?: number }): Promise<mysql.Connection> {
-  return mysql.createConnection({ host: opts.host, port: opts.port, user: opts.user, password: opts.password, connectTimeout: opts.timeoutMs ?? 5000 });
+// ssl: verify the server against this CA (and its address against the certificate).
+export async function connectTcp(opts: { host: string; port: number; user: string; password: string; timeoutMs?: number; ssl?: { ca: Buffer } }): Promise<mysql.Connection> {
+  return mysql.createConnection({ host: opts.host, port: opts.port, user: opts.user, password: opts.password, connectTimeout: opts.timeoutMs ?? 5000, ...(opts.ssl ? { ssl: { ca: opts.ssl.ca, rejectUnauthorized: true } } : {}) });
 }
 
 export async function run(conn: mysql.Connection, statements: Statement[]): Promise<void> {

@@ -34,7 +34,7 @@ describe('replication SQL, per flavor', () => {
         params: ['127.0.0.1', 3701, 'berth_repl_x', 'Secr3t-pw'],
       },
     ]);
-    expect(sqlOf(mariadb.configureReplica(src))).toEqual(['STOP SLAVE', expect.stringMatching(/^CHANGE MASTER TO/)]);
+    expect(sqlOf(mariadb.configureReplica(src))).toEqual(['STOP SLAVE', expect.stringMatching(/^CHANGE MASTER TO .*MASTER_USE_GTID = current_pos/)]);
   });
 
   it('MySQL replica: CHANGE REPLICATION SOURCE with auto-position and the source public key', () => {
@@ -99,6 +99,9 @@ describe('replication SQL, per flavor', () => {
     expect(mariadb.clonePluginCheck()).toBeUndefined();
     const donor = mysql.createCloneDonorUser('d1', '%', 'pw');
     expect(donor.filter((s) => s.sql.startsWith('GRANT')).map((s) => s.sql)).toEqual(['GRANT REPLICATION SLAVE ON *.* TO ?@?', 'GRANT BACKUP_ADMIN ON *.* TO ?@?']);
+    // A read-only donor (a cluster's primary before it opens) lifts super_read_only for these only.
+    expect(donor[1]).toEqual({ sql: 'SET GLOBAL super_read_only = OFF', params: [] });
+    expect(donor.at(-1)).toEqual({ sql: 'SET GLOBAL super_read_only = @berth_sro', params: [] });
     expect(mysql.cloneFrom(src)).toEqual([
       { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: ['127.0.0.1:3701'] },
       { sql: 'CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?', params: ['berth_repl_x', '127.0.0.1', 3701, 'Secr3t-pw'] },

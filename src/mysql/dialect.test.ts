@@ -65,4 +65,60 @@ describe('dialects', () => {
     expect(dialectFor('mariadb').initCommand('/etc/berth/my.cnf')).toMatch(/^mariadb-install-db --defaults-file=\/etc\/berth\/my.cnf/);
     expect(dialectFor('mysql').initCommand('/etc/berth/my.cnf')).toMatch(/--initialize-insecure/);
   });
+
+  it('configure semi-sync with the built-in MariaDB variables: AFTER_SYNC, a timeout, both sides on', () => {
+    expect(dialectFor('mariadb').semiSyncSettings(5000)).toEqual({
+      rpl_semi_sync_master_enabled: 'ON',
+      rpl_semi_sync_slave_enabled: 'ON',
+      rpl_semi_sync_master_wait_point: 'AFTER_SYNC',
+      rpl_semi_sync_master_timeout: 5000,
+      rpl_semi_sync_master_wait_no_slave: 'OFF',
+    });
+  });
+
+  it('configure semi-sync on MySQL through the source and replica plugins, loaded at start', () => {
+    const s = dialectFor('mysql').semiSyncSettings(5000);
+    expect(s['plugin-load-add']).toBe('semisync_source.so;semisync_replica.so');
+    expect(s).toMatchObject({
+      'loose-rpl_semi_sync_source_enabled': 'ON',
+      'loose-rpl_semi_sync_replica_enabled': 'ON',
+      'loose-rpl_semi_sync_source_wait_point': 'AFTER_SYNC',
+      'loose-rpl_semi_sync_source_timeout': 5000,
+      'loose-rpl_semi_sync_source_wait_no_replica': 'OFF',
+    });
+    // No "master"/"slave" names: MySQL 9 has only the source/replica plugins.
+    expect(Object.keys(s).join(' ')).not.toMatch(/master|slave/);
+  });
+
+  it('read the semi-sync state from each flavor’s status table and names', () => {
+    const m = dialectFor('mariadb').semiSyncStatus().sql;
+    expect(m).toContain('information_schema.GLOBAL_STATUS');
+    expect(m).toContain('RPL_SEMI_SYNC_MASTER_STATUS');
+    expect(m).toContain('RPL_SEMI_SYNC_MASTER_CLIENTS');
+    expect(m).toMatch(/AS source_on.*AS clients.*AS replica_on/);
+    const y = dialectFor('mysql').semiSyncStatus().sql;
+    expect(y).toContain('performance_schema.global_status');
+    expect(y).toContain('Rpl_semi_sync_source_status');
+    expect(y).toContain('Rpl_semi_sync_replica_status');
+  });
+
+  it('give the monitoring user status privileges only, a connection cap, and no password in the SQL', () => {
+    const m = dialectFor('mariadb').createMonitorUser('berth_monitor', '%', 's3cret');
+    expect(m).toEqual([
+      { sql: "CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ? WITH MAX_USER_CONNECTIONS 5", params: ['berth_monitor', '%', 's3cret'] },
+      { sql: 'ALTER USER ?@? IDENTIFIED BY ?', params: ['berth_monitor', '%', 's3cret'] },
+      { sql: 'GRANT SLAVE MONITOR, BINLOG MONITOR, PROCESS ON *.* TO ?@?', params: ['berth_monitor', '%'] },
+    ]);
+    const y = dialectFor('mysql').createMonitorUser('berth_monitor', '%', 's3cret');
+    expect(y.map((st) => st.sql)).toContain('GRANT REPLICATION CLIENT, PROCESS ON *.* TO ?@?');
+    // Account changes on a read-only member lift super_read_only for themselves only.
+    expect(y[1]).toEqual({ sql: 'SET GLOBAL super_read_only = OFF', params: [] });
+    for (const st of [...m, ...y]) {
+      expect(st.sql).not.toContain('s3cret');
+      expect(st.sql).not.toMatch(/ALL PRIVILEGES|SUPER|INSERT|UPDATE|DELETE|SELECT ON/);
+    }
+    // Binlogged unless told otherwise (every member gets it); kept off the binlog on request.
+    expect(m.map((st) => st.sql)).not.toContain('SET SESSION sql_log_bin = 0');
+    expect(dialectFor('mariadb').createMonitorUser('u', '%', 'p', { binlog: false })[0]).toEqual({ sql: 'SET SESSION sql_log_bin = 0', params: [] });
+  });
 });

@@ -52,6 +52,18 @@ export interface Dialect {
   killConnection(id: number): Statement;
   // One row, column `r`: 0 when this server executed `gtidSet` within the timeout.
   waitForGtid(gtidSet: string, timeoutSeconds: number): Statement;
+  // ---- Health (manager/health failure detection, agent/replication-state.ts) ----
+  // One row: `uuid` (MySQL server_uuid; empty on MariaDB), `id` (server_id), `ro`, `sro`
+  // (super_read_only; 0 on MariaDB, which has none).
+  serverIdentity(): Statement;
+  // Rows {name, value} (names lower case) of the primary side's semi-sync variables and status;
+  // no rows where semi-sync is not loaded (MySQL without its plugin).
+  semiSyncState(): Statement;
+  parseSemiSync(rows: { name: string; value: unknown }[]): SemiSyncState;
+  // A replica notices a source that vanished without closing its connections (a host lost or
+  // cut off) within `netTimeoutSeconds` instead of the default minute: the source sends a
+  // heartbeat every second. Run on a stopped replica (after configureReplica).
+  replicaLossDetection(netTimeoutSeconds: number): Statement[];
   // Physical copy by the server itself (MySQL CLONE); empty lists where the flavor has none.
   clonePluginCheck(): Statement | undefined;
   installClonePlugin(): Statement[];
@@ -67,6 +79,29 @@ export interface Dialect {
   cloneProgress(): Statement | undefined;
   // One row, columns `state`, `errno`, `msg`: the last CLONE into this server.
   cloneStatus(): Statement | undefined;
+
+  // ---- Replicated clusters (manager/clusters) ----
+  // my.cnf lines of a semi-sync cluster member. Both sides are on for every member, so a
+  // promotion needs no reconfiguration: the source side waits only while semi-sync replicas are
+  // connected (wait_no_slave off: a server without one, a replica, never waits), AFTER_SYNC (a
+  // transaction is visible to nobody before a replica has it), and after `timeoutMs` without an
+  // acknowledgement the source goes on asynchronously (Rpl_semi_sync_*_status turns OFF).
+  semiSyncSettings(timeoutMs: number): Record<string, string | number>;
+  // One row, columns `source_on` (1 while the source side is on and not degraded to async),
+  // `clients` (semi-sync replicas connected) and `replica_on` (the replica side is on).
+  semiSyncStatus(): Statement;
+  // Replication and process status only (SHOW REPLICA STATUS, binlog position, processlist):
+  // no data, no writes. Binlogged unless told not to, so every member of a cluster has it.
+  createMonitorUser(user: string, host: string, password: string, opts?: { binlog?: boolean }): Statement[];
+}
+
+// The primary side of semi-sync in one shape for both flavors. `enabled && !active` is a primary
+// that waited out its timeout and degraded to async: acknowledged commits may exist on it alone.
+export interface SemiSyncState {
+  enabled: boolean;
+  active: boolean;
+  clients: number;
+  timeoutMs: number;
 }
 
 export interface ReplicationSource {
@@ -123,8 +158,11 @@ export const mariadb: Dialect = {
   configureReplica: (src, pos) => [
     { sql: 'STOP SLAVE', params: [] },
     ...(pos !== undefined ? [{ sql: 'SET GLOBAL gtid_slave_pos = ?', params: [pos] }] : []),
+    // Without a position the server goes on from everything it has executed, its own binlogged
+    // transactions included (current_pos): a cluster's old primary re-pointed at the new one
+    // has no gtid_slave_pos worth the name.
     {
-      sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1',
+      sql: `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = ${pos !== undefined ? 'slave_pos' : 'current_pos'}, MASTER_CONNECT_RETRY = 1`,
       params: [src.host, src.port, src.user, src.password],
     },
   ],
@@ -150,6 +188,14 @@ export const mariadb: Dialect = {
   clientConnections: () => clientConnections(['Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker']),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT MASTER_GTID_WAIT(?, ?) AS r', params: [set, timeout] }),
+  serverIdentity: () => ({ sql: "SELECT '' AS uuid, @@GLOBAL.server_id AS id, @@GLOBAL.read_only AS ro, 0 AS sro", params: [] }),
+  // Built into 10.11: the variables always exist.
+  semiSyncState: () => semiSyncQuery('information_schema', 'master'),
+  parseSemiSync: (rows) => semiSync(rows, 'master'),
+  replicaLossDetection: (t) => [
+    { sql: 'SET GLOBAL slave_net_timeout = ?', params: [t] },
+    { sql: 'CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1', params: [] },
+  ],
   // MariaDB copies with mariabackup (agent/movement), not with the server.
   clonePluginCheck: () => undefined,
   installClonePlugin: () => [],
@@ -159,6 +205,16 @@ export const mariadb: Dialect = {
   readOnlyState: () => READ_ONLY_STATE,
   cloneProgress: () => undefined,
   cloneStatus: () => undefined,
+  semiSyncSettings: (timeoutMs) => ({
+    rpl_semi_sync_master_enabled: 'ON',
+    rpl_semi_sync_slave_enabled: 'ON',
+    rpl_semi_sync_master_wait_point: 'AFTER_SYNC',
+    rpl_semi_sync_master_timeout: timeoutMs,
+    rpl_semi_sync_master_wait_no_slave: 'OFF',
+  }),
+  semiSyncStatus: () => semiSyncStatus('information_schema.GLOBAL_STATUS', 'RPL_SEMI_SYNC_MASTER_STATUS', 'RPL_SEMI_SYNC_MASTER_CLIENTS', 'RPL_SEMI_SYNC_SLAVE_STATUS'),
+  // SLAVE MONITOR: SHOW SLAVE STATUS; BINLOG MONITOR: binlog and GTID positions (10.5+ names).
+  createMonitorUser: (user, host, password, opts) => monitorUser(user, host, password, 'BY ?', 'SLAVE MONITOR, BINLOG MONITOR, PROCESS', opts),
 };
 
 export const mysql: Dialect = {
@@ -225,10 +281,21 @@ export const mysql: Dialect = {
   clientConnections: () => clientConnections(['Binlog Dump', 'Binlog Dump GTID', 'Daemon'], 'performance_schema.processlist'),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?) AS r', params: [set, timeout] }),
+  serverIdentity: () => ({ sql: 'SELECT @@GLOBAL.server_uuid AS uuid, @@GLOBAL.server_id AS id, @@GLOBAL.read_only AS ro, @@GLOBAL.super_read_only AS sro', params: [] }),
+  // The semisync_source plugin's names (8.0.26+); performance_schema returns no rows for them
+  // while the plugin is not installed, where SHOW or @@ would fail.
+  semiSyncState: () => semiSyncQuery('performance_schema', 'source'),
+  parseSemiSync: (rows) => semiSync(rows, 'source'),
+  replicaLossDetection: (t) => [
+    { sql: 'SET GLOBAL replica_net_timeout = ?', params: [t] },
+    { sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 1', params: [] },
+  ],
   clonePluginCheck: () => ({ sql: "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'", params: [] }),
-  installClonePlugin: () => [{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }],
+  // mysql.plugin is a table super_read_only protects (a read-only donor installs it too).
+  installClonePlugin: () => liftSuperReadOnly([{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }]),
+  // A cluster's primary is still read-only (super_read_only) while its replicas are cloned.
   createCloneDonorUser: (user, host, password) =>
-    noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?'), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }]),
+    liftSuperReadOnly(noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?'), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }])),
   // The recipient's data is replaced and its mysqld stops afterwards: the agent starts it again.
   cloneFrom: (d) => [
     { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: [`${d.host}:${d.port}`] },
@@ -238,6 +305,21 @@ export const mysql: Dialect = {
   readOnlyState: () => READ_ONLY_STATE,
   cloneProgress: () => ({ sql: 'SELECT COALESCE(SUM(DATA), 0) AS done, COALESCE(SUM(ESTIMATE), 0) AS total FROM performance_schema.clone_progress', params: [] }),
   cloneStatus: () => ({ sql: 'SELECT STATE AS state, ERROR_NO AS errno, ERROR_MESSAGE AS msg FROM performance_schema.clone_status', params: [] }),
+  // The semi-sync plugins ship with the server; plugin-load-add loads them at every start (a
+  // list separated by ';' is one option). Their variables are "loose-": --initialize reads this
+  // file without loading plugins and would refuse them as unknown.
+  semiSyncSettings: (timeoutMs) => ({
+    'plugin-load-add': 'semisync_source.so;semisync_replica.so',
+    'loose-rpl_semi_sync_source_enabled': 'ON',
+    'loose-rpl_semi_sync_replica_enabled': 'ON',
+    'loose-rpl_semi_sync_source_wait_point': 'AFTER_SYNC',
+    'loose-rpl_semi_sync_source_timeout': timeoutMs,
+    'loose-rpl_semi_sync_source_wait_for_replica_count': 1,
+    'loose-rpl_semi_sync_source_wait_no_replica': 'OFF',
+  }),
+  semiSyncStatus: () => semiSyncStatus('performance_schema.global_status', 'Rpl_semi_sync_source_status', 'Rpl_semi_sync_source_clients', 'Rpl_semi_sync_replica_status'),
+  // REPLICATION CLIENT: SHOW REPLICA STATUS and SHOW BINARY LOG STATUS.
+  createMonitorUser: (user, host, password, opts) => liftSuperReadOnly(monitorUser(user, host, password, 'WITH caching_sha2_password BY ?', 'REPLICATION CLIENT, PROCESS', opts)),
 };
 
 export function dialectFor(flavor: Flavor): Dialect {
@@ -266,6 +348,23 @@ const replUser = (user: string, host: string, password: string, auth: string): S
   { sql: 'GRANT REPLICATION SLAVE ON *.* TO ?@?', params: [user, host] },
 ];
 
+// A handful of connections at most: a monitor never needs more, and a leaked password cannot
+// exhaust the server's.
+const monitorUser = (user: string, host: string, password: string, auth: string, privileges: string, opts?: { binlog?: boolean }): Statement[] =>
+  noBinlog({ binlog: opts?.binlog ?? true }, [
+    { sql: `CREATE USER IF NOT EXISTS ?@? IDENTIFIED ${auth} WITH MAX_USER_CONNECTIONS 5`, params: [user, host, password] },
+    { sql: `ALTER USER ?@? IDENTIFIED ${auth}`, params: [user, host, password] },
+    { sql: `GRANT ${privileges} ON *.* TO ?@?`, params: [user, host] },
+  ]);
+
+function semiSyncStatus(table: string, sourceStatus: string, clients: string, replicaStatus: string): Statement {
+  const v = (name: string) => `MAX(CASE WHEN UPPER(VARIABLE_NAME) = UPPER('${name}') THEN VARIABLE_VALUE END)`;
+  return {
+    sql: `SELECT COALESCE(${v(sourceStatus)} = 'ON', 0) AS source_on, COALESCE(${v(clients)}, 0) + 0 AS clients, COALESCE(${v(replicaStatus)} = 'ON', 0) AS replica_on FROM ${table}`,
+    params: [],
+  };
+}
+
 // Session-scoped: the statements run on one connection, which the caller closes afterwards.
 function noBinlog(opts: { binlog?: boolean } | undefined, sts: Statement[]): Statement[] {
   if (opts?.binlog) return sts;
@@ -281,6 +380,27 @@ function liftSuperReadOnly(sts: Statement[]): Statement[] {
     ...sts,
     { sql: 'SET GLOBAL super_read_only = @berth_sro', params: [] },
   ];
+}
+
+function semiSyncQuery(schema: string, side: 'master' | 'source'): Statement {
+  const p = `rpl_semi_sync_${side}_`;
+  return {
+    sql:
+      `SELECT LOWER(VARIABLE_NAME) AS name, VARIABLE_VALUE AS value FROM ${schema}.global_status WHERE LOWER(VARIABLE_NAME) IN (?, ?) ` +
+      `UNION ALL SELECT LOWER(VARIABLE_NAME), VARIABLE_VALUE FROM ${schema}.global_variables WHERE LOWER(VARIABLE_NAME) IN (?, ?)`,
+    params: [`${p}status`, `${p}clients`, `${p}enabled`, `${p}timeout`],
+  };
+}
+
+function semiSync(rows: { name: string; value: unknown }[], side: 'master' | 'source'): SemiSyncState {
+  const v = new Map(rows.map((r) => [String(r.name).toLowerCase(), String(r.value ?? '')]));
+  const on = (k: string) => /^(on|1|yes)$/i.test(v.get(`rpl_semi_sync_${side}_${k}`) ?? '');
+  return {
+    enabled: on('enabled'),
+    active: on('status'),
+    clients: Number(v.get(`rpl_semi_sync_${side}_clients`) ?? 0) || 0,
+    timeoutMs: Number(v.get(`rpl_semi_sync_${side}_timeout`) ?? 0) || 0,
+  };
 }
 
 function clientConnections(serverCommands: string[], table = 'information_schema.PROCESSLIST'): Statement {

@@ -6,12 +6,15 @@ import path from 'node:path';
 // A small certificate authority for one berth fleet, made with the openssl command (no X.509
 // code of our own). Identity lives in the subject: OU says what the holder is (manager, node,
 // or a portal role: viewer/operator/admin) and CN names it (the node name for agents).
-export type CertKind = 'manager' | 'node' | 'viewer' | 'operator' | 'admin';
+// 'mysql': the certificate the MySQL servers on one node present to their clients. It names
+// the node but authenticates to nothing of berth's (credentials.ts KINDS leaves it out), since its
+// key sits in every instance's configuration directory on that node.
+export type CertKind = 'manager' | 'node' | 'viewer' | 'operator' | 'admin' | 'mysql';
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const CA_FILES = { cert: 'ca.crt', key: 'ca.key' };
-export const fileBase = (kind: CertKind, name: string) => (kind === 'manager' ? 'manager' : kind === 'node' ? `node-${name}` : `client-${name}`);
+export const fileBase = (kind: CertKind, name: string) => (kind === 'manager' ? 'manager' : kind === 'node' ? `node-${name}` : kind === 'mysql' ? `mysql-${name}` : `client-${name}`);
 
 const NAME = /^[a-z0-9]([a-z0-9.-]{0,62})$/;
 

@@ -2,15 +2,27 @@ import { heartbeatFresh } from '../liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
 import type { InstanceRow } from '../../store/instances';
 import type { UsageMap } from '../usage';
+import type { ReplicationMap } from '../replication';
 
 export interface AlertThresholds {
   // A data disk whose free space falls below this share of its size.
   diskFreePct: number;
   // An instance whose data directory grows past this share of its disk reservation.
   instanceDiskPct: number;
+  // A replica more than this many seconds behind its source.
+  replicationLagSeconds?: number;
 }
 
-export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90 };
+export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90, replicationLagSeconds: 30 };
+
+// A failover a DBA has not acknowledged yet (it also blocks the next automatic one).
+export interface FailoverNotice {
+  cluster: string;
+  atMs: number;
+  from: string;
+  to: string;
+  message: string;
+}
 
 // Everything a rule may look at, gathered once per evaluation. Rules never do I/O.
 export interface HealthState {
@@ -20,6 +32,8 @@ export interface HealthState {
   usage: UsageMap;
   scheduler: SchedulerConfig;
   thresholds: AlertThresholds;
+  replication?: ReplicationMap;
+  failovers?: FailoverNotice[];
 }
 
 export type Severity = 'warning' | 'critical';

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { failedPrecondition, notFound } from '../../../src/errors';
+import { listClusters } from './clusters';
 import { servingNode, toInstance, toNode } from '../../api/convert';
 import { FleetState } from '../../state/fleet';
 import type { AdminContext } from '../server';
@@ -232,12 +233,12 @@ export function viewRoutes(ctx: AdminContext) {
       {
         schema: {
           tags: ['views'],
-          summary: 'replicated clusters (none until replicated clusters exist: always an empty page for now)',
+          summary: 'replicated clusters: state, replication, members and their roles, endpoints (GET /v1/clusters/{name} adds live health)',
           querystring: { type: 'object', additionalProperties: false, properties: { ...pageQuery } },
           response: { 200: page({ type: 'object', additionalProperties: true }) },
         },
       },
-      async (req) => paginate([], req.query as { limit: number; offset: number }),
+      async (req) => paginate(await listClusters(ctx), req.query as { limit: number; offset: number }),
     );
 
     app.get(

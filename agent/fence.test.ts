@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import type Docker from 'dockerode';
+import { createLogger } from '../src/log';
+import { leaseFence } from './fence';
+import type { Instances } from './instance/lifecycle';
+import type { Replication } from './movement/replication';
+
+const log = createLogger('test', 'silent');
+
+function setup(opts: { left?: number[]; readOnlyMs?: number; stopped?: boolean }) {
+  const calls: string[] = [];
+  const left = [...(opts.left ?? [0, 0])];
+  const repl = {
+    killClientsWithin: async () => (calls.push('kill-sessions'), { killed: 1, left: left.shift() ?? 0 }),
+    setReadOnly: async () => {
+      calls.push('read-only');
+      await new Promise((r) => setTimeout(r, opts.readOnlyMs ?? 0));
+      return { revoked: [], executedGtids: '' };
+    },
+  } as unknown as Replication;
+  const instances = { get: async (id: string) => ({ id, containerId: `c-${id}`, state: opts.stopped ? 'stopped' : 'running' }) } as unknown as Instances;
+  const docker = { getContainer: (id: string) => ({ kill: async () => void calls.push(`sigkill ${id}`) }) } as unknown as Docker;
+  return { calls, fence: leaseFence(repl, instances, docker, log) };
+}
+
+describe('leaseFence', () => {
+  it('sessions ended, read-only, sessions ended again: mysqld keeps running', async () => {
+    const { calls, fence } = setup({});
+    await fence('p1');
+    expect(calls).toEqual(['kill-sessions', 'read-only', 'kill-sessions']);
+  });
+
+  it('a session that stays after KILL (a commit waiting for a semi-sync ACK): mysqld is killed before it can be acknowledged', async () => {
+    const { calls, fence } = setup({ left: [1] });
+    await fence('p1');
+    expect(calls).toEqual(['kill-sessions', 'sigkill c-p1']);
+  });
+
+  it('a mysqld that is not running acknowledges nothing: nothing to do', async () => {
+    const { calls, fence } = setup({ stopped: true });
+    await fence('p1');
+    expect(calls).toEqual([]);
+  });
+
+  it('read-only that does not take (a commit holds it): mysqld is killed', async () => {
+    const { calls, fence } = setup({ readOnlyMs: 2500 });
+    await fence('p1');
+    expect(calls).toEqual(['kill-sessions', 'read-only', 'sigkill c-p1']);
+  });
+});

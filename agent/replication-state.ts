@@ -1,0 +1,127 @@
+import type { AgentReplicationState } from '../src/gen/berth/v1/AgentReplicationState';
+import { errorMessage } from '../src/errors';
+import type { Logger } from '../src/log';
+import { connectSocket } from '../src/mysql/connect';
+import { dialectFor, type Flavor } from '../src/mysql/dialect';
+import { formatGtidSet, parseGtidSet } from '../src/mysql/gtid';
+import type { InstanceStatus } from './instance/lifecycle';
+import { layoutFor } from './instance/layout';
+
+export interface ReplicationProbeConfig {
+  intervalMs: number;
+  // A probe slower than this counts as mysqld not answering.
+  timeoutMs: number;
+}
+
+export const DEFAULT_REPLICATION_PROBE: ReplicationProbeConfig = { intervalMs: 1000, timeoutMs: 1500 };
+
+// Reads every instance's replication, read-only and semi-sync state through the Dialect about
+// once a second, so heartbeats carry it without a query of their own and failure detection
+// sees a mysqld that stopped answering within a second or two. `onChange` is told when an
+// instance goes up or down, so the heartbeat can leave at once instead of at its next tick.
+export class ReplicationProbe {
+  private readonly cache = new Map<string, AgentReplicationState>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly list: () => Promise<InstanceStatus[]>,
+    private readonly cfg: ReplicationProbeConfig,
+    private readonly log: Logger,
+    private readonly onChange: () => void = () => undefined,
+    private readonly isLeaseFenced: (id: string, readOnly: boolean) => boolean = () => false,
+  ) {}
+
+  start(): void {
+    void this.loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  get(id: string): AgentReplicationState | undefined {
+    return this.cache.get(id);
+  }
+
+  private async loop(): Promise<void> {
+    try {
+      await this.refresh();
+    } catch (err) {
+      this.log.warn({ err: errorMessage(err) }, 'reading replication state failed');
+    }
+    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.cfg.intervalMs);
+  }
+
+  async refresh(): Promise<void> {
+    const list = await this.list();
+    let changed = false;
+    await Promise.all(
+      list.map(async (i) => {
+        const prev = this.cache.get(i.id);
+        const now = Date.now();
+        const read = i.state === 'running' ? await withTimeout(readState(i), this.cfg.timeoutMs).catch(() => undefined) : undefined;
+        const next: AgentReplicationState = read
+          ? { ...read, measuredAtMs: now, mysqldUp: true, mysqldDownSinceMs: 0, leaseFenced: this.isLeaseFenced(i.id, Boolean(read.readOnly)) }
+          : { ...(prev ?? {}), measuredAtMs: now, mysqldUp: false, mysqldDownSinceMs: prev && !prev.mysqldUp ? prev.mysqldDownSinceMs : now };
+        if (!prev || prev.mysqldUp !== next.mysqldUp) changed = true;
+        this.cache.set(i.id, next);
+      }),
+    );
+    const ids = new Set(list.map((i) => i.id));
+    for (const id of this.cache.keys()) if (!ids.has(id)) this.cache.delete(id);
+    if (changed) this.onChange();
+  }
+}
+
+// One socket connection, four reads; errors mean "mysqld does not answer" to the caller.
+export async function readState(i: InstanceStatus): Promise<AgentReplicationState> {
+  const d = dialectFor(i.flavor as Flavor);
+  const conn = await connectSocket(layoutFor(i.diskPath, i.id).socket, 1000);
+  try {
+    const q = async <T>(st: { sql: string; params: unknown[] }) => (await conn.query(st.sql, st.params))[0] as T[];
+    const [idRow] = await q<{ uuid: string; id: number; ro: number; sro: number }>(d.serverIdentity());
+    const [gtidRow] = await q<{ gtid: string | null }>(d.executedGtid());
+    const [replicaRow] = await q<Record<string, unknown>>(d.replicaStatus());
+    const semi = d.parseSemiSync(await q<{ name: string; value: unknown }>(d.semiSyncState()));
+    const t = d.parseReplicaStatus(replicaRow);
+    return {
+      serverUuid: String(idRow?.uuid ?? ''),
+      serverId: Number(idRow?.id ?? 0),
+      readOnly: Number(idRow?.ro) === 1,
+      superReadOnly: Number(idRow?.sro) === 1,
+      executedGtids: normalGtids(d.flavor, gtidRow?.gtid ?? ''),
+      configured: t.configured,
+      ioRunning: t.ioRunning,
+      ioConnecting: t.ioConnecting,
+      sqlRunning: t.sqlRunning,
+      secondsBehind: t.secondsBehind ?? -1,
+      receivedGtids: t.receivedGtids,
+      lastIoError: t.lastIoError,
+      lastSqlError: t.lastSqlError,
+      sourceHost: t.sourceHost,
+      sourcePort: t.sourcePort,
+      semiSyncEnabled: semi.enabled,
+      semiSyncActive: semi.active,
+      semiSyncClients: semi.clients,
+    };
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
+}
+
+// A set the parser cannot read is passed on as the server wrote it (the manager says so) rather
+// than turning a live mysqld into a dead one.
+function normalGtids(flavor: Flavor, text: string): string {
+  try {
+    return formatGtidSet(parseGtidSet(flavor, text));
+  } catch {
+    return text.replace(/\s+/g, '');
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => (t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
+}

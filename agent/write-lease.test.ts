@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log';
+import { WriteLease } from './write-lease';
+
+const log = createLogger('test', 'silent');
+
+describe('WriteLease (fencing an isolated primary)', () => {
+  function setup() {
+    let t = 10_000;
+    const fenced: string[] = [];
+    const lease = new WriteLease(async (id) => void fenced.push(id), log, () => t);
+    return { lease, fenced, advance: (ms: number) => (t += ms), at: () => t };
+  }
+
+  it('fences the leased instances once no heartbeat was answered for the lease, counted from the send', async () => {
+    const s = setup();
+    s.lease.renew(s.at() - 500, { leaseMs: 4000, instanceIds: ['p1'] });
+    s.advance(3400);
+    await s.lease.check();
+    expect(s.fenced).toEqual([]);
+    s.advance(200); // 4100 ms since the heartbeat was sent
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p1']);
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p1']); // once
+    expect(s.lease.isFenced('p1', true)).toBe(true);
+  });
+
+  it('renewed in time: nothing fenced; no lease or no instances: nothing fenced ever', async () => {
+    const s = setup();
+    for (let i = 0; i < 5; i++) {
+      s.lease.renew(s.at(), { leaseMs: 4000, instanceIds: ['p1'] });
+      s.advance(2000);
+      await s.lease.check();
+    }
+    expect(s.fenced).toEqual([]);
+    s.lease.renew(s.at(), { leaseMs: 0, instanceIds: ['p1'] });
+    s.advance(60_000);
+    await s.lease.check();
+    s.lease.renew(s.at(), { leaseMs: 4000, instanceIds: [] });
+    s.advance(60_000);
+    await s.lease.check();
+    expect(s.fenced).toEqual([]);
+  });
+
+  it('made writable again by the manager: the fenced mark goes, and a later expiry fences again', async () => {
+    const s = setup();
+    s.lease.renew(s.at(), { leaseMs: 1000, instanceIds: ['p1'] });
+    s.advance(1500);
+    await s.lease.check();
+    expect(s.lease.isFenced('p1', false)).toBe(false);
+    s.lease.renew(s.at(), { leaseMs: 1000, instanceIds: ['p1'] });
+    s.advance(1500);
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p1', 'p1']);
+  });
+
+  it('a failed fence is retried at the next check', async () => {
+    let fail = true;
+    let t = 0;
+    const done: string[] = [];
+    const lease = new WriteLease(async (id) => (fail ? Promise.reject(new Error('socket')) : void done.push(id)), log, () => t);
+    lease.renew(0, { leaseMs: 100, instanceIds: ['p1'] });
+    t = 200;
+    await lease.check();
+    expect(done).toEqual([]);
+    fail = false;
+    await lease.check();
+    expect(done).toEqual(['p1']);
+  });
+});

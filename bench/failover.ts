@@ -1,0 +1,256 @@
+// Benchmark: automatic failover and planned switchover of a 1+2 semi-sync cluster (issue 10),
+// for each flavor, with a real manager, three agents on their own 127.0.0.x and real containers.
+//  - Failover recovery: `docker kill` of the primary's container → the first write the new
+//    primary acknowledges through the address the API returns (GetClusterEndpoints), as a
+//    client that commits in a tight loop and re-reads the endpoint on every error sees it.
+//  - Detection alone: kill → the moment the manager judged the primary dead (the failover's
+//    history `started_at`), so the floor under the recovery time is visible.
+//  - Acknowledged writes lost: rows the writer saw acknowledged that the new primary lacks.
+//  - Switchover: the longest gap between two acknowledged commits during a Switchover.
+// After each failover the fenced old primary is removed and a replica added again (seeded by
+// copy), so every run starts from 1+2.
+//
+//   npm run bench:failover [-- --runs 5 --switchovers 5 --flavor mariadb|mysql]
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import mysql from 'mysql2/promise';
+import type { PortalClient } from '../src/gen/berth/v1/Portal';
+import { portalProto } from '../src/proto';
+import { asyncClient, type AsyncClient } from '../src/rpc';
+import { freePort, managerArgs, ROOT, start } from './proc';
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+};
+const RUNS = Number(arg('runs', '5'));
+const SWITCHOVERS = Number(arg('switchovers', '5'));
+const FLAVORS = arg('flavor', 'mariadb,mysql').split(',') as ('mariadb' | 'mysql')[];
+const IMAGES = { mariadb: process.env.BERTH_MARIADB_IMAGE ?? 'berth/mariadb:10.11', mysql: process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7' };
+const HOSTS = ['127.0.0.31', '127.0.0.32', '127.0.0.33'];
+const M = 1024 ** 2;
+// 1G: MySQL 9.7 at 512M was OOM-killed by its memory cgroup under a tight-loop writer.
+const shape = { cpuMillis: 500, memoryBytes: 1024 * M, diskBytes: 1024 * M };
+const SILENT_S = 5;
+const LEASE_S = 3;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : -1);
+async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+interface Ack {
+  id: number;
+  at: number;
+  port: number;
+}
+
+// Commits one row at a time; on an error asks the API where the primary is now.
+function writer(table: string, cred: { user: string; password: string }, where: () => Promise<{ host: string; port: number }>) {
+  const acks: Ack[] = [];
+  let stop = false;
+  const done = (async () => {
+    let ep = await where();
+    let conn = await mysql.createConnection({ ...ep, ...cred, connectTimeout: 1000 });
+    await conn.query('CREATE DATABASE IF NOT EXISTS b');
+    await conn.query(`CREATE TABLE IF NOT EXISTS b.${table} (id INT PRIMARY KEY)`);
+    for (let n = 1; !stop; n++) {
+      try {
+        await conn.query(`INSERT INTO b.${table} VALUES (?)`, [n]);
+        acks.push({ id: n, at: Date.now(), port: ep.port });
+      } catch {
+        conn.destroy();
+        for (;;) {
+          if (stop) return;
+          try {
+            ep = await where();
+            conn = await mysql.createConnection({ ...ep, ...cred, connectTimeout: 1000 });
+            break;
+          } catch {
+            await sleep(20);
+          }
+        }
+      }
+    }
+    conn.destroy();
+  })();
+  return { acks, stop: async () => ((stop = true), await done) };
+}
+
+async function missing(ep: { host: string; port: number }, cred: { user: string; password: string }, table: string, ids: number[]): Promise<number> {
+  const c = await mysql.createConnection({ ...ep, ...cred });
+  try {
+    const [rows] = (await c.query(`SELECT id FROM b.${table}`)) as unknown as [{ id: number }[]];
+    const have = new Set(rows.map((r) => Number(r.id)));
+    return ids.filter((id) => !have.has(id)).length;
+  } finally {
+    await c.end();
+  }
+}
+
+async function benchFlavor(flavor: 'mariadb' | 'mysql', dir: string) {
+  for (const d of ['manager', 'd0', 'd1', 'd2']) fs.mkdirSync(path.join(dir, d), { recursive: true });
+  const m = await managerArgs(path.join(dir, 'manager'), ['--image', IMAGES[flavor], '--mariadb-image', IMAGES.mariadb, '--mysql-image', IMAGES.mysql, '--failover-agent-silent', String(SILENT_S), '--write-lease', String(LEASE_S), '--failover-probe-fail', '1']);
+  const procs: ChildProcess[] = [start(m.args, path.join(dir, 'manager.log'))];
+  for (const [i, host] of HOSTS.entries()) {
+    const listen = `${host}:${await freePort(host)}`;
+    const args = ['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', listen, '--node', `bench-${flavor}-${i + 1}`, '--ports', `${4201 + i * 33}-${4233 + i * 33}`, '--disk', path.join(dir, `d${i}`), '--cpus', '8', '--memory', '8G'];
+    procs.push(start(args, path.join(dir, `agent${i}.log`)));
+  }
+  const Portal = portalProto().berth.v1.Portal;
+  const portal: AsyncClient<PortalClient> = asyncClient(new Portal(m.portal, grpc.credentials.createInsecure()) as unknown as PortalClient);
+  try {
+    await until('three ready nodes', async () => (await portal.listNodes({})).nodes.filter((n) => n.state === 'ready').length === 3, 60_000, 200);
+    const name = `bench${flavor}`;
+    const res = await portal.createCluster({ name, resources: shape, replicas: 2, replication: 'semi-sync', flavor }, 30_000);
+    const cred = { user: res.credentials!.user, password: res.credentials!.password };
+    await waitOp(portal, res.operation!.id);
+    const where = async () => {
+      const ep = await portal.getClusterEndpoints({ name }, 2000);
+      return { host: ep.primary!.host, port: ep.primary!.port };
+    };
+
+    // A run that fails is reported with its error and ends that series (the cluster may be
+    // left in a state the next run cannot start from).
+    const errors: string[] = [];
+    const failovers = [];
+    for (let run = 1; run <= RUNS; run++) {
+      try {
+        failovers.push(await failoverRun(portal, name, cred, where, run));
+      } catch (err) {
+        errors.push(`failover run ${run}: ${(err as Error).message}`);
+        console.error(errors.at(-1));
+        break;
+      }
+    }
+    const switchovers = [];
+    for (let run = 1; run <= SWITCHOVERS; run++) {
+      try {
+        switchovers.push(await switchoverRun(portal, name, cred, where, run));
+      } catch (err) {
+        errors.push(`switchover run ${run}: ${(err as Error).message}`);
+        console.error(errors.at(-1));
+        break;
+      }
+    }
+    const rec = failovers.map((r) => r.recoveryMs);
+    const det = failovers.map((r) => r.detectionMs);
+    const blocked = switchovers.map((r) => r.writerGapMs);
+    return {
+      flavor,
+      errors,
+      failover: { runs: failovers, recoveryMs: { median: median(rec), max: Math.max(...rec) }, detectionMs: { median: median(det), max: Math.max(...det) }, acknowledgedLost: failovers.reduce((s, r) => s + r.lost, 0) },
+      switchover: { runs: switchovers, writerGapMs: { median: median(blocked), max: Math.max(...blocked) }, lost: switchovers.reduce((s, r) => s + r.lost, 0) },
+    };
+  } finally {
+    portal.close();
+    for (const p of procs) p.kill('SIGTERM');
+    await sleep(1000);
+    for (const n of [1, 2, 3]) {
+      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=bench-${flavor}-${n}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
+    }
+  }
+}
+
+async function waitOp(portal: AsyncClient<PortalClient>, id: string): Promise<void> {
+  const op = await portal.waitOperation({ id, timeoutMs: 300_000 }, 310_000);
+  if (op.state !== 'succeeded') throw new Error(`operation ${op.type} ${op.id}: ${op.state}: ${op.error}`);
+}
+
+async function failoverRun(portal: AsyncClient<PortalClient>, name: string, cred: { user: string; password: string }, where: () => Promise<{ host: string; port: number }>, run: number) {
+  const before = await portal.getClusterEndpoints({ name });
+  const table = `f${run}`;
+  const w = writer(table, cred, where);
+  try {
+    return await killAndMeasure(portal, name, cred, before, w, table, run);
+  } finally {
+    await w.stop();
+  }
+}
+
+async function killAndMeasure(portal: AsyncClient<PortalClient>, name: string, cred: { user: string; password: string }, before: { primary: { instanceId: string } | null }, w: ReturnType<typeof writer>, table: string, run: number) {
+  await until('writes going', async () => w.acks.length > 50);
+  const [c] = execFileSync('docker', ['ps', '-q', '--filter', `label=berth.instance=${before.primary!.instanceId}`, '--filter', 'label=berth.role=mysqld'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  const killAt = Date.now();
+  execFileSync('docker', ['kill', c!], { stdio: 'ignore' });
+  const after = await until('a new primary', async () => {
+    const ep = await portal.getClusterEndpoints({ name }, 2000);
+    return ep.primary && ep.primary.instanceId !== before.primary!.instanceId ? ep : undefined;
+  });
+  const first = await until('a write on the new primary', async () => w.acks.find((a) => a.port === after.primary!.port && a.at > killAt), 60_000, 10);
+  await w.stop();
+  // Recorded by the failover's last step, after the writer may already be on the new primary.
+  const hist = await until('the failover recorded', async () => (await portal.listClusterHistory({ cluster: name })).entries.find((e) => e.kind === 'failover' && e.outcome === 'done' && e.fromInstance === before.primary!.instanceId), 60_000, 100);
+  const lost = await missing({ host: after.primary!.host, port: after.primary!.port }, cred, table, w.acks.map((a) => a.id));
+  const r = { run, recoveryMs: first.at - killAt, detectionMs: Date.parse(hist.startedAt) - killAt, promotedMs: hist.blockedMs, acknowledged: w.acks.length, lost };
+  console.log(`failover ${run}: ${JSON.stringify(r)}`);
+  await portal.acknowledgeFailover({ cluster: name });
+  // Back to 1+2: the fenced old primary goes, a new replica is seeded from the new primary.
+  await waitOp(portal, (await portal.removeReplica({ cluster: name, instance: before.primary!.instanceId })).id);
+  await waitOp(portal, (await portal.addReplica({ cluster: name, node: '' })).id);
+  return r;
+}
+
+async function switchoverRun(portal: AsyncClient<PortalClient>, name: string, cred: { user: string; password: string }, where: () => Promise<{ host: string; port: number }>, run: number) {
+  const table = `s${run}`;
+  const w = writer(table, cred, where);
+  let op;
+  try {
+    await until('writes going', async () => w.acks.length > 50);
+    op = await portal.switchover({ cluster: name, to: '' });
+    await waitOp(portal, op.id);
+    const n = w.acks.length;
+    await until('writes on the new primary', async () => w.acks.length > n + 50);
+  } finally {
+    await w.stop();
+  }
+  let gap = 0;
+  for (let i = 1; i < w.acks.length; i++) gap = Math.max(gap, w.acks[i]!.at - w.acks[i - 1]!.at);
+  const lost = await missing(await where(), cred, table, w.acks.map((a) => a.id));
+  const hist = (await portal.listClusterHistory({ cluster: name })).entries.find((e) => e.kind === 'switchover' && e.operationId === op.id);
+  const r = { run, writerGapMs: gap, blockedMs: hist?.blockedMs ?? -1, lost };
+  console.log(`switchover ${run}: ${JSON.stringify(r)}`);
+  return r;
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-failover-'));
+  const results = [];
+  for (const f of FLAVORS) {
+    try {
+      results.push(await benchFlavor(f, path.join(dir, f)));
+    } catch (err) {
+      results.push({ flavor: f, errors: [(err as Error).message] } as unknown as Awaited<ReturnType<typeof benchFlavor>>);
+    }
+  }
+  const out = {
+    when: new Date().toISOString(),
+    setup: `1 primary + 2 semi-sync replicas, three agents on ${HOSTS.join(', ')}, instances ${shape.cpuMillis}m CPU / 1G; manager --failover-agent-silent ${SILENT_S} --write-lease ${LEASE_S} --failover-probe-fail 1; agents probe replication every 1 s`,
+    bounds: 'recovery = detection (agent probe every 1 s + heartbeat sent at once) + failover steps (stop IO, wait relay log, promote, re-point) + the writer noticing (its reconnect asks GetClusterEndpoints every 20 ms)',
+    results,
+  };
+  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench-results', 'failover.json'), JSON.stringify(out, null, 2));
+  console.log(JSON.stringify(out.results.map((r) => ({ flavor: r.flavor, errors: r.errors, failover: r.failover?.recoveryMs, detection: r.failover?.detectionMs, lost: r.failover?.acknowledgedLost, switchoverGap: r.switchover?.writerGapMs })), null, 2));
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+// Clients left open by a failed run must not keep the process (and the machine's lock) alive.
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,86 @@
+import type { Logger } from '../../src/log';
+import { invalidArgument, notFound } from '../../src/errors';
+import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
+import { unary } from '../../src/rpc';
+import { checkName, checkSemiSyncTimeout, checkShape, checkStrategyName } from '../../src/validate';
+import type { ClusterOps } from '../clusters/ops';
+import { DEFAULT_SEMI_SYNC_TIMEOUT_MS, MAX_CLUSTER_NAME, MAX_REPLICAS, REPLICATION_MODES, type ReplicationMode } from '../clusters/types';
+import { clusterView, endpointsOf, toHistoryEntry, type ViewDeps } from '../clusters/view';
+import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
+import { toOperation, servingNode } from './convert';
+import { requestedImage, type FlavorImages } from './flavor';
+import { pageOf } from './paging';
+
+export interface ClusterApiDeps extends ViewDeps {
+  clusters: ClusterOps;
+  images: FlavorImages;
+  log: Logger;
+}
+
+type ClusterHandlers = Pick<
+  PortalHandlers,
+  'CreateCluster' | 'GetCluster' | 'ListClusters' | 'DeleteCluster' | 'GetClusterEndpoints' | 'ListClusterHistory' | 'AddReplica' | 'RemoveReplica' | 'Switchover'
+>;
+
+export function checkClusterName(name: string): string {
+  checkName('cluster name', name);
+  if (name.length > MAX_CLUSTER_NAME) throw invalidArgument(`cluster name "${name}" is too long: at most ${MAX_CLUSTER_NAME} characters (members are named <cluster>-<n>)`);
+  return name;
+}
+
+// Replicas 0-5; semi-sync (the default with replicas) needs at least one, async takes no timeout.
+export function checkReplication(req: { replicas: number; replication: string; semiSyncTimeoutMs: number }): { replicas: number; replication: ReplicationMode; semiSyncTimeoutMs: number } {
+  if (!Number.isInteger(req.replicas) || req.replicas < 0 || req.replicas > MAX_REPLICAS) throw invalidArgument(`replicas must be between 0 and ${MAX_REPLICAS}, got ${req.replicas}`);
+  const replication = (req.replication || (req.replicas > 0 ? 'semi-sync' : 'async')) as ReplicationMode;
+  if (!REPLICATION_MODES.includes(replication)) throw invalidArgument(`replication "${req.replication.slice(0, 40)}" is not one of ${REPLICATION_MODES.join(', ')}`);
+  if (replication === 'semi-sync' && req.replicas === 0) throw invalidArgument('semi-sync replication needs at least one replica to acknowledge writes');
+  if (replication === 'async' && req.semiSyncTimeoutMs) throw invalidArgument('semi_sync_timeout_ms applies to semi-sync replication only');
+  const semiSyncTimeoutMs = replication === 'semi-sync' ? checkSemiSyncTimeout(req.semiSyncTimeoutMs || DEFAULT_SEMI_SYNC_TIMEOUT_MS) : 0;
+  return { replicas: req.replicas, replication, semiSyncTimeoutMs };
+}
+
+// Thin, as the rest of the portal: validate, then ClusterOps or the store.
+export function clusterHandlers(d: ClusterApiDeps): ClusterHandlers {
+  const { log } = d;
+  const find = (name: string) => {
+    checkClusterName(name);
+    const c = d.store.clusters.get(name);
+    if (!c) throw notFound(`no cluster ${name}`);
+    return c;
+  };
+  return {
+    CreateCluster: unary(log, 'CreateCluster', async (req) => {
+      const name = checkClusterName(req.name);
+      const shape = checkShape(req.resources);
+      const repl = checkReplication(req);
+      const image = requestedImage(req, d.images);
+      const constraints = parseConstraints(req.constraints);
+      const spreadOver = parseSpreadOver(req.spreadOver);
+      const strategy = checkStrategyName(req.strategy);
+      const { cluster, members, operation } = d.clusters.create({ name, shape, ...repl, image, constraints, spreadOver, strategy });
+      const p = members[0]!;
+      const host = servingNode(d.snapshot, p.node, d.scheduler, Date.now()).host;
+      return { cluster: await clusterView(d, cluster, false), operation: toOperation(operation), credentials: { instanceId: p.id, host, port: p.port, user: p.adminUser, password: p.adminPassword } };
+    }),
+    GetCluster: unary(log, 'GetCluster', (req) => clusterView(d, find(req.name), true)),
+    ListClusters: unary(log, 'ListClusters', async (req) => {
+      const { items, next } = pageOf(d.store.clusters.all(), (c) => c.name, req);
+      return { clusters: await Promise.all(items.map((c) => clusterView(d, c, false))), nextPageToken: next };
+    }),
+    DeleteCluster: unary(log, 'DeleteCluster', (req) => toOperation(d.clusters.delete(find(req.name).name))),
+    AddReplica: unary(log, 'AddReplica', (req) => {
+      const c = find(req.cluster);
+      if (req.node) checkName('node name', req.node);
+      return toOperation(d.clusters.addReplica(c.name, req.node || undefined));
+    }),
+    RemoveReplica: unary(log, 'RemoveReplica', (req) => toOperation(d.clusters.removeReplica(find(req.cluster).name, req.instance))),
+    Switchover: unary(log, 'Switchover', (req) => toOperation(d.clusters.switchover(find(req.cluster).name, req.to || undefined))),
+    GetClusterEndpoints: unary(log, 'GetClusterEndpoints', (req) => endpointsOf(d, find(req.name).name)),
+    ListClusterHistory: unary(log, 'ListClusterHistory', (req) => {
+      const c = find(req.cluster);
+      if (req.limit > 1000) throw invalidArgument(`limit must be at most 1000, got ${req.limit}`);
+      return { entries: d.store.clusters.history(c.name, req.limit || 100).map(toHistoryEntry) };
+    }),
+  };
+}
+

@@ -1,0 +1,62 @@
+import type { Flavor } from '../../src/mysql/dialect';
+import type { Endpoint, TargetEndpoint } from '../movement/index';
+import type { OperationDeps } from '../operations/deps';
+import type { ClusterRow } from '../store/clusters';
+import type { InstanceRow } from '../store/instances';
+
+// Members as data movement sees them: where their agent and their mysqld answer. The movement
+// library (copy, makeReplica, cutOver) works on these, for clusters as for migrations.
+
+export function mustCluster(d: OperationDeps, name: string): ClusterRow {
+  const c = d.fleet.store.clusters.get(name);
+  if (!c) throw new Error(`cluster ${name} is gone from the store`);
+  return c;
+}
+
+export function memberRow(d: OperationDeps, id: string): InstanceRow {
+  const i = d.fleet.store.instances.get(id);
+  if (!i) throw new Error(`member ${id} is gone from the store`);
+  return i;
+}
+
+export function primaryOf(d: OperationDeps, cluster: string): InstanceRow {
+  const p = d.fleet.store.instances.inCluster(cluster).find((m) => m.clusterRole === 'primary');
+  if (!p) throw new Error(`cluster ${cluster} has no primary`);
+  return p;
+}
+
+export function endpointOf(d: OperationDeps, i: InstanceRow, flavor = i.flavor): Endpoint {
+  const n = d.fleet.store.nodes.get(i.node);
+  if (!n) throw new Error(`node ${i.node} of ${i.name} is not registered`);
+  return {
+    id: i.id,
+    flavor: (flavor || 'mariadb') as Flavor,
+    agent: d.agents.for(n.name),
+    streams: d.agents.raw?.(n.name),
+    agentAddress: n.agentAddress,
+    host: n.host,
+    port: i.port,
+  };
+}
+
+// A member to be built by a copy of the primary: everything the agent's CreateInstance needs.
+export function targetOf(d: OperationDeps, i: InstanceRow, c: ClusterRow, flavor: string): TargetEndpoint {
+  return { ...endpointOf(d, i, flavor), create: createRequest(i, c) };
+}
+
+export function createRequest(i: InstanceRow, c: ClusterRow) {
+  return {
+    id: i.id,
+    name: i.name,
+    image: i.image,
+    resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+    port: i.port,
+    diskPath: i.diskPath,
+    serverId: i.serverId,
+    adminUser: i.adminUser,
+    adminPassword: i.adminPassword,
+    // Every member starts read-only with replication stopped; the manager opens the primary.
+    replica: true,
+    semiSyncTimeoutMs: c.replication === 'semi-sync' ? c.semiSyncTimeoutMs : 0,
+  };
+}

@@ -1,0 +1,186 @@
+import { status } from '@grpc/grpc-js';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log';
+import type { AgentPool } from '../agents/pool';
+import { Engine } from '../operations/engine';
+import { InstanceOps } from '../operations/instances';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { FleetState } from '../state/fleet';
+import { Store } from '../store/index';
+import { ClusterOps, type CreateClusterInput } from './ops';
+
+const G = 1024 ** 3;
+
+// One fake agent per node, recording the calls the operations make, in order.
+class FakeAgent {
+  calls: string[] = [];
+  failCreate = false;
+  gtid = '3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5';
+  constructor(readonly node: string) {}
+  private log(what: string) {
+    this.calls.push(what);
+  }
+  async createInstance(r: { id: string; replica: boolean; semiSyncTimeoutMs: number }) {
+    this.log(`create ${r.id} replica=${r.replica} semisync=${r.semiSyncTimeoutMs}`);
+    if (this.failCreate) throw new Error('no room for mysqld');
+    return { containerId: `c-${r.id}`, flavor: 'mysql', version: '9.7.4' };
+  }
+  async inspectInstance(r: { id: string }) {
+    return { state: 'running', containerId: `c-${r.id}`, flavor: 'mysql', version: '9.7.4' };
+  }
+  async removeInstance(r: { id: string }) {
+    this.log(`remove ${r.id}`);
+    return { existed: true };
+  }
+  async setReadOnly(r: { readOnly: boolean; persist?: boolean }) {
+    this.log(`read-only ${r.readOnly}${r.persist ? ' persist' : ''}`);
+    return { revoked: [], executedGtids: this.gtid };
+  }
+  async createReplicationUser(r: { user: string; binlog: boolean; monitor?: boolean; cloneDonor?: boolean }) {
+    this.log(`user ${r.user.startsWith('berth_clone') ? 'clone' : r.user} binlog=${!!r.binlog}${r.monitor ? ' monitor' : ''}`);
+    return {};
+  }
+  async dropReplicationUser() {
+    return {};
+  }
+  async configureReplica(r: { sourceHost: string }) {
+    this.log(`replicate from ${r.sourceHost}`);
+    return {};
+  }
+  async getReplicaStatus() {
+    return { configured: true, ioRunning: true, ioConnecting: false, sqlRunning: true, secondsBehind: 0, lastIoError: '', lastSqlError: '', receivedGtids: this.gtid, executedGtids: this.gtid, sourceHost: '', sourcePort: 0, readOnly: true };
+  }
+  async killClientConnections() {
+    this.log('kill clients');
+    return { killed: 1, executedGtids: this.gtid };
+  }
+  reach = true;
+  async waitForGtid() {
+    return { reached: this.reach, executedGtids: this.gtid };
+  }
+  async resetReplica() {
+    this.log('reset replica');
+    return {};
+  }
+}
+
+// A MySQL copy is a CLONE through SeedInstance, a stream: a raw client whose call ends "done".
+function streams() {
+  return {
+    seedInstance: () => {
+      const handlers: Record<string, (x?: unknown) => void> = {};
+      const call = { on: (e: string, f: (x?: unknown) => void) => ((handlers[e] = f), call), cancel: () => undefined };
+      setImmediate(() => {
+        handlers.data?.({ phase: 'done', bytesDone: 10, bytesTotal: 10, gtidPosition: '', positionApplied: true, method: 'clone' });
+        handlers.end?.();
+      });
+      return call;
+    },
+  };
+}
+
+function setup(nodes = ['a', 'b', 'c']) {
+  const fleet = FleetState.load(Store.open(':memory:'));
+  nodes.forEach((name, k) =>
+    fleet.registerNode(
+      { name, agentAddress: `${name}:1`, host: `127.0.0.${11 + k}`, labels: {}, cpuMillis: 4000, memoryBytes: 8 * G, portMin: 4001, portMax: 4010, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] },
+      [],
+    ),
+  );
+  const agents = new Map(nodes.map((n) => [n, new FakeAgent(n)]));
+  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
+  const pool = { for: (n: string) => agents.get(n)!, raw: () => streams() } as unknown as AgentPool;
+  new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
+  const ops = new ClusterOps({ fleet, engine, scheduler: DEFAULT_SCHEDULER_CONFIG, defaultImage: 'img', adminUser: 'admin' });
+  return { fleet, agents, engine, ops };
+}
+
+const input = (over: Partial<CreateClusterInput> = {}): CreateClusterInput => ({
+  name: 'orders', shape: { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G }, replicas: 2, replication: 'semi-sync', semiSyncTimeoutMs: 5000, constraints: [], ...over,
+});
+
+describe('ClusterOps and the cluster operations', () => {
+  it('create: members reserved on distinct hosts with the operation; primary read-only until every replica replicates', async () => {
+    const { fleet, agents, engine, ops } = setup();
+    const { members, operation } = ops.create(input());
+    expect(members.map((m) => [m.name, m.clusterRole])).toEqual([['orders-1', 'primary'], ['orders-2', 'replica'], ['orders-3', 'replica']]);
+    expect(new Set(members.map((m) => m.node)).size).toBe(3);
+    expect(operation.subjects.map((s) => s.kind)).toEqual(['cluster', 'instance', 'instance', 'instance']);
+    const op = await engine.wait(operation.id, 5000);
+    expect(op!.state, op!.error).toBe('succeeded');
+    const primary = agents.get(members[0]!.node)!;
+    expect(primary.calls[0]).toBe(`create ${members[0]!.id} replica=true semisync=5000`);
+    expect(primary.calls.slice(1, 4)).toEqual(['read-only true', 'user berth_repl binlog=true', 'user berth_monitor binlog=true monitor']);
+    // Writable last, after both replicas were made and pointed at it.
+    expect(primary.calls.at(-1)).toBe('read-only false persist');
+    for (const m of members.slice(1)) expect(agents.get(m.node)!.calls).toEqual(expect.arrayContaining([`create ${m.id} replica=true semisync=5000`, `replicate from ${fleet.store.nodes.get(members[0]!.node)!.host}`]));
+    expect(fleet.store.clusters.get('orders')).toMatchObject({ state: 'running', flavor: 'mysql' });
+    expect(fleet.store.instances.inCluster('orders').every((m) => m.state === 'running')).toBe(true);
+  });
+
+  it('a failed create leaves no container, reservation or cluster behind', async () => {
+    const { fleet, agents, engine, ops } = setup();
+    const { members, operation } = ops.create(input({ name: 'broken' }));
+    agents.get(members[1]!.node)!.failCreate = true;
+    const op = await engine.wait(operation.id, 5000);
+    expect(op!.state).toBe('failed');
+    expect(fleet.store.clusters.get('broken')).toBeUndefined();
+    expect(fleet.store.instances.all()).toEqual([]);
+    expect(fleet.snapshot.nodes().every((n) => n.allocated.cpuMillis === 0 && n.usedPorts.size === 0)).toBe(true);
+    expect(agents.get(members[0]!.node)!.calls).toContain(`remove ${members[0]!.id}`);
+  });
+
+  it('refuses more members than distinct hosts, a taken name, and a fourth replica on three hosts', () => {
+    const { fleet, ops } = setup(['a', 'b']);
+    expect(() => ops.create(input())).toThrow(expect.objectContaining({ code: status.RESOURCE_EXHAUSTED, message: expect.stringMatching(/needs 3 distinct hosts: 2 of 3 members/) }));
+    expect(fleet.store.clusters.all()).toEqual([]);
+    expect(fleet.store.instances.all()).toEqual([]);
+    ops.create(input({ replicas: 1 }));
+    expect(() => ops.create(input({ replicas: 1 }))).toThrow(expect.objectContaining({ code: status.ALREADY_EXISTS }));
+  });
+
+  it('switchover: old primary read-only, writers killed, target promoted, others re-pointed, history written', async () => {
+    const { fleet, agents, engine, ops } = setup();
+    const { members, operation } = ops.create(input());
+    await engine.wait(operation.id, 5000);
+    for (const a of agents.values()) a.calls = [];
+    const sw = ops.switchover('orders', 'orders-3');
+    const op = await engine.wait(sw.id, 5000);
+    expect(op!.state, op!.error).toBe('succeeded');
+    const [p, , t] = members;
+    expect(agents.get(p!.node)!.calls.slice(0, 2)).toEqual(['read-only true', 'kill clients']);
+    expect(agents.get(t!.node)!.calls).toEqual(['reset replica', 'read-only false persist']);
+    expect(agents.get(p!.node)!.calls.slice(2)).toEqual(['read-only true persist', `replicate from ${fleet.store.nodes.get(t!.node)!.host}`]);
+    const roles = fleet.store.instances.inCluster('orders').map((m) => [m.name, m.clusterRole]);
+    expect(roles[0]).toEqual(['orders-3', 'primary']);
+    expect(roles.slice(1).sort()).toEqual([['orders-1', 'replica'], ['orders-2', 'replica']]);
+    expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ kind: 'switchover', outcome: 'done', fromInstance: p!.id, toInstance: t!.id });
+  });
+
+  it('a switchover whose target cannot catch up is aborted: the old primary takes writes again, the store keeps it', async () => {
+    const { fleet, agents, engine, ops } = setup();
+    const { members, operation } = ops.create(input());
+    await engine.wait(operation.id, 5000);
+    const [p, t] = members;
+    agents.get(t!.node)!.reach = false;
+    for (const a of agents.values()) a.calls = [];
+    const op = await engine.wait(ops.switchover('orders', t!.name).id, 5000);
+    expect(op!.state).toBe('failed');
+    expect(op!.error).toMatch(/did not execute the source's final GTID set/);
+    // The cut-over gave writes back itself; the undo makes sure of it after re-pointing the target.
+    expect(agents.get(p!.node)!.calls.slice(0, 3)).toEqual(['read-only true', 'kill clients', 'read-only false']);
+    expect(agents.get(p!.node)!.calls.at(-1)).toBe('read-only false');
+    expect(agents.get(t!.node)!.calls).not.toContain('read-only false persist');
+    expect(fleet.store.instances.get(p!.id)!.clusterRole).toBe('primary');
+    expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ kind: 'switchover', outcome: 'aborted', fromInstance: p!.id, toInstance: t!.id });
+  });
+
+  it('refuses to remove the primary or the last replica of a semi-sync cluster', async () => {
+    const { engine, ops } = setup();
+    const { operation } = ops.create(input({ replicas: 1 }));
+    await engine.wait(operation.id, 5000);
+    expect(() => ops.removeReplica('orders', 'orders-1')).toThrow(/is the primary of orders: switch over first/);
+    expect(() => ops.removeReplica('orders', 'orders-2')).toThrow(/last replica of semi-sync cluster/);
+    expect(() => ops.switchover('orders', 'orders-1')).toThrow(/is the primary of orders already/);
+  });
+});

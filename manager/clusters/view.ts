@@ -1,0 +1,110 @@
+import type { AgentClient } from '../../src/gen/berth/v1/Agent';
+import type { Cluster } from '../../src/gen/berth/v1/Cluster';
+import type { ClusterEndpoint } from '../../src/gen/berth/v1/ClusterEndpoint';
+import type { ClusterEndpoints } from '../../src/gen/berth/v1/ClusterEndpoints';
+import type { ClusterHistoryEntry } from '../../src/gen/berth/v1/ClusterHistoryEntry';
+import type { ClusterMember } from '../../src/gen/berth/v1/ClusterMember';
+import type { Flavor } from '../../src/mysql/dialect';
+import { formatGtidSet, parseGtidSet } from '../../src/mysql/gtid';
+import type { AsyncClient } from '../../src/rpc';
+import { servingNode, toInstance } from '../api/convert';
+import type { Snapshot } from '../scheduler/snapshot';
+import type { SchedulerConfig } from '../scheduler/types';
+import type { ClusterHistoryRow, ClusterRow } from '../store/clusters';
+import type { Store } from '../store/index';
+import type { InstanceRow } from '../store/instances';
+import { memberHealth, type MemberStatus } from './health';
+
+export interface ViewDeps {
+  store: Store;
+  snapshot: Pick<Snapshot, 'get'>;
+  scheduler: SchedulerConfig;
+  agents: { for(node: string): AsyncClient<AgentClient> };
+}
+
+// One spelling per set (MariaDB reports binlog and slave positions side by side): the highest
+// sequence number per domain, as a DBA would write it.
+function normalized(flavor: Flavor, text: string): string {
+  try {
+    return formatGtidSet(parseGtidSet(flavor, text));
+  } catch {
+    return text;
+  }
+}
+
+// A member's status is asked of its agent with this deadline: a silent agent makes the member
+// "unreachable", never a slow answer.
+const STATUS_DEADLINE_MS = 2000;
+
+const nodeOf = (d: ViewDeps, i: InstanceRow) => servingNode(d.snapshot, i.node, d.scheduler, Date.now());
+
+function endpoint(d: ViewDeps, i: InstanceRow): ClusterEndpoint {
+  return { instanceId: i.id, instance: i.name, host: nodeOf(d, i).host, port: i.port, role: i.clusterRole };
+}
+
+// From the store: the primary, and the replicas clients may read from (never a fenced one).
+export function endpointsOf(d: ViewDeps, name: string, members = d.store.instances.inCluster(name)): ClusterEndpoints {
+  const primary = members.find((m) => m.clusterRole === 'primary' && !m.fenced);
+  return { cluster: name, primary: primary ? endpoint(d, primary) : null, replicas: members.filter((m) => m.clusterRole === 'replica' && !m.fenced).map((m) => endpoint(d, m)) };
+}
+
+async function statusOf(d: ViewDeps, i: InstanceRow): Promise<MemberStatus | undefined> {
+  try {
+    return await d.agents.for(i.node).getReplicaStatus({ id: i.id }, STATUS_DEADLINE_MS);
+  } catch {
+    return undefined;
+  }
+}
+
+// live: ask every member's agent now (GetCluster); otherwise the store's view only (lists).
+export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Promise<Cluster> {
+  const members = d.store.instances.inCluster(c.name);
+  const statuses = live ? await Promise.all(members.map((m) => (m.state === 'running' && nodeOf(d, m).up ? statusOf(d, m) : undefined))) : [];
+  const primaryAt = members.findIndex((m) => m.clusterRole === 'primary');
+  const p = primaryAt >= 0 ? members[primaryAt]! : undefined;
+  const pStatus = primaryAt >= 0 ? statuses[primaryAt] : undefined;
+  const primary = p ? { host: nodeOf(d, p).host, port: p.port, executedGtids: pStatus?.executedGtids ?? '' } : undefined;
+  const out: ClusterMember[] = members.map((m, k) => {
+    const node = nodeOf(d, m);
+    const instance = toInstance(m, node);
+    const s = statuses[k];
+    const flavor = (m.flavor || c.flavor || 'mariadb') as Flavor;
+    const h = live ? memberHealth(flavor, { role: m.clusterRole, fenced: m.fenced, state: instance.state ?? m.state, status: s, primary }) : undefined;
+    return {
+      instance,
+      role: m.clusterRole,
+      fenced: m.fenced,
+      health: h?.health ?? '',
+      executedGtids: normalized(flavor, s?.executedGtids ?? ''),
+      receivedGtids: normalized(flavor, s?.receivedGtids ?? ''),
+      secondsBehind: s && m.clusterRole === 'replica' ? s.secondsBehind : -1,
+      lagTransactions: h?.lagTransactions ?? 0,
+      ioRunning: s?.ioRunning ?? false,
+      sqlRunning: s?.sqlRunning ?? false,
+      readOnly: s?.readOnly ?? false,
+      source: s?.configured ? `${s.sourceHost}:${s.sourcePort}` : '',
+      lastError: h?.problem || s?.lastSqlError || s?.lastIoError || '',
+    };
+  });
+  return {
+    name: c.name,
+    state: c.state,
+    replication: c.replication,
+    semiSyncTimeoutMs: c.semiSyncTimeoutMs,
+    flavor: c.flavor,
+    image: c.image,
+    resources: { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, diskBytes: c.diskBytes },
+    primary: p?.name ?? '',
+    members: out,
+    endpoints: endpointsOf(d, c.name, members),
+    constraints: c.placement.constraints,
+    spreadOver: c.placement.spreadOver,
+    strategy: c.placement.strategy,
+    createdAt: c.createdAt,
+    message: c.message,
+  };
+}
+
+export function toHistoryEntry(h: ClusterHistoryRow): ClusterHistoryEntry {
+  return { ...h, id: h.id };
+}

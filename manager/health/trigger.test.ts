@@ -1,0 +1,98 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentReplicationState__Output } from '../../src/gen/berth/v1/AgentReplicationState';
+import { createLogger } from '../../src/log';
+import type { AgentPool } from '../agents/pool';
+import type { Engine } from '../operations/engine';
+import { FleetState } from '../state/fleet';
+import { Store } from '../store/index';
+import { DEFAULT_DETECTION } from './detect';
+import { ReplicationMap } from './replication';
+import { DEFAULT_TRIGGER, FailoverTrigger } from './trigger';
+
+const G = 1024 ** 3;
+const log = createLogger('test', 'silent');
+const up: AgentReplicationState__Output = {
+  measuredAtMs: 0, mysqldUp: true, mysqldDownSinceMs: 0, serverUuid: '', serverId: 7, readOnly: false, superReadOnly: false, executedGtids: '0-7-42',
+  configured: false, ioRunning: false, ioConnecting: false, sqlRunning: false, secondsBehind: -1, receivedGtids: '', lastIoError: '', lastSqlError: '',
+  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 2, leaseFenced: false,
+};
+
+// A port that answers like mysqld (a greeting packet), and one that refuses.
+let greeter: net.Server;
+let alivePort = 0;
+let deadPort = 0;
+beforeAll(async () => {
+  greeter = net.createServer((s) => s.end(Buffer.from([1, 0, 0, 0, 10])));
+  await new Promise<void>((r) => greeter.listen(0, '127.0.0.1', r));
+  alivePort = (greeter.address() as net.AddressInfo).port;
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  deadPort = (closed.address() as net.AddressInfo).port;
+  await new Promise((r) => closed.close(r));
+});
+afterAll(() => greeter.close());
+
+function setup(primaryPort: number) {
+  const fleet = FleetState.load(Store.open(':memory:'));
+  const now = Date.now();
+  for (const n of ['a', 'b', 'c']) {
+    fleet.registerNode({ name: n, agentAddress: `${n}:1`, host: '127.0.0.1', labels: {}, cpuMillis: 4000, memoryBytes: 4 * G, portMin: 1, portMax: 65535, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: now, disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] }, []);
+  }
+  fleet.createCluster({ name: 'orders', state: 'running', replication: 'semi-sync', semiSyncTimeoutMs: 10_000, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
+  const ids: Record<string, string> = {};
+  for (const [k, n] of ['a', 'b', 'c'].entries()) {
+    const i = fleet.reserveInstance({ id: `i-${n}`, name: `orders-${k + 1}`, serverId: 7 + k, node: n, diskPath: '/d', port: n === 'a' ? primaryPort : 4000 + k, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: n === 'a' ? 'primary' : 'replica' } as never);
+    ids[n] = i.id;
+  }
+  const submitted: Record<string, unknown>[] = [];
+  const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-1' }), holder: () => undefined } as unknown as Engine;
+  const replication = new ReplicationMap();
+  const agents = { for: () => ({}) } as unknown as AgentPool;
+  const trigger = new FailoverTrigger({ fleet, engine, agents, replication, log }, { ...DEFAULT_TRIGGER, ...DEFAULT_DETECTION, probeFailMs: 0 });
+  const report = (node: string, id: string, s: Partial<AgentReplicationState__Output>) => replication.report(node, [{ id, replication: { ...up, measuredAtMs: Date.now(), ...s } }]);
+  const replicasLost = () => {
+    report('b', ids.b!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: primaryPort, ioConnecting: true });
+    report('c', ids.c!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: primaryPort, ioConnecting: true });
+  };
+  return { fleet, ids, submitted, trigger, report, replicasLost };
+}
+
+describe('FailoverTrigger', () => {
+  it('grants the write lease to the node of each cluster primary, and to no other node', async () => {
+    const { ids, trigger } = setup(alivePort);
+    await trigger.tick();
+    expect(trigger.leaseFor('a')).toEqual({ leaseMs: DEFAULT_TRIGGER.leaseMs, instanceIds: [ids.a] });
+    expect(trigger.leaseFor('b')).toBeUndefined();
+  });
+
+  it('container stopped and mysqld refusing connections: starts a failover with the primary\'s last report', async () => {
+    const { fleet, ids, submitted, trigger, report, replicasLost } = setup(deadPort);
+    report('a', ids.a!, { mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000 });
+    replicasLost();
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    expect(submitted).toEqual([expect.objectContaining({ cluster: 'orders', primaryId: ids.a, lastPrimary: { executedGtids: '0-7-42', serverUuid: '', serverId: 7 }, reason: expect.stringMatching(/stopped/) })]);
+  });
+
+  it('agent silent but mysqld greets the manager: no failover', async () => {
+    const { fleet, submitted, trigger, replicasLost } = setup(alivePort);
+    replicasLost();
+    await fleet.heartbeat('a', Date.now() - 60_000, [], [], [], () => undefined);
+    await trigger.tick(Date.now() + 60_000);
+    expect(submitted).toEqual([]);
+  });
+
+  it('an unacknowledged failover within the period blocks the next one, with one event', async () => {
+    const { fleet, ids, submitted, trigger, report, replicasLost } = setup(deadPort);
+    fleet.recordClusterHistory({ cluster: 'orders', kind: 'failover', outcome: 'done', fromInstance: 'i-old', toInstance: ids.a!, startedAt: new Date().toISOString() });
+    report('a', ids.a!, { mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000 });
+    replicasLost();
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    await trigger.tick();
+    expect(submitted).toEqual([]);
+    expect(fleet.store.events.countOfKind('cluster.failover.blocked')).toBe(1);
+    expect(trigger.failovers()).toEqual([expect.objectContaining({ cluster: 'orders', from: 'i-old', to: 'orders-1' })]);
+  });
+});

@@ -1,0 +1,249 @@
+import { errorMessage } from '../../src/errors';
+import type { Logger } from '../../src/log';
+import type { AgentPool } from '../agents/pool';
+import { endpointOf } from '../clusters/members';
+import { repointReplica } from '../movement/replica';
+import type { OperationDeps } from '../operations/deps';
+import type { Engine } from '../operations/engine';
+import type { FailoverParams } from '../operations/cluster-failover';
+import type { FleetState } from '../state/fleet';
+import type { ClusterRow } from '../store/clusters';
+import type { InstanceRow } from '../store/instances';
+import type { FailoverNotice } from './alerts/types';
+import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type ReplicaObservation } from './detect';
+import { probeMysqld } from './probe';
+import type { ReplicationMap } from './replication';
+
+export interface TriggerConfig extends DetectionThresholds {
+  enabled: boolean;
+  intervalMs: number;
+  probeTimeoutMs: number;
+  // Anti-flap: no second automatic failover of a cluster within this long unless acknowledged.
+  periodMs: number;
+  // The agents' write lease on primaries (0: none); must be shorter than agentSilentMs.
+  leaseMs: number;
+  // After an aborted failover, wait this long before trying that cluster again.
+  retryAfterAbortMs: number;
+}
+
+export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000 };
+
+interface ProbeState {
+  atMs: number;
+  reachable: boolean;
+  failingSinceMs: number;
+}
+
+// Gather → decide (detect.ts, pure) → act, every interval: judges each cluster's primary, starts
+// a `cluster-failover` operation when it is dead (unless anti-flap forbids it), keeps the write
+// lease each node's agent gets with its heartbeat answer, stops fenced instances whose host is
+// back, and gives writes back to a primary its agent fenced while the manager was away.
+export class FailoverTrigger {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly probes = new Map<string, ProbeState>();
+  private readonly leases = new Map<string, string[]>();
+  private readonly blockedSaid = new Set<string>();
+  private notices: FailoverNotice[] = [];
+  private readonly busy = new Set<string>();
+  private running = false;
+
+  constructor(
+    private readonly d: { fleet: FleetState; engine: Engine; agents: Pick<AgentPool, 'for'>; replication: ReplicationMap; log: Logger },
+    private readonly cfg: TriggerConfig,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.tick(), this.cfg.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  // For the registry: what this node's agent must fence when it stops hearing from us.
+  leaseFor(node: string): { leaseMs: number; instanceIds: string[] } | undefined {
+    if (!this.cfg.leaseMs) return undefined;
+    const ids = this.leases.get(node);
+    return ids?.length ? { leaseMs: this.cfg.leaseMs, instanceIds: ids } : undefined;
+  }
+
+  failovers(): FailoverNotice[] {
+    return this.notices;
+  }
+
+  async tick(now = Date.now()): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      const leases = new Map<string, string[]>();
+      const notices: FailoverNotice[] = [];
+      for (const c of this.d.fleet.store.clusters.all()) {
+        const ms = this.d.fleet.store.instances.inCluster(c.name);
+        const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
+        const replicas = ms.filter((m) => m.clusterRole === 'replica' && !m.fenced);
+        if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
+        notices.push(...this.unacknowledged(c, ms, now));
+        for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
+        if (!primary || c.state !== 'running') continue;
+        if (this.leaseFencedWhileAway(primary, now)) this.act(`lease:${primary.id}`, () => this.giveWritesBack(c, primary));
+        for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
+        const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
+        for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
+        if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
+      }
+      for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
+      for (const [node, ids] of leases) this.leases.set(node, ids);
+      this.notices = notices;
+    } catch (err) {
+      this.d.log.error({ err: errorMessage(err) }, 'failover trigger failed');
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async judge(c: ClusterRow, primary: InstanceRow, replicas: InstanceRow[], now: number): Promise<void> {
+    const o = await this.observe(primary, replicas, now);
+    const v = judgePrimary(o, this.cfg);
+    if (v.state !== 'dead') {
+      this.blockedSaid.delete(c.name);
+      return;
+    }
+    const past = this.d.fleet.store.clusters.history(c.name, 50).filter((h) => h.kind === 'failover');
+    const aborted = past.find((h) => h.outcome === 'aborted' && h.fromInstance === primary.id);
+    if (aborted && now - Date.parse(aborted.finishedAt) < this.cfg.retryAfterAbortMs) return;
+    const blocked = failoverBlocked(past.filter((h) => h.outcome === 'done').map((h) => ({ atMs: Date.parse(h.finishedAt), acknowledged: h.acknowledged })), now, this.cfg.periodMs);
+    if (blocked) {
+      if (!this.blockedSaid.has(c.name)) this.d.fleet.event('cluster.failover.blocked', c.name, `primary ${primary.name} is dead (${v.reason}) but no automatic failover: ${blocked}`);
+      this.blockedSaid.add(c.name);
+      return;
+    }
+    this.submit(c, primary, v.reason, now);
+  }
+
+  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+    const last = this.d.replication.get(primary.id)?.state;
+    const params: FailoverParams = {
+      cluster: c.name,
+      primaryId: primary.id,
+      reason,
+      detectedAtMs: now,
+      lastPrimary: { executedGtids: last?.executedGtids ?? '', serverUuid: last?.serverUuid ?? '', serverId: last?.serverId || primary.serverId },
+    };
+    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).map((m) => ({ kind: 'instance' as const, name: m.id }))];
+    try {
+      const op = this.d.engine.submit({ type: 'cluster-failover', params: params as unknown as Record<string, unknown>, subjects, ifBusy: 'refuse' });
+      this.d.log.warn({ cluster: c.name, primary: primary.name, reason, operation: op.id }, 'primary is dead: failover started');
+    } catch (err) {
+      // Another operation holds the cluster (a switchover, a failover already running).
+      this.d.log.debug({ cluster: c.name, err: errorMessage(err) }, 'failover not started');
+    }
+  }
+
+  private async observe(primary: InstanceRow, replicas: InstanceRow[], now: number): Promise<PrimaryObservation> {
+    const node = this.d.fleet.snapshot.get(primary.node);
+    const report = this.d.replication.get(primary.id);
+    const agentLastHeartbeatMs = node?.lastHeartbeatMs ?? 0;
+    const agentSilent = now - agentLastHeartbeatMs > this.cfg.agentSilentMs;
+    const suspicious = agentSilent || primary.state !== 'running' || (report && !report.state.mysqldUp);
+    const managerProbe = suspicious ? await this.probe(primary, now) : (this.probes.delete(primary.id), undefined);
+    const host = this.d.fleet.store.nodes.get(primary.node)?.host ?? '';
+    const rs: ReplicaObservation[] = replicas.map((r) => {
+      const rep = this.d.replication.get(r.id);
+      const rn = this.d.fleet.snapshot.get(r.node);
+      const fresh = Boolean(rep && rn && now - rn.lastHeartbeatMs <= this.cfg.agentSilentMs && now - rep.receivedAtMs <= this.cfg.agentSilentMs && rep.state.mysqldUp);
+      const ofPrimary = rep?.state.sourcePort === primary.port && (!host || !rep.state.sourceHost || rep.state.sourceHost === host);
+      return { name: r.name, fresh, ioRunning: Boolean(rep?.state.ioRunning && ofPrimary) };
+    });
+    return {
+      now,
+      agentLastHeartbeatMs,
+      containerState: primary.state,
+      agentProbe: report ? { measuredAtMs: Number(report.state.measuredAtMs), mysqldUp: report.state.mysqldUp, mysqldDownSinceMs: Number(report.state.mysqldDownSinceMs) } : undefined,
+      managerProbe,
+      replicas: rs,
+    };
+  }
+
+  private async probe(i: InstanceRow, now: number): Promise<ProbeState> {
+    const host = this.d.fleet.store.nodes.get(i.node)?.host ?? '127.0.0.1';
+    const r = await probeMysqld(host, i.port, this.cfg.probeTimeoutMs);
+    const prev = this.probes.get(i.id);
+    const s: ProbeState = { atMs: now, reachable: r.reachable, failingSinceMs: r.reachable ? 0 : prev && !prev.reachable ? prev.failingSinceMs : now };
+    this.probes.set(i.id, s);
+    return s;
+  }
+
+  // Failovers a DBA has not acknowledged, within the anti-flap period (the `failover` alert).
+  private unacknowledged(c: ClusterRow, ms: InstanceRow[], now: number): FailoverNotice[] {
+    const name = (id: string) => ms.find((m) => m.id === id)?.name ?? id;
+    return this.d.fleet.store.clusters
+      .history(c.name, 20)
+      .filter((h) => h.kind === 'failover' && h.outcome === 'done' && !h.acknowledged && now - Date.parse(h.finishedAt) < this.cfg.periodMs)
+      .map((h) => ({ cluster: c.name, atMs: Date.parse(h.finishedAt), from: name(h.fromInstance), to: name(h.toInstance), message: h.message }));
+  }
+
+  private leaseFencedWhileAway(p: InstanceRow, now: number): boolean {
+    const r = this.d.replication.get(p.id);
+    const n = this.d.fleet.snapshot.get(p.node);
+    return Boolean(r?.state.leaseFenced && r.state.readOnly && n && now - n.lastHeartbeatMs <= this.cfg.agentSilentMs && now - r.receivedAtMs <= this.cfg.agentSilentMs);
+  }
+
+  // The agent fenced a primary the store still names (the manager was away, not the primary):
+  // writes come back, unless an operation holds the cluster.
+  private async giveWritesBack(c: ClusterRow, p: InstanceRow): Promise<void> {
+    const cur = this.d.fleet.store.instances.get(p.id);
+    if (!cur || cur.fenced || cur.clusterRole !== 'primary' || this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
+    await this.d.agents.for(p.node).setReadOnly({ id: p.id, readOnly: false, persist: false, restore: [{ user: p.adminUser, host: '%' }] }, 3000);
+    this.d.fleet.event('cluster.lease.restored', c.name, `${p.name} made writable again: its agent had fenced it while it could not reach the manager`);
+  }
+
+  // A replica whose mysqld restarted: replicas start with replication stopped by design (read
+  // only, no replication at boot), so the manager starts it again; stopped on purpose (an error,
+  // or only one thread) is left alone.
+  private restartedStopped(r: InstanceRow): boolean {
+    const s = this.d.replication.get(r.id)?.state;
+    return Boolean(s?.mysqldUp && s.configured && !s.ioRunning && !s.ioConnecting && !s.sqlRunning && !s.lastIoError && !s.lastSqlError && s.readOnly);
+  }
+
+  private async startReplication(c: ClusterRow, r: InstanceRow): Promise<void> {
+    if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
+    await this.d.agents.for(r.node).startReplica({ id: r.id }, 3000);
+    this.d.fleet.event('cluster.replication.started', c.name, `replication of ${r.name} started again after its mysqld restarted`);
+  }
+
+  // A replica still pointed at an earlier primary (it was down or unreachable during the
+  // failover): it follows the current one by GTID, unless an operation holds the cluster.
+  // Reports older than the last switchover or failover (plus a heartbeat) may still name the
+  // earlier primary although the replica follows the new one already.
+  private leftBehind(r: InstanceRow, primary: InstanceRow, changedAt: number): boolean {
+    const s = this.d.replication.get(r.id)?.state;
+    if (!s || Number(s.measuredAtMs) < changedAt + 3000) return false;
+    const host = this.d.fleet.store.nodes.get(primary.node)?.host;
+    return Boolean(s?.mysqldUp && s.configured && !s.lastSqlError && host && (s.sourcePort !== primary.port || s.sourceHost !== host));
+  }
+
+  private async repoint(c: ClusterRow, r: InstanceRow, primary: InstanceRow): Promise<void> {
+    if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
+    const deps = { fleet: this.d.fleet, agents: this.d.agents } as unknown as OperationDeps;
+    await repointReplica(endpointOf(deps, r), endpointOf(deps, primary), { user: c.replUser, password: c.replPassword }, { startTimeoutMs: 10_000 });
+    this.d.fleet.event('cluster.replica.repointed', c.name, `${r.name} was still replicating from an earlier primary: it follows ${primary.name} now`);
+  }
+
+  // A fenced instance (an old primary) whose host answers again is stopped: it is never
+  // rejoined as it is (rebuild it from a copy: remove it and add a replica).
+  private async stopFenced(f: InstanceRow): Promise<void> {
+    const n = this.d.fleet.snapshot.get(f.node);
+    if (!n || Date.now() - n.lastHeartbeatMs > this.cfg.agentSilentMs) return;
+    await this.d.agents.for(f.node).stopInstance({ id: f.id }, 3000);
+    this.d.fleet.event('instance.fenced.stopped', f.id, `fenced ${f.name} answered again on ${f.node}: its container is stopped (rebuild it from a copy, never rejoin it as it is)`);
+  }
+
+  private act(key: string, fn: () => Promise<void>): void {
+    if (this.busy.has(key)) return;
+    this.busy.add(key);
+    fn()
+      .catch((err) => this.d.log.warn({ key, err: errorMessage(err) }, 'failover trigger action failed'))
+      .finally(() => this.busy.delete(key));
+  }
+}

@@ -1,0 +1,50 @@
+import { copy, makeReplica, type MovementProgress } from '../movement/index';
+import { endpointOf, memberRow, mustCluster, primaryOf, targetOf } from '../clusters/members';
+import type { OperationDeps } from './deps';
+import { removeContainer } from './create';
+import type { StepContext } from './types';
+
+// Steps shared by the cluster operations (create, add-replica, delete, remove-replica).
+
+export interface SeedOut {
+  method: string;
+  bytes: number;
+  seconds: number;
+  bytesPerSecond: number;
+}
+
+const phaseOf = (name: string, p: MovementProgress) => `${name}: ${p.phase}${p.lagTransactions !== undefined ? ` (lag ${p.lagTransactions} transactions)` : ''}`;
+
+// A new member from a hot copy of the primary (mariabackup stream or CLONE), then replicating
+// from it by GTID with the cluster's replication account. copy() removes a failed target, so
+// a retry starts from nothing.
+export async function seedReplica(d: OperationDeps, ctx: StepContext<unknown>, clusterName: string, replicaId: string): Promise<SeedOut> {
+  const c = mustCluster(d, clusterName);
+  const primary = primaryOf(d, clusterName);
+  const r = memberRow(d, replicaId);
+  await d.fleet.commit(() => d.fleet.updateInstance(r.id, { state: 'creating' }));
+  const src = endpointOf(d, primary);
+  const tgt = targetOf(d, r, c, primary.flavor);
+  const onProgress = (p: MovementProgress) => ctx.progress({ phase: phaseOf(r.name, p), ...(p.bytesTotal ? { bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal } : {}) });
+  const done = await copy(src, tgt, { onProgress, signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs });
+  await makeReplica(tgt, src, done, { onProgress, signal: ctx.signal, account: { user: c.replUser, password: c.replPassword } });
+  const seen = await tgt.agent.inspectInstance({ id: r.id });
+  await d.fleet.commit(() => d.fleet.updateInstance(r.id, { state: 'creating', flavor: seen.flavor, version: seen.version, containerId: seen.containerId }));
+  return { method: done.method, bytes: done.bytes, seconds: done.seconds, bytesPerSecond: done.bytesPerSecond };
+}
+
+// Every container of these members goes (the undo of a build, or a delete); all are tried, and
+// the error names those whose agent did not answer.
+export async function removeMembers(d: OperationDeps, ids: string[]): Promise<void> {
+  const results = await Promise.allSettled(ids.map((id) => removeContainer(d, id)));
+  const failed = ids.filter((_, k) => results[k]!.status === 'rejected');
+  if (failed.length) throw new Error(`could not remove the containers of ${failed.join(', ')}: ${(results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason}`);
+}
+
+export function markRunning(d: OperationDeps, ids: string[]): Promise<void> {
+  return d.fleet.commit(() => {
+    for (const id of ids) if (d.fleet.store.instances.get(id)) d.fleet.updateInstance(id, { state: 'running', message: '' });
+  });
+}
+
+export { endpointOf };

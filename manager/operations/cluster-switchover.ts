@@ -1,0 +1,136 @@
+import { errorMessage } from '../../src/errors';
+import { chooseSwitchoverTarget } from '../clusters/decide';
+import type { MemberStatus } from '../clusters/health';
+import { endpointOf, memberRow, mustCluster, primaryOf } from '../clusters/members';
+import { catchUp, CutOverIncomplete, cutOver, repointReplica, type MovementProgress } from '../movement/index';
+import type { Flavor } from '../../src/mysql/dialect';
+import type { OperationDeps } from './deps';
+import type { OperationType, StepContext } from './types';
+
+export interface SwitchoverParams {
+  cluster: string;
+  // The replica to promote (id); empty: the most advanced fit one.
+  to?: string;
+}
+
+type Ctx = StepContext<SwitchoverParams>;
+interface Chosen {
+  from: string;
+  to: string;
+  startedAt: string;
+}
+interface CutOut {
+  blockedMs: number;
+  finalGtid: string;
+  killed: number;
+}
+
+// Catch-up ends this close to the primary; the cut-over then blocks writes for at most
+// cutOverDeadlineMs before it gives them back to the old primary (an abort).
+export const SWITCHOVER = { lag: { maxSeconds: 1, maxTransactions: 50 }, catchUpDeadlineMs: 60_000, graceMs: 200, cutOverDeadlineMs: 5000 };
+
+// Planned and lossless, on manager/movement's cut-over: choose the target, let it catch up, then
+// old primary read-only, writers killed after a grace, target caught up to the old primary's
+// final set (or abort: the old primary takes writes again), target writable and the store's
+// primary in one go (the point of no return), then every other member and the old primary
+// re-pointed at it as replicas. Recorded in the cluster's history either way.
+export function clusterSwitchoverOperation(d: OperationDeps): OperationType<SwitchoverParams> {
+  const history = (ctx: Ctx, outcome: 'done' | 'aborted' | 'failed', extra: { blockedMs?: number; reason?: string } = {}) => {
+    const c = ctx.output<Chosen>('choose');
+    d.fleet.recordClusterHistory({ cluster: ctx.params.cluster, kind: 'switchover', outcome, fromInstance: c?.from ?? '', toInstance: c?.to ?? ctx.params.to ?? '', startedAt: c?.startedAt ?? new Date().toISOString(), operationId: ctx.opId, ...extra });
+  };
+  return {
+    type: 'cluster-switchover',
+    failed: (ctx, f) => history(ctx, 'aborted', { reason: f.error }),
+    stuck: (ctx, error) => history(ctx, 'failed', { blockedMs: ctx.output<CutOut>('cut-over')?.blockedMs, reason: `needs a person: ${error}` }),
+    steps: [
+      { name: 'choose', run: (ctx) => choose(d, ctx) },
+      { name: 'catch-up', timeoutMs: SWITCHOVER.catchUpDeadlineMs + 10_000, run: (ctx) => doCatchUp(d, ctx) },
+      { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 60_000, run: (ctx) => doCutOver(d, ctx), undo: (ctx) => restoreWrites(d, ctx) },
+      {
+        name: 'repoint',
+        retries: 3,
+        backoffMs: 1000,
+        run: async (ctx) => {
+          await repointOthers(d, ctx.params.cluster, ctx.output<Chosen>('choose')!.to, ctx.signal);
+          history(ctx, 'done', { blockedMs: ctx.output<CutOut>('cut-over')?.blockedMs });
+        },
+      },
+    ],
+  };
+}
+
+const statusOf = (d: OperationDeps, id: string): Promise<MemberStatus | undefined> => {
+  const i = memberRow(d, id);
+  return d.agents.for(i.node).getReplicaStatus({ id }, 5000).catch(() => undefined);
+};
+
+async function choose(d: OperationDeps, ctx: Ctx): Promise<Chosen> {
+  const done = ctx.output<Chosen>('choose');
+  if (done) return done;
+  const c = mustCluster(d, ctx.params.cluster);
+  const p = primaryOf(d, c.name);
+  const replicas = d.fleet.store.instances.inCluster(c.name).filter((m) => m.clusterRole === 'replica');
+  const facts = await Promise.all(replicas.map(async (r) => ({ id: r.id, name: r.name, fenced: r.fenced, state: r.state, status: await statusOf(d, r.id) })));
+  // The primary after its replicas: while it takes writes, a set read earlier would make a
+  // replica that is merely up to date look errant.
+  const ps = await statusOf(d, p.id);
+  if (!ps) throw new Error(`the primary ${p.name} did not answer: a switchover needs it (a failover does not)`);
+  const pick = chooseSwitchoverTarget((p.flavor || c.flavor) as Flavor, ps.executedGtids, facts, ctx.params.to);
+  if (!pick.ok) throw new Error(`switchover of ${c.name} refused: ${pick.reason}`);
+  return { from: p.id, to: pick.id, startedAt: new Date().toISOString() };
+}
+
+const report = (ctx: Ctx) => (p: MovementProgress) => ctx.progress({ phase: p.lagTransactions !== undefined ? `${p.phase} (lag ${p.lagTransactions} transactions)` : p.phase });
+
+async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number }> {
+  const { from, to } = ctx.output<Chosen>('choose')!;
+  const r = await catchUp(endpointOf(d, memberRow(d, to)), endpointOf(d, memberRow(d, from)), SWITCHOVER.lag, { deadlineMs: SWITCHOVER.catchUpDeadlineMs, signal: ctx.signal, onProgress: report(ctx) });
+  return { waitedMs: r.waitedMs };
+}
+
+async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
+  const done = ctx.output<CutOut>('cut-over');
+  if (done) return done;
+  const { from, to } = ctx.output<Chosen>('choose')!;
+  const src = endpointOf(d, memberRow(d, from));
+  const tgt = endpointOf(d, memberRow(d, to));
+  let out: CutOut;
+  try {
+    const r = await cutOver(src, tgt, { graceMs: SWITCHOVER.graceMs, deadlineMs: SWITCHOVER.cutOverDeadlineMs, onProgress: report(ctx) });
+    if (!r.ok) throw new Error(`cut-over abandoned after ${r.blockedMs} ms, ${memberRow(d, from).name} takes writes again: ${r.reason}`);
+    out = { blockedMs: r.blockedMs, finalGtid: r.finalGtid, killed: r.killed };
+  } catch (err) {
+    if (!(err instanceof CutOverIncomplete)) throw err;
+    // The old primary is read-only for good and the target has every transaction: finish.
+    await tgt.agent.resetReplica({ id: tgt.id });
+    await tgt.agent.setReadOnly({ id: tgt.id, readOnly: false, persist: true });
+    out = { blockedMs: -1, finalGtid: '', killed: 0 };
+  }
+  // Clients asking for the primary's endpoint learn the new one from here on.
+  d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`);
+  return out;
+}
+
+// The cut-over failed for good before the store switched: whatever the target became, it is a
+// read-only replica of the old primary again, and only then does the old primary take writes.
+async function restoreWrites(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const chosen = ctx.output<Chosen>('choose');
+  if (!chosen) return;
+  if (d.fleet.store.instances.get(chosen.to)?.clusterRole === 'primary') throw new Error('the store names the target as the primary already: finish the switchover instead');
+  const c = mustCluster(d, ctx.params.cluster);
+  const src = endpointOf(d, memberRow(d, chosen.from));
+  await repointReplica(endpointOf(d, memberRow(d, chosen.to)), src, { user: c.replUser, password: c.replPassword });
+  await src.agent.setReadOnly({ id: src.id, readOnly: false });
+}
+
+// The old primary and every other replica replicate from the new primary. Fenced members are
+// left alone (they are rebuilt, never re-pointed).
+export async function repointOthers(d: OperationDeps, cluster: string, primaryId: string, signal?: AbortSignal): Promise<void> {
+  const c = mustCluster(d, cluster);
+  const source = endpointOf(d, memberRow(d, primaryId));
+  const others = d.fleet.store.instances.inCluster(cluster).filter((m) => m.id !== primaryId && !m.fenced);
+  const results = await Promise.allSettled(others.map((m) => repointReplica(endpointOf(d, m), source, { user: c.replUser, password: c.replPassword }, { signal })));
+  const bad = others.filter((_, k) => results[k]!.status === 'rejected');
+  if (bad.length) throw new Error(`could not re-point ${bad.map((m) => m.name).join(', ')}: ${errorMessage((results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason)}`);
+}

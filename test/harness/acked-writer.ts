@@ -1,0 +1,66 @@
+import net from 'node:net';
+import mysql from 'mysql2/promise';
+import type { Address } from './writer';
+
+// A client that commits one row at a time into its own table and records, for every commit the
+// server acknowledged, its id and when the acknowledgement arrived. On an error it asks
+// `resolve` for where to write now (the cluster's endpoint after a failover) and reconnects.
+// `localAddress` makes it connect from that loopback address (a partition test exempts it).
+export function startAckedWriter(table: string, resolve: () => Promise<Address>, opts: { localAddress?: string; pauseMs?: number } = {}) {
+  const acked: { id: number; at: number; port: number }[] = [];
+  const errors: { at: number; message: string }[] = [];
+  let stop = false;
+  let ready!: () => void;
+  const started = new Promise<void>((r) => (ready = r));
+  // mysql2 ignores its localAddress option: the socket is made here instead.
+  const connect = async (addr: Address) =>
+    mysql.createConnection({ ...addr, connectTimeout: 2000, ...(opts.localAddress ? { stream: () => net.connect({ host: addr.host, port: addr.port, localAddress: opts.localAddress }) } : {}) });
+  const done = (async () => {
+    let addr = await resolve();
+    let conn = await connect(addr);
+    await conn.query('CREATE DATABASE IF NOT EXISTS w');
+    await conn.query(`CREATE TABLE IF NOT EXISTS w.${table} (id INT PRIMARY KEY, pad VARCHAR(100))`);
+    ready();
+    for (let n = 1; !stop; n++) {
+      try {
+        await conn.query(`INSERT INTO w.${table} VALUES (?, REPEAT('x', 100))`, [n]);
+        acked.push({ id: n, at: Date.now(), port: addr.port });
+      } catch (err) {
+        errors.push({ at: Date.now(), message: (err as Error).message });
+        conn.destroy();
+        for (;;) {
+          if (stop) return;
+          try {
+            addr = await resolve();
+            conn = await connect(addr);
+            break;
+          } catch {
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      }
+      if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
+    }
+    conn.destroy();
+  })();
+  return {
+    acked,
+    errors,
+    started,
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
+}
+
+export async function missingRows(addr: Address, table: string, ids: number[]): Promise<number[]> {
+  const conn = await mysql.createConnection({ ...addr, connectTimeout: 5000 });
+  try {
+    const [rows] = (await conn.query(`SELECT id FROM w.${table}`)) as unknown as [{ id: number }[]];
+    const have = new Set(rows.map((r) => Number(r.id)));
+    return ids.filter((id) => !have.has(id));
+  } finally {
+    await conn.end();
+  }
+}
