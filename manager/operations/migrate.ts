@@ -5,7 +5,7 @@ import { reserveTarget, type TargetReservation } from '../expansion/reservation'
 import { catchUp, copy, makeReplica, promote, releaseReplica, stopWrites, type WritesStopped, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationDeps } from './deps';
-import { mustInstance } from './deps';
+import { agentCreateRequest, mustInstance } from './deps';
 import type { OperationType, StepContext } from './types';
 
 export interface MigrateParams {
@@ -96,17 +96,7 @@ function endpoints(d: OperationDeps, ctx: Ctx): { src: Endpoint; tgt: TargetEndp
     agentAddress: tn.agentAddress,
     host: tn.host,
     port: r.target.port,
-    create: {
-      id: i.id,
-      name: i.name,
-      image: i.image,
-      resources: ctx.params.to,
-      port: r.target.port,
-      diskPath: r.target.diskPath,
-      serverId: r.serverId,
-      adminUser: i.adminUser,
-      adminPassword: i.adminPassword,
-    },
+    create: { ...agentCreateRequest(i), resources: ctx.params.to, port: r.target.port, diskPath: r.target.diskPath, serverId: r.serverId },
   };
   return { src, tgt, i };
 }
