@@ -5,7 +5,10 @@
 //  - Cut-over: the write-blocked window while a writer commits in a tight loop, as the library
 //    measures it and as the writer sees it (longest gap between two acknowledged commits).
 //
-//   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5 --cpu 1]
+//   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5 --cpu 1 --flavor mariadb|mysql --copy-only]
+// MySQL copies with CLONE (the target is created empty first, then cloned into; its mysqld
+// restarts on the copy). --copy-only skips the resize and cut-over rows and writes
+// bench-results/expansion-copy-<flavor>.json.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -18,13 +21,18 @@ import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import { freePort, managerArgs, ROOT, start } from './proc';
 import { resizeLatency } from './resize-latency';
+import type { Flavor } from '../src/mysql/dialect';
 import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
 
-const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : dflt;
 };
+const FLAVOR: Flavor = process.argv.includes('mysql') ? 'mysql' : 'mariadb';
+const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11');
+const COPY_ONLY = process.argv.includes('--copy-only');
+// BERTH_BENCH_PROFILE=DIR: the agents write V8 CPU profiles there when they stop.
+const PROFILE = process.env.BERTH_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BERTH_BENCH_PROFILE}`] : [];
 const GB = arg('gb', 1.1);
 const RUNS = arg('runs', 3);
 const CUTOVERS = arg('cutovers', 5);
@@ -113,13 +121,13 @@ class Writer {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-exp-'));
-  const m = await managerArgs(path.join(dir, 'state'));
+  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE]);
   const procs: ChildProcess[] = [];
   const nodes = ['a', 'b'].map((n, i) => ({ name: `bexp-${process.pid}-${n}`, host: `127.0.0.${i + 1}`, disk: path.join(dir, `disk-${n}`), ports: i === 0 ? '3761-3770' : '3771-3780', address: '' }));
   procs.push(start(m.args, path.join(dir, 'manager.log')));
   for (const n of nodes) {
     n.address = `${n.host}:${await freePort(n.host)}`;
-    procs.push(start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
+    procs.push(start([...PROFILE, 'dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
   }
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
   const Agent = agentProto().berth.v1.Agent;
@@ -131,10 +139,12 @@ async function main(): Promise<void> {
     const op = await portal.waitOperation({ id: res.operation!.id, timeoutMs: 170_000 }, 175_000);
     if (op.state !== 'succeeded') throw new Error(`create failed: ${op.error}`);
     const cred = res.credentials!;
-    // In-place resize: call to limits and buffer pool applied (read back by the agent), median of 5.
-    out.resizeInPlace = await resizeLatency(portal, 'bexp-src', [768 * M, 1024 * M], 5);
-    console.log(`in-place resize: median ${(out.resizeInPlace as { medianMs: number }).medianMs} ms (agent ${(out.resizeInPlace as { agentMedianMs: number }).agentMedianMs} ms)`);
-    await resizeLatency(portal, 'bexp-src', [1024 * M, 1024 * M], 1);
+    if (!COPY_ONLY) {
+      // In-place resize: call to limits and buffer pool applied (read back by the agent), median of 5.
+      out.resizeInPlace = await resizeLatency(portal, 'bexp-src', [768 * M, 1024 * M], 5);
+      console.log(`in-place resize: median ${(out.resizeInPlace as { medianMs: number }).medianMs} ms (agent ${(out.resizeInPlace as { agentMedianMs: number }).agentMedianMs} ms)`);
+      await resizeLatency(portal, 'bexp-src', [1024 * M, 1024 * M], 1);
+    }
     if (process.argv.includes('--resize-only')) {
       fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
       fs.writeFileSync(path.join(ROOT, 'bench-results', 'expansion-resize.json'), JSON.stringify(out, null, 2));
@@ -146,19 +156,23 @@ async function main(): Promise<void> {
     await conn.query('CREATE TABLE app.fill (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(1100) NOT NULL)');
     const rows = Math.ceil(GB * 1024 * 1024);
     const t0 = Date.now();
+    // MariaDB's sequence engine; MySQL a recursive CTE of the same numbers.
+    if (FLAVOR === 'mysql') await conn.query('SET SESSION cte_max_recursion_depth = 30000');
     for (let done = 0; done < rows; done += 20_000) {
-      await conn.query(`INSERT INTO app.fill (pad) SELECT REPEAT(SHA2(seq + ${done}, 256), 16) FROM app.seq_1_to_${Math.min(20_000, rows - done)}`);
+      const n = Math.min(20_000, rows - done);
+      const from = FLAVOR === 'mysql' ? `(WITH RECURSIVE s (seq) AS (SELECT 1 UNION ALL SELECT seq + 1 FROM s WHERE seq < ${n}) SELECT seq FROM s) AS q` : `app.seq_1_to_${n}`;
+      await conn.query(`INSERT INTO app.fill (pad) SELECT REPEAT(SHA2(seq + ${done}, 256), 16) FROM ${from}`);
     }
     await conn.end();
     const srcData = path.join(nodes[0]!.disk, 'berth', res.instance!.id, 'data');
     console.log(`filled ${rows} rows in ${((Date.now() - t0) / 1000).toFixed(0)} s; data dir ${(dirBytes(srcData) / 1e9).toFixed(2)} GB`);
 
-    const source: Endpoint = { id: res.instance!.id, flavor: 'mariadb', agent: agentOf(0), agentAddress: nodes[0]!.address, host: cred.host, port: cred.port };
+    const source: Endpoint = { id: res.instance!.id, flavor: FLAVOR, agent: agentOf(0), agentAddress: nodes[0]!.address, host: cred.host, port: cred.port };
     const newTarget = (port: number): TargetEndpoint => {
       const id = `i-${randomBytes(6).toString('hex')}`;
       return {
         id,
-        flavor: 'mariadb',
+        flavor: FLAVOR,
         agent: agentOf(1),
         agentAddress: nodes[1]!.address,
         host: nodes[1]!.host,
@@ -169,21 +183,28 @@ async function main(): Promise<void> {
 
     // Copy throughput, alternating with the baseline.
     const copyRuns: { ratio: number; copyBytes: number }[] = [];
-    let keep: { target: TargetEndpoint; gtid: string } | undefined;
+    let keep: { target: TargetEndpoint; gtid: string; applied: boolean } | undefined;
     for (let r = 0; r < RUNS; r++) {
       const tar = tarCopy(srcData, path.join(nodes[1]!.disk, 'tar-baseline'));
       fs.rmSync(path.join(nodes[1]!.disk, 'tar-baseline'), { recursive: true, force: true });
       const target = newTarget(3771 + r);
+      // mariabackup: the seed (stream, then prepare) starts at once. CLONE: the target is
+      // created empty first ("clone" marks the start of the copy), the data is there at
+      // "restart", and mysqld runs on it at "done".
       let seeded = 0;
       let seedSeconds = 0;
       let streamSeconds = 0;
-      const c0 = Date.now();
+      let restartSeconds = 0;
+      let c0 = Date.now();
       const result = await copy(source, target, {
         onProgress: (p) => {
-          if (p.phase === 'prepare' && !streamSeconds) streamSeconds = (Date.now() - c0) / 1000;
-          if (p.phase === 'done') [seeded, seedSeconds] = [p.bytesDone ?? 0, (Date.now() - c0) / 1000];
+          const t = (Date.now() - c0) / 1000;
+          if (p.phase === 'clone') c0 = Date.now();
+          if ((p.phase === 'prepare' || p.phase === 'restart') && !streamSeconds) streamSeconds = t;
+          if (p.phase === 'done') [seeded, seedSeconds] = [p.bytesDone ?? 0, t];
         },
       });
+      if (FLAVOR === 'mysql') [restartSeconds, seedSeconds] = [seedSeconds - streamSeconds, streamSeconds];
       const row = {
         tarBytes: tar.bytes,
         tarSeconds: tar.seconds,
@@ -191,27 +212,36 @@ async function main(): Promise<void> {
         copyBytes: seeded,
         copySeconds: seedSeconds,
         copyMBps: seeded / M / seedSeconds,
-        // The stream alone (mariabackup -> agents -> mbstream), then --prepare.
+        // The stream alone (mariabackup -> agents -> mbstream; CLONE's transfer), then --prepare.
         streamSeconds,
         streamMBps: seeded / M / streamSeconds,
         prepareSeconds: seedSeconds - streamSeconds,
-        startSeconds: result.seconds - seedSeconds,
+        // CLONE: mysqld restarting on the cloned data (not in copySeconds).
+        restartSeconds,
+        startSeconds: result.seconds - seedSeconds - restartSeconds,
         ratio: seeded / seedSeconds / (tar.bytes / tar.seconds),
       };
       copyRuns.push(row);
       console.log(
-        `copy run ${r + 1}: tar ${row.tarMBps.toFixed(0)} MB/s (${tar.seconds.toFixed(1)} s), berth ${row.copyMBps.toFixed(0)} MB/s (${seedSeconds.toFixed(1)} s: stream ${streamSeconds.toFixed(1)} s, prepare ${row.prepareSeconds.toFixed(1)} s; then start ${row.startSeconds.toFixed(1)} s): ${row.ratio.toFixed(2)}x`,
+        `copy run ${r + 1}: tar ${row.tarMBps.toFixed(0)} MB/s (${tar.seconds.toFixed(1)} s), berth ${row.copyMBps.toFixed(0)} MB/s (${seedSeconds.toFixed(1)} s: stream ${streamSeconds.toFixed(1)} s, prepare ${row.prepareSeconds.toFixed(1)} s; then restart ${restartSeconds.toFixed(1)} s, start ${row.startSeconds.toFixed(1)} s): ${row.ratio.toFixed(2)}x`,
       );
-      if (r === RUNS - 1) keep = { target, gtid: result.gtidPosition };
+      if (r === RUNS - 1) keep = { target, gtid: result.gtidPosition, applied: result.positionApplied };
       else await target.agent.removeInstance({ id: target.id }, 120_000);
     }
-    out.copy = { dataBytes: copyRuns[0]!.copyBytes, runs: copyRuns, medianRatio: median(copyRuns.map((r) => r.ratio!)) };
+    out.copy = { method: FLAVOR === 'mysql' ? 'clone' : 'mariabackup', dataBytes: copyRuns[0]!.copyBytes, runs: copyRuns, medianRatio: median(copyRuns.map((r) => r.ratio!)) };
+    if (COPY_ONLY) {
+      await keep!.target.agent.removeInstance({ id: keep!.target.id }, 120_000);
+      fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+      fs.writeFileSync(path.join(ROOT, 'bench-results', `expansion-copy-${FLAVOR}.json`), JSON.stringify(out, null, 2));
+      console.log(JSON.stringify(out.copy, null, 2));
+      return;
+    }
 
     // Cut-over windows: ping-pong between the two copies under one tight-loop writer.
     const target = keep!.target;
     const writer = new Writer({ user: cred.user, password: cred.password }, { host: source.host, port: source.port }).run();
     let [from, to]: [Endpoint, Endpoint] = [source, target];
-    let link = await makeReplica(to, from, { gtidPosition: keep!.gtid, positionApplied: false });
+    let link = await makeReplica(to, from, { gtidPosition: keep!.gtid, positionApplied: keep!.applied });
     const cuts: { blockedMs: number; writerGapMs: number; killed: number }[] = [];
     for (let i = 0; i < CUTOVERS; i++) {
       await catchUp(to, from, { maxSeconds: 1, maxTransactions: 20 }, { deadlineMs: 60_000 });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, createReadStream } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -10,7 +10,7 @@ import type { BackupChunk } from '../../src/gen/berth/v1/BackupChunk';
 import type { DockerEngine } from '../docker';
 import type { Instances } from '../instance/lifecycle';
 import { IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
-import { batched, Demux } from './stream';
+import { Demux, fillChunks } from './stream';
 
 const MESSAGE_BYTES = 1024 * 1024;
 const execFileP = promisify(execFile);
@@ -47,27 +47,30 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
     const demux = new Demux();
     void pipeline(raw, demux).catch(() => undefined);
     demux.resume();
-    const input = createReadStream(fifo, { highWaterMark: MESSAGE_BYTES });
-    // Aborting (the target went away) closes the FIFO: mariabackup dies on the broken pipe.
+    // Aborting (the target went away) ends the reading: the FIFO closes and mariabackup dies
+    // on the broken pipe.
     const onAbort = () => {
-      input.destroy();
       // A mariabackup still waiting to open the FIFO is let through, to fail on its first write.
       void fs.open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).then((fh) => fh.close(), () => undefined);
     };
     signal.addEventListener('abort', onAbort);
     // A mariabackup that fails before opening the FIFO would leave our open() waiting forever.
     const code = exitCode(exec).then(async (c) => (await unblock(fifo), c));
-    let streamed = false;
+    const input = await fs.open(fifo, fsConstants.O_RDONLY);
+    let read = false;
     try {
-      for await (const data of batched(input, MESSAGE_BYTES)) yield { data };
-      streamed = true;
+      for await (const data of fillChunks(input, MESSAGE_BYTES)) {
+        if (signal.aborted) break;
+        yield { data };
+      }
+      read = !signal.aborted;
     } finally {
       signal.removeEventListener('abort', onAbort);
-      input.destroy();
-      // mariabackup closes its stream before it logs "completed OK!" and exits. Closing the
-      // exec's attach connection in that gap makes dockerd TERM it and record exit 126.
-      if (!streamed) raw.destroy();
+      await input.close();
+      if (!read) raw.destroy();
     }
+    // mariabackup closes its stream before it logs "completed OK!" and exits. Closing the
+    // exec's attach connection in that gap makes dockerd TERM it and record exit 126.
     const exit = await code;
     raw.destroy();
     if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(demux.stderr)}`);

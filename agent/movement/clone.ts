@@ -23,6 +23,7 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
   if (!inst) throw failedPrecondition(`instance ${req.id} must be created (empty, as a replica) before it is cloned into`);
   if (inst.flavor !== 'mysql') throw failedPrecondition(`instance ${req.id} is ${inst.flavor}: CLONE needs MySQL`);
   const socket = layoutFor(inst.diskPath, req.id).socket;
+  const startedBefore = await startedAt(ctx, inst.containerId);
   const src = { host: donor.host, port: donor.port, user: donor.user, password: donor.password };
   const cloning = withInstance(ctx.instances, req.id, async (s) => {
     const check = s.d.clonePluginCheck();
@@ -44,7 +45,7 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
   }
   await cloning;
   yield progress.report('restart');
-  await restarted(ctx, req.id, socket);
+  await restarted(ctx, req.id, socket, startedBefore);
   // clone_progress outlives the restart: the final figures.
   const final = await cloneProgress(socket);
   if (final) [progress.done, progress.total] = [final.done, final.total];
@@ -68,14 +69,21 @@ async function cloneProgress(socket: string): Promise<{ done: number; total: num
   }
 }
 
-// mysqld stopped after the clone: Docker's unless-stopped policy restarts the container; start
-// it ourselves if it stays down. Done when the server answers and reports the clone completed.
-async function restarted(ctx: SeedContext, id: string, socket: string): Promise<void> {
+async function startedAt(ctx: SeedContext, containerId: string): Promise<string> {
+  return (await ctx.docker.api.getContainer(containerId).inspect()).State.StartedAt;
+}
+
+// mysqld stops after the clone: Docker's unless-stopped policy restarts the container; start
+// it ourselves if it stays down. Done when the container has started again since the clone
+// began (the CLONE statement returns before the old mysqld has exited: answering then, it would
+// go away a moment later) and the server reports the clone completed.
+async function restarted(ctx: SeedContext, id: string, socket: string, startedBefore: string): Promise<void> {
   await waitFor(
     `instance ${id} did not come back after the CLONE`,
     async () => {
       const inst = await ctx.instances.get(id);
       if (inst?.state === 'stopped') await ctx.docker.start(inst.containerId);
+      if (!inst || (await startedAt(ctx, inst.containerId)) === startedBefore) throw new Error('mysqld has not restarted on the cloned data yet');
       const conn = await connectSocket(socket, 2000);
       try {
         const q = mysql.cloneStatus()!;

@@ -1,6 +1,7 @@
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Endpoint, TargetEndpoint } from '../movement/index';
 import type { OperationDeps } from '../operations/deps';
+import { agentCreateRequest } from '../operations/deps';
 import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 
@@ -46,15 +47,7 @@ export function targetOf(d: OperationDeps, i: InstanceRow, c: ClusterRow, flavor
 
 export function createRequest(i: InstanceRow, c: ClusterRow) {
   return {
-    id: i.id,
-    name: i.name,
-    image: i.image,
-    resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
-    port: i.port,
-    diskPath: i.diskPath,
-    serverId: i.serverId,
-    adminUser: i.adminUser,
-    adminPassword: i.adminPassword,
+    ...agentCreateRequest(i),
     // Every member starts read-only with replication stopped; the manager opens the primary.
     replica: true,
     semiSyncTimeoutMs: c.replication === 'semi-sync' ? c.semiSyncTimeoutMs : 0,

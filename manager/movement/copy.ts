@@ -67,6 +67,7 @@ async function copyByClone(source: Endpoint, target: TargetEndpoint, opts: CopyO
   opts.onProgress?.({ phase: 'create' });
   await target.agent.createInstance({ ...target.create, replica: true }, opts.createDeadlineMs ?? 600_000);
   throwIfAborted(opts.signal);
+  opts.onProgress?.({ phase: 'clone' });
   const donor = { user: `berth_clone_${target.id.slice(2, 12)}`, password: randomBytes(18).toString('base64url') };
   await source.agent.createReplicationUser({ id: source.id, user: donor.user, password: donor.password, cloneDonor: true });
   try {

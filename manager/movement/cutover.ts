@@ -29,36 +29,59 @@ export class CutOverIncomplete extends Error {
   }
 }
 
-// Moves writes from `source` to its replica `target`: source read-only, remaining client
-// sessions killed after a grace, wait until the target executed the source's final GTID set,
-// stop and forget replication on the target, make it writable (also after a restart). Before
-// the point of no return any failure or the deadline makes the source writable again
-// ({ ok: false }); the caller then removes the target. The blocked window is from the source
-// turning read-only to the target accepting writes (or the source again, on abort).
+// Writes stopped on the source and every one of them applied on the target (stopWrites).
+export interface WritesStopped {
+  ok: true;
+  // Epoch ms at which the source turned read-only: the blocked window runs from here.
+  startedAt: number;
+  finalGtid: string;
+  killed: number;
+}
+
+export type StopWritesResult = WritesStopped | { ok: false; blockedMs: number; reason: string };
+
+// Moves writes from `source` to its replica `target`: stopWrites, then promote. The blocked
+// window is from the source turning read-only to the target accepting writes (or the source
+// again, on abort). Callers that record the point of no return between the two halves (an
+// operation's steps) call them separately.
 export async function cutOver(source: Endpoint, target: Endpoint, opts: CutOverOptions): Promise<CutOverResult> {
+  const s = await stopWrites(source, target, opts);
+  if (!s.ok) return s;
+  await promote(source, target, opts);
+  return { ok: true, blockedMs: Date.now() - s.startedAt, finalGtid: s.finalGtid, killed: s.killed };
+}
+
+// The half before the point of no return: source read-only, remaining client sessions killed
+// after a grace, wait until the target executed the source's final GTID set. Any failure or the
+// deadline makes the source writable again ({ ok: false }); the caller then removes the target.
+// On { ok: true } the source must never take writes again.
+export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOverOptions): Promise<StopWritesResult> {
   const t0 = Date.now();
   const deadline = t0 + opts.deadlineMs;
   let revoked: MysqlAccount[] = [];
-  let finalGtid = '';
-  let killed = 0;
   try {
     opts.onProgress?.({ phase: 'cut-over: source read-only' });
     revoked = (await source.agent.setReadOnly({ id: source.id, readOnly: true })).revoked;
     if (opts.graceMs > 0) await sleep(Math.min(opts.graceMs, Math.max(0, deadline - Date.now())), opts.signal);
     const k = await source.agent.killClientConnections({ id: source.id }, Math.max(1000, deadline - Date.now()));
-    [finalGtid, killed] = [k.executedGtids, k.killed];
     opts.onProgress?.({ phase: 'cut-over: target applying the last transactions' });
     const left = deadline - Date.now();
     if (left <= 0 || opts.signal?.aborted) throw new Error(opts.signal?.aborted ? 'cancelled' : 'deadline passed before the target could catch up');
-    const w = await target.agent.waitForGtid({ id: target.id, gtidSet: finalGtid, timeoutMs: left }, left + 10_000);
-    if (!w.reached || !hasAll(target.flavor, w.executedGtids, finalGtid)) {
-      throw new Error(`the target did not execute the source's final GTID set ${finalGtid} within the deadline (it has ${w.executedGtids})`);
+    const w = await target.agent.waitForGtid({ id: target.id, gtidSet: k.executedGtids, timeoutMs: left }, left + 10_000);
+    if (!w.reached || !hasAll(target.flavor, w.executedGtids, k.executedGtids)) {
+      throw new Error(`the target did not execute the source's final GTID set ${k.executedGtids} within the deadline (it has ${w.executedGtids})`);
     }
+    return { ok: true, startedAt: t0, finalGtid: k.executedGtids, killed: k.killed };
   } catch (err) {
     await source.agent.setReadOnly({ id: source.id, readOnly: false, restore: revoked });
     return { ok: false, blockedMs: Date.now() - t0, reason: errorMessage(err) };
   }
-  // Point of no return: from here the target may take writes; the source never again.
+}
+
+// The half after the point of no return: stop and forget replication on the target and make it
+// writable (also after a restart). Idempotent, so it can be retried until it works; a failure
+// is CutOverIncomplete (roll forward, never undo: the source stays read-only).
+export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'targetRestore' | 'onProgress'>): Promise<void> {
   try {
     opts.onProgress?.({ phase: 'cut-over: target writable' });
     await target.agent.resetReplica({ id: target.id });
@@ -66,5 +89,4 @@ export async function cutOver(source: Endpoint, target: Endpoint, opts: CutOverO
   } catch (err) {
     throw new CutOverIncomplete(`cut-over of ${source.id} to ${target.id} stopped after the source turned read-only for good: ${errorMessage(err)}`);
   }
-  return { ok: true, blockedMs: Date.now() - t0, finalGtid, killed };
 }

@@ -3,6 +3,6 @@
 // switchover and failover) wrap them in their steps.
 export { copy, type CopyOptions, type CopyResult } from './copy';
 export { catchUp, makeReplica, releaseReplica, repointReplica, type CatchUpResult, type ReplicaLink } from './replica';
-export { cutOver, CutOverIncomplete, type CutOverOptions, type CutOverResult } from './cutover';
+export { cutOver, CutOverIncomplete, promote, stopWrites, type CutOverOptions, type CutOverResult, type StopWritesResult, type WritesStopped } from './cutover';
 export { errantTransactions, hasAll, isCaughtUp, lagTransactions, mayCutOver, mostAdvanced, replicationBroken, type Candidate, type LagLimits } from './decide';
 export { MovementAborted, type Endpoint, type MovementOptions, type MovementProgress, type TargetEndpoint } from './types';

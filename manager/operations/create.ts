@@ -1,5 +1,5 @@
 import type { OperationDeps } from './deps';
-import { instanceIdOf, mustInstance } from './deps';
+import { agentCreateRequest, instanceIdOf, mustInstance } from './deps';
 import type { InstanceRow } from '../store/instances';
 import type { OperationType, StepContext } from './types';
 
@@ -39,18 +39,7 @@ async function createContainer(d: OperationDeps, ctx: Ctx, answered: Set<string>
   // Group-committed (state/fleet.ts commit): a burst of creates shares its fsyncs.
   await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating' }));
   const res = await d.agents.for(i.node).createInstance(
-    {
-      id: i.id,
-      name: i.name,
-      image: i.image,
-      resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
-      port: i.port,
-      diskPath: i.diskPath,
-      serverId: i.serverId,
-      adminUser: i.adminUser,
-      adminPassword: i.adminPassword,
-      requireTls: !!d.requireMysqlTls,
-    },
+    { ...agentCreateRequest(i), requireTls: !!d.requireMysqlTls },
     d.agentCreateDeadlineMs,
   );
   await d.fleet.commit(() => {

@@ -31,3 +31,19 @@ export function mustInstance(d: OperationDeps, id: string): InstanceRow {
   if (!i) throw new Error(`instance ${id} is gone from the store`);
   return i;
 }
+
+// What the agent's CreateInstance needs to build the instance its row describes; callers
+// override what differs (a migration's target, a cluster member's replica settings).
+export function agentCreateRequest(i: InstanceRow) {
+  return {
+    id: i.id,
+    name: i.name,
+    image: i.image,
+    resources: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes },
+    port: i.port,
+    diskPath: i.diskPath,
+    serverId: i.serverId,
+    adminUser: i.adminUser,
+    adminPassword: i.adminPassword,
+  };
+}

@@ -2,10 +2,10 @@ import { errorMessage } from '../../src/errors';
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Shape } from '../../src/validate';
 import { reserveTarget, type TargetReservation } from '../expansion/reservation';
-import { catchUp, CutOverIncomplete, cutOver, copy, makeReplica, releaseReplica, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
+import { catchUp, copy, makeReplica, promote, releaseReplica, stopWrites, type WritesStopped, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationDeps } from './deps';
-import { mustInstance } from './deps';
+import { agentCreateRequest, mustInstance } from './deps';
 import type { OperationType, StepContext } from './types';
 
 export interface MigrateParams {
@@ -28,9 +28,10 @@ export const MIGRATION = { lag: { maxSeconds: 1, maxTransactions: 50 }, catchUpD
 
 // Moves an instance to another node (and a new shape, for a resize that does not fit in place),
 // keeping its id, name and credentials: reserve the target beside the source, copy, replicate,
-// catch up, cut over (the point of no return), switch the record, retire the source. Before the
-// cut-over every failure undoes: the target goes, the source stays (writable). After it, the
-// remaining steps roll forward.
+// catch up, cut over (writes stopped and all applied on the target: the point of no return),
+// promote the target, switch the record, retire the source. Until the cut-over has completed
+// every failure undoes: the target goes, the source stays (writable). After it, the remaining
+// steps roll forward, and one that keeps failing leaves the operation stuck for a retry.
 export function migrateOperation(d: OperationDeps): OperationType<MigrateParams> {
   return {
     type: 'migrate',
@@ -41,6 +42,9 @@ export function migrateOperation(d: OperationDeps): OperationType<MigrateParams>
       { name: 'replicate', retries: 2, backoffMs: 1000, run: (ctx) => replicate(d, ctx), undo: (ctx) => unreplicate(d, ctx) },
       { name: 'catch-up', timeoutMs: MIGRATION.catchUpDeadlineMs + 60_000, run: (ctx) => doCatchUp(d, ctx) },
       { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 120_000, run: (ctx) => doCutOver(d, ctx), undo: (ctx) => abandonCutOver(d, ctx) },
+      // Past the point of no return: a failure is retried, then the operation is stuck (the
+      // source stays read-only) until `berthctl operation retry` finishes it.
+      { name: 'promote', retries: 3, backoffMs: 1000, timeoutMs: 60_000, run: (ctx) => doPromote(d, ctx) },
       { name: 'switch-record', run: (ctx) => switchRecord(d, ctx) },
       { name: 'retire-source', retries: 3, backoffMs: 2000, run: (ctx) => retireSource(d, ctx) },
     ],
@@ -92,17 +96,7 @@ function endpoints(d: OperationDeps, ctx: Ctx): { src: Endpoint; tgt: TargetEndp
     agentAddress: tn.agentAddress,
     host: tn.host,
     port: r.target.port,
-    create: {
-      id: i.id,
-      name: i.name,
-      image: i.image,
-      resources: ctx.params.to,
-      port: r.target.port,
-      diskPath: r.target.diskPath,
-      serverId: r.serverId,
-      adminUser: i.adminUser,
-      adminPassword: i.adminPassword,
-    },
+    create: { ...agentCreateRequest(i), resources: ctx.params.to, port: r.target.port, diskPath: r.target.diskPath, serverId: r.serverId },
   };
   return { src, tgt, i };
 }
@@ -156,26 +150,27 @@ async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number
   return { waitedMs: r.waitedMs, lagTransactions: r.lagTransactions };
 }
 
-// Writes stop on the source, the target applies the last of them and becomes writable. If that
-// cannot be finished before the deadline the source takes writes again and the step fails
-// (rolled back: the target is removed).
-async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: number; finalGtid: string; killed: number }> {
+// Writes stop on the source and the target applies the last of them. If that cannot be done
+// before the deadline the source takes writes again and the step fails (rolled back: the target
+// is removed). Its end is the point of no return: the source never takes writes again.
+async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<Omit<WritesStopped, 'ok'>> {
   const { src, tgt } = endpoints(d, ctx);
-  const link = ctx.output<ReplicaLink>('replicate');
-  let r;
-  try {
-    r = await cutOver(src, tgt, { graceMs: MIGRATION.graceMs, deadlineMs: MIGRATION.cutOverDeadlineMs, targetRestore: link?.targetRevoked, onProgress: report(ctx) });
-  } catch (err) {
-    if (!(err instanceof CutOverIncomplete)) throw err;
-    // The source is read-only for good and the target has every transaction: finish promoting it.
-    await tgt.agent.resetReplica({ id: tgt.id });
-    await tgt.agent.setReadOnly({ id: tgt.id, readOnly: false, persist: true, restore: link?.targetRevoked ?? [] });
-    r = { ok: true as const, blockedMs: -1, finalGtid: '', killed: 0 };
-  }
+  const r = await stopWrites(src, tgt, { graceMs: MIGRATION.graceMs, deadlineMs: MIGRATION.cutOverDeadlineMs, onProgress: report(ctx), signal: ctx.signal });
   if (!r.ok) throw new Error(`cut-over abandoned after ${r.blockedMs} ms, the source takes writes again: ${r.reason}`);
+  return { startedAt: r.startedAt, finalGtid: r.finalGtid, killed: r.killed };
+}
+
+// The target takes writes. The blocked window ends here (a promotion that was stuck counts
+// until the retry that finished it).
+async function doPromote(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: number; finalGtid: string; killed: number }> {
+  const { src, tgt } = endpoints(d, ctx);
+  const cut = ctx.output<Omit<WritesStopped, 'ok'>>('cut-over')!;
+  const link = ctx.output<ReplicaLink>('replicate');
+  await promote(src, tgt, { targetRestore: link?.targetRevoked, onProgress: report(ctx) });
+  const blockedMs = Date.now() - cut.startedAt;
   if (link) await releaseReplica(src, link).catch(() => undefined);
-  d.fleet.event('migrate.cut-over', ctx.params.instanceId, `writes moved to the target; blocked for ${r.blockedMs} ms`);
-  return { blockedMs: r.blockedMs, finalGtid: r.finalGtid, killed: r.killed };
+  d.fleet.event('migrate.cut-over', ctx.params.instanceId, `writes moved to the target; blocked for ${blockedMs} ms`);
+  return { blockedMs, finalGtid: cut.finalGtid, killed: cut.killed };
 }
 
 // Never two writable copies: the target goes first, then the source takes writes again.

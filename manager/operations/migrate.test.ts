@@ -1,0 +1,155 @@
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log';
+import type { AgentPool } from '../agents/pool';
+import { ExpansionOps } from '../expansion/ops';
+import { UsageMap } from '../health/usage';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { FleetState } from '../state/fleet';
+import { Store } from '../store/index';
+import { Engine } from './engine';
+import { InstanceOps } from './instances';
+
+const G = 1024 ** 3;
+const shape = { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G };
+
+// One node's agent: answers every call data movement makes, and records the calls. A call named
+// in `fail` throws as many times as its count says.
+class FakeAgent {
+  calls: string[] = [];
+  fail: Record<string, number> = {};
+  writable = new Set<string>();
+  constructor(readonly node: string) {}
+  private call(name: string) {
+    this.calls.push(name);
+    if ((this.fail[name] ?? 0) > 0) {
+      this.fail[name]!--;
+      throw new Error(`${name} on ${this.node}: injected failure`);
+    }
+  }
+  async createInstance(r: { id: string; replica?: boolean }) {
+    this.call('createInstance');
+    if (!r.replica) this.writable.add(r.id);
+    return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0' };
+  }
+  async inspectInstance() {
+    return { state: 'running' };
+  }
+  async removeInstance(r: { id: string }) {
+    this.call('removeInstance');
+    this.writable.delete(r.id);
+    return { existed: true };
+  }
+  async setReadOnly(r: { id: string; readOnly: boolean }) {
+    this.call(`setReadOnly(${r.readOnly})`);
+    if (r.readOnly) this.writable.delete(r.id);
+    else this.writable.add(r.id);
+    return { revoked: [], executedGtids: '0-1-10' };
+  }
+  async createReplicationUser() {
+    this.call('createReplicationUser');
+    return {};
+  }
+  async dropReplicationUser() {
+    this.call('dropReplicationUser');
+    return {};
+  }
+  async configureReplica() {
+    this.call('configureReplica');
+    return {};
+  }
+  async getReplicaStatus() {
+    return { ioRunning: true, sqlRunning: true, secondsBehind: 0, executedGtids: '0-1-10', lastIoError: '', lastSqlError: '' };
+  }
+  async killClientConnections() {
+    this.call('killClientConnections');
+    return { killed: 0, executedGtids: '0-1-10' };
+  }
+  async waitForGtid() {
+    this.call('waitForGtid');
+    return { reached: true, executedGtids: '0-1-10' };
+  }
+  async resetReplica() {
+    this.call('resetReplica');
+    return {};
+  }
+  // The hot copy's progress stream, ending in "done".
+  seedInstance() {
+    this.calls.push('seedInstance');
+    const call = Object.assign(new EventEmitter(), { cancel: () => undefined });
+    setImmediate(() => {
+      call.emit('data', { phase: 'done', bytesDone: 100, bytesTotal: 100, bytesPerSecond: 100, gtidPosition: '0-1-10', positionApplied: false, method: 'mariabackup' });
+      call.emit('end');
+    });
+    return call;
+  }
+}
+
+async function setup() {
+  const fleet = FleetState.load(Store.open(':memory:'));
+  const node = (name: string, host: string) => ({ name, agentAddress: `${name}:1`, host, labels: {}, cpuMillis: 4000, memoryBytes: 4 * G, portMin: 3301, portMax: 3310, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] });
+  fleet.registerNode(node('a', '127.0.0.8'), []);
+  fleet.registerNode(node('b', '127.0.0.9'), []);
+  const agents = { a: new FakeAgent('a'), b: new FakeAgent('b') };
+  const engine = new Engine(fleet.store, createLogger('test', 'silent'), { rollForwardRetries: 2, rollForwardBackoffMs: 10 });
+  const pool = { for: (n: 'a' | 'b') => agents[n], raw: (n: 'a' | 'b') => agents[n] } as unknown as AgentPool;
+  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
+  const x = new ExpansionOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
+  const { instance, operation } = await ops.create({ name: 'one', shape, node: 'a' });
+  expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
+  return { fleet, agents, engine, x, instance };
+}
+
+describe('migrate operation', () => {
+  it('cut-over is the point of no return, then the target is promoted, the record switched and the source retired', async () => {
+    const { fleet, agents, engine, x, instance } = await setup();
+    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const done = (await engine.wait(op.id, 10_000))!;
+    expect(done.state, done.error).toBe('succeeded');
+    expect(done.steps.map((s) => s.name)).toEqual(['reserve-target', 'copy', 'replicate', 'catch-up', 'cut-over', 'promote', 'switch-record', 'retire-source']);
+    expect(JSON.parse(done.steps[5]!.output)).toMatchObject({ finalGtid: '0-1-10', blockedMs: expect.any(Number) });
+    expect(fleet.store.instances.get(instance.id)).toMatchObject({ node: 'b', cpuMillis: 1500 });
+    expect([...agents.b.writable]).toEqual([instance.id]);
+    expect(agents.a.calls.at(-1)).toBe('removeInstance');
+  });
+
+  it('a promotion that keeps failing after the cut-over rolls forward: stuck with an event, the source kept read-only, and a retry finishes it', async () => {
+    const { fleet, agents, engine, x, instance } = await setup();
+    // The step's own attempts (1 + 3) all fail; the operation must not roll back.
+    agents.b.fail.resetReplica = 4;
+    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const stuck = (await engine.wait(op.id, 30_000))!;
+    expect(stuck.state).toBe('stuck');
+    expect(stuck.error).toMatch(/promote: .*resetReplica on b: injected failure.*past the point of no return/);
+    expect(stuck.steps.find((s) => s.name === 'promote')!.state).toBe('failed');
+    // Never undone: the target is still there, the source still read-only, the record unmoved,
+    // both reservations held.
+    expect(agents.b.calls).not.toContain('removeInstance');
+    expect(agents.a.calls.filter((c) => c === 'setReadOnly(false)')).toEqual([]);
+    expect(agents.a.writable.size + agents.b.writable.size).toBe(0);
+    expect(fleet.store.instances.get(instance.id)!.node).toBe('a');
+    expect(fleet.snapshot.get('b')!.allocated.cpuMillis).toBe(1500);
+    expect(fleet.store.events.recent(50).map((e) => e.kind)).toContain('migrate.stuck');
+    // Another operation on the instance is refused while it is stuck.
+    expect(() => x.resize({ instance: 'one', change: { cpuMillis: 500 }, mode: 'in-place' })).toThrow(/op-/);
+
+    engine.retry(op.id);
+    const done = (await engine.wait(op.id, 10_000))!;
+    expect(done.state, done.error).toBe('succeeded');
+    expect(fleet.store.instances.get(instance.id)!.node).toBe('b');
+    expect([...agents.b.writable]).toEqual([instance.id]);
+    expect(fleet.snapshot.get('a')!.allocated.cpuMillis).toBe(0);
+  }, 30_000);
+
+  it('a cut-over that fails before the point of no return is undone: target removed, source writable again', async () => {
+    const { fleet, agents, engine, x, instance } = await setup();
+    agents.b.fail.waitForGtid = 1;
+    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const done = (await engine.wait(op.id, 10_000))!;
+    expect(done.state).toBe('failed');
+    expect(agents.b.calls.at(-1)).toBe('removeInstance');
+    expect([...agents.a.writable]).toEqual([instance.id]);
+    expect(fleet.store.instances.get(instance.id)!.node).toBe('a');
+    expect(fleet.snapshot.get('b')!.allocated.cpuMillis).toBe(0);
+  });
+});
