@@ -24,8 +24,8 @@ describe('pagination', () => {
     for (let i = 0; i < 17; i++) await cluster.portal.createInstance({ name: `pg${i}`, resources: { cpuMillis: 500, memoryBytes: G, diskBytes: G } });
   });
   afterAll(async () => {
-    await Promise.all(agents.map((a) => a.stop()));
     await cluster.stop();
+    await Promise.all(agents.map((a) => a.stop()));
   });
 
   it('walks nodes and instances page by page, each exactly once, and refuses pages over 1000', async () => {

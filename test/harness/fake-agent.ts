@@ -255,6 +255,19 @@ export class FakeAgent {
     this.registry?.close();
     const s = this.server;
     this.server = undefined;
-    if (s) await new Promise<void>((resolve) => s.tryShutdown(() => resolve()));
+    // tryShutdown waits for every open call; a manager still calling in (a create it retries,
+    // a stream it holds) would keep it waiting past the hook's timeout, so cut them after 2 s.
+    if (s) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          s.forceShutdown();
+          resolve();
+        }, 2000);
+        s.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
   }
 }
