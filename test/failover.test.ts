@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEndpoints__Output } from '../src/gen/berth/v1/ClusterEndpoints';
 import { connectSocket } from '../src/mysql/connect';
@@ -70,7 +71,28 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     waitUntil(`a replica of ${name} promoted instead of ${old}`, async () => {
       const ep = await endpoints(name);
       return ep.primary && ep.primary.instanceId !== old ? ep : undefined;
-    }, 60_000, 100);
+    }, 60_000, 100).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await diagnose(name, old)}`);
+    });
+  // What the manager decided about a cluster: its operations with their steps, the cluster's and
+  // the old primary's events, the trigger's last verdicts, and the old primary's container.
+  async function diagnose(name: string, old: string): Promise<string> {
+    const keep = fs.mkdtempSync(path.join('/tmp', `berth-failover-${name}-`));
+    fs.cpSync(cluster.dir, keep, { recursive: true, filter: (src) => !/\/data\d|\/tls/.test(src) });
+    const db = new Database(path.join(cluster.dir, 'manager', 'berth.db'), { readonly: true, fileMustExist: true });
+    try {
+      const ops = db.prepare(`SELECT o.id, o.type, o.state, o.error, o.created_at, o.params, group_concat(s.name || '=' || s.state || CASE WHEN s.error != '' THEN ' (' || s.error || ')' ELSE '' END, ', ') AS steps
+        FROM operations o LEFT JOIN operation_steps s ON s.operation_id = o.id WHERE o.type LIKE 'cluster-%' GROUP BY o.id ORDER BY o.created_at`).all();
+      const events = db.prepare('SELECT at, kind, subject, message FROM events WHERE subject IN (?, ?) OR kind LIKE ? ORDER BY id DESC LIMIT 30').all(name, old, 'cluster.%');
+      const c = await container(old);
+      const inspect = c ? await docker.getContainer(c.Id).inspect() : undefined;
+      const verdicts = fs.readFileSync(path.join(cluster.dir, 'manager.log'), 'utf8').split('\n').filter((l) => /verdict|failover|not started/.test(l)).slice(-25);
+      return [`kept in ${keep}`, `operations: ${JSON.stringify(ops, null, 1)}`, `events: ${JSON.stringify(events, null, 1)}`,
+        `old primary container: ${inspect ? JSON.stringify({ state: inspect.State, restartCount: inspect.RestartCount }) : 'gone'}`, `trigger:\n${verdicts.join('\n')}`].join('\n');
+    } finally {
+      db.close();
+    }
+  }
   const failovers = async (name: string) => (await cluster.portal.listClusterHistory({ cluster: name })).entries.filter((e) => e.kind === 'failover');
   const ackFailover = (name: string) => promisify(execFile)(process.execPath, [path.join(ROOT, 'bin/berthctl.js'), '--manager', cluster.managerAddress, 'cluster', 'ack-failover', name]);
 

@@ -5,6 +5,7 @@ import { endpointOf } from '../clusters/members';
 import { repointReplica } from '../movement/replica';
 import type { OperationDeps } from '../operations/deps';
 import type { Engine } from '../operations/engine';
+import type { LastPrimary } from '../movement/decide';
 import type { FailoverParams } from '../operations/cluster-failover';
 import type { FleetState } from '../state/fleet';
 import type { ClusterRow } from '../store/clusters';
@@ -45,6 +46,13 @@ export class FailoverTrigger {
   private readonly blockedSaid = new Set<string>();
   private notices: FailoverNotice[] = [];
   private readonly busy = new Set<string>();
+  private readonly verdicts = new Map<string, string>();
+  // Each member's last state read while its mysqld answered. The replication map holds only an
+  // agent's latest report: a restarted agent first reports an instance without replication state
+  // (its probe has not read it yet) and, once its container is dead, without identity or GTIDs.
+  // A failover judges errant transactions against the dead primary's server_uuid and executed
+  // set, and with those empty every transaction on the replicas would look errant.
+  private readonly lastKnown = new Map<string, LastPrimary & { atMs: number }>();
   private running = false;
 
   constructor(
@@ -80,6 +88,7 @@ export class FailoverTrigger {
       const notices: FailoverNotice[] = [];
       for (const c of this.d.fleet.store.clusters.all()) {
         const ms = this.d.fleet.store.instances.inCluster(c.name);
+        for (const m of ms) this.remember(m);
         const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
         const replicas = ms.filter((m) => m.clusterRole === 'replica' && !m.fenced);
         if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
@@ -92,6 +101,8 @@ export class FailoverTrigger {
         for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
       }
+      const members = new Set(this.d.fleet.store.clusters.all().flatMap((c) => this.d.fleet.store.instances.inCluster(c.name).map((m) => m.id)));
+      for (const id of this.lastKnown.keys()) if (!members.has(id)) this.lastKnown.delete(id);
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
       for (const [node, ids] of leases) this.leases.set(node, ids);
       this.notices = notices;
@@ -105,6 +116,7 @@ export class FailoverTrigger {
   private async judge(c: ClusterRow, primary: InstanceRow, replicas: InstanceRow[], now: number): Promise<void> {
     const o = await this.observe(primary, replicas, now);
     const v = judgePrimary(o, this.cfg);
+    this.logVerdict(c.name, primary, v, o);
     if (v.state !== 'dead') {
       this.blockedSaid.delete(c.name);
       return;
@@ -121,22 +133,43 @@ export class FailoverTrigger {
     this.submit(c, primary, v.reason, now);
   }
 
-  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+  // Every change of a primary's verdict is logged with what it was judged on: a failover that
+  // did not happen is explained by the log, not guessed at.
+  private logVerdict(cluster: string, primary: InstanceRow, v: { state: string; reason: string }, o: PrimaryObservation | undefined): void {
+    const key = `${v.state}:${v.reason.replace(/\d+ (ms|s)\b/g, '')}`;
+    if (this.verdicts.get(cluster) === key) return;
+    this.verdicts.set(cluster, key);
+    const seen = o && { agentAgoMs: o.now - o.agentLastHeartbeatMs, containerState: o.containerState, agentProbe: o.agentProbe, managerProbe: o.managerProbe, replicas: o.replicas };
+    this.d.log.info({ cluster, primary: primary.name, verdict: v.state, reason: v.reason, ...seen }, 'primary verdict');
+  }
+
+  private remember(m: InstanceRow): void {
+    const r = this.d.replication.get(m.id);
+    const s = r?.state;
+    if (!s?.mysqldUp || (!s.serverUuid && !s.serverId)) return;
+    const prev = this.lastKnown.get(m.id);
+    if (prev && prev.atMs >= r!.receivedAtMs) return;
+    this.lastKnown.set(m.id, { executedGtids: s.executedGtids, serverUuid: s.serverUuid, serverId: s.serverId, atMs: r!.receivedAtMs });
+  }
+
+  // The dead primary as last seen alive: its latest report when that still names it, else what
+  // was remembered (the identity never changes; the executed set only grows).
+  lastPrimary(primary: InstanceRow): LastPrimary {
     const last = this.d.replication.get(primary.id)?.state;
-    const params: FailoverParams = {
-      cluster: c.name,
-      primaryId: primary.id,
-      reason,
-      detectedAtMs: now,
-      lastPrimary: { executedGtids: last?.executedGtids ?? '', serverUuid: last?.serverUuid ?? '', serverId: last?.serverId || primary.serverId },
-    };
+    const known = this.lastKnown.get(primary.id);
+    const executedGtids = last?.executedGtids || known?.executedGtids || '';
+    return { executedGtids, serverUuid: last?.serverUuid || known?.serverUuid || '', serverId: last?.serverId || known?.serverId || primary.serverId };
+  }
+
+  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+    const params: FailoverParams = { cluster: c.name, primaryId: primary.id, reason, detectedAtMs: now, lastPrimary: this.lastPrimary(primary) };
     const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).map((m) => ({ kind: 'instance' as const, name: m.id }))];
     try {
       const op = this.d.engine.submit({ type: 'cluster-failover', params: params as unknown as Record<string, unknown>, subjects, ifBusy: 'refuse' });
       this.d.log.warn({ cluster: c.name, primary: primary.name, reason, operation: op.id }, 'primary is dead: failover started');
     } catch (err) {
       // Another operation holds the cluster (a switchover, a failover already running).
-      this.d.log.debug({ cluster: c.name, err: errorMessage(err) }, 'failover not started');
+      this.logVerdict(c.name, primary, { state: 'not-started', reason: errorMessage(err) }, undefined);
     }
   }
 
