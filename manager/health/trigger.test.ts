@@ -89,6 +89,16 @@ describe('FailoverTrigger', () => {
     expect(submitted).toEqual([expect.objectContaining({ primaryId: ids.a, lastPrimary: { executedGtids: 'aaaaaaaa-0000-0000-0000-000000000001:1-42', serverUuid: 'aaaaaaaa-0000-0000-0000-000000000001', serverId: 7 } })]);
   });
 
+  it('a fenced member stopped on a host that answers is rebuilt (only its instance held), once per retry period', async () => {
+    const { fleet, ids, submitted, trigger } = setup(alivePort);
+    fleet.fenceInstance(ids.b!, 'test');
+    await fleet.heartbeat('b', Date.now(), [], [], [{ id: ids.b!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    expect(submitted).toEqual([{ cluster: 'orders', instanceId: ids.b }]);
+    await trigger.tick();
+    expect(submitted).toHaveLength(1);
+  });
+
   it('agent silent but mysqld greets the manager: no failover', async () => {
     const { fleet, submitted, trigger, replicasLost } = setup(alivePort);
     replicasLost();

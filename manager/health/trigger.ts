@@ -25,9 +25,12 @@ export interface TriggerConfig extends DetectionThresholds {
   leaseMs: number;
   // After an aborted failover, wait this long before trying that cluster again.
   retryAfterAbortMs: number;
+  // A fenced member whose host answers is rebuilt from a copy of the primary (cluster-rebuild);
+  // a failed rebuild is tried again after this long. 0: never (it stays fenced and stopped).
+  rebuildRetryMs: number;
 }
 
-export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000 };
+export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000 };
 
 interface ProbeState {
   atMs: number;
@@ -46,6 +49,7 @@ export class FailoverTrigger {
   private readonly blockedSaid = new Set<string>();
   private notices: FailoverNotice[] = [];
   private readonly busy = new Set<string>();
+  private readonly rebuildTried = new Map<string, number>();
   private readonly verdicts = new Map<string, string>();
   // Each member's last state read while its mysqld answered. The replication map holds only an
   // agent's latest report: a restarted agent first reports an instance without replication state
@@ -95,6 +99,7 @@ export class FailoverTrigger {
         notices.push(...this.unacknowledged(c, ms, now));
         for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
         if (!primary || c.state !== 'running') continue;
+        for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) this.rebuild(c, f, now);
         if (this.leaseFencedWhileAway(primary, now)) this.act(`lease:${primary.id}`, () => this.giveWritesBack(c, primary));
         for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
         const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
@@ -163,7 +168,8 @@ export class FailoverTrigger {
 
   private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
     const params: FailoverParams = { cluster: c.name, primaryId: primary.id, reason, detectedAtMs: now, lastPrimary: this.lastPrimary(primary) };
-    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).map((m) => ({ kind: 'instance' as const, name: m.id }))];
+    // Fenced members are not failed over (nor re-pointed): a rebuild may hold them meanwhile.
+    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).filter((m) => !m.fenced).map((m) => ({ kind: 'instance' as const, name: m.id }))];
     try {
       const op = this.d.engine.submit({ type: 'cluster-failover', params: params as unknown as Record<string, unknown>, subjects, ifBusy: 'refuse' });
       this.d.log.warn({ cluster: c.name, primary: primary.name, reason, operation: op.id }, 'primary is dead: failover started');
@@ -264,12 +270,35 @@ export class FailoverTrigger {
   }
 
   // A fenced instance (an old primary) whose host answers again is stopped: it is never
-  // rejoined as it is (rebuild it from a copy: remove it and add a replica).
+  // rejoined as it is; a cluster-rebuild then replaces it with a copy of the primary.
   private async stopFenced(f: InstanceRow): Promise<void> {
     const n = this.d.fleet.snapshot.get(f.node);
     if (!n || Date.now() - n.lastHeartbeatMs > this.cfg.agentSilentMs) return;
+    // Its rebuild starts it read-only to read what it executed: not stopped under it.
+    if (this.d.engine.holder([{ kind: 'instance', name: f.id }])) return;
     await this.d.agents.for(f.node).stopInstance({ id: f.id }, 3000);
-    this.d.fleet.event('instance.fenced.stopped', f.id, `fenced ${f.name} answered again on ${f.node}: its container is stopped (rebuild it from a copy, never rejoin it as it is)`);
+    this.d.fleet.event('instance.fenced.stopped', f.id, `fenced ${f.name} answered again on ${f.node}: its container is stopped (it is rebuilt from a copy, never rejoined as it is)`);
+  }
+
+  // Only once it is stopped (the fence holds) on a host that answers, with a running primary
+  // to copy from, and not again soon after a failed try.
+  private mayRebuild(m: InstanceRow, primary: InstanceRow, now: number): boolean {
+    if (!this.cfg.rebuildRetryMs || !m.fenced || (m.state !== 'stopped' && m.state !== 'failed') || primary.state !== 'running') return false;
+    const n = this.d.fleet.snapshot.get(m.node);
+    if (!n || now - n.lastHeartbeatMs > this.cfg.agentSilentMs) return false;
+    return now - (this.rebuildTried.get(m.id) ?? 0) >= this.cfg.rebuildRetryMs;
+  }
+
+  // Holds only the member: a failover or switchover of the cluster (which leave fenced members
+  // out of their subjects) is never held up by a copy.
+  private rebuild(c: ClusterRow, m: InstanceRow, now: number): void {
+    try {
+      const op = this.d.engine.submit({ type: 'cluster-rebuild', params: { cluster: c.name, instanceId: m.id }, subjects: [{ kind: 'instance', name: m.id }], ifBusy: 'refuse' });
+      this.rebuildTried.set(m.id, now);
+      this.d.log.warn({ cluster: c.name, instance: m.name, operation: op.id }, 'fenced member answers again: rebuilding it from a copy of the primary');
+    } catch (err) {
+      this.d.log.debug({ cluster: c.name, instance: m.name, err: errorMessage(err) }, 'rebuild not started');
+    }
   }
 
   private act(key: string, fn: () => Promise<void>): void {
