@@ -115,7 +115,7 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await waitUntil(`${replica.host}:${replica.port} to have the new primary's rows`, async () => (await missingRows(r, `${table}_follow`, w.acked.map((a) => a.id))).length === 0, 30_000);
   }
 
-  it('an agent killed alone (mysqld still serving) never triggers a failover; docker kill of the primary promotes a replica with every acknowledged row, the other follows, the old one is fenced; again with the host lost', async () => {
+  it('an agent killed alone (mysqld still serving) never triggers a failover; docker kill of the primary promotes a replica with every acknowledged row, the other follows, the old one is fenced, checked and rebuilt from a copy; again with the host lost', async () => {
     await createCluster('fo1');
     const ep0 = await endpoints('fo1');
     const writer = startAckedWriter('t1', () => primaryAddress('fo1'), { pauseMs: 2 });
@@ -185,7 +185,7 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await rebuilt(ep1.primary!.instanceId);
   }, 420_000);
 
-  it('a partitioned primary stops acknowledging writes (write lease) before a replica is promoted; after the partition heals it is stopped, never rejoined; a replica with an errant transaction is refused', async () => {
+  it('a partitioned primary stops acknowledging writes (write lease) before a replica is promoted; after the partition heals its errant transactions are recorded and it is rebuilt from a copy, never rejoined; a replica with an errant transaction is refused, then rebuilt', async () => {
     await createCluster('fo2');
     const ep0 = await endpoints('fo2');
     const old = ep0.primary!;
