@@ -93,6 +93,8 @@ export class FailoverTrigger {
       for (const c of this.d.fleet.store.clusters.all()) {
         const ms = this.d.fleet.store.instances.inCluster(c.name);
         for (const m of ms) this.remember(m);
+        // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
+        for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
         const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
         const replicas = ms.filter((m) => m.clusterRole === 'replica' && !m.fenced);
         if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
