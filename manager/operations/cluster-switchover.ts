@@ -5,7 +5,7 @@ import { endpointOf, memberRow, mustCluster, primaryOf } from '../clusters/membe
 import { CutOverIncomplete, cutOver, isCaughtUp, lagTransactions, replicationBroken, repointReplica, type MovementProgress } from '../movement/index';
 import { view } from '../movement/replica';
 import { sleep } from '../movement/types';
-import { catchUpLimits, type ApplySample } from '../clusters/catchup';
+import { applyRate, catchUpLimits, type ApplySample } from '../clusters/catchup';
 import type { Flavor } from '../../src/mysql/dialect';
 import { count, describe, isEmpty, parseGtidSet } from '../../src/mysql/gtid';
 import { errantTransactions } from '../movement/decide';
@@ -111,7 +111,7 @@ async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number
     if (v.ok) return { waitedMs: Date.now() - t0, lagTransactions: lag, maxTransactions: limits.maxTransactions };
     const broken = replicationBroken(view(r));
     if (broken) throw new Error(`replication of ${tgt.id} from ${src.id} broke: ${broken}`);
-    if (Date.now() - t0 > SWITCHOVER.catchUpDeadlineMs) throw new Error(`replica ${tgt.id} did not catch up within ${SWITCHOVER.catchUpDeadlineMs / 1000} s: ${v.reason}`);
+    if (Date.now() - t0 > SWITCHOVER.catchUpDeadlineMs) throw new Error(`replica ${tgt.id} did not catch up within ${SWITCHOVER.catchUpDeadlineMs / 1000} s: ${v.reason}, applying ${Math.round(applyRate(samples))} transactions/s (it does not keep up with the primary's writes; the primary takes writes as before)`);
     await sleep(200, ctx.signal);
   }
 }
