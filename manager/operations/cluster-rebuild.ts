@@ -65,13 +65,17 @@ async function checkErrant(d: OperationDeps, ctx: Ctx): Promise<RebuildCheck> {
   const primary = primaryOf(d, c.name);
   const agent = d.agents.for(m.node);
   await agent.startInstance({ id: m.id, readOnly: true }, BOOT_MS);
-  const executed = await readExecuted(d, m.node, m.id, ctx.signal);
+  await readExecuted(d, m.node, m.id, ctx.signal);
+  // Read-only also for accounts that may write through read_only (MySQL super_read_only, MariaDB's
+  // READ_ONLY ADMIN), then read again: nothing written meanwhile goes unrecorded.
+  await agent.setReadOnly({ id: m.id, readOnly: true }, AGENT_MS);
+  const final = await readExecuted(d, m.node, m.id, ctx.signal);
   // Nothing but the manager reads it, and it goes at the next step: stopped meanwhile.
   await agent.stopInstance({ id: m.id }, AGENT_MS * 6);
   const p = await d.agents.for(primary.node).getReplicaStatus({ id: primary.id }, AGENT_MS);
   const flavor = (c.flavor || m.flavor) as Flavor;
-  const errant = errantTransactions(flavor, executed, p.executedGtids);
-  const out = { executedGtids: executed, primaryExecutedGtids: p.executedGtids, errant: isEmpty(errant) ? '' : describe(errant), errantCount: count(errant) };
+  const errant = errantTransactions(flavor, final, p.executedGtids);
+  const out = { executedGtids: final, primaryExecutedGtids: p.executedGtids, errant: isEmpty(errant) ? '' : describe(errant), errantCount: count(errant) };
   d.fleet.event('cluster.rebuild.errant', c.name, out.errant
     ? `${m.name} had transactions the primary ${primary.name} lacks (not the cluster's, discarded by its rebuild): ${out.errant}`
     : `${m.name} had no transaction the primary ${primary.name} lacks; rebuilt from a copy all the same`);
