@@ -1,4 +1,9 @@
+import fs from 'node:fs/promises';
 import type Docker from 'dockerode';
+import { failedPrecondition } from '../src/errors';
+import { dialectFor, type Flavor } from '../src/mysql/dialect';
+import { layoutFor } from './instance/layout';
+import { withReplicaSection } from './movement/replica-cnf';
 import type { Logger } from '../src/log';
 import type { Instances } from './instance/lifecycle';
 import type { Replication } from './movement/replication';
@@ -29,4 +34,15 @@ export function leaseFence(repl: Replication, instances: Instances, docker: Dock
     if (timedOut) return kill(id, `read-only not set within ${READ_ONLY_MS} ms (a commit holds it)`);
     if ((await repl.killClientsWithin(id, SETTLE_MS)).left > 0) return kill(id, 'a session stayed after KILL');
   };
+}
+
+// Before a fenced instance's mysqld starts again (to read what it executed before it is
+// rebuilt): its my.cnf gets the replica section, so it boots read-only with replication not
+// started and no client can write to it meanwhile.
+export async function readOnlyAtBoot(instances: Instances, id: string): Promise<void> {
+  const i = await instances.get(id);
+  if (!i) throw failedPrecondition(`instance ${id} is not on this node`);
+  const file = layoutFor(i.diskPath, id).mycnf;
+  const cnf = await fs.readFile(file, 'utf8');
+  await fs.writeFile(file, withReplicaSection(cnf, dialectFor(i.flavor as Flavor).replicaSettings()), { mode: 0o644 });
 }

@@ -12,6 +12,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
 import type { MovementHandlers } from './movement/handlers';
+import { readOnlyAtBoot } from './fence';
 
 export function toAgentInstance(i: InstanceStatus): AgentInstance {
   return {
@@ -59,7 +60,10 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
       const { spec, admin } = checkAgentCreate(req);
       return toAgentInstance(await instances.create({ ...spec, requireTls: req.requireTls }, admin));
     }, LIMIT.create),
-    StartInstance: unary(log, 'StartInstance', async (req) => toAgentInstance(await instances.start(checkId(req.id))), LIMIT.startStop),
+    StartInstance: unary(log, 'StartInstance', async (req) => {
+      if (req.readOnly) await readOnlyAtBoot(instances, checkId(req.id));
+      return toAgentInstance(await instances.start(checkId(req.id)));
+    }, LIMIT.startStop),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id))), LIMIT.startStop),
     RemoveInstance: unary(log, 'RemoveInstance', async (req) => instances.remove(mine(req), req.keepStartedData), LIMIT.startStop),
     InspectInstance: unary(log, 'InspectInstance', async (req) => {

@@ -229,6 +229,24 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     console.log(`[${f.flavor}] add-replica: ${n} rows, ${(seed.bytes / M).toFixed(0)} MB copied by ${seed.method}`);
   });
 
+  it('never migrates a member (replication would break): resize by migration refused naming the DBA action, in place allowed, a drain leaves members where they are', async () => {
+    const c = await converged('orders');
+    const primary = c.members.find((m) => m.role === 'primary')!.instance!;
+    const replica = c.members.find((m) => m.role === 'replica')!.instance!;
+    await expectStatus(tc.portal.resizeInstance({ instance: primary.name, resources: { cpuMillis: 600 }, mode: 'migrate' }), grpc.status.FAILED_PRECONDITION, new RegExp(`primary of cluster orders.*switchover orders`));
+    await expectStatus(tc.portal.resizeInstance({ instance: replica.name, resources: { memoryBytes: 2 * G }, mode: 'migrate' }), grpc.status.FAILED_PRECONDITION, new RegExp(`replica of cluster orders.*add-replica orders.*remove-replica orders ${replica.name}`));
+    expect((await tc.portal.listInstances({ node: '' })).instances.filter((i) => i.clusterName === 'orders')).toHaveLength(3);
+    await waitOp(tc, (await tc.portal.resizeInstance({ instance: replica.name, resources: { cpuMillis: 600 }, mode: 'in-place' })).id);
+    expect((await tc.portal.getInstance({ instance: replica.id })).resources!.cpuMillis).toBe(600);
+    const drain = await waitOp(tc, (await tc.portal.drainNode({ name: replica.node })).id);
+    expect(JSON.parse(drain.outputs['migrate-all']!)).toMatchObject({ moved: 0, kept: [replica.name] });
+    const events = (await (await fetch(`${tc.adminUrl}/v1/events?kind=drain.skipped&subject=${replica.id}`)).json()) as { items: { message: string }[] };
+    expect(events.items[0]!.message).toMatch(/replica of cluster orders/);
+    await tc.portal.uncordonNode({ name: replica.node });
+    const after = await converged('orders');
+    expect(after.members.find((m) => m.instance!.id === replica.id)!.instance!.node).toBe(replica.node);
+  });
+
   it('deletes the cluster: no member, container, directory or port left', async () => {
     const c = await get('orders');
     const op = await tc.portal.deleteCluster({ name: 'orders' });

@@ -1,5 +1,6 @@
 import { errorMessage } from '../../src/errors';
 import type { Logger } from '../../src/log';
+import { memberMoveRefusal } from '../clusters/guard';
 import type { UsageMap } from '../health/usage';
 import type { Engine } from '../operations/engine';
 import type { FleetState } from '../state/fleet';
@@ -34,6 +35,7 @@ export class Expander {
   private readonly lastActionAt = new Map<string, number>();
   private readonly samples = new Map<string, { at: number; bytes: number }[]>();
   private timer?: NodeJS.Timeout;
+  private readonly membersSaid = new Set<string>();
 
   constructor(
     private readonly d: { fleet: FleetState; engine: Engine; usage: UsageMap; ops: ExpansionOps; log: Logger },
@@ -104,6 +106,8 @@ export class Expander {
       const plan = this.d.ops.plan({ instance: p.instanceId, change: p.change, mode: p.mode });
       return { outcome: 'planned', detail: `${plan.decision.kind}: ${plan.decision.reason}`, operationId: '' };
     }
+    const member = this.memberKept(p);
+    if (member) return member;
     try {
       const op = this.d.ops.resize({ instance: p.instanceId, change: p.change, mode: p.mode, by: `automatic expansion (${p.trigger})` });
       this.lastActionAt.set(p.instanceId, now);
@@ -111,6 +115,17 @@ export class Expander {
     } catch (err) {
       return { outcome: 'refused', detail: errorMessage(err), operationId: '' };
     }
+  }
+
+  // A cluster member is never migrated (manager/clusters/guard.ts): skipped, with one event per
+  // member until it is resized in place or leaves the cluster.
+  private memberKept(p: Proposal): Pick<ExpansionRecord, 'outcome' | 'detail' | 'operationId'> | undefined {
+    const i = this.d.fleet.store.instances.get(p.instanceId);
+    const why = i && memberMoveRefusal(i);
+    if (!why || !this.wouldMigrate(p)) return undefined;
+    if (!this.membersSaid.has(p.instanceId)) this.d.fleet.event('expansion.member-skipped', p.instanceId, `${p.reason}; not migrated: ${why}`);
+    this.membersSaid.add(p.instanceId);
+    return { outcome: 'skipped', detail: `not migrated: ${why}`, operationId: '' };
   }
 
   private record(p: Proposal, r: Pick<ExpansionRecord, 'outcome' | 'detail' | 'operationId'>, now: number): ExpansionRecord {

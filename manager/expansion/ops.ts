@@ -1,5 +1,6 @@
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
+import { memberMoveRefusal } from '../clusters/guard';
 import type { UsageMap } from '../health/usage';
 import { DRAINING } from '../operations/drain';
 import type { Engine } from '../operations/engine';
@@ -76,6 +77,8 @@ export class ExpansionOps {
     const opId = newOperationId();
     this.d.fleet.change(() => {
       const { decision, next, instance: i } = this.plan(req);
+      const member = req.mode === 'migrate' || decision.kind === 'migrate' ? memberMoveRefusal(i) : undefined;
+      if (member) throw failedPrecondition(`resize of ${i.name} by migration refused: ${member}`);
       if (decision.kind === 'refused') throw resourceExhausted(`resize of ${i.name} refused: ${decision.reason}`);
       if (i.state !== 'running' && decision.kind !== 'none') throw failedPrecondition(`instance ${i.name} is ${i.state}: only a running instance is resized`);
       const from: Shape = { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes };
@@ -109,6 +112,8 @@ export class ExpansionOps {
 
   // The target is reserved beside the source in the same change that records the operation.
   recordMigration(opId: string, i: InstanceRow, to: Shape, target: Where, extra: Record<string, unknown> = {}): void {
+    const member = memberMoveRefusal(i);
+    if (member) throw failedPrecondition(`${i.name} is not moved to another node: ${member}`);
     const r = reserveAt(this.d.fleet, i, to, opId, target);
     const from: Shape = { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes };
     const params = { instanceId: i.id, reservationId: r.reservationId, from, to, source: r.source, target: r.target, ...extra };

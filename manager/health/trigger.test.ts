@@ -75,6 +75,30 @@ describe('FailoverTrigger', () => {
     expect(submitted).toEqual([expect.objectContaining({ cluster: 'orders', primaryId: ids.a, lastPrimary: { executedGtids: '0-7-42', serverUuid: '', serverId: 7 }, reason: expect.stringMatching(/stopped/) })]);
   });
 
+  it('a restarted agent that reports the primary without identity before its container dies: the failover gets the identity and GTIDs last seen alive', async () => {
+    const { fleet, ids, submitted, trigger, report, replicasLost } = setup(deadPort);
+    report('a', ids.a!, { serverUuid: 'aaaaaaaa-0000-0000-0000-000000000001', executedGtids: 'aaaaaaaa-0000-0000-0000-000000000001:1-42' });
+    await trigger.tick();
+    // The agent restarts: its first heartbeat carries no replication state, then the container
+    // is killed before its probe ever read mysqld.
+    (trigger as unknown as { d: { replication: ReplicationMap } }).d.replication.report('a', [{ id: ids.a!, replication: null }]);
+    report('a', ids.a!, { mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000, serverUuid: '', serverId: 0, executedGtids: '' });
+    replicasLost();
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    expect(submitted).toEqual([expect.objectContaining({ primaryId: ids.a, lastPrimary: { executedGtids: 'aaaaaaaa-0000-0000-0000-000000000001:1-42', serverUuid: 'aaaaaaaa-0000-0000-0000-000000000001', serverId: 7 } })]);
+  });
+
+  it('a fenced member stopped on a host that answers is rebuilt (only its instance held), once per retry period', async () => {
+    const { fleet, ids, submitted, trigger } = setup(alivePort);
+    fleet.fenceInstance(ids.b!, 'test');
+    await fleet.heartbeat('b', Date.now(), [], [], [{ id: ids.b!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    expect(submitted).toEqual([{ cluster: 'orders', instanceId: ids.b }]);
+    await trigger.tick();
+    expect(submitted).toHaveLength(1);
+  });
+
   it('agent silent but mysqld greets the manager: no failover', async () => {
     const { fleet, submitted, trigger, replicasLost } = setup(alivePort);
     replicasLost();

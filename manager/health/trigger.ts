@@ -5,6 +5,7 @@ import { endpointOf } from '../clusters/members';
 import { repointReplica } from '../movement/replica';
 import type { OperationDeps } from '../operations/deps';
 import type { Engine } from '../operations/engine';
+import type { LastPrimary } from '../movement/decide';
 import type { FailoverParams } from '../operations/cluster-failover';
 import type { FleetState } from '../state/fleet';
 import type { ClusterRow } from '../store/clusters';
@@ -24,9 +25,12 @@ export interface TriggerConfig extends DetectionThresholds {
   leaseMs: number;
   // After an aborted failover, wait this long before trying that cluster again.
   retryAfterAbortMs: number;
+  // A fenced member whose host answers is rebuilt from a copy of the primary (cluster-rebuild);
+  // a failed rebuild is tried again after this long. 0: never (it stays fenced and stopped).
+  rebuildRetryMs: number;
 }
 
-export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000 };
+export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000 };
 
 interface ProbeState {
   atMs: number;
@@ -45,6 +49,14 @@ export class FailoverTrigger {
   private readonly blockedSaid = new Set<string>();
   private notices: FailoverNotice[] = [];
   private readonly busy = new Set<string>();
+  private readonly rebuildTried = new Map<string, number>();
+  private readonly verdicts = new Map<string, string>();
+  // Each member's last state read while its mysqld answered. The replication map holds only an
+  // agent's latest report: a restarted agent first reports an instance without replication state
+  // (its probe has not read it yet) and, once its container is dead, without identity or GTIDs.
+  // A failover judges errant transactions against the dead primary's server_uuid and executed
+  // set, and with those empty every transaction on the replicas would look errant.
+  private readonly lastKnown = new Map<string, LastPrimary & { atMs: number }>();
   private running = false;
 
   constructor(
@@ -80,18 +92,24 @@ export class FailoverTrigger {
       const notices: FailoverNotice[] = [];
       for (const c of this.d.fleet.store.clusters.all()) {
         const ms = this.d.fleet.store.instances.inCluster(c.name);
+        for (const m of ms) this.remember(m);
+        // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
+        for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
         const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
         const replicas = ms.filter((m) => m.clusterRole === 'replica' && !m.fenced);
         if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
         notices.push(...this.unacknowledged(c, ms, now));
         for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
         if (!primary || c.state !== 'running') continue;
+        for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) this.rebuild(c, f, now);
         if (this.leaseFencedWhileAway(primary, now)) this.act(`lease:${primary.id}`, () => this.giveWritesBack(c, primary));
         for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
         const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
         for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
       }
+      const members = new Set(this.d.fleet.store.clusters.all().flatMap((c) => this.d.fleet.store.instances.inCluster(c.name).map((m) => m.id)));
+      for (const id of this.lastKnown.keys()) if (!members.has(id)) this.lastKnown.delete(id);
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
       for (const [node, ids] of leases) this.leases.set(node, ids);
       this.notices = notices;
@@ -105,6 +123,7 @@ export class FailoverTrigger {
   private async judge(c: ClusterRow, primary: InstanceRow, replicas: InstanceRow[], now: number): Promise<void> {
     const o = await this.observe(primary, replicas, now);
     const v = judgePrimary(o, this.cfg);
+    this.logVerdict(c.name, primary, v, o);
     if (v.state !== 'dead') {
       this.blockedSaid.delete(c.name);
       return;
@@ -121,22 +140,44 @@ export class FailoverTrigger {
     this.submit(c, primary, v.reason, now);
   }
 
-  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+  // Every change of a primary's verdict is logged with what it was judged on: a failover that
+  // did not happen is explained by the log, not guessed at.
+  private logVerdict(cluster: string, primary: InstanceRow, v: { state: string; reason: string }, o: PrimaryObservation | undefined): void {
+    const key = `${v.state}:${v.reason.replace(/\d+ (ms|s)\b/g, '')}`;
+    if (this.verdicts.get(cluster) === key) return;
+    this.verdicts.set(cluster, key);
+    const seen = o && { agentAgoMs: o.now - o.agentLastHeartbeatMs, containerState: o.containerState, agentProbe: o.agentProbe, managerProbe: o.managerProbe, replicas: o.replicas };
+    this.d.log.info({ cluster, primary: primary.name, verdict: v.state, reason: v.reason, ...seen }, 'primary verdict');
+  }
+
+  private remember(m: InstanceRow): void {
+    const r = this.d.replication.get(m.id);
+    const s = r?.state;
+    if (!s?.mysqldUp || (!s.serverUuid && !s.serverId)) return;
+    const prev = this.lastKnown.get(m.id);
+    if (prev && prev.atMs >= r!.receivedAtMs) return;
+    this.lastKnown.set(m.id, { executedGtids: s.executedGtids, serverUuid: s.serverUuid, serverId: s.serverId, atMs: r!.receivedAtMs });
+  }
+
+  // The dead primary as last seen alive: its latest report when that still names it, else what
+  // was remembered (the identity never changes; the executed set only grows).
+  lastPrimary(primary: InstanceRow): LastPrimary {
     const last = this.d.replication.get(primary.id)?.state;
-    const params: FailoverParams = {
-      cluster: c.name,
-      primaryId: primary.id,
-      reason,
-      detectedAtMs: now,
-      lastPrimary: { executedGtids: last?.executedGtids ?? '', serverUuid: last?.serverUuid ?? '', serverId: last?.serverId || primary.serverId },
-    };
-    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).map((m) => ({ kind: 'instance' as const, name: m.id }))];
+    const known = this.lastKnown.get(primary.id);
+    const executedGtids = last?.executedGtids || known?.executedGtids || '';
+    return { executedGtids, serverUuid: last?.serverUuid || known?.serverUuid || '', serverId: last?.serverId || known?.serverId || primary.serverId };
+  }
+
+  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+    const params: FailoverParams = { cluster: c.name, primaryId: primary.id, reason, detectedAtMs: now, lastPrimary: this.lastPrimary(primary) };
+    // Fenced members are not failed over (nor re-pointed): a rebuild may hold them meanwhile.
+    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).filter((m) => !m.fenced).map((m) => ({ kind: 'instance' as const, name: m.id }))];
     try {
       const op = this.d.engine.submit({ type: 'cluster-failover', params: params as unknown as Record<string, unknown>, subjects, ifBusy: 'refuse' });
       this.d.log.warn({ cluster: c.name, primary: primary.name, reason, operation: op.id }, 'primary is dead: failover started');
     } catch (err) {
       // Another operation holds the cluster (a switchover, a failover already running).
-      this.d.log.debug({ cluster: c.name, err: errorMessage(err) }, 'failover not started');
+      this.logVerdict(c.name, primary, { state: 'not-started', reason: errorMessage(err) }, undefined);
     }
   }
 
@@ -231,12 +272,35 @@ export class FailoverTrigger {
   }
 
   // A fenced instance (an old primary) whose host answers again is stopped: it is never
-  // rejoined as it is (rebuild it from a copy: remove it and add a replica).
+  // rejoined as it is; a cluster-rebuild then replaces it with a copy of the primary.
   private async stopFenced(f: InstanceRow): Promise<void> {
     const n = this.d.fleet.snapshot.get(f.node);
     if (!n || Date.now() - n.lastHeartbeatMs > this.cfg.agentSilentMs) return;
+    // Its rebuild starts it read-only to read what it executed: not stopped under it.
+    if (this.d.engine.holder([{ kind: 'instance', name: f.id }])) return;
     await this.d.agents.for(f.node).stopInstance({ id: f.id }, 3000);
-    this.d.fleet.event('instance.fenced.stopped', f.id, `fenced ${f.name} answered again on ${f.node}: its container is stopped (rebuild it from a copy, never rejoin it as it is)`);
+    this.d.fleet.event('instance.fenced.stopped', f.id, `fenced ${f.name} answered again on ${f.node}: its container is stopped (it is rebuilt from a copy, never rejoined as it is)`);
+  }
+
+  // Only once it is stopped (the fence holds) on a host that answers, with a running primary
+  // to copy from, and not again soon after a failed try.
+  private mayRebuild(m: InstanceRow, primary: InstanceRow, now: number): boolean {
+    if (!this.cfg.rebuildRetryMs || !m.fenced || (m.state !== 'stopped' && m.state !== 'failed') || primary.state !== 'running') return false;
+    const n = this.d.fleet.snapshot.get(m.node);
+    if (!n || now - n.lastHeartbeatMs > this.cfg.agentSilentMs) return false;
+    return now - (this.rebuildTried.get(m.id) ?? 0) >= this.cfg.rebuildRetryMs;
+  }
+
+  // Holds only the member: a failover or switchover of the cluster (which leave fenced members
+  // out of their subjects) is never held up by a copy.
+  private rebuild(c: ClusterRow, m: InstanceRow, now: number): void {
+    try {
+      const op = this.d.engine.submit({ type: 'cluster-rebuild', params: { cluster: c.name, instanceId: m.id }, subjects: [{ kind: 'instance', name: m.id }], ifBusy: 'refuse' });
+      this.rebuildTried.set(m.id, now);
+      this.d.log.warn({ cluster: c.name, instance: m.name, operation: op.id }, 'fenced member answers again: rebuilding it from a copy of the primary');
+    } catch (err) {
+      this.d.log.debug({ cluster: c.name, instance: m.name, err: errorMessage(err) }, 'rebuild not started');
+    }
   }
 
   private act(key: string, fn: () => Promise<void>): void {

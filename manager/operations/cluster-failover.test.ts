@@ -85,8 +85,8 @@ async function setup() {
     fleet.setMembership(instance.id, 'orders', n === 'a' ? 'primary' : 'replica');
     ids[n] = instance.id;
   }
-  const run = async (lastExecuted = `${P}:1-100`) => {
-    const params: FailoverParams = { cluster: 'orders', primaryId: ids.a!, reason: 'test: container stopped', detectedAtMs: Date.now(), lastPrimary: { executedGtids: lastExecuted, serverUuid: P, serverId: 1 } };
+  const run = async (lastExecuted = `${P}:1-100`, serverUuid = P) => {
+    const params: FailoverParams = { cluster: 'orders', primaryId: ids.a!, reason: 'test: container stopped', detectedAtMs: Date.now(), lastPrimary: { executedGtids: lastExecuted, serverUuid, serverId: 1 } };
     const op = engine.submit({ type: 'cluster-failover', params: params as never, subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' });
     return (await engine.wait(op.id, 5000))!;
   };
@@ -140,6 +140,16 @@ describe('cluster-failover operation', () => {
     expect(fleet.store.instances.inCluster('orders').find((m) => m.clusterRole === 'primary')!.id).toBe(ids.a);
     expect(fleet.store.instances.get(ids.a!)!.fenced).toBe(false);
     expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ outcome: 'aborted', message: expect.stringMatching(/errant/) });
+  });
+
+  it('MySQL primary never reported (no server_uuid): aborts saying so, instead of calling every replica errant', async () => {
+    const { fleet, agents, ids, run } = await setup();
+    agents.get('b')!.status = { received: `${P}:1-100`, executed: `${P}:1-100` };
+    agents.get('c')!.status = { received: `${P}:1-100`, executed: `${P}:1-100` };
+    const op = await run('', '');
+    expect(op.state).toBe('failed');
+    expect(op.error).toMatch(/server_uuid of the dead primary is unknown/);
+    expect(fleet.store.instances.inCluster('orders').find((m) => m.clusterRole === 'primary')!.id).toBe(ids.a);
   });
 
   it('the old primary unreachable (host lost): fenced in the store, the failover still completes', async () => {

@@ -123,6 +123,8 @@ function chosen(ctx: Ctx): Chosen {
 function choose(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Chosen {
   const g = gathered(ctx);
   const flavor = flavorOf(d, ctx);
+  // Without the dead primary's server_uuid every transaction on the replicas would look errant.
+  if (flavor === 'mysql' && !ctx.params.lastPrimary.serverUuid) throw new Error(`the server_uuid of the dead primary is unknown (no report of it since the manager started): its transactions cannot be told from errant ones`);
   const c = chooseFailoverCandidate(flavor, g.replicas, ctx.params.lastPrimary, cfg);
   for (const r of c.refused) d.fleet.event('cluster.failover.refused', ctx.params.cluster, `failover of ${ctx.params.cluster} refuses ${r.name}: ${r.reason}`);
   if (!c.ok) throw new Error(`no replica may be promoted: ${c.reason}`);

@@ -2,8 +2,13 @@ import { errorMessage } from '../../src/errors';
 import { chooseSwitchoverTarget } from '../clusters/decide';
 import type { MemberStatus } from '../clusters/health';
 import { endpointOf, memberRow, mustCluster, primaryOf } from '../clusters/members';
-import { catchUp, CutOverIncomplete, cutOver, repointReplica, type MovementProgress } from '../movement/index';
+import { CutOverIncomplete, cutOver, isCaughtUp, lagTransactions, replicationBroken, repointReplica, type MovementProgress } from '../movement/index';
+import { view } from '../movement/replica';
+import { sleep } from '../movement/types';
+import { applyRate, catchUpLimits, type ApplySample } from '../clusters/catchup';
 import type { Flavor } from '../../src/mysql/dialect';
+import { count, describe, isEmpty, parseGtidSet } from '../../src/mysql/gtid';
+import { errantTransactions } from '../movement/decide';
 import type { OperationDeps } from './deps';
 import type { OperationType, StepContext } from './types';
 
@@ -27,7 +32,8 @@ interface CutOut {
 
 // Catch-up ends this close to the primary; the cut-over then blocks writes for at most
 // cutOverDeadlineMs before it gives them back to the old primary (an abort).
-export const SWITCHOVER = { lag: { maxSeconds: 1, maxTransactions: 50 }, catchUpDeadlineMs: 60_000, graceMs: 200, cutOverDeadlineMs: 5000 };
+// applyMs: the catch-up also ends when the candidate applies what it lacks within this long.
+export const SWITCHOVER = { lag: { maxSeconds: 1, maxTransactions: 50 }, applyMs: 1000, catchUpDeadlineMs: 60_000, graceMs: 200, cutOverDeadlineMs: 5000 };
 
 // Planned and lossless, on manager/movement's cut-over: choose the target, let it catch up, then
 // old primary read-only, writers killed after a grace, target caught up to the old primary's
@@ -52,6 +58,7 @@ export function clusterSwitchoverOperation(d: OperationDeps): OperationType<Swit
         retries: 3,
         backoffMs: 1000,
         run: async (ctx) => {
+          await fenceDivergedOldPrimary(d, ctx);
           await repointOthers(d, ctx.params.cluster, ctx.output<Chosen>('choose')!.to, ctx.signal);
           history(ctx, 'done', { blockedMs: ctx.output<CutOut>('cut-over')?.blockedMs });
         },
@@ -83,10 +90,30 @@ async function choose(d: OperationDeps, ctx: Ctx): Promise<Chosen> {
 
 const report = (ctx: Ctx) => (p: MovementProgress) => ctx.progress({ phase: p.lagTransactions !== undefined ? `${p.phase} (lag ${p.lagTransactions} transactions)` : p.phase });
 
-async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number }> {
+// Until the candidate is close enough (clusters/catchup.ts: the fixed limits, or what it
+// applies in SWITCHOVER.applyMs at its measured rate), judged by the movement library's
+// isCaughtUp; fails at once when its replication breaks, or at the deadline with the reason.
+async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number; lagTransactions: number; maxTransactions: number }> {
   const { from, to } = ctx.output<Chosen>('choose')!;
-  const r = await catchUp(endpointOf(d, memberRow(d, to)), endpointOf(d, memberRow(d, from)), SWITCHOVER.lag, { deadlineMs: SWITCHOVER.catchUpDeadlineMs, signal: ctx.signal, onProgress: report(ctx) });
-  return { waitedMs: r.waitedMs };
+  const src = endpointOf(d, memberRow(d, from));
+  const tgt = endpointOf(d, memberRow(d, to));
+  const t0 = Date.now();
+  const samples: ApplySample[] = [];
+  for (;;) {
+    const s = await src.agent.getReplicaStatus({ id: src.id }, 5000);
+    const r = await tgt.agent.getReplicaStatus({ id: tgt.id }, 5000);
+    samples.push({ atMs: Date.now(), executed: count(parseGtidSet(tgt.flavor, r.executedGtids)) });
+    while (samples.length > 2 && samples[0]!.atMs < Date.now() - 3000) samples.shift();
+    const limits = catchUpLimits(SWITCHOVER.lag, samples, SWITCHOVER.applyMs);
+    const lag = lagTransactions(src.flavor, s.executedGtids, r.executedGtids);
+    ctx.progress({ phase: `catch-up (lag ${lag} transactions, limit ${limits.maxTransactions})` });
+    const v = isCaughtUp(src.flavor, s.executedGtids, view(r), limits);
+    if (v.ok) return { waitedMs: Date.now() - t0, lagTransactions: lag, maxTransactions: limits.maxTransactions };
+    const broken = replicationBroken(view(r));
+    if (broken) throw new Error(`replication of ${tgt.id} from ${src.id} broke: ${broken}`);
+    if (Date.now() - t0 > SWITCHOVER.catchUpDeadlineMs) throw new Error(`replica ${tgt.id} did not catch up within ${SWITCHOVER.catchUpDeadlineMs / 1000} s: ${v.reason}, applying ${Math.round(applyRate(samples))} transactions/s (it does not keep up with the primary's writes; the primary takes writes as before)`);
+    await sleep(200, ctx.signal);
+  }
 }
 
 async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
@@ -110,6 +137,28 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
   // Clients asking for the primary's endpoint learn the new one from here on.
   d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`);
   return out;
+}
+
+// A commit that was waiting (for a semi-sync acknowledgement, or in the group commit queue
+// behind one) when the old primary turned read-only can still complete after its final set was
+// read. Its transactions are then on the old primary only: re-pointed with GTID
+// auto-positioning it would carry them as its own (and a later switchover back onto it fails
+// catch-up with "transactions the source does not have"). Such an old primary is fenced
+// instead, with what it has in an event; the trigger rebuilds it from a copy.
+async function fenceDivergedOldPrimary(d: OperationDeps, ctx: Ctx): Promise<void> {
+  const { from, to } = ctx.output<Chosen>('choose')!;
+  const old = memberRow(d, from);
+  if (old.fenced) return;
+  // Against the final set the cut-over read (not the new primary's set: on MariaDB its own new
+  // writes reuse the sequence numbers and would hide the old primary's late ones).
+  const final = ctx.output<CutOut>('cut-over')?.finalGtid;
+  const o = final ? await statusOf(d, from) : undefined;
+  if (!final || !o) return;
+  const flavor = (old.flavor || mustCluster(d, ctx.params.cluster).flavor) as Flavor;
+  const extra = errantTransactions(flavor, o.executedGtids, final);
+  if (isEmpty(extra)) return;
+  d.fleet.fenceInstance(from, `after the switchover of ${ctx.params.cluster} it had transactions the new primary lacks: ${describe(extra)}`);
+  d.fleet.event('cluster.switchover.diverged', ctx.params.cluster, `${old.name} committed ${describe(extra)} after its final set was read: fenced, to be rebuilt from a copy of ${memberRow(d, to).name}`);
 }
 
 // The cut-over failed for good before the store switched: whatever the target became, it is a

@@ -1,3 +1,4 @@
+import { memberMoveRefusal } from '../clusters/guard';
 import { isReservation } from '../expansion/reservation';
 import type { OperationDeps } from './deps';
 import type { OperationType, StepContext } from './types';
@@ -38,8 +39,13 @@ export function drainOperation(d: OperationDeps): OperationType<DrainParams> {
   };
 }
 
-async function migrateAll(d: OperationDeps, ctx: Ctx): Promise<{ moved: number; failed: string[] }> {
-  const instances = d.fleet.store.instances.onNode(ctx.params.node).filter((i) => !isReservation(i.name));
+async function migrateAll(d: OperationDeps, ctx: Ctx): Promise<{ moved: number; failed: string[]; kept?: string[] }> {
+  const all = d.fleet.store.instances.onNode(ctx.params.node).filter((i) => !isReservation(i.name));
+  // Cluster members stay (a migration would break replication): each gets an event saying what
+  // the DBA does instead, and the drain's output and final event name them.
+  const kept = all.filter((i) => memberMoveRefusal(i));
+  for (const i of kept) d.fleet.event('drain.skipped', i.id, `drain of ${ctx.params.node} leaves ${memberMoveRefusal(i)}`);
+  const instances = all.filter((i) => !kept.includes(i));
   const ids = instances.map((i) => i.id);
   const failed: string[] = [];
   let done = 0;
@@ -57,6 +63,7 @@ async function migrateAll(d: OperationDeps, ctx: Ctx): Promise<{ moved: number; 
     ctx.progress({ phase: `migrated ${done} of ${ids.length}` });
   }
   if (failed.length) throw new Error(`${failed.length} of ${ids.length} migrations failed: ${failed.join('; ')}`);
-  d.fleet.event('node.drained', ctx.params.node, `${done} instances moved off ${ctx.params.node}`);
-  return { moved: done, failed };
+  const left = kept.length ? `; ${kept.length} cluster members left on it (${kept.map((i) => i.name).join(', ')}): see the drain.skipped events` : '';
+  d.fleet.event('node.drained', ctx.params.node, `${done} instances moved off ${ctx.params.node}${left}`);
+  return { moved: done, failed, kept: kept.map((i) => i.name) };
 }

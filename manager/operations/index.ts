@@ -1,6 +1,7 @@
 import { clusterCreateOperation } from './cluster-create';
 import { clusterDeleteOperation } from './cluster-delete';
 import { clusterAddReplicaOperation } from './cluster-add-replica';
+import { clusterRebuildOperation } from './cluster-rebuild';
 import { clusterRemoveReplicaOperation } from './cluster-remove-replica';
 import { clusterSwitchoverOperation } from './cluster-switchover';
 import { createOperation } from './create';
@@ -25,6 +26,7 @@ export const OPERATION_TYPES: Record<string, (d: OperationDeps) => OperationType
   'cluster-add-replica': clusterAddReplicaOperation,
   'cluster-remove-replica': clusterRemoveReplicaOperation,
   'cluster-switchover': clusterSwitchoverOperation,
+  'cluster-rebuild': clusterRebuildOperation,
 };
 
 export function registerOperationTypes(engine: Engine, d: OperationDeps): void {

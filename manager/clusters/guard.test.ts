@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/log';
+import { ExpansionOps } from '../expansion/ops';
+import { UsageMap } from '../health/usage';
+import { Engine } from '../operations/engine';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { FleetState } from '../state/fleet';
+import { Store } from '../store/index';
+import { memberMoveRefusal } from './guard';
+
+describe('memberMoveRefusal', () => {
+  it('lets a standalone instance move', () => {
+    expect(memberMoveRefusal({ name: 'a', clusterName: '', clusterRole: '', fenced: false })).toBeUndefined();
+  });
+
+  it('refuses the primary, asking for a switchover first', () => {
+    expect(memberMoveRefusal({ name: 'orders-1', clusterName: 'orders', clusterRole: 'primary', fenced: false })).toMatch(/primary of cluster orders.*switchover orders/);
+  });
+
+  it('refuses a replica, naming add-replica and remove-replica', () => {
+    expect(memberMoveRefusal({ name: 'orders-2', clusterName: 'orders', clusterRole: 'replica', fenced: false })).toMatch(/replica of cluster orders.*add-replica orders.*remove-replica orders orders-2/);
+  });
+
+  it('refuses a fenced former primary', () => {
+    expect(memberMoveRefusal({ name: 'orders-1', clusterName: 'orders', clusterRole: 'replica', fenced: true })).toMatch(/fenced member of cluster orders/);
+  });
+});
+
+describe('ExpansionOps and cluster members', () => {
+  it('refuses a resize by migration of a member with FAILED_PRECONDITION and records nothing', () => {
+    const G = 1024 ** 3;
+    const fleet = FleetState.load(Store.open(':memory:'));
+    for (const n of ['a', 'b']) {
+      fleet.registerNode({ name: n, agentAddress: `${n}:1`, host: '127.0.0.1', labels: {}, cpuMillis: 4000, memoryBytes: 8 * G, portMin: 3300, portMax: 3399, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] }, []);
+    }
+    fleet.createCluster({ name: 'orders', state: 'running', replication: 'async', semiSyncTimeoutMs: 0, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
+    fleet.reserveInstance({ id: 'i-p', name: 'orders-1', serverId: 1, node: 'a', diskPath: '/d', port: 3300, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: 'primary' } as never);
+    const engine = new Engine(fleet.store, createLogger('test', 'silent'));
+    const x = new ExpansionOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
+    const before = fleet.store.operations.active().length;
+    expect(() => x.resize({ instance: 'orders-1', change: { cpuMillis: 600 }, mode: 'migrate', constraints: [] })).toThrow(/primary of cluster orders.*switchover orders/);
+    // auto that would migrate (the node cannot take 3.9 CPUs more, the other can).
+    fleet.reserveInstance({ id: 'i-o', name: 'other', serverId: 2, node: 'a', diskPath: '/d', port: 3301, cpuMillis: 3000, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x' } as never);
+    expect(() => x.resize({ instance: 'orders-1', change: { cpuMillis: 1500 }, mode: 'auto', constraints: [] })).toThrow(/primary of cluster orders/);
+    expect(fleet.store.operations.active().length).toBe(before);
+    expect(fleet.store.instances.all().map((i) => i.name).sort()).toEqual(['orders-1', 'other']);
+  });
+});

@@ -1,0 +1,96 @@
+import { count, describe, isEmpty } from '../../src/mysql/gtid';
+import type { Flavor } from '../../src/mysql/dialect';
+import { memberRow, mustCluster, primaryOf } from '../clusters/members';
+import { errantTransactions } from '../movement/decide';
+import { sleep } from '../movement/types';
+import { markRunning, removeMembers, seedReplica, type SeedOut } from './cluster-common';
+import type { OperationDeps } from './deps';
+import type { OperationType, StepContext } from './types';
+
+export interface RebuildParams {
+  cluster: string;
+  // The fenced member (a former primary, or a replica a failover refused) to rebuild.
+  instanceId: string;
+}
+
+export interface RebuildCheck {
+  executedGtids: string;
+  primaryExecutedGtids: string;
+  // Its transactions the current primary lacks: they are not the cluster's and are discarded.
+  errant: string;
+  errantCount: number;
+}
+
+const BOOT_MS = 120_000;
+const AGENT_MS = 5000;
+
+type Ctx = StepContext<RebuildParams>;
+
+// A fenced member that came back is never rejoined as it is (docs/design.md, "Failover"): its
+// mysqld is started read-only (its my.cnf says so before it boots) only to read what it
+// executed; the transactions the current primary lacks are recorded in an event; then its
+// container and data are replaced by a hot copy of the current primary (the movement library,
+// as add-replica does), it replicates by GTID, and only then is it unfenced, as a replica.
+export function clusterRebuildOperation(d: OperationDeps): OperationType<RebuildParams> {
+  const fleet = d.fleet;
+  return {
+    type: 'cluster-rebuild',
+    failed: (ctx, f) => fleet.event('cluster.rebuild-failed', ctx.params.cluster, `rebuild of ${memberName(d, ctx)} failed (it stays fenced): ${f.error}`),
+    steps: [
+      { name: 'check-errant', timeoutMs: BOOT_MS + 10_000, run: (ctx) => checkErrant(d, ctx) },
+      // Past this point its old data is gone: roll forward (retries, then stuck) until it is rebuilt.
+      { name: 'remove-old', pointOfNoReturn: true, retries: 3, backoffMs: 2000, run: (ctx) => removeMembers(d, [ctx.params.instanceId]) },
+      { name: 'seed', retries: 2, backoffMs: 5000, timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, ctx.params.instanceId) },
+      {
+        name: 'unfence',
+        run: async (ctx) => {
+          const seed = ctx.output<SeedOut>('seed');
+          fleet.unfenceInstance(ctx.params.instanceId, `rebuilt from a ${seed?.method ?? ''} copy of the primary of ${ctx.params.cluster}: a replica again`);
+          await markRunning(d, [ctx.params.instanceId]);
+          fleet.event('cluster.member-rebuilt', ctx.params.cluster, `${memberName(d, ctx)} was rebuilt from a copy of ${primaryOf(d, ctx.params.cluster).name} and replicates from it`);
+        },
+      },
+    ],
+  };
+}
+
+function memberName(d: OperationDeps, ctx: Ctx): string {
+  return d.fleet.store.instances.get(ctx.params.instanceId)?.name ?? ctx.params.instanceId;
+}
+
+async function checkErrant(d: OperationDeps, ctx: Ctx): Promise<RebuildCheck> {
+  const c = mustCluster(d, ctx.params.cluster);
+  const m = memberRow(d, ctx.params.instanceId);
+  if (!m.fenced) throw new Error(`${m.name} is not fenced: only a fenced member is rebuilt`);
+  const primary = primaryOf(d, c.name);
+  const agent = d.agents.for(m.node);
+  await agent.startInstance({ id: m.id, readOnly: true }, BOOT_MS);
+  await readExecuted(d, m.node, m.id, ctx.signal);
+  // Read-only also for accounts that may write through read_only (MySQL super_read_only, MariaDB's
+  // READ_ONLY ADMIN), then read again: nothing written meanwhile goes unrecorded.
+  await agent.setReadOnly({ id: m.id, readOnly: true }, AGENT_MS);
+  const final = await readExecuted(d, m.node, m.id, ctx.signal);
+  // Nothing but the manager reads it, and it goes at the next step: stopped meanwhile.
+  await agent.stopInstance({ id: m.id }, AGENT_MS * 6);
+  const p = await d.agents.for(primary.node).getReplicaStatus({ id: primary.id }, AGENT_MS);
+  const flavor = (c.flavor || m.flavor) as Flavor;
+  const errant = errantTransactions(flavor, final, p.executedGtids);
+  const out = { executedGtids: final, primaryExecutedGtids: p.executedGtids, errant: isEmpty(errant) ? '' : describe(errant), errantCount: count(errant) };
+  d.fleet.event('cluster.rebuild.errant', c.name, out.errant
+    ? `${m.name} had transactions the primary ${primary.name} lacks (not the cluster's, discarded by its rebuild): ${out.errant}`
+    : `${m.name} had no transaction the primary ${primary.name} lacks; rebuilt from a copy all the same`);
+  return out;
+}
+
+// mysqld answers a moment after its container starts (crash recovery after a kill).
+async function readExecuted(d: OperationDeps, node: string, id: string, signal: AbortSignal): Promise<string> {
+  const deadline = Date.now() + BOOT_MS;
+  for (;;) {
+    try {
+      return (await d.agents.for(node).getReplicaStatus({ id }, AGENT_MS)).executedGtids;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await sleep(500, signal);
+    }
+  }
+}
