@@ -47,8 +47,12 @@ function agentInstance(id: string, port: number, disk: string): AgentInstance {
   return {
     id, name: id, state: 'running', containerId: `fake-${id}`, port, diskPath: disk, image: 'bench', flavor: 'mariadb', version: '10.11.0-bench',
     resources: { cpuMillis: 250, memoryBytes: G, diskBytes: 10 * G },
+    // Measured usage, as a real agent reports it: a third of the disk, 40% of memory (below the
+    // thresholds, as most of a healthy fleet is).
+    usedDiskBytes: 3 * G + (port % 7) * 2 ** 20, usedMemoryBytes: 0.4 * G, usedCpuMillis: 20, usageMeasuredAtMs: MEASURED_AT,
   };
 }
+const MEASURED_AT = Date.now();
 
 export const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 export const q = (xs: number[], p: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN);
