@@ -36,10 +36,19 @@ const owners = new WeakMap<Snapshot, FleetState>();
 // the store's copy serves the views and a restarted manager).
 const PERSIST_BEAT_MS = 30_000;
 
+// The registry hands over the same list again for a heartbeat that repeats the last report (a
+// delta with nothing in it): its part of the key is made once per list, not per beat (no
+// caller changes a report list in place).
+const reportKeys = new WeakMap<Reported[], string>();
+
 function beatKey(busyPorts: number[], reported: Reported[]): string {
-  let k = busyPorts.join(',');
-  for (const r of reported) k += `|${r.id}:${r.state}:${r.containerId}`;
-  return k;
+  let k = reportKeys.get(reported);
+  if (k === undefined) {
+    k = '';
+    for (const r of reported) k += `|${r.id}:${r.state}:${r.containerId}`;
+    reportKeys.set(reported, k);
+  }
+  return busyPorts.join(',') + k;
 }
 
 // Real free space moves a little with every write on the host: worth a store write only when it
