@@ -6,6 +6,7 @@ import { errorMessage } from '../src/errors';
 import { listeningPorts, probeDisk } from './host';
 import type { Instances } from './instance/lifecycle';
 import { toAgentInstance } from './server';
+import { FULL_EVERY, planBeat, reportKey } from './heartbeat-delta';
 import type { UsageProbe } from './usage';
 import type { ReplicationProbe } from './replication-state';
 import type { WriteLease } from './write-lease';
@@ -19,6 +20,11 @@ export class Heartbeat {
   private stopped = false;
   private busy = false;
   private again = false;
+  // Per instance, the report key the manager holds since its last answer (undefined: it may
+  // hold nothing, the next heartbeat is a full one), and whether it takes deltas.
+  private acked: Map<string, string> | undefined;
+  private deltaOk = false;
+  private sinceFull = 0;
 
   constructor(
     private readonly registry: AsyncClient<RegistryClient>,
@@ -63,24 +69,35 @@ export class Heartbeat {
           ? { ...out, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, usedCpuMillis: u.usedCpuMillis, mysqldUnresponsive: u.mysqldUnresponsive, usageMeasuredAtMs: u.measuredAtMs }
           : out;
       });
+      const keys = new Map(instances.map((i) => [i.id ?? '', reportKey(i)]));
       if (!this.registered) {
         const res = await this.registry.register({ node: info, instances });
         this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
         this.registered = true;
+        this.acked = keys;
         this.health?.lease.renew(sentAtMs, res.writeLease);
         this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
       } else {
+        const plan = planBeat(this.acked, instances, keys, this.deltaOk && this.sinceFull < FULL_EVERY);
         const res = await this.registry.heartbeat({
           node: info.name,
           disks: info.disks,
-          instances,
+          instances: plan.instances,
           busyPorts: info.busyPorts,
+          delta: plan.delta,
+          removedInstanceIds: plan.removed,
         });
+        this.deltaOk = res.acceptsDelta;
+        this.sinceFull = plan.delta ? this.sinceFull + 1 : 0;
+        this.acked = res.fullReport || res.reregister ? undefined : keys;
         if (res.reregister) this.registered = false;
         else this.health?.lease.renew(sentAtMs, res.writeLease);
+        // A manager that lost this node's report wants a full one now, not at the next tick.
+        if (res.fullReport) this.again = true;
       }
     } catch (err) {
       this.registered = false;
+      this.acked = undefined;
       this.log.warn({ err: errorMessage(err) }, 'manager did not take the heartbeat; retrying');
     }
     this.busy = false;

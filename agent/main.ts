@@ -42,6 +42,7 @@ const program = new Command('berth-agent')
   .option('--host <address>', 'address mysqld instances bind to and clients connect to (default: the --listen host)')
   .option('--label <k=v>', 'node label, repeatable (zone=a, rack=r1, disk=ssd)', labelOpt, {})
   .option('--disk <path>', 'data disk mount point, repeatable', collect, [])
+  .option('--templates <on|off>', 'warm create: keep an initialized data directory per image and disk (<disk>/berth/.templates) and copy it instead of initializing', (v) => v === 'on', false)
   .option('--ports <min-max>', 'port range for instances', portRangeOpt, [3301, 3399] as [number, number])
   .option('--docker-socket <path>', 'Docker Engine socket', '/var/run/docker.sock')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
@@ -55,6 +56,7 @@ const program = new Command('berth-agent')
 
 const o = program.opts<{
   manager: string;
+  templates: boolean;
   tlsDir?: string;
   ca?: string;
   cert?: string;
@@ -106,7 +108,7 @@ async function main(): Promise<void> {
   });
   const mysqlTls = mysqlTlsFiles(tls);
   log.info({ mysqlTls: Boolean(mysqlTls) }, mysqlTls ? 'MySQL servers on this node offer TLS with its MySQL certificate' : 'no MySQL certificate (mysql-<node>.crt in --tls-dir): MySQL servers on this node offer no TLS');
-  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1], mysqlTls }, log);
+  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1], mysqlTls }, log, { templates: o.templates });
   const leftovers = await instances.removeLeftovers();
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');

@@ -1,9 +1,11 @@
 // Benchmark: time to a usable MySQL instance through berth (berthctl-equivalent gRPC create,
-// waited until running) against a hand-made baseline doing the same work directly on the Docker
-// engine: directories, my.cnf, mariadb-install-db in a throwaway container, mysqld container,
-// wait until it answers. Both run in this process, alternating, on the same engine and image.
+// waited until running), cold (the agent initializes the data directory in a throwaway
+// container) and warm (the agent copies its data directory template, agent --templates on),
+// against a hand-made baseline doing the same work directly on the Docker engine: directories,
+// my.cnf, the flavor's initializer in a throwaway container, mysqld container, wait until it
+// answers. All three run in this process, in turn, on the same engine and image.
 //
-//   npm run bench:create [-- --runs 5]
+//   npm run bench:create [-- --runs 5] [-- --flavor mysql]
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -12,14 +14,19 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import Docker from 'dockerode';
 import { renderMyCnf } from '../agent/instance/mycnf';
-import { binds, DIRS, IN_CONTAINER, layoutFor } from '../agent/instance/layout';
+import { initCommand } from '../agent/instance/datadir';
+import { templateRoot } from '../agent/instance/template';
+import { binds, DIRS, layoutFor } from '../agent/instance/layout';
+import type { Flavor } from '../src/mysql/dialect';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import { connectSocket, waitFor } from '../src/mysql/connect';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 5);
+const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const FLAVOR: Flavor = arg('--flavor') === 'mysql' ? 'mysql' : 'mariadb';
+const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11');
+const runs = Number(arg('--runs') || 5);
 const M = 1024 ** 2;
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
@@ -41,12 +48,11 @@ async function baseline(dir: string, i: number, port: number): Promise<void> {
   const id = `i-bench${String(i).padStart(6, '0')}`;
   const layout = layoutFor(dir, id);
   for (const d of DIRS) fs.mkdirSync(layout.dirs[d], { recursive: true });
-  fs.writeFileSync(layout.mycnf, renderMyCnf({ flavor: 'mariadb', instanceId: id, serverId: 1000 + i, bindAddress: '127.0.0.1', port, memoryBytes: 512 * M }));
+  fs.writeFileSync(layout.mycnf, renderMyCnf({ flavor: FLAVOR, instanceId: id, serverId: 1000 + i, bindAddress: '127.0.0.1', port, memoryBytes: 512 * M }));
   const labels = { 'berth.bench': 'baseline' };
-  const owners = DIRS.filter((d) => d !== 'conf').map((d) => IN_CONTAINER[d]).join(' ');
   const init = await docker.createContainer({
     Image: IMAGE,
-    Cmd: ['sh', '-c', `chown -R mysql:mysql ${owners} && mariadb-install-db --defaults-file=/etc/berth/my.cnf --user=mysql --skip-test-db`],
+    Cmd: initCommand(FLAVOR),
     Labels: labels,
     HostConfig: { NetworkMode: 'none', Binds: binds(layout) },
   });
@@ -69,61 +75,80 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-'));
   const grpcPort = await freePort();
   const node = `bench-${process.pid}`;
-  const manager = start(['dist/manager/main.js', '--listen', `127.0.0.1:${grpcPort}`, '--state-dir', path.join(dir, 'state')], path.join(dir, 'manager.log'));
-  const agent = start(
-    ['dist/agent/main.js', '--manager', `127.0.0.1:${grpcPort}`, '--listen', `127.0.0.1:${await freePort()}`, '--node', node, '--disk', path.join(dir, 'berth-disk'), '--ports', '3901-3950', '--cpus', '64'],
-    path.join(dir, 'agent.log'),
-  );
+  const registryPort = await freePort();
+  const manager = start(['dist/manager/main.js', '--insecure', '--listen', `127.0.0.1:${grpcPort}`, '--registry-listen', `127.0.0.1:${registryPort}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--state-dir', path.join(dir, 'state'), '--image', IMAGE], path.join(dir, 'manager.log'));
+  // Two agents on one host: "cold" initializes every data directory, "warm" keeps a template.
+  const agentArgs = (name: string, ports: string, extra: string[]) => [
+    'dist/agent/main.js', '--insecure', '--manager', `127.0.0.1:${registryPort}`, '--node', `${node}-${name}`, '--disk', path.join(dir, `disk-${name}`), '--ports', ports, '--cpus', '64', ...extra,
+  ];
+  const agents = [
+    start([...agentArgs('cold', '3901-3920', []), '--listen', `127.0.0.1:${await freePort()}`], path.join(dir, 'agent-cold.log')),
+    start([...agentArgs('warm', '3921-3940', ['--templates', 'on']), '--listen', `127.0.0.1:${await freePort()}`], path.join(dir, 'agent-warm.log')),
+  ];
   const Portal = portalProto().berth.v1.Portal;
   const portal = asyncClient(new Portal(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
-  const results = { berth: [] as number[], baseline: [] as number[] };
+  const results = { cold: [] as number[], warm: [] as number[], baseline: [] as number[] };
+  const create = async (name: string, on: 'cold' | 'warm') => {
+    const t = performance.now();
+    const r = await portal.createInstance({ name, node: `${node}-${on}`, resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1024 * M } });
+    const op = await portal.waitOperation({ id: r.operation!.id, timeoutMs: 120_000 }, 130_000);
+    if (op.state !== 'succeeded') throw new Error(`berth create failed: ${op.error}`);
+    return performance.now() - t;
+  };
   try {
-    await waitFor('node registered', async () => {
-      if ((await portal.listNodes({})).nodes.length === 0) throw new Error('no node yet');
+    await waitFor('nodes registered', async () => {
+      if ((await portal.listNodes({})).nodes.length < 2) throw new Error('no nodes yet');
     }, { timeoutMs: 30_000 });
-    // Warm-up: the agent learns the image's flavor once; the page cache holds the image.
-    const w = await portal.createInstance({ name: 'warmup', resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1024 * M } });
-    await portal.waitOperation({ id: w.operation!.id, timeoutMs: 120_000 }, 130_000);
+    // Warm-up: each agent learns the image's flavor once; the page cache holds the image; the
+    // warm agent makes its template after its first create (not timed).
+    await Promise.all([create('warmup-cold', 'cold'), create('warmup-warm', 'warm')]);
+    const marker = path.join(templateRoot(path.join(dir, 'disk-warm'), (await docker.getImage(IMAGE).inspect()).Id), 'template.json');
+    await waitFor('the template', async () => {
+      if (!fs.existsSync(marker)) throw new Error('not yet');
+    }, { timeoutMs: 300_000, intervalMs: 200 });
     for (let i = 0; i < runs; i++) {
-      let t = performance.now();
-      const r = await portal.createInstance({ name: `bench${i}`, resources: { cpuMillis: 500, memoryBytes: 512 * M, diskBytes: 1024 * M } });
-      const op = await portal.waitOperation({ id: r.operation!.id, timeoutMs: 120_000 }, 130_000);
-      if (op.state !== 'succeeded') throw new Error(`berth create failed: ${op.error}`);
-      results.berth.push(performance.now() - t);
-
-      t = performance.now();
+      results.cold.push(await create(`cold${i}`, 'cold'));
+      results.warm.push(await create(`warm${i}`, 'warm'));
+      const t = performance.now();
       await baseline(path.join(dir, 'baseline-disk'), i, 3951 + i);
       results.baseline.push(performance.now() - t);
     }
   } finally {
     portal.close();
-    for (const p of [agent, manager]) p.kill('SIGTERM');
+    for (const p of [...agents, manager]) p.kill('SIGTERM');
     const leftovers = [
       ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['berth.bench=baseline'] }) })),
-      ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })),
+      ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}-cold`] }) })),
+      ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}-warm`] }) })),
     ];
     for (const c of leftovers) await docker.getContainer(c.Id).remove({ force: true });
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  const b = median(results.berth);
+  const cold = median(results.cold);
+  const warm = median(results.warm);
   const base = median(results.baseline);
   const out = {
     runs,
     image: IMAGE,
-    berthMs: results.berth.map(Math.round),
+    flavor: FLAVOR,
+    coldMs: results.cold.map(Math.round),
+    warmMs: results.warm.map(Math.round),
     baselineMs: results.baseline.map(Math.round),
-    medianBerthMs: Math.round(b),
+    medianColdMs: Math.round(cold),
+    medianWarmMs: Math.round(warm),
     medianBaselineMs: Math.round(base),
-    ratio: Number((b / base).toFixed(2)),
+    ratioCold: Number((cold / base).toFixed(2)),
+    ratioWarm: Number((warm / base).toFixed(2)),
   };
   process.stdout.write(
-    `create to a usable instance (512M, 0.5 CPU), ${runs} runs each, alternating\n` +
-      `  berth (gRPC create + wait):      median ${out.medianBerthMs} ms  ${out.berthMs.join(' ')}\n` +
-      `  baseline (direct Docker API):    median ${out.medianBaselineMs} ms  ${out.baselineMs.join(' ')}\n` +
-      `  ratio berth/baseline:            ${out.ratio}\n`,
+    `create to a usable instance (${FLAVOR}, 512M, 0.5 CPU), ${runs} runs each, in turn\n` +
+      `  berth cold (gRPC create + wait, initializer):  median ${out.medianColdMs} ms  ${out.coldMs.join(' ')}\n` +
+      `  berth warm (gRPC create + wait, template):     median ${out.medianWarmMs} ms  ${out.warmMs.join(' ')}\n` +
+      `  baseline (docker run: initialize, mysqld):     median ${out.medianBaselineMs} ms  ${out.baselineMs.join(' ')}\n` +
+      `  ratio cold/baseline ${out.ratioCold}, warm/baseline ${out.ratioWarm}\n`,
   );
   fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench-results', 'create.json'), JSON.stringify(out, null, 2));
+  fs.writeFileSync(path.join(ROOT, 'bench-results', `create-${FLAVOR}.json`), JSON.stringify(out, null, 2));
 }
 
 main().catch((err: Error) => {

@@ -20,6 +20,7 @@ import type { RegistryClient } from '../src/gen/berth/v1/Registry';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient, bindServer, type AsyncClient } from '../src/rpc';
 import { Store } from '../manager/store/index';
+import { FULL_EVERY } from '../agent/heartbeat-delta';
 import { freePort, managerArgs, ROOT } from './proc';
 
 export interface SimConfig {
@@ -47,8 +48,12 @@ function agentInstance(id: string, port: number, disk: string): AgentInstance {
   return {
     id, name: id, state: 'running', containerId: `fake-${id}`, port, diskPath: disk, image: 'bench', flavor: 'mariadb', version: '10.11.0-bench',
     resources: { cpuMillis: 250, memoryBytes: G, diskBytes: 10 * G },
+    // Measured usage, as a real agent reports it: a third of the disk, 40% of memory (below the
+    // thresholds, as most of a healthy fleet is).
+    usedDiskBytes: 3 * G + (port % 7) * 2 ** 20, usedMemoryBytes: 0.4 * G, usedCpuMillis: 20, usageMeasuredAtMs: MEASURED_AT,
   };
 }
+const MEASURED_AT = Date.now();
 
 export const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
 export const q = (xs: number[], p: number) => (xs.length ? xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]! : NaN);
@@ -136,20 +141,37 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
   const sessions = new Map<string, http2.ClientHttp2Session>();
   const frames = new Map<string, Buffer>();
   const encode = agentProto().berth.v1.Registry.service.Heartbeat.requestSerialize;
-  const frameOf = (i: number): Buffer => {
-    const name = nodeName(i);
-    let f = frames.get(name);
-    if (!f) {
-      const inst = [...reports.get(name)!.values()];
-      const msg = encode({ node: name, disks: diskList(i), instances: inst, busyPorts: inst.map((x) => x.port ?? 0) });
-      f = Buffer.alloc(5 + msg.length);
-      f.writeUInt32BE(msg.length, 1);
-      msg.copy(f, 5);
-      frames.set(name, f);
-    }
+  // As the real agent does (agent/heartbeat.ts, BENCH_DELTA=0 turns it off): once the manager
+  // answered a full report and accepts deltas, quiet beats carry no instance, with a full one
+  // every FULL_EVERY beats and whenever the report changed or the manager asks for one.
+  const useDelta = process.env.BENCH_DELTA !== '0';
+  const quietFrames = new Map<string, Buffer>();
+  const acked = new Map<string, number>();
+  const frame = (msg: Buffer) => {
+    const f = Buffer.alloc(5 + msg.length);
+    f.writeUInt32BE(msg.length, 1);
+    msg.copy(f, 5);
     return f;
   };
-  const reportChanged = (node: string) => frames.delete(node);
+  const frameOf = (i: number): { f: Buffer; delta: boolean } => {
+    const name = nodeName(i);
+    const inst = [...reports.get(name)!.values()];
+    const since = acked.get(name);
+    if (useDelta && since !== undefined && since < FULL_EVERY) {
+      let f = quietFrames.get(name);
+      if (!f) quietFrames.set(name, (f = frame(encode({ node: name, disks: diskList(i), instances: [], busyPorts: inst.map((x) => x.port ?? 0), delta: true }))));
+      return { f, delta: true };
+    }
+    let f = frames.get(name);
+    if (!f) frames.set(name, (f = frame(encode({ node: name, disks: diskList(i), instances: inst, busyPorts: inst.map((x) => x.port ?? 0) }))));
+    return { f, delta: false };
+  };
+  const decodeReply = agentProto().berth.v1.Registry.service.Heartbeat.responseDeserialize;
+  const reportChanged = (node: string) => {
+    frames.delete(node);
+    quietFrames.delete(node);
+    acked.delete(node);
+  };
 
   function connect(name: string): Promise<http2.ClientHttp2Session> {
     return new Promise((resolve, reject) => {
@@ -210,11 +232,18 @@ async function worker(cfg: SimConfig, idx: number, managerAddr: string, agentPor
       if (status !== '0') return failed(status ?? 'transport');
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       beats++;
-      // HeartbeatResponse { reregister = 1 (bool) }: 0x08 0x01 when true.
       const body = Buffer.concat(chunks);
-      if (body.length >= 7 && body[5] === 0x08 && body[6] === 0x01) void register(i).catch(() => failed('register'));
+      const res = decodeReply(body.subarray(5)) as { reregister?: boolean; acceptsDelta?: boolean; fullReport?: boolean };
+      if (res.reregister) {
+        acked.delete(name);
+        void register(i).catch(() => failed('register'));
+      } else if (res.fullReport) {
+        acked.delete(name);
+        void beat(i);
+      } else if (res.acceptsDelta) acked.set(name, sent.delta ? (acked.get(name) ?? 0) + 1 : 0);
     });
-    req.end(frameOf(i));
+    const sent = frameOf(i);
+    req.end(sent.f);
   }
 
   process.on('message', (msg: { cmd: string }) => {

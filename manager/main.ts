@@ -35,6 +35,7 @@ import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
+import { alertInstances } from './state/watched';
 import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
@@ -210,7 +211,8 @@ async function main(): Promise<void> {
   const engine = new Engine(store, log);
   const agents = new AgentPool(store.nodes, tls);
   agents.followRegistrations((l) => fleet.onEvent(l));
-  const usage = new UsageMap();
+  // Instances using less than half of any threshold are left out of the periodic scans.
+  const usage = new UsageMap({ diskPct: Math.min(o.alertInstanceDiskPct, o.expandDiskPct) / 2, memoryPct: o.expandMemoryPct / 2 });
   const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
@@ -226,7 +228,7 @@ async function main(): Promise<void> {
       leaseMs: o.writeLease * 1000,
     },
   );
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: store.instances.all(), usage, scheduler, thresholds, replication, failovers: failover.failovers() });
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });

@@ -76,16 +76,17 @@ export class InstanceContainers {
     });
   }
 
-  // The flavor and version of an image's mysqld, asked once per image id.
-  async flavorOf(image: string): Promise<{ flavor: Flavor; version: string }> {
+  // The flavor and version of an image's mysqld, asked once per image id (returned too: data
+  // directory templates are kept per image id).
+  async flavorOf(image: string): Promise<{ flavor: Flavor; version: string; imageId: string }> {
     const imageId = await this.docker.imageId(image);
     const known = this.flavors.get(imageId);
-    if (known) return known;
+    if (known) return { ...known, imageId };
     const out = await this.docker.runOnce({ image, cmd: ['mysqld', '--version'], labels: this.owned({ [LABEL.role]: 'init' }), timeoutMs: 60_000 });
     if (out.exitCode !== 0) throw failedPrecondition(`image ${image} has no working mysqld: ${tail(out.output)}`);
     const found = parseServerVersion(out.output);
     this.flavors.set(imageId, found);
-    return found;
+    return { ...found, imageId };
   }
 
   private owned(extra: Record<string, string> = {}): Record<string, string> {

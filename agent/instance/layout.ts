@@ -25,7 +25,11 @@ export interface Layout {
 }
 
 export function layoutFor(diskPath: string, instanceId: string): Layout {
-  const root = path.join(diskPath, 'berth', instanceId);
+  return layoutAt(path.join(diskPath, 'berth', instanceId));
+}
+
+// The same layout under any root (a data directory template's).
+export function layoutAt(root: string): Layout {
   const dirs = Object.fromEntries(DIRS.map((d) => [d, path.join(root, d)])) as Record<Dir, string>;
   return { root, dirs, mycnf: path.join(dirs.conf, 'my.cnf'), socket: path.join(dirs.run, 'mysqld.sock') };
 }

@@ -13,6 +13,8 @@ import { REPLICA_SECTION } from './mycnf';
 import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from './resize';
 import type { Shape } from '../../src/validate';
 import { checkLogin, configureUsers, setReadOnly, waitReady } from './sql';
+import { Templates } from './template';
+import { errorMessage } from '../../src/errors';
 
 export interface InstanceSpec {
   id: string;
@@ -72,12 +74,17 @@ export class Instances {
   private readonly lock = new InstanceLock();
   private readonly containers: InstanceContainers;
 
+  // Data directory templates (warm create); absent: every create runs the initializer.
+  readonly templates: Templates | undefined;
+
   constructor(
     private readonly docker: DockerEngine,
     private readonly ctx: NodeContext,
     private readonly log: Logger,
+    opts: { templates?: boolean } = {},
   ) {
     this.containers = new InstanceContainers(docker, ctx.node);
+    this.templates = opts.templates ? new Templates(this.containers, log) : undefined;
   }
 
   async list(): Promise<InstanceStatus[]> {
@@ -166,9 +173,9 @@ export class Instances {
     const existing = await this.containers.mysqld(spec.id);
     if (existing?.state === 'running') return this.retriedCreate(spec, layout, admin);
     await this.checkPortFree(spec);
-    const { flavor, version } = await this.containers.flavorOf(spec.image);
+    const { flavor, version, imageId } = await this.containers.flavorOf(spec.image);
     await this.prepare(spec, layout, flavor, version);
-    await this.initialize(spec, layout, flavor);
+    await this.initialize(spec, layout, flavor, imageId);
     let containerId = existing?.id;
     if (containerId) await this.docker.start(containerId);
     else containerId = await this.containers.createMysqld(spec, layout);
@@ -177,6 +184,8 @@ export class Instances {
     await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin, this.ctx.mysqlTls?.ca);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
+    // After the create, so its own initializer never shares the host with the template's.
+    void this.templates?.ensure(spec.diskPath, spec.image, imageId, flavor);
     return this.mustGet(spec.id);
   }
 
@@ -212,8 +221,18 @@ export class Instances {
     });
   }
 
-  private async initialize(spec: InstanceSpec, layout: Layout, flavor: Flavor): Promise<void> {
+  // From the (image, disk) template when one is ready, else by the image's initializer (the
+  // template is then made in the background once the create is done).
+  private async initialize(spec: InstanceSpec, layout: Layout, flavor: Flavor, imageId: string): Promise<void> {
     if (await isInitialized(layout)) return;
+    const template = await this.templates?.ready(spec.diskPath, imageId);
+    if (template) {
+      try {
+        return await this.templates!.copyInto(template, layout, { imageId });
+      } catch (err) {
+        this.log.warn({ instance: spec.id, template, err: errorMessage(err) }, 'copying the data directory template failed; initializing');
+      }
+    }
     try {
       await this.containers.runInit(spec.image, initCommand(flavor), layout, spec.id, spec.diskPath);
     } catch (err) {

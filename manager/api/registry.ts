@@ -10,6 +10,7 @@ import type { UsageMap } from '../health/usage';
 import type { ReplicationMap } from '../health/replication';
 import type { WriteLease } from '../../src/gen/berth/v1/WriteLease';
 import type { FleetState } from '../state/fleet';
+import { NodeReports } from '../state/reports';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
 // each agent actually runs (through the fleet state owner).
@@ -37,6 +38,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       throw permissionDenied(`only the holder of node ${node}'s certificate may register or heartbeat as ${node}${p ? ` (this certificate names ${p.kind} ${p.name})` : ''}`);
     }
   };
+  const reports = new NodeReports();
   const unknown = (node: string) => (ids: string[]) => log.warn({ node, unknown: ids }, 'agent runs berth containers this manager does not know; leaving them alone');
 
   const h: RegistryHandlers = {
@@ -62,6 +64,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         req.instances,
         unknown(n.name),
       );
+      reports.apply(n.name, { instances: req.instances });
       d.usage?.report(n.name, req.instances);
       d.replication?.report(n.name, req.instances);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
@@ -70,10 +73,15 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
     Heartbeat: unary(log, 'Heartbeat', async (req, call) => {
       checkPeer(call, req.node);
       if (!fleet.snapshot.get(req.node)) return { reregister: true };
-      await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, req.instances, unknown(req.node));
-      d.usage?.report(req.node, req.instances);
-      d.replication?.report(req.node, req.instances);
-      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null };
+      const instances = reports.apply(req.node, req);
+      if (!instances) return { reregister: false, acceptsDelta: true, fullReport: true };
+      await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, instances, unknown(req.node));
+      // A delta without instances repeats the usage already known and has no replication state.
+      if (!req.delta || req.instances.length || req.removedInstanceIds.length) {
+        d.usage?.report(req.node, instances);
+        d.replication?.report(req.node, instances);
+      }
+      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true };
     }),
   };
   server.addService(agentProto().berth.v1.Registry.service, h);

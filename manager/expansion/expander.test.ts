@@ -55,6 +55,27 @@ describe('Expander', () => {
     expect(expander.list()[0]).toEqual(again);
   });
 
+  it('reads only instances that can lead to a proposal: a quiet one is left alone until its disk nears pressure', async () => {
+    const { fleet, instance, expander } = await setup('plan');
+    const usage = (expander as unknown as { d: { usage: UsageMap } }).d.usage;
+    const reads: string[] = [];
+    const get = fleet.store.instances.get.bind(fleet.store.instances);
+    fleet.store.instances.get = (id: string) => (reads.push(id), get(id));
+    const all = fleet.store.instances.all.bind(fleet.store.instances);
+    fleet.store.instances.all = () => (reads.push('all'), all());
+    const beat = (freeBytes: number) => {
+      usage.report('a', [{ id: instance.id, usedDiskBytes: 100 * M, usedMemoryBytes: 100 * M, usageMeasuredAtMs: Date.now(), resources: { diskBytes: G, memoryBytes: G } }]);
+      fleet.snapshot.touch('a', Date.now(), [{ path: '/d', totalBytes: 10 * G, freeBytes }]);
+    };
+    beat(9 * G);
+    expect(expander.tick()).toEqual([]);
+    expect(reads).toEqual([]);
+    // Under the pressure threshold (10% free): its instances are looked at and moved off.
+    beat(512 * M);
+    const [d] = expander.tick();
+    expect(d).toMatchObject({ instanceId: instance.id, trigger: 'disk-pressure', outcome: 'planned' });
+  });
+
   it('plan: decides and lists, changes nothing', async () => {
     const { fleet, instance, expander, report } = await setup('plan');
     report(900 * M);

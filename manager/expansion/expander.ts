@@ -7,6 +7,7 @@ import type { FleetState } from '../state/fleet';
 import type { ExpansionOps } from './ops';
 import { applyLimits, diskPressure, growthRate, propose, updateHighSince, type DiskView, type InstanceView, type PolicyConfig, type Proposal } from './policy';
 import { isReservation } from './reservation';
+import { disksBelow, rowsOf } from '../state/watched';
 
 export interface ExpansionRecord {
   at: string;
@@ -33,7 +34,8 @@ export class Expander {
   private readonly records: ExpansionRecord[] = [];
   private highSince = new Map<string, number>();
   private readonly lastActionAt = new Map<string, number>();
-  private readonly samples = new Map<string, { at: number; bytes: number }[]>();
+  // Data size samples of instances on disks nearing pressure, for their growth rate.
+  private samples = new Map<string, { at: number; bytes: number }[]>();
   private timer?: NodeJS.Timeout;
   private readonly membersSaid = new Set<string>();
 
@@ -137,18 +139,31 @@ export class Expander {
     return rec;
   }
 
+  // Only instances that can lead to a proposal: those the usage map marks notable (over half a
+  // threshold, see UsageMap) and those on a disk nearing pressure, whose growth is sampled from
+  // then on. Reading every instance row each round stalled heartbeats on a large fleet.
   private gather(now: number): InstanceView[] {
+    const store = this.d.fleet.store;
+    const nearPressure = disksBelow(this.d.fleet.snapshot.nodes(), 2 * this.cfg.diskPressureFreePct);
+    const watched = new Set(nearPressure.map((d) => `${d.node}\0${d.path}`));
+    const rows = rowsOf(store, this.d.usage.notable());
+    for (const node of new Set(nearPressure.map((d) => d.node))) rows.push(...store.instances.onNode(node));
     const out: InstanceView[] = [];
-    for (const i of this.d.fleet.store.instances.all()) {
-      if (isReservation(i.name)) continue;
+    const seen = new Set<string>();
+    const samples = new Map<string, { at: number; bytes: number }[]>();
+    for (const i of rows) {
+      if (seen.has(i.id) || isReservation(i.name)) continue;
+      seen.add(i.id);
       const u = this.d.usage.get(i.id);
       if (!u || u.node !== i.node) continue;
       out.push({ ...i, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, measuredAtMs: u.measuredAtMs });
+      if (!watched.has(`${i.node}\0${i.diskPath}`)) continue;
       const s = this.samples.get(i.id) ?? [];
       if (s.at(-1)?.at !== u.measuredAtMs) s.push({ at: u.measuredAtMs, bytes: u.usedDiskBytes });
       while (s.length > 2 && s[0]!.at < now - GROWTH_WINDOW_MS) s.shift();
-      this.samples.set(i.id, s);
+      samples.set(i.id, s);
     }
+    this.samples = samples;
     return out;
   }
 

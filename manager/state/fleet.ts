@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { Shape } from '../../src/validate';
 import { reconcile, type Reported } from '../health/reconcile';
 import { Snapshot } from '../scheduler/snapshot';
+import { nameHash } from '../scheduler/schedule';
 import type { Store } from '../store/index';
 import type { ClusterRow, ClusterState, NewCluster, NewHistory } from '../store/clusters';
 import type { ClusterRole, InstanceRow, InstanceState } from '../store/instances';
@@ -35,10 +36,19 @@ const owners = new WeakMap<Snapshot, FleetState>();
 // the store's copy serves the views and a restarted manager).
 const PERSIST_BEAT_MS = 30_000;
 
+// The registry hands over the same list again for a heartbeat that repeats the last report (a
+// delta with nothing in it): its part of the key is made once per list, not per beat (no
+// caller changes a report list in place).
+const reportKeys = new WeakMap<Reported[], string>();
+
 function beatKey(busyPorts: number[], reported: Reported[]): string {
-  let k = busyPorts.join(',');
-  for (const r of reported) k += `|${r.id}:${r.state}:${r.containerId}`;
-  return k;
+  let k = reportKeys.get(reported);
+  if (k === undefined) {
+    k = '';
+    for (const r of reported) k += `|${r.id}:${r.state}:${r.containerId}`;
+    reportKeys.set(reported, k);
+  }
+  return busyPorts.join(',') + k;
 }
 
 // Real free space moves a little with every write on the host: worth a store write only when it
@@ -51,6 +61,11 @@ function disksMoved(before: DiskRow[], now: DiskRow[]): boolean {
     if (a.path !== b.path || a.totalBytes !== b.totalBytes || Math.abs(a.freeBytes - b.freeBytes) > b.totalBytes / 100) return true;
   }
   return false;
+}
+
+// The same disks, whatever their free space.
+function sameDisks(before: DiskRow[], now: DiskRow[]): boolean {
+  return before.length === now.length && now.every((d, i) => d.path === before[i]!.path && d.totalBytes === before[i]!.totalBytes);
 }
 
 // The one owner of fleet state. Every change to nodes and instances goes through here: it is
@@ -161,16 +176,25 @@ export class FleetState {
     const key = beatKey(busyPorts, reported);
     const last = this.lastBeat.get(name);
     const version = this.versions.get(name) ?? 0;
-    if (last && last.key === key && last.version === version && atMs - last.persistedAt < PERSIST_BEAT_MS && !disksMoved(last.disks, disks)) {
+    const same = last !== undefined && last.key === key && last.version === version;
+    if (same && atMs - last.persistedAt < PERSIST_BEAT_MS && !disksMoved(last.disks, disks)) {
       this.snapshot.touch(name, atMs, disks);
       return undefined;
     }
+    // The same report against the same rows reconciles to nothing: only liveness and free space
+    // are due (the periodic write, or free space that moved), without reading the node's rows.
+    const quiet = same && sameDisks(last.disks, disks);
     return this.commit(() => {
       this.store.nodes.heartbeat(name, atMs, disks, busyPorts);
+      if (quiet) return this.afterCommit(() => this.snapshot.touch(name, atMs, disks));
       this.applyReport(name, reported, onUnknown);
       this.afterCommit(() => this.snapshot.heartbeat(name, atMs, disks, busyPorts));
     }).then(() => {
-      this.lastBeat.set(name, { key, version: this.versions.get(name) ?? 0, persistedAt: atMs, disks });
+      // Counted as written up to a third of the period earlier, by a per-node amount: nodes whose
+      // first beats came together (a manager start) drift apart instead of all writing their
+      // liveness in the same few seconds every PERSIST_BEAT_MS.
+      const persistedAt = atMs - (nameHash(name) % (PERSIST_BEAT_MS / 3));
+      this.lastBeat.set(name, { key, version: this.versions.get(name) ?? 0, persistedAt, disks });
     });
   }
 
