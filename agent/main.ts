@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { collect, cpuOpt, hostPortOpt, labelOpt, logFormatOption, portRangeOpt, secondsOpt, sizeOpt } from '../src/cliopts';
 import type { LogFormat } from '../src/logformat';
 import { createLogger } from '../src/log';
@@ -42,7 +42,11 @@ const program = new Command('berth-agent')
   .option('--host <address>', 'address mysqld instances bind to and clients connect to (default: the --listen host)')
   .option('--label <k=v>', 'node label, repeatable (zone=a, rack=r1, disk=ssd)', labelOpt, {})
   .option('--disk <path>', 'data disk mount point, repeatable', collect, [])
-  .option('--templates <on|off>', 'warm create: keep an initialized data directory per image and disk (<disk>/berth/.templates) and copy it instead of initializing', (v) => v === 'on', false)
+  .addOption(
+    new Option('--templates <on|off>', 'warm create: keep an initialized data directory per image and disk (<disk>/berth/.templates) and copy it instead of initializing')
+      .choices(['on', 'off'])
+      .default('on'),
+  )
   .option('--ports <min-max>', 'port range for instances', portRangeOpt, [3301, 3399] as [number, number])
   .option('--docker-socket <path>', 'Docker Engine socket', '/var/run/docker.sock')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
@@ -56,7 +60,7 @@ const program = new Command('berth-agent')
 
 const o = program.opts<{
   manager: string;
-  templates: boolean;
+  templates: 'on' | 'off';
   tlsDir?: string;
   ca?: string;
   cert?: string;
@@ -108,7 +112,7 @@ async function main(): Promise<void> {
   });
   const mysqlTls = mysqlTlsFiles(tls);
   log.info({ mysqlTls: Boolean(mysqlTls) }, mysqlTls ? 'MySQL servers on this node offer TLS with its MySQL certificate' : 'no MySQL certificate (mysql-<node>.crt in --tls-dir): MySQL servers on this node offer no TLS');
-  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1], mysqlTls }, log, { templates: o.templates });
+  const instances = new Instances(docker, { node: o.node, host, disks, portMin: o.ports[0], portMax: o.ports[1], mysqlTls }, log, { templates: o.templates === 'on' });
   const leftovers = await instances.removeLeftovers();
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');

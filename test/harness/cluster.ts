@@ -215,7 +215,9 @@ export class TestCluster {
     for (const [k, v] of Object.entries(a.spec.labels ?? {})) args.push('--label', `${k}=${v}`);
     if (a.spec.cpus) args.push('--cpus', a.spec.cpus);
     if (a.spec.memory) args.push('--memory', a.spec.memory);
-    args.push(...(a.spec.args ?? []));
+    // Off unless a suite asks: a background template build would share the 2 cores with the
+    // suite under test (test/warm-create.test.ts turns it on).
+    args.push('--templates', 'off', ...(a.spec.args ?? []));
     a.proc = startProcess(args, path.join(this.dir, `${a.node}.log`));
   }
 
