@@ -1,0 +1,27 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { alreadyExists } from '../../src/errors';
+import type { Store } from '../store/index';
+
+// The request id of the portal call being handled (manager/api/requests.ts sets it), so that the
+// operation the call records and the id are written in one transaction, whichever handler and
+// operation type it is: one mechanism for every mutating RPC, no id threaded through each one.
+export interface RequestScope {
+  key: { caller: string; id: string; method: string; fingerprint: string };
+  // The call's operation has been recorded with the id (later records are not the call's).
+  claimed: boolean;
+  // The call has been answered: nothing recorded from now on is its own.
+  done: boolean;
+}
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+// Called by the engine inside the transaction that records a top-level operation.
+export function claimRequest(store: Store, operationId: string, instanceId: string): void {
+  const s = requestScope.getStore();
+  if (!s || s.claimed || s.done) return;
+  // The same id racing itself (a client retry while the first call runs): the second loses here
+  // and its transaction rolls back; the caller then answers it with the first call's result.
+  if (store.requests.get(s.key.caller, s.key.id)) throw alreadyExists(`request_id ${s.key.id} is already taken`);
+  store.requests.insert({ ...s.key, operationId, instanceId });
+  s.claimed = true;
+}
