@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { buildTestImage, removeTestImages, shimLines } from './harness/images';
@@ -272,6 +273,61 @@ describe('request ids across a manager crash, a few hundred creates', () => {
     expect((await cluster.portal.deleteInstance({ instance: 'burst-0', requestId: 'del-burst-0' })).id).toBe(d1.id);
     expect(await statusOf(cluster.portal.createInstance({ name: 'burst-0', resources: small, requestId: 'req-burst-0' }))).toEqual({ code: 'FAILED_PRECONDITION', details: expect.stringMatching(/created instance i-[0-9a-f]+, which has been deleted since/) });
   });
+
+  it('every mutating RPC takes a request id: a retry, also after a manager restart, answers with the first call, never doing it twice', async () => {
+    const spare = await new FakeAgent({ name: cluster.nodeName('spare'), cpuMillis: 4000, memoryBytes: 8 * G, disks: [100 * G], ports: [25_000, 25_099] }, cluster.registryAddress, cluster.tlsDir).start();
+    agents.push(spare);
+    const node = spare.spec.name;
+    await waitUntil('the spare node registered', async () => (await cluster.portal.listNodes({})).nodes.some((n) => n.name === node && n.state === 'ready'), 20_000);
+    const nodeState = async () => (await cluster.portal.listNodes({})).nodes.find((n) => n.name === node)!;
+
+    // A cordon retried after someone uncordoned is answered with the first call's node, not done again.
+    const c1 = await cluster.portal.cordonNode({ name: node, requestId: 'c-1' });
+    expect(c1.cordoned).toBe(true);
+    await cluster.portal.uncordonNode({ name: node });
+    expect(await cluster.portal.cordonNode({ name: node, requestId: 'c-1' })).toEqual(c1);
+    expect((await nodeState()).cordoned).toBe(false);
+    // The same id for another request is refused; another caller's same id is its own request.
+    expect(await statusOf(cluster.portal.uncordonNode({ name: node, requestId: 'c-1' }))).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/^request_id c-1 was already used for another request \(CordonNode at /) });
+    const operator = cluster.portalAs('operator', 'ops-rid');
+    expect((await operator.cordonNode({ name: node, requestId: 'c-1' })).cordoned).toBe(true);
+    operator.close();
+    await cluster.portal.uncordonNode({ name: node });
+
+    // An operation: the drain's id is recorded with it; the retry is the same drain.
+    const d1 = await cluster.portal.drainNode({ name: node, requestId: 'd-1' });
+    expect((await cluster.portal.drainNode({ name: node, requestId: 'd-1' })).id).toBe(d1.id);
+    expect((await waitOp(cluster, d1.id)).state).toBe('succeeded');
+    // A token retried: a working secret for the one token, the first one stops working.
+    const t1 = await cluster.portal.createToken({ name: 'rid-ci', role: 'viewer', requestId: 't-1' });
+    const t2 = await cluster.portal.createToken({ name: 'rid-ci', role: 'viewer', requestId: 't-1' });
+    expect(t2).toMatchObject({ name: 'rid-ci', role: 'viewer' });
+    expect((await cluster.portal.listTokens({})).tokens.filter((t) => t.name === 'rid-ci')).toHaveLength(1);
+    const bearer = (token: string) => {
+      const m = new grpc.Metadata();
+      m.set('authorization', `Bearer ${token}`);
+      return cluster.portalAs('none', 'none', m);
+    };
+    const [old, current] = [bearer(t1.token), bearer(t2.token)];
+    expect((await statusOf(old.listNodes({}))).code).toBe('UNAUTHENTICATED');
+    expect((await current.listNodes({})).nodes.length).toBeGreaterThan(0);
+    old.close();
+    current.close();
+
+    // The manager killed and back: the ids are in its store.
+    await killManager(cluster);
+    cluster.startManager();
+    await waitUntil('the manager back', async () => (await cluster.portal.listNodes({}, 2000)).nodes.every((n) => n.state === 'ready'), 60_000);
+    expect((await cluster.portal.drainNode({ name: node, requestId: 'd-1' })).id).toBe(d1.id);
+    expect(await cluster.portal.cordonNode({ name: node, requestId: 'c-1' })).toEqual(c1);
+
+    // berthctl: --request-id makes a rerun of the command the same request.
+    const ctl = (...args: string[]) => JSON.parse(execFileSync(process.execPath, ['bin/berthctl.js', '--manager', cluster.managerAddress, '--json', ...args], { cwd: ROOT, encoding: 'utf8' })) as { id: string };
+    const r1 = ctl('--request-id', 'cli-drain', 'node', 'drain', node);
+    const r2 = ctl('node', 'drain', node, '--request-id', 'cli-drain');
+    expect(r2.id).toBe(r1.id);
+    expect(r1.id).not.toBe(d1.id);
+  }, 90_000);
 });
 
 // Client connections to MySQL over TLS, both flavors: the node's MySQL certificate from the

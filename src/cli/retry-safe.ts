@@ -22,7 +22,7 @@ export interface RetryOptions {
 // UUID; a second mutating call in the same run gets "<id>.2", and so on, so running the same
 // command again with --request-id repeats exactly the same ids), and is retried with that id when
 // the manager was unreachable or the answer was lost.
-export function retrySafe(client: AsyncClient<PortalClient>, base = randomUUID(), o: RetryOptions = {}): AsyncClient<PortalClient> {
+export function retrySafe(client: AsyncClient<PortalClient>, base: string = randomUUID(), o: RetryOptions = {}): AsyncClient<PortalClient> {
   const attempts = o.attempts ?? 4;
   const backoffMs = o.backoffMs ?? 500;
   let calls = 0;
