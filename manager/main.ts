@@ -105,6 +105,7 @@ const program = new Command('berth-manager')
   .option('--max-migrations-per-node <n>', 'automatic migrations off one node at a time', countOpt, DEFAULT_POLICY.maxMigrationsPerNode)
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
+  .option('--repair-reservations', 'at start-up, mark failed the reservations no operation is working on (default: report them only, as log lines, events and a metric)')
   .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
   .option('--failover <on|off>', 'automatic failover of cluster primaries', (v) => v !== 'off', true)
@@ -159,6 +160,7 @@ const o = program.opts<{
   diskPressureFreePct: number;
   drainConcurrency: number;
   mysqlRequireTls?: boolean;
+  repairReservations?: boolean;
   failover: boolean;
   failoverAgentSilent: number;
   failoverMysqldDown: number;
@@ -268,7 +270,8 @@ async function main(): Promise<void> {
 
   // Before anyone is served and before operations resume (they are what makes a pending
   // reservation legitimate, and they read the corrected view).
-  checkReservationsAtStart(fleet, log);
+  const findings = checkReservationsAtStart(fleet, log, { repair: !!o.repairReservations });
+  metrics.reservationFindings(findings);
 
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).

@@ -130,7 +130,7 @@ describe('safe operations', () => {
     for (const id of ids) for (const c of await containersOf(id)) await docker.getContainer(c.Id).remove({ force: true, v: true });
   });
 
-  it('at start-up a reservation no operation is working on is reported and marked failed; a delete then releases it', async () => {
+  it('at start-up a reservation no operation is working on is reported (log, event, metric); with --repair-reservations marked failed; a delete then releases it', async () => {
     const a = cluster.agents[0]!;
     await killManager(cluster);
     // What a bug or a hand edit could leave: a pending row whose operation is gone.
@@ -139,12 +139,27 @@ describe('safe operations', () => {
     db.prepare(`INSERT INTO instances (id, name, server_id, node, disk_path, port, cpu_millis, memory_bytes, disk_bytes, image, state, admin_user, admin_password, anti_affinity_group, created_at, updated_at)
       VALUES ('i-0000feedbeef', 'stray', 990001, ?, ?, 4240, 250, ?, ?, 'berth/mariadb:10.11', 'pending', 'admin', '', '', ?, ?)`).run(a.node, a.disks[0], 384 * M, G, now, now);
     db.close();
+    const logFile = path.join(cluster.dir, 'manager.log');
+    const finding = /reservation check: stray is pending on .* but no operation is working on it: its reservation \(port 4240\) is held for nothing/;
+
+    // Report only (the default): the row is left as it is, the finding is logged, an event and a metric.
     cluster.startManager();
+    await cluster.waitForNodes();
+    expect(await cluster.portal.getInstance({ instance: 'stray' })).toMatchObject({ state: 'pending', message: '' });
+    expect(fs.readFileSync(logFile, 'utf8')).toMatch(new RegExp(`${finding.source} \\(reported only: start the manager with --repair-reservations`));
+    const metrics = await (await fetch(`${cluster.adminUrl}/metrics`)).text();
+    expect(metrics).toContain('berth_reservation_findings{kind="orphan-reservation"} 1');
+    expect(metrics).toContain('berth_reservation_findings{kind="allocation-mismatch"} 0');
+
+    // With --repair-reservations: marked failed, so that it shows.
+    await killManager(cluster);
+    fs.writeFileSync(logFile, '');
+    cluster.startManager(['--repair-reservations']);
     await cluster.waitForNodes();
     const stray = await cluster.portal.getInstance({ instance: 'stray' });
     expect(stray.state).toBe('failed');
     expect(stray.message).toBe('found at start-up pending with no operation working on it; delete it to release its reservation');
-    expect(fs.readFileSync(path.join(cluster.dir, 'manager.log'), 'utf8')).toMatch(/reservation check: stray is pending on .* but no operation is working on it: its reservation \(port 4240\) is held for nothing/);
+    expect(fs.readFileSync(logFile, 'utf8')).toMatch(new RegExp(`${finding.source} \\(repaired: marked failed\\)`));
     expect(await allocated(a.node)).toEqual(shape);
     await expectOp(cluster, (await cluster.portal.deleteInstance({ instance: 'stray' })).id, 'succeeded');
     expect(await allocated(a.node)).toEqual({ cpuMillis: 0, memoryBytes: 0, diskBytes: 0 });
