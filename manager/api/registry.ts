@@ -1,3 +1,4 @@
+import type { InstanceTlsState } from '../state/instance-tls';
 import type * as grpc from '@grpc/grpc-js';
 import type { RegistryHandlers } from '../../src/gen/berth/v1/Registry';
 import type { Logger } from '../../src/log';
@@ -22,6 +23,8 @@ export interface RegistryDeps {
   // cluster primaries (fencing; see docs/design.md "Failover").
   replication?: ReplicationMap;
   writeLease?: (node: string) => WriteLease | undefined;
+  // The TLS each instance serves now (state/instance-tls.ts).
+  tls?: InstanceTlsState;
   // With TLS a node may register and heartbeat only as the node its certificate names, so no
   // one else can take over its name, address or host. false only with --insecure.
   requireNodeCert: boolean;
@@ -64,6 +67,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       );
       d.usage?.report(n.name, req.instances);
       d.replication?.report(n.name, req.instances);
+      d.tls?.report(n.name, req.instances);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
       return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null };
     }),
@@ -73,6 +77,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, req.instances, unknown(req.node));
       d.usage?.report(req.node, req.instances);
       d.replication?.report(req.node, req.instances);
+      d.tls?.report(req.node, req.instances);
       return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null };
     }),
   };
