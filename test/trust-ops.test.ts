@@ -383,3 +383,91 @@ describe.each(FLAVORS)('MySQL client TLS ($flavor)', (f) => {
     fs.rmSync(other, { recursive: true, force: true });
   });
 });
+
+// Replication, CLONE and migration between servers that require TLS, both flavors: the replica
+// (or the copy's target) connects over TLS and verifies its source with the fleet CA, the
+// accounts it uses are REQUIRE SSL, and the API reports the TLS of where the instance runs now.
+describe.each(FLAVORS)('replication and migration over TLS ($flavor)', (f) => {
+  const cluster = new TestCluster([...flavorArgs(f), '--mysql-require-tls', '--node-timeout', '5']);
+  const hosts = ['127.0.0.33', '127.0.0.34'];
+  const member = { cpuMillis: 1000, memoryBytes: G, diskBytes: G };
+
+  beforeAll(async () => {
+    hosts.forEach((host, k) => issueCert(cluster.tlsDir, 'mysql', cluster.nodeName(`t${k}`), { hosts: [host] }));
+    await cluster.start([
+      { name: 't0', host: hosts[0]!, ports: '4301-4310', cpus: '4', memory: '4G' },
+      { name: 't1', host: hosts[1]!, ports: '4311-4320', cpus: '4', memory: '4G' },
+    ]);
+  }, 90_000);
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  const connect = async (instance: string) => {
+    const c = await cluster.portal.getCredentials({ instance });
+    return mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000, ssl: { ca: c.caCertificate, rejectUnauthorized: true } });
+  };
+  const one = async (conn: mysql.Connection, sql: string) => ((await conn.query(sql))[0] as Record<string, unknown>[])[0]!;
+  const tlsOf = async (instance: string) => {
+    const i = await cluster.portal.getInstance({ instance });
+    return { tls: i.tls, tlsRequired: i.tlsRequired };
+  };
+
+  it('a cluster (1+1) replicates over TLS: the replica verifies the primary, the replication account is REQUIRE SSL', async () => {
+    const res = await cluster.portal.createCluster({ name: 'sec', resources: member, replicas: 1, replication: 'async' });
+    await expectOp(cluster, res.operation!.id, 'succeeded', 240_000);
+    const { members } = await cluster.portal.getCluster({ name: 'sec' });
+    const primary = members.find((m) => m.role === 'primary')!.instance!;
+    const replica = members.find((m) => m.role === 'replica')!.instance!;
+    // Members' TLS as their agents report it.
+    for (const m of [primary, replica]) await waitUntil(`${m.name} reported with required TLS`, async () => (await tlsOf(m.name)).tlsRequired, 20_000);
+
+    const p = await connect(primary.name);
+    const r = await connect(replica.name);
+    const status = await one(r, f.flavor === 'mysql' ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+    const col = (name: string) => status[f.flavor === 'mysql' ? `Source_${name}` : `Master_${name}`];
+    expect([col('SSL_Allowed'), col('SSL_Verify_Server_Cert'), col('Host')]).toEqual(['Yes', 'Yes', primary.host]);
+    expect(status[f.flavor === 'mysql' ? 'Replica_IO_Running' : 'Slave_IO_Running']).toBe('Yes');
+    // The account the replica logs in with takes TLS only; the server takes TLS only anyway.
+    const [accounts] = await p.query("SELECT user, host FROM mysql.user WHERE user LIKE 'berth_repl%'");
+    const repl = (accounts as { user: string; host: string }[])[0]!;
+    expect(Object.values(await one(p, `SHOW CREATE USER '${repl.user}'@'${repl.host}'`))[0]).toMatch(/REQUIRE SSL/);
+    expect(Number((await one(p, 'SELECT @@require_secure_transport AS r')).r)).toBe(1);
+    if (f.flavor === 'mysql') {
+      // The primary's side of the replica's session: encrypted.
+      const cipher = await one(p, "SELECT s.VARIABLE_VALUE AS v FROM performance_schema.status_by_thread s JOIN performance_schema.threads t USING (THREAD_ID) WHERE t.PROCESSLIST_COMMAND LIKE 'Binlog Dump%' AND s.VARIABLE_NAME = 'Ssl_cipher'");
+      expect(String(cipher.v)).not.toBe('');
+    }
+    // And it replicates.
+    await p.query('CREATE DATABASE tlsrepl');
+    await p.query('CREATE TABLE tlsrepl.t (id INT PRIMARY KEY)');
+    await p.query('INSERT INTO tlsrepl.t VALUES (42)');
+    await waitUntil('the row on the replica', async () => ((await r.query('SELECT id FROM tlsrepl.t').catch(() => [[]]))[0] as unknown[]).length === 1, 20_000);
+    await p.end();
+    await r.end();
+    await expectOp(cluster, (await cluster.portal.deleteCluster({ name: 'sec' })).id, 'succeeded', 120_000);
+  }, 300_000);
+
+  it('a migration keeps the instance\'s TLS requirement; the API reports the TLS where it runs now', async () => {
+    const [t0, t1] = cluster.agents.map((a) => a.node);
+    const res = await cluster.portal.createInstance({ name: 'mig', resources: member, node: t0 });
+    await expectOp(cluster, res.operation!.id, 'succeeded', 150_000);
+    const before = await connect('mig');
+    await before.query('CREATE DATABASE kept');
+    await before.query('CREATE TABLE kept.t (id INT PRIMARY KEY)');
+    await before.query('INSERT INTO kept.t VALUES (7)');
+    await before.end();
+
+    const op = await cluster.portal.resizeInstance({ instance: 'mig', mode: 'migrate', node: t1 });
+    await expectOp(cluster, op.id, 'succeeded', 240_000);
+    const moved = await cluster.portal.getInstance({ instance: 'mig' });
+    expect([moved.node, moved.host]).toEqual([t1, hosts[1]]);
+    expect(await tlsOf('mig')).toEqual({ tls: true, tlsRequired: true });
+    const c = await cluster.portal.getCredentials({ instance: 'mig' });
+    await expect(mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000 })).rejects.toThrow(f.flavor === 'mysql' ? /insecure transport/i : /Access denied/);
+    const after = await connect('mig');
+    expect(await one(after, 'SELECT id FROM kept.t')).toEqual({ id: 7 });
+    expect(Number((await one(after, 'SELECT @@require_secure_transport AS r')).r)).toBe(1);
+    await after.end();
+  }, 300_000);
+});
