@@ -382,6 +382,30 @@ describe.each(FLAVORS)('MySQL client TLS ($flavor)', (f) => {
     await expect(mysql.createConnection({ ...login, ssl: { ca: fs.readFileSync(path.join(other, 'ca.crt')), rejectUnauthorized: true } })).rejects.toThrow(/certificate/i);
     fs.rmSync(other, { recursive: true, force: true });
   });
+
+  it('a rotated node certificate reaches the running instance when its agent restarts: reloaded, mysqld not restarted', async () => {
+    const a = cluster.agents[0]!;
+    const c = await cluster.portal.getCredentials({ instance: 'sec' });
+    const status = async (name: string) => {
+      const conn = await mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000, ssl: { ca: c.caCertificate, rejectUnauthorized: true } });
+      const [rows] = await conn.query('SHOW GLOBAL STATUS LIKE ?', [name]);
+      await conn.end();
+      return (rows as { Value: string }[])[0]!.Value;
+    };
+    const startOf = (file: string) => execFileSync('openssl', ['x509', '-noout', '-startdate', '-in', file], { encoding: 'utf8' }).trim().replace(/^notBefore=/, '');
+    const certFile = path.join(cluster.tlsDir, `mysql-${a.node}.crt`);
+    expect(await status('Ssl_server_not_before')).toBe(startOf(certFile));
+    const uptime = Number(await status('Uptime'));
+    // A new certificate (the first was made before the instance was created, seconds ago at least).
+    const before = startOf(certFile);
+    issueCert(cluster.tlsDir, 'mysql', a.node, { hosts: [host], force: true });
+    expect(startOf(certFile)).not.toBe(before);
+    await cluster.killAgent(a, 'SIGTERM');
+    cluster.startAgent(a);
+    await cluster.waitForNodes();
+    await waitUntil('mysqld serves the new certificate', async () => (await status('Ssl_server_not_before')) === startOf(certFile), 30_000);
+    expect(Number(await status('Uptime'))).toBeGreaterThanOrEqual(uptime);
+  });
 });
 
 // Replication, CLONE and migration between servers that require TLS, both flavors: the replica

@@ -202,3 +202,10 @@ describe('replication and CLONE over TLS, per flavor', () => {
     expect(mariadb.cloneFrom(src, tls)).toEqual([]);
   });
 });
+
+describe('certificate reload', () => {
+  it('MySQL ALTER INSTANCE RELOAD TLS, MariaDB FLUSH SSL', () => {
+    expect(sqlOf(mysql.reloadTls())).toEqual(['ALTER INSTANCE RELOAD TLS']);
+    expect(sqlOf(mariadb.reloadTls())).toEqual(['FLUSH SSL']);
+  });
+});

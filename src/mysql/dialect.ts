@@ -71,6 +71,9 @@ export interface Dialect {
   clonePluginCheck(): Statement | undefined;
   installClonePlugin(): Statement[];
   createCloneDonorUser(user: string, host: string, password: string, opts?: { requireSsl?: boolean }): Statement[];
+  // Reads ssl-ca/ssl-cert/ssl-key again (a rotated certificate) without a restart; sessions open
+  // keep theirs.
+  reloadTls(): Statement[];
   // `tls`: the clone connection must be encrypted (REQUIRE SSL), the donor checked with this CA.
   cloneFrom(donor: ReplicationSource, tls?: SourceTls): Statement[];
   // my.cnf lines of a server that starts as a replica: read-only, replication not started at
@@ -209,6 +212,7 @@ export const mariadb: Dialect = {
   clonePluginCheck: () => undefined,
   installClonePlugin: () => [],
   createCloneDonorUser: () => [],
+  reloadTls: () => [{ sql: 'FLUSH SSL', params: [] }],
   cloneFrom: () => [],
   replicaSettings: () => ({ 'read-only': 'ON', 'skip-slave-start': 'ON' }),
   readOnlyState: () => READ_ONLY_STATE,
@@ -306,6 +310,7 @@ export const mysql: Dialect = {
   createCloneDonorUser: (user, host, password, opts) =>
     liftSuperReadOnly(noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?', opts?.requireSsl), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }])),
   // The recipient's data is replaced and its mysqld stops afterwards: the agent starts it again.
+  reloadTls: () => [{ sql: 'ALTER INSTANCE RELOAD TLS', params: [] }],
   cloneFrom: (d, tls) => [
     { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: [`${d.host}:${d.port}`] },
     ...(tls ? [{ sql: 'SET GLOBAL clone_ssl_ca = ?', params: [tls.ca] }] : []),
