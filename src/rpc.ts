@@ -80,8 +80,9 @@ export function unary<Req, Res>(
       ac.abort();
     };
     callObj.once?.('cancelled', cancelled);
-    Promise.resolve()
-      .then(() => fn(callObj.request, callObj, ac.signal))
+    // fn's synchronous part runs now, in the caller's turn (a request id's scope covers it:
+    // manager/api/requests.ts); a synchronous throw still becomes a rejection.
+    new Promise<Res>((resolve) => resolve(fn(callObj.request, callObj, ac.signal)))
       .then(
         (res) => answer(null, res),
         (err: unknown) => {

@@ -5,7 +5,7 @@ import { isServiceError } from '../../src/rpc';
 import type { RequestRow } from '../store/requests';
 import type { Store } from '../store/index';
 import { principalOf } from '../auth/principal';
-import { requestScope, type RequestScope } from '../operations/request-scope';
+import { withRequestScope, type RequestScope } from '../operations/request-scope';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -62,9 +62,10 @@ function toStatus(err: unknown): Partial<grpc.StatusObject> {
 }
 
 // Wraps the named unary handlers: a request id seen before (same caller) answers with the first
-// call's result; a new one runs the handler in a request scope, so that the operation it records
-// carries the id in the same transaction (operations/request-scope.ts), or, for a call that
-// makes no operation, the id and the answer are kept as the answer is sent.
+// call's result; a new one runs the handler's synchronous part (unary() runs it at once) in a
+// request scope, so that the operation it records carries the id in the same transaction
+// (operations/request-scope.ts), or, for a call that makes no operation, the id and the answer
+// are kept as the answer is sent.
 export function withRequestIds<H extends object>(handlers: H, methods: Record<string, IdempotentMethod>, store: Store): H {
   const out: Record<string, unknown> = { ...(handlers as Record<string, unknown>) };
   for (const [method, m] of Object.entries(methods)) {
@@ -85,7 +86,7 @@ export function withRequestIds<H extends object>(handlers: H, methods: Record<st
       if (prior) return void answerFrom(prior);
       const scope: RequestScope = { key, claimed: false, done: false };
       const k = key;
-      requestScope.run(scope, () =>
+      withRequestScope(scope, () =>
         inner(call, (err, res) => {
           scope.done = true;
           let first: RequestRow | undefined;

@@ -1,4 +1,4 @@
-import { requestScope } from './request-scope';
+import { withRequestScope } from './request-scope';
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
@@ -197,7 +197,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     await engine.wait(operation.id, 5000);
     // Any operation recorded in a request scope carries its id, in the same transaction.
     const scope = { key: { caller: 'cert:alice', id: 'd-1', method: 'DeleteInstance', fingerprint: 'g' }, claimed: false, done: false };
-    const del = requestScope.run(scope, () => ops.delete('orders', false));
+    const del = withRequestScope(scope, () => ops.delete('orders', false));
     expect(scope.claimed).toBe(true);
     expect(fleet.store.requests.get('cert:alice', 'd-1')).toMatchObject({ instanceId: instance.id, operationId: del.id });
   });

@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { alreadyExists } from '../../src/errors';
 import type { Store } from '../store/index';
 
@@ -13,11 +12,24 @@ export interface RequestScope {
   done: boolean;
 }
 
-export const requestScope = new AsyncLocalStorage<RequestScope>();
+let current: RequestScope | undefined;
+
+// Runs the synchronous part of a handler in the scope: the part that validates and records the
+// call's operation (its continuations after an await are not in it). Synchronous on purpose:
+// an AsyncLocalStorage would follow every promise of the process, at a cost to all of them.
+export function withRequestScope<T>(scope: RequestScope, fn: () => T): T {
+  const outer = current;
+  current = scope;
+  try {
+    return fn();
+  } finally {
+    current = outer;
+  }
+}
 
 // Called by the engine inside the transaction that records a top-level operation.
 export function claimRequest(store: Store, operationId: string, instanceId: string): void {
-  const s = requestScope.getStore();
+  const s = current;
   if (!s || s.claimed || s.done) return;
   // The same id racing itself (a client retry while the first call runs): the second loses here
   // and its transaction rolls back; the caller then answers it with the first call's result.
