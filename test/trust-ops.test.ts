@@ -482,7 +482,7 @@ describe.each(FLAVORS)('replication and migration over TLS ($flavor)', (f) => {
     await before.query('INSERT INTO kept.t VALUES (7)');
     await before.end();
 
-    const op = await cluster.portal.resizeInstance({ instance: 'mig', mode: 'migrate', node: t1 });
+    const op = await cluster.portal.resizeInstance({ instance: 'mig', resources: { cpuMillis: 1200 }, mode: 'migrate', node: t1 });
     await expectOp(cluster, op.id, 'succeeded', 240_000);
     const moved = await cluster.portal.getInstance({ instance: 'mig' });
     expect([moved.node, moved.host]).toEqual([t1, hosts[1]]);
