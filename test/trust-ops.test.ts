@@ -453,7 +453,7 @@ describe.each(FLAVORS)('replication and migration over TLS ($flavor)', (f) => {
     expect([col('SSL_Allowed'), col('SSL_Verify_Server_Cert'), col('Host')]).toEqual(['Yes', 'Yes', primary.host]);
     expect(status[f.flavor === 'mysql' ? 'Replica_IO_Running' : 'Slave_IO_Running']).toBe('Yes');
     // The account the replica logs in with takes TLS only; the server takes TLS only anyway.
-    const [accounts] = await p.query("SELECT user, host FROM mysql.user WHERE user LIKE 'berth_repl%'");
+    const [accounts] = await p.query("SELECT User AS user, Host AS host FROM mysql.user WHERE User LIKE 'berth_repl%'");
     const repl = (accounts as { user: string; host: string }[])[0]!;
     expect(Object.values(await one(p, `SHOW CREATE USER '${repl.user}'@'${repl.host}'`))[0]).toMatch(/REQUIRE SSL/);
     expect(Number((await one(p, 'SELECT @@require_secure_transport AS r')).r)).toBe(1);
