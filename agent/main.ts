@@ -24,6 +24,8 @@ import { DEFAULT_REPLICATION_PROBE, ReplicationProbe } from './replication-state
 import { WriteLease } from './write-lease';
 import { leaseFence } from './fence';
 import { Replication } from './movement/replication';
+import { refreshTls } from './instance/tls-refresh';
+import { withInstance } from './movement/sql';
 
 const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^[^a-z]+/, '') || 'node';
 
@@ -116,6 +118,8 @@ async function main(): Promise<void> {
   const leftovers = await instances.removeLeftovers();
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
+  // A MySQL certificate rotated while the agent was down reaches the running instances.
+  if (mysqlTls) await refreshTls(known, mysqlTls, (id) => withInstance(instances, id, (s) => s.run(s.d.reloadTls())), log);
 
   const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));

@@ -36,6 +36,7 @@ import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
 import { alertInstances } from './state/watched';
+import { InstanceTlsState } from './state/instance-tls';
 import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
@@ -106,6 +107,7 @@ const program = new Command('berth-manager')
   .option('--max-migrations-per-node <n>', 'automatic migrations off one node at a time', countOpt, DEFAULT_POLICY.maxMigrationsPerNode)
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
+  .option('--repair-reservations', 'at start-up, mark failed the reservations no operation is working on (default: report them only, as log lines, events and a metric)')
   .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
   .option('--failover <on|off>', 'automatic failover of cluster primaries', (v) => v !== 'off', true)
@@ -160,6 +162,7 @@ const o = program.opts<{
   diskPressureFreePct: number;
   drainConcurrency: number;
   mysqlRequireTls?: boolean;
+  repairReservations?: boolean;
   failover: boolean;
   failoverAgentSilent: number;
   failoverMysqldDown: number;
@@ -270,7 +273,8 @@ async function main(): Promise<void> {
 
   // Before anyone is served and before operations resume (they are what makes a pending
   // reservation legitimate, and they read the corrected view).
-  checkReservationsAtStart(fleet, log);
+  const findings = checkReservationsAtStart(fleet, log, { repair: !!o.repairReservations });
+  metrics.reservationFindings(findings);
 
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
@@ -278,7 +282,7 @@ async function main(): Promise<void> {
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));

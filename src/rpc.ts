@@ -54,7 +54,8 @@ export function unary<Req, Res>(
   log: Logger,
   name: string,
   fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>, signal: AbortSignal) => Promise<Res> | Res,
-  limitMs = DEFAULT_HANDLER_LIMIT_MS,
+  // A number, or one per request for calls whose request says how long they may wait (bound it).
+  limitMs: number | ((req: Req) => number) = DEFAULT_HANDLER_LIMIT_MS,
 ): grpc.handleUnaryCall<Req, Res> {
   return (callObj, callback) => {
     const ac = new AbortController();
@@ -66,7 +67,8 @@ export function unary<Req, Res>(
       callObj.off?.('cancelled', cancelled);
       callback(err, res);
     };
-    const ms = Math.max(0, Math.min(limitMs, untilDeadline(callObj.getDeadline?.() ?? Infinity)));
+    const limit = typeof limitMs === 'function' ? limitMs(callObj.request) : limitMs;
+    const ms = Math.max(0, Math.min(limit, untilDeadline(callObj.getDeadline?.() ?? Infinity)));
     const timer = setTimeout(() => {
       log.warn({ rpc: name, limitMs: ms }, 'rpc overran its deadline; cancelled');
       answer({ code: grpc.status.DEADLINE_EXCEEDED, details: `${name} did not finish within ${(ms / 1000).toFixed(1)} s on the server` });
@@ -78,8 +80,9 @@ export function unary<Req, Res>(
       ac.abort();
     };
     callObj.once?.('cancelled', cancelled);
-    Promise.resolve()
-      .then(() => fn(callObj.request, callObj, ac.signal))
+    // fn's synchronous part runs now, in the caller's turn (a request id's scope covers it:
+    // manager/api/requests.ts); a synchronous throw still becomes a rejection.
+    new Promise<Res>((resolve) => resolve(fn(callObj.request, callObj, ac.signal)))
       .then(
         (res) => answer(null, res),
         (err: unknown) => {

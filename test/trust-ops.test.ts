@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { buildTestImage, removeTestImages, shimLines } from './harness/images';
@@ -104,7 +105,7 @@ describe('safe operations', () => {
 
     await cluster.killAgent(b, 'SIGKILL');
     await waitUntil('node b down', async () => (await cluster.portal.listNodes({})).nodes.find((n) => n.name === b.node)?.state === 'down', 30_000);
-    expect(await statusOf(cluster.portal.removeNode({ name: b.node }))).toEqual({ code: 'FAILED_PRECONDITION', details: expect.stringMatching(/still has 2 instances \(gone1, gone2\)/) });
+    expect(await statusOf(cluster.portal.removeNode({ name: b.node }))).toEqual({ code: 'FAILED_PRECONDITION', details: expect.stringMatching(/still has 2 instances \((gone1, gone2|gone2, gone1)\)/) });
 
     const ctl = (...args: string[]) => execFileSync(process.execPath, ['bin/berthctl.js', '--manager', cluster.managerAddress, '--json', ...args], { cwd: ROOT, encoding: 'utf8' });
     const op = JSON.parse(ctl('instance', 'delete', 'gone1', '--force', '--wait')) as { state: string; outputs: Record<string, string> };
@@ -129,7 +130,7 @@ describe('safe operations', () => {
     for (const id of ids) for (const c of await containersOf(id)) await docker.getContainer(c.Id).remove({ force: true, v: true });
   });
 
-  it('at start-up a reservation no operation is working on is reported and marked failed; a delete then releases it', async () => {
+  it('at start-up a reservation no operation is working on is reported (log, event, metric); with --repair-reservations marked failed; a delete then releases it', async () => {
     const a = cluster.agents[0]!;
     await killManager(cluster);
     // What a bug or a hand edit could leave: a pending row whose operation is gone.
@@ -138,12 +139,27 @@ describe('safe operations', () => {
     db.prepare(`INSERT INTO instances (id, name, server_id, node, disk_path, port, cpu_millis, memory_bytes, disk_bytes, image, state, admin_user, admin_password, anti_affinity_group, created_at, updated_at)
       VALUES ('i-0000feedbeef', 'stray', 990001, ?, ?, 4240, 250, ?, ?, 'berth/mariadb:10.11', 'pending', 'admin', '', '', ?, ?)`).run(a.node, a.disks[0], 384 * M, G, now, now);
     db.close();
+    const logFile = path.join(cluster.dir, 'manager.log');
+    const finding = /reservation check: stray is pending on .* but no operation is working on it: its reservation \(port 4240\) is held for nothing/;
+
+    // Report only (the default): the row is left as it is, the finding is logged, an event and a metric.
     cluster.startManager();
+    await cluster.waitForNodes();
+    expect(await cluster.portal.getInstance({ instance: 'stray' })).toMatchObject({ state: 'pending', message: '' });
+    expect(fs.readFileSync(logFile, 'utf8')).toMatch(new RegExp(`${finding.source} \\(reported only: start the manager with --repair-reservations`));
+    const metrics = await (await fetch(`${cluster.adminUrl}/metrics`)).text();
+    expect(metrics).toContain('berth_reservation_findings{kind="orphan-reservation"} 1');
+    expect(metrics).toContain('berth_reservation_findings{kind="allocation-mismatch"} 0');
+
+    // With --repair-reservations: marked failed, so that it shows.
+    await killManager(cluster);
+    fs.writeFileSync(logFile, '');
+    cluster.startManager(['--repair-reservations']);
     await cluster.waitForNodes();
     const stray = await cluster.portal.getInstance({ instance: 'stray' });
     expect(stray.state).toBe('failed');
     expect(stray.message).toBe('found at start-up pending with no operation working on it; delete it to release its reservation');
-    expect(fs.readFileSync(path.join(cluster.dir, 'manager.log'), 'utf8')).toMatch(/reservation check: stray is pending on .* but no operation is working on it: its reservation \(port 4240\) is held for nothing/);
+    expect(fs.readFileSync(logFile, 'utf8')).toMatch(new RegExp(`${finding.source} \\(repaired: marked failed\\)`));
     expect(await allocated(a.node)).toEqual(shape);
     await expectOp(cluster, (await cluster.portal.deleteInstance({ instance: 'stray' })).id, 'succeeded');
     expect(await allocated(a.node)).toEqual({ cpuMillis: 0, memoryBytes: 0, diskBytes: 0 });
@@ -272,6 +288,61 @@ describe('request ids across a manager crash, a few hundred creates', () => {
     expect((await cluster.portal.deleteInstance({ instance: 'burst-0', requestId: 'del-burst-0' })).id).toBe(d1.id);
     expect(await statusOf(cluster.portal.createInstance({ name: 'burst-0', resources: small, requestId: 'req-burst-0' }))).toEqual({ code: 'FAILED_PRECONDITION', details: expect.stringMatching(/created instance i-[0-9a-f]+, which has been deleted since/) });
   });
+
+  it('every mutating RPC takes a request id: a retry, also after a manager restart, answers with the first call, never doing it twice', async () => {
+    const spare = await new FakeAgent({ name: cluster.nodeName('spare'), cpuMillis: 4000, memoryBytes: 8 * G, disks: [100 * G], ports: [25_000, 25_099] }, cluster.registryAddress, cluster.tlsDir).start();
+    agents.push(spare);
+    const node = spare.spec.name;
+    await waitUntil('the spare node registered', async () => (await cluster.portal.listNodes({})).nodes.some((n) => n.name === node && n.state === 'ready'), 20_000);
+    const nodeState = async () => (await cluster.portal.listNodes({})).nodes.find((n) => n.name === node)!;
+
+    // A cordon retried after someone uncordoned is answered with the first call's node, not done again.
+    const c1 = await cluster.portal.cordonNode({ name: node, requestId: 'c-1' });
+    expect(c1.cordoned).toBe(true);
+    await cluster.portal.uncordonNode({ name: node });
+    expect(await cluster.portal.cordonNode({ name: node, requestId: 'c-1' })).toEqual(c1);
+    expect((await nodeState()).cordoned).toBe(false);
+    // The same id for another request is refused; another caller's same id is its own request.
+    expect(await statusOf(cluster.portal.uncordonNode({ name: node, requestId: 'c-1' }))).toEqual({ code: 'INVALID_ARGUMENT', details: expect.stringMatching(/^request_id c-1 was already used for another request \(CordonNode at /) });
+    const operator = cluster.portalAs('operator', 'ops-rid');
+    expect((await operator.cordonNode({ name: node, requestId: 'c-1' })).cordoned).toBe(true);
+    operator.close();
+    await cluster.portal.uncordonNode({ name: node });
+
+    // An operation: the drain's id is recorded with it; the retry is the same drain.
+    const d1 = await cluster.portal.drainNode({ name: node, requestId: 'd-1' });
+    expect((await cluster.portal.drainNode({ name: node, requestId: 'd-1' })).id).toBe(d1.id);
+    expect((await waitOp(cluster, d1.id)).state).toBe('succeeded');
+    // A token retried: a working secret for the one token, the first one stops working.
+    const t1 = await cluster.portal.createToken({ name: 'rid-ci', role: 'viewer', requestId: 't-1' });
+    const t2 = await cluster.portal.createToken({ name: 'rid-ci', role: 'viewer', requestId: 't-1' });
+    expect(t2).toMatchObject({ name: 'rid-ci', role: 'viewer' });
+    expect((await cluster.portal.listTokens({})).tokens.filter((t) => t.name === 'rid-ci')).toHaveLength(1);
+    const bearer = (token: string) => {
+      const m = new grpc.Metadata();
+      m.set('authorization', `Bearer ${token}`);
+      return cluster.portalAs('none', 'none', m);
+    };
+    const [old, current] = [bearer(t1.token), bearer(t2.token)];
+    expect((await statusOf(old.listNodes({}))).code).toBe('UNAUTHENTICATED');
+    expect((await current.listNodes({})).nodes.length).toBeGreaterThan(0);
+    old.close();
+    current.close();
+
+    // The manager killed and back: the ids are in its store.
+    await killManager(cluster);
+    cluster.startManager();
+    await waitUntil('the manager back', async () => (await cluster.portal.listNodes({}, 2000)).nodes.every((n) => n.state === 'ready'), 60_000);
+    expect((await cluster.portal.drainNode({ name: node, requestId: 'd-1' })).id).toBe(d1.id);
+    expect(await cluster.portal.cordonNode({ name: node, requestId: 'c-1' })).toEqual(c1);
+
+    // berthctl: --request-id makes a rerun of the command the same request.
+    const ctl = (...args: string[]) => JSON.parse(execFileSync(process.execPath, ['bin/berthctl.js', '--manager', cluster.managerAddress, '--json', ...args], { cwd: ROOT, encoding: 'utf8' })) as { id: string };
+    const r1 = ctl('--request-id', 'cli-drain', 'node', 'drain', node);
+    const r2 = ctl('node', 'drain', node, '--request-id', 'cli-drain');
+    expect(r2.id).toBe(r1.id);
+    expect(r1.id).not.toBe(d1.id);
+  }, 90_000);
 });
 
 // Client connections to MySQL over TLS, both flavors: the node's MySQL certificate from the
@@ -311,4 +382,116 @@ describe.each(FLAVORS)('MySQL client TLS ($flavor)', (f) => {
     await expect(mysql.createConnection({ ...login, ssl: { ca: fs.readFileSync(path.join(other, 'ca.crt')), rejectUnauthorized: true } })).rejects.toThrow(/certificate/i);
     fs.rmSync(other, { recursive: true, force: true });
   });
+
+  it('a rotated node certificate reaches the running instance when its agent restarts: reloaded, mysqld not restarted', async () => {
+    const a = cluster.agents[0]!;
+    const c = await cluster.portal.getCredentials({ instance: 'sec' });
+    const status = async (name: string) => {
+      const conn = await mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000, ssl: { ca: c.caCertificate, rejectUnauthorized: true } });
+      const [rows] = await conn.query('SHOW GLOBAL STATUS LIKE ?', [name]);
+      await conn.end();
+      return (rows as { Value: string }[])[0]!.Value;
+    };
+    const startOf = (file: string) => execFileSync('openssl', ['x509', '-noout', '-startdate', '-in', file], { encoding: 'utf8' }).trim().replace(/^notBefore=/, '');
+    const certFile = path.join(cluster.tlsDir, `mysql-${a.node}.crt`);
+    expect(await status('Ssl_server_not_before')).toBe(startOf(certFile));
+    const uptime = Number(await status('Uptime'));
+    // A new certificate (the first was made before the instance was created, seconds ago at least).
+    const before = startOf(certFile);
+    issueCert(cluster.tlsDir, 'mysql', a.node, { hosts: [host], force: true });
+    expect(startOf(certFile)).not.toBe(before);
+    await cluster.killAgent(a, 'SIGTERM');
+    cluster.startAgent(a);
+    await cluster.waitForNodes();
+    await waitUntil('mysqld serves the new certificate', async () => (await status('Ssl_server_not_before')) === startOf(certFile), 30_000);
+    expect(Number(await status('Uptime'))).toBeGreaterThanOrEqual(uptime);
+  });
+});
+
+// Replication, CLONE and migration between servers that require TLS, both flavors: the replica
+// (or the copy's target) connects over TLS and verifies its source with the fleet CA, the
+// accounts it uses are REQUIRE SSL, and the API reports the TLS of where the instance runs now.
+describe.each(FLAVORS)('replication and migration over TLS ($flavor)', (f) => {
+  const cluster = new TestCluster([...flavorArgs(f), '--mysql-require-tls', '--node-timeout', '5']);
+  const hosts = ['127.0.0.33', '127.0.0.34'];
+  const member = { cpuMillis: 1000, memoryBytes: G, diskBytes: G };
+
+  beforeAll(async () => {
+    hosts.forEach((host, k) => issueCert(cluster.tlsDir, 'mysql', cluster.nodeName(`t${k}`), { hosts: [host] }));
+    await cluster.start([
+      { name: 't0', host: hosts[0]!, ports: '4301-4310', cpus: '4', memory: '4G' },
+      { name: 't1', host: hosts[1]!, ports: '4311-4320', cpus: '4', memory: '4G' },
+    ]);
+  }, 90_000);
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  const connect = async (instance: string) => {
+    const c = await cluster.portal.getCredentials({ instance });
+    return mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000, ssl: { ca: c.caCertificate, rejectUnauthorized: true } });
+  };
+  const one = async (conn: mysql.Connection, sql: string) => ((await conn.query(sql))[0] as Record<string, unknown>[])[0]!;
+  const tlsOf = async (instance: string) => {
+    const i = await cluster.portal.getInstance({ instance });
+    return { tls: i.tls, tlsRequired: i.tlsRequired };
+  };
+
+  it('a cluster (1+1) replicates over TLS: the replica verifies the primary, the replication account is REQUIRE SSL', async () => {
+    const res = await cluster.portal.createCluster({ name: 'sec', resources: member, replicas: 1, replication: 'async' });
+    await expectOp(cluster, res.operation!.id, 'succeeded', 240_000);
+    const { members } = await cluster.portal.getCluster({ name: 'sec' });
+    const primary = members.find((m) => m.role === 'primary')!.instance!;
+    const replica = members.find((m) => m.role === 'replica')!.instance!;
+    // Members' TLS as their agents report it.
+    for (const m of [primary, replica]) await waitUntil(`${m.name} reported with required TLS`, async () => (await tlsOf(m.name)).tlsRequired, 20_000);
+
+    const p = await connect(primary.name);
+    const r = await connect(replica.name);
+    const status = await one(r, f.flavor === 'mysql' ? 'SHOW REPLICA STATUS' : 'SHOW SLAVE STATUS');
+    const col = (name: string) => status[f.flavor === 'mysql' ? `Source_${name}` : `Master_${name}`];
+    expect([col('SSL_Allowed'), col('SSL_Verify_Server_Cert'), col('Host')]).toEqual(['Yes', 'Yes', primary.host]);
+    expect(status[f.flavor === 'mysql' ? 'Replica_IO_Running' : 'Slave_IO_Running']).toBe('Yes');
+    // The account the replica logs in with takes TLS only; the server takes TLS only anyway.
+    const [accounts] = await p.query("SELECT User AS user, Host AS host FROM mysql.user WHERE User LIKE 'berth_repl%'");
+    const repl = (accounts as { user: string; host: string }[])[0]!;
+    expect(Object.values(await one(p, `SHOW CREATE USER '${repl.user}'@'${repl.host}'`))[0]).toMatch(/REQUIRE SSL/);
+    expect(Number((await one(p, 'SELECT @@require_secure_transport AS r')).r)).toBe(1);
+    if (f.flavor === 'mysql') {
+      // The primary's side of the replica's session: encrypted.
+      const cipher = await one(p, "SELECT s.VARIABLE_VALUE AS v FROM performance_schema.status_by_thread s JOIN performance_schema.threads t USING (THREAD_ID) WHERE t.PROCESSLIST_COMMAND LIKE 'Binlog Dump%' AND s.VARIABLE_NAME = 'Ssl_cipher'");
+      expect(String(cipher.v)).not.toBe('');
+    }
+    // And it replicates.
+    await p.query('CREATE DATABASE tlsrepl');
+    await p.query('CREATE TABLE tlsrepl.t (id INT PRIMARY KEY)');
+    await p.query('INSERT INTO tlsrepl.t VALUES (42)');
+    await waitUntil('the row on the replica', async () => ((await r.query('SELECT id FROM tlsrepl.t').catch(() => [[]]))[0] as unknown[]).length === 1, 20_000);
+    await p.end();
+    await r.end();
+    await expectOp(cluster, (await cluster.portal.deleteCluster({ name: 'sec' })).id, 'succeeded', 120_000);
+  }, 300_000);
+
+  it('a migration keeps the instance\'s TLS requirement; the API reports the TLS where it runs now', async () => {
+    const [t0, t1] = cluster.agents.map((a) => a.node);
+    const res = await cluster.portal.createInstance({ name: 'mig', resources: member, node: t0 });
+    await expectOp(cluster, res.operation!.id, 'succeeded', 150_000);
+    const before = await connect('mig');
+    await before.query('CREATE DATABASE kept');
+    await before.query('CREATE TABLE kept.t (id INT PRIMARY KEY)');
+    await before.query('INSERT INTO kept.t VALUES (7)');
+    await before.end();
+
+    const op = await cluster.portal.resizeInstance({ instance: 'mig', resources: { cpuMillis: 1200 }, mode: 'migrate', node: t1 });
+    await expectOp(cluster, op.id, 'succeeded', 240_000);
+    const moved = await cluster.portal.getInstance({ instance: 'mig' });
+    expect([moved.node, moved.host]).toEqual([t1, hosts[1]]);
+    expect(await tlsOf('mig')).toEqual({ tls: true, tlsRequired: true });
+    const c = await cluster.portal.getCredentials({ instance: 'mig' });
+    await expect(mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000 })).rejects.toThrow(f.flavor === 'mysql' ? /insecure transport/i : /Access denied/);
+    const after = await connect('mig');
+    expect(await one(after, 'SELECT id FROM kept.t')).toEqual({ id: 7 });
+    expect(Number((await one(after, 'SELECT @@require_secure_transport AS r')).r)).toBe(1);
+    await after.end();
+  }, 300_000);
 });

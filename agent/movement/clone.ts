@@ -1,3 +1,4 @@
+import { tlsTowards } from './tls';
 import { failedPrecondition, invalidArgument } from '../../src/errors';
 import type { SeedInstanceRequest__Output } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress } from '../../src/gen/berth/v1/SeedProgress';
@@ -28,7 +29,7 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
   const cloning = withInstance(ctx.instances, req.id, async (s) => {
     const check = s.d.clonePluginCheck();
     if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
-    await s.run(s.d.cloneFrom(src), [donor.password]);
+    await s.run(s.d.cloneFrom(src, await tlsTowards(s.inst, src.host, src.port)), [donor.password]);
   }).then(
     () => undefined,
     (err: { errno?: number; code?: string }) => (err.errno === RESTART_NOT_SUPERVISED || err.code === 'PROTOCOL_CONNECTION_LOST' ? undefined : Promise.reject(redacted(err, [donor.password]))),

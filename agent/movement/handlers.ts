@@ -1,7 +1,7 @@
 import type { AgentHandlers } from '../../src/gen/berth/v1/Agent';
 import { invalidArgument } from '../../src/errors';
 import type { Logger } from '../../src/log';
-import { unary } from '../../src/rpc';
+import { DEFAULT_HANDLER_LIMIT_MS, unary } from '../../src/rpc';
 import type { TlsFiles } from '../../src/tls/credentials';
 import type { DockerEngine } from '../docker';
 import type { Instances } from '../instance/lifecycle';
@@ -32,6 +32,13 @@ function checkId(id: string): string {
   return id;
 }
 
+// WaitForGtid waits as long as its request says (a catch-up, a failover's relay-log apply),
+// plus time to answer, within an hour; never less than the default limit.
+export const MAX_GTID_WAIT_MS = 3600_000;
+export function gtidWaitLimitMs(timeoutMs: number): number {
+  return Math.min(Math.max(DEFAULT_HANDLER_LIMIT_MS, timeoutMs + 10_000), MAX_GTID_WAIT_MS);
+}
+
 // The agent's data-movement RPCs: hot copy (source and target side), replication control.
 export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles }, log: Logger): MovementHandlers {
   const repl = new Replication(instances);
@@ -53,6 +60,6 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     GetReplicaStatus: unary(log, 'GetReplicaStatus', (req) => repl.status(checkId(req.id))),
     SetReadOnly: unary(log, 'SetReadOnly', (req) => repl.setReadOnly({ ...req, id: checkId(req.id) })),
     KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
-    WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, req.timeoutMs)),
+    WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }

@@ -12,6 +12,7 @@ import { layoutFor } from '../instance/layout';
 import type { Instances } from '../instance/lifecycle';
 import { withReplicaSection } from './replica-cnf';
 import { executedGtid, withInstance, type Session } from './sql';
+import { requireSslFor, tlsTowards } from './tls';
 
 const USER = /^[A-Za-z0-9_]{1,32}$/;
 const HOST = /^[A-Za-z0-9_.:%-]{1,60}$/;
@@ -32,11 +33,12 @@ export class Replication {
       const check = req.cloneDonor ? s.d.clonePluginCheck() : undefined;
       if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
       if (req.cloneDonor && req.monitor) throw invalidArgument('an account is a clone donor or a monitor, not both');
+      const requireSsl = requireSslFor(s.inst);
       const sts = req.cloneDonor
-        ? s.d.createCloneDonorUser(user, host, req.password)
+        ? s.d.createCloneDonorUser(user, host, req.password, { requireSsl })
         : req.monitor
           ? s.d.createMonitorUser(user, host, req.password, { binlog: req.binlog })
-          : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog });
+          : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog, requireSsl });
       await fenced(s, () => s.run(sts, [req.password]));
     });
   }
@@ -50,7 +52,8 @@ export class Replication {
     if (!req.sourceHost || !req.sourcePort || !req.user || !req.password) throw invalidArgument('source host, port, user and password are required');
     return withInstance(this.instances, req.id, async (s) => {
       const src = { host: req.sourceHost, port: req.sourcePort, user: req.user, password: req.password };
-      await s.run(s.d.configureReplica(src, req.gtidPosition || undefined), [req.password]);
+      const tls = await tlsTowards(s.inst, src.host, src.port);
+      await s.run(s.d.configureReplica(src, req.gtidPosition || undefined, tls), [req.password]);
       await s.run(s.d.replicaLossDetection(REPLICA_NET_TIMEOUT_S));
       if (req.start) await s.run(s.d.startReplica());
       return status(s);

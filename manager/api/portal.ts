@@ -1,7 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
 import { BerthError, failedPrecondition, invalidArgument, notFound, permissionDenied } from '../../src/errors';
-import { checkRequestId, priorRequest, requestKey } from './requests';
+import { callerOf, checkRequestId, priorRequest, requestKey, withRequestIds } from './requests';
+import { portalRequestMethods } from './request-methods';
 import type { OperationRow } from '../store/operations';
 import type { Logger } from '../../src/log';
 import { portalProto } from '../../src/proto';
@@ -110,12 +111,12 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 
   const h: Omit<PortalHandlers, 'CreateToken' | 'ListTokens' | 'RevokeToken'> = {
-    CreateInstance: unary(log, 'CreateInstance', async (req) => {
+    CreateInstance: unary(log, 'CreateInstance', async (req, call) => {
       const name = checkName('instance name', req.name);
       const shape = checkShape(req.resources);
       const image = requestedImage(req, d.images);
       const opts = placementOpts(req);
-      const key = requestKey(checkRequestId(req.requestId), 'CreateInstance', createFields(req));
+      const key = requestKey(callerOf(call), checkRequestId(req.requestId), 'CreateInstance', createFields(req));
       const out = (instance: InstanceRow, operation: OperationRow | undefined) => ({
         instance: instanceOut(instance),
         operation: operation ? toOperation(operation) : null,
@@ -166,14 +167,8 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     }),
     DeleteInstance: unary(log, 'DeleteInstance', (req, call) => {
       if (req.force) mustBeAdmin(call, 'a forced delete');
-      const key = requestKey(checkRequestId(req.requestId), 'DeleteInstance', { instance: req.instance, force: req.force });
-      const prior = priorRequest(store, key);
-      if (prior) {
-        const op = store.operations.get(prior.operationId);
-        if (!op) throw failedPrecondition(`request_id ${prior.id}: its operation ${prior.operationId} is past retention`);
-        return toOperation(op);
-      }
-      return toOperation(d.ops.delete(findInstance(req.instance).id, req.force, key));
+      // request_id: withRequestIds below.
+      return toOperation(d.ops.delete(findInstance(req.instance).id, req.force));
     }),
     GetCredentials: unary(log, 'GetCredentials', (req, call) => {
       const i = findInstance(req.instance);
@@ -248,5 +243,8 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
-  server.addService(portalProto().berth.v1.Portal.service, guarded({ ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) }, portalGuard(d.auth)));
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) };
+  // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
+  const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
+  server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));
 }

@@ -1,3 +1,4 @@
+import type { InstanceTlsState } from '../state/instance-tls';
 import type * as grpc from '@grpc/grpc-js';
 import type { RegistryHandlers } from '../../src/gen/berth/v1/Registry';
 import type { Logger } from '../../src/log';
@@ -23,6 +24,8 @@ export interface RegistryDeps {
   // cluster primaries (fencing; see docs/design.md "Failover").
   replication?: ReplicationMap;
   writeLease?: (node: string) => WriteLease | undefined;
+  // The TLS each instance serves now (state/instance-tls.ts).
+  tls?: InstanceTlsState;
   // With TLS a node may register and heartbeat only as the node its certificate names, so no
   // one else can take over its name, address or host. false only with --insecure.
   requireNodeCert: boolean;
@@ -67,6 +70,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       reports.apply(n.name, { instances: req.instances });
       d.usage?.report(n.name, req.instances);
       d.replication?.report(n.name, req.instances);
+      d.tls?.report(n.name, req.instances);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
       return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null };
     }),
@@ -80,6 +84,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       if (!req.delta || req.instances.length || req.removedInstanceIds.length) {
         d.usage?.report(req.node, instances);
         d.replication?.report(req.node, instances);
+        d.tls?.report(req.node, instances);
       }
       return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true };
     }),

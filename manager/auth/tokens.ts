@@ -28,6 +28,7 @@ export class TokensTable {
       all: db.prepare('SELECT name, role, created_at AS createdAt FROM auth_tokens ORDER BY name'),
       remove: db.prepare('DELETE FROM auth_tokens WHERE name = ?'),
       get: db.prepare('SELECT name FROM auth_tokens WHERE name = ?'),
+      rehash: db.prepare('UPDATE auth_tokens SET hash = ? WHERE name = ? AND hash = ?'),
     };
   }
 
@@ -58,6 +59,13 @@ export class TokensTable {
 
   list(): TokenRow[] {
     return this.q.all.all() as TokenRow[];
+  }
+
+  // A new secret for the token whose hash is `hash` (a CreateToken retried with its request id);
+  // undefined when that token is gone or was replaced.
+  reissue(name: string, hash: string): string | undefined {
+    const token = `berth_${randomBytes(32).toString('base64url')}`;
+    return this.q.rehash.run(TokensTable.hash(token), name, hash).changes > 0 ? token : undefined;
   }
 
   revoke(name: string): boolean {

@@ -42,12 +42,12 @@ export function endpointOf(d: OperationDeps, i: InstanceRow, flavor = i.flavor):
 
 // A member to be built by a copy of the primary: everything the agent's CreateInstance needs.
 export function targetOf(d: OperationDeps, i: InstanceRow, c: ClusterRow, flavor: string): TargetEndpoint {
-  return { ...endpointOf(d, i, flavor), create: createRequest(i, c) };
+  return { ...endpointOf(d, i, flavor), create: createRequest(i, c, !!d.requireMysqlTls) };
 }
 
-export function createRequest(i: InstanceRow, c: ClusterRow) {
+export function createRequest(i: InstanceRow, c: ClusterRow, requireTls = false) {
   return {
-    ...agentCreateRequest(i),
+    ...agentCreateRequest(i, requireTls),
     // Every member starts read-only with replication stopped; the manager opens the primary.
     replica: true,
     semiSyncTimeoutMs: c.replication === 'semi-sync' ? c.semiSyncTimeoutMs : 0,

@@ -9,6 +9,7 @@ export class Metrics {
   readonly schedulerSeconds: client.Histogram<'result'>;
   readonly fitSeconds: client.Histogram;
   private readonly opWatermark: { at: string; ids: Set<string> };
+  private readonly findings: client.Gauge<'kind'>;
 
   constructor(
     private readonly store: Store,
@@ -17,6 +18,7 @@ export class Metrics {
     private readonly webhook: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 }),
   ) {
     const r = this.registry;
+    this.findings = new client.Gauge({ name: 'berth_reservation_findings', help: "what the manager's start-up reservation check found, by kind", labelNames: ['kind'], registers: [r] });
     const labels = ['node', 'zone', 'rack'] as const;
     // Registered after berth_nodes, whose collect fills them from one capacity report per scrape.
     const g = (name: string, help: string, labelNames: readonly string[]) => new client.Gauge({ name, help, labelNames, registers: [] });
@@ -155,6 +157,11 @@ export class Metrics {
       this.opWatermark.ids = new Set(rows.filter((o) => o.finishedAt === last.finishedAt).map((o) => o.id));
     }
     return this.store.operations.countActive();
+  }
+
+  // The start-up reservation check's findings (manager/state/consistency.ts), every kind present.
+  reservationFindings(findings: readonly { kind: string }[]): void {
+    for (const kind of ['allocation-mismatch', 'orphan-reservation', 'outside-node']) this.findings.set({ kind }, findings.filter((f) => f.kind === kind).length);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -46,7 +46,7 @@ async function createPrimary(d: OperationDeps, ctx: Ctx): Promise<{ containerId:
   const c = mustCluster(d, ctx.params.cluster);
   const p = memberRow(d, ctx.params.primaryId);
   await d.fleet.commit(() => d.fleet.updateInstance(p.id, { state: 'creating' }));
-  const res = await d.agents.for(p.node).createInstance(createRequest(p, c), d.agentCreateDeadlineMs);
+  const res = await d.agents.for(p.node).createInstance(createRequest(p, c, !!d.requireMysqlTls), d.agentCreateDeadlineMs);
   await d.fleet.commit(() => d.fleet.updateInstance(p.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId }));
   d.fleet.setClusterState(c.name, 'creating', { flavor: res.flavor });
   return { containerId: res.containerId, flavor: res.flavor, version: res.version };

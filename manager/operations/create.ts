@@ -39,7 +39,7 @@ async function createContainer(d: OperationDeps, ctx: Ctx, answered: Set<string>
   // Group-committed (state/fleet.ts commit): a burst of creates shares its fsyncs.
   await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating' }));
   const res = await d.agents.for(i.node).createInstance(
-    { ...agentCreateRequest(i), requireTls: !!d.requireMysqlTls },
+    agentCreateRequest(i, !!d.requireMysqlTls),
     d.agentCreateDeadlineMs,
   );
   await d.fleet.commit(() => {

@@ -34,8 +34,11 @@ export function mustInstance(d: OperationDeps, id: string): InstanceRow {
 
 // What the agent's CreateInstance needs to build the instance its row describes; callers
 // override what differs (a migration's target, a cluster member's replica settings).
-export function agentCreateRequest(i: InstanceRow) {
+// requireTls: mysqld refuses plaintext clients (a new instance under --mysql-require-tls; a
+// migration's target when the instance required it: its clients keep what they had).
+export function agentCreateRequest(i: InstanceRow, requireTls = false) {
   return {
+    requireTls,
     id: i.id,
     name: i.name,
     image: i.image,

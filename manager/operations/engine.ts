@@ -5,6 +5,7 @@ import type { Logger } from '../../src/log';
 import type { Store } from '../store/index';
 import type { Mirror, OperationRow, Progress } from '../store/operations';
 import { LockTable, lockOrder } from './locks';
+import { claimRequest } from './request-scope';
 import type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
 
 export type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
@@ -65,6 +66,8 @@ export class Engine {
       if (holder) throw failedPrecondition(this.busyMessage(holder));
     }
     this.store.operations.insert({ id, type: req.type, params: req.params, subjects: req.subjects, steps: this.stepNames(req.type), firstPending: req.firstPending, parentId: req.parentId, childKey: req.childKey });
+    // A portal call with a request id: the id is recorded with its operation (request-scope.ts).
+    if (!req.parentId) claimRequest(this.store, id, req.subjects.find((s) => s.kind === 'instance')?.name ?? '');
     return id;
   }
 

@@ -1,3 +1,4 @@
+import { withRequestScope } from './request-scope';
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
@@ -187,13 +188,17 @@ describe('InstanceOps and the create/delete operation types', () => {
 
   it('request ids are stored with the reservation and with the delete, and refused when taken', async () => {
     const { fleet, engine, ops } = setup();
-    const key = { id: 'r-1', method: 'CreateInstance', fingerprint: 'f' };
+    const key = { caller: 'cert:alice', id: 'r-1', method: 'CreateInstance', fingerprint: 'f' };
     const { instance, operation } = await ops.create({ name: 'orders', shape, request: key });
-    expect(fleet.store.requests.get('r-1')).toMatchObject({ method: 'CreateInstance', instanceId: instance.id, operationId: operation.id });
+    expect(fleet.store.requests.get('cert:alice', 'r-1')).toMatchObject({ method: 'CreateInstance', instanceId: instance.id, operationId: operation.id });
+    expect(fleet.store.requests.get('cert:bob', 'r-1')).toBeUndefined();
     await expect(ops.create({ name: 'other', shape, request: key })).rejects.toThrow('request_id r-1 is already taken');
     expect(fleet.store.instances.find('other')).toBeUndefined();
     await engine.wait(operation.id, 5000);
-    const del = ops.delete('orders', false, { id: 'd-1', method: 'DeleteInstance', fingerprint: 'g' });
-    expect(fleet.store.requests.get('d-1')).toMatchObject({ instanceId: instance.id, operationId: del.id });
+    // Any operation recorded in a request scope carries its id, in the same transaction.
+    const scope = { key: { caller: 'cert:alice', id: 'd-1', method: 'DeleteInstance', fingerprint: 'g' }, claimed: false, done: false };
+    const del = withRequestScope(scope, () => ops.delete('orders', false));
+    expect(scope.claimed).toBe(true);
+    expect(fleet.store.requests.get('cert:alice', 'd-1')).toMatchObject({ instanceId: instance.id, operationId: del.id });
   });
 });

@@ -100,7 +100,7 @@ export class InstanceOps {
     const id = newId('i');
     return this.fleet.commit(() => {
       if (this.fleet.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
-      if (req.request && this.fleet.store.requests.get(req.request.id)) throw alreadyExists(`request_id ${req.request.id} is already taken`);
+      if (req.request && this.fleet.store.requests.get(req.request.caller, req.request.id)) throw alreadyExists(`request_id ${req.request.id} is already taken`);
       const t0 = process.hrtime.bigint();
       const r = this.snapshot.schedule(placementReq, { now: Date.now(), config: this.cfg.scheduler }, { strategy });
       this.cfg.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
@@ -162,7 +162,7 @@ export class InstanceOps {
   // Waits behind an operation already on a running instance (it is queued, in order); refuses,
   // naming the holder, when the instance is still being built or torn down.
   // force: the node is gone for good; the instance is forgotten without calling it.
-  delete(idOrName: string, force = false, request?: RequestKey): OperationRow {
+  delete(idOrName: string, force = false): OperationRow {
     const i = this.fleet.store.instances.find(idOrName);
     if (!i) throw notFound(`no instance ${idOrName}`);
     if (force) this.mustBeDown(i.node, `force-delete ${i.name}`);
@@ -171,7 +171,6 @@ export class InstanceOps {
     this.fleet.change(() => {
       this.engine.record({ id: opId, type: 'delete', params: { instanceId: i.id, ...(force ? { force } : {}) }, subjects: [{ kind: 'instance', name: i.id }], ifBusy: i.state === 'running' && !force ? 'wait' : 'refuse' });
       this.fleet.event('delete.started', i.id, `${force ? 'force-delete' : 'delete'} ${i.name} on ${i.node}`);
-      this.remember(request, i.id, opId);
     });
     this.engine.start(opId);
     return this.fleet.store.operations.get(opId)!;
@@ -197,7 +196,7 @@ export class InstanceOps {
 
   // In the transaction of what the request did: after a crash, both or neither.
   private remember(request: RequestKey | undefined, instanceId: string, operationId: string): void {
-    if (request) this.fleet.store.requests.insert({ id: request.id, method: request.method, fingerprint: request.fingerprint, instanceId, operationId });
+    if (request) this.fleet.store.requests.insert({ ...request, instanceId, operationId });
   }
 
   private mustBeDown(node: string, what: string): void {

@@ -27,8 +27,10 @@ class FakeAgent {
       throw new Error(`${name} on ${this.node}: injected failure`);
     }
   }
-  async createInstance(r: { id: string; replica?: boolean }) {
+  creates: { requireTls?: boolean }[] = [];
+  async createInstance(r: { id: string; replica?: boolean; requireTls?: boolean }) {
     this.call('createInstance');
+    this.creates.push({ requireTls: r.requireTls });
     if (!r.replica) this.writable.add(r.id);
     return { containerId: `c-${r.id}`, flavor: 'mariadb', version: '10.11.0' };
   }
@@ -103,9 +105,13 @@ async function setup() {
 describe('migrate operation', () => {
   it('cut-over is the point of no return, then the target is promoted, the record switched and the source retired', async () => {
     const { fleet, agents, engine, x, instance } = await setup();
+    // The instance requires TLS of its clients: so does its copy.
+    fleet.store.instanceTls.set(instance.id, { tls: true, required: true });
     const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
     const done = (await engine.wait(op.id, 10_000))!;
     expect(done.state, done.error).toBe('succeeded');
+    expect(agents.a.creates).toEqual([{ requireTls: false }]);
+    expect(agents.b.creates).toEqual([{ requireTls: true }]);
     expect(done.steps.map((s) => s.name)).toEqual(['reserve-target', 'copy', 'replicate', 'catch-up', 'cut-over', 'promote', 'switch-record', 'retire-source']);
     expect(JSON.parse(done.steps[5]!.output)).toMatchObject({ finalGtid: '0-1-10', blockedMs: expect.any(Number) });
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ node: 'b', cpuMillis: 1500 });

@@ -96,7 +96,7 @@ function endpoints(d: OperationDeps, ctx: Ctx): { src: Endpoint; tgt: TargetEndp
     agentAddress: tn.agentAddress,
     host: tn.host,
     port: r.target.port,
-    create: { ...agentCreateRequest(i), resources: ctx.params.to, port: r.target.port, diskPath: r.target.diskPath, serverId: r.serverId },
+    create: { ...agentCreateRequest(i, d.fleet.store.instanceTls.get(i.id).required), resources: ctx.params.to, port: r.target.port, diskPath: r.target.diskPath, serverId: r.serverId },
   };
   return { src, tgt, i };
 }

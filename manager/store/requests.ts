@@ -1,49 +1,71 @@
 import type { DB } from './db';
 import { nowIso } from './db';
 
-// A client's idempotency key: the first mutating call made with it, and what it did.
+// A client's idempotency key: the first mutating call a caller made with it, and what it did.
 export interface RequestRow {
+  // Who called (the portal principal: "cert:alice", "token:ci", "insecure"): ids are per caller,
+  // so one caller's id never answers, or blocks, another's request.
+  caller: string;
   id: string;
   method: string;
-  // sha256 of the request's meaningful fields: the same key with another request is refused.
+  // sha256 of the request's fields (all but request_id): the same id with another request is refused.
   fingerprint: string;
   instanceId: string;
   operationId: string;
+  // The answer, as JSON, for a call that made no operation (cordon, a token's name and hash).
+  result: string;
   createdAt: string;
 }
 
-// Request ids (CreateInstance, DeleteInstance request_id). The row is written in the same
-// transaction as what the request did (the reservation, the delete operation), so after a crash
+// Request ids of every mutating portal RPC. Where a call records an operation the row is written
+// in the same transaction (the engine's record, or a create's reservation), so after a crash
 // either both are there or neither is, and a retry finds out which. Made here with IF NOT EXISTS,
-// outside the numbered migrations, like the retention indexes.
+// outside the numbered migrations, like the retention indexes; `requests` (ids without a caller,
+// CreateInstance and DeleteInstance only) is folded in once, under the caller "".
 export class RequestsTable {
   private readonly q;
 
   constructor(db: DB) {
     db.exec(`
-      CREATE TABLE IF NOT EXISTS requests (
-        id TEXT PRIMARY KEY,
+      CREATE TABLE IF NOT EXISTS request_ids (
+        caller TEXT NOT NULL,
+        id TEXT NOT NULL,
         method TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
-        instance_id TEXT NOT NULL,
-        operation_id TEXT NOT NULL,
-        created_at TEXT NOT NULL
+        instance_id TEXT NOT NULL DEFAULT '',
+        operation_id TEXT NOT NULL DEFAULT '',
+        result TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (caller, id)
       );
-      CREATE INDEX IF NOT EXISTS requests_created ON requests(created_at);
+      CREATE INDEX IF NOT EXISTS request_ids_created ON request_ids(created_at);
     `);
+    const legacy = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'requests'").get();
+    if (legacy) {
+      db.transaction(() => {
+        db.exec(`INSERT OR IGNORE INTO request_ids (caller, id, method, fingerprint, instance_id, operation_id, created_at)
+          SELECT '', id, method, fingerprint, instance_id, operation_id, created_at FROM requests; DROP TABLE requests;`);
+      })();
+    }
+    const cols = "caller, id, method, fingerprint, instance_id AS instanceId, operation_id AS operationId, result, created_at AS createdAt";
     this.q = {
-      get: db.prepare('SELECT id, method, fingerprint, instance_id AS instanceId, operation_id AS operationId, created_at AS createdAt FROM requests WHERE id = ?'),
-      insert: db.prepare('INSERT INTO requests (id, method, fingerprint, instance_id, operation_id, created_at) VALUES (@id, @method, @fingerprint, @instanceId, @operationId, @createdAt)'),
-      purge: db.prepare('DELETE FROM requests WHERE created_at < ?'),
+      get: db.prepare(`SELECT ${cols} FROM request_ids WHERE caller = ? AND id = ?`),
+      insert: db.prepare('INSERT INTO request_ids (caller, id, method, fingerprint, instance_id, operation_id, result, created_at) VALUES (@caller, @id, @method, @fingerprint, @instanceId, @operationId, @result, @createdAt)'),
+      purge: db.prepare('DELETE FROM request_ids WHERE created_at < ?'),
+      setResult: db.prepare('UPDATE request_ids SET result = ? WHERE caller = ? AND id = ?'),
     };
   }
 
-  get(id: string): RequestRow | undefined {
-    return this.q.get.get(id) as RequestRow | undefined;
+  get(caller: string, id: string): RequestRow | undefined {
+    return this.q.get.get(caller, id) as RequestRow | undefined;
   }
 
-  insert(r: Omit<RequestRow, 'createdAt'>): void {
-    this.q.insert.run({ ...r, createdAt: nowIso() });
+  insert(r: Omit<RequestRow, 'createdAt' | 'instanceId' | 'operationId' | 'result'> & Partial<Pick<RequestRow, 'instanceId' | 'operationId' | 'result'>>): void {
+    this.q.insert.run({ instanceId: '', operationId: '', result: '', ...r, createdAt: nowIso() });
+  }
+
+  setResult(caller: string, id: string, result: string): void {
+    this.q.setResult.run(result, caller, id);
   }
 
   // Kept as long as events and operations (--retention-days).

@@ -24,6 +24,7 @@ const program = new Command('berthctl')
   .option('--insecure', 'plaintext, for a manager started with --insecure (or BERTH_INSECURE=1)')
   .option('--config <file>', 'config file (default: BERTH_CONFIG, $BERTH_STATE_DIR/berthctl.json, .berth/berthctl.json, ~/.config/berth/berthctl.json)')
   .option('--json', 'print JSON for scripts instead of tables')
+  .option('--request-id <id>', 'idempotency key of the change this command makes (default: a new one per run); running the command again with the same key answers with what the first run did, never doing it twice')
   .version(VERSION)
   .showHelpAfterError();
 
@@ -143,7 +144,6 @@ const create = instance
   .addOption(new Option('--flavor <flavor>', "the manager's image for this flavor (instead of --image)").choices(['mysql', 'mariadb']).conflicts('image'))
   .option('--wait', 'wait until it is running (or failed)')
   .option('--timeout <seconds>', 'how long --wait waits', Number, 600)
-  .option('--request-id <id>', 'idempotency key: running the command again with it answers with what the first run made');
 placementFlags(create).action(
   async (o: PlacementFlags & { name: string; cpu: number; memory: number; disk: number; image?: string; flavor?: string; wait?: boolean; timeout: number; requestId?: string }) => {
     const res = await portal().createInstance({
@@ -249,7 +249,6 @@ instance
   .option('--wait', 'wait until it is gone')
   .option('--timeout <seconds>', 'how long --wait waits', Number, 300)
   .option('--force', 'its node is gone for good: release the reservation without calling the node (files may remain there; admin)')
-  .option('--request-id <id>', 'idempotency key: running the command again with it answers with the first delete')
   .action(async (ref: string, o: { wait?: boolean; timeout: number; force?: boolean; requestId?: string }) => {
     let op = await portal().deleteInstance({ instance: ref, force: !!o.force, requestId: o.requestId ?? '' });
     if (o.wait) op = await waitFor(op.id, o.timeout * 1000);

@@ -1,3 +1,4 @@
+import { retrySafe } from './retry-safe';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -18,6 +19,8 @@ export interface ConnectionFlags {
   token?: string;
   insecure?: boolean;
   config?: string;
+  // The run's idempotency key (retry-safe.ts); a new UUID when absent.
+  requestId?: string;
 }
 
 export interface ClientConfig {
@@ -79,5 +82,5 @@ export function portalClient(f: ConnectionFlags): AsyncClient<PortalClient> {
   else creds = caOnlyCredentials(c.ca, { kind: 'manager' });
   const meta = new grpc.Metadata();
   if (c.token) meta.set('authorization', `Bearer ${c.token}`);
-  return asyncClient(new Portal(c.manager, creds, CHANNEL_OPTIONS), undefined, meta);
+  return retrySafe(asyncClient(new Portal(c.manager, creds, CHANNEL_OPTIONS), undefined, meta), f.requestId || undefined);
 }

@@ -167,3 +167,45 @@ describe('replica status in one shape', () => {
     expect(() => parseGrantee('admin@%')).toThrow(/cannot read/);
   });
 });
+
+describe('replication and CLONE over TLS, per flavor', () => {
+  const tls = { ca: '/etc/berth/tls/ca.pem' };
+
+  it('accounts other servers connect with are REQUIRE SSL when asked, both flavors', () => {
+    for (const d of [mariadb, mysql]) {
+      const users = d.createReplicationUser('r1', '%', 'p', { requireSsl: true }).filter((s) => /^(CREATE|ALTER) USER/.test(s.sql));
+      expect(users.map((s) => s.sql.endsWith(' REQUIRE SSL'))).toEqual([true, true]);
+      expect(d.createReplicationUser('r1', '%', 'p').some((s) => s.sql.includes('REQUIRE'))).toBe(false);
+    }
+    const donor = mysql.createCloneDonorUser('c1', '%', 'p', { requireSsl: true }).filter((s) => /^(CREATE|ALTER) USER/.test(s.sql));
+    expect(donor.map((s) => s.sql)).toEqual(['CREATE USER IF NOT EXISTS ?@? IDENTIFIED WITH caching_sha2_password BY ? REQUIRE SSL', 'ALTER USER ?@? IDENTIFIED WITH caching_sha2_password BY ? REQUIRE SSL']);
+  });
+
+  it('a replica connects with TLS and verifies the source with the CA: MASTER_SSL (MariaDB), SOURCE_SSL (MySQL)', () => {
+    expect(mariadb.configureReplica(src, '0-1-7', tls).at(-1)).toEqual({
+      sql: 'CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = slave_pos, MASTER_CONNECT_RETRY = 1, MASTER_SSL = 1, MASTER_SSL_CA = ?, MASTER_SSL_VERIFY_SERVER_CERT = 1',
+      params: ['127.0.0.1', 3701, 'berth_repl_x', 'Secr3t-pw', tls.ca],
+    });
+    expect(mysql.configureReplica(src, undefined, tls).at(-1)).toEqual({
+      sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1, SOURCE_SSL = 1, SOURCE_SSL_CA = ?, SOURCE_SSL_VERIFY_SERVER_CERT = 1',
+      params: ['127.0.0.1', 3701, 'berth_repl_x', 'Secr3t-pw', tls.ca],
+    });
+  });
+
+  it('MySQL CLONE: REQUIRE SSL with the CA as clone_ssl_ca; MariaDB has no CLONE', () => {
+    expect(mysql.cloneFrom(src, tls)).toEqual([
+      { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: ['127.0.0.1:3701'] },
+      { sql: 'SET GLOBAL clone_ssl_ca = ?', params: [tls.ca] },
+      { sql: 'CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ? REQUIRE SSL', params: ['berth_repl_x', '127.0.0.1', 3701, 'Secr3t-pw'] },
+    ]);
+    expect(sqlOf(mysql.cloneFrom(src))).toEqual(['SET GLOBAL clone_valid_donor_list = ?', 'CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?']);
+    expect(mariadb.cloneFrom(src, tls)).toEqual([]);
+  });
+});
+
+describe('certificate reload', () => {
+  it('MySQL ALTER INSTANCE RELOAD TLS, MariaDB FLUSH SSL', () => {
+    expect(sqlOf(mysql.reloadTls())).toEqual(['ALTER INSTANCE RELOAD TLS']);
+    expect(sqlOf(mariadb.reloadTls())).toEqual(['FLUSH SSL']);
+  });
+});

@@ -26,11 +26,14 @@ export interface Dialect {
   // ---- Replication and data movement (manager/movement, agent/movement) ----
   // A user that may only read the binlog stream, for one replica. Not binlogged unless asked:
   // the source's GTID set stays free of berth's own bookkeeping (errant-transaction checks).
-  createReplicationUser(user: string, host: string, password: string, opts?: { binlog?: boolean }): Statement[];
+  // requireSsl: the account connects over TLS only (REQUIRE SSL), for servers that require TLS.
+  createReplicationUser(user: string, host: string, password: string, opts?: { binlog?: boolean; requireSsl?: boolean }): Statement[];
   dropReplicationUser(user: string, host: string, opts?: { binlog?: boolean }): Statement[];
   // Points this server at a source with GTID auto-positioning. `gtidPosition` (from the copy)
   // is where the copy ends; omit it when the server already knows (a clone carries its set).
-  configureReplica(source: ReplicationSource, gtidPosition?: string): Statement[];
+  // `tls`: connect to the source over TLS and verify its certificate (the fleet CA, the source's
+  // address in its names) with the CA file at `tls.ca` inside the container.
+  configureReplica(source: ReplicationSource, gtidPosition?: string, tls?: SourceTls): Statement[];
   startReplica(): Statement[];
   // ioOnly: stop receiving but keep applying the relay log (failover).
   stopReplica(ioOnly?: boolean): Statement[];
@@ -67,8 +70,12 @@ export interface Dialect {
   // Physical copy by the server itself (MySQL CLONE); empty lists where the flavor has none.
   clonePluginCheck(): Statement | undefined;
   installClonePlugin(): Statement[];
-  createCloneDonorUser(user: string, host: string, password: string): Statement[];
-  cloneFrom(donor: ReplicationSource): Statement[];
+  createCloneDonorUser(user: string, host: string, password: string, opts?: { requireSsl?: boolean }): Statement[];
+  // Reads ssl-ca/ssl-cert/ssl-key again (a rotated certificate) without a restart; sessions open
+  // keep theirs.
+  reloadTls(): Statement[];
+  // `tls`: the clone connection must be encrypted (REQUIRE SSL), the donor checked with this CA.
+  cloneFrom(donor: ReplicationSource, tls?: SourceTls): Statement[];
   // my.cnf lines of a server that starts as a replica: read-only, replication not started at
   // boot (the manager starts it once the position is set). MySQL's super_read_only is set at
   // run time (SetReadOnly): in my.cnf it would stop the agent's own set-up at the first start.
@@ -102,6 +109,11 @@ export interface SemiSyncState {
   active: boolean;
   clients: number;
   timeoutMs: number;
+}
+
+// TLS towards a source or donor: the CA file (a path inside the instance's container).
+export interface SourceTls {
+  ca: string;
 }
 
 export interface ReplicationSource {
@@ -153,17 +165,17 @@ export const mariadb: Dialect = {
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
 
-  createReplicationUser: (user, host, password, opts) => noBinlog(opts, replUser(user, host, password, 'BY ?')),
+  createReplicationUser: (user, host, password, opts) => noBinlog(opts, replUser(user, host, password, 'BY ?', opts?.requireSsl)),
   dropReplicationUser: (user, host, opts) => noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }]),
-  configureReplica: (src, pos) => [
+  configureReplica: (src, pos, tls) => [
     { sql: 'STOP SLAVE', params: [] },
     ...(pos !== undefined ? [{ sql: 'SET GLOBAL gtid_slave_pos = ?', params: [pos] }] : []),
     // Without a position the server goes on from everything it has executed, its own binlogged
     // transactions included (current_pos): a cluster's old primary re-pointed at the new one
     // has no gtid_slave_pos worth the name.
     {
-      sql: `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = ${pos !== undefined ? 'slave_pos' : 'current_pos'}, MASTER_CONNECT_RETRY = 1`,
-      params: [src.host, src.port, src.user, src.password],
+      sql: `CHANGE MASTER TO MASTER_HOST = ?, MASTER_PORT = ?, MASTER_USER = ?, MASTER_PASSWORD = ?, MASTER_USE_GTID = ${pos !== undefined ? 'slave_pos' : 'current_pos'}, MASTER_CONNECT_RETRY = 1${tls ? ', MASTER_SSL = 1, MASTER_SSL_CA = ?, MASTER_SSL_VERIFY_SERVER_CERT = 1' : ''}`,
+      params: [src.host, src.port, src.user, src.password, ...(tls ? [tls.ca] : [])],
     },
   ],
   startReplica: () => [{ sql: 'START SLAVE', params: [] }],
@@ -200,6 +212,7 @@ export const mariadb: Dialect = {
   clonePluginCheck: () => undefined,
   installClonePlugin: () => [],
   createCloneDonorUser: () => [],
+  reloadTls: () => [{ sql: 'FLUSH SSL', params: [] }],
   cloneFrom: () => [],
   replicaSettings: () => ({ 'read-only': 'ON', 'skip-slave-start': 'ON' }),
   readOnlyState: () => READ_ONLY_STATE,
@@ -239,10 +252,10 @@ export const mysql: Dialect = {
   // Done at initialization already; repeated (idempotent) when a create is retried.
   lockRootToSocket: () => [{ sql: LOCK_ROOT, params: [] }],
 
-  createReplicationUser: (user, host, password, opts) => liftSuperReadOnly(noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?'))),
+  createReplicationUser: (user, host, password, opts) => liftSuperReadOnly(noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?', opts?.requireSsl))),
   dropReplicationUser: (user, host, opts) => liftSuperReadOnly(noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }])),
   // An empty gtid_executed is required before gtid_purged can take a copy's position.
-  configureReplica: (src, pos) => [
+  configureReplica: (src, pos, tls) => [
     { sql: 'STOP REPLICA', params: [] },
     ...(pos !== undefined
       ? [
@@ -252,8 +265,8 @@ export const mysql: Dialect = {
       : []),
     {
       // Without TLS, caching_sha2_password needs the source's RSA key to send the password.
-      sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1',
-      params: [src.host, src.port, src.user, src.password],
+      sql: `CHANGE REPLICATION SOURCE TO SOURCE_HOST = ?, SOURCE_PORT = ?, SOURCE_USER = ?, SOURCE_PASSWORD = ?, SOURCE_AUTO_POSITION = 1, GET_SOURCE_PUBLIC_KEY = 1, SOURCE_CONNECT_RETRY = 1${tls ? ', SOURCE_SSL = 1, SOURCE_SSL_CA = ?, SOURCE_SSL_VERIFY_SERVER_CERT = 1' : ''}`,
+      params: [src.host, src.port, src.user, src.password, ...(tls ? [tls.ca] : [])],
     },
   ],
   startReplica: () => [{ sql: 'START REPLICA', params: [] }],
@@ -294,12 +307,14 @@ export const mysql: Dialect = {
   // mysql.plugin is a table super_read_only protects (a read-only donor installs it too).
   installClonePlugin: () => liftSuperReadOnly([{ sql: "INSTALL PLUGIN clone SONAME 'mysql_clone.so'", params: [] }]),
   // A cluster's primary is still read-only (super_read_only) while its replicas are cloned.
-  createCloneDonorUser: (user, host, password) =>
-    liftSuperReadOnly(noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?'), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }])),
+  createCloneDonorUser: (user, host, password, opts) =>
+    liftSuperReadOnly(noBinlog({}, [...replUser(user, host, password, 'WITH caching_sha2_password BY ?', opts?.requireSsl), { sql: 'GRANT BACKUP_ADMIN ON *.* TO ?@?', params: [user, host] }])),
   // The recipient's data is replaced and its mysqld stops afterwards: the agent starts it again.
-  cloneFrom: (d) => [
+  reloadTls: () => [{ sql: 'ALTER INSTANCE RELOAD TLS', params: [] }],
+  cloneFrom: (d, tls) => [
     { sql: 'SET GLOBAL clone_valid_donor_list = ?', params: [`${d.host}:${d.port}`] },
-    { sql: 'CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?', params: [d.user, d.host, d.port, d.password] },
+    ...(tls ? [{ sql: 'SET GLOBAL clone_ssl_ca = ?', params: [tls.ca] }] : []),
+    { sql: `CLONE INSTANCE FROM ?@?:? IDENTIFIED BY ?${tls ? ' REQUIRE SSL' : ''}`, params: [d.user, d.host, d.port, d.password] },
   ],
   replicaSettings: () => ({ 'read-only': 'ON', 'skip-replica-start': 'ON' }),
   readOnlyState: () => READ_ONLY_STATE,
@@ -342,9 +357,9 @@ function clamp(n: number, lo: number, hi: number): number {
 
 const READ_ONLY_STATE: Statement = { sql: 'SELECT @@GLOBAL.read_only AS ro', params: [] };
 
-const replUser = (user: string, host: string, password: string, auth: string): Statement[] => [
-  { sql: `CREATE USER IF NOT EXISTS ?@? IDENTIFIED ${auth}`, params: [user, host, password] },
-  { sql: `ALTER USER ?@? IDENTIFIED ${auth}`, params: [user, host, password] },
+const replUser = (user: string, host: string, password: string, auth: string, requireSsl = false): Statement[] => [
+  { sql: `CREATE USER IF NOT EXISTS ?@? IDENTIFIED ${auth}${requireSsl ? ' REQUIRE SSL' : ''}`, params: [user, host, password] },
+  { sql: `ALTER USER ?@? IDENTIFIED ${auth}${requireSsl ? ' REQUIRE SSL' : ''}`, params: [user, host, password] },
   { sql: 'GRANT REPLICATION SLAVE ON *.* TO ?@?', params: [user, host] },
 ];
 

@@ -183,7 +183,8 @@ export class TestCluster {
     return this;
   }
 
-  startManager(): void {
+  // `extra`: flags for this start only (after the cluster's own).
+  startManager(extra: string[] = []): void {
     this.manager = startProcess(
       [
         'dist/manager/main.js',
@@ -196,6 +197,7 @@ export class TestCluster {
         path.join(this.dir, 'manager'),
         ...(this.managerArgs.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${this.adminPort}`]),
         ...this.managerArgs,
+        ...extra,
       ],
       path.join(this.dir, 'manager.log'),
     );
