@@ -75,6 +75,10 @@ describe('docker-compose.yml', () => {
     expect((await login(c, 'CREATE DATABASE app; CREATE TABLE app.t (v INT); INSERT INTO app.t VALUES (42); SELECT CURRENT_USER()')).stdout.trim()).toBe('admin@%');
     const before = (await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${c.id}`] }) })).map((x) => x.Id);
     expect(before).toHaveLength(1);
+    // The agent (warm create on by default) builds its data directory template after the first
+    // create; waited for here so the restart below does not cut a build short.
+    const templates = path.join(data, node, 'berth', '.templates');
+    await waitUntil('the data directory template to be ready', async () => fs.existsSync(templates) && fs.readdirSync(templates).some((e) => !e.endsWith('.building')), 60_000, 200);
 
     const agentStarted = (await service('agent')).State.StartedAt;
     await compose('restart', 'agent');
@@ -94,7 +98,8 @@ describe('docker-compose.yml', () => {
     expect(await ctl('instance', 'delete', 'composed', '--wait')).toMatch(/succeeded/);
     expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })).toEqual([]);
     // The agent moves a deleted instance's directory to the disk's trash (purged after 24 h).
-    expect(fs.readdirSync(path.join(data, node, 'berth'))).toEqual(['.trash']);
+    // (and keeps the template, which belongs to no instance).
+    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.templates', '.trash']);
     expect(fs.readdirSync(path.join(data, node, 'berth', '.trash')).filter((d) => d.startsWith(`${c.id}-`))).toHaveLength(1);
   });
 
