@@ -102,6 +102,7 @@ export function renderMyCnf(i: MyCnfInput): string {
         'innodb-buffer-pool-size': pool,
         ...d.redoLogSettings(pool),
         'max-connections': maxConnections(i.memoryBytes),
+        ...d.memorySettings(i.memoryBytes),
       },
     ],
     ['character set', { 'character-set-server': 'utf8mb4' }],

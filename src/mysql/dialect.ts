@@ -1,3 +1,5 @@
+import { commonMemorySettings, mysqlMemorySettings } from './memory';
+
 // All flavor-specific MySQL knowledge lives behind this interface, one implementation per
 // flavor, so the rest of berth never branches on "is this MariaDB?".
 export type Flavor = 'mariadb' | 'mysql';
@@ -18,6 +20,8 @@ export interface Dialect {
   redoLogSettings(bufferPoolBytes: number): Record<string, string | number>;
   // my.cnf lines only this flavor has: plugins turned off, platform settings.
   serverSettings(): Record<string, string | number>;
+  // my.cnf memory settings besides the buffer pool, from the container's limit (memory.ts).
+  memorySettings(memoryBytes: number): Record<string, string | number>;
   // Idempotent: safe to run again after a failure half-way.
   ensureAdminUser(user: string, password: string): Statement[];
   // Leaves root reachable only through the unix socket the agent owns.
@@ -149,6 +153,7 @@ export const mariadb: Dialect = {
   gtidSettings: () => ({ binlog_format: 'ROW', gtid_strict_mode: 'ON', log_slave_updates: 'ON', gtid_domain_id: 0 }),
   redoLogSettings: (pool) => ({ innodb_log_file_size: clamp(Math.floor(pool / 4), 48 * MiB, 2 * GiB) }),
   serverSettings: () => ({}),
+  memorySettings: (mem) => commonMemorySettings(mem),
   ensureAdminUser: adminUser(),
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
@@ -233,6 +238,7 @@ export const mysql: Dialect = {
   // classic protocol only. NUMA interleaving needs mbind(), which Docker's seccomp profile
   // refuses (a warning at every start).
   serverSettings: () => ({ mysqlx: 'OFF', innodb_numa_interleave: 'OFF' }),
+  memorySettings: (mem) => ({ ...commonMemorySettings(mem), ...mysqlMemorySettings(mem) }),
   // caching_sha2_password is 8.x/9.x's default already; named so a server configured otherwise
   // still hands out what clients expect. Over TCP without TLS clients fetch the server's RSA key.
   ensureAdminUser: adminUser('WITH caching_sha2_password '),
