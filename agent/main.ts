@@ -111,7 +111,7 @@ async function main(): Promise<void> {
   const known = await instances.list();
   log.info({ instances: known.length, leftovers }, 'rebuilt view from labelled containers');
 
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');

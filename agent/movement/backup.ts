@@ -10,6 +10,7 @@ import type { BackupChunk } from '../../src/gen/berth/v1/BackupChunk';
 import type { DockerEngine } from '../docker';
 import type { Instances } from '../instance/lifecycle';
 import { IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
+import { endSocket, offerDirect, writeAll, type DirectOffer, type DirectOptions } from './direct';
 import { Demux, fillChunks } from './stream';
 
 const MESSAGE_BYTES = 1024 * 1024;
@@ -28,13 +29,33 @@ export const BACKUP_CMD = [
 ];
 
 // Source side of a hot copy: the first message carries the size estimate, then the stream.
-export async function* streamBackup(docker: DockerEngine, instances: Instances, id: string, signal: AbortSignal): AsyncGenerator<BackupChunk> {
+// With `direct` (the caller asked, and this agent knows its listen host) the first message
+// offers a one-time socket instead, the bytes go there, and the last message counts them.
+export async function* streamBackup(docker: DockerEngine, instances: Instances, id: string, signal: AbortSignal, direct?: DirectOptions): AsyncGenerator<BackupChunk> {
   const inst = await instances.get(id);
   if (!inst) throw notFound(`instance ${id} is not on this node`);
   if (inst.state !== 'running') throw failedPrecondition(`instance ${id} is ${inst.state}: a hot copy needs it running`);
   if (inst.flavor !== 'mariadb') throw failedPrecondition(`instance ${id} is ${inst.flavor}: copy it with CLONE, not mariabackup`);
-  yield { data: Buffer.alloc(0), totalBytesEstimate: await copyBytes(layoutFor(inst.diskPath, id).dirs.data) };
+  const totalBytesEstimate = await copyBytes(layoutFor(inst.diskPath, id).dirs.data);
+  const offer = direct ? await offerDirect(direct) : undefined;
+  try {
+    yield { data: Buffer.alloc(0), totalBytesEstimate, directPort: offer?.port ?? 0, directToken: offer?.token ?? Buffer.alloc(0) };
+    const sent = yield* runBackup(docker, inst, signal, offer);
+    if (offer) yield { data: Buffer.alloc(0), directBytes: sent };
+  } finally {
+    offer?.close();
+  }
+}
 
+// Runs mariabackup into a FIFO and passes what it writes on: onto the direct socket when there
+// is one (returns the bytes sent), else as messages.
+async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: string; containerId: string }, signal: AbortSignal, offer?: DirectOffer): AsyncGenerator<BackupChunk, number> {
+  // The caller connects before mariabackup starts, so a caller that never comes costs nothing.
+  const socket = offer ? await offer.accepted : undefined;
+  const onAbortSocket = () => socket?.destroy();
+  signal.addEventListener('abort', onAbortSocket);
+  const id = inst.id;
+  let sent = 0;
   // The stream leaves the container through a FIFO in the instance's bind-mounted tmp dir, not
   // through Docker's exec stdout: dockerd's copy capped the stream at about 150 MB/s here.
   const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
@@ -61,8 +82,11 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
     try {
       for await (const data of fillChunks(input, MESSAGE_BYTES)) {
         if (signal.aborted) break;
-        yield { data };
+        if (socket) await writeAll(socket, data, signal);
+        else yield { data };
+        sent += data.length;
       }
+      if (socket && !signal.aborted) await endSocket(socket);
       read = !signal.aborted;
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -74,7 +98,10 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
     const exit = await code;
     raw.destroy();
     if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(demux.stderr)}`);
+    return sent;
   } finally {
+    signal.removeEventListener('abort', onAbortSocket);
+    socket?.destroy();
     await fs.unlink(fifo).catch(() => undefined);
   }
 }
