@@ -60,9 +60,9 @@ async function serverVars(cred: { host: string; port: number; user: string; pass
 }
 
 describe.each([
-  [IMAGE, 3801],
-  [MYSQL_IMAGE, 3821],
-])('in-place resize (%s)', (image, port) => {
+  [IMAGE, 3801, 'mariadb'],
+  [MYSQL_IMAGE, 3821, 'mysql'],
+] as const)('in-place resize (%s)', (image, port, flavor) => {
   const cluster = new TestCluster(['--node-timeout', '3', '--image', image]);
   let alpha: CreateInstanceResponse__Output;
 
@@ -108,7 +108,7 @@ describe.each([
       expect(inspect.HostConfig.MemorySwap).toBe(memory);
       expect(inspect.HostConfig.NanoCpus).toBe(cpu * 1_000_000);
       const vars = await serverVars(cred);
-      expect(vars.pool).toBe(bufferPoolBytes(memory));
+      expect(vars.pool).toBe(bufferPoolBytes(memory, flavor));
       expect(vars.conns).toBe(maxConnections(memory));
       expect(vars.uptime).toBeGreaterThanOrEqual(before.uptime);
       const i = await cluster.portal.getInstance({ instance: 'alpha' });
@@ -129,7 +129,7 @@ describe.each([
 
     // my.cnf was re-rendered with the new memory, so a restart keeps the values.
     const cnf = await promisify(execFile)('cat', [path.join(cluster.agents[0]!.disks[0]!, 'berth', alpha.instance!.id, 'conf', 'my.cnf')]);
-    expect(cnf.stdout).toContain(`innodb-buffer-pool-size = ${bufferPoolBytes(768 * M)}`);
+    expect(cnf.stdout).toContain(`innodb-buffer-pool-size = ${bufferPoolBytes(768 * M, flavor)}`);
   });
 
   it('reports the new shape after an agent restart (the desired-state record, not the labels)', async () => {

@@ -52,15 +52,22 @@ describe('sizing', () => {
   });
 
   it.each([
-    [256 * M, 128 * M],
-    [512 * M, 256 * M],
-    [G, 512 * M],
-    [4 * G, 2432 * M],
-    [16 * G, 12 * G],
-  ])('buffer pool for %d bytes is %d', (mem, pool) => expect(bufferPoolBytes(mem)).toBe(pool));
+    [256 * M, 128 * M, 64 * M],
+    [512 * M, 256 * M, 192 * M],
+    [768 * M, 384 * M, 384 * M],
+    [G, 512 * M, 512 * M],
+    [4 * G, 2432 * M, 2432 * M],
+    [16 * G, 12 * G, 12 * G],
+  ])('buffer pool for %d bytes is %d (MariaDB), %d (MySQL)', (mem, maria, my) => {
+    expect(bufferPoolBytes(mem, 'mariadb')).toBe(maria);
+    expect(bufferPoolBytes(mem, 'mysql')).toBe(my);
+  });
 
-  it('never gives the pool more than the container has', () => {
-    for (let mem = 256 * M; mem <= 64 * G; mem += 256 * M) expect(bufferPoolBytes(mem)).toBeLessThan(mem);
+  it('never gives the pool more than the container has, nor MySQL less room beside it than it needs', () => {
+    for (let mem = 256 * M; mem <= 64 * G; mem += 256 * M) {
+      expect(bufferPoolBytes(mem, 'mariadb')).toBeLessThan(mem);
+      if (mem >= 512 * M) expect(mem - bufferPoolBytes(mem, 'mysql')).toBeGreaterThanOrEqual(320 * M);
+    }
   });
 
   it('keeps what mysqld allocates besides the pool within the container, both flavors', () => {

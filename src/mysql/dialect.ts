@@ -1,4 +1,4 @@
-import { commonMemorySettings, mysqlMemorySettings } from './memory';
+import { commonMemorySettings, MARIADB_BESIDE_POOL, MYSQL_BESIDE_POOL, mysqlMemorySettings } from './memory';
 
 // All flavor-specific MySQL knowledge lives behind this interface, one implementation per
 // flavor, so the rest of berth never branches on "is this MariaDB?".
@@ -22,6 +22,9 @@ export interface Dialect {
   serverSettings(): Record<string, string | number>;
   // my.cnf memory settings besides the buffer pool, from the container's limit (memory.ts).
   memorySettings(memoryBytes: number): Record<string, string | number>;
+  // What mysqld needs beside the buffer pool with those settings, at most: the pool never takes
+  // more than the container's memory less this.
+  readonly memoryBesidePool: number;
   // Idempotent: safe to run again after a failure half-way.
   ensureAdminUser(user: string, password: string): Statement[];
   // Leaves root reachable only through the unix socket the agent owns.
@@ -154,6 +157,7 @@ export const mariadb: Dialect = {
   redoLogSettings: (pool) => ({ innodb_log_file_size: clamp(Math.floor(pool / 4), 48 * MiB, 2 * GiB) }),
   serverSettings: () => ({}),
   memorySettings: (mem) => commonMemorySettings(mem),
+  memoryBesidePool: MARIADB_BESIDE_POOL,
   ensureAdminUser: adminUser(),
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
@@ -239,6 +243,7 @@ export const mysql: Dialect = {
   // refuses (a warning at every start).
   serverSettings: () => ({ mysqlx: 'OFF', innodb_numa_interleave: 'OFF' }),
   memorySettings: (mem) => ({ ...commonMemorySettings(mem), ...mysqlMemorySettings(mem) }),
+  memoryBesidePool: MYSQL_BESIDE_POOL,
   // caching_sha2_password is 8.x/9.x's default already; named so a server configured otherwise
   // still hands out what clients expect. Over TCP without TLS clients fetch the server's RSA key.
   ensureAdminUser: adminUser('WITH caching_sha2_password '),
