@@ -42,7 +42,7 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     StreamBackup: serverStream(log, 'StreamBackup', (req, signal, call) => {
       // The socket is for the identity this call was authorized as (agent/server.ts).
       const direct = req.direct && node.listenHost ? { host: node.listenHost, tls: node.tls, peer: peerOf(call) } : undefined;
-      return streamBackup(docker, instances, checkId(req.id), signal, direct);
+      return streamBackup(docker, instances, node.node, checkId(req.id), signal, direct);
     }),
     SeedInstance: serverStream(log, 'SeedInstance', (req, signal) => {
       checkId(req.id);
