@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
-import { Transform, type TransformCallback } from 'node:stream';
 import { identityOf, loadFiles, type Peer, type TlsFiles } from '../../src/tls/credentials';
 
 // A one-time socket for the bytes of one hot copy, offered by the source agent inside an
@@ -114,60 +114,9 @@ function readToken(s: net.Socket): Promise<Buffer | undefined> {
   });
 }
 
-// Writes with backpressure; rejects when the socket breaks or `signal` aborts.
-export async function writeAll(s: net.Socket, data: Buffer, signal: AbortSignal): Promise<void> {
-  if (s.destroyed || signal.aborted) throw new Error('the direct copy socket closed');
-  if (s.write(data)) return;
-  await new Promise<void>((resolve, reject) => {
-    const fail = () => (off(), reject(new Error('the direct copy socket closed')));
-    const ok = () => (off(), resolve());
-    const off = () => {
-      s.off('drain', ok).off('close', fail);
-      signal.removeEventListener('abort', fail);
-    };
-    s.on('drain', ok).on('close', fail);
-    signal.addEventListener('abort', fail);
-  });
+// A raw descriptor (no FileHandle, which would close it again when collected): the pipe stream
+// made on it owns it.
+export function openFd(file: string, flags: number): Promise<number> {
+  return new Promise((resolve, reject) => fs.open(file, flags, (err, fd) => (err ? reject(err) : resolve(fd))));
 }
 
-// Ends the socket and waits until the peer has read it all and closed its side too.
-export function endSocket(s: net.Socket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    s.once('error', reject);
-    s.once('close', (hadError) => (hadError ? reject(new Error('the direct copy socket broke at its end')) : resolve()));
-    s.resume();
-    s.end();
-  });
-}
-
-// Counts the bytes going through and gathers the socket's small reads (TLS gives at most a
-// 16 KiB record a read) into buffers of about `size`, so the FIFO gets few, large writes.
-export class Gather extends Transform {
-  bytes = 0;
-  private parts: Buffer[] = [];
-  private n = 0;
-
-  constructor(private readonly size = 1024 * 1024) {
-    super({ highWaterMark: 4 * size });
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.bytes += chunk.length;
-    this.parts.push(chunk);
-    this.n += chunk.length;
-    if (this.n >= this.size) this.flushParts();
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    this.flushParts();
-    cb();
-  }
-
-  private flushParts(): void {
-    if (this.n === 0) return;
-    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.n));
-    this.parts = [];
-    this.n = 0;
-  }
-}

@@ -1,4 +1,5 @@
-import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+import net from 'node:net';
 import fs from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -21,7 +22,7 @@ import { LABEL, type DockerEngine } from '../docker';
 import { binds, DIRS, IN_CONTAINER, layoutFor, type Layout } from '../instance/layout';
 import type { Instances } from '../instance/lifecycle';
 import { tail } from './backup';
-import { connectDirect, Gather } from './direct';
+import { connectDirect, openFd } from './direct';
 import { parseBinlogInfo, Progress } from './progress';
 
 export interface SeedContext {
@@ -36,7 +37,6 @@ export interface SeedContext {
 
 const PREPARE_TIMEOUT_MS = 30 * 60_000;
 const execFileP = promisify(execFile);
-const COPY_CHUNK_BYTES = 1024 * 1024;
 // The receive window of the pull: with HTTP/2's default 64 KiB the source waits for a
 // WINDOW_UPDATE every 64 KiB, i.e. for this process's event loop, busy writing to mbstream; the
 // stream then ran at about 70 MB/s. 32 MiB keeps the source sending while we write.
@@ -142,7 +142,7 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
 // The bytes over the direct socket, straight into mbstream's FIFO; the gRPC stream says how
 // the source ended (an error status if mariabackup failed) and how many bytes it sent.
 async function* receiveDirect(req: SeedInstanceRequest__Output, socket: Socket, messages: AsyncIterator<BackupChunk__Output>, unpack: Unpack, progress: Progress): AsyncGenerator<SeedProgress> {
-  const gather = new Gather();
+  const received = () => unpack.stdin.bytesWritten;
   let sourceErr: unknown;
   const rest = (async () => {
     let last: BackupChunk__Output | undefined;
@@ -151,22 +151,23 @@ async function* receiveDirect(req: SeedInstanceRequest__Output, socket: Socket, 
   })();
   rest.catch((err: unknown) => ((sourceErr = err), socket.destroy()));
   let piped = false;
-  const piping = pipeline(socket, gather, unpack.stdin).finally(() => (piped = true));
+  const piping = pipeline(socket, unpack.stdin).finally(() => (piped = true));
   piping.catch(() => undefined);
   try {
     while (!piped) {
       await Promise.race([piping.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
-      progress.done = gather.bytes;
+      progress.done = received();
       if (progress.due()) yield progress.report('copy');
     }
     await piping;
   } catch (err) {
-    throw sourceErr ?? unavailable(`the direct copy socket from ${req.sourceAgent} broke after ${gather.bytes} bytes: ${(err as Error).message}; the partial copy was removed, retry from the start`);
+    throw sourceErr ?? unavailable(`the direct copy socket from ${req.sourceAgent} broke after ${received()} bytes: ${(err as Error).message}; the partial copy was removed, retry from the start`);
   } finally {
     socket.destroy();
   }
   const last = await rest;
-  if (!last || last.directBytes !== gather.bytes) throw unavailable(`the direct copy from ${req.sourceAgent} ended after ${gather.bytes} bytes, the source sent ${last?.directBytes ?? 'an unknown number of'}; the partial copy was removed, retry from the start`);
+  progress.done = received();
+  if (!last || last.directBytes !== progress.done) throw unavailable(`the direct copy from ${req.sourceAgent} ended after ${progress.done} bytes, the source sent ${last?.directBytes ?? 'an unknown number of'}; the partial copy was removed, retry from the start`);
   const code = await unpack.exited;
   if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
 }
@@ -196,7 +197,9 @@ async function startUnpack(ctx: SeedContext, req: SeedInstanceRequest__Output, l
   // An mbstream that dies before opening the FIFO would leave our open() waiting forever: open
   // it once for reading too, so the writer's open returns and its writes fail (EPIPE).
   const exited = c.wait().then(async (r: { StatusCode: number }) => (await unblockReader(fifo), r.StatusCode));
-  const stdin = createWriteStream(fifo, { highWaterMark: 4 * COPY_CHUNK_BYTES });
+  // A pipe stream, not a file write stream: written from the event loop (writev when the FIFO
+  // is full), no thread-pool round trip per write.
+  const stdin = new net.Socket({ fd: await openFd(fifo, fsConstants.O_WRONLY), readable: false, writable: true });
   stdin.on('error', () => undefined);
   return {
     stdin,
