@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   // A MySQL certificate rotated while the agent was down reaches the running instances.
   if (mysqlTls) await refreshTls(known, mysqlTls, (id) => withInstance(instances, id, (s) => s.run(s.d.reloadTls())), log);
 
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');

@@ -5,7 +5,9 @@
 //  - Cut-over: the write-blocked window while a writer commits in a tight loop, as the library
 //    measures it and as the writer sees it (longest gap between two acknowledged commits).
 //
-//   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5 --cpu 1 --flavor mariadb|mysql --copy-only]
+//   npm run bench:expansion [-- --gb 1.1 --runs 3 --cutovers 5 --cpu 1 --flavor mariadb|mysql --copy-only --insecure]
+// Every process talks mutual TLS as in production (the copy's direct socket too), unless
+// --insecure.
 // MySQL copies with CLONE (the target is created empty first, then cloned into; its mysqld
 // restarts on the copy). --copy-only skips the resize and cut-over rows and writes
 // bench-results/expansion-copy-<flavor>.json.
@@ -22,6 +24,9 @@ import { asyncClient } from '../src/rpc';
 import { freePort, managerArgs, ROOT, start } from './proc';
 import { resizeLatency } from './resize-latency';
 import type { Flavor } from '../src/mysql/dialect';
+import { initCa, issueCert, type CertKind } from '../src/tls/ca';
+import { channelCredentials, filesIn } from '../src/tls/credentials';
+import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
 
 const arg = (name: string, dflt: number) => {
@@ -31,6 +36,7 @@ const arg = (name: string, dflt: number) => {
 const FLAVOR: Flavor = process.argv.includes('mysql') ? 'mysql' : 'mariadb';
 const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11');
 const COPY_ONLY = process.argv.includes('--copy-only');
+const INSECURE = process.argv.includes('--insecure');
 // BERTH_BENCH_PROFILE=DIR: the agents write V8 CPU profiles there when they stop.
 const PROFILE = process.env.BERTH_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BERTH_BENCH_PROFILE}`] : [];
 const GB = arg('gb', 1.1);
@@ -60,6 +66,12 @@ function dirBytes(dir: string): number {
     if (e.isFile()) n += fs.statSync(path.join(e.parentPath, e.name)).size;
   }
   return n;
+}
+
+// utime + stime of a process, from /proc (clock ticks of 1/100 s on Linux).
+function cpuSeconds(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
 }
 
 // The baseline: what any operator would type, without binary logs (which a physical copy
@@ -121,18 +133,28 @@ class Writer {
 
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-exp-'));
-  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE]);
+  const tlsDir = INSECURE ? undefined : path.join(dir, 'tls');
+  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE], tlsDir);
   const procs: ChildProcess[] = [];
   const nodes = ['a', 'b'].map((n, i) => ({ name: `bexp-${process.pid}-${n}`, host: `127.0.0.${i + 1}`, disk: path.join(dir, `disk-${n}`), ports: i === 0 ? '3761-3770' : '3771-3780', address: '' }));
+  if (tlsDir) {
+    initCa(tlsDir);
+    for (const [kind, name] of [['manager', 'manager'], ['admin', 'admin'], ...nodes.map((n) => ['node', n.name])] as [CertKind, string][]) issueCert(tlsDir, kind, name);
+    // What the manager does for every hot copy it starts: a grant for the target's node.
+    const signer = new GrantSigner(filesIn(tlsDir, 'manager', 'manager'));
+    setBackupGrantIssuer((instance, addr) => signer.sign(instance, nodes.find((n) => n.address === addr)!.name));
+  }
   procs.push(start(m.args, path.join(dir, 'manager.log')));
   for (const n of nodes) {
     n.address = `${n.host}:${await freePort(n.host)}`;
-    procs.push(start([...PROFILE, 'dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
+    procs.push(start([...PROFILE, 'dist/agent/main.js', ...(tlsDir ? ['--tls-dir', tlsDir] : ['--insecure']), '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
   }
-  const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
+  const creds = (kind: 'admin' | 'manager', expect: 'manager' | 'node') => (tlsDir ? channelCredentials(filesIn(tlsDir, kind, kind), { kind: expect }) : grpc.credentials.createInsecure());
+  const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, creds('admin', 'manager')));
   const Agent = agentProto().berth.v1.Agent;
-  const agentOf = (i: number) => asyncClient(new Agent(nodes[i]!.address, grpc.credentials.createInsecure()) as AgentClient);
-  const out: Record<string, unknown> = { image: IMAGE, instanceCpus: shape.cpuMillis / 1000, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };
+  const rawAgent = (i: number) => new Agent(nodes[i]!.address, creds('manager', 'node')) as AgentClient;
+  const agentOf = (i: number) => asyncClient(rawAgent(i));
+  const out: Record<string, unknown> = { tls: !INSECURE, image: IMAGE, instanceCpus: shape.cpuMillis / 1000, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };
   try {
     await until('both nodes ready', async () => ((await portal.listNodes({})).nodes.filter((n) => n.state === 'ready').length === 2 ? true : undefined));
     const res = await portal.createInstance({ name: 'bexp-src', resources: shape, node: nodes[0]!.name });
@@ -174,6 +196,7 @@ async function main(): Promise<void> {
         id,
         flavor: FLAVOR,
         agent: agentOf(1),
+        streams: rawAgent(1),
         agentAddress: nodes[1]!.address,
         host: nodes[1]!.host,
         port,
@@ -192,6 +215,8 @@ async function main(): Promise<void> {
       // created empty first ("clone" marks the start of the copy), the data is there at
       // "restart", and mysqld runs on it at "done".
       let seeded = 0;
+      let transport = '';
+      const cpu0 = nodes.map((_, i) => cpuSeconds(procs[i + 1]!.pid!));
       let seedSeconds = 0;
       let streamSeconds = 0;
       let restartSeconds = 0;
@@ -202,10 +227,16 @@ async function main(): Promise<void> {
           if (p.phase === 'clone') c0 = Date.now();
           if ((p.phase === 'prepare' || p.phase === 'restart') && !streamSeconds) streamSeconds = t;
           if (p.phase === 'done') [seeded, seedSeconds] = [p.bytesDone ?? 0, t];
+          if (p.transport) transport = p.transport;
         },
       });
       if (FLAVOR === 'mysql') [restartSeconds, seedSeconds] = [seedSeconds - streamSeconds, streamSeconds];
+      const [srcCpu, dstCpu] = nodes.map((_, i) => cpuSeconds(procs[i + 1]!.pid!) - cpu0[i]!);
       const row = {
+        transport,
+        // CPU seconds of the source's and the target's agent process during the copy.
+        sourceAgentCpuSeconds: srcCpu,
+        targetAgentCpuSeconds: dstCpu,
         tarBytes: tar.bytes,
         tarSeconds: tar.seconds,
         tarMBps: tar.bytes / M / tar.seconds,
@@ -223,7 +254,7 @@ async function main(): Promise<void> {
       };
       copyRuns.push(row);
       console.log(
-        `copy run ${r + 1}: tar ${row.tarMBps.toFixed(0)} MB/s (${tar.seconds.toFixed(1)} s), berth ${row.copyMBps.toFixed(0)} MB/s (${seedSeconds.toFixed(1)} s: stream ${streamSeconds.toFixed(1)} s, prepare ${row.prepareSeconds.toFixed(1)} s; then restart ${restartSeconds.toFixed(1)} s, start ${row.startSeconds.toFixed(1)} s): ${row.ratio.toFixed(2)}x`,
+        `copy run ${r + 1}: tar ${row.tarMBps.toFixed(0)} MB/s (${tar.seconds.toFixed(1)} s), berth ${row.copyMBps.toFixed(0)} MB/s (${seedSeconds.toFixed(1)} s: stream ${streamSeconds.toFixed(1)} s, prepare ${row.prepareSeconds.toFixed(1)} s; then restart ${restartSeconds.toFixed(1)} s, start ${row.startSeconds.toFixed(1)} s): ${row.ratio.toFixed(2)}x [${transport}; agent CPU source ${srcCpu!.toFixed(1)} s, target ${dstCpu!.toFixed(1)} s]`,
       );
       if (r === RUNS - 1) keep = { target, gtid: result.gtidPosition, applied: result.positionApplied };
       else await target.agent.removeInstance({ id: target.id }, 120_000);

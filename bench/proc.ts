@@ -25,9 +25,11 @@ export function start(args: string[], log: string): ChildProcess {
 
 // A manager on loopback for a benchmark: portal and registry listeners, in plaintext (a
 // benchmark on one machine measures berth's work, not TLS; the tests run everything with mTLS).
-export async function managerArgs(stateDir: string, extra: string[] = []): Promise<{ args: string[]; portal: string; registry: string }> {
+// `tlsDir` (a `berthctl certs init` directory): mutual TLS instead, for benchmarks of paths
+// whose cost includes it.
+export async function managerArgs(stateDir: string, extra: string[] = [], tlsDir?: string): Promise<{ args: string[]; portal: string; registry: string }> {
   const portal = `127.0.0.1:${await freePort()}`;
   const registry = `127.0.0.1:${await freePort()}`;
-  const args = ['dist/manager/main.js', '--insecure', '--listen', portal, '--registry-listen', registry, '--state-dir', stateDir, '--admin-listen', `127.0.0.1:${await freePort()}`, ...extra];
+  const args = ['dist/manager/main.js', ...(tlsDir ? ['--tls-dir', tlsDir] : ['--insecure']), '--listen', portal, '--registry-listen', registry, '--state-dir', stateDir, '--admin-listen', `127.0.0.1:${await freePort()}`, ...extra];
   return { args, portal, registry };
 }

@@ -11,9 +11,8 @@ const G = 1024 ** 3;
 
 // Both flavors on the same ports, one after the other (MySQL's migrations copy with CLONE).
 describe.each(FLAVORS)('drain ($flavor)', (f) => {
-  // MySQL 9.7 with berth's my.cnf needs about 560M at rest (performance_schema alone ~280M):
-  // at 512M the kernel kills it under the first load.
-  const memory = f.flavor === 'mysql' ? 1 * G : 512 * M;
+  // 512M for both: MySQL 9.7's my.cnf is sized to it (src/mysql/memory.ts).
+  const memory = 512 * M;
   const cluster = new TestCluster(['--node-timeout', '3', ...flavorArgs(f), '--drain-concurrency', '2']);
 
   beforeAll(async () => {

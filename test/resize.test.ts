@@ -60,9 +60,9 @@ async function serverVars(cred: { host: string; port: number; user: string; pass
 }
 
 describe.each([
-  [IMAGE, 3801],
-  [MYSQL_IMAGE, 3821],
-])('in-place resize (%s)', (image, port) => {
+  [IMAGE, 3801, 'mariadb'],
+  [MYSQL_IMAGE, 3821, 'mysql'],
+] as const)('in-place resize (%s)', (image, port, flavor) => {
   const cluster = new TestCluster(['--node-timeout', '3', '--image', image]);
   let alpha: CreateInstanceResponse__Output;
 
@@ -84,6 +84,37 @@ describe.each([
     const [c] = (await cluster.containers()).filter((x) => x.Labels['berth.instance'] === id);
     return docker.getContainer(c!.Id).inspect();
   };
+
+  // MySQL 9.7 with mysqld's defaults took about 560M at rest and was killed by its 512M cgroup
+  // under load; my.cnf is now sized to the container (src/mysql/memory.ts). Four writers of
+  // 200-row batches (about 1 KB a row) push well past the buffer pool.
+  it('survives four batch writers at 512M: never OOM-killed, never restarted', async () => {
+    const cred = alpha.credentials!;
+    const before = await serverVars(cred);
+    const conns = await Promise.all([0, 1, 2, 3].map(() => mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password })));
+    await conns[0]!.query('CREATE DATABASE IF NOT EXISTS load_test');
+    await conns[0]!.query('CREATE TABLE load_test.t (id INT AUTO_INCREMENT PRIMARY KEY, pad VARCHAR(1100) NOT NULL)');
+    const values = Array.from({ length: 200 }, () => '(REPEAT(SHA2(RAND(), 256), 16))').join(',');
+    let rows = 0;
+    const t0 = Date.now();
+    await Promise.all(conns.map(async (c) => {
+      while (rows < 280_000 && Date.now() - t0 < 40_000) {
+        await c.query(`INSERT INTO load_test.t (pad) VALUES ${values}`);
+        rows += 200;
+      }
+    }));
+    await conns[0]!.query('DROP DATABASE load_test');
+    await Promise.all(conns.map((c) => c.end()));
+    // About 300 MB written through a 192M pool.
+    expect(rows).toBeGreaterThanOrEqual(100_000);
+    const inspect = await container(alpha.instance!.id);
+    expect(inspect.State.OOMKilled).toBe(false);
+    expect(inspect.RestartCount).toBe(0);
+    expect(inspect.HostConfig.Memory).toBe(512 * M);
+    const after = await serverVars(cred);
+    expect(after.uptime).toBeGreaterThanOrEqual(before.uptime + Math.floor((Date.now() - t0) / 1000) - 1);
+    expect(after.pool).toBe(bufferPoolBytes(512 * M, flavor));
+  });
 
   it('grows 512M -> 1G and shrinks to 768M under a writer: limits, buffer pool and max_connections follow, mysqld never restarts', async () => {
     const cred = alpha.credentials!;
@@ -108,7 +139,7 @@ describe.each([
       expect(inspect.HostConfig.MemorySwap).toBe(memory);
       expect(inspect.HostConfig.NanoCpus).toBe(cpu * 1_000_000);
       const vars = await serverVars(cred);
-      expect(vars.pool).toBe(bufferPoolBytes(memory));
+      expect(vars.pool).toBe(bufferPoolBytes(memory, flavor));
       expect(vars.conns).toBe(maxConnections(memory));
       expect(vars.uptime).toBeGreaterThanOrEqual(before.uptime);
       const i = await cluster.portal.getInstance({ instance: 'alpha' });
@@ -129,7 +160,7 @@ describe.each([
 
     // my.cnf was re-rendered with the new memory, so a restart keeps the values.
     const cnf = await promisify(execFile)('cat', [path.join(cluster.agents[0]!.disks[0]!, 'berth', alpha.instance!.id, 'conf', 'my.cnf')]);
-    expect(cnf.stdout).toContain(`innodb-buffer-pool-size = ${bufferPoolBytes(768 * M)}`);
+    expect(cnf.stdout).toContain(`innodb-buffer-pool-size = ${bufferPoolBytes(768 * M, flavor)}`);
   });
 
   it('reports the new shape after an agent restart (the desired-state record, not the labels)', async () => {

@@ -157,7 +157,7 @@ export class Instances {
       let server: ServerReadback | undefined;
       for (const step of resizeOrder(rec.shape.memoryBytes, shape.memoryBytes)) {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
-        else server = await applyMemoryVariables(layout.socket, shape.memoryBytes);
+        else server = await applyMemoryVariables(layout.socket, shape.memoryBytes, rec.flavor as Flavor);
       }
       await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), tls: rec.tls, semiSyncTimeoutMs: rec.semiSyncTimeoutMs });
       await writeRecord(layout, { ...rec, shape });

@@ -20,6 +20,10 @@ describe('renderMyCnf', () => {
   });
   it('renders MySQL 9.7 16G as expected', () =>
     expect(renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 16 * G, port: 3312, serverId: 42 })).toBe(expected('mysql-16g.cnf')));
+  // performance_schema, the log buffer and TempTable sized to a 512M container (they took about
+  // 560 MB at rest with mysqld's defaults).
+  it('renders MySQL 9.7 512M as expected', () =>
+    expect(renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 512 * M, port: 3312, serverId: 42 })).toBe(expected('mysql-512m.cnf')));
 
   // A semi-sync cluster member that starts as a replica: both flavors, expected files.
   it.each(['mariadb', 'mysql'] as const)('renders a %s semi-sync cluster member as expected', (flavor) =>
@@ -48,15 +52,40 @@ describe('sizing', () => {
   });
 
   it.each([
-    [256 * M, 128 * M],
-    [512 * M, 256 * M],
-    [G, 512 * M],
-    [4 * G, 2432 * M],
-    [16 * G, 12 * G],
-  ])('buffer pool for %d bytes is %d', (mem, pool) => expect(bufferPoolBytes(mem)).toBe(pool));
+    [256 * M, 128 * M, 64 * M],
+    [512 * M, 256 * M, 192 * M],
+    [768 * M, 384 * M, 384 * M],
+    [G, 512 * M, 512 * M],
+    [4 * G, 2432 * M, 2432 * M],
+    [16 * G, 12 * G, 12 * G],
+  ])('buffer pool for %d bytes is %d (MariaDB), %d (MySQL)', (mem, maria, my) => {
+    expect(bufferPoolBytes(mem, 'mariadb')).toBe(maria);
+    expect(bufferPoolBytes(mem, 'mysql')).toBe(my);
+  });
 
-  it('never gives the pool more than the container has', () => {
-    for (let mem = 256 * M; mem <= 64 * G; mem += 256 * M) expect(bufferPoolBytes(mem)).toBeLessThan(mem);
+  it('never gives the pool more than the container has, nor MySQL less room beside it than it needs', () => {
+    for (let mem = 256 * M; mem <= 64 * G; mem += 256 * M) {
+      expect(bufferPoolBytes(mem, 'mariadb')).toBeLessThan(mem);
+      if (mem >= 512 * M) expect(mem - bufferPoolBytes(mem, 'mysql')).toBeGreaterThanOrEqual(320 * M);
+    }
+  });
+
+  it('keeps what mysqld allocates besides the pool within the container, both flavors', () => {
+    const base: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G };
+    const num = (cnf: string, key: string) => Number(cnf.match(new RegExp(`^${key} = (\\d+)$`, 'm'))?.[1] ?? 0);
+    for (const flavor of ['mariadb', 'mysql'] as const) {
+      for (const mem of [512 * M, G, 4 * G, 16 * G]) {
+        const cnf = renderMyCnf({ ...base, flavor, memoryBytes: mem });
+        const fixed = num(cnf, 'innodb-buffer-pool-size') + num(cnf, 'innodb-log-buffer-size') + num(cnf, 'key-buffer-size') + num(cnf, 'temptable-max-ram');
+        expect(num(cnf, 'innodb-log-buffer-size')).toBeGreaterThan(0);
+        expect(fixed, `${flavor} ${mem}`).toBeLessThanOrEqual(mem * 0.85);
+        if (flavor === 'mysql') expect(cnf).toContain('performance-schema = ON');
+      }
+    }
+    // From 4G up MySQL's own defaults again.
+    const big = renderMyCnf({ ...base, flavor: 'mysql', memoryBytes: 16 * G });
+    expect(big).toContain('innodb-log-buffer-size = 67108864');
+    expect(big).toContain('performance-schema-digests-size = 10000');
   });
 
   it('scales connections with memory, within bounds', () => {

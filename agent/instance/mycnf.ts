@@ -28,12 +28,14 @@ const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
 // The buffer pool takes the share of the container's memory left after per-connection buffers,
-// the binlog cache and mysqld itself; small containers need proportionally more headroom.
-export function bufferPoolBytes(memoryBytes: number): number {
+// the binlog cache and mysqld itself; small containers need proportionally more headroom, and
+// never less than what the flavor needs beside the pool (MySQL's performance_schema).
+export function bufferPoolBytes(memoryBytes: number, flavor: Flavor): number {
   const share = memoryBytes >= 8 * GiB ? 0.75 : memoryBytes >= 2 * GiB ? 0.6 : 0.5;
   // InnoDB sizes the pool in chunks (128M by default); below 1G a 16M step avoids waste.
   const step = memoryBytes >= 2 * GiB ? 128 * MiB : 16 * MiB;
-  return Math.max(64 * MiB, Math.floor((memoryBytes * share) / step) * step);
+  const room = Math.min(memoryBytes * share, memoryBytes - dialectFor(flavor).memoryBesidePool);
+  return Math.max(64 * MiB, Math.floor(room / step) * step);
 }
 
 // One binlog file is at most 1/32 of the disk reservation (16M to 1G), so the agent's cap on
@@ -58,7 +60,7 @@ function tlsSection(required: boolean): [string, Record<string, string>] {
 // be compared with expected files and so a re-render that changes nothing is visibly a no-op.
 export function renderMyCnf(i: MyCnfInput): string {
   const d = dialectFor(i.flavor);
-  const pool = bufferPoolBytes(i.memoryBytes);
+  const pool = bufferPoolBytes(i.memoryBytes, i.flavor);
   const sections: [string, Record<string, string | number>][] = [
     [
       'identity and network',
@@ -102,6 +104,7 @@ export function renderMyCnf(i: MyCnfInput): string {
         'innodb-buffer-pool-size': pool,
         ...d.redoLogSettings(pool),
         'max-connections': maxConnections(i.memoryBytes),
+        ...d.memorySettings(i.memoryBytes),
       },
     ],
     ['character set', { 'character-set-server': 'utf8mb4' }],

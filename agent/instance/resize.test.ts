@@ -14,7 +14,7 @@ describe('in-place resize on the agent', () => {
   });
 
   it('sets the values my.cnf renders for the new memory', () => {
-    expect(memoryVariables(768 * M)).toEqual({ innodb_buffer_pool_size: bufferPoolBytes(768 * M), max_connections: maxConnections(768 * M) });
+    expect(memoryVariables(768 * M, 'mysql')).toEqual({ innodb_buffer_pool_size: bufferPoolBytes(768 * M, 'mysql'), max_connections: maxConnections(768 * M) });
   });
 
   it('reads InnoDB resize status of both flavors', () => {

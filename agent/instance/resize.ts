@@ -1,5 +1,6 @@
 import type mysql from 'mysql2/promise';
 import { connectSocket } from '../../src/mysql/connect';
+import type { Flavor } from '../../src/mysql/dialect';
 import type { Shape } from '../../src/validate';
 import { bufferPoolBytes, maxConnections } from './mycnf';
 
@@ -14,8 +15,8 @@ export function resizeOrder(oldMemoryBytes: number, newMemoryBytes: number): Res
 
 // The server variables that follow the memory limit: the same rule my.cnf is rendered with, so
 // a restart keeps what the online change set.
-export function memoryVariables(memoryBytes: number): { innodb_buffer_pool_size: number; max_connections: number } {
-  return { innodb_buffer_pool_size: bufferPoolBytes(memoryBytes), max_connections: maxConnections(memoryBytes) };
+export function memoryVariables(memoryBytes: number, flavor: Flavor): { innodb_buffer_pool_size: number; max_connections: number } {
+  return { innodb_buffer_pool_size: bufferPoolBytes(memoryBytes, flavor), max_connections: maxConnections(memoryBytes) };
 }
 
 export interface ServerReadback {
@@ -29,8 +30,8 @@ const RESIZE_DEADLINE_MS = 60_000;
 // Both flavors resize the pool in the background after SET GLOBAL (in chunks, so the value
 // read back may be rounded up to a chunk multiple); done is when the resize status no longer
 // says it is working and the pool has its final page count.
-export async function applyMemoryVariables(socket: string, memoryBytes: number): Promise<ServerReadback> {
-  const want = memoryVariables(memoryBytes);
+export async function applyMemoryVariables(socket: string, memoryBytes: number, flavor: Flavor): Promise<ServerReadback> {
+  const want = memoryVariables(memoryBytes, flavor);
   const conn = await connectSocket(socket);
   try {
     await conn.query('SET GLOBAL max_connections = ?', [want.max_connections]);

@@ -2,7 +2,7 @@ import type { AgentHandlers } from '../../src/gen/berth/v1/Agent';
 import { invalidArgument } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { DEFAULT_HANDLER_LIMIT_MS, unary } from '../../src/rpc';
-import type { TlsFiles } from '../../src/tls/credentials';
+import { peerOf, type TlsFiles } from '../../src/tls/credentials';
 import type { DockerEngine } from '../docker';
 import type { Instances } from '../instance/lifecycle';
 import { streamBackup } from './backup';
@@ -40,11 +40,17 @@ export function gtidWaitLimitMs(timeoutMs: number): number {
 }
 
 // The agent's data-movement RPCs: hot copy (source and target side), replication control.
-export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles }, log: Logger): MovementHandlers {
+// `listenHost`: where this agent's gRPC server listens, and so where a direct copy socket is
+// offered (the caller reached us there); without it copies are relayed over gRPC only.
+export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles; listenHost?: string }, log: Logger): MovementHandlers {
   const repl = new Replication(instances);
   const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log, tls: node.tls };
   return {
-    StreamBackup: serverStream(log, 'StreamBackup', (req, signal) => streamBackup(docker, instances, checkId(req.id), signal)),
+    StreamBackup: serverStream(log, 'StreamBackup', (req, signal, call) => {
+      // The socket is for the identity this call was authorized as (agent/server.ts).
+      const direct = req.direct && node.listenHost ? { host: node.listenHost, tls: node.tls, peer: peerOf(call) } : undefined;
+      return streamBackup(docker, instances, node.node, checkId(req.id), signal, direct);
+    }),
     SeedInstance: serverStream(log, 'SeedInstance', (req, signal) => {
       checkId(req.id);
       if (req.method === 'mariabackup') return seedFromBackup(ctx, req, signal);

@@ -7,9 +7,9 @@ import type { ReplicationUserRequest__Output } from '../../src/gen/berth/v1/Repl
 import type { SetReadOnlyRequest__Output } from '../../src/gen/berth/v1/SetReadOnlyRequest';
 import type { SetReadOnlyResponse } from '../../src/gen/berth/v1/SetReadOnlyResponse';
 import type { WaitForGtidResponse } from '../../src/gen/berth/v1/WaitForGtidResponse';
-import { parseGrantee } from '../../src/mysql/dialect';
 import { layoutFor } from '../instance/layout';
 import type { Instances } from '../instance/lifecycle';
+import { setReadOnlyOn } from './read-only';
 import { withReplicaSection } from './replica-cnf';
 import { executedGtid, withInstance, type Session } from './sql';
 import { requireSslFor, tlsTowards } from './tls';
@@ -76,23 +76,11 @@ export class Replication {
     return withInstance(this.instances, id, status);
   }
 
-  // On: read-only first (ordinary accounts stop at once), then MariaDB accounts that could write
-  // through it lose that right for new sessions; their open sessions end with the kill.
+  // Read-only on or off (agent/movement/read-only.ts: what it revokes is recorded beside the
+  // instance and given back when it is writable again).
   setReadOnly(req: SetReadOnlyRequest__Output): Promise<SetReadOnlyResponse> {
     return withInstance(this.instances, req.id, async (s) => {
-      const revoked: { user: string; host: string }[] = [];
-      if (req.readOnly) {
-        await s.run(s.d.setReadOnly(true));
-        const q = s.d.readOnlyBypassers();
-        for (const row of q ? await s.rows<{ grantee: string }>(q) : []) {
-          const a = parseGrantee(row.grantee);
-          await s.run(s.d.revokeReadOnlyBypass(a.user, a.host));
-          revoked.push(a);
-        }
-      } else {
-        for (const a of req.restore) await s.run(s.d.restoreReadOnlyBypass(a.user, a.host));
-        await s.run(s.d.setReadOnly(false));
-      }
+      const revoked = await setReadOnlyOn(s, layoutFor(s.inst.diskPath, s.inst.id).root, req.readOnly, req.restore);
       if (req.persist) await this.persist(s, req.readOnly);
       return { revoked, executedGtids: await executedGtid(s) };
     });

@@ -1,10 +1,13 @@
-import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+import net from 'node:net';
 import fs from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { once } from 'node:events';
+import type { Socket } from 'node:net';
+import { pipeline } from 'node:stream/promises';
 import * as grpc from '@grpc/grpc-js';
 import { BerthError, failedPrecondition, invalidArgument, unavailable } from '../../src/errors';
 import type { Logger } from '../../src/log';
@@ -19,6 +22,7 @@ import { LABEL, type DockerEngine } from '../docker';
 import { binds, DIRS, IN_CONTAINER, layoutFor, type Layout } from '../instance/layout';
 import type { Instances } from '../instance/lifecycle';
 import { tail } from './backup';
+import { connectDirect, openFd } from './direct';
 import { parseBinlogInfo, Progress } from './progress';
 
 export interface SeedContext {
@@ -33,7 +37,6 @@ export interface SeedContext {
 
 const PREPARE_TIMEOUT_MS = 30 * 60_000;
 const execFileP = promisify(execFile);
-const COPY_CHUNK_BYTES = 1024 * 1024;
 // The receive window of the pull: with HTTP/2's default 64 KiB the source waits for a
 // WINDOW_UPDATE every 64 KiB, i.e. for this process's event loop, busy writing to mbstream; the
 // stream then ran at about 70 MB/s. 32 MiB keeps the source sending while we write.
@@ -59,7 +62,7 @@ export async function* seedFromBackup(ctx: SeedContext, req: SeedInstanceRequest
   try {
     for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });
     const progress = new Progress();
-    yield* pull(ctx, req, layout, progress, signal);
+    const transport = yield* pull(ctx, req, layout, progress, signal);
     yield progress.report('prepare');
     const prep = await ctx.docker.runOnce({
       image: req.image,
@@ -70,9 +73,9 @@ export async function* seedFromBackup(ctx: SeedContext, req: SeedInstanceRequest
     });
     if (prep.exitCode !== 0) throw new Error(`mariabackup --prepare failed (exit ${prep.exitCode}): ${tail(prep.output)}`);
     const info = await fs.readFile(path.join(layout.dirs.data, 'xtrabackup_binlog_info'), 'utf8').catch(() => '');
-    const done: SeedProgress = { ...progress.report('done'), gtidPosition: parseBinlogInfo(info), positionApplied: false, method: 'mariabackup' };
+    const done: SeedProgress = { ...progress.report('done'), gtidPosition: parseBinlogInfo(info), positionApplied: false, method: 'mariabackup', transport };
     await fs.writeFile(marker, JSON.stringify(done));
-    ctx.log.info({ instance: req.id, bytes: progress.done, seconds: progress.seconds(), gtid: done.gtidPosition }, 'instance seeded from a hot copy');
+    ctx.log.info({ instance: req.id, bytes: progress.done, seconds: progress.seconds(), gtid: done.gtidPosition, transport }, 'instance seeded from a hot copy');
     yield done;
   } catch (err) {
     await fs.rm(layout.root, { recursive: true, force: true });
@@ -81,16 +84,35 @@ export async function* seedFromBackup(ctx: SeedContext, req: SeedInstanceRequest
   }
 }
 
-async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: Layout, progress: Progress, signal: AbortSignal): AsyncGenerator<SeedProgress> {
+async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: Layout, progress: Progress, signal: AbortSignal): AsyncGenerator<SeedProgress, 'direct' | 'grpc'> {
   const unpack = await startUnpack(ctx, req, layout);
   const Agent = agentProto().berth.v1.Agent;
   // Any node certificate of the fleet CA: the manager named the source's address, not its node.
   const client = new Agent(req.sourceAgent, channelCredentials(ctx.tls, { kind: 'node' }), COPY_CHANNEL_OPTIONS) as AgentClient;
-  const call = client.streamBackup({ id: req.sourceInstance, grant: req.backupGrant });
+  let call = client.streamBackup({ id: req.sourceInstance, grant: req.backupGrant, direct: true });
   const onAbort = () => call.cancel();
   signal.addEventListener('abort', onAbort);
   try {
-    for await (const msg of call as AsyncIterable<BackupChunk__Output>) {
+    let messages = (call as AsyncIterable<BackupChunk__Output>)[Symbol.asyncIterator]();
+    let first = await messages.next();
+    if (!first.done && first.value.directPort) {
+      const host = req.sourceAgent.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      const socket = await connectDirect(host, first.value.directPort, first.value.directToken, ctx.tls).catch((err: Error) => {
+        ctx.log.warn({ instance: req.id, source: req.sourceAgent, err: { message: err.message } }, 'no direct copy socket; relaying the copy over gRPC instead');
+        return undefined;
+      });
+      if (socket) {
+        progress.total = first.value.totalBytesEstimate;
+        yield* receiveDirect(req, socket, messages, unpack, progress);
+        return 'direct';
+      }
+      call.cancel();
+      call = client.streamBackup({ id: req.sourceInstance, grant: req.backupGrant });
+      messages = (call as AsyncIterable<BackupChunk__Output>)[Symbol.asyncIterator]();
+      first = await messages.next();
+    }
+    for (let m = first; !m.done; m = await messages.next()) {
+      const msg = m.value;
       if (msg.totalBytesEstimate) progress.total = msg.totalBytesEstimate;
       if (msg.data.length > 0) {
         progress.done += msg.data.length;
@@ -101,6 +123,7 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
     unpack.stdin.end();
     const code = await unpack.exited;
     if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
+    return 'grpc';
   } catch (err) {
     if (err instanceof BerthError) throw err;
     const e = err as grpc.ServiceError;
@@ -115,6 +138,41 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
     await unpack.remove();
   }
 }
+
+// The bytes over the direct socket, straight into mbstream's FIFO; the gRPC stream says how
+// the source ended (an error status if mariabackup failed) and how many bytes it sent.
+async function* receiveDirect(req: SeedInstanceRequest__Output, socket: Socket, messages: AsyncIterator<BackupChunk__Output>, unpack: Unpack, progress: Progress): AsyncGenerator<SeedProgress> {
+  const received = () => unpack.stdin.bytesWritten;
+  let sourceErr: unknown;
+  const rest = (async () => {
+    let last: BackupChunk__Output | undefined;
+    for (let m = await messages.next(); !m.done; m = await messages.next()) last = m.value;
+    return last;
+  })();
+  rest.catch((err: unknown) => ((sourceErr = err), socket.destroy()));
+  let piped = false;
+  const piping = pipeline(socket, unpack.stdin).finally(() => (piped = true));
+  piping.catch(() => undefined);
+  try {
+    while (!piped) {
+      await Promise.race([piping.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+      progress.done = received();
+      if (progress.due()) yield progress.report('copy');
+    }
+    await piping;
+  } catch (err) {
+    throw sourceErr ?? unavailable(`the direct copy socket from ${req.sourceAgent} broke after ${received()} bytes: ${(err as Error).message}; the partial copy was removed, retry from the start`);
+  } finally {
+    socket.destroy();
+  }
+  const last = await rest;
+  progress.done = received();
+  if (!last || last.directBytes !== progress.done) throw unavailable(`the direct copy from ${req.sourceAgent} ended after ${progress.done} bytes, the source sent ${last?.directBytes ?? 'an unknown number of'}; the partial copy was removed, retry from the start`);
+  const code = await unpack.exited;
+  if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
+}
+
+type Unpack = Awaited<ReturnType<typeof startUnpack>>;
 
 // A throwaway container unpacking what is written into a FIFO in the instance's bind-mounted
 // tmp dir. Not Docker's attach stdin: dockerd's copy sits in the data path then (as exec
@@ -139,7 +197,9 @@ async function startUnpack(ctx: SeedContext, req: SeedInstanceRequest__Output, l
   // An mbstream that dies before opening the FIFO would leave our open() waiting forever: open
   // it once for reading too, so the writer's open returns and its writes fail (EPIPE).
   const exited = c.wait().then(async (r: { StatusCode: number }) => (await unblockReader(fifo), r.StatusCode));
-  const stdin = createWriteStream(fifo, { highWaterMark: COPY_CHUNK_BYTES });
+  // A pipe stream, not a file write stream: written from the event loop (writev when the FIFO
+  // is full), no thread-pool round trip per write.
+  const stdin = new net.Socket({ fd: await openFd(fifo, fsConstants.O_WRONLY), readable: false, writable: true });
   stdin.on('error', () => undefined);
   return {
     stdin,

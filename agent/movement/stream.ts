@@ -10,14 +10,14 @@ import { isServiceError } from '../../src/rpc';
 export function serverStream<Req, Res>(
   log: Logger,
   name: string,
-  fn: (req: Req, signal: AbortSignal) => AsyncGenerator<Res>,
+  fn: (req: Req, signal: AbortSignal, call: grpc.ServerWritableStream<Req, Res>) => AsyncGenerator<Res>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
     const abort = new AbortController();
     call.on('cancelled', () => abort.abort(new Error(`${name}: the caller went away`)));
     void (async () => {
       try {
-        for await (const msg of fn(call.request, abort.signal)) {
+        for await (const msg of fn(call.request, abort.signal, call)) {
           if (abort.signal.aborted) break;
           if (!call.write(msg)) await drained(call, abort.signal);
         }

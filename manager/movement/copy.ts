@@ -94,7 +94,7 @@ function seed(target: Endpoint, req: SeedInstanceRequest, opts: CopyOptions): Pr
     opts.signal?.addEventListener('abort', onAbort);
     call.on('data', (p: SeedProgress__Output) => {
       last = p;
-      opts.onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond });
+      opts.onProgress?.({ phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, bytesPerSecond: p.bytesPerSecond, ...(p.transport ? { transport: p.transport } : {}) });
     });
     call.on('error', (err) => finish(() => reject(err)));
     call.on('end', () => finish(() => (last?.phase === 'done' ? resolve(last) : reject(new Error('the copy stream ended before the copy was done')))));

@@ -31,6 +31,8 @@ export interface MovementProgress {
   bytesDone?: number;
   bytesTotal?: number;
   bytesPerSecond?: number;
+  // A finished hot copy: how its bytes came ("direct" socket or "grpc" messages).
+  transport?: string;
   lagSeconds?: number;
   lagTransactions?: number;
 }

@@ -184,6 +184,61 @@ describe('Engine: restarts', () => {
   });
 });
 
+describe('Engine: steps stored by an older version', () => {
+  // A migration recorded before a step was inserted: position 2 is 'copy' in the store but
+  // 'reserve-port' in this version. Resuming must run neither.
+  const older = ['reserve', 'create', 'copy', 'cut-over'];
+  const newer = ['reserve', 'create', 'reserve-port', 'copy', 'cut-over'];
+  const typeOf = (names: string[], calls: string[]): OperationType => ({
+    type: 'm',
+    steps: names.map((name) => ({ name, run: async () => void calls.push(name), undo: async () => void calls.push(`undo ${name}`) })),
+  });
+
+  it('marks an operation stuck, running and undoing nothing, when its stored step names differ', async () => {
+    const store = Store.open(':memory:');
+    const calls: string[] = [];
+    // Recorded by the older version with two steps done (it stopped there).
+    store.operations.insert({ id: 'op-m', type: 'm', params: {}, subjects: [inst('i1')], steps: older, firstPending: 2 });
+    const { engine } = setup([typeOf(newer, calls)], store);
+    expect(engine.resumeAll()).toBe(1);
+    await waitFor(() => store.operations.get('op-m')!.state !== 'running');
+    const op = store.operations.get('op-m')!;
+    expect(op.state).toBe('stuck');
+    expect(op.error).toContain('stored steps [reserve, create, copy, cut-over] do not match the steps of m in this version [reserve, create, reserve-port, copy, cut-over]');
+    expect(calls).toEqual([]);
+    expect(store.events.recent(5).map((e) => e.kind)).toContain('m.stuck');
+    // It keeps its subject: nothing else runs on the half-moved instance.
+    expect(engine.busy('i1')).toBe(true);
+    // A retry checks again rather than running the wrong step.
+    engine.retry('op-m');
+    await waitFor(() => store.operations.get('op-m')!.state === 'stuck');
+    expect(calls).toEqual([]);
+  });
+
+  it('fails (nothing to undo) an operation none of whose steps ran', async () => {
+    const store = Store.open(':memory:');
+    const calls: string[] = [];
+    store.operations.insert({ id: 'op-n', type: 'm', params: {}, subjects: [inst('i2')], steps: older });
+    const { engine } = setup([typeOf(newer, calls)], store);
+    engine.resumeAll();
+    const op = await engine.wait('op-n', 5000);
+    expect(op).toMatchObject({ state: 'failed' });
+    expect(op!.error).toContain('nothing had run; not resumed');
+    expect(calls).toEqual([]);
+    expect(engine.busy('i2')).toBe(false);
+  });
+
+  it('resumes as before when the names match', async () => {
+    const store = Store.open(':memory:');
+    const calls: string[] = [];
+    store.operations.insert({ id: 'op-o', type: 'm', params: {}, subjects: [inst('i3')], steps: newer, firstPending: 2 });
+    const { engine } = setup([typeOf(newer, calls)], store);
+    engine.resumeAll();
+    expect((await engine.wait('op-o', 5000))!.state).toBe('succeeded');
+    expect(calls).toEqual(['reserve-port', 'copy', 'cut-over']);
+  });
+});
+
 describe('Engine: subjects and locks', () => {
   it('never runs two operations on one subject at once and never deadlocks on overlapping sets', async () => {
     const active = new Map<string, string>();

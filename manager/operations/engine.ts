@@ -171,6 +171,7 @@ export class Engine {
     const op = this.rows.get(opId);
     if (!op) return;
     const t = this.mustType(op.type);
+    if (this.misaligned(op, t)) return;
     if (op.state === 'running') await this.forward(op, t);
     // The same row: forward() applied its writes to it.
     if (op.state === 'rolling_back') await this.rollback(op, t);
@@ -226,6 +227,27 @@ export class Engine {
         return fin;
       });
     }
+  }
+
+  // Steps are stored by position. An operation recorded by a version whose type had other steps
+  // (one inserted, say) would run or undo the wrong step at each position: it is stopped
+  // instead, failed when none of its steps ever ran (nothing to undo), else stuck, since
+  // neither going on nor undoing can be trusted and a person must look.
+  private misaligned(op: OperationRow, t: OperationType<any>): boolean {
+    const stored = op.steps.map((s) => s.name);
+    const want = t.steps.map((s) => s.name);
+    if (stored.length === want.length && stored.every((n, i) => n === want[i])) return false;
+    const untouched = op.steps.every((s) => s.state === 'pending');
+    const msg = `its stored steps [${stored.join(', ')}] do not match the steps of ${op.type} in this version [${want.join(', ')}]: ${untouched ? 'nothing had run; not resumed' : 'neither resumed nor undone; finish or clean up what it did by hand'}`;
+    this.log.error({ op: op.id, type: op.type, stored, want }, 'operation steps do not match its type');
+    if (untouched) {
+      this.now(op, (ops) => ops.finish(op.id, 'failed', msg));
+      this.store.events.add(`${op.type}.failed`, this.subjectOf(op), `operation ${op.id} failed: ${msg}`);
+    } else {
+      this.now(op, (ops) => ops.setState(op.id, 'stuck', msg));
+      this.store.events.add(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${msg}`);
+    }
+    return true;
   }
 
   private rollForward(step: StepDef<any>, t: OperationType<any>): StepDef<any> {

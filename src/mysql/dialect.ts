@@ -1,3 +1,5 @@
+import { commonMemorySettings, MARIADB_BESIDE_POOL, MYSQL_BESIDE_POOL, mysqlMemorySettings } from './memory';
+
 // All flavor-specific MySQL knowledge lives behind this interface, one implementation per
 // flavor, so the rest of berth never branches on "is this MariaDB?".
 export type Flavor = 'mariadb' | 'mysql';
@@ -18,6 +20,11 @@ export interface Dialect {
   redoLogSettings(bufferPoolBytes: number): Record<string, string | number>;
   // my.cnf lines only this flavor has: plugins turned off, platform settings.
   serverSettings(): Record<string, string | number>;
+  // my.cnf memory settings besides the buffer pool, from the container's limit (memory.ts).
+  memorySettings(memoryBytes: number): Record<string, string | number>;
+  // What mysqld needs beside the buffer pool with those settings, at most: the pool never takes
+  // more than the container's memory less this.
+  readonly memoryBesidePool: number;
   // Idempotent: safe to run again after a failure half-way.
   ensureAdminUser(user: string, password: string): Statement[];
   // Leaves root reachable only through the unix socket the agent owns.
@@ -161,6 +168,8 @@ export const mariadb: Dialect = {
   gtidSettings: () => ({ binlog_format: 'ROW', gtid_strict_mode: 'ON', log_slave_updates: 'ON', gtid_domain_id: 0 }),
   redoLogSettings: (pool) => ({ innodb_log_file_size: clamp(Math.floor(pool / 4), 48 * MiB, 2 * GiB) }),
   serverSettings: () => ({}),
+  memorySettings: (mem) => commonMemorySettings(mem),
+  memoryBesidePool: MARIADB_BESIDE_POOL,
   ensureAdminUser: adminUser(),
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
@@ -246,6 +255,8 @@ export const mysql: Dialect = {
   // classic protocol only. NUMA interleaving needs mbind(), which Docker's seccomp profile
   // refuses (a warning at every start).
   serverSettings: () => ({ mysqlx: 'OFF', innodb_numa_interleave: 'OFF' }),
+  memorySettings: (mem) => ({ ...commonMemorySettings(mem), ...mysqlMemorySettings(mem) }),
+  memoryBesidePool: MYSQL_BESIDE_POOL,
   // caching_sha2_password is 8.x/9.x's default already; named so a server configured otherwise
   // still hands out what clients expect. Over TCP without TLS clients fetch the server's RSA key.
   ensureAdminUser: adminUser('WITH caching_sha2_password '),
