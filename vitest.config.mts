@@ -7,6 +7,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['src/**/*.test.ts', 'agent/**/*.test.ts', 'manager/**/*.test.ts'],
+          globalSetup: ['test/harness/unit-tmpdir.ts'],
         },
       },
       {
