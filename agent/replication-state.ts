@@ -5,6 +5,7 @@ import { connectSocket } from '../src/mysql/connect';
 import { dialectFor, type Flavor } from '../src/mysql/dialect';
 import { formatGtidSet, parseGtidSet } from '../src/mysql/gtid';
 import type { InstanceStatus } from './instance/lifecycle';
+import { Repeat } from './repeat';
 import { layoutFor } from './instance/layout';
 
 export interface ReplicationProbeConfig {
@@ -21,8 +22,7 @@ export const DEFAULT_REPLICATION_PROBE: ReplicationProbeConfig = { intervalMs: 1
 // instance goes up or down, so the heartbeat can leave at once instead of at its next tick.
 export class ReplicationProbe {
   private readonly cache = new Map<string, AgentReplicationState>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly repeat: Repeat;
 
   constructor(
     private readonly list: () => Promise<InstanceStatus[]>,
@@ -30,28 +30,20 @@ export class ReplicationProbe {
     private readonly log: Logger,
     private readonly onChange: () => void = () => undefined,
     private readonly isLeaseFenced: (id: string, readOnly: boolean) => boolean = () => false,
-  ) {}
+  ) {
+    this.repeat = new Repeat(cfg.intervalMs, () => this.refresh(), (err) => this.log.warn({ err: errorMessage(err) }, 'reading replication state failed'));
+  }
 
   start(): void {
-    void this.loop();
+    this.repeat.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.repeat.stop();
   }
 
   get(id: string): AgentReplicationState | undefined {
     return this.cache.get(id);
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      await this.refresh();
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'reading replication state failed');
-    }
-    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.cfg.intervalMs);
   }
 
   async refresh(): Promise<void> {

@@ -5,6 +5,7 @@ import { errorMessage } from '../src/errors';
 import type { Logger } from '../src/log';
 import { connectSocket } from '../src/mysql/connect';
 import type { InstanceStatus } from './instance/lifecycle';
+import { Repeat } from './repeat';
 import { enforceBinlogCap } from './instance/binlog';
 import { layoutFor } from './instance/layout';
 
@@ -37,36 +38,27 @@ export class UsageProbe {
   private readonly diskAt = new Map<string, number>();
   private readonly cpuPrev = new Map<string, { totalNs: number; atMs: number }>();
   private readonly pingFailures = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly repeat: Repeat;
 
   constructor(
     private readonly docker: Docker,
     private readonly list: () => Promise<InstanceStatus[]>,
     private readonly cfg: UsageConfig,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.repeat = new Repeat(cfg.intervalMs, () => this.refresh(), (err) => this.log.warn({ err: errorMessage(err) }, 'measuring instance usage failed'));
+  }
 
   start(): void {
-    void this.loop();
+    this.repeat.start();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.repeat.stop();
   }
 
   get(id: string): InstanceUsage | undefined {
     return this.cache.get(id);
-  }
-
-  private async loop(): Promise<void> {
-    try {
-      await this.refresh();
-    } catch (err) {
-      this.log.warn({ err: errorMessage(err) }, 'measuring instance usage failed');
-    }
-    if (!this.stopped) this.timer = setTimeout(() => void this.loop(), this.cfg.intervalMs);
   }
 
   async refresh(): Promise<void> {
