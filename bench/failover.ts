@@ -124,26 +124,21 @@ async function benchFlavor(flavor: 'mariadb' | 'mysql', dir: string) {
     // A run that fails is reported with its error and ends that series (the cluster may be
     // left in a state the next run cannot start from).
     const errors: string[] = [];
-    const failovers = [];
-    for (let run = 1; run <= RUNS; run++) {
-      try {
-        failovers.push(await failoverRun(portal, name, cred, where, run));
-      } catch (err) {
-        errors.push(`failover run ${run}: ${(err as Error).message}`);
-        console.error(errors.at(-1));
-        break;
+    const series = async <T>(kind: string, runs: number, one: (run: number) => Promise<T>): Promise<T[]> => {
+      const out: T[] = [];
+      for (let run = 1; run <= runs; run++) {
+        try {
+          out.push(await one(run));
+        } catch (err) {
+          errors.push(`${kind} run ${run}: ${(err as Error).message}`);
+          console.error(errors.at(-1));
+          break;
+        }
       }
-    }
-    const switchovers = [];
-    for (let run = 1; run <= SWITCHOVERS; run++) {
-      try {
-        switchovers.push(await switchoverRun(portal, name, cred, where, run));
-      } catch (err) {
-        errors.push(`switchover run ${run}: ${(err as Error).message}`);
-        console.error(errors.at(-1));
-        break;
-      }
-    }
+      return out;
+    };
+    const failovers = await series('failover', RUNS, (run) => failoverRun(portal, name, cred, where, run));
+    const switchovers = await series('switchover', SWITCHOVERS, (run) => switchoverRun(portal, name, cred, where, run));
     const rec = failovers.map((r) => r.recoveryMs);
     const det = failovers.map((r) => r.detectionMs);
     const reb = failovers.map((r) => r.rebuildMs);
