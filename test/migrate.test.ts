@@ -5,6 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trashDir } from '../agent/instance/datadir';
 import type { Operation__Output } from '../src/gen/berth/v1/Operation';
 import { ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs } from './harness/flavors';
@@ -193,7 +194,8 @@ describe.each(FLAVORS)('migration ($flavor)', (f) => {
     const op = await cluster.portal.resizeInstance({ instance: 'stuck', resources: { cpuMillis: 600 }, mode: 'migrate' });
     // Once the copy is done, the target's my.cnf is made immutable: promote's "writable after a
     // restart" cannot be written, while everything before it works.
-    const cnf = path.join(cluster.agents.find((a) => a.node === cluster.nodeName('b'))!.disks[0]!, 'berth', id, 'conf', 'my.cnf');
+    const diskB = cluster.agents.find((a) => a.node === cluster.nodeName('b'))!.disks[0]!;
+    const cnf = path.join(diskB, 'berth', id, 'conf', 'my.cnf');
     await waitUntil('the copy to be done', async () => (await cluster.portal.getOperation({ id: op.id })).steps.find((s) => s.name === 'copy')?.state === 'done', 120_000, 20);
     execFileSync('chattr', ['+i', cnf]);
     try {
@@ -212,7 +214,7 @@ describe.each(FLAVORS)('migration ($flavor)', (f) => {
     } finally {
       // If the migration was undone, the target's directory (immutable file included) is in the
       // disk's trash: an error here would hide the assertion's own message (error and logs).
-      const trash = path.join(path.dirname(path.dirname(path.dirname(cnf))), '.trash');
+      const trash = trashDir(diskB);
       const moved = fs.existsSync(trash) ? fs.readdirSync(trash).filter((d) => d.startsWith(`${id}-`)).map((d) => path.join(trash, d, 'conf', 'my.cnf')) : [];
       for (const f of [cnf, ...moved]) if (fs.existsSync(f)) execFileSync('chattr', ['-i', f]);
     }
