@@ -45,6 +45,7 @@ describe('renderMyCnf', () => {
 });
 
 describe('sizing', () => {
+  const base0: MyCnfInput = { flavor: 'mariadb', instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3301, memoryBytes: G };
   it('binlog files are 1/32 of the disk reservation, 16M to 1G', () => {
     expect(binlogFileBytes(10 * G)).toBe(320 * M);
     expect(binlogFileBytes(64 * M)).toBe(16 * M);
@@ -61,6 +62,22 @@ describe('sizing', () => {
   ])('buffer pool for %d bytes is %d (MariaDB), %d (MySQL)', (mem, maria, my) => {
     expect(bufferPoolBytes(mem, 'mariadb')).toBe(maria);
     expect(bufferPoolBytes(mem, 'mysql')).toBe(my);
+  });
+
+  // The redo log is written in full before the first row: never most of a small disk.
+  it.each([
+    ['mysql', G, 10 * G, 'innodb-redo-log-capacity', 256 * M],
+    ['mysql', G, 384 * M, 'innodb-redo-log-capacity', 48 * M],
+    ['mysql', G, 512 * M, 'innodb-redo-log-capacity', 64 * M],
+    ['mysql', G, 32 * M, 'innodb-redo-log-capacity', 8 * M],
+    ['mysql', 16 * G, 10 * G, 'innodb-redo-log-capacity', 1280 * M],
+    ['mysql', 16 * G, 100 * G, 'innodb-redo-log-capacity', 4 * G],
+    ['mariadb', G, 10 * G, 'innodb-log-file-size', 128 * M],
+    ['mariadb', G, 768 * M, 'innodb-log-file-size', 96 * M],
+    ['mariadb', 512 * M, 256 * M, 'innodb-log-file-size', 48 * M],
+  ] as const)('%s at %d bytes of memory on a %d-byte disk: %s = %d', (flavor, memoryBytes, diskBytes, key, want) => {
+    const cnf = renderMyCnf({ ...base0, flavor, memoryBytes, diskBytes });
+    expect(cnf).toContain(`\n${key} = ${want}\n`);
   });
 
   it('never gives the pool more than the container has, nor MySQL less room beside it than it needs', () => {

@@ -102,7 +102,7 @@ export function renderMyCnf(i: MyCnfInput): string {
       `memory (container limit ${i.memoryBytes} bytes)`,
       {
         'innodb-buffer-pool-size': pool,
-        ...d.redoLogSettings(pool),
+        ...d.redoLogSettings(pool, i.diskBytes),
         'max-connections': maxConnections(i.memoryBytes),
         ...d.memorySettings(i.memoryBytes),
       },

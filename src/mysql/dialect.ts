@@ -17,7 +17,9 @@ export interface Dialect {
   // my.cnf lines that turn on GTID-based replication (and the binlog format where it is still a
   // setting: MySQL deprecated binlog_format in 8.0.34 and always writes ROW).
   gtidSettings(): Record<string, string | number>;
-  redoLogSettings(bufferPoolBytes: number): Record<string, string | number>;
+  // The redo log: a share of the buffer pool, at most an eighth of the disk reservation when
+  // that is known (redoCap).
+  redoLogSettings(bufferPoolBytes: number, diskBytes?: number): Record<string, string | number>;
   // my.cnf lines only this flavor has: plugins turned off, platform settings.
   serverSettings(): Record<string, string | number>;
   // my.cnf memory settings besides the buffer pool, from the container's limit (memory.ts).
@@ -166,7 +168,9 @@ export const mariadb: Dialect = {
   initCommand: (defaultsFile) =>
     `mariadb-install-db --defaults-file=${defaultsFile} --user=mysql --skip-test-db --auth-root-authentication-method=socket`,
   gtidSettings: () => ({ binlog_format: 'ROW', gtid_strict_mode: 'ON', log_slave_updates: 'ON', gtid_domain_id: 0 }),
-  redoLogSettings: (pool) => ({ innodb_log_file_size: clamp(Math.floor(pool / 4), 48 * MiB, 2 * GiB) }),
+  // Not below 48M even on a small disk: mariabackup copies the circular log while the server
+  // writes it, and a smaller one on a busy server can be overwritten before it is copied.
+  redoLogSettings: (pool, disk) => ({ innodb_log_file_size: clamp(Math.min(Math.floor(pool / 4), redoCap(disk)), 48 * MiB, 2 * GiB) }),
   serverSettings: () => ({}),
   memorySettings: (mem) => commonMemorySettings(mem),
   memoryBesidePool: MARIADB_BESIDE_POOL,
@@ -250,7 +254,8 @@ export const mysql: Dialect = {
     `echo "${INSTALL_AUTH_SOCKET}; ${LOCK_ROOT};" > /tmp/berth-init.sql && ` +
     `mysqld --defaults-file=${defaultsFile} --initialize-insecure --user=mysql --init-file=/tmp/berth-init.sql --skip-log-error`,
   gtidSettings: () => ({ gtid_mode: 'ON', enforce_gtid_consistency: 'ON', log_replica_updates: 'ON' }),
-  redoLogSettings: (pool) => ({ innodb_redo_log_capacity: clamp(Math.floor(pool / 2), 8 * MiB, 4 * GiB) }),
+  // CLONE archives the redo it needs, so a small capacity only means more frequent checkpoints.
+  redoLogSettings: (pool, disk) => ({ innodb_redo_log_capacity: clamp(Math.min(Math.floor(pool / 2), redoCap(disk)), 8 * MiB, 4 * GiB) }),
   // The X Protocol plugin would take port 33060 for every instance on the host: berth serves the
   // classic protocol only. NUMA interleaving needs mbind(), which Docker's seccomp profile
   // refuses (a warning at every start).
@@ -362,6 +367,13 @@ export function parseServerVersion(text: string): { flavor: Flavor; version: str
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
+// The redo log exists in full from the first start, before any data: sized from memory alone,
+// a small disk reservation would be mostly redo (a 1G MySQL instance on a 384M disk got 256M,
+// two thirds of it, and crossed the automatic expansion threshold empty). Whole MiB.
+export function redoCap(diskBytes?: number): number {
+  return diskBytes ? Math.floor(diskBytes / 8 / MiB) * MiB : Infinity;
+}
+
 function clamp(n: number, lo: number, hi: number): number {
   return Math.max(lo, Math.min(hi, n));
 }
