@@ -13,6 +13,7 @@ import { readFileSync } from 'node:fs';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
 import type { MovementHandlers } from './movement/handlers';
 import { readOnlyAtBoot } from './fence';
+import { probeDisk } from './host';
 
 export function toAgentInstance(i: InstanceStatus): AgentInstance {
   return {
@@ -65,7 +66,12 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
       return toAgentInstance(await instances.start(checkId(req.id)));
     }, LIMIT.startStop),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id))), LIMIT.startStop),
-    RemoveInstance: unary(log, 'RemoveInstance', async (req) => instances.remove(mine(req), req.keepStartedData), LIMIT.startStop),
+    RemoveInstance: unary(log, 'RemoveInstance', async (req) => {
+      const r = await instances.remove(mine(req), req.keepStartedData, req.purge);
+      // Real free space after the removal (a disk that cannot be read is left out).
+      const disks = await Promise.all((self?.disks ?? []).map((d) => probeDisk(d).catch(() => undefined)));
+      return { ...r, disks: disks.filter((d) => d !== undefined) };
+    }, LIMIT.startStop),
     InspectInstance: unary(log, 'InspectInstance', async (req) => {
       const i = await instances.get(checkId(req.id));
       if (!i) throw notFound(`instance ${req.id} is not on this node`);

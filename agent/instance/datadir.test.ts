@@ -20,9 +20,9 @@ describe('data directory', () => {
     await discardData(layout);
     expect(await isInitialized(layout)).toBe(false);
 
-    expect(await removeInstanceFiles(disks, 'i-0123456789')).toBe(true);
+    expect(await removeInstanceFiles(disks, 'i-0123456789')).toHaveLength(1);
     expect(fs.existsSync(layout.root)).toBe(false);
-    expect(await removeInstanceFiles(disks, 'i-0123456789')).toBe(false);
+    expect(await removeInstanceFiles(disks, 'i-0123456789')).toEqual([]);
     for (const d of disks) fs.rmSync(d, { recursive: true });
   });
 

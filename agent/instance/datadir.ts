@@ -50,22 +50,38 @@ export function initCommand(flavor: Flavor): string[] {
 }
 
 // Files can outlive their container (a create that failed before the container existed): look
-// on every candidate disk. Answers whether anything was there. Nothing is deleted here: the
-// directory moves (a rename, same file system) to the disk's trash, <disk>/berth/.trash/<id>-<ms>,
-// which purgeTrash empties after the retention period, so a delete by mistake can be undone by
-// moving it back.
-export async function removeInstanceFiles(disks: readonly string[], id: string, now = Date.now()): Promise<boolean> {
-  let existed = false;
+// on every candidate disk. Answers where they went (empty: nothing was there). Nothing is
+// deleted here: the directory moves (a rename, same file system) to the disk's trash,
+// <disk>/berth/.trash/<id>-<ms>, which purgeTrash empties after the retention period, so a
+// delete by mistake can be undone by moving it back.
+export async function removeInstanceFiles(disks: readonly string[], id: string, now = Date.now()): Promise<string[]> {
+  const moved: string[] = [];
   for (const disk of disks) {
     const root = layoutFor(disk, id).root;
     if (await exists(root)) {
-      existed = true;
       const trash = trashDir(disk);
       await fs.mkdir(trash, { recursive: true, mode: 0o700 });
-      await fs.rename(root, path.join(trash, `${id}-${now}`));
+      const to = path.join(trash, `${id}-${now}`);
+      await fs.rename(root, to);
+      moved.push(to);
     }
   }
-  return existed;
+  return moved;
+}
+
+// Deletes trashed directories at once (a purging remove). The move to the trash already took
+// them out of the instance's place, so a delete that fails (an immutable file, say) leaves them
+// to purgeTrash: it is reported, never thrown.
+export async function deleteTrashed(entries: readonly string[]): Promise<{ deleted: string[]; failed: { path: string; err: string }[] }> {
+  const deleted: string[] = [];
+  const failed: { path: string; err: string }[] = [];
+  for (const e of entries) {
+    await fs.rm(e, { recursive: true, force: true }).then(
+      () => deleted.push(e),
+      (err: Error) => failed.push({ path: e, err: err.message }),
+    );
+  }
+  return { deleted, failed };
 }
 
 export const trashDir = (disk: string) => path.join(disk, 'berth', '.trash');

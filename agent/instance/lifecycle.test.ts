@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import type { DockerEngine, OwnedContainer } from '../docker';
+import { trashDir } from './datadir';
 import { layoutFor } from './layout';
 import { Instances } from './lifecycle';
 import { readRecord } from './record';
@@ -83,6 +84,20 @@ describe('Instances (agent)', () => {
     expect(docker.calls).toEqual(['stop c1', 'remove c1']);
     expect(fs.existsSync(layout.root)).toBe(false);
     expect((await agent.remove(ID)).existed).toBe(false);
+    fs.rmSync(disk, { recursive: true });
+  });
+
+  it('a purging remove leaves nothing in the trash; a plain one keeps the files there', async () => {
+    const { disk, docker, make, layout } = setup();
+    docker.containers.push(oldStyle(disk));
+    const agent = make();
+    expect(await agent.remove(ID, false, true)).toEqual({ existed: true, dataKept: false, dataPath: '' });
+    expect(fs.existsSync(layout.root)).toBe(false);
+    expect(fs.readdirSync(trashDir(disk))).toEqual([]);
+
+    fs.mkdirSync(layout.dirs.conf, { recursive: true });
+    expect((await agent.remove(ID)).existed).toBe(true);
+    expect(fs.readdirSync(trashDir(disk))).toHaveLength(1);
     fs.rmSync(disk, { recursive: true });
   });
 

@@ -4,7 +4,7 @@ import type { Logger } from '../../src/log';
 import type { Flavor } from '../../src/mysql/dialect';
 import { LABEL, type DockerEngine, type OwnedContainer } from '../docker';
 import { InstanceContainers } from './container';
-import { discardData, errorLogTail, exists, initCommand, installTls, isInitialized, prepareDirs, removeInstanceFiles, writeMyCnf } from './datadir';
+import { deleteTrashed, discardData, errorLogTail, exists, initCommand, installTls, isInitialized, prepareDirs, removeInstanceFiles, writeMyCnf } from './datadir';
 import type { TlsFiles } from '../../src/tls/credentials';
 import { layoutFor, type Layout } from './layout';
 import { InstanceLock } from './lock';
@@ -108,8 +108,10 @@ export class Instances {
 
   // keepStartedData: the containers go, but files on which mysqld has run stay (a create that
   // failed after mysqld's first start); the answer says whether they stayed, and where.
-  remove(id: string, keepStartedData = false): Promise<Removal> {
-    return this.lock.run(id, () => this.doRemove(id, keepStartedData));
+  // purge: the files are deleted at once rather than kept in the trash (their data lives on
+  // elsewhere: a migrated instance's old source, an abandoned copy).
+  remove(id: string, keepStartedData = false, purge = false): Promise<Removal> {
+    return this.lock.run(id, () => this.doRemove(id, keepStartedData, purge));
   }
 
   start(id: string): Promise<InstanceStatus> {
@@ -241,7 +243,7 @@ export class Instances {
     }
   }
 
-  private async doRemove(id: string, keepStartedData: boolean): Promise<Removal> {
+  private async doRemove(id: string, keepStartedData: boolean, purge: boolean): Promise<Removal> {
     const { removed, diskPath } = await this.containers.removeAll(id);
     const disks = diskPath ? [diskPath] : this.ctx.disks;
     if (keepStartedData) {
@@ -251,9 +253,13 @@ export class Instances {
         return { existed: true, dataKept: true, dataPath: kept };
       }
     }
-    const hadFiles = await removeInstanceFiles(disks, id);
-    const existed = removed > 0 || hadFiles;
-    if (existed) this.log.info({ instance: id }, 'instance removed');
+    const trashed = await removeInstanceFiles(disks, id);
+    const existed = removed > 0 || trashed.length > 0;
+    if (purge && trashed.length) {
+      const { failed } = await deleteTrashed(trashed);
+      if (failed.length) this.log.warn({ instance: id, failed }, 'purging remove: files left in the trash until --trash-retention');
+    }
+    if (existed) this.log.info({ instance: id, purged: purge }, 'instance removed');
     return { existed, dataKept: false, dataPath: '' };
   }
 

@@ -50,7 +50,8 @@ export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyO
       bytesPerSecond: seconds > 0 ? Math.round(done.bytesDone / seconds) : 0,
     };
   } catch (err) {
-    await target.agent.removeInstance({ id: target.id }, 120_000).catch(() => undefined);
+    // Purged: the source still has it all, and a retry needs the disk space again.
+    await target.agent.removeInstance({ id: target.id, diskPath: target.create.diskPath, purge: true }, 120_000).catch(() => undefined);
     throw err;
   }
 }

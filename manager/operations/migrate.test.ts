@@ -37,10 +37,14 @@ class FakeAgent {
   async inspectInstance() {
     return { state: 'running' };
   }
-  async removeInstance(r: { id: string }) {
+  freeAfterRemove = 100 * G;
+  removes: { id: string; node?: string; diskPath?: string; purge?: boolean }[] = [];
+  async removeInstance(r: { id: string; node?: string; diskPath?: string; purge?: boolean }) {
     this.call('removeInstance');
+    this.removes.push(r);
     this.writable.delete(r.id);
-    return { existed: true };
+    // What the disk measured after the removal (the files gone).
+    return { existed: true, disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: this.freeAfterRemove }] };
   }
   async setReadOnly(r: { id: string; readOnly: boolean }) {
     this.call(`setReadOnly(${r.readOnly})`);
@@ -105,6 +109,9 @@ async function setup() {
 describe('migrate operation', () => {
   it('cut-over is the point of no return, then the target is promoted, the record switched and the source retired', async () => {
     const { fleet, agents, engine, x, instance } = await setup();
+    // a's disk as its last heartbeat said, then as the agent measured it after the purge.
+    fleet.snapshot.touch('a', Date.now(), [{ path: '/d', totalBytes: 100 * G, freeBytes: 5 * G }]);
+    agents.a.freeAfterRemove = 60 * G;
     // The instance requires TLS of its clients: so does its copy.
     fleet.store.instanceTls.set(instance.id, { tls: true, required: true });
     const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
@@ -117,6 +124,11 @@ describe('migrate operation', () => {
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ node: 'b', cpuMillis: 1500 });
     expect([...agents.b.writable]).toEqual([instance.id]);
     expect(agents.a.calls.at(-1)).toBe('removeInstance');
+    // Retired for good, not trashed: the target holds every commit, and a trashed copy would
+    // keep the space the move was meant to free on a's disk.
+    expect(agents.a.removes).toEqual([{ id: instance.id, node: 'a', diskPath: instance.diskPath, purge: true }]);
+    // The space the purge freed counts for placements at once, not a heartbeat later.
+    expect(fleet.snapshot.get('a')!.disks[0]!.freeBytes).toBe(60 * G);
   });
 
   it('a promotion that keeps failing after the cut-over rolls forward: stuck with an event, the source kept read-only, and a retry finishes it', async () => {
@@ -154,6 +166,8 @@ describe('migrate operation', () => {
     const done = (await engine.wait(op.id, 10_000))!;
     expect(done.state).toBe('failed');
     expect(agents.b.calls.at(-1)).toBe('removeInstance');
+    // The abandoned copy is purged (the source has it all; a retry needs b's space again).
+    expect(agents.b.removes.at(-1)).toMatchObject({ id: instance.id, node: 'b', purge: true });
     expect([...agents.a.writable]).toEqual([instance.id]);
     expect(fleet.store.instances.get(instance.id)!.node).toBe('a');
     expect(fleet.snapshot.get('b')!.allocated.cpuMillis).toBe(0);

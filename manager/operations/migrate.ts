@@ -115,14 +115,16 @@ async function doCopy(d: OperationDeps, ctx: Ctx): Promise<CopyOut> {
 }
 
 // An undo that leaves a container behind holds its reservation: give an agent that is
-// restarting a minute to come back before giving up.
+// restarting a minute to come back before giving up. The files are purged, not trashed: the
+// source still holds the data, and a retry needs the target disk's space again.
 async function removeTarget(d: OperationDeps, ctx: Ctx): Promise<void> {
   const r = ctx.output<TargetReservation>('reserve-target');
   if (!r) return;
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      await d.agents.for(r.target.node).removeInstance({ id: ctx.params.instanceId }, d.agentRemoveDeadlineMs ?? 120_000);
+      const res = await d.agents.for(r.target.node).removeInstance({ id: ctx.params.instanceId, node: r.target.node, diskPath: r.target.diskPath, purge: true }, d.agentRemoveDeadlineMs ?? 120_000);
+      d.fleet.diskSpaceMeasured(r.target.node, res.disks ?? []);
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -201,9 +203,14 @@ async function switchRecord(d: OperationDeps, ctx: Ctx): Promise<{ node: string;
   return { node: moved.node, host: d.fleet.store.nodes.get(moved.node)?.host ?? '', port: moved.port };
 }
 
+// Purged, not trashed: the target holds every commit, and a trashed copy would keep the space
+// the move was meant to free on the source disk for the whole retention (a disk under pressure
+// would stay under it and have its next instance moved off too).
 async function retireSource(d: OperationDeps, ctx: Ctx): Promise<{ removed: boolean }> {
   const r = reservation(ctx);
-  const res = await d.agents.for(r.source.node).removeInstance({ id: ctx.params.instanceId }, d.agentRemoveDeadlineMs ?? 120_000);
+  const res = await d.agents.for(r.source.node).removeInstance({ id: ctx.params.instanceId, node: r.source.node, diskPath: r.source.diskPath, purge: true }, d.agentRemoveDeadlineMs ?? 120_000);
+  // The freed space counts for placements from now on (a create right after this operation).
+  d.fleet.diskSpaceMeasured(r.source.node, res.disks ?? []);
   d.fleet.event('migrate.done', ctx.params.instanceId, `source on ${r.source.node} retired`);
   return { removed: res.existed };
 }

@@ -98,6 +98,14 @@ export class Snapshot {
     const e = this.entries.get(name);
     if (!e) return;
     e.snap.lastHeartbeatMs = atMs;
+    this.freeSpace(name, disks);
+  }
+
+  // Real free space measured outside a heartbeat (an agent's answer to a removal): liveness
+  // is the heartbeats' business and stays as it is.
+  freeSpace(name: string, disks: readonly Pick<DiskRow, 'path' | 'freeBytes'>[]): void {
+    const e = this.entries.get(name);
+    if (!e) return;
     for (const d of disks) {
       const cur = e.snap.disks.find((x) => x.path === d.path);
       if (cur) cur.freeBytes = d.freeBytes;

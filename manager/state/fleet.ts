@@ -198,6 +198,13 @@ export class FleetState {
     });
   }
 
+  // Real free space an agent measured when it answered a removal: placements count the space
+  // a purge freed at once. Memory only: the store keeps the heartbeats' figure (within a
+  // percent), and the next heartbeat measures again.
+  diskSpaceMeasured(name: string, disks: readonly Pick<DiskRow, 'path' | 'freeBytes'>[]): void {
+    this.snapshot.freeSpace(name, disks);
+  }
+
   // The caller has checked the node exists.
   setCordoned(name: string, cordoned: boolean, event = cordoned ? { kind: 'node.cordoned', message: 'no new instances will be placed here' } : { kind: 'node.uncordoned', message: 'open for new instances' }): void {
     this.change(() => {
