@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trashDir } from '../agent/instance/datadir';
 import { TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs } from './harness/flavors';
 
@@ -22,18 +23,19 @@ interface Expansion {
 // Real small filesystems: node a's data disk is a small ext4 loop mount, b's a bigger one. Both
 // flavors, one after the other on the same ports. MySQL 9.7 with berth's my.cnf needs about 560M
 // of memory at rest (performance_schema alone ~280M; at 512M the kernel kills it under the fill),
-// so its instances get 1G, and at 1G a fresh data directory is about 350M (a 256M redo log): its
-// disks and reservations are one step larger, and its first expansion comes before the fill.
+// so its instances get 1G. The disks are the same for both: the redo log is at most an eighth of
+// the disk reservation (it used to be half of MySQL's buffer pool, 256M at 1G, which filled a
+// fresh 384M reservation past 80% before any row), so a fresh data directory takes about half
+// of a 256M reservation or less on both (MySQL: ~105M beside its redo log once started). Growth
+// is by half, rounded up to 64M: 256M -> 384M (fits a's 512M disk) -> 576M (does not: migrates
+// to b). MySQL's "pressed" gets 192M: at 128M its fresh data directory (~120M with 16M of redo)
+// would be over 80% already and grow in place before the test presses the disk.
 const SIZES = {
   mariadb: { memory: 512 * M, diskA: '512M', diskB: '2G', grower: 256 * M, first: 384 * M, second: 576 * M, pressed: 128 * M },
-  // Growth is by half, rounded up to 64M: 384M -> 576M (fits a) -> 896M (does not: migrates).
-  mysql: { memory: 1024 * M, diskA: '768M', diskB: '3G', grower: 384 * M, first: 576 * M, second: 896 * M, pressed: 448 * M },
+  mysql: { memory: 1024 * M, diskA: '512M', diskB: '2G', grower: 256 * M, first: 384 * M, second: 576 * M, pressed: 192 * M },
 };
 
-// MariaDB only for now: the MySQL variant's disk-pressure case did not fit its loop disks in the
-// last full run (RESOURCE_EXHAUSTED, 448M free wanted), and its sizes were not settled in time.
-// MySQL's resize, migrate and drain paths are covered by resize, migrate and drain tests.
-describe.each(FLAVORS.filter((f) => f.flavor === 'mariadb'))('automatic expansion on loop-mounted disks ($flavor)', (f) => {
+describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f) => {
   const z = SIZES[f.flavor];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-expand-'));
   const mounts: string[] = [];
@@ -72,6 +74,11 @@ describe.each(FLAVORS.filter((f) => f.flavor === 'mariadb'))('automatic expansio
     }
     fs.rmSync(dir, { recursive: true, force: true });
   });
+
+  const trashedOn = (disk: string, id: string) => {
+    const t = trashDir(disk);
+    return fs.existsSync(t) ? fs.readdirSync(t).filter((e) => e.startsWith(`${id}-`)) : [];
+  };
 
   const expansions = async (): Promise<Expansion[]> => ((await (await fetch(`${cluster.adminUrl}/v1/expansions`)).json()) as { items: Expansion[] }).items;
 
@@ -134,6 +141,10 @@ describe.each(FLAVORS.filter((f) => f.flavor === 'mariadb'))('automatic expansio
       const log = path.join(m, 'berth', id, 'log', 'error.log');
       if (fs.existsSync(log)) expect(fs.readFileSync(log, 'utf8')).not.toMatch(/got signal|disk full|No space left/i);
     }
+    // The old source on a is gone for good, not kept in a's trash: a trashed copy would hold
+    // the space the move was meant to free.
+    expect(trashedOn(mounts[0]!, id)).toEqual([]);
+    expect(fs.existsSync(path.join(mounts[0]!, 'berth', id))).toBe(false);
   }, 600_000);
 
   it('disk pressure: a data disk whose real free space falls under the threshold has its instances moved off', async () => {
@@ -168,5 +179,6 @@ describe.each(FLAVORS.filter((f) => f.flavor === 'mariadb'))('automatic expansio
     const [rows] = await c2.query('SELECT v FROM keep.t');
     await c2.end();
     expect(rows).toEqual([{ v: 42 }]);
+    expect(trashedOn(mounts[0]!, id)).toEqual([]);
   }, 600_000);
 });
