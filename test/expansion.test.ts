@@ -96,10 +96,12 @@ describe.each(FLAVORS)('automatic expansion on loop-mounted disks ($flavor)', (f
       const shown = async (err: Error) => new Error(`${err.message}\nrows ${rows}; decisions ${JSON.stringify((await expansions()).map((e) => [e.trigger, e.outcome, e.reason, e.detail]))}\n${cluster.logs()}`);
       await waitUntil(what, async () => {
         if (await done()) return true;
-        // 512K a row (and as much binlog), paced: usage is measured every second and reported
-        // with the next heartbeat, so a faster fill would run ahead of every decision.
+        // 1M a row (and as much binlog), paced: usage is measured every second and reported
+        // with the next heartbeat (2 s), so a faster fill would run ahead of every decision. At
+        // about 18M/s the lag lets the data overshoot a threshold by at most ~70M, which a's
+        // disk holds at both steps (it is 512M; the migration starts from ~380M at most).
         // SHA2, not MD5: MySQL 9.7 has no MD5() (it answers "No database selected").
-        await conn.query('INSERT INTO fill.t (pad) VALUES (REPEAT(SHA2(RAND(), 256), 8192))');
+        await conn.query('INSERT INTO fill.t (pad) VALUES (REPEAT(SHA2(RAND(), 256), 16384))');
         rows++;
         return false;
       }, 300_000, 100).catch(async (err: Error) => Promise.reject(await shown(err)));
