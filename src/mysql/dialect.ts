@@ -89,6 +89,9 @@ export interface Dialect {
   replicaSettings(): Record<string, string | number>;
   // One row, column `ro`: 1 when read_only is on.
   readOnlyState(): Statement;
+  // Account changes on a read-only server lift the fence for a moment (MySQL: super_read_only,
+  // and read_only alone does not stop CONNECTION_ADMIN sessions meanwhile).
+  accountChangesLiftReadOnly: boolean;
   // One row, columns `done` and `total` (bytes) while a CLONE runs; undefined without CLONE.
   cloneProgress(): Statement | undefined;
   // One row, columns `state`, `errno`, `msg`: the last CLONE into this server.
@@ -225,6 +228,7 @@ export const mariadb: Dialect = {
   cloneFrom: () => [],
   replicaSettings: () => ({ 'read-only': 'ON', 'skip-slave-start': 'ON' }),
   readOnlyState: () => READ_ONLY_STATE,
+  accountChangesLiftReadOnly: false,
   cloneProgress: () => undefined,
   cloneStatus: () => undefined,
   semiSyncSettings: (timeoutMs) => ({
@@ -329,6 +333,7 @@ export const mysql: Dialect = {
   ],
   replicaSettings: () => ({ 'read-only': 'ON', 'skip-replica-start': 'ON' }),
   readOnlyState: () => READ_ONLY_STATE,
+  accountChangesLiftReadOnly: true,
   cloneProgress: () => ({ sql: 'SELECT COALESCE(SUM(DATA), 0) AS done, COALESCE(SUM(ESTIMATE), 0) AS total FROM performance_schema.clone_progress', params: [] }),
   cloneStatus: () => ({ sql: 'SELECT STATE AS state, ERROR_NO AS errno, ERROR_MESSAGE AS msg FROM performance_schema.clone_status', params: [] }),
   // The semi-sync plugins ship with the server; plugin-load-add loads them at every start (a
