@@ -10,7 +10,7 @@ import type { Cluster__Output } from '../src/gen/berth/v1/Cluster';
 import { dialectFor } from '../src/mysql/dialect';
 import { ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
-import { countRows, startWriter, type Address } from './harness/writer';
+import { countRows, startProber, startWriter, type Address } from './harness/writer';
 
 const run = promisify(execFile);
 const M = 1024 ** 2;
@@ -151,8 +151,13 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const oldPrimary = before.members[0]!;
     const writer = startWriter(await primaryAddress('orders'), () => primaryAddress('orders'));
     await waitUntil('the writer to commit', async () => writer.acked.length > 100, 20_000, 50);
+    // A client that stays on the old primary's address and retries at once: nothing may commit
+    // there once it turned read-only (it would be lost with the old primary's re-pointing).
+    const prober = startProber(await primaryAddress('orders'), 1_000_000);
     const op = await tc.portal.switchover({ cluster: 'orders', to: '' });
     await waitOp(tc, op.id);
+    await prober.stop();
+    expect(prober.refused).toBeGreaterThan(0);
     const at = writer.acked.length;
     await waitUntil('the writer to commit on the new primary', async () => writer.acked.length > at + 100, 30_000, 50);
     await writer.stop();
@@ -168,6 +173,7 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const { missing, total } = await countRows(addr, writer.acked);
     expect(missing).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(writer.acked.length);
+    expect((await countRows(addr, prober.acked)).missing, 'rows the old primary acknowledged after it turned read-only').toEqual([]);
     await waitUntil('semi-sync on the new primary with both replicas', async () => {
       const s = await semiSync(addr);
       return Number(s.source_on) === 1 && Number(s.clients) === 2;
