@@ -173,6 +173,19 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX cluster_history_cluster ON cluster_history(cluster, id);
   `,
+  // A cluster member as last seen while its mysqld answered (the failover trigger's memory): a
+  // failover decided right after a manager restart still knows the dead primary's server_uuid
+  // and executed set. Goes with the instance.
+  `
+  CREATE TABLE instance_last_seen (
+    instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,
+    server_uuid TEXT NOT NULL DEFAULT '',
+    server_id INTEGER NOT NULL DEFAULT 0,
+    executed_gtids TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT '',
+    seen_at_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDb(file: string): DB {
