@@ -229,12 +229,18 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     console.log(`[${f.flavor}] add-replica: ${n} rows, ${(seed.bytes / M).toFixed(0)} MB copied by ${seed.method}`);
   });
 
-  it('never migrates a member (replication would break): resize by migration refused naming the DBA action, in place allowed, a drain leaves members where they are', async () => {
+  it('never migrates a member (replication would break): resize by migration refused naming the DBA action (and so planned), in place allowed, a drain leaves members where they are', async () => {
     const c = await converged('orders');
     const primary = c.members.find((m) => m.role === 'primary')!.instance!;
     const replica = c.members.find((m) => m.role === 'replica')!.instance!;
     await expectStatus(tc.portal.resizeInstance({ instance: primary.name, resources: { cpuMillis: 600 }, mode: 'migrate' }), grpc.status.FAILED_PRECONDITION, new RegExp(`primary of cluster orders.*switchover orders`));
     await expectStatus(tc.portal.resizeInstance({ instance: replica.name, resources: { memoryBytes: 2 * G }, mode: 'migrate' }), grpc.status.FAILED_PRECONDITION, new RegExp(`replica of cluster orders.*add-replica orders.*remove-replica orders ${replica.name}`));
+    // The plan says the same, in the same words, through gRPC and berthctl.
+    const plan = await tc.portal.planInstance({ resizeInstance: replica.name, resizeMode: 'migrate', resources: { memoryBytes: 2 * G } });
+    expect(plan).toMatchObject({ resizeDecision: 'refused', placement: null, resizeReason: expect.stringMatching(new RegExp(`^resize of ${replica.name} by migration refused: .*add-replica orders.*remove-replica orders ${replica.name}`)) });
+    const planned = await ctl('instance', 'plan', '--resize', primary.name, '--cpu', '0.6', '--mode', 'migrate').then(() => ({ code: 0, stdout: '' }), (e: { code: number; stdout: string }) => e);
+    expect(planned.code).toBe(2);
+    expect(planned.stdout).toMatch(/: refused \(resize of .* by migration refused: .*primary of cluster orders.*switchover orders/);
     expect((await tc.portal.listInstances({ node: '' })).instances.filter((i) => i.clusterName === 'orders')).toHaveLength(3);
     await waitOp(tc, (await tc.portal.resizeInstance({ instance: replica.name, resources: { cpuMillis: 600 }, mode: 'in-place' })).id);
     expect((await tc.portal.getInstance({ instance: replica.id })).resources!.cpuMillis).toBe(600);
