@@ -123,7 +123,7 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await waitUntil(`${replica.host}:${replica.port} to have the new primary's rows`, async () => (await missingRows(r, `${table}_follow`, w.acked.map((a) => a.id))).length === 0, 30_000);
   }
 
-  it('an agent killed alone (mysqld still serving) never triggers a failover; docker kill of the primary promotes a replica with every acknowledged row, the other follows, the old one is fenced, checked and rebuilt from a copy; again with the host lost and the manager restarted (it still knows the dead primary's identity)', async () => {
+  it('an agent killed alone (mysqld still serving) never triggers a failover; docker kill of the primary promotes a replica with every acknowledged row, the other follows, the old one is fenced, checked and rebuilt from a copy; again with the host lost and the manager restarted (it still knows the identity of the dead primary)', async () => {
     await createCluster('fo1');
     const ep0 = await endpoints('fo1');
     const writer = startAckedWriter('t1', () => primaryAddress('fo1'), { pauseMs: 2 });
