@@ -165,6 +165,12 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await follows('fo1', { host: back.host, port: back.port }, 't1r');
     const [h1] = await failovers('fo1');
     expect(h1).toMatchObject({ outcome: 'done', fromInstance: ep0.primary!.instanceId, toInstance: ep1.primary!.instanceId, lostTransactions: 0, acknowledged: false });
+    // The rebuild measured the failover's real lost window on the old primary's data: what it
+    // committed (binlogged, never acknowledged: AFTER_SYNC) that the promoted replica lacked.
+    expect(h1!.measuredLost).toBeGreaterThanOrEqual(h1!.lostTransactions);
+    const measured = (await events('cluster.failover.lost-measured', 'fo1')).map((e) => e.message);
+    expect(measured).toEqual([expect.stringMatching(new RegExp(`^failover ${h1!.operationId} lost ${h1!.measuredLost ? `${h1!.measuredLost} transactions ${back.name} had committed` : 'no transaction'}`))]);
+    console.log(`[${f.flavor}] failover lost window measured at the rebuild: ${measured[0]}`);
     console.log(`[${f.flavor}] docker kill -> write on the new primary: ${recovered} ms (${writer.acked.length} acknowledged, 0 lost)`);
 
     // Anti-flap: acknowledged through berthctl so the next failover may happen.

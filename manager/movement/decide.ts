@@ -106,6 +106,14 @@ export function errantForFailover(flavor: Flavor, replicaExecuted: string, prima
   return notFrom(subtract(gtids(flavor, replicaExecuted), gtids(flavor, primary.executedGtids)), primary);
 }
 
+// A failover's lost window: what the old primary had committed (read from its own data when it
+// is rebuilt) that the promoted replica lacked at its promotion. Against the promoted set, not
+// the primary's current one: on MariaDB the new primary's later transactions reuse the same
+// domain's sequence numbers and would hide them.
+export function lostWindow(flavor: Flavor, oldPrimaryExecuted: string, promotedExecuted: string): GtidSet {
+  return subtract(gtids(flavor, oldPrimaryExecuted), gtids(flavor, promotedExecuted));
+}
+
 // The part of a set that did not originate on the server named (by uuid on MySQL, by the last
 // server id per domain on MariaDB).
 export function notFrom(set: GtidSet, origin: Pick<LastPrimary, 'serverUuid' | 'serverId'>): GtidSet {

@@ -356,6 +356,14 @@ export class FleetState {
     });
   }
 
+  // A failover's lost window measured on its old primary's data (cluster-rebuild), with an event.
+  recordMeasuredLost(cluster: string, historyId: number, transactions: number, message: string): void {
+    this.change(() => {
+      this.store.clusters.setMeasuredLost(historyId, transactions);
+      this.event('cluster.failover.lost-measured', cluster, message);
+    });
+  }
+
   // One switchover or failover (done, aborted or failed), with an event beside it.
   recordClusterHistory(h: NewHistory): number {
     return this.change(() => {

@@ -186,6 +186,11 @@ const MIGRATIONS: string[] = [
     seen_at_ms INTEGER NOT NULL
   );
   `,
+  // A failover's lost window as measured on the old primary's own data when it was rebuilt
+  // (its transactions the promoted replica lacked); -1: not measured (yet).
+  `
+  ALTER TABLE cluster_history ADD COLUMN measured_lost INTEGER NOT NULL DEFAULT -1;
+  `,
 ];
 
 export function openDb(file: string): DB {
