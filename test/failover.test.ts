@@ -191,7 +191,8 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await cluster.restartManager();
     const ep2 = await newPrimary('fo1', ep1.primary!.instanceId);
     const lastPrimary = readDb((db) => {
-      const op = db.prepare(`SELECT params FROM operations WHERE type = 'cluster-failover' AND state = 'succeeded' ORDER BY created_at DESC LIMIT 1`).get() as { params: string };
+      // The endpoints name the new primary at `promote`, before the operation ends: this failover's row by its dead primary.
+      const op = db.prepare(`SELECT params FROM operations WHERE type = 'cluster-failover' AND json_extract(params, '$.primaryId') = ? ORDER BY created_at DESC LIMIT 1`).get(ep1.primary!.instanceId) as { params: string };
       const seen = db.prepare('SELECT server_uuid AS serverUuid, server_id AS serverId, executed_gtids AS executedGtids FROM instance_last_seen WHERE instance_id = ?').get(ep1.primary!.instanceId);
       return { used: (JSON.parse(op.params) as { lastPrimary: object }).lastPrimary, seen };
     });
