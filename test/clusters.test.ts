@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster__Output } from '../src/gen/berth/v1/Cluster';
 import { dialectFor } from '../src/mysql/dialect';
 import { ROOT, TestCluster, waitUntil } from './harness/cluster';
-import { expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
+import { configWarnings, expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
 import { countRows, startWriter, type Address } from './harness/writer';
 
 const run = promisify(execFile);
@@ -103,6 +103,11 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const status = (await sql<Record<string, unknown>>(replica, dialectFor(f.flavor).replicaStatus().sql))[0]!;
     if (f.flavor === 'mariadb') expect(status.Using_Gtid).toBe('Slave_Pos');
     else expect(Number(status.Auto_Position)).toBe(1);
+    // The applier runs as the Dialect renders it, and mysqld warns about none of the member's
+    // my.cnf lines (semi-sync, replica, applier).
+    const applier = Object.entries(dialectFor(f.flavor).applierSettings());
+    for (const [k, v] of applier) expect((await sql<{ v: unknown }>(replica, `SELECT @@GLOBAL.${k} AS v`))[0]!.v, k).toBe(typeof v === 'number' ? v : v === 'ON' ? 1 : v);
+    for (const m of after.members) expect(configWarnings(m.instance!.diskPath, m.instance!.id), m.instance!.name).toEqual([]);
     // Read-only holds for the admin account too.
     await expect(sql(replica, 'INSERT INTO app.t VALUES (3)')).rejects.toThrow(/read.only/i);
 
