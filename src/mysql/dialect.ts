@@ -261,9 +261,9 @@ export const mysql: Dialect = {
   redoLogSettings: (pool) => ({ innodb_redo_log_capacity: clamp(Math.floor(pool / 2), 8 * MiB, 4 * GiB) }),
   // With sync_binlog=1 and innodb_flush_log_at_trx_commit=1 kept (a promoted replica must not
   // lose what it applied), each commit group of the applier costs its fsyncs, and a group holds
-  // at most one transaction per worker: with MySQL's default 4 workers a replica applied ~0.8x
-  // the commits of a one-client tight loop on the same disk (bench:applier), with 16 about 1.1x
-  // (then CPU binds at 0.5 core). WRITESET dependency tracking is the only mode since 8.4, so
+  // at most one transaction per worker: with MySQL's default 4 workers a replica applied
+  // 0.75-0.98x the commits of a one-client tight loop on the same disk (bench:applier), with 16
+  // 1.05-1.14x (then CPU binds at 0.5 core; 32 workers were no better). WRITESET dependency tracking is the only mode since 8.4, so
   // one client's transactions on different rows are applied in parallel.
   applierSettings: () => ({ replica_parallel_workers: 16, replica_preserve_commit_order: 'ON' }),
   // The X Protocol plugin would take port 33060 for every instance on the host: berth serves the
