@@ -27,7 +27,7 @@ import type { Flavor } from '../src/mysql/dialect';
 import { initCa, issueCert, type CertKind } from '../src/tls/ca';
 import { channelCredentials, filesIn } from '../src/tls/credentials';
 import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
-import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
+import { catchUp, copy, cutOver, makeReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -284,7 +284,9 @@ async function main(): Promise<void> {
       await sleep(1000);
       cuts.push({ blockedMs: r.blockedMs, writerGapMs: writer.gapAround(at), killed: r.killed });
       console.log(`cut-over ${i + 1}: blocked ${r.blockedMs} ms, writer's longest gap ${writer.gapAround(at)} ms`);
-      await releaseReplica(from, link);
+      // The account stays on the old source: dropping it there would lift MySQL's
+      // super_read_only (the agent refuses); it is made again, with a new password, when that
+      // server is the source once more, and goes with the instances at the end.
       // The old source follows the new one from its own executed set (switchover's re-point).
       const st = await from.agent.getReplicaStatus({ id: from.id });
       [from, to] = [to, from];

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster__Output } from '../src/gen/berth/v1/Cluster';
 import { dialectFor } from '../src/mysql/dialect';
 import { ROOT, TestCluster, waitUntil } from './harness/cluster';
-import { expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
-import { countRows, startWriter, type Address } from './harness/writer';
+import { configWarnings, expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
+import { countRows, startProber, startWriter, type Address } from './harness/writer';
 
 const run = promisify(execFile);
 const M = 1024 ** 2;
@@ -103,6 +103,11 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const status = (await sql<Record<string, unknown>>(replica, dialectFor(f.flavor).replicaStatus().sql))[0]!;
     if (f.flavor === 'mariadb') expect(status.Using_Gtid).toBe('Slave_Pos');
     else expect(Number(status.Auto_Position)).toBe(1);
+    // The applier runs as the Dialect renders it, and mysqld warns about none of the member's
+    // my.cnf lines (semi-sync, replica, applier).
+    const applier = Object.entries(dialectFor(f.flavor).applierSettings());
+    for (const [k, v] of applier) expect((await sql<{ v: unknown }>(replica, `SELECT @@GLOBAL.${k} AS v`))[0]!.v, k).toBe(typeof v === 'number' ? v : v === 'ON' ? 1 : v);
+    for (const m of after.members) expect(configWarnings(m.instance!.diskPath, m.instance!.id), m.instance!.name).toEqual([]);
     // Read-only holds for the admin account too.
     await expect(sql(replica, 'INSERT INTO app.t VALUES (3)')).rejects.toThrow(/read.only/i);
 
@@ -151,8 +156,13 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const oldPrimary = before.members[0]!;
     const writer = startWriter(await primaryAddress('orders'), () => primaryAddress('orders'));
     await waitUntil('the writer to commit', async () => writer.acked.length > 100, 20_000, 50);
+    // A client that stays on the old primary's address and retries at once: nothing may commit
+    // there once it turned read-only (it would be lost with the old primary's re-pointing).
+    const prober = startProber(await primaryAddress('orders'), 1_000_000);
     const op = await tc.portal.switchover({ cluster: 'orders', to: '' });
     await waitOp(tc, op.id);
+    await prober.stop();
+    expect(prober.refused).toBeGreaterThan(0);
     const at = writer.acked.length;
     await waitUntil('the writer to commit on the new primary', async () => writer.acked.length > at + 100, 30_000, 50);
     await writer.stop();
@@ -168,6 +178,7 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const { missing, total } = await countRows(addr, writer.acked);
     expect(missing).toEqual([]);
     expect(total).toBeGreaterThanOrEqual(writer.acked.length);
+    expect((await countRows(addr, prober.acked)).missing, 'rows the old primary acknowledged after it turned read-only').toEqual([]);
     await waitUntil('semi-sync on the new primary with both replicas', async () => {
       const s = await semiSync(addr);
       return Number(s.source_on) === 1 && Number(s.clients) === 2;
@@ -229,12 +240,18 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     console.log(`[${f.flavor}] add-replica: ${n} rows, ${(seed.bytes / M).toFixed(0)} MB copied by ${seed.method}`);
   });
 
-  it('never migrates a member (replication would break): resize by migration refused naming the DBA action, in place allowed, a drain leaves members where they are', async () => {
+  it('never migrates a member (replication would break): resize by migration refused naming the DBA action (and so planned), in place allowed, a drain leaves members where they are', async () => {
     const c = await converged('orders');
     const primary = c.members.find((m) => m.role === 'primary')!.instance!;
     const replica = c.members.find((m) => m.role === 'replica')!.instance!;
     await expectStatus(tc.portal.resizeInstance({ instance: primary.name, resources: { cpuMillis: 600 }, mode: 'migrate' }), grpc.status.FAILED_PRECONDITION, new RegExp(`primary of cluster orders.*switchover orders`));
     await expectStatus(tc.portal.resizeInstance({ instance: replica.name, resources: { memoryBytes: 2 * G }, mode: 'migrate' }), grpc.status.FAILED_PRECONDITION, new RegExp(`replica of cluster orders.*add-replica orders.*remove-replica orders ${replica.name}`));
+    // The plan says the same, in the same words, through gRPC and berthctl.
+    const plan = await tc.portal.planInstance({ resizeInstance: replica.name, resizeMode: 'migrate', resources: { memoryBytes: 2 * G } });
+    expect(plan).toMatchObject({ resizeDecision: 'refused', placement: null, resizeReason: expect.stringMatching(new RegExp(`^resize of ${replica.name} by migration refused: .*add-replica orders.*remove-replica orders ${replica.name}`)) });
+    const planned = await ctl('instance', 'plan', '--resize', primary.name, '--cpu', '0.6', '--mode', 'migrate').then(() => ({ code: 0, stdout: '' }), (e: { code: number; stdout: string }) => e);
+    expect(planned.code).toBe(2);
+    expect(planned.stdout).toMatch(/: refused \(resize of .* by migration refused: .*primary of cluster orders.*switchover orders/);
     expect((await tc.portal.listInstances({ node: '' })).instances.filter((i) => i.clusterName === 'orders')).toHaveLength(3);
     await waitOp(tc, (await tc.portal.resizeInstance({ instance: replica.name, resources: { cpuMillis: 600 }, mode: 'in-place' })).id);
     expect((await tc.portal.getInstance({ instance: replica.id })).resources!.cpuMillis).toBe(600);

@@ -93,6 +93,14 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
       db.close();
     }
   }
+  const readDb = <T>(fn: (db: Database.Database) => T): T => {
+    const db = new Database(path.join(cluster.dir, 'manager', 'berth.db'), { readonly: true, fileMustExist: true });
+    try {
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  };
   const events = async (kind: string, subject: string) => ((await (await fetch(`${cluster.adminUrl}/v1/events?kind=${kind}&subject=${subject}`)).json()) as { items: { message: string }[] }).items;
   // A fenced member whose host answers is rebuilt from a copy of the primary: checked for
   // errant transactions (an event), re-seeded, unfenced, a replica again.
@@ -115,7 +123,7 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await waitUntil(`${replica.host}:${replica.port} to have the new primary's rows`, async () => (await missingRows(r, `${table}_follow`, w.acked.map((a) => a.id))).length === 0, 30_000);
   }
 
-  it('an agent killed alone (mysqld still serving) never triggers a failover; docker kill of the primary promotes a replica with every acknowledged row, the other follows, the old one is fenced, checked and rebuilt from a copy; again with the host lost', async () => {
+  it('an agent killed alone (mysqld still serving) never triggers a failover; docker kill of the primary promotes a replica with every acknowledged row, the other follows, the old one is fenced, checked and rebuilt from a copy; again with the host lost and the manager restarted (it still knows the identity of the dead primary)', async () => {
     await createCluster('fo1');
     const ep0 = await endpoints('fo1');
     const writer = startAckedWriter('t1', () => primaryAddress('fo1'), { pauseMs: 2 });
@@ -157,6 +165,12 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await follows('fo1', { host: back.host, port: back.port }, 't1r');
     const [h1] = await failovers('fo1');
     expect(h1).toMatchObject({ outcome: 'done', fromInstance: ep0.primary!.instanceId, toInstance: ep1.primary!.instanceId, lostTransactions: 0, acknowledged: false });
+    // The rebuild measured the failover's real lost window on the old primary's data: what it
+    // committed (binlogged, never acknowledged: AFTER_SYNC) that the promoted replica lacked.
+    expect(h1!.measuredLost).toBeGreaterThanOrEqual(h1!.lostTransactions);
+    const measured = (await events('cluster.failover.lost-measured', 'fo1')).map((e) => e.message);
+    expect(measured).toEqual([expect.stringMatching(new RegExp(`^failover ${h1!.operationId} lost ${h1!.measuredLost ? `${h1!.measuredLost} transactions ${back.name} had committed` : 'no transaction'}`))]);
+    console.log(`[${f.flavor}] failover lost window measured at the rebuild: ${measured[0]}`);
     console.log(`[${f.flavor}] docker kill -> write on the new primary: ${recovered} ms (${writer.acked.length} acknowledged, 0 lost)`);
 
     // Anti-flap: acknowledged through berthctl so the next failover may happen.
@@ -172,7 +186,18 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await cluster.killAgent(a1);
     const lostAt = Date.now();
     await docker.getContainer((await container(ep1.primary!.instanceId)).Id).kill();
+    // The manager restarts as well: nothing reports the dead primary to the new process, which
+    // judges its replicas' transactions against the identity and executed set its store kept.
+    await cluster.restartManager();
     const ep2 = await newPrimary('fo1', ep1.primary!.instanceId);
+    const lastPrimary = readDb((db) => {
+      // The endpoints name the new primary at `promote`, before the operation ends: this failover's row by its dead primary.
+      const op = db.prepare(`SELECT params FROM operations WHERE type = 'cluster-failover' AND json_extract(params, '$.primaryId') = ? ORDER BY created_at DESC LIMIT 1`).get(ep1.primary!.instanceId) as { params: string };
+      const seen = db.prepare('SELECT server_uuid AS serverUuid, server_id AS serverId, executed_gtids AS executedGtids FROM instance_last_seen WHERE instance_id = ?').get(ep1.primary!.instanceId);
+      return { used: (JSON.parse(op.params) as { lastPrimary: object }).lastPrimary, seen };
+    });
+    expect(lastPrimary.used).toEqual(lastPrimary.seen);
+    expect(lastPrimary.used).toMatchObject(f.flavor === 'mysql' ? { serverUuid: expect.stringMatching(/^[0-9a-f-]{36}$/), executedGtids: expect.stringMatching(/:/) } : { executedGtids: expect.stringMatching(/^\d+-\d+-\d+/) });
     expect([other.instanceId, ep0.primary!.instanceId]).toContain(ep2.primary!.instanceId);
     await waitUntil('a write acknowledged after the host loss', async () => w2.acked.some((a) => a.port === ep2.primary!.port && a.at > lostAt), 30_000);
     await w2.stop();

@@ -9,7 +9,7 @@ import { trashDir } from '../agent/instance/datadir';
 import type { Operation__Output } from '../src/gen/berth/v1/Operation';
 import { ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs } from './harness/flavors';
-import { countRows, startWriter, type Address } from './harness/writer';
+import { countRows, startProber, startWriter, type Address } from './harness/writer';
 
 const M = 1024 ** 2;
 const G = 1024 ** 3;
@@ -84,6 +84,10 @@ describe.each(FLAVORS)('migration ($flavor)', (f) => {
     const id = c.instance!.id;
     const writer = startWriter(await addressOf('mover'), () => addressOf('mover'));
     await waitUntil('the writer to commit', async () => writer.acked.length > 50);
+    // A second client stays on the source's address and keeps trying: once the source is
+    // read-only nothing it sends may commit there (MySQL lost a row this way when an account
+    // change lifted super_read_only after the cut-over).
+    const prober = startProber(await addressOf('mover'), 1_000_000);
 
     const op = await cluster.portal.resizeInstance({ instance: 'mover', resources: { memoryBytes: 768 * M }, mode: 'migrate' });
     expect(op.type).toBe('migrate');
@@ -93,6 +97,8 @@ describe.each(FLAVORS)('migration ($flavor)', (f) => {
     const n0 = writer.acked.length;
     await waitUntil('commits on the target', async () => writer.acked.length > n0 + 20, 30_000);
     await writer.stop();
+    await prober.stop();
+    expect(prober.refused).toBeGreaterThan(0);
 
     const i = await cluster.portal.getInstance({ instance: 'mover' });
     expect(i.id).toBe(id);
@@ -103,6 +109,7 @@ describe.each(FLAVORS)('migration ($flavor)', (f) => {
     expect(addr.password).toBe(c.credentials!.password);
     const { missing } = await countRows(addr, writer.acked);
     expect(missing).toEqual([]);
+    expect((await countRows(addr, prober.acked)).missing, 'rows the source acknowledged after it turned read-only').toEqual([]);
     // It is a writable primary with the new shape.
     const conn = await mysql.createConnection(addr);
     const [[v]] = (await conn.query('SELECT @@read_only AS ro, @@innodb_buffer_pool_size AS pool')) as unknown as [[{ ro: number; pool: number }]];

@@ -96,6 +96,7 @@ export function renderMyCnf(i: MyCnfInput): string {
         'binlog-expire-logs-seconds': 604800,
         ...(i.diskBytes ? { 'max-binlog-size': binlogFileBytes(i.diskBytes) } : {}),
         ...d.gtidSettings(),
+        ...d.applierSettings(),
       },
     ],
     [

@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mariadb, type Statement } from '../../src/mysql/dialect';
-import { REVOKED_FILE, readRevoked, setReadOnlyOn, union } from './read-only';
+import { mariadb, mysql, type Statement } from '../../src/mysql/dialect';
+import { REVOKED_FILE, WRITES_STOPPED_FILE, readRevoked, setReadOnlyOn, union, writesStopped } from './read-only';
 
 // A MariaDB server as far as read-only and READ_ONLY ADMIN go.
 function fakeServer(holders: string[]) {
@@ -61,5 +61,37 @@ describe('read-only and the accounts that could write through it', () => {
     fs.writeFileSync(path.join(root, REVOKED_FILE), '{not json');
     expect(await readRevoked(root)).toEqual([]);
     expect(union([{ user: 'a', host: '%' }], [{ user: 'a', host: '%' }, { user: 'b', host: '%' }])).toHaveLength(2);
+  });
+
+  // A MySQL server as far as read_only goes (super_read_only stops everyone: nothing revoked).
+  function mysqlServer(readOnly: boolean) {
+    const st = { readOnly };
+    return {
+      st,
+      d: mysql,
+      rows: async <T>(q: Statement) => (q.sql.includes('read_only AS ro') ? [{ ro: st.readOnly ? 1 : 0 }] : []) as T[],
+      run: async (sts: Statement[]) => {
+        for (const x of sts) if (/SET GLOBAL (super_)?read_only = (ON|OFF)/.test(x.sql)) st.readOnly = x.sql.endsWith('ON');
+      },
+    };
+  }
+
+  it('marks a server whose writes it stopped, not one that never took writes, and clears the mark when writable', async () => {
+    const stopped = tmp();
+    const s = mysqlServer(false);
+    await setReadOnlyOn(s, stopped, true, []);
+    expect(s.st.readOnly).toBe(true);
+    expect(await writesStopped(stopped)).toBe(true);
+    // A second read-only (a cut-over re-run) keeps the mark.
+    await setReadOnlyOn(s, stopped, true, []);
+    expect(await writesStopped(stopped)).toBe(true);
+    await setReadOnlyOn(s, stopped, false, []);
+    expect(s.st.readOnly).toBe(false);
+    expect(fs.existsSync(path.join(stopped, WRITES_STOPPED_FILE))).toBe(false);
+
+    // A replica made read-only again (a re-point) took no writes: no mark.
+    const replica = tmp();
+    await setReadOnlyOn(mysqlServer(true), replica, true, []);
+    expect(await writesStopped(replica)).toBe(false);
   });
 });

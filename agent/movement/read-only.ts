@@ -16,6 +16,29 @@ export interface Account {
 // restores all of it.
 export const REVOKED_FILE = 'read-only-revoked.json';
 
+// Present while a server that took writes has been made read-only to stop them (a cut-over's
+// source, a switched-over primary). MySQL account changes lift super_read_only for a moment, and
+// in that moment any session with CONNECTION_ADMIN (the DBA's account has ALL PRIVILEGES) writes
+// through read_only: on such a server a write acknowledged there after the final GTID set was
+// read is lost with it. The agent refuses those changes while this marker is present.
+export const WRITES_STOPPED_FILE = 'writes-stopped';
+
+export async function writesStopped(root: string): Promise<boolean> {
+  return fs.access(path.join(root, WRITES_STOPPED_FILE)).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function markWritesStopped(root: string): Promise<void> {
+  const fh = await fs.open(path.join(root, WRITES_STOPPED_FILE), 'w', 0o600);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export function union(a: Account[], b: Account[]): Account[] {
   const seen = new Map<string, Account>();
   for (const x of [...a, ...b]) seen.set(`${x.user}@${x.host}`, { user: x.user, host: x.host });
@@ -50,10 +73,15 @@ export async function recordRevoked(root: string, accounts: Account[]): Promise<
 
 type Sql = Pick<Session, 'd' | 'run' | 'rows'>;
 
+async function isReadOnly(s: Sql): Promise<boolean> {
+  const [row] = await s.rows<{ ro: number }>(s.d.readOnlyState());
+  return Number(row?.ro) === 1;
+}
+
 // On: read-only first (ordinary accounts stop at once), then accounts that could write through
-// it lose that right for new sessions (their open sessions end with the kill). Off: every
-// account read-only ever took it from (this call's list and the recorded one) gets it back,
-// then the server takes writes.
+// it lose that right for new sessions (their open sessions end with the kill); a server that
+// was writable is marked (WRITES_STOPPED_FILE). Off: every account read-only ever took it from
+// (this call's list and the recorded one) gets it back, then the server takes writes.
 export async function setReadOnlyOn(s: Sql, root: string, readOnly: boolean, restore: Account[]): Promise<Account[]> {
   if (!readOnly) {
     for (const a of union(restore, await readRevoked(root))) {
@@ -62,8 +90,11 @@ export async function setReadOnlyOn(s: Sql, root: string, readOnly: boolean, res
     }
     await s.run(s.d.setReadOnly(false));
     await fs.rm(path.join(root, REVOKED_FILE), { force: true });
+    await fs.rm(path.join(root, WRITES_STOPPED_FILE), { force: true });
     return [];
   }
+  // Marked before the switch, so a crash in between errs on the side of refusing.
+  if (!(await isReadOnly(s))) await markWritesStopped(root);
   await s.run(s.d.setReadOnly(true));
   const q = s.d.readOnlyBypassers();
   const revoked = (q ? await s.rows<{ grantee: string }>(q) : []).map((r) => parseGrantee(r.grantee));

@@ -9,7 +9,7 @@ import type { SetReadOnlyResponse } from '../../src/gen/berth/v1/SetReadOnlyResp
 import type { WaitForGtidResponse } from '../../src/gen/berth/v1/WaitForGtidResponse';
 import { layoutFor } from '../instance/layout';
 import type { Instances } from '../instance/lifecycle';
-import { setReadOnlyOn } from './read-only';
+import { setReadOnlyOn, writesStopped } from './read-only';
 import { withReplicaSection } from './replica-cnf';
 import { executedGtid, withInstance, type Session } from './sql';
 import { requireSslFor, tlsTowards } from './tls';
@@ -39,13 +39,13 @@ export class Replication {
         : req.monitor
           ? s.d.createMonitorUser(user, host, req.password, { binlog: req.binlog })
           : s.d.createReplicationUser(user, host, req.password, { binlog: req.binlog, requireSsl });
-      await fenced(s, () => s.run(sts, [req.password]));
+      await fenced(s, () => s.run(sts, [req.password]), `create account ${user}`);
     });
   }
 
   dropUser(req: ReplicationUserRequest__Output): Promise<void> {
     const { user, host } = account(req);
-    return withInstance(this.instances, req.id, (s) => fenced(s, () => s.run(s.d.dropReplicationUser(user, host, { binlog: req.binlog }))));
+    return withInstance(this.instances, req.id, (s) => fenced(s, () => s.run(s.d.dropReplicationUser(user, host, { binlog: req.binlog })), `drop account ${user}`));
   }
 
   configure(req: ConfigureReplicaRequest__Output): Promise<AgentReplicaStatus> {
@@ -136,9 +136,13 @@ export class Replication {
 }
 
 // A read-only server stays read-only even when statements that lift a fence for a moment fail
-// half-way (MySQL's super_read_only around account changes).
-async function fenced(s: Session, fn: () => Promise<void>): Promise<void> {
+// half-way (MySQL's super_read_only around account changes). Where that lift lets privileged
+// sessions write, it is refused on a server whose writes were stopped (read-only.ts).
+async function fenced(s: Session, fn: () => Promise<void>, what: string): Promise<void> {
   const [ro] = await s.rows<{ ro: number }>(s.d.readOnlyState());
+  if (Number(ro?.ro) === 1 && s.d.accountChangesLiftReadOnly && (await writesStopped(layoutFor(s.inst.diskPath, s.inst.id).root))) {
+    throw failedPrecondition(`${s.inst.id} was made read-only to stop its writes: ${what} would lift super_read_only and let privileged sessions write to it`);
+  }
   try {
     await fn();
   } catch (err) {

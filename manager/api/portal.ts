@@ -9,6 +9,7 @@ import { portalProto } from '../../src/proto';
 import { guarded, unary } from '../../src/rpc';
 import { portalGuard, principalOf, type PortalAuth } from '../auth/principal';
 import { tokenHandlers } from '../auth/token-rpcs';
+import { planOfMemberResize } from '../clusters/guard';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
 import type { InstanceOps, PlacementOptions } from '../operations/instances';
@@ -178,7 +179,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       return credentialsOf(i);
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
-      if (req.resizeInstance) return planResize(d.expansion, req);
+      if (req.resizeInstance) return planOfMemberResize(planResize(d.expansion, req), findInstance(req.resizeInstance), req.resizeMode);
       const shape = checkShape(req.resources);
       const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
       const chosen = result.ok ? result.placement.node : '';

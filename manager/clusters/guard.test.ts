@@ -6,7 +6,8 @@ import { Engine } from '../operations/engine';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { memberMoveRefusal } from './guard';
+import { planResize } from '../expansion/api';
+import { memberMoveRefusal, memberResizeRefusal, planOfMemberResize } from './guard';
 
 describe('memberMoveRefusal', () => {
   it('lets a standalone instance move', () => {
@@ -19,6 +20,14 @@ describe('memberMoveRefusal', () => {
 
   it('refuses a replica, naming add-replica and remove-replica', () => {
     expect(memberMoveRefusal({ name: 'orders-2', clusterName: 'orders', clusterRole: 'replica', fenced: false })).toMatch(/replica of cluster orders.*add-replica orders.*remove-replica orders orders-2/);
+  });
+
+  it('a resize refuses only what would move a member', () => {
+    const replica = { name: 'orders-2', clusterName: 'orders', clusterRole: 'replica' as const, fenced: false };
+    expect(memberResizeRefusal(replica, 'migrate', 'refused')).toMatch(/^resize of orders-2 by migration refused: orders-2 is a replica of cluster orders/);
+    expect(memberResizeRefusal(replica, 'auto', 'migrate')).toMatch(/add-replica orders/);
+    expect(memberResizeRefusal(replica, 'auto', 'in-place')).toBeUndefined();
+    expect(memberResizeRefusal({ ...replica, clusterName: '', clusterRole: '' as const }, 'migrate', 'migrate')).toBeUndefined();
   });
 
   it('refuses a fenced former primary', () => {
@@ -44,5 +53,23 @@ describe('ExpansionOps and cluster members', () => {
     expect(() => x.resize({ instance: 'orders-1', change: { cpuMillis: 1500 }, mode: 'auto', constraints: [] })).toThrow(/primary of cluster orders/);
     expect(fleet.store.operations.active().length).toBe(before);
     expect(fleet.store.instances.all().map((i) => i.name).sort()).toEqual(['orders-1', 'other']);
+
+    // PlanInstance (the portal's composition) says what ResizeInstance does, in its words.
+    const primary = fleet.store.instances.get('i-p')!;
+    const plan = (mode: string, cpuMillis: number) => planOfMemberResize(planResize(x, { resizeInstance: 'orders-1', resizeMode: mode, resources: { cpuMillis, memoryBytes: 0, diskBytes: 0 }, constraints: [] } as never), primary, mode);
+    for (const [mode, cpu] of [['migrate', 600], ['auto', 1500]] as const) {
+      let thrown = '';
+      try {
+        x.resize({ instance: 'orders-1', change: { cpuMillis: cpu }, mode, constraints: [] });
+      } catch (err) {
+        thrown = (err as Error).message;
+      }
+      expect(thrown).toMatch(/primary of cluster orders/);
+      const p = plan(mode, cpu);
+      expect(p).toMatchObject({ resizeDecision: 'refused', resizeReason: thrown, message: thrown, placement: null });
+      expect(p.verdicts!.some((v) => v.chosen)).toBe(false);
+    }
+    expect(plan('auto', 600)).toMatchObject({ resizeDecision: 'in-place' });
+    expect(fleet.store.operations.active().length).toBe(before);
   });
 });

@@ -1,3 +1,4 @@
+import type { PlanInstanceResponse } from '../../src/gen/berth/v1/PlanInstanceResponse';
 import type { InstanceRow } from '../store/instances';
 
 // Whether an instance may be moved to another node by a migration (resize by migration, drain,
@@ -13,4 +14,19 @@ export function memberMoveRefusal(i: Pick<InstanceRow, 'name' | 'clusterName' | 
     return `${i.name} is the primary of cluster ${c}: a migration would break its replication; switch over first (berthctl cluster switchover ${c}), then replace the former primary (berthctl cluster add-replica ${c}, then berthctl cluster remove-replica ${c} ${i.name})`;
   }
   return `${i.name} is a replica of cluster ${c}: a migration would break its replication; add a replica on another node (berthctl cluster add-replica ${c}), then remove this one (berthctl cluster remove-replica ${c} ${i.name})`;
+}
+
+// A resize that would move a member (asked as `migrate`, or `auto` that decided to migrate):
+// what ResizeInstance answers with FAILED_PRECONDITION, word for word.
+export function memberResizeRefusal(i: Pick<InstanceRow, 'name' | 'clusterName' | 'clusterRole' | 'fenced'>, mode: string, decision: string): string | undefined {
+  const member = mode === 'migrate' || decision === 'migrate' ? memberMoveRefusal(i) : undefined;
+  return member && `resize of ${i.name} by migration refused: ${member}`;
+}
+
+// PlanInstance of such a resize says what ResizeInstance would do: refused, with the DBA's
+// action, and no placement.
+export function planOfMemberResize(plan: PlanInstanceResponse, i: Pick<InstanceRow, 'name' | 'clusterName' | 'clusterRole' | 'fenced'>, mode: string): PlanInstanceResponse {
+  const refusal = memberResizeRefusal(i, mode, plan.resizeDecision ?? '');
+  if (!refusal) return plan;
+  return { ...plan, resizeDecision: 'refused', resizeReason: refusal, message: refusal, placement: null, verdicts: (plan.verdicts ?? []).map((v) => ({ ...v, chosen: false })) };
 }

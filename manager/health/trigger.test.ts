@@ -89,6 +89,35 @@ describe('FailoverTrigger', () => {
     expect(submitted).toEqual([expect.objectContaining({ primaryId: ids.a, lastPrimary: { executedGtids: 'aaaaaaaa-0000-0000-0000-000000000001:1-42', serverUuid: 'aaaaaaaa-0000-0000-0000-000000000001', serverId: 7 } })]);
   });
 
+  it('a restarted manager still has the identity and GTIDs last seen alive (the store keeps them, written only when due, deleted with the instance)', async () => {
+    const { fleet, ids, trigger, report, replicasLost } = setup(deadPort);
+    const uuid = 'aaaaaaaa-0000-0000-0000-000000000001';
+    report('a', ids.a!, { serverUuid: uuid, executedGtids: '0-7-42' });
+    await trigger.tick();
+    await new Promise((r) => setImmediate(r));
+    const writes = fleet.store.writer.writes;
+    report('a', ids.a!, { serverUuid: uuid, executedGtids: '0-7-43' });
+    await trigger.tick();
+    await trigger.tick();
+    await new Promise((r) => setImmediate(r));
+    expect(fleet.store.writer.writes, 'a primary\'s own new transaction is not written at once').toBe(writes);
+    expect(fleet.store.lastSeen.all().find((r) => r.instanceId === ids.a)).toMatchObject({ serverUuid: uuid, serverId: 7, executedGtids: '0-7-42', role: 'primary' });
+
+    // A new manager on the same store: the primary's agent reports it dead, with no identity.
+    const submitted: Record<string, unknown>[] = [];
+    const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-2' }), holder: () => undefined } as unknown as Engine;
+    const replication = new ReplicationMap();
+    const again = new FailoverTrigger({ fleet, engine, agents: { for: () => ({}) } as unknown as AgentPool, replication, log }, { ...DEFAULT_TRIGGER, ...DEFAULT_DETECTION, probeFailMs: 0 });
+    replication.report('a', [{ id: ids.a!, replication: { ...up, measuredAtMs: Date.now(), mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000, serverUuid: '', serverId: 0, executedGtids: '' } }]);
+    for (const n of ['b', 'c']) replication.report(n, [{ id: ids[n]!, replication: { ...up, measuredAtMs: Date.now(), configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: deadPort, ioConnecting: true } }]);
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await again.tick();
+    expect(submitted).toEqual([expect.objectContaining({ primaryId: ids.a, lastPrimary: { executedGtids: '0-7-42', serverUuid: uuid, serverId: 7 } })]);
+
+    fleet.releaseInstance(ids.a!);
+    expect(fleet.store.lastSeen.all().map((r) => r.instanceId)).not.toContain(ids.a);
+  });
+
   it('a fenced member stopped on a host that answers is rebuilt (only its instance held), once per retry period', async () => {
     const { fleet, ids, submitted, trigger } = setup(alivePort);
     fleet.fenceInstance(ids.b!, 'test');

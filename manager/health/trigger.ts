@@ -11,6 +11,7 @@ import type { FleetState } from '../state/fleet';
 import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { FailoverNotice } from './alerts/types';
+import { lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type ReplicaObservation } from './detect';
 import { probeMysqld } from './probe';
 import type { ReplicationMap } from './replication';
@@ -56,13 +57,21 @@ export class FailoverTrigger {
   // (its probe has not read it yet) and, once its container is dead, without identity or GTIDs.
   // A failover judges errant transactions against the dead primary's server_uuid and executed
   // set, and with those empty every transaction on the replicas would look errant.
+  // Loaded from the store at start-up, so a restarted manager still knows them.
   private readonly lastKnown = new Map<string, LastPrimary & { atMs: number }>();
+  // What the store holds of lastKnown (written only when due: health/last-seen.ts).
+  private readonly persisted = new Map<string, Seen>();
   private running = false;
 
   constructor(
     private readonly d: { fleet: FleetState; engine: Engine; agents: Pick<AgentPool, 'for'>; replication: ReplicationMap; log: Logger },
     private readonly cfg: TriggerConfig,
-  ) {}
+  ) {
+    for (const { instanceId, ...r } of d.fleet.store.lastSeen.all()) {
+      this.persisted.set(instanceId, r);
+      this.lastKnown.set(instanceId, { serverUuid: r.serverUuid, serverId: r.serverId, executedGtids: r.executedGtids, atMs: r.seenAtMs });
+    }
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.tick(), this.cfg.intervalMs);
@@ -92,7 +101,7 @@ export class FailoverTrigger {
       const notices: FailoverNotice[] = [];
       for (const c of this.d.fleet.store.clusters.all()) {
         const ms = this.d.fleet.store.instances.inCluster(c.name);
-        for (const m of ms) this.remember(m);
+        for (const m of ms) this.remember(m, c.flavor || m.flavor);
         // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
         for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
         const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
@@ -109,7 +118,7 @@ export class FailoverTrigger {
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
       }
       const members = new Set(this.d.fleet.store.clusters.all().flatMap((c) => this.d.fleet.store.instances.inCluster(c.name).map((m) => m.id)));
-      for (const id of this.lastKnown.keys()) if (!members.has(id)) this.lastKnown.delete(id);
+      for (const id of this.lastKnown.keys()) if (!members.has(id)) this.forget(id);
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
       for (const [node, ids] of leases) this.leases.set(node, ids);
       this.notices = notices;
@@ -150,13 +159,29 @@ export class FailoverTrigger {
     this.d.log.info({ cluster, primary: primary.name, verdict: v.state, reason: v.reason, ...seen }, 'primary verdict');
   }
 
-  private remember(m: InstanceRow): void {
+  private remember(m: InstanceRow, flavor: string): void {
     const r = this.d.replication.get(m.id);
     const s = r?.state;
     if (!s?.mysqldUp || (!s.serverUuid && !s.serverId)) return;
     const prev = this.lastKnown.get(m.id);
     if (prev && prev.atMs >= r!.receivedAtMs) return;
     this.lastKnown.set(m.id, { executedGtids: s.executedGtids, serverUuid: s.serverUuid, serverId: s.serverId, atMs: r!.receivedAtMs });
+    const seen: Seen = { serverUuid: s.serverUuid, serverId: s.serverId, executedGtids: s.executedGtids, role: m.clusterRole, seenAtMs: r!.receivedAtMs };
+    if (!lastSeenDue(flavor === 'mysql' ? 'mysql' : 'mariadb', this.persisted.get(m.id), seen)) return;
+    const before = this.persisted.get(m.id);
+    this.persisted.set(m.id, seen);
+    this.d.fleet.rememberLastSeen({ instanceId: m.id, ...seen }).catch((err) => {
+      // Written again at the next tick that finds it due.
+      if (this.persisted.get(m.id) === seen) before ? this.persisted.set(m.id, before) : this.persisted.delete(m.id);
+      this.d.log.warn({ instance: m.name, err: errorMessage(err) }, 'last-seen state of a member not written');
+    });
+  }
+
+  // No longer a member (its row, if the instance was deleted, went with it).
+  private forget(id: string): void {
+    this.lastKnown.delete(id);
+    if (!this.persisted.delete(id)) return;
+    this.d.fleet.forgetLastSeen(id).catch((err) => this.d.log.warn({ instance: id, err: errorMessage(err) }, 'last-seen state of a former member not deleted'));
   }
 
   // The dead primary as last seen alive: its latest report when that still names it, else what

@@ -103,9 +103,22 @@ export interface LastPrimary {
 // uuid); MariaDB keeps, per domain, the server id of the last transaction, which under strict
 // mode is the replica's own when it wrote there itself.
 export function errantForFailover(flavor: Flavor, replicaExecuted: string, primary: LastPrimary): GtidSet {
-  const beyond = subtract(gtids(flavor, replicaExecuted), gtids(flavor, primary.executedGtids));
-  const sources = new Map([...beyond.sources].filter(([k]) => (flavor === 'mysql' ? !sameOrigin(k, primary.serverUuid) : beyond.serverIds.get(k) !== primary.serverId)));
-  return { flavor, sources, serverIds: new Map([...beyond.serverIds].filter(([k]) => sources.has(k))) };
+  return notFrom(subtract(gtids(flavor, replicaExecuted), gtids(flavor, primary.executedGtids)), primary);
+}
+
+// A failover's lost window: what the old primary had committed (read from its own data when it
+// is rebuilt) that the promoted replica lacked at its promotion. Against the promoted set, not
+// the primary's current one: on MariaDB the new primary's later transactions reuse the same
+// domain's sequence numbers and would hide them.
+export function lostWindow(flavor: Flavor, oldPrimaryExecuted: string, promotedExecuted: string): GtidSet {
+  return subtract(gtids(flavor, oldPrimaryExecuted), gtids(flavor, promotedExecuted));
+}
+
+// The part of a set that did not originate on the server named (by uuid on MySQL, by the last
+// server id per domain on MariaDB).
+export function notFrom(set: GtidSet, origin: Pick<LastPrimary, 'serverUuid' | 'serverId'>): GtidSet {
+  const sources = new Map([...set.sources].filter(([k]) => (set.flavor === 'mysql' ? !sameOrigin(k, origin.serverUuid) : set.serverIds.get(k) !== origin.serverId)));
+  return { flavor: set.flavor, sources, serverIds: new Map([...set.serverIds].filter(([k]) => sources.has(k))) };
 }
 
 function sameOrigin(key: string, uuid: string): boolean {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { chooseFailoverCandidate, errantForFailover, type FailoverCandidate } from './decide';
+import { count, describe as describeSet } from '../../src/mysql/gtid';
+import { chooseFailoverCandidate, errantForFailover, lostWindow, type FailoverCandidate } from './decide';
 
 const P = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
 const B = '4e11fa47-71ca-11e1-9e33-c80aa9429562';
@@ -72,5 +73,18 @@ describe('failover candidate (MariaDB)', () => {
   it('most received wins', () => {
     const c = chooseFailoverCandidate('mariadb', [replica('b', '0-1-103', '0-1-101'), replica('c', '0-1-102', '0-1-102')], primary, limits);
     expect(c).toMatchObject({ ok: true, name: 'b' });
+  });
+});
+
+describe('lost window measured on the old primary', () => {
+  it('MySQL: what the old primary committed that the promoted replica lacked', () => {
+    expect(describeSet(lostWindow('mysql', `${P}:1-105`, `${P}:1-100`))).toBe(`${P}:101-105`);
+    expect(count(lostWindow('mysql', `${P}:1-100`, `${P}:1-100,${B}:1-50`))).toBe(0);
+  });
+
+  it("MariaDB: against the promoted set, since the new primary's later writes reuse the domain's sequence numbers", () => {
+    expect(count(lostWindow('mariadb', '0-1-1000', '0-1-995'))).toBe(5);
+    // The same old primary measured against the new primary later on would hide them.
+    expect(count(lostWindow('mariadb', '0-1-1000', '0-2-1200'))).toBe(0);
   });
 });

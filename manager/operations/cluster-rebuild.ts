@@ -1,7 +1,8 @@
 import { count, describe, isEmpty } from '../../src/mysql/gtid';
 import type { Flavor } from '../../src/mysql/dialect';
 import { memberRow, mustCluster, primaryOf } from '../clusters/members';
-import { errantTransactions } from '../movement/decide';
+import { errantTransactions, lostWindow } from '../movement/decide';
+import type { InstanceRow } from '../store/instances';
 import { sleep } from '../movement/types';
 import { markRunning, removeMembers, seedReplica, type SeedOut } from './cluster-common';
 import type { OperationDeps } from './deps';
@@ -79,7 +80,23 @@ async function checkErrant(d: OperationDeps, ctx: Ctx): Promise<RebuildCheck> {
   d.fleet.event('cluster.rebuild.errant', c.name, out.errant
     ? `${m.name} had transactions the primary ${primary.name} lacks (not the cluster's, discarded by its rebuild): ${out.errant}`
     : `${m.name} had no transaction the primary ${primary.name} lacks; rebuilt from a copy all the same`);
+  measureLostWindow(d, c.name, m, final, flavor);
   return out;
+}
+
+// The failover that took this member's place as the primary could only compare its last report
+// (a lower bound of what it lost). Its data now says exactly what it had committed that the
+// promoted replica lacked at the promotion: the failover's lost window, recorded once.
+export function measureLostWindow(d: OperationDeps, cluster: string, m: InstanceRow, final: string, flavor: Flavor): void {
+  const h = d.fleet.store.clusters.history(cluster, 50).find((x) => x.kind === 'failover' && x.fromInstance === m.id);
+  if (!h || h.outcome !== 'done' || h.measuredLost >= 0) return;
+  const promote = d.fleet.store.operations.get(h.operationId)?.steps.find((s) => s.name === 'promote')?.output;
+  if (!promote) return;
+  const lost = lostWindow(flavor, final, (JSON.parse(promote) as { executedGtids: string }).executedGtids);
+  const n = count(lost);
+  d.fleet.recordMeasuredLost(cluster, h.id, n, n
+    ? `failover ${h.operationId} lost ${n} transactions ${m.name} had committed (at least ${h.lostTransactions} were known at the failover): ${describe(lost)}`
+    : `failover ${h.operationId} lost no transaction: ${m.name} had committed none the promoted replica lacked`);
 }
 
 // mysqld answers a moment after its container starts (crash recovery after a kill).

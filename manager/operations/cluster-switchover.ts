@@ -53,12 +53,14 @@ export function clusterSwitchoverOperation(d: OperationDeps): OperationType<Swit
       { name: 'choose', run: (ctx) => choose(d, ctx) },
       { name: 'catch-up', timeoutMs: SWITCHOVER.catchUpDeadlineMs + 10_000, run: (ctx) => doCatchUp(d, ctx) },
       { name: 'cut-over', pointOfNoReturn: true, timeoutMs: 60_000, run: (ctx) => doCutOver(d, ctx), undo: (ctx) => restoreWrites(d, ctx) },
+      // Its own step, before any re-pointing: a retried re-point would otherwise read an old
+      // primary that already replicates the new one, and take the new primary's writes for its own.
+      { name: 'check-old-primary', run: (ctx) => fenceDivergedOldPrimary(d, ctx) },
       {
         name: 'repoint',
         retries: 3,
         backoffMs: 1000,
         run: async (ctx) => {
-          await fenceDivergedOldPrimary(d, ctx);
           await repointOthers(d, ctx.params.cluster, ctx.output<Chosen>('choose')!.to, ctx.signal);
           history(ctx, 'done', { blockedMs: ctx.output<CutOut>('cut-over')?.blockedMs });
         },

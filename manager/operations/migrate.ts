@@ -170,7 +170,9 @@ async function doPromote(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: numbe
   const link = ctx.output<ReplicaLink>('replicate');
   await promote(src, tgt, { targetRestore: link?.targetRevoked, onProgress: report(ctx) });
   const blockedMs = Date.now() - cut.startedAt;
-  if (link) await releaseReplica(src, link).catch(() => undefined);
+  // The replication account stays on the source: it goes with the source at retire-source.
+  // Dropping it here would lift MySQL's super_read_only, and a privileged client still pointed
+  // at the source could commit there after the final set (a lost acknowledged write).
   d.fleet.event('migrate.cut-over', ctx.params.instanceId, `writes moved to the target; blocked for ${blockedMs} ms`);
   return { blockedMs, finalGtid: cut.finalGtid, killed: cut.killed };
 }

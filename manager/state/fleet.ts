@@ -6,6 +6,7 @@ import { nameHash } from '../scheduler/schedule';
 import type { Store } from '../store/index';
 import type { ClusterRow, ClusterState, NewCluster, NewHistory } from '../store/clusters';
 import type { ClusterRole, InstanceRow, InstanceState } from '../store/instances';
+import type { LastSeenRow } from '../store/last-seen';
 import type { DiskRow, NodeRow } from '../store/nodes';
 
 export type NewInstance = Parameters<Store['instances']['insert']>[0];
@@ -362,6 +363,14 @@ export class FleetState {
     });
   }
 
+  // A failover's lost window measured on its old primary's data (cluster-rebuild), with an event.
+  recordMeasuredLost(cluster: string, historyId: number, transactions: number, message: string): void {
+    this.change(() => {
+      this.store.clusters.setMeasuredLost(historyId, transactions);
+      this.event('cluster.failover.lost-measured', cluster, message);
+    });
+  }
+
   // One switchover or failover (done, aborted or failed), with an event beside it.
   recordClusterHistory(h: NewHistory): number {
     return this.change(() => {
@@ -370,6 +379,16 @@ export class FleetState {
       this.event(`cluster.${h.kind}.${h.outcome}`, h.cluster, `${h.kind} ${h.outcome}: ${h.fromInstance || '-'} -> ${h.toInstance || '-'}${blocked}${h.reason ? ` (${h.reason})` : ''}`);
       return id;
     });
+  }
+
+  // The failover trigger's memory of a member (health/last-seen.ts decides when it is due):
+  // group-committed, with no event, since it changes nothing anyone schedules on.
+  rememberLastSeen(r: LastSeenRow): Promise<void> {
+    return this.commit(() => this.store.lastSeen.put(r));
+  }
+
+  forgetLastSeen(instanceId: string): Promise<void> {
+    return this.commit(() => this.store.lastSeen.forget(instanceId));
   }
 
   private bump(node: string): void {

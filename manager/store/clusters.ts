@@ -57,12 +57,15 @@ export interface ClusterHistoryRow {
   // -1: not measured.
   blockedMs: number;
   lostTransactions: number;
+  // The failover's real lost window, measured on the old primary's data by its rebuild; -1: not
+  // measured.
+  measuredLost: number;
   reason: string;
   message: string;
   acknowledged: boolean;
 }
 
-export type NewHistory = Omit<ClusterHistoryRow, 'id' | 'finishedAt' | 'acknowledged' | 'blockedMs' | 'lostTransactions' | 'reason' | 'message' | 'operationId'> &
+export type NewHistory = Omit<ClusterHistoryRow, 'id' | 'finishedAt' | 'acknowledged' | 'blockedMs' | 'lostTransactions' | 'measuredLost' | 'reason' | 'message' | 'operationId'> &
   Partial<Pick<ClusterHistoryRow, 'finishedAt' | 'blockedMs' | 'lostTransactions' | 'reason' | 'message' | 'operationId'>>;
 
 const COLUMNS = `name, state, replication, semi_sync_timeout_ms AS semiSyncTimeoutMs, flavor, image, cpu_millis AS cpuMillis,
@@ -71,7 +74,7 @@ const COLUMNS = `name, state, replication, semi_sync_timeout_ms AS semiSyncTimeo
 
 const HISTORY = `id, cluster, kind, outcome, from_instance AS fromInstance, to_instance AS toInstance, started_at AS startedAt,
   finished_at AS finishedAt, operation_id AS operationId, blocked_ms AS blockedMs, lost_transactions AS lostTransactions,
-  reason, message, acknowledged`;
+  measured_lost AS measuredLost, reason, message, acknowledged`;
 
 type Raw = Omit<ClusterRow, 'placement'> & { placement: string };
 
@@ -100,6 +103,7 @@ export class ClustersTable {
       history: db.prepare(`SELECT ${HISTORY} FROM cluster_history WHERE cluster = ? ORDER BY id DESC LIMIT ?`),
       lastOf: db.prepare(`SELECT ${HISTORY} FROM cluster_history WHERE cluster = ? AND kind = ? ORDER BY id DESC LIMIT 1`),
       acknowledge: db.prepare('UPDATE cluster_history SET acknowledged = 1 WHERE id = ?'),
+      setMeasuredLost: db.prepare('UPDATE cluster_history SET measured_lost = ? WHERE id = ?'),
       deleteHistory: db.prepare('DELETE FROM cluster_history WHERE cluster = ?'),
     };
   }
@@ -173,5 +177,9 @@ export class ClustersTable {
 
   acknowledge(id: number): void {
     this.q.acknowledge.run(id);
+  }
+
+  setMeasuredLost(id: number, transactions: number): void {
+    this.q.setMeasuredLost.run(transactions, id);
   }
 }

@@ -173,6 +173,24 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX cluster_history_cluster ON cluster_history(cluster, id);
   `,
+  // A cluster member as last seen while its mysqld answered (the failover trigger's memory): a
+  // failover decided right after a manager restart still knows the dead primary's server_uuid
+  // and executed set. Goes with the instance.
+  `
+  CREATE TABLE instance_last_seen (
+    instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,
+    server_uuid TEXT NOT NULL DEFAULT '',
+    server_id INTEGER NOT NULL DEFAULT 0,
+    executed_gtids TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL DEFAULT '',
+    seen_at_ms INTEGER NOT NULL
+  );
+  `,
+  // A failover's lost window as measured on the old primary's own data when it was rebuilt
+  // (its transactions the promoted replica lacked); -1: not measured (yet).
+  `
+  ALTER TABLE cluster_history ADD COLUMN measured_lost INTEGER NOT NULL DEFAULT -1;
+  `,
 ];
 
 export function openDb(file: string): DB {

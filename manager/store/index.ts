@@ -6,6 +6,7 @@ import { NodesTable } from './nodes';
 import { OperationsTable } from './operations';
 import { RequestsTable } from './requests';
 import { InstanceTlsTable } from './instance-tls';
+import { LastSeenTable } from './last-seen';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -16,6 +17,7 @@ export class Store {
   readonly requests: RequestsTable;
   readonly instanceTls: InstanceTlsTable;
   readonly clusters: ClustersTable;
+  readonly lastSeen: LastSeenTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -27,6 +29,7 @@ export class Store {
     this.requests = new RequestsTable(db);
     this.instanceTls = new InstanceTlsTable(db);
     this.clusters = new ClustersTable(db);
+    this.lastSeen = new LastSeenTable(db);
   }
 
   static open(file: string): Store {

@@ -21,6 +21,8 @@ function countOpt(v: string): number {
   return n;
 }
 
+// The failover's lower bound, and what its old primary's rebuild measured once it has.
+const lostOf = (h: { lostTransactions: number; measuredLost: number }) => (h.measuredLost >= 0 ? `${h.lostTransactions} (measured ${h.measuredLost})` : String(h.lostTransactions));
 const abbreviate = (gtids: string) => (gtids.length > 60 ? `${gtids.slice(0, 57)}...` : gtids);
 
 // `berthctl cluster ...`: replicated clusters (a primary and replicas on distinct hosts).
@@ -149,7 +151,7 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
       if (out.json()) return out.print(entries);
       out.table(
         ['WHEN', 'KIND', 'OUTCOME', 'FROM', 'TO', 'BLOCKED', 'LOST', 'REASON'],
-        entries.map((h) => [h.finishedAt, h.kind, h.outcome, h.fromInstance, h.toInstance, h.blockedMs < 0 ? '' : `${h.blockedMs} ms`, h.lostTransactions, h.reason || h.message]),
+        entries.map((h) => [h.finishedAt, h.kind, h.outcome, h.fromInstance, h.toInstance, h.blockedMs < 0 ? '' : `${h.blockedMs} ms`, lostOf(h), h.reason || h.message]),
       );
     });
 

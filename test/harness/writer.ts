@@ -70,3 +70,43 @@ export async function countRows(addr: Address, ids: number[]): Promise<{ missing
     await conn.end();
   }
 }
+
+// A client pinned to one address that never learns a new one, committing as fast as it can
+// and retrying at once when refused: a server whose writes were stopped must refuse every
+// attempt from then on (any acknowledged row must reach the new primary). `refused` counts the
+// read-only refusals, so a test can tell the probe ran while the server was read-only.
+export function startProber(addr: Address, firstId: number) {
+  const acked: number[] = [];
+  let refused = 0;
+  let stop = false;
+  const done = (async () => {
+    let conn: mysql.Connection | undefined;
+    for (let n = firstId; !stop; n++) {
+      try {
+        conn ??= await mysql.createConnection({ ...addr, connectTimeout: 2000 });
+        await conn.query('INSERT INTO w.t VALUES (?, "probe")', [n]);
+        acked.push(n);
+        await new Promise((r) => setTimeout(r, 5));
+      } catch (err) {
+        if (/read.only/i.test((err as Error).message)) {
+          refused++;
+          continue;
+        }
+        await conn?.end().catch(() => undefined);
+        conn = undefined;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    await conn?.end().catch(() => undefined);
+  })();
+  return {
+    acked,
+    get refused() {
+      return refused;
+    },
+    stop: async () => {
+      stop = true;
+      await done;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import type { DB } from './db';
+
+// A cluster member's identity and executed GTID set as last read while its mysqld answered
+// (health/trigger.ts keeps the live copy; this one outlives a manager restart).
+export interface LastSeenRow {
+  instanceId: string;
+  serverUuid: string;
+  serverId: number;
+  executedGtids: string;
+  // Its cluster role when written: a promotion is written at once (health/last-seen.ts).
+  role: string;
+  seenAtMs: number;
+}
+
+export class LastSeenTable {
+  private readonly q;
+
+  constructor(db: DB) {
+    this.q = {
+      all: db.prepare(`SELECT instance_id AS instanceId, server_uuid AS serverUuid, server_id AS serverId, executed_gtids AS executedGtids, role, seen_at_ms AS seenAtMs FROM instance_last_seen`),
+      // Only for an instance that still exists: the write is group-committed a turn later and
+      // the instance may have been deleted meanwhile.
+      put: db.prepare(`
+        INSERT INTO instance_last_seen (instance_id, server_uuid, server_id, executed_gtids, role, seen_at_ms)
+        SELECT @instanceId, @serverUuid, @serverId, @executedGtids, @role, @seenAtMs WHERE EXISTS (SELECT 1 FROM instances WHERE id = @instanceId)
+        ON CONFLICT(instance_id) DO UPDATE SET server_uuid = excluded.server_uuid, server_id = excluded.server_id,
+          executed_gtids = excluded.executed_gtids, role = excluded.role, seen_at_ms = excluded.seen_at_ms`),
+      forget: db.prepare('DELETE FROM instance_last_seen WHERE instance_id = ?'),
+    };
+  }
+
+  all(): LastSeenRow[] {
+    return this.q.all.all() as LastSeenRow[];
+  }
+
+  put(r: LastSeenRow): void {
+    this.q.put.run(r);
+  }
+
+  forget(instanceId: string): void {
+    this.q.forget.run(instanceId);
+  }
+}
