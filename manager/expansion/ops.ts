@@ -1,6 +1,6 @@
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
-import { memberMoveRefusal } from '../clusters/guard';
+import { memberMoveRefusal, memberResizeRefusal } from '../clusters/guard';
 import type { UsageMap } from '../health/usage';
 import { DRAINING } from '../operations/drain';
 import type { Engine } from '../operations/engine';
@@ -77,8 +77,8 @@ export class ExpansionOps {
     const opId = newOperationId();
     this.d.fleet.change(() => {
       const { decision, next, instance: i } = this.plan(req);
-      const member = req.mode === 'migrate' || decision.kind === 'migrate' ? memberMoveRefusal(i) : undefined;
-      if (member) throw failedPrecondition(`resize of ${i.name} by migration refused: ${member}`);
+      const member = memberResizeRefusal(i, req.mode, decision.kind);
+      if (member) throw failedPrecondition(member);
       if (decision.kind === 'refused') throw resourceExhausted(`resize of ${i.name} refused: ${decision.reason}`);
       if (i.state !== 'running' && decision.kind !== 'none') throw failedPrecondition(`instance ${i.name} is ${i.state}: only a running instance is resized`);
       const from: Shape = { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes };
