@@ -22,7 +22,7 @@ import { dialectFor, type Flavor } from '../src/mysql/dialect';
 import { count, parseGtidSet } from '../src/mysql/gtid';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
-import { freePort, managerArgs, ROOT, start } from './proc';
+import { freePort, managerArgs, runBench, start, writeResult } from './proc';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -186,15 +186,8 @@ async function main(): Promise<void> {
     }
   }
   const out = { when: new Date().toISOString(), setup: `1 primary + 2 semi-sync replicas, ${shape.cpuMillis}m CPU / 1G each, one client committing one row at a time on the primary; per variant the replica's applier held ${HOLD_S} s, then measured for up to ${WINDOW_S} s`, results };
-  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench-results', 'applier.json'), JSON.stringify(out, null, 2));
+  writeResult('applier', out);
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

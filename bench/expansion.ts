@@ -21,7 +21,7 @@ import mysql from 'mysql2/promise';
 import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
-import { freePort, managerArgs, ROOT, start } from './proc';
+import { freePort, managerArgs, runBench, start, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
 import type { Flavor } from '../src/mysql/dialect';
 import { initCa, issueCert, type CertKind } from '../src/tls/ca';
@@ -168,8 +168,7 @@ async function main(): Promise<void> {
       await resizeLatency(portal, 'bexp-src', [1024 * M, 1024 * M], 1);
     }
     if (process.argv.includes('--resize-only')) {
-      fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-      fs.writeFileSync(path.join(ROOT, 'bench-results', 'expansion-resize.json'), JSON.stringify(out, null, 2));
+      writeResult('expansion-resize', out);
       return;
     }
     const conn = await mysql.createConnection({ host: cred.host, port: cred.port, user: cred.user, password: cred.password });
@@ -262,8 +261,7 @@ async function main(): Promise<void> {
     out.copy = { method: FLAVOR === 'mysql' ? 'clone' : 'mariabackup', dataBytes: copyRuns[0]!.copyBytes, runs: copyRuns, medianRatio: median(copyRuns.map((r) => r.ratio!)) };
     if (COPY_ONLY) {
       await keep!.target.agent.removeInstance({ id: keep!.target.id }, 120_000);
-      fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-      fs.writeFileSync(path.join(ROOT, 'bench-results', `expansion-copy-${FLAVOR}.json`), JSON.stringify(out, null, 2));
+      writeResult(`expansion-copy-${FLAVOR}`, out);
       console.log(JSON.stringify(out.copy, null, 2));
       return;
     }
@@ -303,8 +301,7 @@ async function main(): Promise<void> {
       commitsPerSecond: writer.acks.length / ((writer.acks.at(-1)! - writer.acks[0]!) / 1000),
     };
     await target.agent.removeInstance({ id: target.id }, 120_000);
-    fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-    fs.writeFileSync(path.join(ROOT, 'bench-results', 'expansion.json'), JSON.stringify(out, null, 2));
+    writeResult('expansion', out);
     console.log(JSON.stringify(out, null, 2));
   } finally {
     await portal.deleteInstance({ instance: 'bexp-src' }).catch(() => undefined);
@@ -318,10 +315,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

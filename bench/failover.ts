@@ -21,7 +21,7 @@ import mysql from 'mysql2/promise';
 import type { PortalClient } from '../src/gen/berth/v1/Portal';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
-import { freePort, managerArgs, ROOT, start } from './proc';
+import { freePort, managerArgs, runBench, start, writeResult } from './proc';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -240,17 +240,9 @@ async function main(): Promise<void> {
     bounds: 'recovery = detection (agent probe every 1 s + heartbeat sent at once) + failover steps (stop IO, wait relay log, promote, re-point) + the writer noticing (its reconnect asks GetClusterEndpoints every 20 ms)',
     results,
   };
-  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench-results', 'failover.json'), JSON.stringify(out, null, 2));
+  writeResult('failover', out);
   console.log(JSON.stringify(out.results.map((r) => ({ flavor: r.flavor, errors: r.errors, failover: r.failover?.recoveryMs, detection: r.failover?.detectionMs, lost: r.failover?.acknowledgedLost, switchoverGap: r.switchover?.writerGapMs })), null, 2));
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-// Clients left open by a failed run must not keep the process (and the machine's lock) alive.
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -33,3 +33,21 @@ export async function managerArgs(stateDir: string, extra: string[] = [], tlsDir
   const args = ['dist/manager/main.js', ...(tlsDir ? ['--tls-dir', tlsDir] : ['--insecure']), '--listen', portal, '--registry-listen', registry, '--state-dir', stateDir, '--admin-listen', `127.0.0.1:${await freePort()}`, ...extra];
   return { args, portal, registry };
 }
+
+// bench-results/<name>.json, the file each benchmark's table in the notes comes from.
+export function writeResult(name: string, out: unknown): void {
+  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench-results', `${name}.json`), JSON.stringify(out, null, 2));
+}
+
+// Exits when `main` ends: database clients left open by a failed run must not keep the process
+// (and the machine's integration lock) alive.
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

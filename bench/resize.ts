@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
-import { freePort, managerArgs, ROOT, start } from './proc';
+import { freePort, managerArgs, runBench, start, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
 
 const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
@@ -40,8 +40,7 @@ async function main(): Promise<void> {
     const r = await resizeLatency(portal, 'bres', [768 * M, 1024 * M], 5);
     const out = { image: IMAGE, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, resizeInPlace: r };
     console.log(`in-place resize, ${r.runs} runs: median ${r.medianMs} ms (max ${r.maxMs} ms) from the call to limits and buffer pool applied; the agent's part ${r.agentMedianMs} ms`);
-    fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-    fs.writeFileSync(path.join(ROOT, 'bench-results', 'resize.json'), JSON.stringify(out, null, 2));
+    writeResult('resize', out);
     const del = await portal.deleteInstance({ instance: 'bres' });
     await portal.waitOperation({ id: del.id, timeoutMs: 120_000 }, 130_000);
   } finally {
@@ -51,10 +50,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: Error) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBench(main);
