@@ -22,9 +22,10 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-resize-'));
   const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE]);
   const node = `bres-${process.pid}`;
+  // No warm-create template: one still being built when the bench ends would outlive its agent.
   const procs = [
     start(m.args, path.join(dir, 'manager.log')),
-    start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G'], path.join(dir, 'agent.log')),
+    start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G', '--templates', 'off'], path.join(dir, 'agent.log')),
   ];
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
   try {
