@@ -167,8 +167,8 @@ export class FailoverTrigger {
     if (prev && prev.atMs >= r!.receivedAtMs) return;
     this.lastKnown.set(m.id, { executedGtids: s.executedGtids, serverUuid: s.serverUuid, serverId: s.serverId, atMs: r!.receivedAtMs });
     const seen: Seen = { serverUuid: s.serverUuid, serverId: s.serverId, executedGtids: s.executedGtids, role: m.clusterRole, seenAtMs: r!.receivedAtMs };
-    if (!lastSeenDue(flavor === 'mysql' ? 'mysql' : 'mariadb', this.persisted.get(m.id), seen)) return;
     const before = this.persisted.get(m.id);
+    if (!lastSeenDue(flavor === 'mysql' ? 'mysql' : 'mariadb', before, seen)) return;
     this.persisted.set(m.id, seen);
     this.d.fleet.rememberLastSeen({ instanceId: m.id, ...seen }).catch((err) => {
       // Written again at the next tick that finds it due.

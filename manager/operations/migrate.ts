@@ -123,8 +123,7 @@ async function removeTarget(d: OperationDeps, ctx: Ctx): Promise<void> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      const res = await d.agents.for(r.target.node).removeInstance({ id: ctx.params.instanceId, node: r.target.node, diskPath: r.target.diskPath, purge: true }, d.agentRemoveDeadlineMs ?? 120_000);
-      d.fleet.diskSpaceMeasured(r.target.node, res.disks ?? []);
+      await purgeCopy(d, ctx.params.instanceId, r.target);
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -210,9 +209,15 @@ async function switchRecord(d: OperationDeps, ctx: Ctx): Promise<{ node: string;
 // would stay under it and have its next instance moved off too).
 async function retireSource(d: OperationDeps, ctx: Ctx): Promise<{ removed: boolean }> {
   const r = reservation(ctx);
-  const res = await d.agents.for(r.source.node).removeInstance({ id: ctx.params.instanceId, node: r.source.node, diskPath: r.source.diskPath, purge: true }, d.agentRemoveDeadlineMs ?? 120_000);
-  // The freed space counts for placements from now on (a create right after this operation).
-  d.fleet.diskSpaceMeasured(r.source.node, res.disks ?? []);
+  const res = await purgeCopy(d, ctx.params.instanceId, r.source);
   d.fleet.event('migrate.done', ctx.params.instanceId, `source on ${r.source.node} retired`);
   return { removed: res.existed };
+}
+
+// Removes one copy of the instance for good (the other holds its data), and the space it freed
+// counts for placements at once (a create right after this operation), not a heartbeat later.
+async function purgeCopy(d: OperationDeps, id: string, at: { node: string; diskPath: string }): Promise<{ existed: boolean }> {
+  const res = await d.agents.for(at.node).removeInstance({ id, node: at.node, diskPath: at.diskPath, purge: true }, d.agentRemoveDeadlineMs ?? 120_000);
+  d.fleet.diskSpaceMeasured(at.node, res.disks ?? []);
+  return res;
 }

@@ -98,14 +98,17 @@ export class Snapshot {
     const e = this.entries.get(name);
     if (!e) return;
     e.snap.lastHeartbeatMs = atMs;
-    this.freeSpace(name, disks);
+    this.setFree(name, e, disks);
   }
 
   // Real free space measured outside a heartbeat (an agent's answer to a removal): liveness
   // is the heartbeats' business and stays as it is.
   freeSpace(name: string, disks: readonly Pick<DiskRow, 'path' | 'freeBytes'>[]): void {
     const e = this.entries.get(name);
-    if (!e) return;
+    if (e) this.setFree(name, e, disks);
+  }
+
+  private setFree(name: string, e: Entry, disks: readonly Pick<DiskRow, 'path' | 'freeBytes'>[]): void {
     for (const d of disks) {
       const cur = e.snap.disks.find((x) => x.path === d.path);
       if (cur) cur.freeBytes = d.freeBytes;
