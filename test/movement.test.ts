@@ -278,7 +278,7 @@ describe('data movement between two real agents', () => {
       await early.end();
 
       const cutAt = Date.now();
-      const result = await cutOver(source, target, { graceMs: 100, deadlineMs: 5_000, targetRestore: link.targetRevoked });
+      const result = await cutOver(source, target, { graceMs: 100, deadlineMs: 5_000 });
       // Clients learn the new address once the cut-over says so.
       writer.switchTo({ host: target.host, port: target.port });
       expect(result, JSON.stringify(result)).toMatchObject({ ok: true });

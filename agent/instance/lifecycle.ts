@@ -12,7 +12,7 @@ import { readRecord, recordFromLabels, writeRecord, type DesiredState } from './
 import { REPLICA_SECTION } from './mycnf';
 import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from './resize';
 import type { Shape } from '../../src/validate';
-import { checkLogin, configureUsers, setReadOnly, waitReady } from './sql';
+import { checkLogin, closeReadOnlyBypassOnSocket, configureUsers, setReadOnly, waitReady } from './sql';
 import { Templates } from './template';
 import { errorMessage } from '../../src/errors';
 
@@ -118,7 +118,9 @@ export class Instances {
     return this.lock.run(id, async () => {
       const cur = await this.mustGet(id);
       await this.docker.start(cur.containerId);
-      await this.waitReady(cur.containerId, layoutFor(cur.diskPath, id));
+      const layout = layoutFor(cur.diskPath, id);
+      await this.waitReady(cur.containerId, layout);
+      await this.closeBypass(id, cur.flavor as Flavor, layout);
       return this.mustGet(id);
     });
   }
@@ -183,6 +185,7 @@ export class Instances {
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
     await markStarted(layout);
+    await this.closeBypass(spec.id, flavor, layout);
     await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin, this.ctx.mysqlTls?.ca);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
@@ -261,6 +264,13 @@ export class Instances {
     }
     if (existed) this.log.info({ instance: id, purged: purge }, 'instance removed');
     return { existed, dataKept: false, dataPath: '' };
+  }
+
+  // At every boot, before anything else: a copy of data made before berth's accounts lost
+  // their read-only bypass (or an account given one by hand as root) is closed again.
+  private async closeBypass(id: string, flavor: Flavor, layout: Layout): Promise<void> {
+    const closed = await closeReadOnlyBypassOnSocket(flavor, layout.socket);
+    if (closed.length) this.log.warn({ instance: id, accounts: closed.map((a) => `${a.user}@${a.host}`) }, 'accounts that could write through read-only lost that right');
   }
 
   private async waitReady(containerId: string, layout: Layout): Promise<void> {

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
-import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
@@ -10,8 +9,6 @@ import { throwIfAborted, type Endpoint, type MovementOptions, type TargetEndpoin
 
 export interface CopyResult {
   method: 'mariabackup' | 'clone';
-  // Accounts of the target that lost the right to write through read-only (see ReplicaLink).
-  targetRevoked: MysqlAccount[];
   // The copy's GTID position (MariaDB) or executed set (MySQL).
   gtidPosition: string;
   // The target server knows the position already (CLONE); otherwise makeReplica sets it.
@@ -37,12 +34,11 @@ export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyO
   const t0 = Date.now();
   try {
     const done = source.flavor === 'mariadb' ? await copyByBackup(source, target, opts) : await copyByClone(source, target, opts);
-    // my.cnf starts it read-only; this also stops accounts that could write through that.
-    const { revoked } = await target.agent.setReadOnly({ id: target.id, readOnly: true });
+    // my.cnf starts it read-only; on MySQL this adds super_read_only.
+    await target.agent.setReadOnly({ id: target.id, readOnly: true });
     const seconds = (Date.now() - t0) / 1000;
     return {
       method: done.method === 'clone' ? 'clone' : 'mariabackup',
-      targetRevoked: revoked,
       gtidPosition: done.gtidPosition,
       positionApplied: done.positionApplied,
       bytes: done.bytesDone,

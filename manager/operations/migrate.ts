@@ -106,12 +106,12 @@ const phaseOf = (p: MovementProgress) =>
 
 const report = (ctx: Ctx) => (p: MovementProgress) => ctx.progress({ phase: phaseOf(p), ...(p.bytesTotal ? { bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal } : {}) });
 
-type CopyOut = Pick<CopyResult, 'method' | 'gtidPosition' | 'positionApplied' | 'targetRevoked' | 'bytes' | 'seconds' | 'bytesPerSecond'>;
+type CopyOut = Pick<CopyResult, 'method' | 'gtidPosition' | 'positionApplied' | 'bytes' | 'seconds' | 'bytesPerSecond'>;
 
 async function doCopy(d: OperationDeps, ctx: Ctx): Promise<CopyOut> {
   const { src, tgt } = endpoints(d, ctx);
   const r = await copy(src, tgt, { onProgress: report(ctx), signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs });
-  return { method: r.method, gtidPosition: r.gtidPosition, positionApplied: r.positionApplied, targetRevoked: r.targetRevoked, bytes: r.bytes, seconds: r.seconds, bytesPerSecond: r.bytesPerSecond };
+  return { method: r.method, gtidPosition: r.gtidPosition, positionApplied: r.positionApplied, bytes: r.bytes, seconds: r.seconds, bytesPerSecond: r.bytesPerSecond };
 }
 
 // An undo that leaves a container behind holds its reservation: give an agent that is
@@ -166,8 +166,7 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<Omit<WritesStopped
 async function doPromote(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: number; finalGtid: string; killed: number }> {
   const { src, tgt } = endpoints(d, ctx);
   const cut = ctx.output<Omit<WritesStopped, 'ok'>>('cut-over')!;
-  const link = ctx.output<ReplicaLink>('replicate');
-  await promote(src, tgt, { targetRestore: link?.targetRevoked, onProgress: report(ctx) });
+  await promote(src, tgt, { onProgress: report(ctx) });
   const blockedMs = Date.now() - cut.startedAt;
   // The replication account stays on the source: it goes with the source at retire-source.
   // Dropping it here would lift MySQL's super_read_only, and a privileged client still pointed
