@@ -109,9 +109,11 @@ export class Instances {
   // keepStartedData: the containers go, but files on which mysqld has run stay (a create that
   // failed after mysqld's first start); the answer says whether they stayed, and where.
   // purge: the files are deleted at once rather than kept in the trash (their data lives on
-  // elsewhere: a migrated instance's old source, an abandoned copy).
-  remove(id: string, keepStartedData = false, purge = false): Promise<Removal> {
-    return this.lock.run(id, () => this.doRemove(id, keepStartedData, purge));
+  // elsewhere: a migrated instance's old source, an abandoned copy), but files mysqld has run on
+  // only with purgeStartedData (the manager found nothing in them the survivor lacks): a server
+  // that ran may have acknowledged a write, and nothing berth deletes may hold one.
+  remove(id: string, opts: { keepStartedData?: boolean; purge?: boolean; purgeStartedData?: boolean } = {}): Promise<Removal> {
+    return this.lock.run(id, () => this.doRemove(id, opts));
   }
 
   start(id: string): Promise<InstanceStatus> {
@@ -246,24 +248,25 @@ export class Instances {
     }
   }
 
-  private async doRemove(id: string, keepStartedData: boolean, purge: boolean): Promise<Removal> {
+  private async doRemove(id: string, opts: { keepStartedData?: boolean; purge?: boolean; purgeStartedData?: boolean }): Promise<Removal> {
     const { removed, diskPath } = await this.containers.removeAll(id);
     const disks = diskPath ? [diskPath] : this.ctx.disks;
-    if (keepStartedData) {
-      const kept = await startedDataOn(disks, id);
-      if (kept) {
-        this.log.warn({ instance: id, dataPath: kept }, 'containers removed; data kept: mysqld had started on it');
-        return { existed: true, dataKept: true, dataPath: kept };
-      }
+    const started = await startedDataOn(disks, id);
+    if (opts.keepStartedData && started) {
+      this.log.warn({ instance: id, dataPath: started }, 'containers removed; data kept: mysqld had started on it');
+      return { existed: true, dataKept: true, dataPath: started, trashPath: '' };
     }
     const trashed = await removeInstanceFiles(disks, id);
     const existed = removed > 0 || trashed.length > 0;
+    const purge = Boolean(opts.purge && (!started || opts.purgeStartedData));
     if (purge && trashed.length) {
       const { failed } = await deleteTrashed(trashed);
       if (failed.length) this.log.warn({ instance: id, failed }, 'purging remove: files left in the trash until --trash-retention');
+    } else if (opts.purge && trashed.length) {
+      this.log.warn({ instance: id, trash: trashed }, 'not purged: mysqld ran on these files and nobody showed they hold nothing the survivor lacks; kept in the trash');
     }
     if (existed) this.log.info({ instance: id, purged: purge }, 'instance removed');
-    return { existed, dataKept: false, dataPath: '' };
+    return { existed, dataKept: false, dataPath: '', trashPath: purge ? '' : (trashed[0] ?? '') };
   }
 
   // At every boot, before anything else: a copy of data made before berth's accounts lost
@@ -340,6 +343,8 @@ export interface Removal {
   existed: boolean;
   dataKept: boolean;
   dataPath: string;
+  // Where the files went when they stayed in the trash.
+  trashPath: string;
 }
 
 // Written once, the first time mysqld answers on this data directory.

@@ -175,5 +175,6 @@ async function status(s: Session): Promise<AgentReplicaStatus> {
     sourcePort: t.sourcePort,
     readOnly: Number(ro?.ro) === 1,
     flavor: s.d.flavor,
+    originGtids: String((await s.rows<{ gtid: string | null }>(s.d.originGtids()))[0]?.gtid ?? ''),
   };
 }

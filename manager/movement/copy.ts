@@ -5,6 +5,7 @@ import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceReq
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
 import { backupGrant } from '../../src/tls/grant';
+import { discardCopy, type OnDiscarded } from './discard';
 import { throwIfAborted, type Endpoint, type MovementOptions, type TargetEndpoint } from './types';
 
 export interface CopyResult {
@@ -23,12 +24,15 @@ export interface CopyOptions extends MovementOptions {
   createDeadlineMs?: number;
   // The whole copy (stream and prepare, or CLONE).
   copyDeadlineMs?: number;
+  // A failed target mysqld had run on went to the trash instead (discard.ts): record where.
+  onDiscarded?: OnDiscarded;
 }
 
 // Makes `target` a new instance holding a hot physical copy of `source`, started as a replica
 // (read-only, replication not started). MariaDB: the target agent pulls mariabackup's stream
 // from the source agent, then starts mysqld on it; MySQL: the target starts empty, then CLONEs.
-// On failure the target is removed, so a retry starts from nothing.
+// On failure the target is removed, so a retry starts from nothing: deleted when it never ran
+// or holds nothing the source lacks, else kept in the trash (opts.onDiscarded).
 export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyOptions = {}): Promise<CopyResult> {
   if (source.flavor !== target.flavor) throw new Error(`cannot copy ${source.flavor} instance ${source.id} into a ${target.flavor} instance`);
   const t0 = Date.now();
@@ -46,8 +50,9 @@ export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyO
       bytesPerSecond: seconds > 0 ? Math.round(done.bytesDone / seconds) : 0,
     };
   } catch (err) {
-    // Purged: the source still has it all, and a retry needs the disk space again.
-    await target.agent.removeInstance({ id: target.id, diskPath: target.create.diskPath, purge: true }, 120_000).catch(() => undefined);
+    // Deleted when the source has all of it (a retry needs the disk space again).
+    const gone = await discardCopy({ ...target, diskPath: target.create.diskPath ?? '' }, source).catch(() => undefined);
+    if (gone && !gone.purged) opts.onDiscarded?.(gone);
     throw err;
   }
 }

@@ -56,6 +56,8 @@ export interface Dialect {
   parseReplicaStatus(row: Record<string, unknown> | undefined): ReplicaThreads;
   // One row, column `gtid`: every transaction this server has executed.
   executedGtid(): Statement;
+  // One row, column `gtid`: the last transaction of each origin (src/mysql/origins.ts).
+  originGtids(): Statement;
   setReadOnly(on: boolean): Statement[];
   // Privileges that write through read_only (MariaDB: READ_ONLY ADMIN; MySQL: SUPER and
   // CONNECTION_ADMIN). No account but root on the socket ever keeps one (docs/design.md, "Closed
@@ -234,6 +236,7 @@ export const mariadb: Dialect = {
   // A copy's own transactions are in gtid_slave_pos, the ones it logged since in gtid_binlog_pos;
   // the parser keeps the highest sequence number per domain, which is the union of both.
   executedGtid: () => ({ sql: "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_pos, ''), NULLIF(@@GLOBAL.gtid_slave_pos, '')) AS gtid", params: [] }),
+  originGtids: () => ({ sql: "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''), NULLIF(@@GLOBAL.gtid_slave_pos, '')) AS gtid", params: [] }),
   setReadOnly: (on) => [{ sql: `SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}`, params: [] }],
   readOnlyBypassPrivileges: MARIADB_BYPASS,
   // SUPER alone does not write through read_only on 10.11 (verified), READ_ONLY ADMIN does.
@@ -332,6 +335,7 @@ export const mysql: Dialect = {
   parseReplicaStatus: (row) =>
     threads(row, { io: 'Replica_IO_Running', sql: 'Replica_SQL_Running', behind: 'Seconds_Behind_Source', received: 'Retrieved_Gtid_Set', host: 'Source_Host', port: 'Source_Port' }),
   executedGtid: () => ({ sql: 'SELECT @@GLOBAL.gtid_executed AS gtid', params: [] }),
+  originGtids: () => ({ sql: 'SELECT @@GLOBAL.gtid_executed AS gtid', params: [] }),
   // super_read_only stops every account (and implies read_only); turning it off leaves read_only.
   setReadOnly: (on) =>
     on
