@@ -43,6 +43,8 @@ export interface ClusterProblem {
   action: string;
 }
 
+const OPEN_SETTLE_MS = 3000;
+
 export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000, noWriterGraceMs: 5000 };
 
 interface ProbeState {
@@ -146,15 +148,19 @@ export class FailoverTrigger {
         if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
         notices.push(...this.unacknowledged(c, ms, now));
         for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
-        if (c.state === 'running') this.watchWriter(c, primary, now);
-        else this.noWriter.delete(c.name);
-        if (!primary || c.state !== 'running') continue;
+        if (!primary || c.state !== 'running') {
+          if (c.state === 'running') this.watchWriter(c, primary, now);
+          else this.noWriter.delete(c.name);
+          continue;
+        }
         for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) this.rebuild(c, f, now);
         if (this.closedPrimary(primary, now)) this.act(`open:${primary.id}`, () => this.openPrimary(c, primary));
         for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
         const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
         for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
+        // After the judge: its verdict and the anti-flap rule's hold explain the state.
+        this.watchWriter(c, primary, now);
       }
       const names = new Set(this.d.fleet.store.clusters.all().map((c) => c.name));
       for (const m of [this.noWriter, this.lastVerdicts, this.blockedSince]) for (const k of m.keys()) if (!names.has(k)) m.delete(k);
@@ -319,13 +325,14 @@ export class FailoverTrigger {
   }
 
   // The store's primary, heard from, answering and read-only: it booted so (a cluster member
-  // always does) or its agent fenced it while the manager was away. Not again on a report
-  // measured before the last time it was opened.
+  // always does) or its agent fenced it while the manager was away. Not again on a report that
+  // may have been read before the last opening: one received within OPEN_SETTLE_MS of it (the
+  // agent reads about once a second and reports every heartbeat; its clock is not ours).
   private closedPrimary(p: InstanceRow, now: number): boolean {
     const r = this.d.replication.get(p.id);
     const n = this.d.fleet.snapshot.get(p.node);
     if (!r || !n || now - n.lastHeartbeatMs > this.cfg.agentSilentMs || now - r.receivedAtMs > this.cfg.agentSilentMs) return false;
-    return r.state.mysqldUp && r.state.readOnly && Number(r.state.measuredAtMs) > (this.openedAt.get(p.id) ?? 0);
+    return r.state.mysqldUp && r.state.readOnly && r.receivedAtMs > (this.openedAt.get(p.id) ?? 0) + OPEN_SETTLE_MS;
   }
 
   // Writes come back to the primary the store names, unless an operation holds the cluster.
