@@ -10,6 +10,7 @@ import { createLogger } from '../src/log';
 import { bindServer, SERVER_OPTIONS } from '../src/rpc';
 import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { TokensTable } from './auth/tokens';
+import { chooseAdminToken, syncAdminTokenRow } from './auth/admin-token';
 import { openSecrets } from './auth/secret-key';
 import { Retention } from './store/retention';
 import { AgentPool } from './agents/pool';
@@ -89,7 +90,8 @@ const program = new Command('berth-manager')
   .option('--weight-memory <w>', 'weighted strategy: weight of memory', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.memory)
   .option('--weight-disk <w>', 'weighted strategy: weight of disk', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.disk)
   .option('--admin-listen <host:port>', 'admin HTTP address: capacity, dashboard, metrics, docs', hostPortOpt, '127.0.0.1:7480')
-  .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); without one it binds to loopback only')
+  .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); default: the one in <state-dir>/admin-token, made on the first start')
+  .option('--admin-unauthenticated', 'serve the admin HTTP API without a token, on loopback only (warns at every start)')
   .option('--admin-hosts <names>', 'comma-separated Host header names the admin HTTP server answers to (others get 421)', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [] as string[])
   .option('--alert-webhook <url>', 'POST each alert start and resolve here as JSON (with retries)')
   .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
@@ -143,6 +145,7 @@ const o = program.opts<{
   weightDisk: number;
   adminListen: string;
   adminToken?: string;
+  adminUnauthenticated?: boolean;
   adminHosts: string[];
   alertWebhook?: string;
   alertInterval: number;
@@ -174,6 +177,20 @@ const o = program.opts<{
 if (!(o.writeLease >= 0) || (o.writeLease > 0 && o.writeLease >= o.failoverAgentSilent)) program.error('--write-lease must be 0 or shorter than --failover-agent-silent: the old primary must be read-only before a replica is promoted');
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
+function printAdminToken(token: string, file: string, listen: string): void {
+  const url = `http://${listen}`;
+  process.stderr.write(
+    [
+      '',
+      `berth: a new admin token was made for the admin HTTP server and kept in ${file} (mode 0600).`,
+      `  It is shown this once: ${token}`,
+      `  berthctl capacity reads the file (BERTH_STATE_DIR); curl -H "Authorization: Bearer $(cat ${file})" ${url}/v1/capacity`,
+      `  dashboard: ${url}/#token=<the token>`,
+      '',
+    ].join('\n'),
+  );
+}
+
 async function main(): Promise<void> {
   const log = createLogger('manager', undefined, o.logFormat);
   // Nothing the manager writes (database, -wal/-shm, keys) is readable by other users.
@@ -195,11 +212,18 @@ async function main(): Promise<void> {
   purge();
   const purgeTimer = setInterval(purge, 3_600_000);
   purgeTimer.unref();
-  const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
-  if (token) {
-    // The admin HTTP token is an admin token everywhere (portal too), re-keyed when it changes.
-    tokens.revoke('admin-token');
-    tokens.adopt('admin-token', 'admin', token);
+  const adminToken = chooseAdminToken({ flag: o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined, stateDir: o.stateDir, unauthenticated: !!o.adminUnauthenticated });
+  const token = adminToken.token;
+  // The admin HTTP token is an admin token everywhere (portal too): re-keyed when it changes,
+  // gone when there is none.
+  syncAdminTokenRow(tokens, token);
+  if (adminToken.source === 'none') {
+    log.warn('UNAUTHENTICATED: --admin-unauthenticated given, the admin HTTP server answers without a token; every process on this host (each MySQL container shares its network) can cordon, drain and read the fleet');
+  } else if (adminToken.source === 'generated') {
+    // Shown once, on the terminal (never through the logger): the file keeps it.
+    printAdminToken(adminToken.token!, adminToken.file, o.adminListen);
+  } else {
+    log.info({ source: adminToken.source, file: adminToken.source === 'file' ? adminToken.file : undefined }, 'admin HTTP token in use');
   }
   const scheduler: SchedulerConfig = {
     nodeTimeoutMs: o.nodeTimeout * 1000,
