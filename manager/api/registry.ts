@@ -29,6 +29,9 @@ export interface RegistryDeps {
   // With TLS a node may register and heartbeat only as the node its certificate names, so no
   // one else can take over its name, address or host. false only with --insecure.
   requireNodeCert: boolean;
+  // Per-instance reports dropped because the store does not place the instance on the node that
+  // sent them (a metric: berth_heartbeat_foreign_reports_total).
+  onForeignReports?: (node: string, count: number) => void;
 }
 
 export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
@@ -42,6 +45,23 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
     }
   };
   const reports = new NodeReports();
+  // Usage, replication state and TLS are believed only from the node the store places the
+  // instance on: they feed failover ("replica lost its connection", "mysqld down"), alerts and
+  // expansion, and a node's certificate must not let it speak for another node's instances.
+  // Its own reconciliation needs no filter: it only ever touches the node's own rows.
+  const lastForeign = new Map<string, number>();
+  const ownOnly = <T extends { id: string }>(node: string, list: T[]): T[] => {
+    const mine = fleet.placedOn(node);
+    let foreign = 0;
+    for (const i of list) if (!mine.has(i.id)) foreign++;
+    if (foreign) d.onForeignReports?.(node, foreign);
+    // Logged when the count changes, not at every heartbeat.
+    if ((lastForeign.get(node) ?? 0) !== foreign) {
+      if (foreign) log.warn({ node, foreign, ids: list.filter((i) => !mine.has(i.id)).slice(0, 10).map((i) => i.id) }, 'heartbeat reports instances the store does not place on this node; their usage, replication and TLS reports are dropped');
+      lastForeign.set(node, foreign);
+    }
+    return foreign ? list.filter((i) => mine.has(i.id)) : list;
+  };
   const unknown = (node: string) => (ids: string[]) => log.warn({ node, unknown: ids }, 'agent runs berth containers this manager does not know; leaving them alone');
 
   const h: RegistryHandlers = {
@@ -68,9 +88,10 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         unknown(n.name),
       );
       reports.apply(n.name, { instances: req.instances });
-      d.usage?.report(n.name, req.instances);
-      d.replication?.report(n.name, req.instances);
-      d.tls?.report(n.name, req.instances);
+      const own = ownOnly(n.name, req.instances);
+      d.usage?.report(n.name, own);
+      d.replication?.report(n.name, own);
+      d.tls?.report(n.name, own);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
       return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null };
     }),
@@ -82,9 +103,10 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, instances, unknown(req.node));
       // A delta without instances repeats the usage already known and has no replication state.
       if (!req.delta || req.instances.length || req.removedInstanceIds.length) {
-        d.usage?.report(req.node, instances);
-        d.replication?.report(req.node, instances);
-        d.tls?.report(req.node, instances);
+        const own = ownOnly(req.node, instances);
+        d.usage?.report(req.node, own);
+        d.replication?.report(req.node, own);
+        d.tls?.report(req.node, own);
       }
       return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true };
     }),

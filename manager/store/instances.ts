@@ -66,6 +66,7 @@ export class InstancesTable {
       byName: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY created_at, id`),
       onNode: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE node = ? ORDER BY created_at, id`),
+      idsOnNode: db.prepare('SELECT id FROM instances WHERE node = ?'),
       inCluster: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE cluster_name = ? ORDER BY cluster_role = 'replica', created_at, id`),
       setMembership: db.prepare('UPDATE instances SET cluster_name = @clusterName, cluster_role = @clusterRole, updated_at = @updatedAt WHERE id = @id'),
       setFenced: db.prepare('UPDATE instances SET fenced = @fenced, updated_at = @updatedAt WHERE id = @id'),
@@ -151,6 +152,11 @@ export class InstancesTable {
 
   all(): InstanceRow[] {
     return (this.q.all.all() as InstanceRow[]).map((r) => this.open(r));
+  }
+
+  // Only the ids (no row decoding, no password opened): what a heartbeat is checked against.
+  idsOnNode(node: string): string[] {
+    return (this.q.idsOnNode.all(node) as { id: string }[]).map((r) => r.id);
   }
 
   onNode(node: string): InstanceRow[] {
