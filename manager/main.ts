@@ -289,10 +289,10 @@ async function main(): Promise<void> {
   // Hot copies between agents carry the manager's grant for that instance and target node.
   if (tls) {
     const signer = new GrantSigner(tls);
-    setBackupGrantIssuer((instance, address) => {
-      const node = store.nodes.all().find((n) => n.agentAddress === address)?.name;
-      return node ? signer.sign(instance, node) : '';
-    });
+    // For the node the copy's target endpoint names (the certificate the manager's channel to
+    // it verifies), never the first node row found at its address: a host re-registered under a
+    // new name leaves its old row there, and the grant went to that one (issue 26).
+    setBackupGrantIssuer((instance, target) => (target.node ? signer.sign(instance, target.node) : ''));
   }
 
   // Before anyone is served and before operations resume (they are what makes a pending
@@ -306,7 +306,7 @@ async function main(): Promise<void> {
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));

@@ -5,7 +5,7 @@ import type { Logger } from '../../src/log';
 import { agentProto } from '../../src/proto';
 import { unary } from '../../src/rpc';
 import { checkNodeInfo } from '../../src/validate';
-import { permissionDenied } from '../../src/errors';
+import { failedPrecondition, permissionDenied } from '../../src/errors';
 import { peerOf } from '../../src/tls/credentials';
 import type { UsageMap } from '../health/usage';
 import type { ReplicationMap } from '../health/replication';
@@ -32,6 +32,8 @@ export interface RegistryDeps {
   // Per-instance reports dropped because the store does not place the instance on the node that
   // sent them (a metric: berth_heartbeat_foreign_reports_total).
   onForeignReports?: (node: string, count: number) => void;
+  // A node heard from within this long is alive: no other node may register at its address.
+  nodeTimeoutMs?: number;
 }
 
 export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
@@ -45,6 +47,36 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
     }
   };
   const reports = new NodeReports();
+  // Node names per agent address, from the store once, then kept by each registration (a
+  // manager start with thousands of agents registering must not scan every node row each time).
+  let byAddress: Map<string, Set<string>> | undefined;
+  const addressOf = new Map<string, string>();
+  const addresses = () => {
+    if (!byAddress) {
+      byAddress = new Map();
+      for (const x of fleet.store.nodes.all()) addressed(x.name, x.agentAddress);
+    }
+    return byAddress;
+  };
+  function addressed(name: string, address: string): void {
+    const m = addresses();
+    const before = addressOf.get(name);
+    if (before !== undefined) m.get(before)?.delete(name);
+    addressOf.set(name, address);
+    let s = m.get(address);
+    if (!s) m.set(address, (s = new Set()));
+    s.add(name);
+  }
+  // Another node registered at this address and heard from within the node timeout.
+  const liveAt = (address: string, name: string) => {
+    const now = Date.now();
+    for (const other of addresses().get(address) ?? []) {
+      if (other === name) continue;
+      const beat = fleet.snapshot.get(other)?.lastHeartbeatMs ?? 0;
+      if (now - beat < (d.nodeTimeoutMs ?? 15_000) && fleet.store.nodes.get(other)?.agentAddress === address) return { name: other };
+    }
+    return undefined;
+  };
   // Usage, replication state and TLS are believed only from the node the store places the
   // instance on: they feed failover ("replica lost its connection", "mysqld down"), alerts and
   // expansion, and a node's certificate must not let it speak for another node's instances.
@@ -68,6 +100,14 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
     Register: unary(log, 'Register', (req, call) => {
       const n = checkNodeInfo(req.node);
       checkPeer(call, n.name);
+      // One live node per agent address: the manager dials agents by address, and two live rows
+      // at one address make every call to either a gamble. A row left behind by a host that
+      // re-registered under a new name is down, and does not block it.
+      const clash = liveAt(n.agentAddress, n.name);
+      if (clash) {
+        log.warn({ node: n.name, address: n.agentAddress, live: clash.name }, 'registration refused: another live node has this agent address');
+        throw failedPrecondition(`agent address ${n.agentAddress} belongs to node ${clash.name}, which is alive; stop that agent (or wait until it is down) before registering ${n.name} there`);
+      }
       fleet.registerNode(
         {
           name: n.name,
@@ -87,6 +127,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         req.instances,
         unknown(n.name),
       );
+      addressed(n.name, n.agentAddress);
       reports.apply(n.name, { instances: req.instances });
       const own = ownOnly(n.name, req.instances);
       d.usage?.report(n.name, own);

@@ -60,14 +60,18 @@ export function checkGrant(grant: string, ca: X509Certificate, want: { instance:
 
 // Set once by the manager at start-up (it alone holds a manager key): the data-movement library
 // asks it for each hot copy it starts, whoever called the library, so no caller can forget to.
-// Resolves the target agent's address to its node name. Unset (--insecure, tests of the
-// library): copies carry no grant.
-let issuer: ((instance: string, targetAgentAddress: string) => string) | undefined;
+// The target names its node (the one whose certificate the manager's channel to it verified);
+// unset (--insecure, tests of the library): copies carry no grant.
+export interface GrantTarget {
+  node?: string;
+  agentAddress: string;
+}
+let issuer: ((instance: string, target: GrantTarget) => string) | undefined;
 
 export function setBackupGrantIssuer(fn: typeof issuer): void {
   issuer = fn;
 }
 
-export function backupGrant(instance: string, targetAgentAddress: string): string {
-  return issuer?.(instance, targetAgentAddress) ?? '';
+export function backupGrant(instance: string, target: GrantTarget): string {
+  return issuer?.(instance, target) ?? '';
 }
