@@ -7,6 +7,7 @@ import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { guarded, unary } from '../src/rpc';
 import { peerOf } from '../src/tls/credentials';
+import { peerRevocations } from '../src/tls/revocation';
 import { checkGrant } from '../src/tls/grant';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -96,6 +97,12 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
   const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
     if (!requireManager) return;
     const p = peerOf(call);
+    // Revoked by the manager (pushed with heartbeat answers): refused whoever it names.
+    const revoked = peerRevocations.whyPeer(call.getAuthContext?.()?.sslPeerCertificate);
+    if (revoked) {
+      log.warn({ method, peer: p ? `${p.kind}:${p.name}` : 'none', revoked }, 'agent call refused: revoked certificate');
+      throw permissionDenied(`${method} refused: ${revoked}`);
+    }
     // A hot copy is pulled by the target node's agent from the source's (StreamBackup, read-only),
     // with the manager's grant for that instance and that node.
     if (p?.kind === 'node' && FROM_NODES.has(method)) return checkNodeGrant(call, p.name, method);

@@ -9,6 +9,8 @@ import { portalProto } from '../../src/proto';
 import { guarded, unary } from '../../src/rpc';
 import { portalGuard, principalOf, type PortalAuth } from '../auth/principal';
 import { tokenHandlers } from '../auth/token-rpcs';
+import { certHandlers } from '../auth/cert-rpcs';
+import type { RevocationState } from '../auth/revocations';
 import { planOfMemberResize } from '../clusters/guard';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
@@ -51,6 +53,8 @@ export interface PortalDeps {
   // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
   clusters: ClusterOps;
   agents: ViewDeps['agents'];
+  // Certificate revocation (RevokeCertificate); the guard checks callers against it (auth.revoked).
+  revocations: RevocationState;
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -262,7 +266,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

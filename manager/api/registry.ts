@@ -12,6 +12,7 @@ import type { ReplicationMap } from '../health/replication';
 import type { WriteLease } from '../../src/gen/berth/v1/WriteLease';
 import type { FleetState } from '../state/fleet';
 import { NodeReports } from '../state/reports';
+import type { RevocationState } from '../auth/revocations';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
 // each agent actually runs (through the fleet state owner).
@@ -34,6 +35,9 @@ export interface RegistryDeps {
   onForeignReports?: (node: string, count: number) => void;
   // A node heard from within this long is alive: no other node may register at its address.
   nodeTimeoutMs?: number;
+  // Revoked certificates: refused here on every call, and sent to each agent whose heartbeat
+  // names an older list version.
+  revocations?: RevocationState;
 }
 
 export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
@@ -41,6 +45,11 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
   const checkPeer = (call: Parameters<typeof peerOf>[0], node: string) => {
     if (!d.requireNodeCert) return;
     const p = peerOf(call);
+    const revoked = d.revocations?.list.whyPeer(call.getAuthContext?.()?.sslPeerCertificate);
+    if (revoked) {
+      log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none', revoked }, 'registry call refused: revoked certificate');
+      throw permissionDenied(`${revoked}; node ${node} needs a new certificate (berthctl certs issue --node ${node} --force)`);
+    }
     if (p?.kind !== 'node' || p.name !== node) {
       log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'registry call refused: certificate does not name this node');
       throw permissionDenied(`only the holder of node ${node}'s certificate may register or heartbeat as ${node}${p ? ` (this certificate names ${p.kind} ${p.name})` : ''}`);
@@ -134,13 +143,14 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       d.replication?.report(n.name, own);
       d.tls?.report(n.name, own);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
-      return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null };
+      return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null, revocations: d.revocations?.forAgent(-1) ?? null };
     }),
     Heartbeat: unary(log, 'Heartbeat', async (req, call) => {
       checkPeer(call, req.node);
-      if (!fleet.snapshot.get(req.node)) return { reregister: true };
+      const revocations = d.revocations?.forAgent(Number(req.revocationsVersion ?? 0)) ?? null;
+      if (!fleet.snapshot.get(req.node)) return { reregister: true, revocations };
       const instances = reports.apply(req.node, req);
-      if (!instances) return { reregister: false, acceptsDelta: true, fullReport: true };
+      if (!instances) return { reregister: false, acceptsDelta: true, fullReport: true, revocations };
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, instances, unknown(req.node));
       // A delta without instances repeats the usage already known and has no replication state.
       if (!req.delta || req.instances.length || req.removedInstanceIds.length) {
@@ -149,7 +159,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         d.replication?.report(req.node, own);
         d.tls?.report(req.node, own);
       }
-      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true };
+      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true, revocations };
     }),
   };
   server.addService(agentProto().berth.v1.Registry.service, h);

@@ -36,6 +36,8 @@ export const PORTAL_ROLES: Record<string, Role> = {
   CreateToken: 'admin',
   ListTokens: 'admin',
   RevokeToken: 'admin',
+  RevokeCertificate: 'admin',
+  ListRevokedCertificates: 'admin',
 };
 
 export function requiredRole(method: string): Role {

@@ -7,6 +7,7 @@ import { OperationsTable } from './operations';
 import { RequestsTable } from './requests';
 import { InstanceTlsTable } from './instance-tls';
 import { LastSeenTable } from './last-seen';
+import { RevocationsTable } from './revocations';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -18,6 +19,7 @@ export class Store {
   readonly instanceTls: InstanceTlsTable;
   readonly clusters: ClustersTable;
   readonly lastSeen: LastSeenTable;
+  readonly revocations: RevocationsTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -30,6 +32,7 @@ export class Store {
     this.instanceTls = new InstanceTlsTable(db);
     this.clusters = new ClustersTable(db);
     this.lastSeen = new LastSeenTable(db);
+    this.revocations = new RevocationsTable(db);
   }
 
   static open(file: string): Store {

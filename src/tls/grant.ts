@@ -1,6 +1,7 @@
 import { createPrivateKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import type { TlsFiles } from './credentials';
+import { factsOfX509, peerRevocations } from './revocation';
 
 // A backup grant: the manager's word that one node may pull a hot copy of one instance, for a few
 // minutes. The source agent otherwise answers StreamBackup to any certificate of the fleet that
@@ -49,6 +50,8 @@ export function checkGrant(grant: string, ca: X509Certificate, want: { instance:
   }
   if (!cert.verify(ca.publicKey) || !/^OU=manager$/m.test(cert.subject) || !/^O=berth$/m.test(cert.subject)) throw new Error('the backup grant is not signed by the fleet manager');
   if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) throw new Error("the backup grant's manager certificate is not valid now");
+  const revoked = peerRevocations.why(factsOfX509(cert));
+  if (revoked) throw new Error(`the backup grant's manager certificate is revoked (${revoked})`);
   if (!verify('sha256', payload, cert.publicKey, sig)) throw new Error('the backup grant signature does not match');
   const c = JSON.parse(payload.toString('utf8')) as Partial<GrantClaims> & { v?: number };
   if (c.v !== 1 || typeof c.exp !== 'number') throw new Error('the backup grant is malformed');
