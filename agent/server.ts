@@ -8,6 +8,7 @@ import { agentProto } from '../src/proto';
 import { guarded, unary } from '../src/rpc';
 import { peerOf } from '../src/tls/credentials';
 import { peerRevocations } from '../src/tls/revocation';
+import { AGENT_POLICY } from '../src/policy';
 import { checkGrant } from '../src/tls/grant';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -39,9 +40,9 @@ const checkId = checkInstanceId;
 // the manager asks for (10 min for a create, 2 min for a remove).
 const LIMIT = { create: 15 * 60_000, startStop: 5 * 60_000 };
 
-// Agent RPCs another node's agent may call (with its node certificate); everything else only
-// the manager.
-const FROM_NODES = new Set(['StreamBackup']);
+// Agent RPCs another node's agent may call (with its node certificate and the manager's grant);
+// everything else only the manager (src/policy.ts).
+const FROM_NODES = new Set(Object.entries(AGENT_POLICY).filter(([, who]) => who === 'manager-or-granted-node').map(([m]) => m));
 
 // Every request is checked here, once, through the shared validation module; the node-specific
 // checks (its port range, its disks) are the instance code's.
