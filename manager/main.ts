@@ -39,7 +39,7 @@ import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
 import { alertInstances } from './state/watched';
 import { InstanceTlsState } from './state/instance-tls';
-import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
+import { GrantSigner, grantIssuerFor, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -291,10 +291,7 @@ async function main(): Promise<void> {
   // Hot copies between agents carry the manager's grant for that instance and target node.
   if (tls) {
     const signer = new GrantSigner(tls);
-    // For the node the copy's target endpoint names (the certificate the manager's channel to
-    // it verifies), never the first node row found at its address: a host re-registered under a
-    // new name leaves its old row there, and the grant went to that one (issue 26).
-    setBackupGrantIssuer((instance, target) => (target.node ? signer.sign(instance, target.node) : ''));
+    setBackupGrantIssuer(grantIssuerFor(signer));
   }
 
   // Before anyone is served and before operations resume (they are what makes a pending

@@ -75,6 +75,14 @@ export function setBackupGrantIssuer(fn: typeof issuer): void {
   issuer = fn;
 }
 
+// The manager's issuer: a grant for the node the copy's target endpoint names (the certificate
+// its channel verified), never one looked up by address: a host re-registered under a new name
+// leaves its old node row (down) at the same address, and the grant went to that row, so every
+// copy to the host failed. A target without a node gets no grant (the source refuses the copy).
+export function grantIssuerFor(signer: GrantSigner): (instance: string, target: GrantTarget) => string {
+  return (instance, target) => (target.node ? signer.sign(instance, target.node) : '');
+}
+
 export function backupGrant(instance: string, target: GrantTarget): string {
   return issuer?.(instance, target) ?? '';
 }
