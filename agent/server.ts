@@ -69,7 +69,7 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
     }, LIMIT.startStop),
     StopInstance: unary(log, 'StopInstance', async (req) => toAgentInstance(await instances.stop(checkId(req.id))), LIMIT.startStop),
     RemoveInstance: unary(log, 'RemoveInstance', async (req) => {
-      const r = await instances.remove(mine(req), req.keepStartedData, req.purge);
+      const r = await instances.remove(mine(req), { keepStartedData: req.keepStartedData, purge: req.purge, purgeStartedData: req.purgeStartedData });
       // Real free space after the removal (a disk that cannot be read is left out).
       const disks = await Promise.all((self?.disks ?? []).map((d) => probeDisk(d).catch(() => undefined)));
       return { ...r, disks: disks.filter((d) => d !== undefined) };

@@ -276,7 +276,7 @@ async function main(): Promise<void> {
       await catchUp(to, from, { maxSeconds: 1, maxTransactions: 20 }, { deadlineMs: 60_000 });
       await sleep(1000);
       const at = Date.now();
-      const r = await cutOver(from, to, { graceMs: 100, deadlineMs: 5_000, targetRestore: link.targetRevoked });
+      const r = await cutOver(from, to, { graceMs: 100, deadlineMs: 5_000 });
       writer.endpoint = { host: to.host, port: to.port };
       if (!r.ok) throw new Error(`cut-over ${i + 1} aborted: ${r.reason}`);
       await sleep(1000);

@@ -257,7 +257,7 @@ async function main(): Promise<void> {
       leaseMs: o.writeLease * 1000,
     },
   );
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers() });
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
 
   stopOnSignals(
     log,

@@ -8,7 +8,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster__Output } from '../src/gen/berth/v1/Cluster';
 import { dialectFor } from '../src/mysql/dialect';
-import { ROOT, TestCluster, waitUntil } from './harness/cluster';
+import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { configWarnings, expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
 import { countRows, startProber, startWriter, type Address } from './harness/writer';
 
@@ -25,7 +25,9 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
   const ctl = (...args: string[]) => run(process.execPath, [path.join(ROOT, 'bin', 'berthctl.js'), '--manager', tc.managerAddress, ...args], { cwd: ROOT });
 
   beforeAll(async () => {
-    tc = new TestCluster(['--node-timeout', '5', ...flavorArgs(f)]);
+    // A restarted primary is down for seconds: this file tests that it boots read-only and is
+    // opened again by the manager, not a failover (test/failover.test.ts).
+    tc = new TestCluster(['--node-timeout', '5', '--failover-mysqld-down', '120', ...flavorArgs(f)]);
     await tc.start([
       { name: 'h1', host: '127.0.0.11', ports: '4001-4033', cpus: '8', memory: '8G', labels: { zone: 'z1' } },
       { name: 'h2', host: '127.0.0.12', ports: '4034-4066', cpus: '8', memory: '8G', labels: { zone: 'z2' } },
@@ -224,8 +226,16 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     const had = new Set((await get('orders')).members.map((m) => m.instance!.id));
     // Writes go on while the copy runs: the replica must catch up on them too.
     const writer = startWriter(addr, () => primaryAddress('orders'), 20);
-    const op = await finish((await tc.portal.addReplica({ cluster: 'orders', node: '' })).id);
+    const adding = await tc.portal.addReplica({ cluster: 'orders', node: '' });
+    // A client at the new member's address from the start (it is reserved with the operation):
+    // refused from its first boot on a copy of the primary, never acknowledged.
+    const newId = (await get('orders')).members.map((m) => m.instance!.id).find((id) => !had.has(id))!;
+    const booting = startProber(await credentialsOf(newId), 2_000_000);
+    const op = await finish(adding.id);
     await writer.stop();
+    await waitUntil('the new member to refuse the client', async () => booting.refused > 0, 30_000);
+    await booting.stop();
+    expect(booting.acked, 'acknowledged by the new member while it was being built').toEqual([]);
     const seed = JSON.parse(op.outputs.seed!) as { method: string; bytes: number };
     expect(seed.method).toBe(f.flavor === 'mariadb' ? 'mariabackup' : 'clone');
     expect(seed.bytes).toBeGreaterThan((rows / 1000) * 0.9 * M);
@@ -238,6 +248,38 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     expect(Number((await sql<{ n: number }>(replica, 'SELECT COUNT(*) AS n FROM app.big'))[0]!.n)).toBe(n);
     expect((await countRows(replica, writer.acked)).missing).toEqual([]);
     console.log(`[${f.flavor}] add-replica: ${n} rows, ${(seed.bytes / M).toFixed(0)} MB copied by ${seed.method}`);
+  });
+
+  it('every member boots read-only: a restarted replica refuses a client at its address throughout, a restarted primary until the manager opens it (one event)', async () => {
+    const c = await converged('orders');
+    const primary = c.members.find((m) => m.role === 'primary')!;
+    const replica = c.members.find((m) => m.role === 'replica')!;
+    const containerOf = async (id: string) => (await tc.containers()).find((x) => x.Labels['berth.instance'] === id && x.Labels['berth.role'] === 'mysqld')!;
+    const restart = async (id: string) => docker.getContainer((await containerOf(id)).Id).restart({ t: 5 });
+
+    const atReplica = startProber(await credentialsOf(replica.instance!.id), 3_000_000);
+    await waitUntil('the replica to refuse the client', async () => atReplica.refused > 0, 30_000);
+    await restart(replica.instance!.id);
+    const replicaBack = atReplica.refused;
+    await waitUntil('the restarted replica to refuse the client', async () => atReplica.refused > replicaBack, 60_000);
+    await converged('orders');
+    await atReplica.stop();
+    expect(atReplica.acked, 'acknowledged by a replica').toEqual([]);
+
+    const opened = async () => ((await (await fetch(`${tc.adminUrl}/v1/events?kind=cluster.primary.opened&subject=orders`)).json()) as { items: unknown[] }).items.length;
+    const before = await opened();
+    const atPrimary = startProber(await credentialsOf(primary.instance!.id), 4_000_000);
+    await waitUntil('the primary to take the client\'s writes', async () => atPrimary.acked.length > 20, 30_000);
+    await restart(primary.instance!.id);
+    const restartedAt = atPrimary.acked.length;
+    await waitUntil('the restarted primary to refuse the client (it boots read-only)', async () => atPrimary.refused > 0, 60_000);
+    await waitUntil('the manager to open the primary again', async () => atPrimary.acked.length > restartedAt + 50, 60_000);
+    await atPrimary.stop();
+    // One opening, one event, although reports measured before it still said read-only.
+    expect(await opened()).toBe(before + 1);
+    expect((await countRows(await primaryAddress('orders'), atPrimary.acked)).missing).toEqual([]);
+    expect((await get('orders')).members.find((m) => m.role === 'primary')!.instance!.id).toBe(primary.instance!.id);
+    await converged('orders');
   });
 
   it('never migrates a member (replication would break): resize by migration refused naming the DBA action (and so planned), in place allowed, a drain leaves members where they are', async () => {

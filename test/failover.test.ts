@@ -110,7 +110,8 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
       return !i.fenced && i.clusterRole === 'replica' && i.state === 'running' ? i : undefined;
     }, 120_000, 250);
   const failovers = async (name: string) => (await cluster.portal.listClusterHistory({ cluster: name })).entries.filter((e) => e.kind === 'failover');
-  const ackFailover = (name: string) => promisify(execFile)(process.execPath, [path.join(ROOT, 'bin/berthctl.js'), '--manager', cluster.managerAddress, 'cluster', 'ack-failover', name]);
+  const ctl = (...args: string[]) => promisify(execFile)(process.execPath, [path.join(ROOT, 'bin/berthctl.js'), '--manager', cluster.managerAddress, ...args]);
+  const ackFailover = (name: string) => ctl('cluster', 'ack-failover', name);
 
   // The replica follows the new primary: a row written there arrives.
   async function follows(name: string, replica: { host: string; port: number }, table: string): Promise<void> {
@@ -142,7 +143,14 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     await cluster.agentListening(a0);
     await cluster.waitForNodes();
 
-    // 2. docker kill of the primary's container.
+    // 2. docker kill of the primary's container. A second client stays on the old primary's
+    // address (a pool with a cached endpoint): it retries there through the failover and the
+    // old primary's boots (read-only, to be checked) and rebuild (a copy booting, then a
+    // replica); nothing it is told was committed may be missing afterwards.
+    const oldAddr = { host: ep0.primary!.host, port: ep0.primary!.port, ...created.get('fo1')! };
+    const pinned = startAckedWriter('t1p', async () => oldAddr);
+    await pinned.started;
+    await waitUntil('the pinned client writing', async () => pinned.acked.length > 20);
     const killAt = Date.now();
     await docker.getContainer((await container(ep0.primary!.instanceId)).Id).kill();
     const ep1 = await newPrimary('fo1', ep0.primary!.instanceId);
@@ -155,6 +163,19 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     expect(ep1.replicas.map((r) => r.instanceId)).not.toContain(ep0.primary!.instanceId);
     // The killed old primary (its host answers) is checked and rebuilt, never rejoined as it is.
     const back = await rebuilt(ep0.primary!.instanceId);
+    // The pinned client reached the rebuilt member and was refused there; every row it was told
+    // was committed is on the new primary, and none was acknowledged after the kill.
+    await waitUntil('the pinned client refused by the rebuilt member', async () => pinned.errors.some((e) => e.at > killAt && /read.only/i.test(e.message)), 30_000);
+    await pinned.stop();
+    expect(pinned.acked.filter((a) => a.at > killAt), 'acknowledged at the old address after the kill').toEqual([]);
+    expect(await missingRows(await primaryAddress('fo1'), 't1p', pinned.acked.map((a) => a.id))).toEqual([]);
+    console.log(`[${f.flavor}] pinned client: ${pinned.acked.length} rows acknowledged before the kill, all on the new primary; ${pinned.errors.filter((e) => e.at > killAt).length} refusals after it`);
+    // Its old data went to the trash, not away: berthctl says where and what it held.
+    const discarded = await ctl('instance', 'discarded', back.name);
+    expect(discarded.stdout).toMatch(new RegExp(`${back.name} \\(cluster fo1\\): fenced primary rebuilt from a copy of the primary\\n  where: ${agentAt(back.host).node}:\\S+/berth/\\.trash/${back.id}-\\d+`));
+    expect(discarded.stdout).toMatch(/binlogs: docker run --rm --network none -v \S+\/data:\/d:ro/);
+    const [kept] = (await cluster.portal.listDiscardedData({ instance: back.name, limit: 1 })).items;
+    expect(fs.existsSync(path.join(kept!.path, 'data'))).toBe(true);
     // AFTER_SYNC: what the killed primary had binlogged but no replica received was never
     // acknowledged to a client; such transactions, if any, are named, not rejoined.
     const check = (await events('cluster.rebuild.errant', 'fo1')).map((e) => e.message).find((m) => m.startsWith(`${back.name} had`));
@@ -173,12 +194,8 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     console.log(`[${f.flavor}] failover lost window measured at the rebuild: ${measured[0]}`);
     console.log(`[${f.flavor}] docker kill -> write on the new primary: ${recovered} ms (${writer.acked.length} acknowledged, 0 lost)`);
 
-    // Anti-flap: acknowledged through berthctl so the next failover may happen.
-    const { stdout } = await ackFailover('fo1');
-    expect(stdout).toMatch(/acknowledged/);
-    expect((await failovers('fo1'))[0]!.acknowledged).toBe(true);
-
-    // 3. Host loss: the new primary's agent and container both die.
+    // 3. Host loss: the new primary's agent and container both die, within the anti-flap
+    // period of the first failover, which nobody acknowledged: the failover is blocked.
     const w2 = startAckedWriter('t2', () => primaryAddress('fo1'), { pauseMs: 2 });
     await w2.started;
     await waitUntil('writes on the new primary', async () => w2.acked.length > 20);
@@ -189,7 +206,23 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     // The manager restarts as well: nothing reports the dead primary to the new process, which
     // judges its replicas' transactions against the identity and executed set its store kept.
     await cluster.restartManager();
+    // No member takes writes: a critical alert and the cluster's PROBLEM say why and what to do.
+    const problem = await waitUntil('cluster get to name the problem', async () => (await cluster.portal.getCluster({ name: 'fo1' })).problem || undefined, 60_000, 250);
+    expect(problem).toMatch(/^no writable primary since \S+: primary \S+ is dead \(.*\) and its failover has been blocked by the anti-flap rule since \S+: a failover \d+ s ago is not acknowledged/);
+    expect(problem).toMatch(/berthctl cluster ack-failover fo1 runs the failover now$/);
+    expect((await ctl('cluster', 'get', 'fo1')).stdout).toMatch(/^PROBLEM: no writable primary since/m);
+    const alert = await waitUntil('the cluster_no_writable_primary alert', async () => {
+      const r = (await (await fetch(`${cluster.adminUrl}/v1/alerts?rule=cluster_no_writable_primary`)).json()) as { items: { subject: string; severity: string; message: string }[] };
+      return r.items.find((a) => a.subject === 'fo1');
+    }, 60_000, 250);
+    expect(alert).toMatchObject({ severity: 'critical', message: expect.stringMatching(/blocked by the anti-flap rule/) });
+    expect(await failovers('fo1')).toHaveLength(1);
+    // The acknowledgement runs the held-back failover at once and names it.
+    const { stdout } = await ackFailover('fo1');
+    expect(stdout).toMatch(/acknowledged the failover of \S+; the failover it held back runs now: operation \S+/);
+    expect((await failovers('fo1')).at(-1)!.acknowledged).toBe(true);
     const ep2 = await newPrimary('fo1', ep1.primary!.instanceId);
+    await waitUntil('the problem to clear', async () => !(await cluster.portal.getCluster({ name: 'fo1' })).problem, 30_000);
     const lastPrimary = readDb((db) => {
       // The endpoints name the new primary at `promote`, before the operation ends: this failover's row by its dead primary.
       const op = db.prepare(`SELECT params FROM operations WHERE type = 'cluster-failover' AND json_extract(params, '$.primaryId') = ? ORDER BY created_at DESC LIMIT 1`).get(ep1.primary!.instanceId) as { params: string };
@@ -225,13 +258,12 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
       const ep1 = await newPrimary('fo2', old.instanceId);
       const promotedAt = Date.now();
       await waitUntil('the writer to see the old primary refuse', async () => direct.errors.some((e) => e.at > cutAt), 15_000);
-      await direct.stop();
       const late = direct.acked.filter((a) => a.at > cutAt + (LEASE_S + 1) * 1000);
       expect(late, 'acknowledged by the isolated primary after its lease ran out').toEqual([]);
       expect(direct.acked.filter((a) => a.at >= promotedAt)).toEqual([]);
-      expect(await missingRows({ host: ep1.primary!.host, port: ep1.primary!.port, ...created.get('fo2')! }, 'p1', direct.acked.map((a) => a.id))).toEqual([]);
       console.log(`[${f.flavor}] partition -> new primary named after ${promotedAt - cutAt} ms; last ack on the isolated primary ${Math.max(0, ...direct.acked.map((a) => a.at)) - cutAt} ms after the cut`);
     } catch (err) {
+      await direct.stop();
       const lines = (node: string) => fs.readFileSync(path.join(cluster.dir, `${node}.log`), 'utf8').split('\n').filter((l) => /lease|fence|killed|failover/i.test(l)).slice(-15).join('\n');
       throw new Error(`${(err as Error).message}\nacked after the cut: ${direct.acked.filter((a) => a.at > cutAt).length}, errors: ${direct.errors.length}\n${cluster.agents.map((a) => `${a.node}:\n${lines(a.node)}`).join('\n')}\n${lines('manager').slice(-3000)}`);
     } finally {
@@ -239,8 +271,15 @@ describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
     }
     // Back on the network: never rejoined as it is; what it executed is checked against the new
     // primary (an event), then it is rebuilt from a copy and replicates from the new primary.
+    // The client pinned to its address goes on trying through all of it (it reached the
+    // rebuilt member and was refused): every row it was told was committed is on the new primary.
     expect((await cluster.portal.getInstance({ instance: old.instanceId })).fenced).toBe(true);
+    const healedAt = Date.now();
     await rebuilt(old.instanceId);
+    await waitUntil('the pinned client refused by the rebuilt member', async () => direct.errors.some((e) => e.at > healedAt && /read.only/i.test(e.message)), 30_000);
+    await direct.stop();
+    expect(direct.acked.filter((a) => a.at > cutAt + (LEASE_S + 1) * 1000), 'acknowledged at the old primary\'s address after its lease ran out').toEqual([]);
+    expect(await missingRows(await primaryAddress('fo2'), 'p1', direct.acked.map((a) => a.id))).toEqual([]);
     const checked = (await events('cluster.rebuild.errant', 'fo2')).map((e) => e.message);
     expect(checked).toContainEqual(expect.stringMatching(/^fo2-\d+ had (no transaction|transactions) the primary/));
     console.log(`[${f.flavor}] partitioned old primary rebuilt: ${checked[0]}`);

@@ -91,7 +91,16 @@ describe.each(FLAVORS)('migration ($flavor)', (f) => {
 
     const op = await cluster.portal.resizeInstance({ instance: 'mover', resources: { memoryBytes: 768 * M }, mode: 'migrate' });
     expect(op.type).toBe('migrate');
+    // A third client at the target's address as soon as it is reserved: the copy boots there
+    // and must refuse it until the cut-over makes it the primary.
+    const reserved = await waitUntil('the target reserved', async () => (await cluster.portal.getOperation({ id: op.id })).outputs['reserve-target'], 30_000, 50);
+    const t = (JSON.parse(reserved) as { target: { port: number } }).target;
+    const atTarget = startProber({ ...(await addressOf('mover')), host: '127.0.0.2', port: t.port }, 2_000_000);
     const done = await finish(op.id);
+    await atTarget.stop();
+    const cutAt = (JSON.parse(done.outputs['cut-over']!) as { startedAt: number }).startedAt;
+    expect(atTarget.refused, 'the client reached the target while it was a copy').toBeGreaterThan(0);
+    expect(atTarget.ackedAt.filter((at) => at < cutAt), 'acknowledged by the target before the cut-over').toEqual([]);
     expect(done.state, `${done.error}\n${cluster.logs()}`).toBe('succeeded');
     expect(done.steps.map((s) => s.state)).toEqual(done.steps.map(() => 'done'));
     const n0 = writer.acked.length;

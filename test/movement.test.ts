@@ -10,7 +10,8 @@ import type { CreateInstanceResponse__Output } from '../src/gen/berth/v1/CreateI
 import { agentProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import type { Flavor } from '../src/mysql/dialect';
-import { catchUp, copy, cutOver, makeReplica, releaseReplica, type Endpoint, type MovementProgress, type TargetEndpoint } from '../manager/movement/index';
+import { catchUp, copy, cutOver, discardCopy, makeReplica, releaseReplica, type Endpoint, type MovementProgress, type TargetEndpoint } from '../manager/movement/index';
+import { connectSocket } from '../src/mysql/connect';
 import { docker, TestCluster, waitUntil, type RunningAgent } from './harness/cluster';
 import { filesIn } from '../src/tls/credentials';
 import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
@@ -278,7 +279,7 @@ describe('data movement between two real agents', () => {
       await early.end();
 
       const cutAt = Date.now();
-      const result = await cutOver(source, target, { graceMs: 100, deadlineMs: 5_000, targetRestore: link.targetRevoked });
+      const result = await cutOver(source, target, { graceMs: 100, deadlineMs: 5_000 });
       // Clients learn the new address once the cut-over says so.
       writer.switchTo({ host: target.host, port: target.port });
       expect(result, JSON.stringify(result)).toMatchObject({ ok: true });
@@ -326,6 +327,43 @@ describe('data movement between two real agents', () => {
       await s.end();
       await t.end();
       await target.agent.removeInstance({ id: target.id }, 120_000);
+    });
+
+    it('a copy given up on is deleted only when the source has all it holds; one that wrote a transaction of its own goes to the trash, named', async () => {
+      const src = await createSource(`mvdisc${flavor === 'mysql' ? 'y' : 'm'}`, flavor);
+      const source = endpointOf(src, flavor);
+      const port = flavor === 'mariadb' ? 3741 : 3742;
+      const dirOf = (t: TargetEndpoint) => path.join(b.disks[0]!, 'berth', t.id);
+
+      // Booted, read-only, holding only the source's transactions: deleted at once.
+      const clean = targetFor(src, flavor, port);
+      await copy(source, clean);
+      const gone = await discardCopy({ ...clean, diskPath: b.disks[0]! }, source);
+      expect(gone).toMatchObject({ existed: true, purged: true, trashPath: '', unseenCount: 0 });
+      expect(fs.existsSync(dirOf(clean))).toBe(false);
+
+      // A copy that committed something of its own (root on its socket: no client account can
+      // write to it) may hold an acknowledged write: it goes to the trash with that transaction.
+      const dirty = targetFor(src, flavor, port);
+      await copy(source, dirty);
+      const conn = await connectSocket(path.join(dirOf(dirty), 'run', 'mysqld.sock'));
+      let own: string;
+      try {
+        if (flavor === 'mysql') await conn.query('SET GLOBAL super_read_only = OFF');
+        await conn.query('CREATE DATABASE written_on_the_copy');
+        const [[id]] = (await conn.query(flavor === 'mysql' ? 'SELECT @@server_uuid AS uuid, @@server_id AS sid' : "SELECT '' AS uuid, @@server_id AS sid")) as unknown as [[{ uuid: string; sid: number }]];
+        own = flavor === 'mysql' ? `${id.uuid}:1` : `0-${id.sid}-`;
+      } finally {
+        await conn.end();
+      }
+      const kept = await discardCopy({ ...dirty, diskPath: b.disks[0]! }, source);
+      expect(kept).toMatchObject({ existed: true, purged: false, unseenCount: 1 });
+      expect(kept.unseenGtids.startsWith(own)).toBe(true);
+      expect(kept.trashPath).toMatch(new RegExp(`/berth/\\.trash/${dirty.id}-\\d{13}$`));
+      expect(fs.existsSync(path.join(kept.trashPath, 'data', 'written_on_the_copy'))).toBe(true);
+      expect(fs.existsSync(dirOf(dirty))).toBe(false);
+      expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.instance=${dirty.id}`] }) })).toEqual([]);
+      fs.rmSync(kept.trashPath, { recursive: true, force: true });
     });
   });
 });

@@ -91,7 +91,7 @@ describe('Instances (agent)', () => {
     const { disk, docker, make, layout } = setup();
     docker.containers.push(oldStyle(disk));
     const agent = make();
-    expect(await agent.remove(ID, false, true)).toEqual({ existed: true, dataKept: false, dataPath: '' });
+    expect(await agent.remove(ID, { purge: true })).toEqual({ existed: true, dataKept: false, dataPath: '', trashPath: '' });
     expect(fs.existsSync(layout.root)).toBe(false);
     expect(fs.readdirSync(trashDir(disk))).toEqual([]);
 
@@ -101,13 +101,39 @@ describe('Instances (agent)', () => {
     fs.rmSync(disk, { recursive: true });
   });
 
+  it('never purges files mysqld has run on unless the caller showed they hold nothing the survivor lacks', async () => {
+    const started = () => {
+      const x = setup();
+      x.docker.containers.push(oldStyle(x.disk));
+      return x;
+    };
+    const a = started();
+    const agent = a.make();
+    await agent.list();
+    const rec = (await readRecord(a.layout))!;
+    fs.writeFileSync(path.join(a.layout.root, 'instance.json'), JSON.stringify({ ...rec, firstStartedAt: '2026-01-01T00:00:00.000Z' }));
+    const kept = await agent.remove(ID, { purge: true });
+    expect(kept.trashPath).toMatch(new RegExp(`^${trashDir(a.disk)}/${ID}-\\d{13}$`));
+    expect(fs.existsSync(path.join(kept.trashPath, 'instance.json'))).toBe(true);
+
+    const b = started();
+    const agentB = b.make();
+    await agentB.list();
+    const recB = (await readRecord(b.layout))!;
+    fs.writeFileSync(path.join(b.layout.root, 'instance.json'), JSON.stringify({ ...recB, firstStartedAt: '2026-01-01T00:00:00.000Z' }));
+    expect(await agentB.remove(ID, { purge: true, purgeStartedData: true })).toMatchObject({ existed: true, trashPath: '' });
+    expect(fs.readdirSync(trashDir(b.disk))).toEqual([]);
+    fs.rmSync(a.disk, { recursive: true });
+    fs.rmSync(b.disk, { recursive: true });
+  });
+
   it('keeps the files of a data directory mysqld has started on when asked to, and only then', async () => {
     const { disk, docker, make, layout } = setup();
     docker.containers.push(oldStyle(disk));
     const agent = make();
     await agent.list();
     // Never started (no firstStartedAt in the record): removed even when asked to keep.
-    expect(await agent.remove(ID, true)).toEqual({ existed: true, dataKept: false, dataPath: '' });
+    expect(await agent.remove(ID, { keepStartedData: true })).toMatchObject({ existed: true, dataKept: false, dataPath: '' });
     expect(fs.existsSync(layout.root)).toBe(false);
 
     const again = setup();
@@ -116,11 +142,11 @@ describe('Instances (agent)', () => {
     await b.list();
     const rec = (await readRecord(again.layout))!;
     fs.writeFileSync(path.join(again.layout.root, 'instance.json'), JSON.stringify({ ...rec, firstStartedAt: '2026-01-01T00:00:00.000Z' }));
-    expect(await b.remove(ID, true)).toEqual({ existed: true, dataKept: true, dataPath: again.layout.root });
+    expect(await b.remove(ID, { keepStartedData: true })).toEqual({ existed: true, dataKept: true, dataPath: again.layout.root, trashPath: '' });
     expect(again.docker.containers).toEqual([]);
     expect(fs.existsSync(again.layout.mycnf)).toBe(true);
     // Without the flag the same data goes to the trash.
-    expect(await b.remove(ID)).toEqual({ existed: true, dataKept: false, dataPath: '' });
+    expect(await b.remove(ID)).toMatchObject({ existed: true, dataKept: false, dataPath: '' });
     expect(fs.existsSync(again.layout.root)).toBe(false);
     fs.rmSync(disk, { recursive: true });
     fs.rmSync(again.disk, { recursive: true });

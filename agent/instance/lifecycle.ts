@@ -12,7 +12,7 @@ import { readRecord, recordFromLabels, writeRecord, type DesiredState } from './
 import { REPLICA_SECTION } from './mycnf';
 import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from './resize';
 import type { Shape } from '../../src/validate';
-import { checkLogin, configureUsers, setReadOnly, waitReady } from './sql';
+import { checkLogin, closeReadOnlyBypassOnSocket, configureUsers, setReadOnly, waitReady } from './sql';
 import { Templates } from './template';
 import { errorMessage } from '../../src/errors';
 
@@ -109,16 +109,20 @@ export class Instances {
   // keepStartedData: the containers go, but files on which mysqld has run stay (a create that
   // failed after mysqld's first start); the answer says whether they stayed, and where.
   // purge: the files are deleted at once rather than kept in the trash (their data lives on
-  // elsewhere: a migrated instance's old source, an abandoned copy).
-  remove(id: string, keepStartedData = false, purge = false): Promise<Removal> {
-    return this.lock.run(id, () => this.doRemove(id, keepStartedData, purge));
+  // elsewhere: a migrated instance's old source, an abandoned copy), but files mysqld has run on
+  // only with purgeStartedData (the manager found nothing in them the survivor lacks): a server
+  // that ran may have acknowledged a write, and nothing berth deletes may hold one.
+  remove(id: string, opts: { keepStartedData?: boolean; purge?: boolean; purgeStartedData?: boolean } = {}): Promise<Removal> {
+    return this.lock.run(id, () => this.doRemove(id, opts));
   }
 
   start(id: string): Promise<InstanceStatus> {
     return this.lock.run(id, async () => {
       const cur = await this.mustGet(id);
       await this.docker.start(cur.containerId);
-      await this.waitReady(cur.containerId, layoutFor(cur.diskPath, id));
+      const layout = layoutFor(cur.diskPath, id);
+      await this.waitReady(cur.containerId, layout);
+      await this.closeBypass(id, cur.flavor as Flavor, layout);
       return this.mustGet(id);
     });
   }
@@ -183,6 +187,7 @@ export class Instances {
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
     await markStarted(layout);
+    await this.closeBypass(spec.id, flavor, layout);
     await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin, this.ctx.mysqlTls?.ca);
     this.log.info({ instance: spec.id, port: spec.port, containerId: containerId.slice(0, 12) }, 'instance running');
@@ -243,24 +248,32 @@ export class Instances {
     }
   }
 
-  private async doRemove(id: string, keepStartedData: boolean, purge: boolean): Promise<Removal> {
+  private async doRemove(id: string, opts: { keepStartedData?: boolean; purge?: boolean; purgeStartedData?: boolean }): Promise<Removal> {
     const { removed, diskPath } = await this.containers.removeAll(id);
     const disks = diskPath ? [diskPath] : this.ctx.disks;
-    if (keepStartedData) {
-      const kept = await startedDataOn(disks, id);
-      if (kept) {
-        this.log.warn({ instance: id, dataPath: kept }, 'containers removed; data kept: mysqld had started on it');
-        return { existed: true, dataKept: true, dataPath: kept };
-      }
+    const started = await startedDataOn(disks, id);
+    if (opts.keepStartedData && started) {
+      this.log.warn({ instance: id, dataPath: started }, 'containers removed; data kept: mysqld had started on it');
+      return { existed: true, dataKept: true, dataPath: started, trashPath: '' };
     }
     const trashed = await removeInstanceFiles(disks, id);
     const existed = removed > 0 || trashed.length > 0;
+    const purge = Boolean(opts.purge && (!started || opts.purgeStartedData));
     if (purge && trashed.length) {
       const { failed } = await deleteTrashed(trashed);
       if (failed.length) this.log.warn({ instance: id, failed }, 'purging remove: files left in the trash until --trash-retention');
+    } else if (opts.purge && trashed.length) {
+      this.log.warn({ instance: id, trash: trashed }, 'not purged: mysqld ran on these files and nobody showed they hold nothing the survivor lacks; kept in the trash');
     }
     if (existed) this.log.info({ instance: id, purged: purge }, 'instance removed');
-    return { existed, dataKept: false, dataPath: '' };
+    return { existed, dataKept: false, dataPath: '', trashPath: purge ? '' : (trashed[0] ?? '') };
+  }
+
+  // At every boot, before anything else: a copy of data made before berth's accounts lost
+  // their read-only bypass (or an account given one by hand as root) is closed again.
+  private async closeBypass(id: string, flavor: Flavor, layout: Layout): Promise<void> {
+    const closed = await closeReadOnlyBypassOnSocket(flavor, layout.socket);
+    if (closed.length) this.log.warn({ instance: id, accounts: closed.map((a) => `${a.user}@${a.host}`) }, 'accounts that could write through read-only lost that right');
   }
 
   private async waitReady(containerId: string, layout: Layout): Promise<void> {
@@ -330,6 +343,8 @@ export interface Removal {
   existed: boolean;
   dataKept: boolean;
   dataPath: string;
+  // Where the files went when they stayed in the trash.
+  trashPath: string;
 }
 
 // Written once, the first time mysqld answers on this data directory.

@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import { invalidArgument } from '../../src/errors';
 import { connectSocket, connectTcp, run, waitFor } from '../../src/mysql/connect';
-import { dialectFor, type Flavor, type Statement } from '../../src/mysql/dialect';
+import type mysql from 'mysql2/promise';
+import { dialectFor, parseGrantee, type Dialect, type Flavor, type Statement } from '../../src/mysql/dialect';
 
 // SQL the agent runs on its instances, as root through the host side of the unix socket; what
 // differs between flavors comes from the Dialect.
@@ -56,6 +57,51 @@ export async function setReadOnly(flavor: Flavor, socket: string, on: boolean): 
 
 export async function setVariables(socket: string, vars: Record<string, string | number>): Promise<void> {
   await runOnSocket(socket, setVariableStatements(vars));
+}
+
+export interface Account {
+  user: string;
+  host: string;
+}
+
+type Sql = { d: Dialect; run(sts: Statement[]): Promise<void>; rows<T>(st: Statement): Promise<T[]> };
+
+// No account but root on the socket may write through read_only (docs/design.md, "Closed to
+// client writes from the first boot"). Accounts made by berth never can; one that can (data
+// made before this rule, a grant by hand as root) loses it here, and its sessions, whose global
+// privileges were fixed when they connected, are ended. Answers the accounts it closed.
+export async function closeReadOnlyBypass(s: Sql): Promise<Account[]> {
+  const rows = await s.rows<{ grantee: string; privilege: string }>(s.d.readOnlyBypassers());
+  const closed = new Map<string, Account>();
+  for (const r of rows) {
+    const a = parseGrantee(r.grantee);
+    await s.run(s.d.revokeReadOnlyBypass(a.user, a.host, r.privilege));
+    closed.set(`${a.user}@${a.host}`, a);
+  }
+  if (closed.size === 0) return [];
+  const users = new Set([...closed.values()].map((a) => a.user));
+  const sessions = await s.rows<{ id: number; user: string }>(s.d.clientConnections());
+  // 1094: the session ended by itself meanwhile.
+  for (const c of sessions.filter((c) => users.has(c.user))) await s.run([s.d.killConnection(Number(c.id))]).catch((err: { errno?: number }) => (err.errno === 1094 ? undefined : Promise.reject(err)));
+  return [...closed.values()];
+}
+
+// The same at a boot, on a fresh socket connection.
+export async function closeReadOnlyBypassOnSocket(flavor: Flavor, socket: string): Promise<Account[]> {
+  const conn = await connectSocket(socket);
+  try {
+    return await closeReadOnlyBypass(sessionOf(conn, dialectFor(flavor)));
+  } finally {
+    await conn.end();
+  }
+}
+
+function sessionOf(conn: mysql.Connection, d: Dialect): Sql {
+  return {
+    d,
+    run: (sts) => run(conn, sts),
+    rows: async <T>(st: Statement) => (await conn.query(st.sql, st.params))[0] as T[],
+  };
 }
 
 async function runOnSocket(socket: string, statements: Statement[]): Promise<void> {

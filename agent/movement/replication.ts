@@ -76,11 +76,10 @@ export class Replication {
     return withInstance(this.instances, id, status);
   }
 
-  // Read-only on or off (agent/movement/read-only.ts: what it revokes is recorded beside the
-  // instance and given back when it is writable again).
+  // Read-only on or off (agent/movement/read-only.ts).
   setReadOnly(req: SetReadOnlyRequest__Output): Promise<SetReadOnlyResponse> {
     return withInstance(this.instances, req.id, async (s) => {
-      const revoked = await setReadOnlyOn(s, layoutFor(s.inst.diskPath, s.inst.id).root, req.readOnly, req.restore);
+      const revoked = await setReadOnlyOn(s, layoutFor(s.inst.diskPath, s.inst.id).root, req.readOnly);
       if (req.persist) await this.persist(s, req.readOnly);
       return { revoked, executedGtids: await executedGtid(s) };
     });
@@ -176,5 +175,6 @@ async function status(s: Session): Promise<AgentReplicaStatus> {
     sourcePort: t.sourcePort,
     readOnly: Number(ro?.ro) === 1,
     flavor: s.d.flavor,
+    originGtids: String((await s.rows<{ gtid: string | null }>(s.d.originGtids()))[0]?.gtid ?? ''),
   };
 }

@@ -24,6 +24,8 @@ import type { Instances } from '../instance/lifecycle';
 import { tail } from './backup';
 import { connectDirect, openFd } from './direct';
 import { parseBinlogInfo, Progress } from './progress';
+import { readRecord } from '../instance/record';
+import { removeInstanceFiles } from '../instance/datadir';
 
 export interface SeedContext {
   docker: DockerEngine;
@@ -57,7 +59,12 @@ export async function* seedFromBackup(ctx: SeedContext, req: SeedInstanceRequest
     yield finished as SeedProgress;
     return;
   }
-  // Whatever an earlier attempt left is not trusted.
+  // Whatever an earlier attempt left is not trusted. Files mysqld ran on (a copy that booted
+  // and was then given up without its container) may hold acknowledged writes: to the trash.
+  if ((await readRecord(layout).catch(() => undefined))?.firstStartedAt) {
+    const [to] = await removeInstanceFiles([req.diskPath], req.id);
+    ctx.log.warn({ instance: req.id, trash: to }, 'a copy goes where mysqld had run: the old files are kept in the trash');
+  }
   await fs.rm(layout.root, { recursive: true, force: true });
   try {
     for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });

@@ -55,6 +55,9 @@ export interface PortalDeps {
   agents: ViewDeps['agents'];
   // Certificate revocation (RevokeCertificate); the guard checks callers against it (auth.revoked).
   revocations: RevocationState;
+  // The failover trigger's side: why a cluster has no writable primary, and acknowledging a
+  // blocked failover runs it at once.
+  failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -265,8 +268,8 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log) };
+  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

@@ -29,6 +29,7 @@ export const PORTAL_ROLES: Record<string, Role> = {
   RemoveReplica: 'operator',
   Switchover: 'operator',
   AcknowledgeFailover: 'operator',
+  ListDiscardedData: 'viewer',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',

@@ -111,8 +111,9 @@ describe('ClusterOps and the cluster operations', () => {
     const primary = agents.get(members[0]!.node)!;
     expect(primary.calls[0]).toBe(`create ${members[0]!.id} replica=true semisync=5000`);
     expect(primary.calls.slice(1, 4)).toEqual(['read-only true', 'user berth_repl binlog=true', 'user berth_monitor binlog=true monitor']);
-    // Writable last, after both replicas were made and pointed at it.
-    expect(primary.calls.at(-1)).toBe('read-only false persist');
+    // Writable last, after both replicas were made and pointed at it; not persisted: a member
+    // boots read-only whatever its role, and the manager opens the primary.
+    expect(primary.calls.at(-1)).toBe('read-only false');
     for (const m of members.slice(1)) expect(agents.get(m.node)!.calls).toEqual(expect.arrayContaining([`create ${m.id} replica=true semisync=5000`, `replicate from ${fleet.store.nodes.get(members[0]!.node)!.host}`]));
     expect(fleet.store.clusters.get('orders')).toMatchObject({ state: 'running', flavor: 'mysql' });
     expect(fleet.store.instances.inCluster('orders').every((m) => m.state === 'running')).toBe(true);
@@ -149,7 +150,7 @@ describe('ClusterOps and the cluster operations', () => {
     expect(op!.state, op!.error).toBe('succeeded');
     const [p, , t] = members;
     expect(agents.get(p!.node)!.calls.slice(0, 2)).toEqual(['read-only true', 'kill clients']);
-    expect(agents.get(t!.node)!.calls).toEqual(['reset replica', 'read-only false persist']);
+    expect(agents.get(t!.node)!.calls).toEqual(['reset replica', 'read-only false']);
     expect(agents.get(p!.node)!.calls.slice(2)).toEqual(['read-only true persist', `replicate from ${fleet.store.nodes.get(t!.node)!.host}`]);
     const roles = fleet.store.instances.inCluster('orders').map((m) => [m.name, m.clusterRole]);
     expect(roles[0]).toEqual(['orders-3', 'primary']);
@@ -170,7 +171,7 @@ describe('ClusterOps and the cluster operations', () => {
     // The cut-over gave writes back itself; the undo makes sure of it after re-pointing the target.
     expect(agents.get(p!.node)!.calls.slice(0, 3)).toEqual(['read-only true', 'kill clients', 'read-only false']);
     expect(agents.get(p!.node)!.calls.at(-1)).toBe('read-only false');
-    expect(agents.get(t!.node)!.calls).not.toContain('read-only false persist');
+    expect(agents.get(t!.node)!.calls).not.toContain('read-only false');
     expect(fleet.store.instances.get(p!.id)!.clusterRole).toBe('primary');
     expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ kind: 'switchover', outcome: 'aborted', fromInstance: p!.id, toInstance: t!.id });
   });

@@ -20,6 +20,8 @@ export interface ViewDeps {
   snapshot: Pick<Snapshot, 'get'>;
   scheduler: SchedulerConfig;
   agents: { for(node: string): AsyncClient<AgentClient> };
+  // Why no member takes writes, when that is so (the failover trigger's finding).
+  problem?: (cluster: string) => { sinceMs: number; reason: string; action: string } | undefined;
 }
 
 // One spelling per set (MariaDB reports binlog and slave positions side by side): the highest
@@ -102,7 +104,13 @@ export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Pr
     strategy: c.placement.strategy,
     createdAt: c.createdAt,
     message: c.message,
+    problem: problemText(d, c.name),
   };
+}
+
+function problemText(d: ViewDeps, cluster: string): string {
+  const p = d.problem?.(cluster);
+  return p ? `no writable primary since ${new Date(p.sinceMs).toISOString()}: ${p.reason}. ${p.action}` : '';
 }
 
 export function toHistoryEntry(h: ClusterHistoryRow): ClusterHistoryEntry {

@@ -48,15 +48,18 @@ function setup(primaryPort: number) {
   const submitted: Record<string, unknown>[] = [];
   const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-1' }), holder: () => undefined } as unknown as Engine;
   const replication = new ReplicationMap();
-  const agents = { for: () => ({}) } as unknown as AgentPool;
+  const opened: string[] = [];
+  const agents = { for: () => ({ setReadOnly: async (r: { id: string; readOnly: boolean }) => (opened.push(`${r.id} ${r.readOnly}`), {}) }) } as unknown as AgentPool;
   const trigger = new FailoverTrigger({ fleet, engine, agents, replication, log }, { ...DEFAULT_TRIGGER, ...DEFAULT_DETECTION, probeFailMs: 0 });
   const report = (node: string, id: string, s: Partial<AgentReplicationState__Output>) => replication.report(node, [{ id, replication: { ...up, measuredAtMs: Date.now(), ...s } }]);
   const replicasLost = () => {
     report('b', ids.b!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: primaryPort, ioConnecting: true });
     report('c', ids.c!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: primaryPort, ioConnecting: true });
   };
-  return { fleet, ids, submitted, trigger, report, replicasLost };
+  return { fleet, ids, submitted, trigger, report, replicasLost, opened };
 }
+
+const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('FailoverTrigger', () => {
   it('grants the write lease to the node of each cluster primary, and to no other node', async () => {
@@ -147,5 +150,40 @@ describe('FailoverTrigger', () => {
     expect(submitted).toEqual([]);
     expect(fleet.store.events.countOfKind('cluster.failover.blocked')).toBe(1);
     expect(trigger.failovers()).toEqual([expect.objectContaining({ cluster: 'orders', from: 'i-old', to: 'orders-1' })]);
+  });
+
+  it('a primary heard read-only (every member boots so) is opened once: reports read before the opening are not acted on again', async () => {
+    const { fleet, ids, trigger, report, opened } = setup(alivePort);
+    report('a', ids.a!, { readOnly: true });
+    await trigger.tick();
+    await settle();
+    // The same (stale) report at the next ticks, and a fresh one within the settle time.
+    await trigger.tick();
+    await settle();
+    report('a', ids.a!, { readOnly: true });
+    await trigger.tick();
+    await settle();
+    expect(opened).toEqual([`${ids.a} false`]);
+    expect(fleet.store.events.countOfKind('cluster.primary.opened')).toBe(1);
+    expect(fleet.store.events.countOfKind('cluster.lease.restored')).toBe(0);
+  });
+
+  it('a failover blocked by the anti-flap rule is a problem after the grace: why, since when, and ack-failover', async () => {
+    const { fleet, ids, trigger, report, replicasLost } = setup(deadPort);
+    fleet.recordClusterHistory({ cluster: 'orders', kind: 'failover', outcome: 'done', fromInstance: 'i-old', toInstance: ids.a!, startedAt: new Date().toISOString() });
+    report('a', ids.a!, { mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000 });
+    replicasLost();
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    const t0 = Date.now();
+    await trigger.tick(t0);
+    expect(trigger.problems(t0)).toEqual([]);
+    const p = trigger.problemOf('orders', t0 + DEFAULT_TRIGGER.noWriterGraceMs);
+    expect(p).toMatchObject({ cluster: 'orders', sinceMs: t0, action: 'berthctl cluster ack-failover orders runs the failover now' });
+    expect(p!.reason).toMatch(/^primary orders-1 is dead \(.*\) and its failover has been blocked by the anti-flap rule since /);
+    // Writable again (say, a DBA's switchover): no problem.
+    report('a', ids.a!, { mysqldUp: true, readOnly: false });
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'running', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    expect(trigger.problems(Date.now() + 60_000)).toEqual([]);
   });
 });

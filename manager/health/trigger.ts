@@ -12,7 +12,8 @@ import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { FailoverNotice } from './alerts/types';
 import { lastSeenDue, type Seen } from './last-seen';
-import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type ReplicaObservation } from './detect';
+import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
+import { explainNoWriter } from './no-writer';
 import { probeMysqld } from './probe';
 import type { ReplicationMap } from './replication';
 
@@ -29,9 +30,22 @@ export interface TriggerConfig extends DetectionThresholds {
   // A fenced member whose host answers is rebuilt from a copy of the primary (cluster-rebuild);
   // a failed rebuild is tried again after this long. 0: never (it stays fenced and stopped).
   rebuildRetryMs: number;
+  // A running cluster in which no member has taken writes for this long is a problem
+  // (`cluster_no_writable_primary`): longer than a switchover's or a failover's own window.
+  noWriterGraceMs: number;
 }
 
-export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000 };
+// Why a cluster has no writable primary, since when, and what a DBA does about it.
+export interface ClusterProblem {
+  cluster: string;
+  sinceMs: number;
+  reason: string;
+  action: string;
+}
+
+const OPEN_SETTLE_MS = 3000;
+
+export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000, noWriterGraceMs: 5000 };
 
 interface ProbeState {
   atMs: number;
@@ -47,7 +61,14 @@ export class FailoverTrigger {
   private timer: NodeJS.Timeout | undefined;
   private readonly probes = new Map<string, ProbeState>();
   private readonly leases = new Map<string, string[]>();
-  private readonly blockedSaid = new Set<string>();
+  // Per cluster: the judge's last verdict on its primary, and since when the anti-flap rule has
+  // held its failover back.
+  private readonly lastVerdicts = new Map<string, PrimaryVerdict>();
+  private readonly blockedSince = new Map<string, { reason: string; sinceMs: number }>();
+  // Per cluster: since when no member has taken writes, and why.
+  private readonly noWriter = new Map<string, ClusterProblem>();
+  // Per primary: when the manager last opened it (a report measured before that is stale).
+  private readonly openedAt = new Map<string, number>();
   private notices: FailoverNotice[] = [];
   private readonly busy = new Set<string>();
   private readonly rebuildTried = new Map<string, number>();
@@ -93,6 +114,24 @@ export class FailoverTrigger {
     return this.notices;
   }
 
+  // Clusters without a writable primary for longer than the grace (the alert, `cluster get`).
+  problems(now = Date.now()): ClusterProblem[] {
+    return [...this.noWriter.values()].filter((p) => now - p.sinceMs >= this.cfg.noWriterGraceMs);
+  }
+
+  problemOf(cluster: string, now = Date.now()): ClusterProblem | undefined {
+    return this.problems(now).find((p) => p.cluster === cluster);
+  }
+
+  // A DBA acknowledged the cluster's last failover: judge it now rather than at the next tick,
+  // so a failover the anti-flap rule held back starts at once. Answers the failover running.
+  async acknowledged(cluster: string): Promise<string | undefined> {
+    while (this.running) await new Promise((r) => setTimeout(r, 20));
+    await this.tick();
+    const op = this.d.engine.holder([{ kind: 'cluster', name: cluster }]);
+    return op?.type === 'cluster-failover' ? op.id : undefined;
+  }
+
   async tick(now = Date.now()): Promise<void> {
     if (this.running) return;
     this.running = true;
@@ -109,14 +148,22 @@ export class FailoverTrigger {
         if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
         notices.push(...this.unacknowledged(c, ms, now));
         for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
-        if (!primary || c.state !== 'running') continue;
+        if (!primary || c.state !== 'running') {
+          if (c.state === 'running') this.watchWriter(c, primary, now);
+          else this.noWriter.delete(c.name);
+          continue;
+        }
         for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) this.rebuild(c, f, now);
-        if (this.leaseFencedWhileAway(primary, now)) this.act(`lease:${primary.id}`, () => this.giveWritesBack(c, primary));
+        if (this.closedPrimary(primary, now)) this.act(`open:${primary.id}`, () => this.openPrimary(c, primary));
         for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
         const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
         for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
         if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
+        // After the judge: its verdict and the anti-flap rule's hold explain the state.
+        this.watchWriter(c, primary, now);
       }
+      const names = new Set(this.d.fleet.store.clusters.all().map((c) => c.name));
+      for (const m of [this.noWriter, this.lastVerdicts, this.blockedSince]) for (const k of m.keys()) if (!names.has(k)) m.delete(k);
       const members = new Set(this.d.fleet.store.clusters.all().flatMap((c) => this.d.fleet.store.instances.inCluster(c.name).map((m) => m.id)));
       for (const id of this.lastKnown.keys()) if (!members.has(id)) this.forget(id);
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
@@ -133,8 +180,9 @@ export class FailoverTrigger {
     const o = await this.observe(primary, replicas, now);
     const v = judgePrimary(o, this.cfg);
     this.logVerdict(c.name, primary, v, o);
+    this.lastVerdicts.set(c.name, v);
     if (v.state !== 'dead') {
-      this.blockedSaid.delete(c.name);
+      this.blockedSince.delete(c.name);
       return;
     }
     const past = this.d.fleet.store.clusters.history(c.name, 50).filter((h) => h.kind === 'failover');
@@ -142,10 +190,11 @@ export class FailoverTrigger {
     if (aborted && now - Date.parse(aborted.finishedAt) < this.cfg.retryAfterAbortMs) return;
     const blocked = failoverBlocked(past.filter((h) => h.outcome === 'done').map((h) => ({ atMs: Date.parse(h.finishedAt), acknowledged: h.acknowledged })), now, this.cfg.periodMs);
     if (blocked) {
-      if (!this.blockedSaid.has(c.name)) this.d.fleet.event('cluster.failover.blocked', c.name, `primary ${primary.name} is dead (${v.reason}) but no automatic failover: ${blocked}`);
-      this.blockedSaid.add(c.name);
+      if (!this.blockedSince.has(c.name)) this.d.fleet.event('cluster.failover.blocked', c.name, `primary ${primary.name} is dead (${v.reason}) but no automatic failover: ${blocked}`);
+      this.blockedSince.set(c.name, { reason: blocked, sinceMs: this.blockedSince.get(c.name)?.sinceMs ?? now });
       return;
     }
+    this.blockedSince.delete(c.name);
     this.submit(c, primary, v.reason, now);
   }
 
@@ -249,19 +298,54 @@ export class FailoverTrigger {
       .map((h) => ({ cluster: c.name, atMs: Date.parse(h.finishedAt), from: name(h.fromInstance), to: name(h.toInstance), message: h.message }));
   }
 
-  private leaseFencedWhileAway(p: InstanceRow, now: number): boolean {
-    const r = this.d.replication.get(p.id);
-    const n = this.d.fleet.snapshot.get(p.node);
-    return Boolean(r?.state.leaseFenced && r.state.readOnly && n && now - n.lastHeartbeatMs <= this.cfg.agentSilentMs && now - r.receivedAtMs <= this.cfg.agentSilentMs);
+  // Gather (the store, the primary's report, the judge, the engine) → explain (pure,
+  // no-writer.ts): since when, and why, no member of the cluster takes writes.
+  private watchWriter(c: ClusterRow, primary: InstanceRow | undefined, now: number): void {
+    const node = primary && this.d.fleet.snapshot.get(primary.node);
+    const heard = node ? node.lastHeartbeatMs : 0;
+    const agentFresh = now - heard <= this.cfg.agentSilentMs;
+    const rep = primary && this.d.replication.get(primary.id);
+    const report = rep && agentFresh && now - rep.receivedAtMs <= this.cfg.agentSilentMs ? { mysqldUp: rep.state.mysqldUp, readOnly: rep.state.readOnly, leaseFenced: rep.state.leaseFenced } : undefined;
+    const op = this.d.engine.holder([{ kind: 'cluster', name: c.name }]);
+    const step = op?.steps[op.state === 'rolling_back' ? op.undoStep : op.nextStep];
+    const v = explainNoWriter({
+      cluster: c.name,
+      primary: primary && { name: primary.name },
+      report,
+      agentSilentSinceMs: primary && !agentFresh ? heard || 1 : 0,
+      verdict: this.lastVerdicts.get(c.name),
+      blocked: this.blockedSince.get(c.name),
+      holder: op && { id: op.id, type: op.type, state: op.state, step: step?.name ?? '', error: op.error || step?.error || '' },
+    });
+    if (v.writable) {
+      this.noWriter.delete(c.name);
+      return;
+    }
+    this.noWriter.set(c.name, { cluster: c.name, sinceMs: this.noWriter.get(c.name)?.sinceMs ?? now, reason: v.reason, action: v.action });
   }
 
-  // The agent fenced a primary the store still names (the manager was away, not the primary):
-  // writes come back, unless an operation holds the cluster.
-  private async giveWritesBack(c: ClusterRow, p: InstanceRow): Promise<void> {
+  // The store's primary, heard from, answering and read-only: it booted so (a cluster member
+  // always does) or its agent fenced it while the manager was away. Not again on a report that
+  // may have been read before the last opening: one received within OPEN_SETTLE_MS of it (the
+  // agent reads about once a second and reports every heartbeat; its clock is not ours).
+  private closedPrimary(p: InstanceRow, now: number): boolean {
+    const r = this.d.replication.get(p.id);
+    const n = this.d.fleet.snapshot.get(p.node);
+    if (!r || !n || now - n.lastHeartbeatMs > this.cfg.agentSilentMs || now - r.receivedAtMs > this.cfg.agentSilentMs) return false;
+    return r.state.mysqldUp && r.state.readOnly && r.receivedAtMs > (this.openedAt.get(p.id) ?? 0) + OPEN_SETTLE_MS;
+  }
+
+  // Writes come back to the primary the store names, unless an operation holds the cluster.
+  // One event per opening: reports that still say read-only because they were measured before
+  // it are not acted on again.
+  private async openPrimary(c: ClusterRow, p: InstanceRow): Promise<void> {
     const cur = this.d.fleet.store.instances.get(p.id);
     if (!cur || cur.fenced || cur.clusterRole !== 'primary' || this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
-    await this.d.agents.for(p.node).setReadOnly({ id: p.id, readOnly: false, persist: false, restore: [{ user: p.adminUser, host: '%' }] }, 3000);
-    this.d.fleet.event('cluster.lease.restored', c.name, `${p.name} made writable again: its agent had fenced it while it could not reach the manager`);
+    const leaseFenced = Boolean(this.d.replication.get(p.id)?.state.leaseFenced);
+    await this.d.agents.for(p.node).setReadOnly({ id: p.id, readOnly: false }, 3000);
+    this.openedAt.set(p.id, Date.now());
+    if (leaseFenced) this.d.fleet.event('cluster.lease.restored', c.name, `${p.name} made writable again: its agent had fenced it while it could not reach the manager`);
+    else this.d.fleet.event('cluster.primary.opened', c.name, `${p.name} made writable: it had booted read-only, as every member does`);
   }
 
   // A replica whose mysqld restarted: replicas start with replication stopped by design (read

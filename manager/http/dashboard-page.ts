@@ -1,5 +1,6 @@
 // The dashboard: one self-contained page, no external scripts, fonts or styles (nothing to fetch
-// but /v1/capacity). The token comes from the URL fragment (#token=…, never sent to the server
+// but /v1/capacity and /v1/alerts: critical alerts, a cluster without a writable primary first,
+// stand above the nodes as problems). The token comes from the URL fragment (#token=…, never sent to the server
 // in the URL) or the form, and stays in sessionStorage for the tab.
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -25,6 +26,8 @@ export const DASHBOARD_HTML = `<!doctype html>
   .res .nums { grid-column: 2; font-size: 11px; color: #5b6575; }
   .legend { font-size: 12px; color: #ccd; } .legend i { display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 10px; vertical-align: middle; }
   #login { padding: 30px; } #error { color: #c62828; padding: 0 20px; }
+  #problems { padding: 0 20px; } .problem { background: #fff5f5; border-left: 5px solid #c62828; padding: 8px 12px; margin: 10px 0 0; border-radius: 4px; }
+  .problem b { color: #c62828; }
 </style>
 </head>
 <body>
@@ -36,6 +39,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 </header>
 <div id="error" role="alert"></div>
 <form id="login" hidden><label>Admin token <input id="token" type="password" autocomplete="off"></label> <button>Show</button></form>
+<section id="problems" data-testid="problems" aria-live="polite"></section>
 <main id="nodes" data-testid="nodes"></main>
 <script>
 (function () {
@@ -76,9 +80,18 @@ export const DASHBOARD_HTML = `<!doctype html>
     }).join('');
     el('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
   }
+  // No writable primary first: the application behind it is down.
+  function renderProblems(alerts) {
+    var crit = alerts.items.filter(function (a) { return a.severity === 'critical'; });
+    crit.sort(function (a, b) { return (b.rule === 'cluster_no_writable_primary') - (a.rule === 'cluster_no_writable_primary'); });
+    el('problems').innerHTML = crit.map(function (a) {
+      return '<div class="problem" data-rule="' + esc(a.rule) + '" data-subject="' + esc(a.subject) + '"><b>PROBLEM</b> ' + esc(a.rule) + ' · ' + esc(a.subject) + ': ' + esc(a.message) + '</div>';
+    }).join('');
+  }
   function load() {
     var t = sessionStorage.getItem('berthToken');
     var headers = t ? { authorization: 'Bearer ' + t } : {};
+    fetch('/v1/alerts', { headers: headers }).then(function (res) { return res.ok ? res.json().then(renderProblems) : undefined; }).catch(function () {});
     fetch('/v1/capacity', { headers: headers }).then(function (res) {
       if (res.status === 401) { el('login').hidden = false; el('error').textContent = 'an admin token is needed: the manager printed it on its first start and keeps it in <state-dir>/admin-token (cat .berth/admin-token, or docker-compose exec manager cat /var/lib/berth/admin-token); paste it here or open this page as /#token=<token>'; return; }
       if (!res.ok) throw new Error('HTTP ' + res.status);

@@ -54,6 +54,8 @@ export interface AdminDeps {
   expander?: Expander;
   // Replicated clusters' views ask members' agents for their replication status.
   agents?: ViewDeps['agents'];
+  // A cluster's PROBLEM while no member takes writes (the failover trigger).
+  clusterProblem?: ViewDeps['problem'];
 }
 
 export interface AdminContext extends AdminDeps {

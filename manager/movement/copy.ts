@@ -1,17 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
-import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
 import { backupGrant } from '../../src/tls/grant';
+import { discardCopy, type OnDiscarded } from './discard';
 import { throwIfAborted, type Endpoint, type MovementOptions, type TargetEndpoint } from './types';
 
 export interface CopyResult {
   method: 'mariabackup' | 'clone';
-  // Accounts of the target that lost the right to write through read-only (see ReplicaLink).
-  targetRevoked: MysqlAccount[];
   // The copy's GTID position (MariaDB) or executed set (MySQL).
   gtidPosition: string;
   // The target server knows the position already (CLONE); otherwise makeReplica sets it.
@@ -26,23 +24,25 @@ export interface CopyOptions extends MovementOptions {
   createDeadlineMs?: number;
   // The whole copy (stream and prepare, or CLONE).
   copyDeadlineMs?: number;
+  // A failed target mysqld had run on went to the trash instead (discard.ts): record where.
+  onDiscarded?: OnDiscarded;
 }
 
 // Makes `target` a new instance holding a hot physical copy of `source`, started as a replica
 // (read-only, replication not started). MariaDB: the target agent pulls mariabackup's stream
 // from the source agent, then starts mysqld on it; MySQL: the target starts empty, then CLONEs.
-// On failure the target is removed, so a retry starts from nothing.
+// On failure the target is removed, so a retry starts from nothing: deleted when it never ran
+// or holds nothing the source lacks, else kept in the trash (opts.onDiscarded).
 export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyOptions = {}): Promise<CopyResult> {
   if (source.flavor !== target.flavor) throw new Error(`cannot copy ${source.flavor} instance ${source.id} into a ${target.flavor} instance`);
   const t0 = Date.now();
   try {
     const done = source.flavor === 'mariadb' ? await copyByBackup(source, target, opts) : await copyByClone(source, target, opts);
-    // my.cnf starts it read-only; this also stops accounts that could write through that.
-    const { revoked } = await target.agent.setReadOnly({ id: target.id, readOnly: true });
+    // my.cnf starts it read-only; on MySQL this adds super_read_only.
+    await target.agent.setReadOnly({ id: target.id, readOnly: true });
     const seconds = (Date.now() - t0) / 1000;
     return {
       method: done.method === 'clone' ? 'clone' : 'mariabackup',
-      targetRevoked: revoked,
       gtidPosition: done.gtidPosition,
       positionApplied: done.positionApplied,
       bytes: done.bytesDone,
@@ -50,8 +50,9 @@ export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyO
       bytesPerSecond: seconds > 0 ? Math.round(done.bytesDone / seconds) : 0,
     };
   } catch (err) {
-    // Purged: the source still has it all, and a retry needs the disk space again.
-    await target.agent.removeInstance({ id: target.id, diskPath: target.create.diskPath, purge: true }, 120_000).catch(() => undefined);
+    // Deleted when the source has all of it (a retry needs the disk space again).
+    const gone = await discardCopy({ ...target, diskPath: target.create.diskPath ?? '' }, source).catch(() => undefined);
+    if (gone && !gone.purged) opts.onDiscarded?.(gone);
     throw err;
   }
 }

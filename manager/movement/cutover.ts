@@ -1,4 +1,3 @@
-import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import { errorMessage } from '../../src/errors';
 import { hasAll } from './decide';
 import { sleep, type Endpoint, type MovementOptions } from './types';
@@ -10,9 +9,8 @@ export interface CutOverOptions extends MovementOptions {
   // From the moment writes stop: past this the cut-over is abandoned and the source is made
   // writable again.
   deadlineMs: number;
-  // Accounts to give the right to write through read-only back to on the target once it is
-  // the primary (ReplicaLink.targetRevoked).
-  targetRestore?: MysqlAccount[];
+  // The target is a cluster member: see promote().
+  bootReadOnly?: boolean;
 }
 
 export type CutOverResult =
@@ -58,10 +56,9 @@ export async function cutOver(source: Endpoint, target: Endpoint, opts: CutOverO
 export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOverOptions): Promise<StopWritesResult> {
   const t0 = Date.now();
   const deadline = t0 + opts.deadlineMs;
-  let revoked: MysqlAccount[] = [];
   try {
     opts.onProgress?.({ phase: 'cut-over: source read-only' });
-    revoked = (await source.agent.setReadOnly({ id: source.id, readOnly: true })).revoked;
+    await source.agent.setReadOnly({ id: source.id, readOnly: true });
     if (opts.graceMs > 0) await sleep(Math.min(opts.graceMs, Math.max(0, deadline - Date.now())), opts.signal);
     const k = await source.agent.killClientConnections({ id: source.id }, Math.max(1000, deadline - Date.now()));
     opts.onProgress?.({ phase: 'cut-over: target applying the last transactions' });
@@ -73,7 +70,7 @@ export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOv
     }
     return { ok: true, startedAt: t0, finalGtid: k.executedGtids, killed: k.killed };
   } catch (err) {
-    await source.agent.setReadOnly({ id: source.id, readOnly: false, restore: revoked });
+    await source.agent.setReadOnly({ id: source.id, readOnly: false });
     return { ok: false, blockedMs: Date.now() - t0, reason: errorMessage(err) };
   }
 }
@@ -81,11 +78,13 @@ export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOv
 // The half after the point of no return: stop and forget replication on the target and make it
 // writable (also after a restart). Idempotent, so it can be retried until it works; a failure
 // is CutOverIncomplete (roll forward, never undo: the source stays read-only).
-export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'targetRestore' | 'onProgress'>): Promise<void> {
+// `bootReadOnly`: the target is a cluster member, which boots read-only whatever its role (its
+// my.cnf keeps the replica lines; the manager opens the primary); a standalone target drops them.
+export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'onProgress' | 'bootReadOnly'>): Promise<void> {
   try {
     opts.onProgress?.({ phase: 'cut-over: target writable' });
     await target.agent.resetReplica({ id: target.id });
-    await target.agent.setReadOnly({ id: target.id, readOnly: false, persist: true, restore: opts.targetRestore ?? [] });
+    await target.agent.setReadOnly({ id: target.id, readOnly: false, persist: !opts.bootReadOnly });
   } catch (err) {
     throw new CutOverIncomplete(`cut-over of ${source.id} to ${target.id} stopped after the source turned read-only for good: ${errorMessage(err)}`);
   }

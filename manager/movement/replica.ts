@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import type { AgentReplicaStatus__Output } from '../../src/gen/berth/v1/AgentReplicaStatus';
 import { isCaughtUp, lagTransactions, replicationBroken, type LagLimits } from './decide';
 import type { CopyResult } from './copy';
@@ -12,9 +11,6 @@ export interface ReplicaLink {
   host: string;
   // The account is the cluster's, present on every member: releaseReplica leaves it alone.
   shared?: boolean;
-  // Accounts on the replica that lost the right to write through read-only while it is one
-  // (MariaDB's READ_ONLY ADMIN); cutOver gives it back on promotion (CutOverOptions.targetRestore).
-  targetRevoked: MysqlAccount[];
 }
 
 const POLL_MS = 200;
@@ -27,17 +23,17 @@ const POLL_MS = 200;
 export async function makeReplica(
   target: Endpoint,
   source: Endpoint,
-  from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'> & Partial<Pick<CopyResult, 'targetRevoked'>>,
+  from: Pick<CopyResult, 'gtidPosition' | 'positionApplied'>,
   opts: MovementOptions & { startTimeoutMs?: number; account?: { user: string; password: string } } = {},
 ): Promise<ReplicaLink> {
   const shared = opts.account;
-  const link: ReplicaLink = shared ? { user: shared.user, host: '%', shared: true, targetRevoked: [] } : { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%', targetRevoked: [] };
+  const link: ReplicaLink = shared ? { user: shared.user, host: '%', shared: true } : { user: `berth_repl_${target.id.slice(2, 14)}`, host: '%' };
   const password = shared?.password ?? randomBytes(18).toString('base64url');
   if (!shared) await source.agent.createReplicationUser({ id: source.id, user: link.user, host: link.host, password });
   try {
-    // Read-only for every account, also those that could write through read_only (and
-    // super_read_only on MySQL): a replica that takes a write diverges from its source.
-    link.targetRevoked = [...(from.targetRevoked ?? []), ...(await target.agent.setReadOnly({ id: target.id, readOnly: true })).revoked];
+    // Read-only (and super_read_only on MySQL): a replica that takes a write diverges from its
+    // source.
+    await target.agent.setReadOnly({ id: target.id, readOnly: true });
     await target.agent.configureReplica({
       id: target.id,
       sourceHost: source.host,

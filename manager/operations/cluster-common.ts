@@ -1,6 +1,6 @@
-import { copy, makeReplica, type MovementProgress } from '../movement/index';
+import { copy, discardCopy, makeReplica, type MovementProgress } from '../movement/index';
 import { endpointOf, memberRow, mustCluster, primaryOf, targetOf } from '../clusters/members';
-import type { OperationDeps } from './deps';
+import { discardRecorder, type OperationDeps } from './deps';
 import { removeContainer } from './create';
 import type { StepContext } from './types';
 
@@ -16,8 +16,9 @@ export interface SeedOut {
 const phaseOf = (name: string, p: MovementProgress) => `${name}: ${p.phase}${p.lagTransactions !== undefined ? ` (lag ${p.lagTransactions} transactions)` : ''}`;
 
 // A new member from a hot copy of the primary (mariabackup stream or CLONE), then replicating
-// from it by GTID with the cluster's replication account. copy() removes a failed target, so
-// a retry starts from nothing.
+// from it by GTID with the cluster's replication account. A failed copy or replica set-up is
+// removed, so a retry starts from nothing: deleted when the primary has all it holds, else kept
+// in the trash and recorded (berthctl instance discarded).
 export async function seedReplica(d: OperationDeps, ctx: StepContext<unknown>, clusterName: string, replicaId: string): Promise<SeedOut> {
   const c = mustCluster(d, clusterName);
   const primary = primaryOf(d, clusterName);
@@ -26,8 +27,15 @@ export async function seedReplica(d: OperationDeps, ctx: StepContext<unknown>, c
   const src = endpointOf(d, primary);
   const tgt = targetOf(d, r, c, primary.flavor);
   const onProgress = (p: MovementProgress) => ctx.progress({ phase: phaseOf(r.name, p), ...(p.bytesTotal ? { bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal } : {}) });
-  const done = await copy(src, tgt, { onProgress, signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs });
-  await makeReplica(tgt, src, done, { onProgress, signal: ctx.signal, account: { user: c.replUser, password: c.replPassword } });
+  const onDiscarded = discardRecorder(d, ctx, r.id, r.node, `a copy of the primary ${primary.name} that failed`);
+  const done = await copy(src, tgt, { onProgress, signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs, onDiscarded });
+  try {
+    await makeReplica(tgt, src, done, { onProgress, signal: ctx.signal, account: { user: c.replUser, password: c.replPassword } });
+  } catch (err) {
+    const gone = await discardCopy({ ...tgt, diskPath: r.diskPath, node: r.node }, src, d.agentRemoveDeadlineMs).catch(() => undefined);
+    if (gone) onDiscarded(gone);
+    throw err;
+  }
   const seen = await tgt.agent.inspectInstance({ id: r.id });
   await d.fleet.commit(() => d.fleet.updateInstance(r.id, { state: 'creating', flavor: seen.flavor, version: seen.version, containerId: seen.containerId }));
   return { method: done.method, bytes: done.bytes, seconds: done.seconds, bytesPerSecond: done.bytesPerSecond };

@@ -1,4 +1,3 @@
-import type { MysqlAccount } from '../../src/gen/berth/v1/MysqlAccount';
 import { createRequest, endpointOf, memberRow, mustCluster } from '../clusters/members';
 import { MONITOR_USER } from '../clusters/types';
 import type { OperationDeps } from './deps';
@@ -52,18 +51,14 @@ async function createPrimary(d: OperationDeps, ctx: Ctx): Promise<{ containerId:
   return { containerId: res.containerId, flavor: res.flavor, version: res.version };
 }
 
-// Read-only for every account (MariaDB's admin could write through read_only until its
-// READ_ONLY ADMIN is taken: kept in the output to give back when the primary opens), then the
-// accounts replicas and the manager use, written to the binlog so every member gets them.
-async function accounts(d: OperationDeps, ctx: Ctx): Promise<{ revoked: MysqlAccount[] }> {
+// Read-only (super_read_only too on MySQL), then the accounts replicas and the manager use,
+// written to the binlog so every member gets them.
+async function accounts(d: OperationDeps, ctx: Ctx): Promise<void> {
   const c = mustCluster(d, ctx.params.cluster);
   const ep = endpointOf(d, memberRow(d, ctx.params.primaryId));
-  const before = ctx.output<{ revoked: MysqlAccount[] }>('primary-accounts');
-  const { revoked } = await ep.agent.setReadOnly({ id: ep.id, readOnly: true });
+  await ep.agent.setReadOnly({ id: ep.id, readOnly: true });
   await ep.agent.createReplicationUser({ id: ep.id, user: c.replUser, password: c.replPassword, binlog: true });
   await ep.agent.createReplicationUser({ id: ep.id, user: c.monitorUser || MONITOR_USER, password: c.monitorPassword, binlog: true, monitor: true });
-  // A retry finds nothing left to revoke: keep what the first attempt took.
-  return { revoked: revoked.length ? revoked : (before?.revoked ?? []) };
 }
 
 // One after another: a MySQL donor serves one CLONE at a time ("Too many concurrent clone
@@ -74,12 +69,11 @@ async function seedAll(d: OperationDeps, ctx: Ctx): Promise<Record<string, SeedO
   return out;
 }
 
-// Only now, with every replica replicating, does the primary take writes (and keep taking them
-// after a restart: persist drops the read-only lines from its my.cnf).
+// Only now, with every replica replicating, does the primary take writes. Not persisted: a
+// member boots read-only whatever its role, and only the manager opens the primary again.
 async function openPrimary(d: OperationDeps, ctx: Ctx): Promise<void> {
   const ep = endpointOf(d, memberRow(d, ctx.params.primaryId));
-  const revoked = ctx.output<{ revoked: MysqlAccount[] }>('primary-accounts')?.revoked ?? [];
-  await ep.agent.setReadOnly({ id: ep.id, readOnly: false, persist: true, restore: revoked });
+  await ep.agent.setReadOnly({ id: ep.id, readOnly: false });
   await markRunning(d, [ctx.params.primaryId, ...ctx.params.replicaIds]);
   d.fleet.setClusterState(ctx.params.cluster, 'running', { message: '' });
   d.fleet.event('cluster.created', ctx.params.cluster, `cluster ${ctx.params.cluster} running: primary ${memberRow(d, ctx.params.primaryId).name}, ${ctx.params.replicaIds.length} replicas`);

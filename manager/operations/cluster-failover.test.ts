@@ -100,7 +100,8 @@ describe('cluster-failover operation', () => {
     agents.get('c')!.status = { received: `${P}:1-99`, executed: `${P}:1-99` };
     const op = await run();
     expect(op.state, op.error).toBe('succeeded');
-    expect(agents.get('b')!.calls).toEqual(['stop-io true', `wait ${P}:1-100`, 'reset', 'read-only false persist true']);
+    // Writable, not persisted: a member boots read-only whatever its role.
+    expect(agents.get('b')!.calls).toEqual(['stop-io true', `wait ${P}:1-100`, 'reset', 'read-only false persist undefined']);
     expect(agents.get('c')!.calls).toEqual(['stop-io true', 'read-only true persist true', 'replicate from 127.0.0.22:3301 as berth_repl']);
     expect(agents.get('a')!.calls).toEqual(['stop-instance']);
     const members = fleet.store.instances.inCluster('orders');

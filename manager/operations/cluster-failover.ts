@@ -157,7 +157,9 @@ async function promote(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
   const i = mustInstance(d, c.id);
   const agent = agentOf(d, i);
   await agent.resetReplica({ id: i.id }, cfg.agentDeadlineMs);
-  const res = await agent.setReadOnly({ id: i.id, readOnly: false, persist: true, restore: [{ user: i.adminUser, host: '%' }] }, cfg.agentDeadlineMs);
+  // Not persisted: a cluster member boots read-only whatever its role, and the manager opens the
+  // primary (the trigger's openPrimary), so a restart never makes a server writable by itself.
+  const res = await agent.setReadOnly({ id: i.id, readOnly: false }, cfg.agentDeadlineMs);
   ctx.log.warn({ cluster: ctx.params.cluster, from: old.name, to: i.name }, 'failover: replica promoted');
   return { promotedAtMs: Date.now(), executedGtids: res.executedGtids };
 }

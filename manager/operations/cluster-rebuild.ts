@@ -1,11 +1,12 @@
-import { count, describe, isEmpty } from '../../src/mysql/gtid';
+import { count, describe } from '../../src/mysql/gtid';
+import { unseenTransactions } from '../../src/mysql/origins';
 import type { Flavor } from '../../src/mysql/dialect';
 import { memberRow, mustCluster, primaryOf } from '../clusters/members';
-import { errantTransactions, lostWindow } from '../movement/decide';
+import { lostWindow } from '../movement/decide';
 import type { InstanceRow } from '../store/instances';
 import { sleep } from '../movement/types';
-import { markRunning, removeMembers, seedReplica, type SeedOut } from './cluster-common';
-import type { OperationDeps } from './deps';
+import { markRunning, seedReplica, type SeedOut } from './cluster-common';
+import { discardRecorder, type OperationDeps } from './deps';
 import type { OperationType, StepContext } from './types';
 
 export interface RebuildParams {
@@ -17,7 +18,8 @@ export interface RebuildParams {
 export interface RebuildCheck {
   executedGtids: string;
   primaryExecutedGtids: string;
-  // Its transactions the current primary lacks: they are not the cluster's and are discarded.
+  // Its transactions the current primary lacks (src/mysql/origins.ts): not the cluster's; its
+  // data goes to the trash with them recorded (berthctl instance discarded).
   errant: string;
   errantCount: number;
 }
@@ -39,8 +41,9 @@ export function clusterRebuildOperation(d: OperationDeps): OperationType<Rebuild
     failed: (ctx, f) => fleet.event('cluster.rebuild-failed', ctx.params.cluster, `rebuild of ${memberName(d, ctx)} failed (it stays fenced): ${f.error}`),
     steps: [
       { name: 'check-errant', timeoutMs: BOOT_MS + 10_000, run: (ctx) => checkErrant(d, ctx) },
-      // Past this point its old data is gone: roll forward (retries, then stuck) until it is rebuilt.
-      { name: 'remove-old', pointOfNoReturn: true, retries: 3, backoffMs: 2000, run: (ctx) => removeMembers(d, [ctx.params.instanceId]) },
+      // Past this point its old data is in the trash: roll forward (retries, then stuck) until it
+      // is rebuilt.
+      { name: 'remove-old', pointOfNoReturn: true, retries: 3, backoffMs: 2000, run: (ctx) => removeOld(d, ctx) },
       { name: 'seed', retries: 2, backoffMs: 5000, timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, ctx.params.instanceId) },
       {
         name: 'unfence',
@@ -65,18 +68,19 @@ async function checkErrant(d: OperationDeps, ctx: Ctx): Promise<RebuildCheck> {
   if (!m.fenced) throw new Error(`${m.name} is not fenced: only a fenced member is rebuilt`);
   const primary = primaryOf(d, c.name);
   const agent = d.agents.for(m.node);
+  // It boots read-only (the agent writes the replica lines into its my.cnf first, and no account
+  // writes through read_only); super_read_only too on MySQL, then read.
   await agent.startInstance({ id: m.id, readOnly: true }, BOOT_MS);
-  await readExecuted(d, m.node, m.id, ctx.signal);
-  // Read-only also for accounts that may write through read_only (MySQL super_read_only, MariaDB's
-  // READ_ONLY ADMIN), then read again: nothing written meanwhile goes unrecorded.
+  await readStatus(d, m.node, m.id, ctx.signal);
   await agent.setReadOnly({ id: m.id, readOnly: true }, AGENT_MS);
-  const final = await readExecuted(d, m.node, m.id, ctx.signal);
+  const mine = await readStatus(d, m.node, m.id, ctx.signal);
+  const final = mine.executedGtids;
   // Nothing but the manager reads it, and it goes at the next step: stopped meanwhile.
   await agent.stopInstance({ id: m.id }, AGENT_MS * 6);
   const p = await d.agents.for(primary.node).getReplicaStatus({ id: primary.id }, AGENT_MS);
   const flavor = (c.flavor || m.flavor) as Flavor;
-  const errant = errantTransactions(flavor, final, p.executedGtids);
-  const out = { executedGtids: final, primaryExecutedGtids: p.executedGtids, errant: isEmpty(errant) ? '' : describe(errant), errantCount: count(errant) };
+  const errant = unseenTransactions(flavor, mine.originGtids, p.originGtids);
+  const out = { executedGtids: final, primaryExecutedGtids: p.executedGtids, errant: errant.gtids, errantCount: errant.count };
   d.fleet.event('cluster.rebuild.errant', c.name, out.errant
     ? `${m.name} had transactions the primary ${primary.name} lacks (not the cluster's, discarded by its rebuild): ${out.errant}`
     : `${m.name} had no transaction the primary ${primary.name} lacks; rebuilt from a copy all the same`);
@@ -99,12 +103,31 @@ export function measureLostWindow(d: OperationDeps, cluster: string, m: Instance
     : `failover ${h.operationId} lost no transaction: ${m.name} had committed none the promoted replica lacked`);
 }
 
+// Its containers go; its data stays in the disk's trash (it may hold writes the primary lacks:
+// check-errant recorded which), recorded with where it is.
+async function removeOld(d: OperationDeps, ctx: Ctx): Promise<{ trashPath: string }> {
+  const m = memberRow(d, ctx.params.instanceId);
+  const r = await d.agents.for(m.node).removeInstance({ id: m.id, node: m.node, diskPath: m.diskPath }, d.agentRemoveDeadlineMs ?? 120_000);
+  const check = ctx.output<RebuildCheck>('check-errant');
+  if (r.trashPath) {
+    discardRecorder(d, ctx, m.id, m.node, `fenced ${m.clusterRole} rebuilt from a copy of the primary`)({
+      existed: true,
+      purged: false,
+      trashPath: r.trashPath,
+      unseenGtids: check?.errant ?? '',
+      unseenCount: check ? check.errantCount : -1,
+      disks: r.disks ?? [],
+    });
+  }
+  return { trashPath: r.trashPath };
+}
+
 // mysqld answers a moment after its container starts (crash recovery after a kill).
-async function readExecuted(d: OperationDeps, node: string, id: string, signal: AbortSignal): Promise<string> {
+async function readStatus(d: OperationDeps, node: string, id: string, signal: AbortSignal): Promise<{ executedGtids: string; originGtids: string }> {
   const deadline = Date.now() + BOOT_MS;
   for (;;) {
     try {
-      return (await d.agents.for(node).getReplicaStatus({ id }, AGENT_MS)).executedGtids;
+      return await d.agents.for(node).getReplicaStatus({ id }, AGENT_MS);
     } catch (err) {
       if (Date.now() > deadline) throw err;
       await sleep(500, signal);

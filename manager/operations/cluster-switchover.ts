@@ -126,7 +126,7 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
   const tgt = endpointOf(d, memberRow(d, to));
   let out: CutOut;
   try {
-    const r = await cutOver(src, tgt, { graceMs: SWITCHOVER.graceMs, deadlineMs: SWITCHOVER.cutOverDeadlineMs, onProgress: report(ctx) });
+    const r = await cutOver(src, tgt, { graceMs: SWITCHOVER.graceMs, deadlineMs: SWITCHOVER.cutOverDeadlineMs, onProgress: report(ctx), bootReadOnly: true });
     if (!r.ok) throw new Error(`cut-over abandoned after ${r.blockedMs} ms, ${memberRow(d, from).name} takes writes again: ${r.reason}`);
     out = { blockedMs: r.blockedMs, finalGtid: r.finalGtid, killed: r.killed };
   } catch (err) {

@@ -2,6 +2,7 @@ import type { AgentPool } from '../agents/pool';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { InstanceRow } from '../store/instances';
+import type { OnDiscarded } from '../movement/discard';
 import type { Subject } from './types';
 
 // What operation types are built from: the fleet state owner (every change to nodes and
@@ -48,5 +49,27 @@ export function agentCreateRequest(i: InstanceRow, requireTls = false) {
     serverId: i.serverId,
     adminUser: i.adminUser,
     adminPassword: i.adminPassword,
+  };
+}
+
+// Records a copy that went to the trash instead of being deleted (movement/discard.ts): where it
+// is and what it held that the server that stayed lacks, in the store and an event.
+export function discardRecorder(d: OperationDeps, ctx: { opId: string }, instanceId: string, node: string, reason: string): OnDiscarded {
+  return (g) => {
+    if (g.purged) return;
+    const i = d.fleet.store.instances.get(instanceId);
+    d.fleet.recordDiscard({
+      instanceId,
+      instanceName: i?.name ?? instanceId,
+      cluster: i?.clusterName ?? '',
+      node,
+      path: g.trashPath,
+      flavor: i?.flavor ?? '',
+      image: i?.image ?? '',
+      unseenGtids: g.unseenGtids,
+      unseenCount: g.unseenCount,
+      reason,
+      operationId: ctx.opId,
+    });
   };
 }

@@ -38,14 +38,17 @@ class FakeAgent {
     return { state: 'running' };
   }
   freeAfterRemove = 100 * G;
-  removes: { id: string; node?: string; diskPath?: string; purge?: boolean }[] = [];
-  async removeInstance(r: { id: string; node?: string; diskPath?: string; purge?: boolean }) {
+  removes: { id: string; node?: string; diskPath?: string; purge?: boolean; purgeStartedData?: boolean }[] = [];
+  async removeInstance(r: { id: string; node?: string; diskPath?: string; purge?: boolean; purgeStartedData?: boolean }) {
     this.call('removeInstance');
     this.removes.push(r);
     this.writable.delete(r.id);
-    // What the disk measured after the removal (the files gone).
-    return { existed: true, disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: this.freeAfterRemove }] };
+    // What the disk measured after the removal (the files gone); started data not shown to hold
+    // nothing the survivor lacks stays in the trash, as the agent does.
+    return { existed: true, disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: this.freeAfterRemove }], trashPath: r.purgeStartedData ? '' : `/d/berth/.trash/${r.id}-1` };
   }
+  // What this server's origins wrote last (MariaDB: binlog state and slave position).
+  origins = '0-1-10';
   async setReadOnly(r: { id: string; readOnly: boolean }) {
     this.call(`setReadOnly(${r.readOnly})`);
     if (r.readOnly) this.writable.delete(r.id);
@@ -65,7 +68,7 @@ class FakeAgent {
     return {};
   }
   async getReplicaStatus() {
-    return { ioRunning: true, sqlRunning: true, secondsBehind: 0, executedGtids: '0-1-10', lastIoError: '', lastSqlError: '' };
+    return { ioRunning: true, sqlRunning: true, secondsBehind: 0, executedGtids: '0-1-10', lastIoError: '', lastSqlError: '', originGtids: this.origins };
   }
   async killClientConnections() {
     this.call('killClientConnections');
@@ -124,11 +127,27 @@ describe('migrate operation', () => {
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ node: 'b', cpuMillis: 1500 });
     expect([...agents.b.writable]).toEqual([instance.id]);
     expect(agents.a.calls.at(-1)).toBe('removeInstance');
-    // Retired for good, not trashed: the target holds every commit, and a trashed copy would
-    // keep the space the move was meant to free on a's disk.
-    expect(agents.a.removes).toEqual([{ id: instance.id, node: 'a', diskPath: instance.diskPath, purge: true }]);
+    // Retired for good, not trashed: the target holds every commit (read, not assumed), and a
+    // trashed copy would keep the space the move was meant to free on a's disk.
+    expect(agents.a.removes).toEqual([{ id: instance.id, node: 'a', diskPath: instance.diskPath, purge: true, purgeStartedData: true }]);
+    expect(fleet.store.discarded.list('', 10)).toEqual([]);
     // The space the purge freed counts for placements at once, not a heartbeat later.
     expect(fleet.snapshot.get('a')!.disks[0]!.freeBytes).toBe(60 * G);
+  });
+
+  it('a source that holds a transaction the target lacks is not deleted: kept in the trash and recorded with what it held', async () => {
+    const { fleet, agents, engine, x, instance } = await setup();
+    // A write reached the source after the final set (what the read-only guard exists to stop).
+    agents.a.origins = '0-1-10,0-1-12';
+    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const done = (await engine.wait(op.id, 10_000))!;
+    expect(done.state, done.error).toBe('succeeded');
+    expect(agents.a.removes.at(-1)).toMatchObject({ purge: true, purgeStartedData: false });
+    expect(JSON.parse(done.steps.at(-1)!.output)).toMatchObject({ purged: false, trashPath: `/d/berth/.trash/${instance.id}-1`, unseenGtids: '0-1-12' });
+    expect(fleet.store.discarded.list('one', 10)).toEqual([
+      expect.objectContaining({ instanceId: instance.id, node: 'a', path: `/d/berth/.trash/${instance.id}-1`, unseenGtids: '0-1-12', unseenCount: 2, reason: 'the source of a finished migration', operationId: op.id }),
+    ]);
+    expect(fleet.store.events.page({ kind: 'instance.data-discarded', limit: 10, offset: 0 }).items).toHaveLength(1);
   });
 
   it('a promotion that keeps failing after the cut-over rolls forward: stuck with an event, the source kept read-only, and a retry finishes it', async () => {

@@ -2,10 +2,10 @@ import { errorMessage } from '../../src/errors';
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Shape } from '../../src/validate';
 import { reserveTarget, type TargetReservation } from '../expansion/reservation';
-import { catchUp, copy, makeReplica, promote, releaseReplica, stopWrites, type WritesStopped, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
+import { catchUp, copy, discardCopy, makeReplica, promote, releaseReplica, stopWrites, type WritesStopped, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationDeps } from './deps';
-import { agentCreateRequest, mustInstance } from './deps';
+import { agentCreateRequest, discardRecorder, mustInstance } from './deps';
 import type { OperationType, StepContext } from './types';
 
 export interface MigrateParams {
@@ -107,24 +107,26 @@ const phaseOf = (p: MovementProgress) =>
 
 const report = (ctx: Ctx) => (p: MovementProgress) => ctx.progress({ phase: phaseOf(p), ...(p.bytesTotal ? { bytesDone: p.bytesDone ?? 0, bytesTotal: p.bytesTotal } : {}) });
 
-type CopyOut = Pick<CopyResult, 'method' | 'gtidPosition' | 'positionApplied' | 'targetRevoked' | 'bytes' | 'seconds' | 'bytesPerSecond'>;
+type CopyOut = Pick<CopyResult, 'method' | 'gtidPosition' | 'positionApplied' | 'bytes' | 'seconds' | 'bytesPerSecond'>;
 
 async function doCopy(d: OperationDeps, ctx: Ctx): Promise<CopyOut> {
   const { src, tgt } = endpoints(d, ctx);
-  const r = await copy(src, tgt, { onProgress: report(ctx), signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs });
-  return { method: r.method, gtidPosition: r.gtidPosition, positionApplied: r.positionApplied, targetRevoked: r.targetRevoked, bytes: r.bytes, seconds: r.seconds, bytesPerSecond: r.bytesPerSecond };
+  const onDiscarded = discardRecorder(d, ctx, ctx.params.instanceId, reservation(ctx).target.node, 'a migration copy that failed');
+  const r = await copy(src, tgt, { onProgress: report(ctx), signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs, onDiscarded });
+  return { method: r.method, gtidPosition: r.gtidPosition, positionApplied: r.positionApplied, bytes: r.bytes, seconds: r.seconds, bytesPerSecond: r.bytesPerSecond };
 }
 
 // An undo that leaves a container behind holds its reservation: give an agent that is
-// restarting a minute to come back before giving up. The files are purged, not trashed: the
-// source still holds the data, and a retry needs the target disk's space again.
+// restarting a minute to come back before giving up. The files are deleted when the source has
+// everything they hold (a retry needs the target disk's space again), else trashed and recorded.
 async function removeTarget(d: OperationDeps, ctx: Ctx): Promise<void> {
   const r = ctx.output<TargetReservation>('reserve-target');
   if (!r) return;
   const deadline = Date.now() + 60_000;
   for (;;) {
     try {
-      await purgeCopy(d, ctx.params.instanceId, r.target);
+      const { src, tgt } = endpoints(d, ctx);
+      await discard(d, ctx, { ...tgt, ...r.target }, src, 'an abandoned migration target');
       return;
     } catch (err) {
       if (Date.now() > deadline) throw err;
@@ -167,8 +169,7 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<Omit<WritesStopped
 async function doPromote(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: number; finalGtid: string; killed: number }> {
   const { src, tgt } = endpoints(d, ctx);
   const cut = ctx.output<Omit<WritesStopped, 'ok'>>('cut-over')!;
-  const link = ctx.output<ReplicaLink>('replicate');
-  await promote(src, tgt, { targetRestore: link?.targetRevoked, onProgress: report(ctx) });
+  await promote(src, tgt, { onProgress: report(ctx) });
   const blockedMs = Date.now() - cut.startedAt;
   // The replication account stays on the source: it goes with the source at retire-source.
   // Dropping it here would lift MySQL's super_read_only, and a privileged client still pointed
@@ -205,20 +206,24 @@ async function switchRecord(d: OperationDeps, ctx: Ctx): Promise<{ node: string;
   return { node: moved.node, host: d.fleet.store.nodes.get(moved.node)?.host ?? '', port: moved.port };
 }
 
-// Purged, not trashed: the target holds every commit, and a trashed copy would keep the space
-// the move was meant to free on the source disk for the whole retention (a disk under pressure
-// would stay under it and have its next instance moved off too).
-async function retireSource(d: OperationDeps, ctx: Ctx): Promise<{ removed: boolean }> {
+// Deleted, not trashed, when the target has every transaction the source held (it does, unless
+// a write reached the source after the final set): a trashed copy would keep the space the move
+// was meant to free on the source disk for the whole retention (a disk under pressure would stay
+// under it and have its next instance moved off too).
+async function retireSource(d: OperationDeps, ctx: Ctx): Promise<{ removed: boolean; purged: boolean; trashPath: string; unseenGtids: string }> {
   const r = reservation(ctx);
-  const res = await purgeCopy(d, ctx.params.instanceId, r.source);
+  const { src, tgt } = endpoints(d, ctx);
+  const g = await discard(d, ctx, { ...src, ...r.source }, tgt, 'the source of a finished migration');
   d.fleet.event('migrate.done', ctx.params.instanceId, `source on ${r.source.node} retired`);
-  return { removed: res.existed };
+  return { removed: g.existed, purged: g.purged, trashPath: g.trashPath, unseenGtids: g.unseenGtids };
 }
 
-// Removes one copy of the instance for good (the other holds its data), and the space it freed
-// counts for placements at once (a create right after this operation), not a heartbeat later.
-async function purgeCopy(d: OperationDeps, id: string, at: { node: string; diskPath: string }): Promise<{ existed: boolean }> {
-  const res = await d.agents.for(at.node).removeInstance({ id, node: at.node, diskPath: at.diskPath, purge: true }, d.agentRemoveDeadlineMs ?? 120_000);
-  d.fleet.diskSpaceMeasured(at.node, res.disks ?? []);
-  return res;
+// Removes one copy of the instance (discardCopy: deleted when the other holds all of it), and
+// the space it freed counts for placements at once (a create right after this operation), not a
+// heartbeat later.
+async function discard(d: OperationDeps, ctx: Ctx, copy: Endpoint & { node: string; diskPath: string }, survivor: Endpoint, reason: string) {
+  const g = await discardCopy(copy, survivor, d.agentRemoveDeadlineMs ?? 120_000);
+  d.fleet.diskSpaceMeasured(copy.node, g.disks);
+  discardRecorder(d, ctx, ctx.params.instanceId, copy.node, reason)(g);
+  return g;
 }

@@ -7,6 +7,7 @@ import type { Store } from '../store/index';
 import type { ClusterRow, ClusterState, NewCluster, NewHistory } from '../store/clusters';
 import type { ClusterRole, InstanceRow, InstanceState } from '../store/instances';
 import type { LastSeenRow } from '../store/last-seen';
+import type { NewDiscarded } from '../store/discarded';
 import type { DiskRow, NodeRow } from '../store/nodes';
 
 export type NewInstance = Parameters<Store['instances']['insert']>[0];
@@ -366,6 +367,16 @@ export class FleetState {
   }
 
   // A failover's lost window measured on its old primary's data (cluster-rebuild), with an event.
+  // A data directory went to the trash instead of being deleted: kept in the store (berthctl
+  // instance discarded) with an event, since it may hold writes a client was told were committed.
+  recordDiscard(r: NewDiscarded): void {
+    this.change(() => {
+      this.store.discarded.add(r);
+      const held = r.unseenCount < 0 ? 'what it held could not be read' : r.unseenCount === 0 ? 'it held nothing the server that stayed lacks' : `it held ${r.unseenCount} transactions the server that stayed lacks: ${r.unseenGtids}`;
+      this.event('instance.data-discarded', r.instanceId, `data of ${r.instanceName} (${r.reason}) is in the trash at ${r.node}:${r.path}; ${held} (berthctl instance discarded ${r.instanceName})`);
+    });
+  }
+
   recordMeasuredLost(cluster: string, historyId: number, transactions: number, message: string): void {
     this.change(() => {
       this.store.clusters.setMeasuredLost(historyId, transactions);

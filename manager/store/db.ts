@@ -191,6 +191,28 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE cluster_history ADD COLUMN measured_lost INTEGER NOT NULL DEFAULT -1;
   `,
+  // Data directories berth threw away that mysqld had run on (a failed copy that booted, an
+  // abandoned migration target, a fenced old primary): where they went (a disk's trash, kept for
+  // --trash-retention) and what they held that the server that stayed lacked. Outlives the
+  // instance: that is when a DBA looks for it. unseen_count -1: it could not be read.
+  `
+  CREATE TABLE discarded_data (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    cluster TEXT NOT NULL DEFAULT '',
+    node TEXT NOT NULL,
+    path TEXT NOT NULL,
+    flavor TEXT NOT NULL,
+    image TEXT NOT NULL DEFAULT '',
+    unseen_gtids TEXT NOT NULL DEFAULT '',
+    unseen_count INTEGER NOT NULL DEFAULT -1,
+    reason TEXT NOT NULL,
+    operation_id TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL
+  );
+  CREATE INDEX discarded_data_by_name ON discarded_data (instance_name, id);
+  `,
   // Revoked certificates (issue 26): one certificate by serial, or every certificate of a kind
   // and name issued up to a time. The largest id is the list's version, which agents compare.
   `

@@ -7,6 +7,7 @@ import { OperationsTable } from './operations';
 import { RequestsTable } from './requests';
 import { InstanceTlsTable } from './instance-tls';
 import { LastSeenTable } from './last-seen';
+import { DiscardedTable } from './discarded';
 import { RevocationsTable } from './revocations';
 import { GroupWriter } from './writer';
 
@@ -19,6 +20,7 @@ export class Store {
   readonly instanceTls: InstanceTlsTable;
   readonly clusters: ClustersTable;
   readonly lastSeen: LastSeenTable;
+  readonly discarded: DiscardedTable;
   readonly revocations: RevocationsTable;
   readonly writer: GroupWriter;
 
@@ -32,6 +34,7 @@ export class Store {
     this.instanceTls = new InstanceTlsTable(db);
     this.clusters = new ClustersTable(db);
     this.lastSeen = new LastSeenTable(db);
+    this.discarded = new DiscardedTable(db);
     this.revocations = new RevocationsTable(db);
   }
 

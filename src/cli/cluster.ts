@@ -110,7 +110,8 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
     const r = c.resources;
     process.stdout.write(
       `cluster ${c.name}: ${c.state}, ${c.replication}${c.replication === 'semi-sync' ? ` (timeout ${c.semiSyncTimeoutMs} ms)` : ''}, ${c.flavor || c.image}, ` +
-        `${r ? `${formatCpu(r.cpuMillis)} cpu / ${formatSize(r.memoryBytes)} / ${formatSize(r.diskBytes)}` : ''} per member${c.message ? `\n${c.message}` : ''}\n`,
+        `${r ? `${formatCpu(r.cpuMillis)} cpu / ${formatSize(r.memoryBytes)} / ${formatSize(r.diskBytes)}` : ''} per member${c.message ? `\n${c.message}` : ''}\n` +
+        (c.problem ? `PROBLEM: ${c.problem}\n` : ''),
     );
   }
 

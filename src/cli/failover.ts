@@ -18,4 +18,18 @@ export function addFailoverCommands(program: Command, portal: () => AsyncClient<
       if (out.json()) out.print(r);
       else process.stdout.write(`${name}: ${r.message}\n`);
     });
+  const instance = program.commands.find((c) => c.name() === 'instance') ?? program.command('instance').description('MySQL instances');
+  instance
+    .command('discarded [instance]')
+    .description('data directories berth kept in a trash instead of deleting (mysqld had run on them): where they are, what they held that the server that stayed lacks, how to read their binlogs')
+    .option('--limit <n>', 'at most this many, newest first', (v) => Number(v), 100)
+    .action(async (name: string | undefined, o: { limit: number }) => {
+      const { items } = await portal().listDiscardedData({ instance: name ?? '', limit: o.limit });
+      if (out.json()) return out.print(items);
+      if (items.length === 0) return void process.stdout.write('nothing discarded\n');
+      for (const d of items) {
+        const held = d.unseenCount < 0 ? 'not read (could not be started)' : d.unseenCount === 0 ? 'nothing the server that stayed lacks' : `${d.unseenCount} transactions the server that stayed lacks: ${d.unseenGtids}`;
+        process.stdout.write(`${d.at} ${d.instance}${d.cluster ? ` (cluster ${d.cluster})` : ''}: ${d.reason}\n  where: ${d.node}:${d.path}\n  held:  ${held}\n  binlogs: ${d.readBinlogs}\n`);
+      }
+    });
 }

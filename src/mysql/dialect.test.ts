@@ -30,16 +30,20 @@ describe('dialects', () => {
     expect(dialectFor('mariadb').serverSettings()).toEqual({});
   });
 
-  it('create the admin user with the expected SQL', () => {
+  it('create the admin user without the privileges that write through read_only, locked while it changes', () => {
     expect(dialectFor('mariadb').ensureAdminUser('admin', 'pw')).toEqual([
-      { sql: "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ?", params: ['admin', 'pw'] },
-      { sql: "ALTER USER ?@'%' IDENTIFIED BY ?", params: ['admin', 'pw'] },
+      { sql: "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED BY ? ACCOUNT LOCK", params: ['admin', 'pw'] },
+      { sql: "ALTER USER ?@'%' IDENTIFIED BY ? ACCOUNT LOCK", params: ['admin', 'pw'] },
       { sql: "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", params: ['admin'] },
+      { sql: "REVOKE READ_ONLY ADMIN ON *.* FROM ?@'%'", params: ['admin'] },
+      { sql: "ALTER USER ?@'%' ACCOUNT UNLOCK", params: ['admin'] },
     ]);
     expect(dialectFor('mysql').ensureAdminUser('admin', 'pw')).toEqual([
-      { sql: "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED WITH caching_sha2_password BY ?", params: ['admin', 'pw'] },
-      { sql: "ALTER USER ?@'%' IDENTIFIED WITH caching_sha2_password BY ?", params: ['admin', 'pw'] },
+      { sql: "CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED WITH caching_sha2_password BY ? ACCOUNT LOCK", params: ['admin', 'pw'] },
+      { sql: "ALTER USER ?@'%' IDENTIFIED WITH caching_sha2_password BY ? ACCOUNT LOCK", params: ['admin', 'pw'] },
       { sql: "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", params: ['admin'] },
+      { sql: "REVOKE SUPER, CONNECTION_ADMIN ON *.* FROM ?@'%'", params: ['admin'] },
+      { sql: "ALTER USER ?@'%' ACCOUNT UNLOCK", params: ['admin'] },
     ]);
   });
 

@@ -56,12 +56,19 @@ export interface Dialect {
   parseReplicaStatus(row: Record<string, unknown> | undefined): ReplicaThreads;
   // One row, column `gtid`: every transaction this server has executed.
   executedGtid(): Statement;
+  // One row, column `gtid`: the last transaction of each origin (src/mysql/origins.ts).
+  originGtids(): Statement;
   setReadOnly(on: boolean): Statement[];
-  // Accounts that may write although read_only is on (MariaDB's READ_ONLY ADMIN, which ALL
-  // PRIVILEGES includes); rows {user, host}. Undefined where read-only stops everyone already.
-  readOnlyBypassers(): Statement | undefined;
-  revokeReadOnlyBypass(user: string, host: string): Statement[];
-  restoreReadOnlyBypass(user: string, host: string): Statement[];
+  // Privileges that write through read_only (MariaDB: READ_ONLY ADMIN; MySQL: SUPER and
+  // CONNECTION_ADMIN). No account but root on the socket ever keeps one (docs/design.md, "Closed
+  // to client writes from the first boot"): the admin is made without them, and the agent takes
+  // them from any other account at every boot and every switch to read-only.
+  readonly readOnlyBypassPrivileges: readonly string[];
+  // Rows {grantee, privilege}: accounts holding one of them, root and the system accounts aside.
+  readOnlyBypassers(): Statement;
+  // Not binlogged: every server sweeps itself. On MySQL super_read_only is lifted around it (it
+  // is an account change), which lets only the accounts being swept write for that moment.
+  revokeReadOnlyBypass(user: string, host: string, privilege: string): Statement[];
   // Rows {id, user}: client sessions, not the server's own threads, not replicas reading the
   // binlog (a replica being caught up must keep its connection), not the agent (root on the socket).
   clientConnections(): Statement;
@@ -158,14 +165,29 @@ export interface ReplicaThreads {
 }
 
 // `plugin` names the authentication plugin where a flavor's default is not the one wanted.
+// The DBA's account: every privilege but those that write through read_only, so read_only
+// alone closes a server that is not the primary to every client, from its first boot. Locked
+// while it is changed: a session's global privileges are fixed when it connects, so one that
+// connected between GRANT ALL and the REVOKE would keep the bypass for its whole life.
 const adminUser =
-  (plugin = '') =>
+  (plugin: string, bypass: readonly string[]) =>
   (user: string, password: string): Statement[] => [
-    { sql: `CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED ${plugin}BY ?`, params: [user, password] },
+    { sql: `CREATE USER IF NOT EXISTS ?@'%' IDENTIFIED ${plugin}BY ? ACCOUNT LOCK`, params: [user, password] },
     // A retried create must end with the password the manager handed out, not an older one.
-    { sql: `ALTER USER ?@'%' IDENTIFIED ${plugin}BY ?`, params: [user, password] },
+    { sql: `ALTER USER ?@'%' IDENTIFIED ${plugin}BY ? ACCOUNT LOCK`, params: [user, password] },
     { sql: "GRANT ALL PRIVILEGES ON *.* TO ?@'%' WITH GRANT OPTION", params: [user] },
+    { sql: `REVOKE ${bypass.join(', ')} ON *.* FROM ?@'%'`, params: [user] },
+    { sql: "ALTER USER ?@'%' ACCOUNT UNLOCK", params: [user] },
   ];
+
+const MARIADB_BYPASS = ['READ_ONLY ADMIN'] as const;
+const MYSQL_BYPASS = ['SUPER', 'CONNECTION_ADMIN'] as const;
+
+// information_schema.USER_PRIVILEGES lists static and (MySQL) dynamic global privileges.
+const bypassers = (privileges: readonly string[], system: string): Statement => ({
+  sql: `SELECT GRANTEE AS grantee, PRIVILEGE_TYPE AS privilege FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN (?) AND GRANTEE <> '''root''@''localhost''' AND GRANTEE NOT LIKE '${system}'`,
+  params: [privileges],
+});
 
 const LOCK_ROOT = "ALTER USER 'root'@'localhost' IDENTIFIED WITH auth_socket";
 const INSTALL_AUTH_SOCKET = "INSTALL PLUGIN auth_socket SONAME 'auth_socket.so'";
@@ -185,7 +207,7 @@ export const mariadb: Dialect = {
   serverSettings: () => ({}),
   memorySettings: (mem) => commonMemorySettings(mem),
   memoryBesidePool: MARIADB_BESIDE_POOL,
-  ensureAdminUser: adminUser(),
+  ensureAdminUser: adminUser('', MARIADB_BYPASS),
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
 
@@ -214,13 +236,12 @@ export const mariadb: Dialect = {
   // A copy's own transactions are in gtid_slave_pos, the ones it logged since in gtid_binlog_pos;
   // the parser keeps the highest sequence number per domain, which is the union of both.
   executedGtid: () => ({ sql: "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_pos, ''), NULLIF(@@GLOBAL.gtid_slave_pos, '')) AS gtid", params: [] }),
+  originGtids: () => ({ sql: "SELECT CONCAT_WS(',', NULLIF(@@GLOBAL.gtid_binlog_state, ''), NULLIF(@@GLOBAL.gtid_slave_pos, '')) AS gtid", params: [] }),
   setReadOnly: (on) => [{ sql: `SET GLOBAL read_only = ${on ? 'ON' : 'OFF'}`, params: [] }],
-  readOnlyBypassers: () => ({
-    sql: "SELECT GRANTEE AS grantee FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'READ_ONLY ADMIN' AND GRANTEE NOT IN ('''root''@''localhost''', '''mariadb.sys''@''localhost''')",
-    params: [],
-  }),
-  revokeReadOnlyBypass: (user, host) => noBinlog({}, [{ sql: 'REVOKE READ_ONLY ADMIN ON *.* FROM ?@?', params: [user, host] }]),
-  restoreReadOnlyBypass: (user, host) => noBinlog({}, [{ sql: 'GRANT READ_ONLY ADMIN ON *.* TO ?@?', params: [user, host] }]),
+  readOnlyBypassPrivileges: MARIADB_BYPASS,
+  // SUPER alone does not write through read_only on 10.11 (verified), READ_ONLY ADMIN does.
+  readOnlyBypassers: () => bypassers(MARIADB_BYPASS, "''mariadb.%"),
+  revokeReadOnlyBypass: (user, host, privilege) => noBinlog({}, [{ sql: `REVOKE ${bypassPrivilege(MARIADB_BYPASS, privilege)} ON *.* FROM ?@?`, params: [user, host] }]),
   clientConnections: () => clientConnections(['Binlog Dump', 'Daemon', 'Slave_IO', 'Slave_SQL', 'Slave_worker']),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
   waitForGtid: (set, timeout) => ({ sql: 'SELECT MASTER_GTID_WAIT(?, ?) AS r', params: [set, timeout] }),
@@ -283,7 +304,7 @@ export const mysql: Dialect = {
   memoryBesidePool: MYSQL_BESIDE_POOL,
   // caching_sha2_password is 8.x/9.x's default already; named so a server configured otherwise
   // still hands out what clients expect. Over TCP without TLS clients fetch the server's RSA key.
-  ensureAdminUser: adminUser('WITH caching_sha2_password '),
+  ensureAdminUser: adminUser('WITH caching_sha2_password ', MYSQL_BYPASS),
   // Done at initialization already; repeated (idempotent) when a create is retried.
   lockRootToSocket: () => [{ sql: LOCK_ROOT, params: [] }],
 
@@ -314,6 +335,7 @@ export const mysql: Dialect = {
   parseReplicaStatus: (row) =>
     threads(row, { io: 'Replica_IO_Running', sql: 'Replica_SQL_Running', behind: 'Seconds_Behind_Source', received: 'Retrieved_Gtid_Set', host: 'Source_Host', port: 'Source_Port' }),
   executedGtid: () => ({ sql: 'SELECT @@GLOBAL.gtid_executed AS gtid', params: [] }),
+  originGtids: () => ({ sql: 'SELECT @@GLOBAL.gtid_executed AS gtid', params: [] }),
   // super_read_only stops every account (and implies read_only); turning it off leaves read_only.
   setReadOnly: (on) =>
     on
@@ -322,9 +344,10 @@ export const mysql: Dialect = {
           { sql: 'SET GLOBAL super_read_only = OFF', params: [] },
           { sql: 'SET GLOBAL read_only = OFF', params: [] },
         ],
-  readOnlyBypassers: () => undefined,
-  revokeReadOnlyBypass: () => [],
-  restoreReadOnlyBypass: () => [],
+  readOnlyBypassPrivileges: MYSQL_BYPASS,
+  // mysql.session, mysql.sys and mysql.infoschema are locked system accounts.
+  readOnlyBypassers: () => bypassers(MYSQL_BYPASS, "''mysql.%"),
+  revokeReadOnlyBypass: (user, host, privilege) => liftSuperReadOnly(noBinlog({}, [{ sql: `REVOKE ${bypassPrivilege(MYSQL_BYPASS, privilege)} ON *.* FROM ?@?`, params: [user, host] }])),
   // information_schema.PROCESSLIST is deprecated in 8.0+; performance_schema has the same rows.
   clientConnections: () => clientConnections(['Binlog Dump', 'Binlog Dump GTID', 'Daemon'], 'performance_schema.processlist'),
   killConnection: (id) => ({ sql: 'KILL CONNECTION ?', params: [id] }),
@@ -491,6 +514,13 @@ function threads(row: Record<string, unknown> | undefined, col: Record<'io' | 's
 }
 
 // information_schema's GRANTEE text, 'user'@'host' with quotes doubled, back into its parts.
+// Privilege names cannot be bound as parameters: only the flavor's own list is ever spliced in.
+function bypassPrivilege(list: readonly string[], privilege: string): string {
+  const p = list.find((x) => x === privilege.toUpperCase());
+  if (!p) throw new Error(`${privilege.slice(0, 40)} is not a read-only bypass privilege`);
+  return p;
+}
+
 export function parseGrantee(grantee: string): { user: string; host: string } {
   const m = /^'((?:[^']|'')*)'@'((?:[^']|'')*)'$/.exec(grantee);
   if (!m) throw new Error(`cannot read account ${grantee.slice(0, 100)}`);

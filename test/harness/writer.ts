@@ -77,6 +77,8 @@ export async function countRows(addr: Address, ids: number[]): Promise<{ missing
 // read-only refusals, so a test can tell the probe ran while the server was read-only.
 export function startProber(addr: Address, firstId: number) {
   const acked: number[] = [];
+  // When each acknowledgement arrived (ms), beside `acked`.
+  const ackedAt: number[] = [];
   let refused = 0;
   let stop = false;
   const done = (async () => {
@@ -86,6 +88,7 @@ export function startProber(addr: Address, firstId: number) {
         conn ??= await mysql.createConnection({ ...addr, connectTimeout: 2000 });
         await conn.query('INSERT INTO w.t VALUES (?, "probe")', [n]);
         acked.push(n);
+        ackedAt.push(Date.now());
         await new Promise((r) => setTimeout(r, 5));
       } catch (err) {
         if (/read.only/i.test((err as Error).message)) {
@@ -101,6 +104,7 @@ export function startProber(addr: Address, firstId: number) {
   })();
   return {
     acked,
+    ackedAt,
     get refused() {
       return refused;
     },

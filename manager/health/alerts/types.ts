@@ -24,6 +24,14 @@ export interface FailoverNotice {
   message: string;
 }
 
+// A running cluster in which no member takes writes (health/trigger.ts ClusterProblem).
+export interface NoWriterNotice {
+  cluster: string;
+  sinceMs: number;
+  reason: string;
+  action: string;
+}
+
 // Everything a rule may look at, gathered once per evaluation. Rules never do I/O.
 export interface HealthState {
   now: number;
@@ -34,6 +42,7 @@ export interface HealthState {
   thresholds: AlertThresholds;
   replication?: ReplicationMap;
   failovers?: FailoverNotice[];
+  noWriter?: NoWriterNotice[];
 }
 
 export type Severity = 'warning' | 'critical';

@@ -5,7 +5,7 @@ import type { AdminContext } from '../server';
 
 const NAME = '^[a-z][a-z0-9-]{0,58}$';
 
-const deps = (ctx: AdminContext) => ({ store: ctx.store, snapshot: ctx.snapshot, scheduler: ctx.scheduler, agents: ctx.agents! });
+const deps = (ctx: AdminContext) => ({ store: ctx.store, snapshot: ctx.snapshot, scheduler: ctx.scheduler, agents: ctx.agents!, problem: ctx.clusterProblem });
 
 // The list (GET /v1/clusters, in views.ts with the other paginated lists): the store's view.
 export function listClusters(ctx: AdminContext) {

@@ -3,7 +3,7 @@ import { diskFree } from './disk-free';
 import { instanceDisk } from './instance-disk';
 import { mysqldUnresponsive } from './mysqld-unresponsive';
 import { nodeDown } from './node-down';
-import { failoverHappened, replicationBroken, replicationLag, semiSyncDegraded } from './replication';
+import { clusterNoWritablePrimary, failoverHappened, replicationBroken, replicationLag, semiSyncDegraded } from './replication';
 
 // Replication lag and failover rules join here with replicated clusters.
-export const DEFAULT_RULES: AlertRule[] = [nodeDown, diskFree, instanceDisk, mysqldUnresponsive, replicationBroken, replicationLag, semiSyncDegraded, failoverHappened];
+export const DEFAULT_RULES: AlertRule[] = [nodeDown, diskFree, instanceDisk, mysqldUnresponsive, replicationBroken, replicationLag, semiSyncDegraded, failoverHappened, clusterNoWritablePrimary];

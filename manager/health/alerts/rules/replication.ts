@@ -68,3 +68,16 @@ export const failoverHappened: AlertRule = {
       message: `cluster ${f.cluster} failed over from ${f.from} to ${f.to} at ${new Date(f.atMs).toISOString()}: ${f.message} (acknowledge with berthctl cluster ack-failover ${f.cluster})`,
     })),
 };
+
+// Every member refuses writes (the failover blocked by anti-flap, the primary fenced by its lease,
+// an operation stuck): the application is down although berth may be doing as told.
+export const clusterNoWritablePrimary: AlertRule = {
+  name: 'cluster_no_writable_primary',
+  evaluate: (s) =>
+    (s.noWriter ?? []).map((p) => ({
+      rule: 'cluster_no_writable_primary',
+      subject: p.cluster,
+      severity: 'critical',
+      message: `cluster ${p.cluster} has had no writable primary since ${new Date(p.sinceMs).toISOString()}: ${p.reason}. ${p.action}`,
+    })),
+};
