@@ -112,8 +112,9 @@ describe('docker-compose.yml', () => {
     expect(await ctl('instance', 'delete', 'composed', '--wait')).toMatch(/succeeded/);
     expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })).toEqual([]);
     // The agent moves a deleted instance's directory to the disk's trash (purged after 24 h).
-    // (and keeps the template, which belongs to no instance).
-    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.templates', '.trash']);
+    // (and keeps the template, which belongs to no instance, and the certificate revocation
+    // list it got from the manager).
+    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.revocations.json', '.templates', '.trash']);
     expect(fs.readdirSync(path.join(data, node, 'berth', '.trash')).filter((d) => d.startsWith(`${c.id}-`))).toHaveLength(1);
   });
 
