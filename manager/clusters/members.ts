@@ -35,6 +35,7 @@ export function endpointOf(d: OperationDeps, i: InstanceRow, flavor = i.flavor):
     agent: d.agents.for(n.name),
     streams: d.agents.raw?.(n.name),
     agentAddress: n.agentAddress,
+    node: n.name,
     host: n.host,
     port: i.port,
   };

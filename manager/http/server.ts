@@ -12,8 +12,8 @@ import type { UsageMap } from '../health/usage';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
-import { allowedHost, bearer, httpRole, isPublicPath, tokenMatches } from './auth';
-import { RANK } from '../auth/policy';
+import { allowedHost, bearer, isPublicPath, tokenMatches } from './auth';
+import { httpRequiredRole, RANK } from '../auth/policy';
 import type { TokensTable } from '../auth/tokens';
 import type { TlsFiles } from '../../src/tls/credentials';
 import { Metrics } from './metrics';
@@ -126,8 +126,9 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
     if (isPublicPath(req.url)) return;
     const presented = bearer(req.headers.authorization);
     const role = d.token && tokenMatches(presented, d.token) ? 'admin' : presented ? d.tokens?.verify(presented)?.role : undefined;
-    if (role && RANK[role] < RANK[httpRole(req.method, req.url)]) {
-      return reply.code(403).send({ error: { code: 'forbidden', message: `${req.method} ${req.url.split('?')[0]} needs the ${httpRole(req.method, req.url)} role; this token has ${role}` } });
+    const needed = httpRequiredRole(req.method, req.routeOptions.url);
+    if (role && RANK[role] < RANK[needed]) {
+      return reply.code(403).send({ error: { code: 'forbidden', message: `${req.method} ${req.url.split('?')[0]} needs the ${needed} role; this token has ${role}` } });
     }
     if (!role) {
       return reply
