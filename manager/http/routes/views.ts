@@ -3,7 +3,7 @@ import { failedPrecondition, notFound } from '../../../src/errors';
 import { listClusters } from './clusters';
 import { servingNode, toInstance, toNode } from '../../api/convert';
 import { FleetState } from '../../state/fleet';
-import type { AdminContext } from '../server';
+import type { AdminContext } from '../context';
 import { errorSchema, page, pageQuery } from './schemas';
 
 const NAME = '^[a-z][a-z0-9-]{0,62}$';
