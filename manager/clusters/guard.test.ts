@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import { ExpansionOps } from '../expansion/ops';
-import { UsageMap } from '../health/usage';
+import { UsageMap } from '../state/usage';
 import { Engine } from '../operations/engine';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import type { AgentPool } from '../agents/pool';
-import { UsageMap } from '../health/usage';
+import { UsageMap } from '../state/usage';
 import { Engine } from '../operations/engine';
 import { InstanceOps } from '../operations/instances';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';

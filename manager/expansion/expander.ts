@@ -1,7 +1,7 @@
 import { errorMessage } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { memberMoveRefusal } from '../clusters/guard';
-import type { UsageMap } from '../health/usage';
+import type { UsageMap } from '../state/usage';
 import type { Engine } from '../operations/engine';
 import type { FleetState } from '../state/fleet';
 import type { ExpansionOps } from './ops';

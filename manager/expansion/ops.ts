@@ -1,7 +1,7 @@
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import { memberMoveRefusal, memberResizeRefusal } from '../clusters/guard';
-import type { UsageMap } from '../health/usage';
+import type { UsageMap } from '../state/usage';
 import { DRAINING } from '../operations/drain';
 import type { Engine } from '../operations/engine';
 import { newOperationId } from '../operations/engine';

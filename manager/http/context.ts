@@ -6,7 +6,7 @@ import type { Expander } from '../expansion/expander';
 import type { ExpansionOps } from '../expansion/ops';
 import type { AlertManager } from '../health/alerts/manager';
 import type { WebhookSender } from '../health/alerts/webhook';
-import type { UsageMap } from '../health/usage';
+import type { UsageMap } from '../state/usage';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';

@@ -9,7 +9,7 @@ import type { Snapshot } from '../scheduler/snapshot';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, PlacementRequest, SchedulerConfig, Strategy } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
-import { heartbeatFresh } from '../health/liveness';
+import { heartbeatFresh } from '../scheduler/liveness';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';

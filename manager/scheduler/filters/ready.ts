@@ -1,8 +1,8 @@
-import { heartbeatFresh } from '../../health/liveness';
+import { heartbeatFresh } from '../liveness';
 import type { Filter } from '../types';
 
 // Re-exported for code written before liveness had its own module.
-export { heartbeatFresh } from '../../health/liveness';
+export { heartbeatFresh } from '../liveness';
 
 export const ready: Filter = {
   name: 'ready',
