@@ -28,8 +28,8 @@ import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
-import { ExpansionOps } from './expansion/ops';
-import { ClusterOps } from './clusters/ops';
+import { ExpansionOps } from './operations/moves';
+import { ClusterOps } from './operations/clusters';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';

@@ -22,14 +22,14 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
-import type { ExpansionOps } from '../expansion/ops';
-import { planResize, resizeRequest } from '../expansion/api';
+import type { ExpansionOps } from '../operations/moves';
+import { planResize, resizeRequest } from './resize';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
 import { failoverHandlers } from './failover-rpcs';
 import { clusterHandlers } from './clusters';
-import type { ClusterOps } from '../clusters/ops';
-import type { ViewDeps } from '../clusters/view';
+import type { ClusterOps } from '../operations/clusters';
+import type { ViewDeps } from './cluster-view';
 
 const MAX_WAIT_MS = 15 * 60_000;
 

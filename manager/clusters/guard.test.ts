@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
-import { ExpansionOps } from '../expansion/ops';
+import { ExpansionOps } from '../operations/moves';
 import { UsageMap } from '../state/usage';
 import { Engine } from '../operations/engine';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { planResize } from '../expansion/api';
+import { planResize } from '../api/resize';
 import { memberMoveRefusal, memberResizeRefusal, planOfMemberResize } from './guard';
 
 describe('memberMoveRefusal', () => {

@@ -8,7 +8,7 @@ import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { Expander } from './expander';
-import { ExpansionOps } from './ops';
+import { ExpansionOps } from '../operations/moves';
 import { DEFAULT_POLICY, type AutoExpandMode } from './policy';
 
 const M = 1024 ** 2;

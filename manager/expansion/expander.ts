@@ -4,9 +4,9 @@ import { memberMoveRefusal } from '../clusters/guard';
 import type { UsageMap } from '../state/usage';
 import type { Engine } from '../operations/engine';
 import type { FleetState } from '../state/fleet';
-import type { ExpansionOps } from './ops';
+import type { ExpansionOps } from '../operations/moves';
 import { applyLimits, diskPressure, growthRate, propose, updateHighSince, type DiskView, type InstanceView, type PolicyConfig, type Proposal } from './policy';
-import { isReservation } from './reservation';
+import { isReservation } from '../operations/reservation';
 import { disksBelow, rowsOf } from '../state/watched';
 
 export interface ExpansionRecord {

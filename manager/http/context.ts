@@ -1,9 +1,9 @@
 import type { Logger } from '../../src/log';
 import type { TlsFiles } from '../../src/tls/credentials';
 import type { CapacityReport } from '../capacity/compute';
-import type { ViewDeps } from '../clusters/view';
+import type { ViewDeps } from '../api/cluster-view';
 import type { Expander } from '../expansion/expander';
-import type { ExpansionOps } from '../expansion/ops';
+import type { ExpansionOps } from '../operations/moves';
 import type { AlertManager } from '../health/alerts/manager';
 import type { WebhookSender } from '../health/alerts/webhook';
 import type { UsageMap } from '../state/usage';

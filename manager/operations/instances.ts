@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import { dataKept } from './create';
-import type { RequestKey } from '../api/requests';
+import type { RequestKey } from './request-scope';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
 import { explain, plan } from '../scheduler/schedule';

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import type { AgentPool } from '../agents/pool';
-import { ExpansionOps } from '../expansion/ops';
+import { ExpansionOps } from './moves';
 import { UsageMap } from '../state/usage';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';

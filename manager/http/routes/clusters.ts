@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../../src/errors';
-import { clusterView } from '../../clusters/view';
+import { clusterView } from '../../api/cluster-view';
 import type { AdminContext } from '../context';
 
 const NAME = '^[a-z][a-z0-9-]{0,58}$';

@@ -2,9 +2,9 @@ import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from
 import type { Shape } from '../../src/validate';
 import { memberMoveRefusal, memberResizeRefusal } from '../clusters/guard';
 import type { UsageMap } from '../state/usage';
-import { DRAINING } from '../operations/drain';
-import type { Engine } from '../operations/engine';
-import { newOperationId } from '../operations/engine';
+import { DRAINING } from './drain';
+import type { Engine } from './engine';
+import { newOperationId } from './engine';
 import type { Constraint, SchedulerConfig } from '../scheduler/types';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { FleetState } from '../state/fleet';

@@ -3,7 +3,7 @@ import type { PlanInstanceResponse } from '../../src/gen/berth/v1/PlanInstanceRe
 import type { ResizeInstanceRequest__Output } from '../../src/gen/berth/v1/ResizeInstanceRequest';
 import { checkName, checkResizeMode, checkShapeChange, checkStrategyName } from '../../src/validate';
 import { parseConstraints } from '../scheduler/constraints';
-import type { ExpansionOps, ResizeRequest } from './ops';
+import type { ExpansionOps, ResizeRequest } from '../operations/moves';
 
 // The API edge of resizes: every field checked through src/validate before anything is decided.
 export function resizeRequest(r: { instance: string; resources: ResizeInstanceRequest__Output['resources']; mode: string; node?: string; constraints?: string[]; strategy?: string }): ResizeRequest {

@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
-import type { Engine } from '../operations/engine';
-import { newOperationId } from '../operations/engine';
+import type { Engine } from './engine';
+import { newOperationId } from './engine';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { ClusterRow, ReplicationMode } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
-import type { Subject } from '../operations/types';
-import { placeMembers } from './placement';
+import type { Subject } from './types';
+import { placeMembers } from '../clusters/placement';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
-import { clusterGroup, MAX_REPLICAS, memberName, MONITOR_USER, REPL_USER } from './types';
+import { clusterGroup, MAX_REPLICAS, memberName, MONITOR_USER, REPL_USER } from '../clusters/types';
 
 export interface ClusterOpsDeps {
   fleet: FleetState;
