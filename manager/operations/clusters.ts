@@ -67,7 +67,7 @@ export class ClusterOps {
     const strategy = this.strategy(req.strategy);
     const members = this.d.fleet.change(() => {
       if (this.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
-      const placed = placeMembers(this.d.fleet.snapshot.nodes(), { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, cluster: clusterGroup(req.name), spreadOver: req.spreadOver }, 1 + req.replicas, { now: Date.now(), config: this.d.scheduler }, strategy);
+      const placed = placeMembers(this.d.fleet.snapshot.nodes(), { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver }, 1 + req.replicas, { now: Date.now(), config: this.d.scheduler }, strategy);
       if (!placed.ok) throw resourceExhausted(`cluster ${req.name} needs ${1 + req.replicas} distinct hosts: ${placed.message}`);
       this.d.fleet.createCluster({
         name: req.name,
@@ -106,7 +106,7 @@ export class ClusterOps {
       const members = this.members(name);
       if (members.length >= 1 + MAX_REPLICAS) throw failedPrecondition(`cluster ${name} has ${members.length - 1} replicas already, the most it may have`);
       if (node && !this.d.fleet.snapshot.get(node)) throw invalidArgument(`node ${node} is not registered (berthctl node list shows the nodes)`);
-      const req = { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, diskBytes: c.diskBytes, node, constraints: parseConstraints(c.placement.constraints), spreadOver: parseSpreadOver(c.placement.spreadOver), cluster: clusterGroup(name) };
+      const req = { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, diskBytes: c.diskBytes, node, constraints: parseConstraints(c.placement.constraints), spreadOver: parseSpreadOver(c.placement.spreadOver), antiAffinityGroup: clusterGroup(name) };
       const placed = placeMembers(this.d.fleet.snapshot.nodes(), { ...req, constraints: req.constraints.length ? req.constraints : undefined }, 1, { now: Date.now(), config: this.d.scheduler }, this.strategy(c.placement.strategy));
       if (!placed.ok) throw resourceExhausted(`no host can take another replica of ${name}: ${placed.message}`);
       const r = this.reserveMember(name, placed.placements[0]!, 'replica', members[0]!.adminPassword);

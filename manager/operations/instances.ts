@@ -155,7 +155,7 @@ export class InstanceOps {
     const name = o.strategy || this.cfg.scheduler.strategy;
     const strategy = findStrategy(name);
     if (!strategy) throw invalidArgument(`unknown strategy "${name.slice(0, 40)}": use spread, binpack or weighted`);
-    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, cluster: o.antiAffinityGroup || undefined, spreadOver: o.spreadOver };
+    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, antiAffinityGroup: o.antiAffinityGroup || undefined, spreadOver: o.spreadOver };
     return { placementReq, strategy };
   }
 

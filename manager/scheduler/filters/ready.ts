@@ -1,5 +1,5 @@
 import { heartbeatFresh } from '../liveness';
-import type { Filter } from '../types';
+import { NODE_CORDONED, type Filter } from '../types';
 
 // Re-exported for code written before liveness had its own module.
 export { heartbeatFresh } from '../liveness';
@@ -10,5 +10,9 @@ export const ready: Filter = {
     if (!heartbeatFresh(node.lastHeartbeatMs, now, config)) return 'node down (no heartbeat)';
     if (node.cordoned) return 'node cordoned';
     return undefined;
+  },
+  columns(fleet, _req, { now, config }, pass) {
+    const { heartbeat, flags } = fleet;
+    for (let i = 0, n = fleet.length; i < n; i++) if (!heartbeatFresh(heartbeat[i]!, now, config) || (flags[i]! & NODE_CORDONED) !== 0) pass[i] = 0;
   },
 };

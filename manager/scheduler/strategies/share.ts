@@ -1,4 +1,4 @@
-import type { DiskSnapshot, NodeSnapshot, PlacementRequest, StrategyWeights } from '../types';
+import type { DiskSnapshot, FleetColumns, NodeSnapshot, PlacementRequest, StrategyWeights } from '../types';
 
 // Shares of each resource the node would have allocated once the request is placed, 0..1+.
 // Disk counts all the node's data disks together.
@@ -31,3 +31,28 @@ export function weightedShare(n: NodeSnapshot, r: PlacementRequest, w: StrategyW
 }
 
 export const unreserved = (d: DiskSnapshot) => d.totalBytes - d.allocatedBytes;
+
+// The same shares at node position i of the columnar fleet, with the same float operations in
+// the same order (the index sums a node's disks as diskShare does; byte counts are integers, so
+// the sums are exact whichever way they are grouped).
+export function cpuShareAt(f: FleetColumns, i: number, r: PlacementRequest): number {
+  return (f.cpuAlloc[i]! + r.cpuMillis) / f.cpuCap[i]!;
+}
+
+export function memoryShareAt(f: FleetColumns, i: number, r: PlacementRequest): number {
+  return (f.memAlloc[i]! + r.memoryBytes) / f.memCap[i]!;
+}
+
+export function diskShareAt(f: FleetColumns, i: number, r: PlacementRequest): number {
+  const total = f.diskTotal[i]!;
+  return total > 0 ? (r.diskBytes + f.diskAlloc[i]!) / total : 1;
+}
+
+export function weightedShareAt(f: FleetColumns, i: number, r: PlacementRequest, w: StrategyWeights): number {
+  let sum = 0;
+  let wsum = 0;
+  if (w.cpu) (sum += w.cpu * cpuShareAt(f, i, r)), (wsum += Math.abs(w.cpu));
+  if (w.memory) (sum += w.memory * memoryShareAt(f, i, r)), (wsum += Math.abs(w.memory));
+  if (w.disk) (sum += w.disk * diskShareAt(f, i, r)), (wsum += Math.abs(w.disk));
+  return wsum ? (sum / wsum) * 100 : 0;
+}
