@@ -28,7 +28,7 @@ import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
-import { ExpansionOps } from './operations/moves';
+import { MoveOps } from './operations/moves';
 import { ClusterOps } from './operations/clusters';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
@@ -248,8 +248,8 @@ async function main(): Promise<void> {
   fleet.onEvent((e) => {
     if (webhook && e.kind === 'instance.moved') void webhook.send({ version: 1, source: 'berth-manager', event: e });
   });
-  const expansion = new ExpansionOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
-  const expander = new Expander({ fleet, engine, usage, ops: expansion, log }, {
+  const moves = new MoveOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
+  const expander = new Expander({ fleet, engine, usage, ops: moves, log }, {
     ...DEFAULT_POLICY,
     mode: o.autoExpand,
     diskHighPct: o.expandDiskPct,
@@ -280,7 +280,7 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store) });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, moves, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
 
   stopOnSignals(
     log,

@@ -22,7 +22,7 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
-import type { ExpansionOps } from '../operations/moves';
+import type { MoveOps } from '../operations/moves';
 import { planResize, resizeRequest } from './resize';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
@@ -41,7 +41,7 @@ export interface PortalDeps {
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
-  expansion: ExpansionOps;
+  moves: MoveOps;
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
@@ -182,7 +182,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       return credentialsOf(i);
     }),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
-      if (req.resizeInstance) return planOfMemberResize(planResize(d.expansion, req), findInstance(req.resizeInstance), req.resizeMode);
+      if (req.resizeInstance) return planOfMemberResize(planResize(d.moves, req), findInstance(req.resizeInstance), req.resizeMode);
       const shape = checkShape(req.resources);
       const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
       const chosen = result.ok ? result.placement.node : '';
@@ -220,10 +220,10 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       call.once('cancelled', () => gone.abort());
       return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
     }, MAX_WAIT_MS + 30_000),
-    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.expansion.resize(resizeRequest(req)))),
+    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.moves.resize(resizeRequest(req)))),
     DrainNode: unary(log, 'DrainNode', (req) => {
       findNode(req.name);
-      return toOperation(d.expansion.drain(req.name));
+      return toOperation(d.moves.drain(req.name));
     }),
     RemoveNode: unary(log, 'RemoveNode', (req) => {
       findNode(req.name);

@@ -8,7 +8,7 @@ import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { Expander } from './expander';
-import { ExpansionOps } from '../operations/moves';
+import { MoveOps } from '../operations/moves';
 import { DEFAULT_POLICY, type AutoExpandMode } from './policy';
 
 const M = 1024 ** 2;
@@ -28,7 +28,7 @@ async function setup(mode: AutoExpandMode) {
   const { instance, operation } = await ops.create({ name: 'db', shape: { cpuMillis: 500, memoryBytes: G, diskBytes: G }, node: 'a' });
   await engine.wait(operation.id, 5000);
   const usage = new UsageMap();
-  const x = new ExpansionOps({ fleet, engine, usage, scheduler: DEFAULT_SCHEDULER_CONFIG });
+  const x = new MoveOps({ fleet, engine, usage, scheduler: DEFAULT_SCHEDULER_CONFIG });
   const events: string[] = [];
   fleet.onEvent((e) => e.kind.startsWith('expansion.') && events.push(`${e.kind} ${e.message}`));
   const expander = new Expander({ fleet, engine, usage, ops: x, log: createLogger('test', 'silent') }, { ...DEFAULT_POLICY, mode });

@@ -3,7 +3,7 @@ import type { TlsFiles } from '../../src/tls/credentials';
 import type { CapacityReport } from '../capacity/compute';
 import type { ViewDeps } from '../api/cluster-view';
 import type { Expander } from '../expansion/expander';
-import type { ExpansionOps } from '../operations/moves';
+import type { MoveOps } from '../operations/moves';
 import type { AlertManager } from '../health/alerts/manager';
 import type { WebhookSender } from '../health/alerts/webhook';
 import type { UsageMap } from '../state/usage';
@@ -38,7 +38,7 @@ export interface AdminDeps {
   now?: () => number;
   // Resize, migrate and drain (drain then migrates instead of refusing), and the automatic
   // expansion's decisions (GET /v1/expansions).
-  expansion?: ExpansionOps;
+  moves?: MoveOps;
   expander?: Expander;
   // Replicated clusters' views ask members' agents for their replication status.
   agents?: ViewDeps['agents'];

@@ -173,9 +173,9 @@ export function viewRoutes(ctx: AdminContext) {
       async (req) => {
         const { name } = req.params as { name: string };
         mustNode(name);
-        if (ctx.expansion) {
+        if (ctx.moves) {
           // The drain cordons the node as it starts: the answer shows it cordoned.
-          const operationId = ctx.expansion.drain(name).id;
+          const operationId = ctx.moves.drain(name).id;
           return { ...nodeOut(name), operationId };
         }
         const on = store.instances.onNode(name);
