@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     },
   );
   const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems() });
-  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
+  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const ops = new InstanceOps(store, snapshot, engine, agents, {

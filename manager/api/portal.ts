@@ -177,7 +177,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     GetCredentials: unary(log, 'GetCredentials', (req, call) => {
       const i = findInstance(req.instance);
       const who = principalOf(call)?.who ?? 'unknown';
-      store.events.add('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
+      d.fleet.event('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
       log.info({ instance: i.id, who }, 'credentials read');
       return credentialsOf(i);
     }),
@@ -247,7 +247,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));
