@@ -25,8 +25,11 @@ RUN if [ -f node_modules/.berth-prebuilt ]; then \
 FROM ${BASE}
 WORKDIR /opt/berth
 # The manager runs as this user; the agent needs root (see docker-compose.yml and the README).
+# /var/lib/berth-node: what the manager hands the agents (docker-compose.yml's berth-node-tls),
+# made here so the named volume starts owned by the manager's user.
 RUN (getent passwd berth >/dev/null || useradd --system --uid 10001 --user-group --home-dir /var/lib/berth --no-create-home --shell /usr/sbin/nologin berth) \
- && install -d -o berth -g berth -m 0700 /var/lib/berth
+ && install -d -o berth -g berth -m 0700 /var/lib/berth \
+ && install -d -o berth -g berth -m 0700 /var/lib/berth-node
 COPY --from=build /opt/berth/package.json ./
 COPY --from=build /opt/berth/node_modules ./node_modules
 COPY --from=build /opt/berth/dist ./dist

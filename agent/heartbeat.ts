@@ -10,6 +10,7 @@ import { FULL_EVERY, planBeat, reportKey } from './heartbeat-delta';
 import type { UsageProbe } from './usage';
 import type { ReplicationProbe } from './replication-state';
 import type { WriteLease } from './write-lease';
+import type { AgentRevocations } from './revocations';
 
 // Register, then heartbeat every few seconds with capacity, free space and instance states.
 // A manager that is down or was reset is retried forever; the agent keeps serving meanwhile.
@@ -33,6 +34,7 @@ export class Heartbeat {
     private readonly log: Logger,
     private readonly usage?: UsageProbe,
     private readonly health?: { replication: ReplicationProbe; lease: WriteLease },
+    private readonly revocations?: AgentRevocations,
   ) {}
 
   // Sends the next heartbeat now (an instance went down or came back): failure detection
@@ -76,6 +78,7 @@ export class Heartbeat {
         this.registered = true;
         this.acked = keys;
         this.health?.lease.renew(sentAtMs, res.writeLease);
+        this.revocations?.apply(res.revocations);
         this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
       } else {
         const plan = planBeat(this.acked, instances, keys, this.deltaOk && this.sinceFull < FULL_EVERY);
@@ -86,7 +89,9 @@ export class Heartbeat {
           busyPorts: info.busyPorts,
           delta: plan.delta,
           removedInstanceIds: plan.removed,
+          revocationsVersion: this.revocations?.version ?? 0,
         });
+        this.revocations?.apply(res.revocations);
         this.deltaOk = res.acceptsDelta;
         this.sinceFull = plan.delta ? this.sinceFull + 1 : 0;
         this.acked = res.fullReport || res.reregister ? undefined : keys;

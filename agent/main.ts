@@ -14,6 +14,7 @@ import { runMain, stopOnSignals } from '../src/lifecycle';
 import { VERSION } from '../src/version';
 import { DockerEngine } from './docker';
 import { Heartbeat, probeNode } from './heartbeat';
+import { AgentRevocations } from './revocations';
 import { probeCpuMillis, probeMemoryBytes } from './host';
 import { Instances } from './instance/lifecycle';
 import { movementHandlers } from './movement/handlers';
@@ -121,6 +122,9 @@ async function main(): Promise<void> {
   // A MySQL certificate rotated while the agent was down reaches the running instances.
   if (mysqlTls) await refreshTls(known, mysqlTls, (id) => withInstance(instances, id, (s) => s.run(s.d.reloadTls())), log);
 
+  // Before serving: a restarted agent refuses revoked certificates from its first call.
+  const revocations = new AgentRevocations(AgentRevocations.fileFor(disks[0]!), log);
+  revocations.load();
   const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
@@ -166,6 +170,7 @@ async function main(): Promise<void> {
     log,
     usage,
     { replication, lease },
+    revocations,
   );
   nudge = () => hb.nudge();
   hb.start();

@@ -7,6 +7,8 @@ import type { Logger } from '../src/log';
 import { agentProto } from '../src/proto';
 import { guarded, unary } from '../src/rpc';
 import { peerOf } from '../src/tls/credentials';
+import { peerRevocations } from '../src/tls/revocation';
+import { AGENT_POLICY } from '../src/policy';
 import { checkGrant } from '../src/tls/grant';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -38,9 +40,9 @@ const checkId = checkInstanceId;
 // the manager asks for (10 min for a create, 2 min for a remove).
 const LIMIT = { create: 15 * 60_000, startStop: 5 * 60_000 };
 
-// Agent RPCs another node's agent may call (with its node certificate); everything else only
-// the manager.
-const FROM_NODES = new Set(['StreamBackup']);
+// Agent RPCs another node's agent may call (with its node certificate and the manager's grant);
+// everything else only the manager (src/policy.ts).
+const FROM_NODES = new Set(Object.entries(AGENT_POLICY).filter(([, who]) => who === 'manager-or-granted-node').map(([m]) => m));
 
 // Every request is checked here, once, through the shared validation module; the node-specific
 // checks (its port range, its disks) are the instance code's.
@@ -96,6 +98,12 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
   const onlyManager = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
     if (!requireManager) return;
     const p = peerOf(call);
+    // Revoked by the manager (pushed with heartbeat answers): refused whoever it names.
+    const revoked = peerRevocations.whyPeer(call.getAuthContext?.()?.sslPeerCertificate);
+    if (revoked) {
+      log.warn({ method, peer: p ? `${p.kind}:${p.name}` : 'none', revoked }, 'agent call refused: revoked certificate');
+      throw permissionDenied(`${method} refused: ${revoked}`);
+    }
     // A hot copy is pulled by the target node's agent from the source's (StreamBackup, read-only),
     // with the manager's grant for that instance and that node.
     if (p?.kind === 'node' && FROM_NODES.has(method)) return checkNodeGrant(call, p.name, method);

@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     for (const [kind, name] of [['manager', 'manager'], ['admin', 'admin'], ...nodes.map((n) => ['node', n.name])] as [CertKind, string][]) issueCert(tlsDir, kind, name);
     // What the manager does for every hot copy it starts: a grant for the target's node.
     const signer = new GrantSigner(filesIn(tlsDir, 'manager', 'manager'));
-    setBackupGrantIssuer((instance, addr) => signer.sign(instance, nodes.find((n) => n.address === addr)!.name));
+    setBackupGrantIssuer((instance, t) => signer.sign(instance, t.node ?? nodes.find((n) => n.address === t.agentAddress)!.name));
   }
   procs.push(start(m.args, path.join(dir, 'manager.log')));
   for (const n of nodes) {

@@ -21,7 +21,7 @@ import mysql from 'mysql2/promise';
 import type { PortalClient } from '../src/gen/berth/v1/Portal';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
-import { freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { atExit, freePort, managerArgs, runBench, start, writeResult } from './proc';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -56,13 +56,30 @@ interface Ack {
   port: number;
 }
 
-// Commits one row at a time; on an error asks the API where the primary is now.
+// Commits one row at a time; on an error (the first connection too: right after a failover
+// the API may still name a primary that is being rebuilt) asks the API where the primary is
+// now. Its failure is the caller's, at stop(), never an unhandled rejection.
 function writer(table: string, cred: { user: string; password: string }, where: () => Promise<{ host: string; port: number }>) {
   const acks: Ack[] = [];
   let stop = false;
+  let ep = { host: '', port: 0 };
+  const connect = async (): Promise<mysql.Connection | undefined> => {
+    for (;;) {
+      if (stop) return undefined;
+      try {
+        ep = await where();
+        const c = await mysql.createConnection({ ...ep, ...cred, connectTimeout: 1000 });
+        // A connection that breaks later reports it here as well as to the query in flight.
+        c.on('error', () => undefined);
+        return c;
+      } catch {
+        await sleep(20);
+      }
+    }
+  };
   const done = (async () => {
-    let ep = await where();
-    let conn = await mysql.createConnection({ ...ep, ...cred, connectTimeout: 1000 });
+    let conn = await connect();
+    if (!conn) return;
     await conn.query('CREATE DATABASE IF NOT EXISTS b');
     await conn.query(`CREATE TABLE IF NOT EXISTS b.${table} (id INT PRIMARY KEY)`);
     for (let n = 1; !stop; n++) {
@@ -71,21 +88,24 @@ function writer(table: string, cred: { user: string; password: string }, where: 
         acks.push({ id: n, at: Date.now(), port: ep.port });
       } catch {
         conn.destroy();
-        for (;;) {
-          if (stop) return;
-          try {
-            ep = await where();
-            conn = await mysql.createConnection({ ...ep, ...cred, connectTimeout: 1000 });
-            break;
-          } catch {
-            await sleep(20);
-          }
-        }
+        conn = await connect();
+        if (!conn) return;
       }
     }
     conn.destroy();
   })();
-  return { acks, stop: async () => ((stop = true), await done) };
+  const settled = done.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  return {
+    acks,
+    stop: async () => {
+      stop = true;
+      const err = await settled;
+      if (err) throw err;
+    },
+  };
 }
 
 async function missing(ep: { host: string; port: number }, cred: { user: string; password: string }, table: string, ids: number[]): Promise<number> {
@@ -103,6 +123,14 @@ async function benchFlavor(flavor: 'mariadb' | 'mysql', dir: string) {
   for (const d of ['manager', 'd0', 'd1', 'd2']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   const m = await managerArgs(path.join(dir, 'manager'), ['--image', IMAGES[flavor], '--mariadb-image', IMAGES.mariadb, '--mysql-image', IMAGES.mysql, '--failover-agent-silent', String(SILENT_S), '--write-lease', String(LEASE_S), '--failover-probe-fail', '1']);
   const procs: ChildProcess[] = [start(m.args, path.join(dir, 'manager.log'))];
+  // Whatever ends this run (its finally, or a crash): the processes, then their containers.
+  const cleanUp = atExit(() => {
+    for (const p of procs) p.kill('SIGKILL');
+    for (const n of [1, 2, 3]) {
+      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=bench-${flavor}-${n}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
+    }
+  });
   for (const [i, host] of HOSTS.entries()) {
     const listen = `${host}:${await freePort(host)}`;
     const args = ['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', listen, '--node', `bench-${flavor}-${i + 1}`, '--ports', `${4201 + i * 33}-${4233 + i * 33}`, '--disk', path.join(dir, `d${i}`), '--cpus', '8', '--memory', '8G'];
@@ -153,10 +181,7 @@ async function benchFlavor(flavor: 'mariadb' | 'mysql', dir: string) {
     portal.close();
     for (const p of procs) p.kill('SIGTERM');
     await sleep(1000);
-    for (const n of [1, 2, 3]) {
-      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=bench-${flavor}-${n}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-      if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
-    }
+    cleanUp();
   }
 }
 
@@ -188,7 +213,9 @@ async function killAndMeasure(portal: AsyncClient<PortalClient>, name: string, c
   const first = await until('a write on the new primary', async () => w.acks.find((a) => a.port === after.primary!.port && a.at > killAt), 60_000, 10);
   await w.stop();
   // Recorded by the failover's last step, after the writer may already be on the new primary.
-  const hist = await until('the failover recorded', async () => (await portal.listClusterHistory({ cluster: name })).entries.find((e) => e.kind === 'failover' && e.outcome === 'done' && e.fromInstance === before.primary!.instanceId), 60_000, 100);
+  // This run's: the same instance may have been failed over from in an earlier run, whose row
+  // would give a negative detection time and have the wrong failover acknowledged below.
+  const hist = await until('the failover recorded', async () => (await portal.listClusterHistory({ cluster: name })).entries.find((e) => e.kind === 'failover' && e.outcome === 'done' && e.fromInstance === before.primary!.instanceId && Date.parse(e.startedAt) >= killAt), 60_000, 100);
   const lost = await missing({ host: after.primary!.host, port: after.primary!.port }, cred, table, w.acks.map((a) => a.id));
   await portal.acknowledgeFailover({ cluster: name });
   // Back to 1+2: the fenced old primary is rebuilt from a copy of the new primary by the manager.

@@ -40,14 +40,44 @@ export function writeResult(name: string, out: unknown): void {
   fs.writeFileSync(path.join(ROOT, 'bench-results', `${name}.json`), JSON.stringify(out, null, 2));
 }
 
+// What a benchmark started (processes, containers) and must end however it ends: its own
+// finally blocks on the normal path, these on a crash (an error no one caught) too.
+const cleanups = new Set<() => void>();
+
+// `fn` runs once, synchronously, at the latest when the process exits; call the returned
+// function to run it now (and not again at exit).
+export function atExit(fn: () => void): () => void {
+  const once = () => {
+    if (!cleanups.delete(once)) return;
+    try {
+      fn();
+    } catch (err) {
+      console.error('cleanup failed:', err);
+    }
+  };
+  cleanups.add(once);
+  return once;
+}
+
+function cleanUp(): void {
+  for (const fn of [...cleanups]) fn();
+}
+
 // Exits when `main` ends: database clients left open by a failed run must not keep the process
-// (and the machine's integration lock) alive.
+// (and the machine's integration lock) alive. An error nobody caught is reported with its cause
+// and still ends everything the benchmark started.
 export function runBench(main: () => Promise<void>): void {
-  main().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err);
-      process.exit(1);
-    },
-  );
+  const fail = (what: string) => (err: unknown) => {
+    console.error(`${what}:`, err);
+    cleanUp();
+    process.exit(1);
+  };
+  process.on('uncaughtException', fail('uncaught exception'));
+  process.on('unhandledRejection', fail('unhandled rejection'));
+  process.on('SIGINT', () => fail('interrupted')(new Error('SIGINT')));
+  process.on('exit', cleanUp);
+  main().then(() => {
+    cleanUp();
+    process.exit(0);
+  }, fail('benchmark failed'));
 }

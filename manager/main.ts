@@ -10,6 +10,8 @@ import { createLogger } from '../src/log';
 import { bindServer, SERVER_OPTIONS } from '../src/rpc';
 import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { TokensTable } from './auth/tokens';
+import { chooseAdminToken, syncAdminTokenRow } from './auth/admin-token';
+import { RevocationState } from './auth/revocations';
 import { openSecrets } from './auth/secret-key';
 import { Retention } from './store/retention';
 import { AgentPool } from './agents/pool';
@@ -37,7 +39,7 @@ import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
 import { alertInstances } from './state/watched';
 import { InstanceTlsState } from './state/instance-tls';
-import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
+import { GrantSigner, grantIssuerFor, setBackupGrantIssuer } from '../src/tls/grant';
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
@@ -89,7 +91,8 @@ const program = new Command('berth-manager')
   .option('--weight-memory <w>', 'weighted strategy: weight of memory', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.memory)
   .option('--weight-disk <w>', 'weighted strategy: weight of disk', weightOpt, DEFAULT_SCHEDULER_CONFIG.weights.disk)
   .option('--admin-listen <host:port>', 'admin HTTP address: capacity, dashboard, metrics, docs', hostPortOpt, '127.0.0.1:7480')
-  .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); without one it binds to loopback only')
+  .option('--admin-token <token>', 'bearer token for the admin HTTP API (or BERTH_ADMIN_TOKEN); default: the one in <state-dir>/admin-token, made on the first start')
+  .option('--admin-unauthenticated', 'serve the admin HTTP API without a token, on loopback only (warns at every start)')
   .option('--admin-hosts <names>', 'comma-separated Host header names the admin HTTP server answers to (others get 421)', (v) => v.split(',').map((x) => x.trim()).filter(Boolean), [] as string[])
   .option('--alert-webhook <url>', 'POST each alert start and resolve here as JSON (with retries)')
   .option('--alert-interval <seconds>', 'how often alert rules are evaluated', secondsOpt, 10)
@@ -143,6 +146,7 @@ const o = program.opts<{
   weightDisk: number;
   adminListen: string;
   adminToken?: string;
+  adminUnauthenticated?: boolean;
   adminHosts: string[];
   alertWebhook?: string;
   alertInterval: number;
@@ -174,6 +178,20 @@ const o = program.opts<{
 if (!(o.writeLease >= 0) || (o.writeLease > 0 && o.writeLease >= o.failoverAgentSilent)) program.error('--write-lease must be 0 or shorter than --failover-agent-silent: the old primary must be read-only before a replica is promoted');
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
+function printAdminToken(token: string, file: string, listen: string): void {
+  const url = `http://${listen}`;
+  process.stderr.write(
+    [
+      '',
+      `berth: a new admin token was made for the admin HTTP server and kept in ${file} (mode 0600).`,
+      `  It is shown this once: ${token}`,
+      `  berthctl capacity reads the file (BERTH_STATE_DIR); curl -H "Authorization: Bearer $(cat ${file})" ${url}/v1/capacity`,
+      `  dashboard: ${url}/#token=<the token>`,
+      '',
+    ].join('\n'),
+  );
+}
+
 async function main(): Promise<void> {
   const log = createLogger('manager', undefined, o.logFormat);
   // Nothing the manager writes (database, -wal/-shm, keys) is readable by other users.
@@ -195,11 +213,18 @@ async function main(): Promise<void> {
   purge();
   const purgeTimer = setInterval(purge, 3_600_000);
   purgeTimer.unref();
-  const token = o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined;
-  if (token) {
-    // The admin HTTP token is an admin token everywhere (portal too), re-keyed when it changes.
-    tokens.revoke('admin-token');
-    tokens.adopt('admin-token', 'admin', token);
+  const adminToken = chooseAdminToken({ flag: o.adminToken || process.env.BERTH_ADMIN_TOKEN || undefined, stateDir: o.stateDir, unauthenticated: !!o.adminUnauthenticated });
+  const token = adminToken.token;
+  // The admin HTTP token is an admin token everywhere (portal too): re-keyed when it changes,
+  // gone when there is none.
+  syncAdminTokenRow(tokens, token);
+  if (adminToken.source === 'none') {
+    log.warn('UNAUTHENTICATED: --admin-unauthenticated given, the admin HTTP server answers without a token; every process on this host (each MySQL container shares its network) can cordon, drain and read the fleet');
+  } else if (adminToken.source === 'generated') {
+    // Shown once, on the terminal (never through the logger): the file keeps it.
+    printAdminToken(adminToken.token!, adminToken.file, o.adminListen);
+  } else {
+    log.info({ source: adminToken.source, file: adminToken.source === 'file' ? adminToken.file : undefined }, 'admin HTTP token in use');
   }
   const scheduler: SchedulerConfig = {
     nodeTimeoutMs: o.nodeTimeout * 1000,
@@ -212,7 +237,8 @@ async function main(): Promise<void> {
   const fleet = FleetState.load(store);
   const snapshot = fleet.snapshot;
   const engine = new Engine(store, log);
-  const agents = new AgentPool(store.nodes, tls);
+  const revocations = new RevocationState(fleet);
+  const agents = new AgentPool(store.nodes, tls, (cert) => revocations.list.whyPeer(cert));
   agents.followRegistrations((l) => fleet.onEvent(l));
   // Instances using less than half of any threshold are left out of the periodic scans.
   const usage = new UsageMap({ diskPct: Math.min(o.alertInstanceDiskPct, o.expandDiskPct) / 2, memoryPct: o.expandMemoryPct / 2 });
@@ -265,10 +291,7 @@ async function main(): Promise<void> {
   // Hot copies between agents carry the manager's grant for that instance and target node.
   if (tls) {
     const signer = new GrantSigner(tls);
-    setBackupGrantIssuer((instance, address) => {
-      const node = store.nodes.all().find((n) => n.agentAddress === address)?.name;
-      return node ? signer.sign(instance, node) : '';
-    });
+    setBackupGrantIssuer(grantIssuerFor(signer));
   }
 
   // Before anyone is served and before operations resume (they are what makes a pending
@@ -280,9 +303,9 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls }, clusters, agents, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store) });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));

@@ -65,5 +65,6 @@ if [ "$ready" != 1 ]; then
   exit 1
 fi
 echo "[start] berth is ready: manager on $GRPC, node $NODE (ports $PORTS, data in $DISK), state in $STATE_DIR" >&2
+echo "[start] admin HTTP on 127.0.0.1:7480 needs the admin token the manager printed on its first start, kept in $STATE_DIR/admin-token (mode 0600): npx berthctl capacity reads it; dashboard: http://127.0.0.1:7480/#token=\$(cat $STATE_DIR/admin-token)" >&2
 echo "[start] try: npx berthctl instance create --name db1 --cpu 1 --memory 1G --disk 5G --wait   (--flavor mysql for MySQL 9.7)" >&2
 wait -n "${pids[@]}"

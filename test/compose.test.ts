@@ -66,7 +66,21 @@ describe('docker-compose.yml', () => {
     }
     expect(manager.HostConfig.CapAdd ?? []).toEqual([]);
     expect(agent.HostConfig.CapAdd).toEqual(['DAC_OVERRIDE']);
-    expect(manager.Mounts.map((m) => [m.Type, m.Name, m.Destination])).toEqual([['volume', `${project}_berth-state`, '/var/lib/berth']]);
+    const mounts = (c: typeof manager) => c.Mounts.map((m) => [m.Type, m.Name ?? m.Source, m.Destination, m.RW]).sort((a, b) => String(a[2]).localeCompare(String(b[2])));
+    expect(mounts(manager)).toEqual([['volume', `${project}_berth-state`, '/var/lib/berth', true], ['volume', `${project}_berth-node-tls`, '/var/lib/berth-node', true]]);
+    // The agent never sees the manager's state (CA key, password key, store, admin key/token):
+    // only the CA certificate and the node and MySQL certificates, read-only.
+    expect(mounts(agent).filter((m) => m[0] === 'volume')).toEqual([['volume', `${project}_berth-node-tls`, '/var/lib/berth-node', false]]);
+    const files = (await compose('exec', '-T', 'agent', 'ls', '/var/lib/berth-node/tls')).stdout.split(/\s+/).filter(Boolean).sort();
+    expect(files).toContain('ca.crt');
+    expect(files.filter((f) => !/^(ca\.crt|(node|mysql)-[a-z0-9.-]+\.(crt|key))$/.test(f))).toEqual([]);
+  });
+
+  it('the admin HTTP server wants the token the manager made; berthctl capacity in the manager finds it', async () => {
+    const port = env.BERTH_ADMIN_PORT ?? '7480';
+    expect((await fetch(`http://127.0.0.1:${port}/v1/capacity`)).status).toBe(401);
+    expect(await ctl('capacity', '--admin', `http://127.0.0.1:${port}`)).toContain(node);
+    expect((await compose('exec', '-T', 'manager', 'stat', '-c', '%a', '/var/lib/berth/admin-token')).stdout.trim()).toBe('600');
   });
 
   it('berthctl creates an instance the mariadb client logs in to; it survives a restart of the agent service; delete cleans up', async () => {
@@ -98,8 +112,9 @@ describe('docker-compose.yml', () => {
     expect(await ctl('instance', 'delete', 'composed', '--wait')).toMatch(/succeeded/);
     expect(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}`] }) })).toEqual([]);
     // The agent moves a deleted instance's directory to the disk's trash (purged after 24 h).
-    // (and keeps the template, which belongs to no instance).
-    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.templates', '.trash']);
+    // (and keeps the template, which belongs to no instance, and the certificate revocation
+    // list it got from the manager).
+    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.revocations.json', '.templates', '.trash']);
     expect(fs.readdirSync(path.join(data, node, 'berth', '.trash')).filter((d) => d.startsWith(`${c.id}-`))).toHaveLength(1);
   });
 

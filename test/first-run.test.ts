@@ -65,6 +65,13 @@ describe('README first run', () => {
     const conf = JSON.parse(fs.readFileSync(path.join(dir, 'berthctl.json'), 'utf8')) as { manager: string; cert: string };
     expect(conf.manager).toBe(startEnv.BERTH_GRPC);
     expect(fs.statSync(dir).mode & 0o077).toBe(0);
+    // The admin HTTP token the manager made: shown once with how to use it, kept 0600, and read
+    // by berthctl capacity from the same state directory.
+    const token = fs.readFileSync(path.join(dir, 'admin-token'), 'utf8').trim();
+    expect(fs.statSync(path.join(dir, 'admin-token')).mode & 0o777).toBe(0o600);
+    expect(output.split(token).length - 1).toBe(1);
+    expect(output).toMatch(/berthctl capacity reads it/);
+    expect((await ctl('capacity')).stdout).toContain(node);
     const c = await create('first');
     expect(c).toMatchObject({ node, host: '127.0.0.1', port: 3431, user: 'admin', state: 'running' });
     expect(c.id).toMatch(/^i-[0-9a-f]{12}$/);

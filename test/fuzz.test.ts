@@ -2,7 +2,11 @@ import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { portalProto } from '../src/proto';
+import { agentProto, portalProto } from '../src/proto';
+import { CHANNEL_OPTIONS } from '../src/rpc';
+import { channelCredentials, filesIn } from '../src/tls/credentials';
+import { PORTAL_ROLES, RANK } from '../manager/auth/policy';
+import type { Role } from '../src/tls/ca';
 import { TestCluster } from './harness/cluster';
 
 // Random and boundary inputs for every Portal RPC and every /v1 route of a live TLS fleet (a real
@@ -55,9 +59,18 @@ function requestArb(def: grpc.MethodDefinition<unknown, unknown> & { requestType
   return fc.record(parts, { requiredKeys: [] });
 }
 
-function call(client: grpc.Client, def: grpc.MethodDefinition<unknown, unknown>, req: unknown): Promise<grpc.ServiceError | null> {
+function call(client: grpc.Client, def: grpc.MethodDefinition<unknown, unknown>, req: unknown, md = new grpc.Metadata()): Promise<grpc.ServiceError | null> {
   return new Promise((resolve) => {
-    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, new grpc.Metadata(), { deadline: Date.now() + 5000 }, (err) => resolve(err ?? null));
+    // Server-streaming methods (the Agent's StreamBackup, SeedInstance): the first message or the
+    // status is the answer.
+    if (def.responseStream) {
+      const s = client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 5000 });
+      s.on('data', () => (s.cancel(), resolve(null)));
+      s.on('error', (e: grpc.ServiceError) => resolve(e.code === grpc.status.CANCELLED ? null : e));
+      s.on('status', (st: grpc.StatusObject) => st.code === grpc.status.OK && resolve(null));
+      return;
+    }
+    client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, req, md, { deadline: Date.now() + 5000 }, (err) => resolve(err ?? null));
   });
 }
 
@@ -173,5 +186,118 @@ describe('fuzzing the portal and the admin HTTP API', () => {
     expect(cluster.manager!.exitCode).toBeNull();
     expect((await httpReq(cluster.adminPort, 'GET', '/healthz', {})).status).toBe(200);
     expect((await cluster.containers()).map((c) => c.Id)).toEqual([keeper.containerId]);
+  });
+
+  type Def = grpc.MethodDefinition<unknown, unknown> & { requestType?: { type: { field: FieldDescriptor[] } } };
+  // The keeper and its node are never named: acting on them would be a valid result.
+  const spares = (req: unknown) => !JSON.stringify(req).includes(keeper.id) && !JSON.stringify(req).includes(keeper.name) && !JSON.stringify(req).includes(cluster.nodeName('a'));
+
+  it('every Portal RPC as each role (certificate and token): above the role PERMISSION_DENIED, else a clear status; refused calls change nothing', async () => {
+    const Portal = portalProto().berth.v1.Portal;
+    const { token } = await cluster.portal.createToken({ name: 'fuzz-viewer-token', role: 'viewer' });
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    const callers: { who: string; role: Role; client: grpc.Client; md?: grpc.Metadata }[] = [
+      { who: 'cert:viewer', role: 'viewer', client: cluster.rawPortal('viewer', 'fuzz-viewer') },
+      { who: 'cert:operator', role: 'operator', client: cluster.rawPortal('operator', 'fuzz-operator') },
+      { who: 'token:viewer', role: 'viewer', client: cluster.rawPortal('none'), md },
+    ];
+    for (const c of callers) {
+      for (const def of Object.values(Portal.service) as Def[]) {
+        const name = def.path.split('/').pop()!;
+        const allowed = RANK[c.role] >= RANK[PORTAL_ROLES[name] ?? 'admin'];
+        await fc.assert(
+          fc.asyncProperty(requestArb(def), async (req) => {
+            if (!spares(req)) return;
+            const before = await storeView();
+            const err = await call(c.client, def, req, c.md?.clone());
+            const code = err ? grpc.status[err.code]! : 'OK';
+            const what = `${name} as ${c.who} (${JSON.stringify(req).slice(0, 200)}) -> ${code}: ${err?.details}`;
+            if (allowed) expect([...CLEAR, 'PERMISSION_DENIED'], what).toContain(code);
+            else expect(code, what).toBe('PERMISSION_DENIED');
+            if (err) expect(await storeView(), what).toBe(before);
+          }),
+          { numRuns: 8, interruptAfterTimeLimit: 5000 },
+        );
+      }
+      c.client.close();
+    }
+    expect(cluster.manager!.exitCode).toBeNull();
+    expect((await cluster.containers()).map((x) => x.Id)).toEqual([keeper.containerId]);
+  });
+
+  it('every Registry RPC as a node for itself and as another node: clear statuses, no other node touched, the manager stays up', async () => {
+    const Registry = agentProto().berth.v1.Registry;
+    const own = 'fuzz-node';
+    const num2 = fc.oneof(num, fc.constantFrom(-1, 2 ** 53, 0.5));
+    const disk = fc.record({ path: str, totalBytes: num2, freeBytes: num2 }, { requiredKeys: [] });
+    const inst = fc.record({ id: fc.oneof(str, fc.constant(keeper.id)), name: str, state: str, containerId: str, port: num, diskPath: str, usedDiskBytes: num, usageMeasuredAtMs: num, mysqldUnresponsive: fc.boolean() }, { requiredKeys: [] });
+    const nodeName = fc.oneof(fc.constant(own), str, fc.constant(cluster.nodeName('a')));
+    const requests: Record<string, fc.Arbitrary<unknown>> = {
+      Register: fc.record({
+        node: fc.record({ name: nodeName, agentAddress: fc.oneof(str, fc.constant('127.0.0.12:1')), host: str, labels: fc.dictionary(str, str, { maxKeys: 3 }), cpuMillis: num2, memoryBytes: num2, disks: fc.array(disk, { maxLength: 3 }), portMin: num, portMax: num, busyPorts: fc.array(num, { maxLength: 4 }), agentVersion: str, dockerVersion: str }, { requiredKeys: [] }),
+        instances: fc.array(inst, { maxLength: 3 }),
+      }, { requiredKeys: [] }),
+      Heartbeat: fc.record({ node: nodeName, disks: fc.array(disk, { maxLength: 3 }), instances: fc.array(inst, { maxLength: 3 }), busyPorts: fc.array(num, { maxLength: 4 }), delta: fc.boolean(), removedInstanceIds: fc.array(str, { maxLength: 3 }), revocationsVersion: num }, { requiredKeys: [] }),
+    };
+    const dial = (node: string) => new Registry(cluster.registryAddress, channelCredentials(cluster.certFor('node', node), { kind: 'manager' }), CHANNEL_OPTIONS);
+    const keeperNode = async () => JSON.stringify((await cluster.portal.listNodes({})).nodes.filter((n) => n.name === cluster.nodeName('a')).map((n) => [n.agentAddress, n.host, n.cordoned, n.capacity]));
+    const keeperView = async () => JSON.stringify((await cluster.portal.getInstance({ instance: keeper.id })).state);
+    for (const who of [own, 'fuzz-other']) {
+      const client = dial(who);
+      for (const def of Object.values(Registry.service) as Def[]) {
+        const name = def.path.split('/').pop()!;
+        await fc.assert(
+          fc.asyncProperty(requests[name]!, async (req) => {
+            const before = await keeperNode();
+            const err = await call(client, def, req);
+            const code = err ? grpc.status[err.code]! : 'OK';
+            const what = `Registry.${name} as node ${who} (${JSON.stringify(req).slice(0, 200)}) -> ${code}: ${err?.details}`;
+            expect([...CLEAR, 'PERMISSION_DENIED'], what).toContain(code);
+            if (err) expect(err.details.length, what).toBeGreaterThan(5);
+            // Whatever it sends, another node's row stays as it was.
+            expect(await keeperNode(), what).toBe(before);
+          }),
+          { numRuns: 15, interruptAfterTimeLimit: 8000 },
+        );
+      }
+      client.close();
+    }
+    expect(await keeperView()).toBe('"running"');
+    expect(cluster.manager!.exitCode).toBeNull();
+  });
+
+  it('every Agent RPC as the manager, as a node and as a client: clear statuses, others refused, the keeper untouched', async () => {
+    const Agent = agentProto().berth.v1.Agent;
+    const a = cluster.agents[0]!;
+    const dial = (files: ReturnType<typeof filesIn>) => new Agent(a.address, channelCredentials(files, { kind: 'node', name: a.node }), CHANNEL_OPTIONS);
+    const callers = [
+      { who: 'manager', client: dial(filesIn(cluster.tlsDir, 'manager', 'manager')) },
+      { who: 'node', client: dial(cluster.certFor('node', 'fuzz-other')) },
+      { who: 'admin client', client: dial(filesIn(cluster.tlsDir, 'admin', 'admin')) },
+    ];
+    // What an agent may answer its manager: a clear status, or that a peer it was sent to
+    // (a random source agent) did not answer in time.
+    const AGENT_CLEAR = [...CLEAR, 'UNAVAILABLE', 'DEADLINE_EXCEEDED'];
+    for (const c of callers) {
+      for (const def of Object.values(Agent.service) as Def[]) {
+        const name = def.path.split('/').pop()!;
+        await fc.assert(
+          fc.asyncProperty(requestArb(def), async (req) => {
+            if (!spares(req)) return;
+            const err = await call(c.client, def, req);
+            const code = err ? grpc.status[err.code]! : 'OK';
+            const what = `Agent.${name} as ${c.who} (${JSON.stringify(req).slice(0, 200)}) -> ${code}: ${err?.details}`;
+            if (c.who === 'manager') expect(AGENT_CLEAR, what).toContain(code);
+            else expect(code, what).toBe('PERMISSION_DENIED');
+          }),
+          { numRuns: c.who === 'manager' ? 15 : 4, interruptAfterTimeLimit: 8000 },
+        );
+      }
+      c.client.close();
+    }
+    expect(a.proc?.exitCode ?? null).toBeNull();
+    expect((await cluster.portal.getInstance({ instance: keeper.id })).state).toBe('running');
+    expect((await cluster.containers()).map((x) => x.Id)).toEqual([keeper.containerId]);
   });
 });

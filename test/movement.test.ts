@@ -131,7 +131,7 @@ describe('data movement between two real agents', () => {
     [a, b] = cluster.agents as [RunningAgent, RunningAgent];
     // This test plays the manager: its hot copies carry the manager's grants, as the manager's do.
     const signer = new GrantSigner(filesIn(cluster.tlsDir, 'manager', 'manager'));
-    setBackupGrantIssuer((instance, address) => signer.sign(instance, cluster.agents.find((x) => x.address === address)?.node ?? ''));
+    setBackupGrantIssuer((instance, target) => signer.sign(instance, target.node ?? cluster.agents.find((x) => x.address === target.agentAddress)?.node ?? ''));
   });
 
   afterAll(async () => {

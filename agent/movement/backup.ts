@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
+import fsCb, { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,7 +11,8 @@ import { INIT_LIMITS, LABEL, type DockerEngine } from '../docker';
 import type { Instances } from '../instance/lifecycle';
 import { binds, IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
 import { Socket } from 'node:net';
-import { offerDirect, openFd, type DirectOffer, type DirectOptions } from './direct';
+import { offerDirect, type DirectOffer, type DirectOptions } from './direct';
+import { identify, openOwnFifo, type MadeFile } from '../../src/security/nofollow';
 import { Demux, fillChunks } from './stream';
 
 const MESSAGE_BYTES = 1024 * 1024;
@@ -62,6 +63,9 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
   const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
   const fifo = path.join(layoutFor(inst.diskPath, id).dirs.tmp, fifoName);
   await execFileP('mkfifo', ['-m', '0600', fifo]);
+  // tmp/ is the tenant's (mysqld's uid writes there): every open below refuses anything but
+  // this very FIFO, a symlink to a host file above all.
+  const made = await identify(fifo);
   const cmd = `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`;
   let proc: BackupProcess | undefined;
   try {
@@ -70,17 +74,17 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
     // on the broken pipe.
     const onAbort = () => {
       // A mariabackup still waiting to open the FIFO is let through, to fail on its first write.
-      void fs.open(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).then((fh) => fh.close(), () => undefined);
+      void openOwnFifo(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK, made).then((fd) => fsCb.close(fd, () => undefined), () => undefined);
     };
     signal.addEventListener('abort', onAbort);
     // A mariabackup that fails before opening the FIFO would leave our open() waiting forever.
-    const code = proc.exited.then(async (c) => (await unblock(fifo), c));
+    const code = proc.exited.then(async (c) => (await unblock(fifo, made), c));
     let read = false;
     try {
       if (socket) {
-        sent = await fifoToSocket(fifo, socket, signal);
+        sent = await fifoToSocket(fifo, made, socket, signal);
       } else {
-        const input = await fs.open(fifo, fsConstants.O_RDONLY);
+        const input = fdReader(await openOwnFifo(fifo, fsConstants.O_RDONLY, made));
         try {
           for await (const data of fillChunks(input, MESSAGE_BYTES)) {
             if (signal.aborted) break;
@@ -110,8 +114,8 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
 // The FIFO read as a pipe stream (from the event loop, no thread-pool round trip or promise per
 // 64 KiB read) straight onto the socket; resolves with the bytes sent once the receiver has
 // them all and closed its side.
-async function fifoToSocket(fifo: string, socket: Socket, signal: AbortSignal): Promise<number> {
-  const input = new Socket({ fd: await openFd(fifo, fsConstants.O_RDONLY), readable: true, writable: false });
+async function fifoToSocket(fifo: string, made: MadeFile, socket: Socket, signal: AbortSignal): Promise<number> {
+  const input = new Socket({ fd: await openOwnFifo(fifo, fsConstants.O_RDONLY, made), readable: true, writable: false });
   const closed = new Promise<void>((resolve, reject) => socket.once('close', (hadError) => (hadError ? reject(new Error('the direct copy socket broke at its end')) : resolve())));
   closed.catch(() => undefined);
   try {
@@ -157,9 +161,18 @@ async function startBackupContainer(docker: DockerEngine, inst: { id: string; di
   };
 }
 
-async function unblock(fifo: string): Promise<void> {
-  const fh = await fs.open(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch(() => undefined);
-  await fh?.close();
+// A raw descriptor read the way fillChunks reads a FileHandle (openOwnFifo gives descriptors).
+function fdReader(fd: number) {
+  return {
+    read: (buf: Buffer, offset: number, length: number, position: null) =>
+      new Promise<{ bytesRead: number }>((resolve, reject) => fsCb.read(fd, buf, offset, length, position, (err, bytesRead) => (err ? reject(err) : resolve({ bytesRead })))),
+    close: () => new Promise<void>((resolve) => fsCb.close(fd, () => resolve())),
+  };
+}
+
+async function unblock(fifo: string, made: MadeFile): Promise<void> {
+  const fd = await openOwnFifo(fifo, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK, made).catch(() => undefined);
+  if (fd !== undefined) await new Promise((resolve) => fsCb.close(fd, resolve));
 }
 
 // What a physical copy carries: the data directory without binary and relay logs.

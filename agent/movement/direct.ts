@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { identityOf, loadFiles, type Peer, type TlsFiles } from '../../src/tls/credentials';
+import { peerRevocations } from '../../src/tls/revocation';
 
 // A one-time socket for the bytes of one hot copy, offered by the source agent inside an
 // authorized StreamBackup call. gRPC relaying cost both agents a core for 1.35 GB (protobuf
@@ -40,6 +41,8 @@ export async function offerDirect(o: DirectOptions): Promise<DirectOffer> {
     s.on('error', () => undefined);
     const who = s instanceof tls.TLSSocket ? identityOf(s.getPeerCertificate()) : undefined;
     if (o.tls && (!who || !o.peer || who.kind !== o.peer.kind || who.name !== o.peer.name)) return void s.destroy();
+    // A certificate revoked since the StreamBackup call was authorized gets no bytes either.
+    if (s instanceof tls.TLSSocket && peerRevocations.whyPeer(s.getPeerCertificate())) return void s.destroy();
     readToken(s).then((t) => {
       if (!t || !timingSafeEqual(t, token)) return void s.destroy();
       server.close();
@@ -76,7 +79,11 @@ export async function connectDirect(host: string, port: number, token: Buffer, f
         host,
         port,
         ...tlsOptions(files),
-        checkServerIdentity: (_h, cert) => (identityOf(cert)?.kind === 'node' ? undefined : new Error('the direct copy socket is not served by a node of the fleet')),
+        checkServerIdentity: (_h, cert) => {
+          if (identityOf(cert)?.kind !== 'node') return new Error('the direct copy socket is not served by a node of the fleet');
+          const revoked = peerRevocations.whyPeer(cert);
+          return revoked ? new Error(`the direct copy socket's certificate is refused: ${revoked}`) : undefined;
+        },
       })
     : net.connect({ host, port });
   const ready = files ? 'secureConnect' : 'connect';

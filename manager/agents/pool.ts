@@ -1,4 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import { unavailable } from '../../src/errors';
 import { agentProto } from '../../src/proto';
@@ -17,6 +18,8 @@ export class AgentPool {
   constructor(
     private readonly nodes: NodesTable,
     private readonly tls?: TlsFiles,
+    // A revoked agent certificate is refused at the handshake of every new connection.
+    private readonly refuse?: (cert: PeerCertificate) => string | undefined,
   ) {}
 
   // The same channel's plain client, for server-streaming calls (a hot copy's progress).
@@ -47,7 +50,7 @@ export class AgentPool {
     if (cur && cur.address === row.agentAddress && !failed) return cur.client;
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
-    const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }, true, this.refuse) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     const client = asyncClient(raw);
     this.clients.set(node, { address: row.agentAddress, client, raw: raw as unknown as AgentClient, channel: raw.getChannel() });
     return client;

@@ -9,6 +9,8 @@ import { portalProto } from '../../src/proto';
 import { guarded, unary } from '../../src/rpc';
 import { portalGuard, principalOf, type PortalAuth } from '../auth/principal';
 import { tokenHandlers } from '../auth/token-rpcs';
+import { certHandlers } from '../auth/cert-rpcs';
+import type { RevocationState } from '../auth/revocations';
 import { planOfMemberResize } from '../clusters/guard';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
@@ -51,6 +53,8 @@ export interface PortalDeps {
   // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
   clusters: ClusterOps;
   agents: ViewDeps['agents'];
+  // Certificate revocation (RevokeCertificate); the guard checks callers against it (auth.revoked).
+  revocations: RevocationState;
   // The failover trigger's side: why a cluster has no writable primary, and acknowledging a
   // blocked failover runs it at once.
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
@@ -121,10 +125,19 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const image = requestedImage(req, d.images);
       const opts = placementOpts(req);
       const key = requestKey(callerOf(call), checkRequestId(req.requestId), 'CreateInstance', createFields(req));
-      const out = (instance: InstanceRow, operation: OperationRow | undefined) => ({
+      // The creator gets the new instance's credentials with the answer. A repeated create
+      // answers about an instance that may be anyone's (same name and shape is all it takes), so
+      // its credentials go only where GetCredentials would send them: to an admin, and as an
+      // audited read. Everyone else gets the instance and its operation without them. A retry
+      // under the caller's own request id is the creator itself (ids are per caller): it gets
+      // them again, audited.
+      const out = (instance: InstanceRow, operation: OperationRow | undefined, answer: 'new' | 'own-retry' | 'by-name') => ({
         instance: instanceOut(instance),
         operation: operation ? toOperation(operation) : null,
-        credentials: credentialsOf(instance),
+        credentials:
+          answer === 'new' ? credentialsOf(instance)
+          : answer === 'own-retry' ? credentialsRead(call, instance, 'CreateInstance retried with its request_id')
+          : auditedCredentials(call, instance, 'CreateInstance repeated by name'),
       });
       // A request id seen before: what that call made, as it stands now.
       const prior = () => {
@@ -132,7 +145,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
         if (!r) return undefined;
         const i = store.instances.get(r.instanceId);
         if (!i) throw failedPrecondition(`request_id ${r.id} created instance ${r.instanceId}, which has been deleted since`);
-        return out(i, store.operations.get(r.operationId));
+        return out(i, store.operations.get(r.operationId), 'own-retry');
       };
       // Retry-safe without a request id too: a caller that lost the answer (the manager died, a
       // timeout) and asks again for the same name, shape and options gets the instance it
@@ -142,16 +155,16 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
         if (!i || !sameCreate(i, { ...shape, image: image ?? '', node: opts.node, group: opts.antiAffinityGroup ?? '' })) return undefined;
         if (dataKept(i)) {
           const r = d.ops.retryOnKeptData(i, key);
-          return out(r.instance, r.operation);
+          return out(r.instance, r.operation, 'by-name');
         }
         const op = store.operations.page({ type: 'create', instance: i.id, limit: 1, offset: 0 }).items[0];
-        return op && out(i, op);
+        return op && out(i, op, 'by-name');
       };
       const again = prior() ?? replay();
       if (again) return again;
       try {
         const { instance, operation } = await d.ops.create({ name, shape, image, ...opts, request: key });
-        return out(instance, operation);
+        return out(instance, operation, 'new');
       } catch (err) {
         // Another call with this name or this key committed first (a client's retry racing its
         // first attempt): answer as that one.
@@ -174,13 +187,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       // request_id: withRequestIds below.
       return toOperation(d.ops.delete(findInstance(req.instance).id, req.force));
     }),
-    GetCredentials: unary(log, 'GetCredentials', (req, call) => {
-      const i = findInstance(req.instance);
-      const who = principalOf(call)?.who ?? 'unknown';
-      d.fleet.event('credentials.read', i.id, `${who} read the admin credentials of ${i.name}`);
-      log.info({ instance: i.id, who }, 'credentials read');
-      return credentialsOf(i);
-    }),
+    GetCredentials: unary(log, 'GetCredentials', (req, call) => credentialsRead(call, findInstance(req.instance), 'GetCredentials')),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
       if (req.resizeInstance) return planOfMemberResize(planResize(d.moves, req), findInstance(req.resizeInstance), req.resizeMode);
       const shape = checkShape(req.resources);
@@ -235,6 +242,21 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     }),
   };
 
+  // Every read of an instance's admin password is an event naming who and which instance.
+  function credentialsRead(call: object, i: InstanceRow, via: string) {
+    const who = principalOf(call)?.who ?? 'unknown';
+    d.fleet.event('credentials.read', i.id, `${who} read the admin credentials of ${i.name} (${via})`);
+    log.info({ instance: i.id, who, via }, 'credentials read');
+    return credentialsOf(i);
+  }
+
+  // Credentials for an answer that is not the caller's own new instance: admin only, audited.
+  function auditedCredentials(call: object, i: InstanceRow, via: string) {
+    const p = principalOf(call);
+    if (p && p.role !== 'admin') return null;
+    return credentialsRead(call, i, via);
+  }
+
   function mustBeAdmin(call: object, what: string): void {
     const p = principalOf(call);
     if (p && p.role !== 'admin') throw permissionDenied(`${what} needs the admin role; ${p.who} has ${p.role}`);
@@ -247,7 +269,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

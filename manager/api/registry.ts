@@ -5,13 +5,14 @@ import type { Logger } from '../../src/log';
 import { agentProto } from '../../src/proto';
 import { unary } from '../../src/rpc';
 import { checkNodeInfo } from '../../src/validate';
-import { permissionDenied } from '../../src/errors';
+import { failedPrecondition, permissionDenied } from '../../src/errors';
 import { peerOf } from '../../src/tls/credentials';
 import type { UsageMap } from '../state/usage';
 import type { ReplicationMap } from '../state/replication';
 import type { WriteLease } from '../../src/gen/berth/v1/WriteLease';
 import type { FleetState } from '../state/fleet';
 import { NodeReports } from '../state/reports';
+import type { RevocationState } from '../auth/revocations';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
 // each agent actually runs (through the fleet state owner).
@@ -29,6 +30,14 @@ export interface RegistryDeps {
   // With TLS a node may register and heartbeat only as the node its certificate names, so no
   // one else can take over its name, address or host. false only with --insecure.
   requireNodeCert: boolean;
+  // Per-instance reports dropped because the store does not place the instance on the node that
+  // sent them (a metric: berth_heartbeat_foreign_reports_total).
+  onForeignReports?: (node: string, count: number) => void;
+  // A node heard from within this long is alive: no other node may register at its address.
+  nodeTimeoutMs?: number;
+  // Revoked certificates: refused here on every call, and sent to each agent whose heartbeat
+  // names an older list version.
+  revocations?: RevocationState;
 }
 
 export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
@@ -36,18 +45,78 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
   const checkPeer = (call: Parameters<typeof peerOf>[0], node: string) => {
     if (!d.requireNodeCert) return;
     const p = peerOf(call);
+    const revoked = d.revocations?.list.whyPeer(call.getAuthContext?.()?.sslPeerCertificate);
+    if (revoked) {
+      log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none', revoked }, 'registry call refused: revoked certificate');
+      throw permissionDenied(`${revoked}; node ${node} needs a new certificate (berthctl certs issue --node ${node} --force)`);
+    }
     if (p?.kind !== 'node' || p.name !== node) {
       log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'registry call refused: certificate does not name this node');
       throw permissionDenied(`only the holder of node ${node}'s certificate may register or heartbeat as ${node}${p ? ` (this certificate names ${p.kind} ${p.name})` : ''}`);
     }
   };
   const reports = new NodeReports();
+  // Node names per agent address, from the store once, then kept by each registration (a
+  // manager start with thousands of agents registering must not scan every node row each time).
+  let byAddress: Map<string, Set<string>> | undefined;
+  const addressOf = new Map<string, string>();
+  const addresses = () => {
+    if (!byAddress) {
+      byAddress = new Map();
+      for (const x of fleet.store.nodes.all()) addressed(x.name, x.agentAddress);
+    }
+    return byAddress;
+  };
+  function addressed(name: string, address: string): void {
+    const m = addresses();
+    const before = addressOf.get(name);
+    if (before !== undefined) m.get(before)?.delete(name);
+    addressOf.set(name, address);
+    let s = m.get(address);
+    if (!s) m.set(address, (s = new Set()));
+    s.add(name);
+  }
+  // Another node registered at this address and heard from within the node timeout.
+  const liveAt = (address: string, name: string) => {
+    const now = Date.now();
+    for (const other of addresses().get(address) ?? []) {
+      if (other === name) continue;
+      const beat = fleet.snapshot.get(other)?.lastHeartbeatMs ?? 0;
+      if (now - beat < (d.nodeTimeoutMs ?? 15_000) && fleet.store.nodes.get(other)?.agentAddress === address) return { name: other };
+    }
+    return undefined;
+  };
+  // Usage, replication state and TLS are believed only from the node the store places the
+  // instance on: they feed failover ("replica lost its connection", "mysqld down"), alerts and
+  // expansion, and a node's certificate must not let it speak for another node's instances.
+  // Its own reconciliation needs no filter: it only ever touches the node's own rows.
+  const lastForeign = new Map<string, number>();
+  const ownOnly = <T extends { id: string }>(node: string, list: T[]): T[] => {
+    const mine = fleet.placedOn(node);
+    let foreign = 0;
+    for (const i of list) if (!mine.has(i.id)) foreign++;
+    if (foreign) d.onForeignReports?.(node, foreign);
+    // Logged when the count changes, not at every heartbeat.
+    if ((lastForeign.get(node) ?? 0) !== foreign) {
+      if (foreign) log.warn({ node, foreign, ids: list.filter((i) => !mine.has(i.id)).slice(0, 10).map((i) => i.id) }, 'heartbeat reports instances the store does not place on this node; their usage, replication and TLS reports are dropped');
+      lastForeign.set(node, foreign);
+    }
+    return foreign ? list.filter((i) => mine.has(i.id)) : list;
+  };
   const unknown = (node: string) => (ids: string[]) => log.warn({ node, unknown: ids }, 'agent runs berth containers this manager does not know; leaving them alone');
 
   const h: RegistryHandlers = {
     Register: unary(log, 'Register', (req, call) => {
       const n = checkNodeInfo(req.node);
       checkPeer(call, n.name);
+      // One live node per agent address: the manager dials agents by address, and two live rows
+      // at one address make every call to either a gamble. A row left behind by a host that
+      // re-registered under a new name is down, and does not block it.
+      const clash = liveAt(n.agentAddress, n.name);
+      if (clash) {
+        log.warn({ node: n.name, address: n.agentAddress, live: clash.name }, 'registration refused: another live node has this agent address');
+        throw failedPrecondition(`agent address ${n.agentAddress} belongs to node ${clash.name}, which is alive; stop that agent (or wait until it is down) before registering ${n.name} there`);
+      }
       fleet.registerNode(
         {
           name: n.name,
@@ -67,26 +136,30 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         req.instances,
         unknown(n.name),
       );
+      addressed(n.name, n.agentAddress);
       reports.apply(n.name, { instances: req.instances });
-      d.usage?.report(n.name, req.instances);
-      d.replication?.report(n.name, req.instances);
-      d.tls?.report(n.name, req.instances);
+      const own = ownOnly(n.name, req.instances);
+      d.usage?.report(n.name, own);
+      d.replication?.report(n.name, own);
+      d.tls?.report(n.name, own);
       log.info({ node: n.name, address: n.agentAddress, instances: req.instances.length }, 'node registered');
-      return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null };
+      return { heartbeatIntervalMs: d.heartbeatIntervalMs, writeLease: d.writeLease?.(n.name) ?? null, revocations: d.revocations?.forAgent(-1) ?? null };
     }),
     Heartbeat: unary(log, 'Heartbeat', async (req, call) => {
       checkPeer(call, req.node);
-      if (!fleet.snapshot.get(req.node)) return { reregister: true };
+      const revocations = d.revocations?.forAgent(Number(req.revocationsVersion ?? 0)) ?? null;
+      if (!fleet.snapshot.get(req.node)) return { reregister: true, revocations };
       const instances = reports.apply(req.node, req);
-      if (!instances) return { reregister: false, acceptsDelta: true, fullReport: true };
+      if (!instances) return { reregister: false, acceptsDelta: true, fullReport: true, revocations };
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, instances, unknown(req.node));
       // A delta without instances repeats the usage already known and has no replication state.
       if (!req.delta || req.instances.length || req.removedInstanceIds.length) {
-        d.usage?.report(req.node, instances);
-        d.replication?.report(req.node, instances);
-        d.tls?.report(req.node, instances);
+        const own = ownOnly(req.node, instances);
+        d.usage?.report(req.node, own);
+        d.replication?.report(req.node, own);
+        d.tls?.report(req.node, own);
       }
-      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true };
+      return { reregister: false, writeLease: d.writeLease?.(req.node) ?? null, acceptsDelta: true, revocations };
     }),
   };
   server.addService(agentProto().berth.v1.Registry.service, h);

@@ -69,6 +69,7 @@ export function portalRequestMethods(d: ReplayDeps): Record<string, IdempotentMe
     UncordonNode: answer,
     RemoveNode: answer,
     RevokeToken: answer,
+    RevokeCertificate: answer,
     AcknowledgeFailover: answer,
     CreateToken: createToken,
   };

@@ -1,4 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import { permissionDenied, unauthenticated } from '../../src/errors';
 import { ROLES, type Role } from '../../src/tls/ca';
 import { peerOf } from '../../src/tls/credentials';
@@ -28,11 +29,16 @@ export interface PortalAuth {
   tokens: TokensTable;
   // --insecure: no certificates, every caller is admin unless it presents a token.
   insecure: boolean;
+  // Why a verified client certificate is revoked (undefined: it is not). Checked on every call.
+  revoked?: (cert: PeerCertificate) => string | undefined;
 }
 
 // A verified client certificate wins; then a bearer token; otherwise the call is refused.
 export function authenticate(call: grpc.ServerUnaryCall<unknown, unknown>, a: PortalAuth): Principal {
   const peer = peerOf(call);
+  const cert = peer ? call.getAuthContext?.()?.sslPeerCertificate : undefined;
+  const revoked = cert && a.revoked?.(cert);
+  if (revoked) throw unauthenticated(`${revoked}; ask for a new certificate`);
   if (peer && (ROLES as readonly string[]).includes(peer.kind)) return { who: `cert:${peer.name}`, role: peer.kind as Role };
   if (peer) throw permissionDenied(`a ${peer.kind} certificate (${peer.name}) cannot call the portal`);
   const token = bearerOf(call);

@@ -1,3 +1,4 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,7 +32,7 @@ describe('admin passwords sealed at rest', () => {
     store.instances.insert(inst('i-1', 3301));
     let opened = 0;
     const open = box.open.bind(box);
-    box.open = (s: string) => (opened++, open(s));
+    box.open = (s: string, c: string) => (opened++, open(s, c));
     const rows = [...store.instances.all(), ...store.instances.onNode('n1'), store.instances.get('i-1')!];
     expect(rows.map((r) => r.state)).toEqual(['pending', 'pending', 'pending']);
     expect(opened).toBe(0);
@@ -56,7 +57,7 @@ describe('admin passwords sealed at rest', () => {
     expect(first.sealed).toBe(1);
     expect(fs.statSync(key).mode & 0o777).toBe(0o600);
     store.instances.insert(inst('i-new', 3302));
-    expect(store.instances.storedPasswords().every((r) => r.sealed.startsWith(`enc:v1:${first.box.keyId}:`))).toBe(true);
+    expect(store.instances.storedPasswords().every((r) => r.sealed.startsWith(`enc:v2:${first.box.keyId}:`))).toBe(true);
     expect(store.instances.get('i-old')!.adminPassword).toBe(PW);
     expect(store.instances.find('i-new')!.adminPassword).toBe(PW);
     store.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -101,4 +102,41 @@ describe('admin passwords sealed at rest', () => {
     store.close();
     fs.rmSync(dir, { recursive: true });
   });
+
+  it('binds each sealed password to its row: moved to another row it does not open; v1 rows are re-sealed as v2', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-secrets-'));
+    const db = path.join(dir, 'berth.db');
+    const key = path.join(dir, 'secret.key');
+    let store = fleet(db);
+    const { box } = openSecrets(store, key);
+    store.instances.insert(inst('i-a', 3301));
+    store.instances.insert({ ...inst('i-b', 3302), adminPassword: 'the-other-one' });
+    // Someone with write access to the file copies i-a's sealed password into i-b's row.
+    const sealedA = store.instances.storedPasswords().find((r) => r.id === 'i-a')!.sealed;
+    store.instances.setStoredPassword('i-b', sealedA);
+    expect(() => store.instances.get('i-b')!.adminPassword).toThrow(/does not open/);
+    expect(store.instances.get('i-a')!.adminPassword).toBe(PW);
+    // A row sealed the v1 way (additional data: the key id only) from before this change: it
+    // opens, and the next start re-seals it bound to its row.
+    const v1 = sealV1(box.keyId, fs.readFileSync(key, 'utf8'), 'old-pw');
+    store.instances.setStoredPassword('i-b', v1);
+    expect(store.instances.get('i-b')!.adminPassword).toBe('old-pw');
+    store.close();
+    store = Store.open(db);
+    expect(openSecrets(store, key).sealed).toBe(1);
+    expect(store.instances.storedPasswords().find((r) => r.id === 'i-b')!.sealed).toMatch(/^enc:v2:/);
+    expect(store.instances.get('i-b')!.adminPassword).toBe('old-pw');
+    store.close();
+    fs.rmSync(dir, { recursive: true });
+  });
 });
+
+// The v1 format as the previous release wrote it.
+function sealV1(keyId: string, keyFile: string, plain: string): string {
+  const key = Buffer.from((JSON.parse(keyFile) as { key: string }).key, 'base64');
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', key, iv);
+  c.setAAD(Buffer.from(keyId));
+  const ct = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
+  return `enc:v1:${keyId}:${iv.toString('base64url')}:${c.getAuthTag().toString('base64url')}:${ct.toString('base64url')}`;
+}

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { isSealed, newKey, SecretBox, type SecretKey } from '../../src/security/secretbox';
 import type { Store } from '../store/index';
+import { passwordContext } from '../store/instances';
+import { monitorContext, replContext } from '../store/clusters';
 
 // The key that seals admin passwords lives in its own file (0600), never in the database: a copy
 // of berth.db alone gives no password. Rotation writes <file>.new first, re-seals every row in
@@ -24,15 +26,16 @@ function writeKey(file: string, k: SecretKey): void {
 export function sealAll(store: Store, box: SecretBox): number {
   return store.tx(() => {
     let n = 0;
+    // v1 values (not bound to their row) count as not sealed with the current key: re-sealed.
+    const reseal = (sealed: string, context: string) => (box.sealedWithCurrent(sealed) ? sealed : box.seal(isSealed(sealed) ? box.open(sealed, context) : sealed, context));
     for (const { id, sealed } of store.instances.storedPasswords()) {
       if (box.sealedWithCurrent(sealed)) continue;
-      store.instances.setStoredPassword(id, box.seal(isSealed(sealed) ? box.open(sealed) : sealed));
+      store.instances.setStoredPassword(id, reseal(sealed, passwordContext(id)));
       n++;
     }
-    const reseal = (sealed: string) => (box.sealedWithCurrent(sealed) ? sealed : box.seal(isSealed(sealed) ? box.open(sealed) : sealed));
     for (const c of store.clusters.storedSecrets()) {
       if (box.sealedWithCurrent(c.repl) && box.sealedWithCurrent(c.monitor)) continue;
-      store.clusters.setStoredSecrets(c.name, reseal(c.repl), reseal(c.monitor));
+      store.clusters.setStoredSecrets(c.name, reseal(c.repl, replContext(c.name)), reseal(c.monitor, monitorContext(c.name)));
       n++;
     }
     return n;

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { unavailable } from '../../src/errors';
 import type { SchedulerConfig, NodeSnapshot } from '../scheduler/types';
 import { fit, MAX_FIT, MAX_FIT_WORK, type FitResult, type FitShape } from './fit';
 
@@ -22,14 +23,36 @@ export function fitAll(job: FitJob): FitResult[] {
 // the event loop that answers heartbeats and the portal. The snapshot is copied to the worker
 // (structured clone: Sets and Maps included). Without the compiled worker (unit tests on the
 // TypeScript sources) it computes in place.
+//
+// Bounded: at most `maxQueued` requests wait behind the one running (more are refused at once,
+// UNAVAILABLE, which the admin server answers 503), and a waiter holds only the function that
+// makes its job: the copy of the fleet is made when its turn comes, so a burst of requests
+// never holds a burst of fleet copies.
+export const DEFAULT_FIT_QUEUE = 4;
+
 export class FitPool {
   private worker?: Worker;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly file = path.join(__dirname, 'fit-worker.js');
+  private waiting = 0;
+  private readonly file: string;
 
-  run(job: FitJob): Promise<FitResult[]> {
-    if (!fs.existsSync(this.file)) return Promise.resolve(fitAll(job));
-    const next = this.queue.then(() => this.once(job));
+  constructor(
+    private readonly maxQueued = DEFAULT_FIT_QUEUE,
+    file = path.join(__dirname, 'fit-worker.js'),
+  ) {
+    this.file = file;
+  }
+
+  // Requests queued or running now.
+  get pending(): number {
+    return this.waiting;
+  }
+
+  run(makeJob: () => FitJob): Promise<FitResult[]> {
+    if (this.waiting > this.maxQueued) return Promise.reject(unavailable(`${this.waiting} capacity fits are already queued; try again shortly`));
+    this.waiting++;
+    const inPlace = !fs.existsSync(this.file);
+    const next = this.queue.then(() => (inPlace ? fitAll(makeJob()) : this.once(makeJob()))).finally(() => this.waiting--);
     this.queue = next.catch(() => undefined);
     return next;
   }

@@ -43,6 +43,7 @@ export function endpointOf(d: MemberDeps, i: InstanceRow, flavor = i.flavor): En
     agent: d.agents.for(n.name),
     streams: d.agents.raw?.(n.name),
     agentAddress: n.agentAddress,
+    node: n.name,
     host: n.host,
     port: i.port,
   };

@@ -46,11 +46,3 @@ export function allowedHost(header: string | undefined, names: string[]): boolea
   const name = m[1]!.replace(/^\[|\]$/g, '').toLowerCase();
   return names.some((n) => n.toLowerCase() === name);
 }
-
-// The /v1 role model, shared with the portal: reads (and the capacity fit, which only computes)
-// need viewer, node actions operator.
-export function httpRole(method: string, url: string): 'viewer' | 'operator' {
-  if (method === 'GET' || method === 'HEAD') return 'viewer';
-  if (url.startsWith('/v1/capacity/fit')) return 'viewer';
-  return 'operator';
-}

@@ -93,7 +93,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     var headers = t ? { authorization: 'Bearer ' + t } : {};
     fetch('/v1/alerts', { headers: headers }).then(function (res) { return res.ok ? res.json().then(renderProblems) : undefined; }).catch(function () {});
     fetch('/v1/capacity', { headers: headers }).then(function (res) {
-      if (res.status === 401) { el('login').hidden = false; el('error').textContent = 'an admin token is needed'; return; }
+      if (res.status === 401) { el('login').hidden = false; el('error').textContent = 'an admin token is needed: the manager printed it on its first start and keeps it in <state-dir>/admin-token (cat .berth/admin-token, or docker-compose exec manager cat /var/lib/berth/admin-token); paste it here or open this page as /#token=<token>'; return; }
       if (!res.ok) throw new Error('HTTP ' + res.status);
       return res.json().then(function (rep) { el('login').hidden = true; el('error').textContent = ''; render(rep); });
     }).catch(function (e) { el('error').textContent = 'cannot load capacity: ' + e.message; });

@@ -11,12 +11,12 @@ export async function startAdminServer(d: AdminDeps, listen: string): Promise<{ 
   let { host, port } = splitHostPort(listen);
   if (!d.token && !d.tls) {
     if (!isLoopback(host)) {
-      d.log.warn({ requested: listen }, 'no admin token configured (--admin-token or BERTH_ADMIN_TOKEN): the admin server binds to 127.0.0.1 only');
+      d.log.warn({ requested: listen }, 'no admin token (--admin-unauthenticated): the admin server binds to 127.0.0.1 only');
       host = '127.0.0.1';
-    } else {
-      d.log.info({ listen }, 'no admin token configured: admin server on loopback only, without authentication');
     }
   }
+  // Loopback is no boundary on a berth host: MySQL containers share the host's network.
+  if (!d.token && !d.requireAuth && isLoopback(host)) d.log.warn({ listen: `${host}:${port}` }, 'admin HTTP server without authentication: any process on this host, MySQL containers included, can use it');
   // Off loopback: HTTPS with the manager's certificate (same CA as gRPC) and tokens required.
   const off = !isLoopback(host);
   const https = off && d.tls ? { key: fs.readFileSync(d.tls.key), cert: fs.readFileSync(d.tls.cert), ca: fs.readFileSync(d.tls.ca) } : undefined;

@@ -2,6 +2,8 @@ import client from 'prom-client';
 import type { CapacityReport } from '../capacity/compute';
 import type { Store } from '../store/index';
 
+export const DEFAULT_REPORT_EVERY_MS = 5000;
+
 // Prometheus exposition of the manager. Gauges are filled at scrape time from the same capacity
 // report the API serves, so the two never disagree; counters and histograms follow the store.
 export class Metrics {
@@ -10,14 +12,29 @@ export class Metrics {
   readonly fitSeconds: client.Histogram;
   private readonly opWatermark: { at: string; ids: Set<string> };
   private readonly findings: client.Gauge<'kind'>;
+  // Per-instance reports a node sent for instances the store does not place on it (dropped).
+  readonly foreignReports: client.Counter<'node'>;
 
   constructor(
     private readonly store: Store,
-    private readonly report: () => CapacityReport,
+    private report: () => CapacityReport,
     private readonly alerts: () => { rule: string }[] = () => [],
     private readonly webhook: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 }),
+    // /metrics answers without a token: a capacity report (a walk over the whole fleet on the
+    // event loop) is made at most this often, however fast anyone scrapes.
+    reportEveryMs = DEFAULT_REPORT_EVERY_MS,
+    now: () => number = Date.now,
   ) {
     const r = this.registry;
+    let cached: { at: number; rep: CapacityReport } | undefined;
+    const fresh = report;
+    report = () => {
+      const t = now();
+      if (!cached || t - cached.at >= reportEveryMs || t < cached.at) cached = { at: t, rep: fresh() };
+      return cached.rep;
+    };
+    this.report = report;
+    this.foreignReports = new client.Counter({ name: 'berth_heartbeat_foreign_reports_total', help: 'per-instance heartbeat reports dropped because the store does not place that instance on the reporting node', labelNames: ['node'], registers: [r] });
     this.findings = new client.Gauge({ name: 'berth_reservation_findings', help: "what the manager's start-up reservation check found, by kind", labelNames: ['kind'], registers: [r] });
     const labels = ['node', 'zone', 'rack'] as const;
     // Registered after berth_nodes, whose collect fills them from one capacity report per scrape.

@@ -5,8 +5,8 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySche
 import { BerthError, invalidArgument } from '../../src/errors';
 import { VERSION } from '../../src/version';
 import { computeCapacity } from '../capacity/compute';
-import { allowedHost, bearer, httpRole, isPublicPath, tokenMatches } from './auth';
-import { RANK } from '../auth/policy';
+import { allowedHost, bearer, isPublicPath, tokenMatches } from './auth';
+import { httpRequiredRole, RANK } from '../auth/policy';
 import { Metrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { capacityRoutes } from './routes/capacity';
@@ -80,8 +80,9 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
     if (isPublicPath(req.url)) return;
     const presented = bearer(req.headers.authorization);
     const role = d.token && tokenMatches(presented, d.token) ? 'admin' : presented ? d.tokens?.verify(presented)?.role : undefined;
-    if (role && RANK[role] < RANK[httpRole(req.method, req.url)]) {
-      return reply.code(403).send({ error: { code: 'forbidden', message: `${req.method} ${req.url.split('?')[0]} needs the ${httpRole(req.method, req.url)} role; this token has ${role}` } });
+    const needed = httpRequiredRole(req.method, req.routeOptions.url);
+    if (role && RANK[role] < RANK[needed]) {
+      return reply.code(403).send({ error: { code: 'forbidden', message: `${req.method} ${req.url.split('?')[0]} needs the ${needed} role; this token has ${role}` } });
     }
     if (!role) {
       return reply

@@ -58,7 +58,7 @@ export async function copy(source: Endpoint, target: TargetEndpoint, opts: CopyO
 }
 
 async function copyByBackup(source: Endpoint, target: TargetEndpoint, opts: CopyOptions): Promise<SeedProgress__Output> {
-  const done = await seed(target, { id: target.id, image: target.create.image, diskPath: target.create.diskPath, method: 'mariabackup', sourceAgent: source.agentAddress, sourceInstance: source.id, backupGrant: backupGrant(source.id, target.agentAddress) }, opts);
+  const done = await seed(target, { id: target.id, image: target.create.image, diskPath: target.create.diskPath, method: 'mariabackup', sourceAgent: source.agentAddress, sourceInstance: source.id, backupGrant: backupGrant(source.id, target) }, opts);
   throwIfAborted(opts.signal);
   opts.onProgress?.({ phase: 'start', bytesDone: done.bytesDone, bytesTotal: done.bytesTotal });
   await target.agent.createInstance({ ...target.create, replica: true }, opts.createDeadlineMs ?? 600_000);

@@ -15,6 +15,10 @@ export interface Endpoint {
   // `agent` (AgentPool.raw); without it the copy dials agentAddress in plaintext (--insecure).
   streams?: AgentClient;
   agentAddress: string;
+  // The node whose certificate the agent's channel verifies (AgentPool dials each agent
+  // expecting its node's certificate): a hot copy's grant names this node, never one looked up
+  // by address (two node rows may share an address, one of them gone).
+  node?: string;
   // Where mysqld serves (replicas connect here).
   host: string;
   port: number;

@@ -110,7 +110,7 @@ async function removeOld(d: OperationDeps, ctx: Ctx): Promise<{ trashPath: strin
   const r = await d.agents.for(m.node).removeInstance({ id: m.id, node: m.node, diskPath: m.diskPath }, d.agentRemoveDeadlineMs ?? 120_000);
   const check = ctx.output<RebuildCheck>('check-errant');
   if (r.trashPath) {
-    discardRecorder(d, ctx, m.id, m.node, `fenced ${m.clusterRole} rebuilt from a copy of the primary`)({
+    discardRecorder(d, ctx, m.id, m.node, 'a fenced member (its data replaced by a copy of the primary)')({
       existed: true,
       purged: false,
       trashPath: r.trashPath,

@@ -28,9 +28,12 @@ class FakeAgent {
   async inspectInstance(r: { id: string }) {
     return { state: 'running', containerId: `c-${r.id}`, flavor: 'mysql', version: '9.7.4' };
   }
-  async removeInstance(r: { id: string }) {
+  removes: { id: string; purge?: boolean; purgeStartedData?: boolean }[] = [];
+  async removeInstance(r: { id: string; purge?: boolean; purgeStartedData?: boolean }) {
     this.log(`remove ${r.id}`);
-    return { existed: true };
+    this.removes.push(r);
+    // As the agent does: files mysqld ran on are purged only when shown to hold nothing more.
+    return { existed: true, trashPath: r.purge && r.purgeStartedData ? '' : `/d/berth/.trash/${r.id}-1` };
   }
   async setReadOnly(r: { readOnly: boolean; persist?: boolean }) {
     this.log(`read-only ${r.readOnly}${r.persist ? ' persist' : ''}`);
@@ -43,12 +46,16 @@ class FakeAgent {
   async dropReplicationUser() {
     return {};
   }
+  // A copy that booted and then wrote a transaction of its own: replication refuses to start.
+  ownWrite = '';
   async configureReplica(r: { sourceHost: string }) {
     this.log(`replicate from ${r.sourceHost}`);
+    if (this.ownWrite) throw new Error(`Specified GTID conflicts with the binary log which contains a more recent GTID ${this.ownWrite}`);
     return {};
   }
   async getReplicaStatus() {
-    return { configured: true, ioRunning: true, ioConnecting: false, sqlRunning: true, secondsBehind: 0, lastIoError: '', lastSqlError: '', receivedGtids: this.gtid, executedGtids: this.gtid, sourceHost: '', sourcePort: 0, readOnly: true };
+    const origins = this.ownWrite ? `${this.gtid},${this.ownWrite}` : this.gtid;
+    return { configured: true, ioRunning: true, ioConnecting: false, sqlRunning: true, secondsBehind: 0, lastIoError: '', lastSqlError: '', receivedGtids: this.gtid, executedGtids: origins, originGtids: origins, sourceHost: '', sourcePort: 0, readOnly: true };
   }
   async killClientConnections() {
     this.log('kill clients');
@@ -174,6 +181,24 @@ describe('ClusterOps and the cluster operations', () => {
     expect(agents.get(t!.node)!.calls).not.toContain('read-only false');
     expect(fleet.store.instances.get(p!.id)!.clusterRole).toBe('primary');
     expect(fleet.store.clusters.history('orders')[0]).toMatchObject({ kind: 'switchover', outcome: 'aborted', fromInstance: p!.id, toInstance: t!.id });
+  });
+
+  it('a replica seed that fails after its copy booted keeps the copy in the trash, with what it held that the primary lacks', async () => {
+    const { fleet, agents, engine, ops } = setup(['a', 'b', 'c']);
+    const { operation } = ops.create(input({ replicas: 1 }));
+    expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
+    const had = new Set(fleet.store.instances.inCluster('orders').map((m) => m.node));
+    const free = ['a', 'b', 'c'].find((n) => !had.has(n))!;
+    agents.get(free)!.ownWrite = '9f22fa47-71ca-11e1-9e33-c80aa9429562:1';
+    const op = await engine.wait(ops.addReplica('orders').id, 5000);
+    expect(op!.state).toBe('failed');
+    expect(op!.error).toMatch(/conflicts with the binary log/);
+    const copy = agents.get(free)!.removes[0]!;
+    expect(copy).toMatchObject({ purge: true, purgeStartedData: false });
+    expect(fleet.store.discarded.list('', 10)).toEqual([
+      expect.objectContaining({ instanceId: copy.id, node: free, path: `/d/berth/.trash/${copy.id}-1`, unseenGtids: '9f22fa47-71ca-11e1-9e33-c80aa9429562:1', unseenCount: 1, reason: expect.stringMatching(/^a copy of the primary orders-\d that failed$/) }),
+    ]);
+    expect(fleet.store.events.page({ kind: 'instance.data-discarded', limit: 10, offset: 0 }).items[0]!.message).toMatch(/is in the trash at .*; it held 1 transactions the server that stayed lacks: 9f22fa47/);
   });
 
   it('refuses to remove the primary or the last replica of a semi-sync cluster', async () => {

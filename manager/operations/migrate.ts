@@ -94,6 +94,7 @@ function endpoints(d: OperationDeps, ctx: Ctx): { src: Endpoint; tgt: TargetEndp
     agent: d.agents.for(tn.name),
     streams: streams(tn.name),
     agentAddress: tn.agentAddress,
+    node: tn.name,
     host: tn.host,
     port: r.target.port,
     create: { ...agentCreateRequest(i, d.fleet.store.instanceTls.get(i.id).required), resources: ctx.params.to, port: r.target.port, diskPath: r.target.diskPath, serverId: r.serverId },

@@ -81,6 +81,8 @@ export class FleetState {
   // (a heartbeat that repeats itself still needs reconciling when the store moved under it).
   private readonly lastBeat = new Map<string, { key: string; version: number; persistedAt: number; disks: DiskRow[] }>();
   private readonly versions = new Map<string, number>();
+  // Per node: the ids of the instance rows placed on it, as of a version (see placedOn).
+  private readonly placed = new Map<string, { version: number; ids: ReadonlySet<string> }>();
   private pending: AfterCommit[] | undefined;
 
   private constructor(
@@ -400,6 +402,20 @@ export class FleetState {
 
   forgetLastSeen(instanceId: string): Promise<void> {
     return this.commit(() => this.store.lastSeen.forget(instanceId));
+  }
+
+  // The instances the store places on a node: a heartbeat's per-instance reports count only for
+  // these (a node must not speak for another node's instances). Re-read only when the node's
+  // rows changed since (the version every change of them bumps), so a quiet fleet's heartbeats
+  // read nothing.
+  placedOn(node: string): ReadonlySet<string> {
+    const version = this.versions.get(node) ?? 0;
+    const c = this.placed.get(node);
+    if (c && c.version === version && !this.store.db.inTransaction) return c.ids;
+    const ids = new Set(this.store.instances.idsOnNode(node));
+    // Not kept while a transaction is open: it could still roll back what it read.
+    if (!this.store.db.inTransaction) this.placed.set(node, { version, ids });
+    return ids;
   }
 
   private bump(node: string): void {

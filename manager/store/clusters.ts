@@ -1,6 +1,10 @@
 import type { DB } from './db';
 import { nowIso } from './db';
-import type { SecretBox } from '../../src/security/secretbox';
+import { secretContext, type SecretBox } from '../../src/security/secretbox';
+
+// Each sealed password is bound to its cluster row and column (secretbox.ts).
+export const replContext = (name: string) => secretContext('clusters', 'repl_password', name);
+export const monitorContext = (name: string) => secretContext('clusters', 'monitor_password', name);
 
 // creating: members being built; running; deleting; failed (a create or delete that could not
 // finish: the message says what is left).
@@ -112,16 +116,19 @@ export class ClustersTable {
     this.box = box;
   }
 
-  private seal = (s: string) => (this.box ? this.box.seal(s) : s);
+  private seal(s: string, context: string): string {
+    return this.box ? this.box.seal(s, context) : s;
+  }
+
 
   private open(r: Raw | undefined): ClusterRow | undefined {
     if (!r) return undefined;
-    const o = (s: string) => (this.box ? this.box.open(s) : s);
-    return { ...r, placement: JSON.parse(r.placement) as ClusterPlacement, replPassword: o(r.replPassword), monitorPassword: o(r.monitorPassword) };
+    const o = (s: string, context: string) => (this.box ? this.box.open(s, context) : s);
+    return { ...r, placement: JSON.parse(r.placement) as ClusterPlacement, replPassword: o(r.replPassword, replContext(r.name)), monitorPassword: o(r.monitorPassword, monitorContext(r.name)) };
   }
 
   insert(c: NewCluster): ClusterRow {
-    this.q.insert.run({ ...c, placement: JSON.stringify(c.placement), replPassword: this.seal(c.replPassword), monitorPassword: this.seal(c.monitorPassword), now: nowIso() });
+    this.q.insert.run({ ...c, placement: JSON.stringify(c.placement), replPassword: this.seal(c.replPassword, replContext(c.name)), monitorPassword: this.seal(c.monitorPassword, monitorContext(c.name)), now: nowIso() });
     return this.get(c.name)!;
   }
 

@@ -213,6 +213,22 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX discarded_data_by_name ON discarded_data (instance_name, id);
   `,
+  // Revoked certificates (issue 26): one certificate by serial, or every certificate of a kind
+  // and name issued up to a time. The largest id is the list's version, which agents compare.
+  `
+  CREATE TABLE revoked_certs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    serial TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT '',
+    name TEXT NOT NULL DEFAULT '',
+    issued_before_ms INTEGER NOT NULL DEFAULT 0,
+    revoked_at TEXT NOT NULL,
+    revoked_by TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT '',
+    CHECK ((serial <> '') <> (name <> ''))
+  );
+  CREATE UNIQUE INDEX revoked_certs_serial ON revoked_certs(serial) WHERE serial <> '';
+  `,
   // Tables that were made by their classes (IF NOT EXISTS) outside the numbered migrations until
   // now; a database those classes ran on has them already, hence IF NOT EXISTS here too. Portal
   // tokens: only a SHA-256 of each token. Request ids of every mutating portal RPC. Whether an

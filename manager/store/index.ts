@@ -8,6 +8,7 @@ import { RequestsTable } from './requests';
 import { InstanceTlsTable } from './instance-tls';
 import { LastSeenTable } from './last-seen';
 import { DiscardedTable } from './discarded';
+import { RevocationsTable } from './revocations';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -20,6 +21,7 @@ export class Store {
   readonly clusters: ClustersTable;
   readonly lastSeen: LastSeenTable;
   readonly discarded: DiscardedTable;
+  readonly revocations: RevocationsTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -33,6 +35,7 @@ export class Store {
     this.clusters = new ClustersTable(db);
     this.lastSeen = new LastSeenTable(db);
     this.discarded = new DiscardedTable(db);
+    this.revocations = new RevocationsTable(db);
   }
 
   static open(file: string): Store {

@@ -1,6 +1,9 @@
 import type { DB } from './db';
 import { nowIso } from './db';
-import type { SecretBox } from '../../src/security/secretbox';
+import { secretContext, type SecretBox } from '../../src/security/secretbox';
+
+// Each sealed password is bound to its row (secretbox.ts).
+export const passwordContext = (id: string) => secretContext('instances', 'admin_password', id);
 
 // pending: reserved, not yet on the node; creating: the agent is building it; running, stopped,
 // missing (its node no longer reports it); deleting; failed (a clean-up could not finish).
@@ -66,6 +69,7 @@ export class InstancesTable {
       byName: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE name = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM instances ORDER BY created_at, id`),
       onNode: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE node = ? ORDER BY created_at, id`),
+      idsOnNode: db.prepare('SELECT id FROM instances WHERE node = ?'),
       inCluster: db.prepare(`SELECT ${COLUMNS} FROM instances WHERE cluster_name = ? ORDER BY cluster_role = 'replica', created_at, id`),
       setMembership: db.prepare('UPDATE instances SET cluster_name = @clusterName, cluster_role = @clusterRole, updated_at = @updatedAt WHERE id = @id'),
       setFenced: db.prepare('UPDATE instances SET fenced = @fenced, updated_at = @updatedAt WHERE id = @id'),
@@ -102,11 +106,12 @@ export class InstancesTable {
     const row = { ...r, fenced: Boolean(r.fenced) };
     if (!box) return row as T;
     const sealed = r.adminPassword;
+    const id = r.id;
     let plain: string | undefined;
     return Object.defineProperty(row, 'adminPassword', {
       enumerable: true,
       configurable: true,
-      get: () => (plain ??= box.open(sealed)),
+      get: () => (plain ??= box.open(sealed, passwordContext(id))),
       set: (v: string) => void (plain = v),
     }) as T;
   }
@@ -126,7 +131,7 @@ export class InstancesTable {
   ): InstanceRow {
     const createdAt = nowIso();
     const { cluster, antiAffinityGroup, clusterName, clusterRole, ...rest } = r;
-    const adminPassword = this.box ? this.box.seal(rest.adminPassword) : rest.adminPassword;
+    const adminPassword = this.box ? this.box.seal(rest.adminPassword, passwordContext(rest.id)) : rest.adminPassword;
     this.q.insert.run({ ...rest, adminPassword, group: antiAffinityGroup ?? cluster ?? '', clusterName: clusterName ?? '', clusterRole: clusterRole ?? '', createdAt });
     return this.get(r.id)!;
   }
@@ -151,6 +156,11 @@ export class InstancesTable {
 
   all(): InstanceRow[] {
     return (this.q.all.all() as InstanceRow[]).map((r) => this.open(r));
+  }
+
+  // Only the ids (no row decoding, no password opened): what a heartbeat is checked against.
+  idsOnNode(node: string): string[] {
+    return (this.q.idsOnNode.all(node) as { id: string }[]).map((r) => r.id);
   }
 
   onNode(node: string): InstanceRow[] {

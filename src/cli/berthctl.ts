@@ -13,6 +13,7 @@ import { addClusterCommands } from './cluster';
 import { addFailoverCommands } from './failover';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
+import { adminTokenFile, readTokenFile } from '../security/admin-token-file';
 
 const program = new Command('berthctl')
   .description('berth: MySQL instances on your own hosts')
@@ -441,7 +442,8 @@ interface CapGroup { cpu: CapRes; memory: CapRes; disk: CapRes; instances: { tot
 async function admin<T>(o: { admin: string; token?: string }, url: string): Promise<T> {
   const headers: Record<string, string> = {};
   // --token may land on the program (it is also the portal's flag) when written after `fit`.
-  const token = o.token || program.opts<ConnectionFlags>().token;
+  // Last, the token the manager made in its state directory (readable only by its user).
+  const token = o.token || program.opts<ConnectionFlags>().token || readTokenFile(adminTokenFile(process.env.BERTH_STATE_DIR ?? '.berth'));
   if (token) headers.authorization = `Bearer ${token}`;
   let res: Response;
   try {
@@ -450,7 +452,7 @@ async function admin<T>(o: { admin: string; token?: string }, url: string): Prom
     throw new Error(`cannot reach the admin server at ${o.admin}: ${(err as Error).message} (--admin or BERTH_ADMIN_URL)`);
   }
   const body = (await res.json().catch(() => ({}))) as T & { error?: { message: string } };
-  if (!res.ok) throw new Error(`admin server answered ${res.status}: ${body.error?.message ?? res.statusText}${res.status === 401 ? ' (--token or BERTH_ADMIN_TOKEN)' : ''}`);
+  if (!res.ok) throw new Error(`admin server answered ${res.status}: ${body.error?.message ?? res.statusText}${res.status === 401 ? ` (--token, BERTH_ADMIN_TOKEN, or the manager's ${adminTokenFile(process.env.BERTH_STATE_DIR ?? '.berth')} with BERTH_STATE_DIR)` : ''}`);
   return body;
 }
 
@@ -471,7 +473,7 @@ const capRow = (name: string, state: string, g: CapGroup): (string | number)[] =
 const adminOpts = (c: Command) =>
   c
     .option('--admin <url>', "the manager's admin HTTP address (or BERTH_ADMIN_URL)", process.env.BERTH_ADMIN_URL ?? 'http://127.0.0.1:7480')
-    .option('--token <token>', 'admin bearer token (or BERTH_ADMIN_TOKEN)', process.env.BERTH_ADMIN_TOKEN);
+    .option('--token <token>', 'admin bearer token (or BERTH_ADMIN_TOKEN; else $BERTH_STATE_DIR/admin-token, which the manager makes)', process.env.BERTH_ADMIN_TOKEN);
 
 const capacity = adminOpts(program.command('capacity').description('fleet capacity: per zone, rack and node, allocated, used and free'))
   .option('--zone <zone>', 'only this zone')

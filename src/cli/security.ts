@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -71,7 +72,39 @@ export function addSecurityCommands(program: Command, portal: () => AsyncClient<
       ];
       if (done.length === 0) throw new Error('say what to issue: --node, --client or --manager-cert');
       if (out.json()) out.print(done);
-      else for (const d of done) process.stdout.write(`${d.created ? 'issued' : 'exists (use --force to replace)'}: ${d.cert}\n`);
+      else for (const d of done) process.stdout.write(`${d.created ? 'issued' : 'exists (use --force to replace)'}: ${d.cert} (serial ${new X509Certificate(fs.readFileSync(d.cert)).serialNumber})\n`);
+      // A re-issue does not stop the old certificate: only a revocation does.
+      if (o.force && !out.json()) process.stdout.write('the replaced certificate still works until it is revoked: berthctl certs revoke --serial <its serial> (or revoke by name before re-issuing)\n');
+    });
+
+  certs
+    .command('revoke')
+    .description('revoke a certificate at the manager (admin): by --serial or --file, or every certificate of a --node, --client or the manager issued up to now (re-issue it afterwards)')
+    .option('--serial <hex>', 'the serial (openssl x509 -noout -serial)')
+    .option('--file <crt>', 'the certificate file whose serial to revoke')
+    .option('--node <name>', "every certificate of this node's agent issued up to now")
+    .option('--client <name:role>', 'every certificate of this client issued up to now', clientOpt, [])
+    .option('--manager-cert', "every certificate of the manager issued up to now (restart the manager with a new one first: agents refuse the revoked one)")
+    .option('--reason <text>', 'kept with the record')
+    .action(async (o: { serial?: string; file?: string; node?: string; client: { name: string; role: Role }[]; managerCert?: boolean; reason?: string }) => {
+      const picks = [o.serial, o.file, o.node, o.client.length ? 'client' : undefined, o.managerCert ? 'manager' : undefined].filter(Boolean);
+      if (picks.length !== 1 || o.client.length > 1) throw new Error('say exactly one of --serial, --file, --node, --client or --manager-cert');
+      const serial = o.serial ?? (o.file ? new X509Certificate(fs.readFileSync(o.file)).serialNumber : '');
+      const who = o.node ? { kind: 'node', name: o.node } : o.client[0] ? { kind: o.client[0].role, name: o.client[0].name } : o.managerCert ? { kind: 'manager', name: 'manager' } : { kind: '', name: '' };
+      const r = await portal().revokeCertificate({ serial, ...who, reason: o.reason ?? '' });
+      if (out.json()) out.print(r);
+      else {
+        const v = r.revoked!;
+        process.stdout.write(v.serial ? `revoked certificate ${v.serial}\n` : `revoked every ${v.kind} certificate of ${v.name} issued up to ${v.issuedBefore}; re-issue it now (berthctl certs issue --force)\n`);
+      }
+    });
+  certs
+    .command('revoked')
+    .description('the revocation list the manager enforces and pushes to agents')
+    .action(async () => {
+      const r = await portal().listRevokedCertificates({});
+      if (out.json()) out.print(r);
+      else out.table(['SERIAL', 'KIND', 'NAME', 'ISSUED UP TO', 'REVOKED', 'BY', 'REASON'], r.revoked.map((x) => [x.serial || '-', x.kind || '-', x.name || '-', x.issuedBefore || '-', x.revokedAt, x.revokedBy, x.reason]));
     });
 
   const token = program.command('token').description('bearer tokens for portal and admin HTTP callers (admin role)');

@@ -72,7 +72,8 @@ export function serverCredentials(files: TlsFiles | undefined, clientCert: 'requ
 
 // Client side: the server must hold a CA-signed certificate naming the expected identity; host
 // names are not checked (agents are dialled at whatever address they advertise), identities are.
-export function channelCredentials(files: TlsFiles | undefined, expect: Peer | { kind: CertKind }, withClientCert = true): grpc.ChannelCredentials {
+// `refuse`: a revocation check of the server's certificate (why it is refused, or undefined).
+export function channelCredentials(files: TlsFiles | undefined, expect: Peer | { kind: CertKind }, withClientCert = true, refuse?: (cert: PeerCertificate) => string | undefined): grpc.ChannelCredentials {
   if (!files) return grpc.credentials.createInsecure();
   const f = loadFiles(files, withClientCert);
   return grpc.credentials.createSsl(f.ca, withClientCert ? f.key : null, withClientCert ? f.cert : null, {
@@ -82,7 +83,8 @@ export function channelCredentials(files: TlsFiles | undefined, expect: Peer | {
         const want = 'name' in expect ? `${expect.kind} ${expect.name}` : expect.kind;
         return new Error(`server certificate names ${p ? `${p.kind} ${p.name}` : 'no berth identity'}, expected ${want}`);
       }
-      return undefined;
+      const revoked = refuse?.(cert);
+      return revoked ? new Error(`server certificate refused: ${revoked}`) : undefined;
     },
   });
 }

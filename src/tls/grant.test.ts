@@ -5,7 +5,7 @@ import { X509Certificate } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initCa, issueCert } from './ca';
 import { filesIn } from './credentials';
-import { checkGrant, GrantSigner } from './grant';
+import { checkGrant, GrantSigner, grantIssuerFor } from './grant';
 
 describe('backup grants', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-grant-'));
@@ -16,6 +16,16 @@ describe('backup grants', () => {
   const manager = new GrantSigner(filesIn(dir, 'manager', 'manager'));
   const want = { instance: 'i-0123456789ab', node: 'n2' };
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  // Issue 26, row 10: a host re-registered as barsfo2 while its old row barsb stayed at the same
+  // address; the grant named barsb and the source refused every copy to barsfo2.
+  it("the manager's issuer names the target endpoint's node, whatever other rows share its address", () => {
+    const issue = grantIssuerFor(manager);
+    const g = issue(want.instance, { node: 'barsfo2', agentAddress: '10.0.0.7:7401' });
+    expect(checkGrant(g, ca, { instance: want.instance, node: 'barsfo2' }).node).toBe('barsfo2');
+    expect(() => checkGrant(g, ca, { instance: want.instance, node: 'barsb' })).toThrow('the backup grant is for node barsfo2, not barsb');
+    expect(issue(want.instance, { agentAddress: '10.0.0.7:7401' })).toBe('');
+  });
 
   it('accepts a grant the manager signed for this instance and node, until it expires', () => {
     const now = Date.now();

@@ -1,6 +1,7 @@
 import { createPrivateKey, sign, verify, X509Certificate, type KeyObject } from 'node:crypto';
 import fs from 'node:fs';
 import type { TlsFiles } from './credentials';
+import { factsOfX509, peerRevocations } from './revocation';
 
 // A backup grant: the manager's word that one node may pull a hot copy of one instance, for a few
 // minutes. The source agent otherwise answers StreamBackup to any certificate of the fleet that
@@ -49,6 +50,8 @@ export function checkGrant(grant: string, ca: X509Certificate, want: { instance:
   }
   if (!cert.verify(ca.publicKey) || !/^OU=manager$/m.test(cert.subject) || !/^O=berth$/m.test(cert.subject)) throw new Error('the backup grant is not signed by the fleet manager');
   if (now < Date.parse(cert.validFrom) || now > Date.parse(cert.validTo)) throw new Error("the backup grant's manager certificate is not valid now");
+  const revoked = peerRevocations.why(factsOfX509(cert));
+  if (revoked) throw new Error(`the backup grant's manager certificate is revoked (${revoked})`);
   if (!verify('sha256', payload, cert.publicKey, sig)) throw new Error('the backup grant signature does not match');
   const c = JSON.parse(payload.toString('utf8')) as Partial<GrantClaims> & { v?: number };
   if (c.v !== 1 || typeof c.exp !== 'number') throw new Error('the backup grant is malformed');
@@ -60,14 +63,26 @@ export function checkGrant(grant: string, ca: X509Certificate, want: { instance:
 
 // Set once by the manager at start-up (it alone holds a manager key): the data-movement library
 // asks it for each hot copy it starts, whoever called the library, so no caller can forget to.
-// Resolves the target agent's address to its node name. Unset (--insecure, tests of the
-// library): copies carry no grant.
-let issuer: ((instance: string, targetAgentAddress: string) => string) | undefined;
+// The target names its node (the one whose certificate the manager's channel to it verified);
+// unset (--insecure, tests of the library): copies carry no grant.
+export interface GrantTarget {
+  node?: string;
+  agentAddress: string;
+}
+let issuer: ((instance: string, target: GrantTarget) => string) | undefined;
 
 export function setBackupGrantIssuer(fn: typeof issuer): void {
   issuer = fn;
 }
 
-export function backupGrant(instance: string, targetAgentAddress: string): string {
-  return issuer?.(instance, targetAgentAddress) ?? '';
+// The manager's issuer: a grant for the node the copy's target endpoint names (the certificate
+// its channel verified), never one looked up by address: a host re-registered under a new name
+// leaves its old node row (down) at the same address, and the grant went to that row, so every
+// copy to the host failed. A target without a node gets no grant (the source refuses the copy).
+export function grantIssuerFor(signer: GrantSigner): (instance: string, target: GrantTarget) => string {
+  return (instance, target) => (target.node ? signer.sign(instance, target.node) : '');
+}
+
+export function backupGrant(instance: string, target: GrantTarget): string {
+  return issuer?.(instance, target) ?? '';
 }

@@ -184,7 +184,19 @@ export class TestCluster {
   }
 
   // `extra`: flags for this start only (after the cluster's own).
+  // The admin HTTP server needs a token by default (the manager makes one in its state
+  // directory). Suites that pass neither --admin-token nor this get --admin-unauthenticated, so
+  // their plain fetches of /v1 keep working; a suite testing the default sets this to true.
+  adminAuthDefault = false;
+
+  // The token the manager made in its state directory (adminAuthDefault runs).
+  get adminTokenFile(): string {
+    return path.join(this.dir, 'manager', 'admin-token');
+  }
+
   startManager(extra: string[] = []): void {
+    const all = [...this.managerArgs, ...extra];
+    const adminAuth = all.includes('--admin-token') || all.includes('--admin-unauthenticated') || this.adminAuthDefault ? [] : ['--admin-unauthenticated'];
     this.manager = startProcess(
       [
         'dist/manager/main.js',
@@ -196,6 +208,7 @@ export class TestCluster {
         '--state-dir',
         path.join(this.dir, 'manager'),
         ...(this.managerArgs.includes('--admin-listen') ? [] : ['--admin-listen', `127.0.0.1:${this.adminPort}`]),
+        ...adminAuth,
         ...this.managerArgs,
         ...extra,
       ],

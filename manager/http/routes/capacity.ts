@@ -72,8 +72,8 @@ export function capacityRoutes(ctx: AdminContext) {
     app.addHook('onClose', async () => pool.close());
     const runFit = async (shapes: FitShape[]) => {
       const end = ctx.metrics.fitSeconds.startTimer();
-      const now = ctx.now();
-      const results = await pool.run({ nodes: cloneNodes(ctx.snapshot.nodes()), shapes, now, config: ctx.scheduler });
+      let now = ctx.now();
+      const results = await pool.run(() => ((now = ctx.now()), { nodes: cloneNodes(ctx.snapshot.nodes()), shapes, now, config: ctx.scheduler }));
       end();
       return { at: new Date(now).toISOString(), results };
     };

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { computeCapacity } from '../capacity/compute';
+import { UsageMap } from '../state/usage';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { Store } from '../store/index';
+import { Metrics } from './metrics';
+
+describe('/metrics cost', () => {
+  // /metrics answers without a token: a flood of scrapes must not mean a fleet-wide capacity
+  // report per scrape on the event loop.
+  it('makes a capacity report at most once per interval, however often it is scraped', async () => {
+    const store = Store.open(':memory:');
+    let reports = 0;
+    let now = 1_000_000;
+    const report = () => (reports++, computeCapacity([], [], new UsageMap(), DEFAULT_SCHEDULER_CONFIG, now));
+    const m = new Metrics(store, report, undefined, undefined, 5000, () => now);
+    for (let i = 0; i < 20; i++) expect((await m.render()).body).toContain('berth_nodes 0');
+    expect(reports).toBe(1);
+    now += 5000;
+    await m.render();
+    expect(reports).toBe(2);
+    store.close();
+  });
+
+  it('counts heartbeat reports dropped for instances of other nodes', async () => {
+    const store = Store.open(':memory:');
+    const m = new Metrics(store, () => computeCapacity([], [], new UsageMap(), DEFAULT_SCHEDULER_CONFIG, 0));
+    m.foreignReports.inc({ node: 'n2' }, 3);
+    expect((await m.render()).body).toContain('berth_heartbeat_foreign_reports_total{node="n2"} 3');
+    store.close();
+  });
+});
