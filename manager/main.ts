@@ -11,7 +11,7 @@ import { bindServer, SERVER_OPTIONS } from '../src/rpc';
 import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { TokensTable } from './auth/tokens';
 import { chooseAdminToken, syncAdminTokenRow } from './auth/admin-token';
-import { RevocationState } from './auth/revocations';
+import { RevocationState } from './state/revocations';
 import { openSecrets } from './auth/secret-key';
 import { Retention } from './store/retention';
 import { AgentPool } from './agents/pool';
