@@ -13,6 +13,8 @@ export const ready: Filter = {
   },
   columns(fleet, _req, { now, config }, pass) {
     const { heartbeat, flags } = fleet;
-    for (let i = 0, n = fleet.length; i < n; i++) if (!heartbeatFresh(heartbeat[i]!, now, config) || (flags[i]! & NODE_CORDONED) !== 0) pass[i] = 0;
+    // One object shape for every call: configs come in several, and this reads it per node.
+    const timeout = { nodeTimeoutMs: config.nodeTimeoutMs };
+    for (let i = 0, n = fleet.length; i < n; i++) if (!heartbeatFresh(heartbeat[i]!, now, timeout) || (flags[i]! & NODE_CORDONED) !== 0) pass[i] = 0;
   },
 };

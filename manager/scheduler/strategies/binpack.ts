@@ -8,8 +8,11 @@ export const binpack: Strategy = {
   name: 'binpack',
   score: (node, req) => ((cpuShare(node, req) + memoryShare(node, req) + diskShare(node, req)) / 3) * 100,
   scores(fleet, req, _config, pass, out) {
+    const rc = req.cpuMillis;
+    const rm = req.memoryBytes;
+    const rd = req.diskBytes;
     for (let i = 0, n = fleet.length; i < n; i++) {
-      if (pass[i] !== 0) out[i] = ((cpuShareAt(fleet, i, req) + memoryShareAt(fleet, i, req) + diskShareAt(fleet, i, req)) / 3) * 100;
+      if (pass[i] !== 0) out[i] = ((cpuShareAt(fleet, i, rc) + memoryShareAt(fleet, i, rm) + diskShareAt(fleet, i, rd)) / 3) * 100;
     }
   },
   pickDisk: (disks) => disks.reduce((best, d) => (unreserved(d) < unreserved(best) ? d : best)),

@@ -34,25 +34,28 @@ export const unreserved = (d: DiskSnapshot) => d.totalBytes - d.allocatedBytes;
 
 // The same shares at node position i of the columnar fleet, with the same float operations in
 // the same order (the index sums a node's disks as diskShare does; byte counts are integers, so
-// the sums are exact whichever way they are grouped).
-export function cpuShareAt(f: FleetColumns, i: number, r: PlacementRequest): number {
-  return (f.cpuAlloc[i]! + r.cpuMillis) / f.cpuCap[i]!;
+// the sums are exact whichever way they are grouped). They take the request's numbers, read
+// once per scan by the caller: read per node from request objects of several shapes, they cost
+// more than the arithmetic.
+export function cpuShareAt(f: FleetColumns, i: number, cpuMillis: number): number {
+  return (f.cpuAlloc[i]! + cpuMillis) / f.cpuCap[i]!;
 }
 
-export function memoryShareAt(f: FleetColumns, i: number, r: PlacementRequest): number {
-  return (f.memAlloc[i]! + r.memoryBytes) / f.memCap[i]!;
+export function memoryShareAt(f: FleetColumns, i: number, memoryBytes: number): number {
+  return (f.memAlloc[i]! + memoryBytes) / f.memCap[i]!;
 }
 
-export function diskShareAt(f: FleetColumns, i: number, r: PlacementRequest): number {
+export function diskShareAt(f: FleetColumns, i: number, diskBytes: number): number {
   const total = f.diskTotal[i]!;
-  return total > 0 ? (r.diskBytes + f.diskAlloc[i]!) / total : 1;
+  return total > 0 ? (diskBytes + f.diskAlloc[i]!) / total : 1;
 }
 
-export function weightedShareAt(f: FleetColumns, i: number, r: PlacementRequest, w: StrategyWeights): number {
+// weightedShare with the weights w = [cpu, memory, disk] and the request r = [cpu, memory, disk].
+export function weightedShareAt(f: FleetColumns, i: number, rc: number, rm: number, rd: number, wc: number, wm: number, wd: number): number {
   let sum = 0;
   let wsum = 0;
-  if (w.cpu) (sum += w.cpu * cpuShareAt(f, i, r)), (wsum += Math.abs(w.cpu));
-  if (w.memory) (sum += w.memory * memoryShareAt(f, i, r)), (wsum += Math.abs(w.memory));
-  if (w.disk) (sum += w.disk * diskShareAt(f, i, r)), (wsum += Math.abs(w.disk));
+  if (wc) (sum += wc * cpuShareAt(f, i, rc)), (wsum += Math.abs(wc));
+  if (wm) (sum += wm * memoryShareAt(f, i, rm)), (wsum += Math.abs(wm));
+  if (wd) (sum += wd * diskShareAt(f, i, rd)), (wsum += Math.abs(wd));
   return wsum ? (sum / wsum) * 100 : 0;
 }

@@ -8,7 +8,9 @@ export const spread: Strategy = {
   name: 'spread',
   score: (node, req) => (1 - (cpuShare(node, req) + memoryShare(node, req)) / 2) * 100,
   scores(fleet, req, _config, pass, out) {
-    for (let i = 0, n = fleet.length; i < n; i++) if (pass[i] !== 0) out[i] = (1 - (cpuShareAt(fleet, i, req) + memoryShareAt(fleet, i, req)) / 2) * 100;
+    const rc = req.cpuMillis;
+    const rm = req.memoryBytes;
+    for (let i = 0, n = fleet.length; i < n; i++) if (pass[i] !== 0) out[i] = (1 - (cpuShareAt(fleet, i, rc) + memoryShareAt(fleet, i, rm)) / 2) * 100;
   },
   pickDisk: (disks) => disks.reduce((best, d) => (unreserved(d) > unreserved(best) ? d : best)),
 };

@@ -10,8 +10,9 @@ export const weighted: Strategy = {
   name: 'weighted',
   score: (node, req, config) => weightedShare(node, req, config.weights),
   scores(fleet, req, config, pass, out) {
-    const w = config.weights;
-    for (let i = 0, n = fleet.length; i < n; i++) if (pass[i] !== 0) out[i] = weightedShareAt(fleet, i, req, w);
+    const { cpuMillis: rc, memoryBytes: rm, diskBytes: rd } = req;
+    const { cpu: wc, memory: wm, disk: wd } = config.weights;
+    for (let i = 0, n = fleet.length; i < n; i++) if (pass[i] !== 0) out[i] = weightedShareAt(fleet, i, rc, rm, rd, wc, wm, wd);
   },
   pickDisk: (disks, req, config) => (config.weights.disk < 0 ? spread : binpack).pickDisk(disks, req, config),
 };
