@@ -87,8 +87,8 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
 export interface FilterContext {
   now: number;
   config: SchedulerConfig;
-  // Values of the request's spreadOver label already holding a member of its anti-affinity group; the
-  // scheduler computes it once per request.
+  // Values of the request's spreadOver label already holding a member of its anti-affinity
+  // group; the scheduler computes it once per request.
   occupiedDomains?: Set<string>;
   // Soft constraints and soft spreading are enforced only while this is false.
   relaxSoft?: boolean;

@@ -7,8 +7,8 @@ function reasonsFor(key: string) {
   return r;
 }
 
-// Spreading an anti-affinity group over racks or zones: a node whose rack already holds a member fails. The
-// scheduler computes the occupied racks once per request (ctx.occupiedDomains).
+// Spreading an anti-affinity group over racks or zones: a node whose rack already holds a member
+// fails. The scheduler computes the occupied racks once per request (ctx.occupiedDomains).
 export const topology: Filter = {
   name: 'topology',
   applies: (req) => !!(req.antiAffinityGroup && req.spreadOver),
