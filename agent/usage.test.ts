@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageMap } from '../manager/health/usage';
+import { UsageMap } from '../manager/state/usage';
 import { dirBytes, ping } from './usage';
 
 describe('usage measurement', () => {

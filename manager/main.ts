@@ -11,7 +11,7 @@ import { bindServer, SERVER_OPTIONS } from '../src/rpc';
 import { filesIn, serverCredentials, type TlsFiles } from '../src/tls/credentials';
 import { TokensTable } from './auth/tokens';
 import { chooseAdminToken, syncAdminTokenRow } from './auth/admin-token';
-import { RevocationState } from './auth/revocations';
+import { RevocationState } from './state/revocations';
 import { openSecrets } from './auth/secret-key';
 import { Retention } from './store/retention';
 import { AgentPool } from './agents/pool';
@@ -22,16 +22,16 @@ import { AlertManager } from './health/alerts/manager';
 import { DEFAULT_RULES } from './health/alerts/rules/index';
 import { DEFAULT_THRESHOLDS } from './health/alerts/types';
 import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
-import { UsageMap } from './health/usage';
-import { ReplicationMap } from './health/replication';
+import { UsageMap } from './state/usage';
+import { ReplicationMap } from './state/replication';
 import { DEFAULT_DETECTION } from './health/detect';
 import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
 import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
-import { ExpansionOps } from './expansion/ops';
-import { ClusterOps } from './clusters/ops';
+import { MoveOps } from './operations/moves';
+import { ClusterOps } from './operations/clusters';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
@@ -258,7 +258,7 @@ async function main(): Promise<void> {
     },
   );
   const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems() });
-  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => store.events.add(kind, subject, message), webhook, log);
+  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const ops = new InstanceOps(store, snapshot, engine, agents, {
@@ -274,8 +274,8 @@ async function main(): Promise<void> {
   fleet.onEvent((e) => {
     if (webhook && e.kind === 'instance.moved') void webhook.send({ version: 1, source: 'berth-manager', event: e });
   });
-  const expansion = new ExpansionOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
-  const expander = new Expander({ fleet, engine, usage, ops: expansion, log }, {
+  const moves = new MoveOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
+  const expander = new Expander({ fleet, engine, usage, ops: moves, log }, {
     ...DEFAULT_POLICY,
     mode: o.autoExpand,
     diskHighPct: o.expandDiskPct,
@@ -303,7 +303,7 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, expansion, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -314,7 +314,7 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, expansion, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, moves, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
 
   stopOnSignals(
     log,

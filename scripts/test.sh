@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: set-up (idempotent), a type check of product and tests, then unit and
-# integration tests in one vitest run,
+# The whole test suite: set-up (idempotent), a type check of product and tests, the import rules
+# (.dependency-cruiser.cjs), then unit and integration tests in one vitest run,
 # closing with a plain "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,9 @@ bash scripts/setup.sh
 # before vitest (which strips types without checking them) could run it green.
 echo "[test] tsc --noEmit -p tsconfig.test.json" >&2
 npx tsc --noEmit -p tsconfig.test.json
+# The import rules (.dependency-cruiser.cjs): manager/'s layers import downward only, no cycles.
+echo "[test] npm run check:deps" >&2
+npm run --silent check:deps
 mkdir -p .berth
 rm -f .berth/vitest.json
 rc=0

@@ -1,7 +1,7 @@
 import type { Instance } from '../../src/gen/berth/v1/Instance';
 import type { Node } from '../../src/gen/berth/v1/Node';
 import type { Operation } from '../../src/gen/berth/v1/Operation';
-import { heartbeatFresh } from '../health/liveness';
+import { heartbeatFresh } from '../scheduler/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 import type { Snapshot } from '../scheduler/snapshot';

@@ -9,8 +9,8 @@ import { portalProto } from '../../src/proto';
 import { guarded, unary } from '../../src/rpc';
 import { portalGuard, principalOf, type PortalAuth } from '../auth/principal';
 import { tokenHandlers } from '../auth/token-rpcs';
-import { certHandlers } from '../auth/cert-rpcs';
-import type { RevocationState } from '../auth/revocations';
+import { certHandlers } from './cert-rpcs';
+import type { RevocationState } from '../state/revocations';
 import { planOfMemberResize } from '../clusters/guard';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
@@ -24,14 +24,14 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
-import type { ExpansionOps } from '../expansion/ops';
-import { planResize, resizeRequest } from '../expansion/api';
+import type { MoveOps } from '../operations/moves';
+import { planResize, resizeRequest } from './resize';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
 import { failoverHandlers } from './failover-rpcs';
 import { clusterHandlers } from './clusters';
-import type { ClusterOps } from '../clusters/ops';
-import type { ViewDeps } from '../clusters/view';
+import type { ClusterOps } from '../operations/clusters';
+import type { ViewDeps } from './cluster-view';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -43,7 +43,7 @@ export interface PortalDeps {
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
-  expansion: ExpansionOps;
+  moves: MoveOps;
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
@@ -189,7 +189,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     }),
     GetCredentials: unary(log, 'GetCredentials', (req, call) => credentialsRead(call, findInstance(req.instance), 'GetCredentials')),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
-      if (req.resizeInstance) return planOfMemberResize(planResize(d.expansion, req), findInstance(req.resizeInstance), req.resizeMode);
+      if (req.resizeInstance) return planOfMemberResize(planResize(d.moves, req), findInstance(req.resizeInstance), req.resizeMode);
       const shape = checkShape(req.resources);
       const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
       const chosen = result.ok ? result.placement.node : '';
@@ -227,10 +227,10 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       call.once('cancelled', () => gone.abort());
       return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
     }, MAX_WAIT_MS + 30_000),
-    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.expansion.resize(resizeRequest(req)))),
+    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.moves.resize(resizeRequest(req)))),
     DrainNode: unary(log, 'DrainNode', (req) => {
       findNode(req.name);
-      return toOperation(d.expansion.drain(req.name));
+      return toOperation(d.moves.drain(req.name));
     }),
     RemoveNode: unary(log, 'RemoveNode', (req) => {
       findNode(req.name);
@@ -269,7 +269,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, store.events, log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

@@ -7,12 +7,12 @@ import { unary } from '../../src/rpc';
 import { checkNodeInfo } from '../../src/validate';
 import { failedPrecondition, permissionDenied } from '../../src/errors';
 import { peerOf } from '../../src/tls/credentials';
-import type { UsageMap } from '../health/usage';
-import type { ReplicationMap } from '../health/replication';
+import type { UsageMap } from '../state/usage';
+import type { ReplicationMap } from '../state/replication';
 import type { WriteLease } from '../../src/gen/berth/v1/WriteLease';
 import type { FleetState } from '../state/fleet';
 import { NodeReports } from '../state/reports';
-import type { RevocationState } from '../auth/revocations';
+import type { RevocationState } from '../state/revocations';
 
 // The agent-facing side: registration, heartbeats, and bringing the store in line with what
 // each agent actually runs (through the fleet state owner).

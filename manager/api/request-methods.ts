@@ -1,7 +1,7 @@
 import { failedPrecondition } from '../../src/errors';
 import type { Role } from '../../src/tls/ca';
 import { TokensTable } from '../auth/tokens';
-import { clusterView, type ViewDeps } from '../clusters/view';
+import { clusterView, type ViewDeps } from './cluster-view';
 import type { RequestRow } from '../store/requests';
 import { servingNode, toOperation } from './convert';
 import type { IdempotentMethod } from './requests';

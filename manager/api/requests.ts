@@ -5,7 +5,7 @@ import { isServiceError } from '../../src/rpc';
 import type { RequestRow } from '../store/requests';
 import type { Store } from '../store/index';
 import { principalOf } from '../auth/principal';
-import { withRequestScope, type RequestScope } from '../operations/request-scope';
+import { withRequestScope, type RequestKey, type RequestScope } from '../operations/request-scope';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -16,12 +16,7 @@ export function checkRequestId(v: string | undefined): string | undefined {
   return v;
 }
 
-export interface RequestKey {
-  caller: string;
-  id: string;
-  method: string;
-  fingerprint: string;
-}
+export type { RequestKey } from '../operations/request-scope';
 
 // Ids are per caller: the principal the portal guard found ("" when there is none).
 export const callerOf = (call: object): string => principalOf(call)?.who ?? '';

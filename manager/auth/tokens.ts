@@ -10,18 +10,11 @@ export interface TokenRow {
 
 // Bearer tokens for portal and /v1 callers. Only a SHA-256 of each token is stored: a token is
 // 32 random bytes, so a fast hash is enough (nothing to brute-force), and a copy of the database
-// gives no usable token. The table is created here, outside the numbered migrations, so it
-// stays independent of other schema work.
+// gives no usable token. The table is made by the store's migrations (store/db.ts).
 export class TokensTable {
   private readonly q;
 
   constructor(db: DB) {
-    db.exec(`CREATE TABLE IF NOT EXISTS auth_tokens (
-      name TEXT PRIMARY KEY,
-      role TEXT NOT NULL,
-      hash TEXT NOT NULL UNIQUE,
-      created_at TEXT NOT NULL
-    )`);
     this.q = {
       insert: db.prepare('INSERT INTO auth_tokens (name, role, hash, created_at) VALUES (?, ?, ?, ?)'),
       byHash: db.prepare('SELECT name, role, created_at AS createdAt FROM auth_tokens WHERE hash = ?'),

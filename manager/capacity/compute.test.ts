@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UsageMap } from '../health/usage';
+import { UsageMap } from '../state/usage';
 import { Snapshot } from '../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';

@@ -1,5 +1,5 @@
-import type { UsageMap } from '../health/usage';
-import { heartbeatFresh } from '../health/liveness';
+import type { UsageMap } from '../state/usage';
+import { heartbeatFresh } from '../scheduler/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 

@@ -40,7 +40,7 @@ export function cloneNodes(nodes: Iterable<NodeSnapshot>): NodeSnapshot[] {
     allocated: { ...n.allocated },
     disks: n.disks.map((d) => ({ ...d })),
     usedPorts: new Set(n.usedPorts),
-    clusters: n.clusters && new Map(n.clusters),
+    antiAffinityGroups: n.antiAffinityGroups && new Map(n.antiAffinityGroups),
   }));
 }
 

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
-import { ExpansionOps } from '../expansion/ops';
-import { UsageMap } from '../health/usage';
+import { MoveOps } from '../operations/moves';
+import { UsageMap } from '../state/usage';
 import { Engine } from '../operations/engine';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { planResize } from '../expansion/api';
+import { planResize } from '../api/resize';
 import { memberMoveRefusal, memberResizeRefusal, planOfMemberResize } from './guard';
 
 describe('memberMoveRefusal', () => {
@@ -35,7 +35,7 @@ describe('memberMoveRefusal', () => {
   });
 });
 
-describe('ExpansionOps and cluster members', () => {
+describe('MoveOps and cluster members', () => {
   it('refuses a resize by migration of a member with FAILED_PRECONDITION and records nothing', () => {
     const G = 1024 ** 3;
     const fleet = FleetState.load(Store.open(':memory:'));
@@ -45,7 +45,7 @@ describe('ExpansionOps and cluster members', () => {
     fleet.createCluster({ name: 'orders', state: 'running', replication: 'async', semiSyncTimeoutMs: 0, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
     fleet.reserveInstance({ id: 'i-p', name: 'orders-1', serverId: 1, node: 'a', diskPath: '/d', port: 3300, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: 'primary' } as never);
     const engine = new Engine(fleet.store, createLogger('test', 'silent'));
-    const x = new ExpansionOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
+    const x = new MoveOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
     const before = fleet.store.operations.active().length;
     expect(() => x.resize({ instance: 'orders-1', change: { cpuMillis: 600 }, mode: 'migrate', constraints: [] })).toThrow(/primary of cluster orders.*switchover orders/);
     // auto that would migrate (the node cannot take 3.9 CPUs more, the other can).

@@ -1,32 +1,40 @@
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Endpoint, TargetEndpoint } from '../movement/index';
-import type { OperationDeps } from '../operations/deps';
-import { agentCreateRequest } from '../operations/deps';
+import { agentCreateRequest } from '../agents/create-request';
+import type { AgentPool } from '../agents/pool';
+import type { FleetState } from '../state/fleet';
 import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 
 // Members as data movement sees them: where their agent and their mysqld answer. The movement
 // library (copy, makeReplica, cutOver) works on these, for clusters as for migrations.
 
-export function mustCluster(d: OperationDeps, name: string): ClusterRow {
+// The part of OperationDeps (operations/deps.ts) these read: the operations pass theirs.
+export interface MemberDeps {
+  fleet: FleetState;
+  agents: Pick<AgentPool, 'for'> & Partial<Pick<AgentPool, 'raw'>>;
+  requireMysqlTls?: boolean;
+}
+
+export function mustCluster(d: MemberDeps, name: string): ClusterRow {
   const c = d.fleet.store.clusters.get(name);
   if (!c) throw new Error(`cluster ${name} is gone from the store`);
   return c;
 }
 
-export function memberRow(d: OperationDeps, id: string): InstanceRow {
+export function memberRow(d: MemberDeps, id: string): InstanceRow {
   const i = d.fleet.store.instances.get(id);
   if (!i) throw new Error(`member ${id} is gone from the store`);
   return i;
 }
 
-export function primaryOf(d: OperationDeps, cluster: string): InstanceRow {
+export function primaryOf(d: MemberDeps, cluster: string): InstanceRow {
   const p = d.fleet.store.instances.inCluster(cluster).find((m) => m.clusterRole === 'primary');
   if (!p) throw new Error(`cluster ${cluster} has no primary`);
   return p;
 }
 
-export function endpointOf(d: OperationDeps, i: InstanceRow, flavor = i.flavor): Endpoint {
+export function endpointOf(d: MemberDeps, i: InstanceRow, flavor = i.flavor): Endpoint {
   const n = d.fleet.store.nodes.get(i.node);
   if (!n) throw new Error(`node ${i.node} of ${i.name} is not registered`);
   return {
@@ -42,7 +50,7 @@ export function endpointOf(d: OperationDeps, i: InstanceRow, flavor = i.flavor):
 }
 
 // A member to be built by a copy of the primary: everything the agent's CreateInstance needs.
-export function targetOf(d: OperationDeps, i: InstanceRow, c: ClusterRow, flavor: string): TargetEndpoint {
+export function targetOf(d: MemberDeps, i: InstanceRow, c: ClusterRow, flavor: string): TargetEndpoint {
   return { ...endpointOf(d, i, flavor), create: createRequest(i, c, !!d.requireMysqlTls) };
 }
 

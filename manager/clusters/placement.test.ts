@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ctx, G, smallReq, testNode } from '../scheduler/testnode';
 import { placeMembers } from './placement';
 
-const req = { ...smallReq, cluster: 'cluster:orders' };
+const req = { ...smallReq, antiAffinityGroup: 'cluster:orders' };
 
 describe('placeMembers', () => {
   it('puts every member on a host of its own', () => {
@@ -11,7 +11,7 @@ describe('placeMembers', () => {
     expect(r.ok).toBe(true);
     if (r.ok) expect(new Set(r.placements.map((p) => p.node)).size).toBe(3);
     // The originals are untouched: the caller reserves for real.
-    expect(nodes.every((n) => n.instanceCount === 0 && !n.clusters)).toBe(true);
+    expect(nodes.every((n) => n.instanceCount === 0 && !n.antiAffinityGroups)).toBe(true);
   });
 
   it('refuses with per-filter reasons when fewer hosts fit than members', () => {
@@ -25,7 +25,7 @@ describe('placeMembers', () => {
   });
 
   it('counts members already in the cluster (an added replica)', () => {
-    const nodes = [testNode('a', { clusters: new Map([['cluster:orders', 1]]) }), testNode('bb')];
+    const nodes = [testNode('a', { antiAffinityGroups: new Map([['cluster:orders', 1]]) }), testNode('bb')];
     const r = placeMembers(nodes, req, 1, ctx());
     expect(r.ok && r.placements[0]!.node).toBe('bb');
     expect(placeMembers([nodes[0]!], req, 1, ctx())).toMatchObject({ ok: false, message: /the member: 0\/1 nodes can take it: 1 cluster member already on host/ });

@@ -10,9 +10,9 @@ export type MembersPlacement =
 // Places `count` members of one cluster, one after another, each on the nodes as the ones before
 // it left them (resources, ports, the anti-affinity group and its spread label), with the same
 // filters and strategy as any create. Pure: works on copies, the caller reserves the answer in
-// one fleet change. `req.cluster` is the cluster's anti-affinity group, so no two members share
+// one fleet change. `req.antiAffinityGroup` is the cluster's anti-affinity group, so no two members share
 // a host, and with spreadOver no two share a zone or rack (hard) or as few as possible (soft).
-export function placeMembers(nodes: readonly NodeSnapshot[], req: PlacementRequest & { cluster: string }, count: number, ctx: FilterContext, strategy?: Strategy): MembersPlacement {
+export function placeMembers(nodes: readonly NodeSnapshot[], req: PlacementRequest & { antiAffinityGroup: string }, count: number, ctx: FilterContext, strategy?: Strategy): MembersPlacement {
   const copies = cloneNodes(nodes);
   const byName = new Map(copies.map((n) => [n.name, n]));
   const placements: Placement[] = [];
@@ -25,7 +25,7 @@ export function placeMembers(nodes: readonly NodeSnapshot[], req: PlacementReque
     }
     relaxedSoft ||= r.relaxedSoft;
     placements.push(r.placement);
-    placeOnNode(byName.get(r.placement.node)!, { ...req, diskPath: r.placement.diskPath, port: r.placement.port, cluster: req.cluster });
+    placeOnNode(byName.get(r.placement.node)!, { ...req, diskPath: r.placement.diskPath, port: r.placement.port });
   }
   return { ok: true, placements, relaxedSoft };
 }

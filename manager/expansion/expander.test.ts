@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import type { AgentPool } from '../agents/pool';
-import { UsageMap } from '../health/usage';
+import { UsageMap } from '../state/usage';
 import { Engine } from '../operations/engine';
 import { InstanceOps } from '../operations/instances';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { Expander } from './expander';
-import { ExpansionOps } from './ops';
+import { MoveOps } from '../operations/moves';
 import { DEFAULT_POLICY, type AutoExpandMode } from './policy';
 
 const M = 1024 ** 2;
@@ -28,7 +28,7 @@ async function setup(mode: AutoExpandMode) {
   const { instance, operation } = await ops.create({ name: 'db', shape: { cpuMillis: 500, memoryBytes: G, diskBytes: G }, node: 'a' });
   await engine.wait(operation.id, 5000);
   const usage = new UsageMap();
-  const x = new ExpansionOps({ fleet, engine, usage, scheduler: DEFAULT_SCHEDULER_CONFIG });
+  const x = new MoveOps({ fleet, engine, usage, scheduler: DEFAULT_SCHEDULER_CONFIG });
   const events: string[] = [];
   fleet.onEvent((e) => e.kind.startsWith('expansion.') && events.push(`${e.kind} ${e.message}`));
   const expander = new Expander({ fleet, engine, usage, ops: x, log: createLogger('test', 'silent') }, { ...DEFAULT_POLICY, mode });

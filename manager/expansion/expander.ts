@@ -1,12 +1,12 @@
 import { errorMessage } from '../../src/errors';
 import type { Logger } from '../../src/log';
 import { memberMoveRefusal } from '../clusters/guard';
-import type { UsageMap } from '../health/usage';
+import type { UsageMap } from '../state/usage';
 import type { Engine } from '../operations/engine';
 import type { FleetState } from '../state/fleet';
-import type { ExpansionOps } from './ops';
+import type { MoveOps } from '../operations/moves';
 import { applyLimits, diskPressure, growthRate, propose, updateHighSince, type DiskView, type InstanceView, type PolicyConfig, type Proposal } from './policy';
-import { isReservation } from './reservation';
+import { isReservation } from '../operations/reservation';
 import { disksBelow, rowsOf } from '../state/watched';
 
 export interface ExpansionRecord {
@@ -28,7 +28,7 @@ const KEEP = 500;
 const GROWTH_WINDOW_MS = 10 * 60_000;
 
 // Automatic expansion's loop: gather (instances, the usage agents report, disks), decide (the
-// pure policy), act (ExpansionOps.resize, the same path as the API). Every decision is an event
+// pure policy), act (MoveOps.resize, the same path as the API). Every decision is an event
 // with its reason and is listed by GET /v1/expansions.
 export class Expander {
   private readonly records: ExpansionRecord[] = [];
@@ -40,7 +40,7 @@ export class Expander {
   private readonly membersSaid = new Set<string>();
 
   constructor(
-    private readonly d: { fleet: FleetState; engine: Engine; usage: UsageMap; ops: ExpansionOps; log: Logger },
+    private readonly d: { fleet: FleetState; engine: Engine; usage: UsageMap; ops: MoveOps; log: Logger },
     readonly cfg: PolicyConfig,
   ) {}
 

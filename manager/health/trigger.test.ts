@@ -7,7 +7,7 @@ import type { Engine } from '../operations/engine';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { DEFAULT_DETECTION } from './detect';
-import { ReplicationMap } from './replication';
+import { ReplicationMap } from '../state/replication';
 import { DEFAULT_TRIGGER, FailoverTrigger } from './trigger';
 
 const G = 1024 ** 3;

@@ -15,7 +15,7 @@ import { lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
 import { probeMysqld } from './probe';
-import type { ReplicationMap } from './replication';
+import type { ReplicationMap } from '../state/replication';
 
 export interface TriggerConfig extends DetectionThresholds {
   enabled: boolean;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { computeCapacity } from '../capacity/compute';
-import { UsageMap } from '../health/usage';
+import { UsageMap } from '../state/usage';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { Store } from '../store/index';
 import { Metrics } from './metrics';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
-import { UsageMap } from '../health/usage';
+import { UsageMap } from '../state/usage';
 import { Snapshot } from '../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { Store } from '../store/index';

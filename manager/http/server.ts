@@ -3,19 +3,10 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError } from 'fastify';
 import { BerthError, invalidArgument } from '../../src/errors';
-import type { Logger } from '../../src/log';
 import { VERSION } from '../../src/version';
-import { computeCapacity, type CapacityReport } from '../capacity/compute';
-import type { AlertManager } from '../health/alerts/manager';
-import type { WebhookSender } from '../health/alerts/webhook';
-import type { UsageMap } from '../health/usage';
-import type { Snapshot } from '../scheduler/snapshot';
-import type { SchedulerConfig } from '../scheduler/types';
-import type { Store } from '../store/index';
+import { computeCapacity } from '../capacity/compute';
 import { allowedHost, bearer, isPublicPath, tokenMatches } from './auth';
 import { httpRequiredRole, RANK } from '../auth/policy';
-import type { TokensTable } from '../auth/tokens';
-import type { TlsFiles } from '../../src/tls/credentials';
 import { Metrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { capacityRoutes } from './routes/capacity';
@@ -23,46 +14,9 @@ import { dashboardRoutes } from './routes/dashboard';
 import { viewRoutes } from './routes/views';
 import { expansionRoutes } from './routes/expansions';
 import { clusterRoutes } from './routes/clusters';
-import type { ViewDeps } from '../clusters/view';
-import type { ExpansionOps } from '../expansion/ops';
-import type { Expander } from '../expansion/expander';
 
-export interface AdminDeps {
-  store: Store;
-  snapshot: Snapshot;
-  usage: UsageMap;
-  scheduler: SchedulerConfig;
-  log: Logger;
-  // Bearer token; undefined: no authentication (the caller binds to loopback only).
-  token?: string;
-  // Portal tokens (shared role model): GET routes need viewer, actions operator.
-  tokens?: TokensTable;
-  // Require a token even without --admin-token (the server is reachable off loopback).
-  requireAuth?: boolean;
-  // Host header values (names without port) this server answers to; empty: any.
-  allowedHosts?: string[];
-  // The manager's certificate files; served as HTTPS when `https` holds their contents.
-  tls?: TlsFiles;
-  https?: { key: Buffer; cert: Buffer; ca: Buffer };
-  alerts?: AlertManager;
-  webhook?: WebhookSender;
-  metrics?: Metrics;
-  now?: () => number;
-  // Resize, migrate and drain (drain then migrates instead of refusing), and the automatic
-  // expansion's decisions (GET /v1/expansions).
-  expansion?: ExpansionOps;
-  expander?: Expander;
-  // Replicated clusters' views ask members' agents for their replication status.
-  agents?: ViewDeps['agents'];
-  // A cluster's PROBLEM while no member takes writes (the failover trigger).
-  clusterProblem?: ViewDeps['problem'];
-}
-
-export interface AdminContext extends AdminDeps {
-  now: () => number;
-  metrics: Metrics;
-  capacity: () => CapacityReport;
-}
+export type { AdminContext, AdminDeps } from './context';
+import type { AdminContext, AdminDeps } from './context';
 
 const HTTP_OF: Partial<Record<status, number>> = {
   [status.INVALID_ARGUMENT]: 400,

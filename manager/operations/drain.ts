@@ -1,5 +1,5 @@
 import { memberMoveRefusal } from '../clusters/guard';
-import { isReservation } from '../expansion/reservation';
+import { isReservation } from './reservation';
 import type { OperationDeps } from './deps';
 import type { OperationType, StepContext } from './types';
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import { dataKept } from './create';
-import type { RequestKey } from '../api/requests';
+import type { RequestKey } from './request-scope';
 import type { Shape } from '../../src/validate';
 import type { AgentPool } from '../agents/pool';
 import { explain, plan } from '../scheduler/schedule';
@@ -9,7 +9,7 @@ import type { Snapshot } from '../scheduler/snapshot';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, PlacementRequest, SchedulerConfig, Strategy } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
-import { heartbeatFresh } from '../health/liveness';
+import { heartbeatFresh } from '../scheduler/liveness';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
@@ -155,7 +155,7 @@ export class InstanceOps {
     const name = o.strategy || this.cfg.scheduler.strategy;
     const strategy = findStrategy(name);
     if (!strategy) throw invalidArgument(`unknown strategy "${name.slice(0, 40)}": use spread, binpack or weighted`);
-    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, cluster: o.antiAffinityGroup || undefined, spreadOver: o.spreadOver };
+    const placementReq: PlacementRequest = { ...shape, node: o.node, constraints: o.constraints?.length ? o.constraints : undefined, antiAffinityGroup: o.antiAffinityGroup || undefined, spreadOver: o.spreadOver };
     return { placementReq, strategy };
   }
 

@@ -1,7 +1,7 @@
 import { errorMessage } from '../../src/errors';
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Shape } from '../../src/validate';
-import { reserveTarget, type TargetReservation } from '../expansion/reservation';
+import { reserveTarget, type TargetReservation } from './reservation';
 import { catchUp, copy, discardCopy, makeReplica, promote, releaseReplica, stopWrites, type WritesStopped, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationDeps } from './deps';

@@ -4,8 +4,16 @@ import type { Store } from '../store/index';
 // The request id of the portal call being handled (manager/api/requests.ts sets it), so that the
 // operation the call records and the id are written in one transaction, whichever handler and
 // operation type it is: one mechanism for every mutating RPC, no id threaded through each one.
+// A client's request id with what identifies the call (manager/api/requests.ts makes it).
+export interface RequestKey {
+  caller: string;
+  id: string;
+  method: string;
+  fingerprint: string;
+}
+
 export interface RequestScope {
-  key: { caller: string; id: string; method: string; fingerprint: string };
+  key: RequestKey;
   // The call's operation has been recorded with the id (later records are not the call's).
   claimed: boolean;
   // The call has been answered: nothing recorded from now on is its own.

@@ -2,8 +2,8 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import type { AgentPool } from '../agents/pool';
-import { ExpansionOps } from '../expansion/ops';
-import { UsageMap } from '../health/usage';
+import { MoveOps } from './moves';
+import { UsageMap } from '../state/usage';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
@@ -43,7 +43,7 @@ async function setup() {
   const engine = new Engine(fleet.store, createLogger('test', 'silent'));
   const pool = { for: () => agent } as unknown as AgentPool;
   const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
-  const x = new ExpansionOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
+  const x = new MoveOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
   const made = await Promise.all(['one', 'two'].map(async (name) => {
     const { instance, operation } = await ops.create({ name, shape, node: 'a' });
     expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');

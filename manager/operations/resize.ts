@@ -25,7 +25,7 @@ export interface ResizeApplied {
 type Ctx = StepContext<ResizeParams>;
 
 // In place. The new shape is reserved (step 0) in the transaction that records the operation,
-// with the fit check (manager/expansion/ops.ts), so two resizes never both take the last
+// with the fit check (MoveOps, operations/moves.ts), so two resizes never both take the last
 // gigabyte; undoing it gives the old shape back. The agent applies limits and mysqld's memory
 // variables in the safe order and answers with what it read back, which is checked here.
 export function resizeOperation(d: OperationDeps): OperationType<ResizeParams> {

@@ -1,17 +1,14 @@
 import { satisfies } from './constraints';
 import { firstFreePort } from './filters/port';
 import { nameHash } from './schedule';
-import type { Constraint, NodeSnapshot } from './types';
+import { NODE_CORDONED, NODE_HAS_PORT, type Constraint, type FleetColumns, type NodeSnapshot } from './types';
 
-const CORDONED = 1;
-const HAS_PORT = 2;
-
-// The fleet in struct-of-arrays form: one typed array per number the common filters and the
-// strategies read, indexed by the node's position in the snapshot. The NodeSnapshot objects stay
-// the one source of truth (the filters in filters/ read them and define what each rule means);
-// the arrays are a cache the Snapshot refreshes for a node after every change to it, so the hot
-// scan reads a few numbers per node from contiguous memory instead of chasing five objects.
-export class FleetIndex {
+// The fleet in struct-of-arrays form: one typed array per number the filters and the strategies
+// read in their columnar forms, indexed by the node's position in the snapshot. The NodeSnapshot
+// objects stay the one source of truth; the arrays are a cache the Snapshot refreshes for a node
+// after every change to it, so the hot scan reads a few numbers per node from contiguous memory
+// instead of chasing five objects.
+export class FleetIndex implements FleetColumns {
   readonly nodes: NodeSnapshot[] = [];
   private readonly at = new Map<string, number>();
   private size = 0;
@@ -35,6 +32,8 @@ export class FleetIndex {
   // definition (constraints.ts satisfies) and kept until some node's labels change.
   private readonly masks = new Map<string, Uint8Array>();
   private readonly columns = new Map<string, (string | undefined)[]>();
+  // The scan's working space (scan.ts), kept so that a placement allocates nothing per node.
+  readonly scratch = { pass: new Uint8Array(0), scores: new Float64Array(0) };
 
   get length(): number {
     return this.size;
@@ -82,12 +81,12 @@ export class FleetIndex {
     this.diskAlloc[i] = alloc;
     this.count[i] = n.instanceCount;
     this.tieHash[i] = n.tieHash ?? nameHash(n.name);
-    this.flags[i] = (n.cordoned ? CORDONED : 0) | (firstFreePort(n) !== undefined ? HAS_PORT : 0);
+    this.flags[i] = (n.cordoned ? NODE_CORDONED : 0) | (firstFreePort(n) !== undefined ? NODE_HAS_PORT : 0);
     this.syncGroups(i, n);
   }
 
   cordoned(i: number): boolean {
-    return (this.flags[i]! & CORDONED) !== 0;
+    return (this.flags[i]! & NODE_CORDONED) !== 0;
   }
 
   // 1 where the node satisfies the constraint (soft or not: the caller decides whether it counts).
@@ -113,10 +112,10 @@ export class FleetIndex {
   }
 
   private syncGroups(i: number, n: NodeSnapshot): void {
-    const now = n.clusters ? [...n.clusters.keys()] : [];
+    const now = n.antiAffinityGroups ? [...n.antiAffinityGroups.keys()] : [];
     const before = this.nodeGroups[i]!;
     if (now.length === 0 && before.length === 0) return;
-    for (const g of before) if (!n.clusters?.has(g)) this.groups.get(g)?.delete(i);
+    for (const g of before) if (!n.antiAffinityGroups?.has(g)) this.groups.get(g)?.delete(i);
     for (const g of now) {
       let s = this.groups.get(g);
       if (!s) this.groups.set(g, (s = new Set()));
@@ -151,5 +150,7 @@ export class FleetIndex {
     const flags = new Uint8Array(cap);
     flags.set(this.flags);
     this.flags = flags;
+    this.scratch.pass = new Uint8Array(cap);
+    this.scratch.scores = new Float64Array(cap);
   }
 }

@@ -3,9 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { InstanceRow } from '../store/instances';
 import type { NodeRow } from '../store/nodes';
 import { parseConstraints, parseSpreadOver } from './constraints';
-import { schedule } from './schedule';
+import { DEFAULT_FILTERS, FILTERS } from './filters/index';
+import { FleetIndex } from './fleet-index';
+import { occupiedDomains, schedule } from './schedule';
 import { Snapshot } from './snapshot';
-import { findStrategy } from './strategies/index';
+import { findStrategy, STRATEGIES } from './strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type FilterContext, type PlacementRequest, type SchedulerConfig } from './types';
 
 const G = 1024 ** 3;
@@ -77,7 +79,7 @@ function toRequest(r: ValueOf<typeof requestArb>, nodes: number): PlacementReque
     // Mostly unpinned; sometimes a node that exists, sometimes one that does not.
     node: r.pin < 0 ? undefined : r.pin < nodes + 2 ? `n${r.pin}` : undefined,
     constraints: r.constraints.length ? parseConstraints(r.constraints) : undefined,
-    cluster: r.group || undefined,
+    antiAffinityGroup: r.group || undefined,
     spreadOver,
   };
 }
@@ -89,7 +91,7 @@ function placed(res: { node: string; diskPath: string; port: number }, req: Plac
     id, name: id, serverId: seq, node: res.node, diskPath: res.diskPath, port: res.port,
     cpuMillis: req.cpuMillis, memoryBytes: req.memoryBytes, diskBytes: req.diskBytes,
     image: '', state: 'running', flavor: '', version: '', containerId: '', adminUser: '', adminPassword: '', message: '',
-    cluster: req.cluster ?? '', antiAffinityGroup: req.cluster ?? '', clusterName: '', clusterRole: '', fenced: false, createdAt: '', updatedAt: '',
+    cluster: req.antiAffinityGroup ?? '', antiAffinityGroup: req.antiAffinityGroup ?? '', clusterName: '', clusterRole: '', fenced: false, createdAt: '', updatedAt: '',
   };
 }
 
@@ -138,5 +140,67 @@ describe('struct-of-arrays scan', () => {
     const req = { cpuMillis: 500, memoryBytes: 4 * G, diskBytes: G };
     const r = snapshot.schedule(req, ctx);
     expect(r).toEqual({ ok: false, total: 1, reasons: new Map([['insufficient memory', 1]]) });
+  });
+});
+
+// Each filter and strategy defines its rule twice, side by side: per node and over the columns.
+// Every one registered is checked here, so a new filter or strategy is covered without a line
+// of this test changing (and one whose columnar form differs fails before the oracle above).
+describe('columnar forms against per-node forms', () => {
+  // A fleet with members placed (groups, counts, reservations, used ports), a request, a config
+  // and a random starting pass mask (columns() only ever clears).
+  const caseArb = fc.record({
+    specs: fc.array(nodeArb, { minLength: 1, maxLength: 20 }),
+    fill: fc.array(requestArb, { maxLength: 25 }),
+    request: requestArb,
+    cfg: configArb,
+    mask: fc.array(fc.boolean(), { minLength: 20, maxLength: 20 }),
+  });
+
+  function build(c: ValueOf<typeof caseArb>) {
+    const rows = c.specs.map((n, i) => nodeRow(i, n));
+    const snapshot = Snapshot.fromStore(rows, []);
+    const config: SchedulerConfig = { ...DEFAULT_SCHEDULER_CONFIG, ...c.cfg };
+    for (const r of c.fill) {
+      const req = toRequest({ ...r, pin: -1 }, rows.length);
+      const res = schedule(snapshot.nodes(), req, { now: NOW, config }, { strategy: findStrategy(r.strategy)! });
+      if (res.ok) snapshot.addInstance(placed(res.placement, req));
+    }
+    const ix = new FleetIndex();
+    for (const n of snapshot.nodes()) ix.upsert(n);
+    const req = toRequest(c.request, rows.length);
+    const init = Uint8Array.from(rows, (_, i) => (c.mask[i] ? 1 : 0));
+    return { nodes: snapshot.nodes(), ix, req, config, init };
+  }
+
+  it('registers every filter it defines', () => {
+    expect(Object.keys(FILTERS).sort()).toEqual(DEFAULT_FILTERS.map((f) => f.name).sort());
+  });
+
+  it.each(DEFAULT_FILTERS.map((f) => [f.name, f] as const))('filter %s: columns() refuses exactly the nodes filter() refuses', (_name, f) => {
+    fc.assert(
+      fc.property(caseArb, fc.boolean(), (c, relaxSoft) => {
+        const { nodes, ix, req, config, init } = build(c);
+        // What schedule.ts hands the per-node forms.
+        const domains = req.antiAffinityGroup && req.spreadOver ? occupiedDomains(nodes, req.antiAffinityGroup, req.spreadOver.key) : undefined;
+        const ctx: FilterContext = { now: NOW, config, occupiedDomains: domains, relaxSoft };
+        const pass = init.slice();
+        f.columns(ix, req, { now: NOW, config, occupiedDomains: undefined, relaxSoft }, pass);
+        expect([...pass]).toEqual(nodes.map((n, i) => (init[i] && f.filter(n, req, ctx) === undefined ? 1 : 0)));
+      }),
+      { numRuns: 150, seed: 20261207 },
+    );
+  });
+
+  it.each(Object.values(STRATEGIES).map((s) => [s.name, s] as const))('strategy %s: scores() equals score() to the bit', (_name, s) => {
+    fc.assert(
+      fc.property(caseArb, (c) => {
+        const { nodes, ix, req, config, init } = build(c);
+        const scores = new Float64Array(nodes.length).fill(-1);
+        s.scores(ix, req, config, init, scores);
+        nodes.forEach((n, i) => expect(Object.is(scores[i], init[i] ? s.score(n, req, config) : -1)).toBe(true));
+      }),
+      { numRuns: 150, seed: 20261207 },
+    );
   });
 });

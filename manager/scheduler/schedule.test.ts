@@ -104,15 +104,15 @@ describe('schedule: constraints, anti-affinity, strategies, dry run', () => {
     const nodes = [
       ...Array.from({ length: 5 }, (_, i) => node(`m${i}`, { allocated: { cpuMillis: 0, memoryBytes: 31 * G } })),
       ...Array.from({ length: 4 }, (_, i) => node(`d${i}`, { disks: [{ path: '/data1', totalBytes: 500 * G, freeBytes: 100 * G, allocatedBytes: 0 }] })),
-      ...Array.from({ length: 3 }, (_, i) => node(`c${i}`, { clusters: new Map([['orders', 1]]) })),
+      ...Array.from({ length: 3 }, (_, i) => node(`c${i}`, { antiAffinityGroups: new Map([['orders', 1]]) })),
     ];
-    const r = schedule(nodes, { ...req, diskBytes: 200 * G, cluster: 'orders' }, ctx);
+    const r = schedule(nodes, { ...req, diskBytes: 200 * G, antiAffinityGroup: 'orders' }, ctx);
     expect(!r.ok && explain(r)).toBe('0/12 nodes can take it: 5 insufficient memory, 4 no data disk with 200G free, 3 cluster member already on host');
   });
 
   it('spreads a cluster over zones: hard refuses a second member in a zone, soft falls back', () => {
-    const nodes = [zoned('a1', 'a', { clusters: new Map([['orders', 1]]) }), zoned('a2', 'a'), zoned('b1', 'b', { allocated: { cpuMillis: 7000, memoryBytes: 0 } })];
-    const hard = { ...req, cluster: 'orders', spreadOver: { key: 'zone', soft: false } };
+    const nodes = [zoned('a1', 'a', { antiAffinityGroups: new Map([['orders', 1]]) }), zoned('a2', 'a'), zoned('b1', 'b', { allocated: { cpuMillis: 7000, memoryBytes: 0 } })];
+    const hard = { ...req, antiAffinityGroup: 'orders', spreadOver: { key: 'zone', soft: false } };
     expect(schedule(nodes, hard, ctx)).toMatchObject({ ok: true, placement: { node: 'b1' } });
     const full = nodes.map((n) => (n.name === 'b1' ? { ...n, cordoned: true } : n));
     const r = schedule(full, hard, ctx);

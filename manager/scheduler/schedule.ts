@@ -34,7 +34,7 @@ export function plan(
 }
 
 export function hasSoft(req: PlacementRequest): boolean {
-  return !!(req.constraints?.some((c) => c.soft) || (req.spreadOver?.soft && req.cluster));
+  return !!(req.constraints?.some((c) => c.soft) || (req.spreadOver?.soft && req.antiAffinityGroup));
 }
 
 function run(
@@ -49,7 +49,7 @@ function run(
   const strategy = opts.strategy ?? findStrategy(ctx0.config.strategy) ?? spread;
   // Always the same four fields in the same order: filters see one object shape, and V8 keeps
   // them optimized.
-  const domains = req.cluster && req.spreadOver ? occupiedDomains(nodes, req.cluster, req.spreadOver.key) : undefined;
+  const domains = req.antiAffinityGroup && req.spreadOver ? occupiedDomains(nodes, req.antiAffinityGroup, req.spreadOver.key) : undefined;
   const ctx: FilterContext = { now: ctx0.now, config: ctx0.config, occupiedDomains: domains, relaxSoft: false };
 
   onPass?.();
@@ -113,10 +113,11 @@ export function placeOn(best: NodeSnapshot, score: number, req: PlacementRequest
   return { ok: true, placement, relaxedSoft: false };
 }
 
-function occupiedDomains(nodes: readonly NodeSnapshot[], cluster: string, key: string): Set<string> {
+// The values of the spread label held by the group's members (FilterContext.occupiedDomains).
+export function occupiedDomains(nodes: readonly NodeSnapshot[], group: string, key: string): Set<string> {
   const out = new Set<string>();
   for (const n of nodes) {
-    if (!n.clusters?.get(cluster)) continue;
+    if (!n.antiAffinityGroups?.get(group)) continue;
     const v = n.labels[key];
     if (v !== undefined) out.add(v);
   }

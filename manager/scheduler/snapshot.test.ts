@@ -23,7 +23,7 @@ const nodeRow = (name: string, busyPorts: number[] = []): NodeRow => ({
   disks: [{ path: '/d1', totalBytes: 100 * G, freeBytes: 100 * G }],
 });
 const inst = (id: string, port: number, cluster = ''): InstanceRow =>
-  ({ id, node: 'a', port, cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G, diskPath: '/d1', cluster }) as InstanceRow;
+  ({ id, node: 'a', port, cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G, diskPath: '/d1', cluster, antiAffinityGroup: cluster }) as InstanceRow;
 
 describe('snapshot', () => {
   it('keeps the lowest free port cached through placements, releases and heartbeats', () => {
@@ -54,11 +54,11 @@ describe('snapshot', () => {
 
   it('counts cluster members per node and forgets a cluster once its last member goes', () => {
     const s = Snapshot.fromStore([nodeRow('a')], [inst('i1', 3301, 'orders'), inst('i2', 3302, 'orders')]);
-    expect(s.get('a')!.clusters!.get('orders')).toBe(2);
+    expect(s.get('a')!.antiAffinityGroups!.get('orders')).toBe(2);
     s.removeInstance(inst('i1', 3301, 'orders'));
-    expect(s.get('a')!.clusters!.get('orders')).toBe(1);
+    expect(s.get('a')!.antiAffinityGroups!.get('orders')).toBe(1);
     s.removeInstance(inst('i2', 3302, 'orders'));
-    expect(s.get('a')!.clusters!.has('orders')).toBe(false);
+    expect(s.get('a')!.antiAffinityGroups!.has('orders')).toBe(false);
     expect(s.get('a')!.allocated).toEqual({ cpuMillis: 0, memoryBytes: 0 });
   });
 

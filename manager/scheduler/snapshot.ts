@@ -67,7 +67,7 @@ export class Snapshot {
       portMax: n.portMax,
       usedPorts: new Set(),
       instanceCount: prev?.snap.instanceCount ?? 0,
-      clusters: prev?.snap.clusters ?? new Map(),
+      antiAffinityGroups: prev?.snap.antiAffinityGroups ?? new Map(),
       freePort: null,
       tieHash: nameHash(n.name),
     };
@@ -158,7 +158,7 @@ export class Snapshot {
   }
 }
 
-export type Placed = Pick<InstanceRow, 'cpuMillis' | 'memoryBytes' | 'diskBytes' | 'diskPath' | 'port'> & { cluster?: string };
+export type Placed = Pick<InstanceRow, 'cpuMillis' | 'memoryBytes' | 'diskBytes' | 'diskPath' | 'port'> & { antiAffinityGroup?: string };
 
 // One placement's bookkeeping on a node: the live Snapshot and capacity's fit (which places on
 // copies of the snapshot) share it, so a fit answer follows exactly what placing for real does.
@@ -176,11 +176,11 @@ function countOnNode(snap: NodeSnapshot, i: Placed, sign: 1 | -1): void {
   const d = snap.disks.find((x) => x.path === i.diskPath);
   if (d) d.allocatedBytes += sign * i.diskBytes;
   snap.instanceCount += sign;
-  if (i.cluster) {
-    const clusters = (snap.clusters ??= new Map());
-    const n = (clusters.get(i.cluster) ?? 0) + sign;
-    if (n > 0) clusters.set(i.cluster, n);
-    else clusters.delete(i.cluster);
+  if (i.antiAffinityGroup) {
+    const groups = (snap.antiAffinityGroups ??= new Map());
+    const n = (groups.get(i.antiAffinityGroup) ?? 0) + sign;
+    if (n > 0) groups.set(i.antiAffinityGroup, n);
+    else groups.delete(i.antiAffinityGroup);
   }
 }
 

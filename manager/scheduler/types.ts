@@ -24,8 +24,8 @@ export interface NodeSnapshot {
   // Ports of berth instances plus ports something else on the host listens on.
   usedPorts: Set<number>;
   instanceCount: number;
-  // Cluster (anti-affinity group) -> members on this node. Absent: none.
-  clusters?: Map<string, number>;
+  // Anti-affinity group -> its members on this node. Absent: none.
+  antiAffinityGroups?: Map<string, number>;
   // Caches the snapshot keeps when ports change, so a placement never scans the port range:
   // the lowest free port (null: none). Absent: computed on demand.
   freePort?: number | null;
@@ -51,8 +51,8 @@ export interface PlacementRequest {
   // Pin to one node.
   node?: string;
   constraints?: Constraint[];
-  // Anti-affinity group: members never share a host.
-  cluster?: string;
+  // Anti-affinity group: members never share a host. (The wire keeps the old name `cluster` too.)
+  antiAffinityGroup?: string;
   // Also keep members on distinct values of this label (rack, zone); soft prefers, hard requires.
   spreadOver?: { key: string; soft: boolean };
 }
@@ -87,27 +87,71 @@ export const DEFAULT_SCHEDULER_CONFIG: SchedulerConfig = {
 export interface FilterContext {
   now: number;
   config: SchedulerConfig;
-  // Values of the request's spreadOver label already holding a member of its cluster; the
-  // scheduler computes it once per request.
+  // Values of the request's spreadOver label already holding a member of its anti-affinity
+  // group; the scheduler computes it once per request.
   occupiedDomains?: Set<string>;
   // Soft constraints and soft spreading are enforced only while this is false.
   relaxSoft?: boolean;
 }
 
+// Bits of FleetColumns.flags.
+export const NODE_CORDONED = 1;
+export const NODE_HAS_PORT = 2;
+
+// The fleet in struct-of-arrays form (fleet-index.ts keeps it in step with the NodeSnapshots):
+// what the columnar forms of the filters and strategies read, one slot per node position.
+export interface FleetColumns {
+  readonly length: number;
+  readonly nodes: readonly NodeSnapshot[];
+  readonly cpuCap: Float64Array;
+  readonly cpuAlloc: Float64Array;
+  readonly memCap: Float64Array;
+  readonly memAlloc: Float64Array;
+  readonly heartbeat: Float64Array;
+  // The most one of the node's disks can take: max over disks of min(unreserved, real free).
+  readonly diskMaxFit: Float64Array;
+  // All the node's disks together.
+  readonly diskTotal: Float64Array;
+  readonly diskAlloc: Float64Array;
+  readonly count: Int32Array;
+  readonly tieHash: Uint32Array;
+  // NODE_CORDONED | NODE_HAS_PORT
+  readonly flags: Uint8Array;
+  // Anti-affinity group -> positions of the nodes holding a member.
+  readonly groups: ReadonlyMap<string, ReadonlySet<number>>;
+  indexOf(name: string): number | undefined;
+  // 1 where the node satisfies the constraint (soft or not).
+  mask(c: Constraint): Uint8Array;
+  // Each node's value of one label (undefined where it has none).
+  column(key: string): readonly (string | undefined)[];
+}
+
 // A filter answers undefined (the node passes) or a short reason. Reasons are worded so the
 // same reason from many nodes reads well once counted: "3 insufficient memory".
+//
+// Each filter has two forms of one rule, side by side in its file: `filter` per node (the
+// readable definition, plan() and the reasons of a refusal) and `columns` over the whole fleet
+// in struct-of-arrays form (every create's scan, scan.ts). scan.test.ts requires the two to
+// agree on random fleets for every filter in DEFAULT_FILTERS.
 export interface Filter {
   name: string;
   filter(node: NodeSnapshot, req: PlacementRequest, ctx: FilterContext): string | undefined;
+  // Clears pass[i] for every node position i that `filter` refuses; leaves the others as they are.
+  columns(fleet: FleetColumns, req: PlacementRequest, ctx: FilterContext, pass: Uint8Array): void;
   // False when the filter passes every node for this request (no constraints asked, no limit
   // configured): the scheduler then leaves it out of the per-node loop.
   applies?(req: PlacementRequest, config: SchedulerConfig): boolean;
 }
 
 // Higher is better. Scores compare nodes for one request; they mean nothing across requests.
+// Like a filter, a strategy has its per-node and its columnar form side by side, checked
+// against each other by scan.test.ts: the same arithmetic in the same order, so that both rank
+// nodes alike to the last bit.
 export interface Strategy {
   name: string;
   score(node: NodeSnapshot, req: PlacementRequest, config: SchedulerConfig): number;
+  // score() of every node position i with pass[i] = 1, written to scores[i].
+  scores(fleet: FleetColumns, req: PlacementRequest, config: SchedulerConfig, pass: Uint8Array, scores: Float64Array): void;
   // Which of the node's fitting disks to use (never empty).
   pickDisk(disks: DiskSnapshot[], req: PlacementRequest, config: SchedulerConfig): DiskSnapshot;
 }

@@ -39,7 +39,7 @@ describe('FleetState', () => {
     const snap = fleet.snapshot.get('a')!;
     expect(snap.allocated).toEqual({ cpuMillis: 1000, memoryBytes: 2 * G });
     expect(snap.usedPorts.has(3301)).toBe(true);
-    expect(snap.clusters?.get('orders')).toBe(1);
+    expect(snap.antiAffinityGroups?.get('orders')).toBe(1);
   });
 
   it('resizes in place: the new shape is counted and the old one no longer', () => {
@@ -61,8 +61,8 @@ describe('FleetState', () => {
     expect(after).toMatchObject({ id: 'i-01', name: before.name, serverId: before.serverId, adminPassword: 'pw', node: 'b', diskPath: '/d2', port: 3305 });
     const a = fleet.snapshot.get('a')!;
     const b = fleet.snapshot.get('b')!;
-    expect([a.instanceCount, a.allocated.cpuMillis, a.usedPorts.has(3301), a.clusters?.get('orders')]).toEqual([0, 0, false, undefined]);
-    expect([b.instanceCount, b.allocated.cpuMillis, b.usedPorts.has(3305), b.clusters?.get('orders')]).toEqual([1, 1000, true, 1]);
+    expect([a.instanceCount, a.allocated.cpuMillis, a.usedPorts.has(3301), a.antiAffinityGroups?.get('orders')]).toEqual([0, 0, false, undefined]);
+    expect([b.instanceCount, b.allocated.cpuMillis, b.usedPorts.has(3305), b.antiAffinityGroups?.get('orders')]).toEqual([1, 1000, true, 1]);
     expect(b.disks.find((d) => d.path === '/d2')!.allocatedBytes).toBe(10 * G);
   });
 

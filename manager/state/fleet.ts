@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Shape } from '../../src/validate';
-import { reconcile, type Reported } from '../health/reconcile';
+import { reconcile, type Reported } from './reconcile';
 import { Snapshot } from '../scheduler/snapshot';
 import { nameHash } from '../scheduler/schedule';
 import type { Store } from '../store/index';

@@ -1,5 +1,5 @@
-import type { ReplicationMap } from '../health/replication';
-import type { UsageMap } from '../health/usage';
+import type { ReplicationMap } from './replication';
+import type { UsageMap } from './usage';
 import type { NodeSnapshot } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 

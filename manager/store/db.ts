@@ -229,6 +229,34 @@ const MIGRATIONS: string[] = [
   );
   CREATE UNIQUE INDEX revoked_certs_serial ON revoked_certs(serial) WHERE serial <> '';
   `,
+  // Tables that were made by their classes (IF NOT EXISTS) outside the numbered migrations until
+  // now; a database those classes ran on has them already, hence IF NOT EXISTS here too. Portal
+  // tokens: only a SHA-256 of each token. Request ids of every mutating portal RPC. Whether an
+  // instance's mysqld serves TLS (and requires it); a missing row means none was reported.
+  `
+  CREATE TABLE IF NOT EXISTS auth_tokens (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS request_ids (
+    caller TEXT NOT NULL,
+    id TEXT NOT NULL,
+    method TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    instance_id TEXT NOT NULL DEFAULT '',
+    operation_id TEXT NOT NULL DEFAULT '',
+    result TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (caller, id)
+  );
+  CREATE INDEX IF NOT EXISTS request_ids_created ON request_ids(created_at);
+  CREATE TABLE IF NOT EXISTS instance_tls (
+    instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,
+    required INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDb(file: string): DB {

@@ -1,18 +1,12 @@
 import type { DB } from './db';
 
 // Whether an instance's mysqld serves TLS (and requires it), as its agent answered the create.
-// A table of its own (IF NOT EXISTS, outside the numbered migrations): a missing row means no
-// TLS was reported (an instance made before, or on a node without a MySQL certificate).
+// A table of its own (store/db.ts): a missing row means no TLS was reported (an instance made
+// before, or on a node without a MySQL certificate).
 export class InstanceTlsTable {
   private readonly q;
 
   constructor(db: DB) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS instance_tls (
-        instance_id TEXT PRIMARY KEY REFERENCES instances(id) ON DELETE CASCADE,
-        required INTEGER NOT NULL
-      );
-    `);
     this.q = {
       get: db.prepare('SELECT required FROM instance_tls WHERE instance_id = ?'),
       set: db.prepare('INSERT INTO instance_tls (instance_id, required) VALUES (?, ?) ON CONFLICT(instance_id) DO UPDATE SET required = excluded.required'),

@@ -19,27 +19,14 @@ export interface RequestRow {
 
 // Request ids of every mutating portal RPC. Where a call records an operation the row is written
 // in the same transaction (the engine's record, or a create's reservation), so after a crash
-// either both are there or neither is, and a retry finds out which. Made here with IF NOT EXISTS,
-// outside the numbered migrations, like the retention indexes; `requests` (ids without a caller,
-// CreateInstance and DeleteInstance only) is folded in once, under the caller "".
+// either both are there or neither is, and a retry finds out which. The table is made by the
+// numbered migrations (store/db.ts); `requests` (ids without a caller, CreateInstance and
+// DeleteInstance only, made by an older release outside them) is folded in once, under the
+// caller "".
 export class RequestsTable {
   private readonly q;
 
   constructor(db: DB) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS request_ids (
-        caller TEXT NOT NULL,
-        id TEXT NOT NULL,
-        method TEXT NOT NULL,
-        fingerprint TEXT NOT NULL,
-        instance_id TEXT NOT NULL DEFAULT '',
-        operation_id TEXT NOT NULL DEFAULT '',
-        result TEXT NOT NULL DEFAULT '',
-        created_at TEXT NOT NULL,
-        PRIMARY KEY (caller, id)
-      );
-      CREATE INDEX IF NOT EXISTS request_ids_created ON request_ids(created_at);
-    `);
     const legacy = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'requests'").get();
     if (legacy) {
       db.transaction(() => {

@@ -6,7 +6,7 @@ import { Snapshot } from '../../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG } from '../../scheduler/types';
 import type { InstanceRow } from '../../store/instances';
 import type { NodeRow } from '../../store/nodes';
-import { UsageMap } from '../usage';
+import { UsageMap } from '../../state/usage';
 import { AlertManager, diffAlerts } from './manager';
 import { DEFAULT_RULES } from './rules/index';
 import { DEFAULT_THRESHOLDS, type HealthState } from './types';

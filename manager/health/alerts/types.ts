@@ -1,8 +1,8 @@
-import { heartbeatFresh } from '../liveness';
+import { heartbeatFresh } from '../../scheduler/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
 import type { InstanceRow } from '../../store/instances';
-import type { UsageMap } from '../usage';
-import type { ReplicationMap } from '../replication';
+import type { UsageMap } from '../../state/usage';
+import type { ReplicationMap } from '../../state/replication';
 
 export interface AlertThresholds {
   // A data disk whose free space falls below this share of its size.

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { AdminContext } from '../server';
+import type { AdminContext } from '../context';
 
 const str = { type: 'string' } as const;
 

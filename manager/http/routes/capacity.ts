@@ -4,7 +4,7 @@ import { parseCpu, parseSize } from '../../../src/units';
 import { LIMITS } from '../../../src/validate';
 import { cloneNodes, type FitShape } from '../../capacity/fit';
 import { FitPool } from '../../capacity/fit-pool';
-import type { AdminContext } from '../server';
+import type { AdminContext } from '../context';
 import { CPU_PATTERN, SIZE_PATTERN, capacityReportSchema, fitResultSchema } from './schemas';
 
 const SHAPE_PATTERN = `^(\\d+(\\.\\d+)?m?),(\\d+(\\.\\d+)?[kKmMgGtTpP]?(i?[bB])?),(\\d+(\\.\\d+)?[kKmMgGtTpP]?(i?[bB])?)(@[A-Za-z0-9_.-]{1,63})?$`;

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { notFound } from '../../../src/errors';
-import { clusterView } from '../../clusters/view';
-import type { AdminContext } from '../server';
+import { clusterView } from '../../api/cluster-view';
+import type { AdminContext } from '../context';
 
 const NAME = '^[a-z][a-z0-9-]{0,58}$';
 

@@ -3,7 +3,7 @@ import { failedPrecondition, notFound } from '../../../src/errors';
 import { listClusters } from './clusters';
 import { servingNode, toInstance, toNode } from '../../api/convert';
 import { FleetState } from '../../state/fleet';
-import type { AdminContext } from '../server';
+import type { AdminContext } from '../context';
 import { errorSchema, page, pageQuery } from './schemas';
 
 const NAME = '^[a-z][a-z0-9-]{0,62}$';
@@ -173,9 +173,9 @@ export function viewRoutes(ctx: AdminContext) {
       async (req) => {
         const { name } = req.params as { name: string };
         mustNode(name);
-        if (ctx.expansion) {
+        if (ctx.moves) {
           // The drain cordons the node as it starts: the answer shows it cordoned.
-          const operationId = ctx.expansion.drain(name).id;
+          const operationId = ctx.moves.drain(name).id;
           return { ...nodeOut(name), operationId };
         }
         const on = store.instances.onNode(name);

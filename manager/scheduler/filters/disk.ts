@@ -29,4 +29,11 @@ export const disk: Filter = {
     for (let i = 0; i < disks.length; i++) if (diskFits(disks[i]!, req.diskBytes)) return undefined;
     return reason(req.diskBytes);
   },
+  // diskMaxFit is the most any one disk takes (max over disks of min(unreserved, free)): a disk
+  // fits exactly when that is at least the request, one comparison per node.
+  columns(fleet, req, _ctx, pass) {
+    const fit = fleet.diskMaxFit;
+    const rd = req.diskBytes;
+    for (let i = 0, n = fleet.length; i < n; i++) if (fit[i]! < rd) pass[i] = 0;
+  },
 };

@@ -7,4 +7,10 @@ export const maxInstances: Filter = {
   applies: (_req, config) => config.maxInstancesPerNode > 0,
   filter: (node, _req, { config }) =>
     config.maxInstancesPerNode > 0 && node.instanceCount >= config.maxInstancesPerNode ? 'node at its instance limit' : undefined,
+  columns(fleet, _req, { config }, pass) {
+    const max = config.maxInstancesPerNode;
+    if (!(max > 0)) return;
+    const count = fleet.count;
+    for (let i = 0, n = fleet.length; i < n; i++) if (count[i]! >= max) pass[i] = 0;
+  },
 };

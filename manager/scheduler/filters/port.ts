@@ -1,4 +1,4 @@
-import type { Filter, NodeSnapshot } from '../types';
+import { NODE_HAS_PORT, type Filter, type NodeSnapshot } from '../types';
 
 // The snapshot caches the answer whenever a node's ports change; hand-built snapshots scan. The
 // cache is still checked against usedPorts (one lookup), so a snapshot whose ports were changed
@@ -18,4 +18,9 @@ export function scanFreePort(min: number, max: number, used: Set<number>): numbe
 export const port: Filter = {
   name: 'port',
   filter: (node) => (firstFreePort(node) === undefined ? 'no free port' : undefined),
+  // The index sets NODE_HAS_PORT from firstFreePort() whenever the node changes.
+  columns(fleet, _req, _ctx, pass) {
+    const flags = fleet.flags;
+    for (let i = 0, n = fleet.length; i < n; i++) if ((flags[i]! & NODE_HAS_PORT) === 0) pass[i] = 0;
+  },
 };

@@ -6,7 +6,7 @@ describe('topology filter', () => {
   const r1 = testNode('a', { labels: { rack: 'r1' } });
   const r2 = testNode('b', { labels: { rack: 'r2' } });
   const bare = testNode('c');
-  const hard = { ...smallReq, cluster: 'orders', spreadOver: { key: 'rack', soft: false } };
+  const hard = { ...smallReq, antiAffinityGroup: 'orders', spreadOver: { key: 'rack', soft: false } };
   const occupied = ctx({ occupiedDomains: new Set(['r1']) });
 
   it('refuses a node in a rack that already holds a member', () => {

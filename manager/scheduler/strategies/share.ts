@@ -1,4 +1,4 @@
-import type { DiskSnapshot, NodeSnapshot, PlacementRequest, StrategyWeights } from '../types';
+import type { DiskSnapshot, FleetColumns, NodeSnapshot, PlacementRequest, StrategyWeights } from '../types';
 
 // Shares of each resource the node would have allocated once the request is placed, 0..1+.
 // Disk counts all the node's data disks together.
@@ -31,3 +31,31 @@ export function weightedShare(n: NodeSnapshot, r: PlacementRequest, w: StrategyW
 }
 
 export const unreserved = (d: DiskSnapshot) => d.totalBytes - d.allocatedBytes;
+
+// The same shares at node position i of the columnar fleet, with the same float operations in
+// the same order (the index sums a node's disks as diskShare does; byte counts are integers, so
+// the sums are exact whichever way they are grouped). They take the request's numbers, read
+// once per scan by the caller: read per node from request objects of several shapes, they cost
+// more than the arithmetic.
+export function cpuShareAt(f: FleetColumns, i: number, cpuMillis: number): number {
+  return (f.cpuAlloc[i]! + cpuMillis) / f.cpuCap[i]!;
+}
+
+export function memoryShareAt(f: FleetColumns, i: number, memoryBytes: number): number {
+  return (f.memAlloc[i]! + memoryBytes) / f.memCap[i]!;
+}
+
+export function diskShareAt(f: FleetColumns, i: number, diskBytes: number): number {
+  const total = f.diskTotal[i]!;
+  return total > 0 ? (diskBytes + f.diskAlloc[i]!) / total : 1;
+}
+
+// weightedShare with the weights w = [cpu, memory, disk] and the request r = [cpu, memory, disk].
+export function weightedShareAt(f: FleetColumns, i: number, rc: number, rm: number, rd: number, wc: number, wm: number, wd: number): number {
+  let sum = 0;
+  let wsum = 0;
+  if (wc) (sum += wc * cpuShareAt(f, i, rc)), (wsum += Math.abs(wc));
+  if (wm) (sum += wm * memoryShareAt(f, i, rm)), (wsum += Math.abs(wm));
+  if (wd) (sum += wd * diskShareAt(f, i, rd)), (wsum += Math.abs(wd));
+  return wsum ? (sum / wsum) * 100 : 0;
+}

@@ -4,8 +4,8 @@ import { Snapshot } from '../../../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG } from '../../../scheduler/types';
 import type { InstanceRow } from '../../../store/instances';
 import type { NodeRow } from '../../../store/nodes';
-import { ReplicationMap } from '../../replication';
-import { UsageMap } from '../../usage';
+import { ReplicationMap } from '../../../state/replication';
+import { UsageMap } from '../../../state/usage';
 import { DEFAULT_THRESHOLDS, type FailoverNotice, type HealthState, type NoWriterNotice } from '../types';
 import { clusterNoWritablePrimary, failoverHappened, replicationBroken, replicationLag, semiSyncDegraded } from './replication';
 

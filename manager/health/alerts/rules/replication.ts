@@ -1,6 +1,6 @@
 import { nodeIsDown, type AlertRule, type HealthState } from '../types';
 import type { InstanceRow } from '../../../store/instances';
-import type { ReplicationReport } from '../../replication';
+import type { ReplicationReport } from '../../../state/replication';
 
 // Replicas as their agents last read them, on nodes that are up (a down node's report is stale
 // and node_down covers it).

@@ -7,13 +7,13 @@ import type { ClusterMember } from '../../src/gen/berth/v1/ClusterMember';
 import type { Flavor } from '../../src/mysql/dialect';
 import { formatGtidSet, parseGtidSet } from '../../src/mysql/gtid';
 import type { AsyncClient } from '../../src/rpc';
-import { servingNode, toInstance } from '../api/convert';
+import { servingNode, toInstance } from './convert';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { ClusterHistoryRow, ClusterRow } from '../store/clusters';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
-import { memberHealth, type MemberStatus } from './health';
+import { memberHealth, type MemberStatus } from '../clusters/health';
 
 export interface ViewDeps {
   store: Store;

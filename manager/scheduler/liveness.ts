@@ -1,4 +1,4 @@
-import type { SchedulerConfig } from '../scheduler/types';
+import type { SchedulerConfig } from './types';
 
 // The one definition of a live node: everything that says "down" (the scheduler, the API, the
 // capacity report, the node-down alert, and later failure detection) asks this.

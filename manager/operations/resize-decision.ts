@@ -58,17 +58,17 @@ export function nodeWithout(node: NodeSnapshot, i: CurrentInstance, usedDiskByte
   n.usedPorts.delete(i.port);
   if (n.freePort === null || n.freePort === undefined || i.port < n.freePort) n.freePort = i.port;
   n.instanceCount -= 1;
-  if (i.antiAffinityGroup && n.clusters) {
-    const c = (n.clusters.get(i.antiAffinityGroup) ?? 1) - 1;
-    if (c > 0) n.clusters.set(i.antiAffinityGroup, c);
-    else n.clusters.delete(i.antiAffinityGroup);
+  if (i.antiAffinityGroup && n.antiAffinityGroups) {
+    const c = (n.antiAffinityGroups.get(i.antiAffinityGroup) ?? 1) - 1;
+    if (c > 0) n.antiAffinityGroups.set(i.antiAffinityGroup, c);
+    else n.antiAffinityGroups.delete(i.antiAffinityGroup);
   }
   return n;
 }
 
 const request = (next: Shape, i: CurrentInstance, extra: Partial<PlacementRequest>): PlacementRequest => ({
   ...next,
-  cluster: i.antiAffinityGroup || undefined,
+  antiAffinityGroup: i.antiAffinityGroup || undefined,
   ...extra,
 });
 

@@ -1,10 +1,10 @@
 import { failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
 import { memberMoveRefusal, memberResizeRefusal } from '../clusters/guard';
-import type { UsageMap } from '../health/usage';
-import { DRAINING } from '../operations/drain';
-import type { Engine } from '../operations/engine';
-import { newOperationId } from '../operations/engine';
+import type { UsageMap } from '../state/usage';
+import { DRAINING } from './drain';
+import type { Engine } from './engine';
+import { newOperationId } from './engine';
 import type { Constraint, SchedulerConfig } from '../scheduler/types';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { FleetState } from '../state/fleet';
@@ -24,7 +24,7 @@ export interface ResizeRequest {
   by?: string;
 }
 
-export interface ExpansionDeps {
+export interface MoveDeps {
   fleet: FleetState;
   engine: Engine;
   usage: UsageMap;
@@ -32,11 +32,12 @@ export interface ExpansionDeps {
   drainConcurrency?: number;
 }
 
-// Resize and migrate as the API and the automatic expansion ask for them: decide (the real
-// scheduler, on the live snapshot), reserve and record the operation in one fleet change, then
-// start it. The operation types carry the work out (operations/resize.ts, migrate.ts, drain.ts).
-export class ExpansionOps {
-  constructor(private readonly d: ExpansionDeps) {}
+// Manual resizes, migrations and drains, as the API and the automatic expansion ask for them:
+// decide (the real scheduler, on the live snapshot), reserve and record the operation in one
+// fleet change, then start it. The operation types carry the work out (operations/resize.ts,
+// migrate.ts, drain.ts).
+export class MoveOps {
+  constructor(private readonly d: MoveDeps) {}
 
   private get store() {
     return this.d.fleet.store;

@@ -55,7 +55,7 @@ describe('resize decision', () => {
   });
 
   it('keeps anti-affinity when choosing the target', () => {
-    const b = testNode('b', { clusters: new Map([['g', 1]]) });
+    const b = testNode('b', { antiAffinityGroups: new Map([['g', 1]]) });
     const d = decideResize({ mode: 'migrate', instance: { ...inst, antiAffinityGroup: 'g' }, next: inst, nodes: [nodeA(), b, testNode('c')], usedDiskBytes: 0, target: {}, ctx: ctx() });
     expect(d.kind === 'migrate' && d.placement.node).toBe('c');
   });

@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
 import type { Shape } from '../../src/validate';
-import type { Engine } from '../operations/engine';
-import { newOperationId } from '../operations/engine';
+import type { Engine } from './engine';
+import { newOperationId } from './engine';
 import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint, SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { ClusterRow, ReplicationMode } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
-import type { Subject } from '../operations/types';
-import { placeMembers } from './placement';
+import type { Subject } from './types';
+import { placeMembers } from '../clusters/placement';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
-import { clusterGroup, MAX_REPLICAS, memberName, MONITOR_USER, REPL_USER } from './types';
+import { clusterGroup, MAX_REPLICAS, memberName, MONITOR_USER, REPL_USER } from '../clusters/types';
 
 export interface ClusterOpsDeps {
   fleet: FleetState;
@@ -67,7 +67,7 @@ export class ClusterOps {
     const strategy = this.strategy(req.strategy);
     const members = this.d.fleet.change(() => {
       if (this.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
-      const placed = placeMembers(this.d.fleet.snapshot.nodes(), { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, cluster: clusterGroup(req.name), spreadOver: req.spreadOver }, 1 + req.replicas, { now: Date.now(), config: this.d.scheduler }, strategy);
+      const placed = placeMembers(this.d.fleet.snapshot.nodes(), { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver }, 1 + req.replicas, { now: Date.now(), config: this.d.scheduler }, strategy);
       if (!placed.ok) throw resourceExhausted(`cluster ${req.name} needs ${1 + req.replicas} distinct hosts: ${placed.message}`);
       this.d.fleet.createCluster({
         name: req.name,
@@ -106,7 +106,7 @@ export class ClusterOps {
       const members = this.members(name);
       if (members.length >= 1 + MAX_REPLICAS) throw failedPrecondition(`cluster ${name} has ${members.length - 1} replicas already, the most it may have`);
       if (node && !this.d.fleet.snapshot.get(node)) throw invalidArgument(`node ${node} is not registered (berthctl node list shows the nodes)`);
-      const req = { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, diskBytes: c.diskBytes, node, constraints: parseConstraints(c.placement.constraints), spreadOver: parseSpreadOver(c.placement.spreadOver), cluster: clusterGroup(name) };
+      const req = { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, diskBytes: c.diskBytes, node, constraints: parseConstraints(c.placement.constraints), spreadOver: parseSpreadOver(c.placement.spreadOver), antiAffinityGroup: clusterGroup(name) };
       const placed = placeMembers(this.d.fleet.snapshot.nodes(), { ...req, constraints: req.constraints.length ? req.constraints : undefined }, 1, { now: Date.now(), config: this.d.scheduler }, this.strategy(c.placement.strategy));
       if (!placed.ok) throw resourceExhausted(`no host can take another replica of ${name}: ${placed.message}`);
       const r = this.reserveMember(name, placed.placements[0]!, 'replica', members[0]!.adminPassword);

@@ -2,8 +2,8 @@ import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
 import type { Logger } from '../../src/log';
 import { unary } from '../../src/rpc';
 import type { RevokedRow } from '../store/revocations';
-import { principalOf } from './principal';
-import type { RevocationState } from './revocations';
+import { principalOf } from '../auth/principal';
+import type { RevocationState } from '../state/revocations';
 
 type CertHandlers = Pick<PortalHandlers, 'RevokeCertificate' | 'ListRevokedCertificates'>;
 

@@ -2,12 +2,12 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import type { AgentPool } from '../agents/pool';
-import { Engine } from '../operations/engine';
-import { InstanceOps } from '../operations/instances';
+import { Engine } from './engine';
+import { InstanceOps } from './instances';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { ClusterOps, type CreateClusterInput } from './ops';
+import { ClusterOps, type CreateClusterInput } from './clusters';
 
 const G = 1024 ** 3;
 

@@ -1,7 +1,7 @@
 import { invalidArgument } from '../../src/errors';
 import type { Revocations as RevocationsMsg } from '../../src/gen/berth/v1/Revocations';
 import { normalSerial, Revocations } from '../../src/tls/revocation';
-import type { FleetState } from '../state/fleet';
+import type { FleetState } from './fleet';
 import type { RevokedRow } from '../store/revocations';
 
 const KINDS = ['manager', 'node', 'viewer', 'operator', 'admin'];
