@@ -346,6 +346,10 @@ describe('admin HTTP against a live manager and real agents', () => {
         const width = await page.$eval(`section.node[data-node="${node('a')}"] .res:nth-of-type(3) rect.alloc`, (r) => r.getAttribute('width'));
         expect(width).toBe('100.00');
         expect(await page.textContent('#summary')).toMatch(/3 nodes \(2 ready, 1 down, 1 cordoned\) · 4 instances/);
+        // Critical alerts stand above the nodes as problems (a cluster without a writable
+        // primary would come first): here the down node's.
+        await page.waitForSelector(`#problems .problem[data-rule="node_down"][data-subject="${node('b')}"]`, { timeout: 20_000 });
+        expect(await page.textContent(`#problems .problem[data-rule="node_down"]`)).toMatch(new RegExp(`^PROBLEM node_down · ${node('b')}: `));
         // It refreshes by itself: uncordon a and watch the badge go.
         await api(`/v1/nodes/${node('a')}/uncordon`, { method: 'POST' });
         await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="false"]`, { timeout: 15_000 });
