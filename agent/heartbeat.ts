@@ -73,7 +73,7 @@ export class Heartbeat {
       });
       const keys = new Map(instances.map((i) => [i.id ?? '', reportKey(i)]));
       if (!this.registered) {
-        const res = await this.registry.register({ node: info, instances });
+        const res = await this.registry.register({ node: info, instances, sentAtMs });
         this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
         this.registered = true;
         this.acked = keys;
@@ -90,6 +90,7 @@ export class Heartbeat {
           delta: plan.delta,
           removedInstanceIds: plan.removed,
           revocationsVersion: this.revocations?.version ?? 0,
+          sentAtMs,
         });
         this.revocations?.apply(res.revocations);
         this.deltaOk = res.acceptsDelta;

@@ -23,6 +23,7 @@ import { agentServer } from './server';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 import { DEFAULT_REPLICATION_PROBE, ReplicationProbe } from './replication-state';
 import { WriteLease } from './write-lease';
+import { WriteGate } from './write-gate';
 import { leaseFence } from './fence';
 import { Replication } from './movement/replication';
 import { refreshTls } from './instance/tls-refresh';
@@ -125,7 +126,9 @@ async function main(): Promise<void> {
   // Before serving: a restarted agent refuses revoked certificates from its first call.
   const revocations = new AgentRevocations(AgentRevocations.fileFor(disks[0]!), log);
   revocations.load();
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
+  // One gate for the whole agent: the write lease tells it what it fenced.
+  const gate = new WriteGate();
+  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log, gate), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
@@ -142,7 +145,9 @@ async function main(): Promise<void> {
   usage.start();
 
   const repl = new Replication(instances);
-  const lease = new WriteLease(leaseFence(repl, instances, docker.api, log), log);
+  const fence = leaseFence(repl, instances, docker.api, log);
+  // Noted before the fence starts: a request to open it that arrives meanwhile is refused.
+  const lease = new WriteLease((id) => (gate.fenced(id), fence(id)), log);
   let nudge = () => undefined as void;
   const replication = new ReplicationProbe(() => instances.list(), { ...DEFAULT_REPLICATION_PROBE, intervalMs: o.replicationInterval * 1000 }, log, () => nudge(), (id, ro) => lease.isFenced(id, ro));
   replication.start();

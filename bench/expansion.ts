@@ -21,6 +21,7 @@ import mysql from 'mysql2/promise';
 import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
+import { orderedAgent } from '../manager/agents/pool';
 import { freePort, managerArgs, runBench, start, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
 import type { Flavor } from '../src/mysql/dialect';
@@ -153,7 +154,8 @@ async function main(): Promise<void> {
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, creds('admin', 'manager')));
   const Agent = agentProto().berth.v1.Agent;
   const rawAgent = (i: number) => new Agent(nodes[i]!.address, creds('manager', 'node')) as AgentClient;
-  const agentOf = (i: number) => asyncClient(rawAgent(i));
+  // The bench plays the manager on the agents' machine: its write grants are based on now.
+  const agentOf = (i: number) => orderedAgent(asyncClient(rawAgent(i)), () => ({ baseMs: Date.now(), grantMs: 4000 }));
   const out: Record<string, unknown> = { tls: !INSECURE, image: IMAGE, instanceCpus: shape.cpuMillis / 1000, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };
   try {
     await until('both nodes ready', async () => ((await portal.listNodes({})).nodes.filter((n) => n.state === 'ready').length === 2 ? true : undefined));

@@ -239,6 +239,9 @@ async function main(): Promise<void> {
   const engine = new Engine(store, log);
   const revocations = new RevocationState(fleet);
   const agents = new AgentPool(store.nodes, tls, (cert) => revocations.list.whyPeer(cert));
+  // A request to make a server writable is good on its agent for as long as a write lease
+  // (without a lease: half the silence that starts a failover), never past the failover.
+  agents.writeGrantMs = o.writeLease > 0 ? o.writeLease * 1000 : (o.failoverAgentSilent * 1000) / 2;
   agents.followRegistrations((l) => fleet.onEvent(l));
   // Instances using less than half of any threshold are left out of the periodic scans.
   const usage = new UsageMap({ diskPct: Math.min(o.alertInstanceDiskPct, o.expandDiskPct) / 2, memoryPct: o.expandMemoryPct / 2 });
@@ -305,7 +308,7 @@ async function main(): Promise<void> {
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
   const registry = new grpc.Server(SERVER_OPTIONS);
-  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
+  addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));

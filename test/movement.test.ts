@@ -316,6 +316,14 @@ describe('data movement between two real agents', () => {
       expect(fs.readFileSync(path.join(b.disks[0]!, 'berth', target.id, 'conf', 'my.cnf'), 'utf8')).not.toMatch(/read-only/);
       const s = await connect(cred);
       await expect(s.query('INSERT INTO app.w (id, at) VALUES (0, 0)')).rejects.toThrow(/read.only/i);
+      // The old source is not opened by a request to make it writable that comes late (held up
+      // in a partition: its grant is older than the grant is good for), nor by one without a
+      // grant; it still refuses writes.
+      const raw = asyncClient(cluster.rawAgent(a.address));
+      await expect(raw.setReadOnly({ id: source.id, readOnly: false, seq: Date.now(), grantBaseMs: Date.now() - 13_000, grantMs: 4000 })).rejects.toThrow(/FAILED_PRECONDITION.*stays read-only: the write grant is based on a heartbeat sent \d+ ms ago and was good for 4000 ms/);
+      await expect(raw.setReadOnly({ id: source.id, readOnly: false })).rejects.toThrow(/FAILED_PRECONDITION.*stays read-only/);
+      raw.close();
+      await expect(s.query('INSERT INTO app.w (id, at) VALUES (0, 0)')).rejects.toThrow(/read.only/i);
       for (const [c, n] of [[s, flavor === 'mysql' ? 1 : 0], [t, 0]] as const) {
         const [users] = (await c.query("SELECT COUNT(*) AS n FROM mysql.user WHERE user LIKE 'berth\\_%'")) as unknown as [[{ n: number }]];
         expect(Number(users[0]!.n)).toBe(n);

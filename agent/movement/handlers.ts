@@ -10,6 +10,7 @@ import { seedByClone } from './clone';
 import { Replication } from './replication';
 import { seedFromBackup, type SeedContext } from './seed';
 import { serverStream } from './stream';
+import { WriteGate } from '../write-gate';
 
 type MovementRpc =
   | 'StreamBackup'
@@ -42,7 +43,9 @@ export function gtidWaitLimitMs(timeoutMs: number): number {
 // The agent's data-movement RPCs: hot copy (source and target side), replication control.
 // `listenHost`: where this agent's gRPC server listens, and so where a direct copy socket is
 // offered (the caller reached us there); without it copies are relayed over gRPC only.
-export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles; listenHost?: string }, log: Logger): MovementHandlers {
+// `gate` decides whether a request may make a server writable (agent/write-gate.ts); the write
+// lease tells it when it fenced one.
+export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles; listenHost?: string }, log: Logger, gate = new WriteGate()): MovementHandlers {
   const repl = new Replication(instances);
   const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log, tls: node.tls };
   return {
@@ -64,7 +67,10 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     StopReplica: unary(log, 'StopReplica', (req) => repl.stop(checkId(req.id), req.ioOnly)),
     ResetReplica: unary(log, 'ResetReplica', (req) => repl.reset(checkId(req.id))),
     GetReplicaStatus: unary(log, 'GetReplicaStatus', (req) => repl.status(checkId(req.id))),
-    SetReadOnly: unary(log, 'SetReadOnly', (req) => repl.setReadOnly({ ...req, id: checkId(req.id) })),
+    SetReadOnly: unary(log, 'SetReadOnly', (req) => {
+      gate.admit(checkId(req.id), req);
+      return repl.setReadOnly({ ...req, id: req.id });
+    }),
     KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };

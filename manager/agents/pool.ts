@@ -7,9 +7,23 @@ import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
 import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import type { NodesTable } from '../store/nodes';
 
+// Every SetReadOnly the manager sends is numbered (agent/write-gate.ts): a later call has a
+// higher number, across restarts of the manager too (the clock moves on).
+let lastSeq = 0;
+export function nextWriteSeq(): number {
+  lastSeq = Math.max(lastSeq + 1, Date.now());
+  return lastSeq;
+}
+
 // One gRPC channel per agent, re-dialled when an agent registers from a new address.
 export class AgentPool {
   private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient>; raw: AgentClient; channel: grpc.ChannelInterface }>();
+  // Each agent's own clock when it sent the last heartbeat heard from it: the base of the write
+  // grant a request to make one of its servers writable carries.
+  private readonly agentClock = new Map<string, number>();
+  // How long such a grant is good for on the agent: the write lease (shorter than the failure
+  // detection, so no replica is promoted while a grant could still open the old primary).
+  writeGrantMs = 4000;
   // Set by followRegistrations(): a node's address is read from the store once, not per call.
   private trusted?: Set<string>;
 
@@ -38,6 +52,11 @@ export class AgentPool {
     });
   }
 
+  // A heartbeat (or registration) the agent sent at `agentSentAtMs` by its clock was received.
+  heard(node: string, agentSentAtMs: number): void {
+    if (agentSentAtMs > (this.agentClock.get(node) ?? 0)) this.agentClock.set(node, agentSentAtMs);
+  }
+
   for(node: string): AsyncClient<AgentClient> {
     const cur = this.clients.get(node);
     if (cur && this.trusted?.has(node) && cur.channel.getConnectivityState(false) !== grpc.connectivityState.TRANSIENT_FAILURE) return cur.client;
@@ -51,13 +70,29 @@ export class AgentPool {
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
     const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }, true, this.refuse) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
-    const client = asyncClient(raw);
+    const client = this.ordered(node, asyncClient(raw));
     this.clients.set(node, { address: row.agentAddress, client, raw: raw as unknown as AgentClient, channel: raw.getChannel() });
     return client;
+  }
+
+  // A request to make a server writable is granted from the node's last heartbeat (none heard
+  // since this manager started: the agent refuses it, the caller retries).
+  private ordered(node: string, c: AsyncClient<AgentClient>): AsyncClient<AgentClient> {
+    return orderedAgent(c, () => ({ baseMs: this.agentClock.get(node) ?? 0, grantMs: this.writeGrantMs }));
   }
 
   close(): void {
     for (const c of this.clients.values()) c.client.close();
     this.clients.clear();
   }
+}
+
+// An agent client whose SetReadOnly calls are numbered and, when they make a server writable,
+// carry the write grant `grant` answers (agent/write-gate.ts).
+export function orderedAgent(c: AsyncClient<AgentClient>, grant: () => { baseMs: number; grantMs: number }): AsyncClient<AgentClient> {
+  const setReadOnly: AsyncClient<AgentClient>['setReadOnly'] = (req, deadlineMs) => {
+    const g = req.readOnly ? undefined : grant();
+    return c.setReadOnly({ ...req, seq: nextWriteSeq(), ...(g ? { grantBaseMs: g.baseMs, grantMs: g.grantMs } : {}) }, deadlineMs);
+  };
+  return new Proxy(c, { get: (t, prop) => (prop === 'setReadOnly' ? setReadOnly : Reflect.get(t, prop)) });
 }

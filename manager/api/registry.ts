@@ -25,6 +25,9 @@ export interface RegistryDeps {
   // cluster primaries (fencing; see docs/design.md "Failover").
   replication?: ReplicationMap;
   writeLease?: (node: string) => WriteLease | undefined;
+  // The agent's clock when it sent what was just received (the base of write grants: see
+  // AgentPool.heard).
+  heard?: (node: string, agentSentAtMs: number) => void;
   // The TLS each instance serves now (state/instance-tls.ts).
   tls?: InstanceTlsState;
   // With TLS a node may register and heartbeat only as the node its certificate names, so no
@@ -137,6 +140,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
         unknown(n.name),
       );
       addressed(n.name, n.agentAddress);
+      d.heard?.(n.name, Number(req.sentAtMs) || 0);
       reports.apply(n.name, { instances: req.instances });
       const own = ownOnly(n.name, req.instances);
       d.usage?.report(n.name, own);
@@ -152,6 +156,7 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       const instances = reports.apply(req.node, req);
       if (!instances) return { reregister: false, acceptsDelta: true, fullReport: true, revocations };
       await fleet.heartbeat(req.node, Date.now(), req.disks, req.busyPorts, instances, unknown(req.node));
+      d.heard?.(req.node, Number(req.sentAtMs) || 0);
       // A delta without instances repeats the usage already known and has no replication state.
       if (!req.delta || req.instances.length || req.removedInstanceIds.length) {
         const own = ownOnly(req.node, instances);

@@ -133,7 +133,8 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
     if (!(err instanceof CutOverIncomplete)) throw err;
     // The old primary is read-only for good and the target has every transaction: finish.
     await tgt.agent.resetReplica({ id: tgt.id });
-    await tgt.agent.setReadOnly({ id: tgt.id, readOnly: false, persist: true });
+    // Not persisted: a cluster member boots read-only whatever its role (the manager opens it).
+    await tgt.agent.setReadOnly({ id: tgt.id, readOnly: false });
     out = { blockedMs: -1, finalGtid: '', killed: 0 };
   }
   // Clients asking for the primary's endpoint learn the new one from here on.

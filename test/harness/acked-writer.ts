@@ -6,15 +6,28 @@ import type { Address } from './writer';
 // server acknowledged, its id and when the acknowledgement arrived. On an error it asks
 // `resolve` for where to write now (the cluster's endpoint after a failover) and reconnects.
 // `localAddress` makes it connect from that loopback address (a partition test exempts it).
+// Each acknowledgement names the server that gave it (`server`: its container's hostname,
+// server_id and read_only when the connection was made), so a failure says which one wrote.
 export function startAckedWriter(table: string, resolve: () => Promise<Address>, opts: { localAddress?: string; pauseMs?: number } = {}) {
-  const acked: { id: number; at: number; port: number }[] = [];
+  const acked: { id: number; at: number; port: number; server: string }[] = [];
   const errors: { at: number; message: string }[] = [];
   let stop = false;
   let ready!: () => void;
   const started = new Promise<void>((r) => (ready = r));
   // mysql2 ignores its localAddress option: the socket is made here instead.
-  const connect = async (addr: Address) =>
-    mysql.createConnection({ ...addr, connectTimeout: 2000, ...(opts.localAddress ? { stream: () => net.connect({ host: addr.host, port: addr.port, localAddress: opts.localAddress }) } : {}) });
+  let server = '';
+  const connect = async (addr: Address) => {
+    const c = await mysql.createConnection({ ...addr, connectTimeout: 2000, ...(opts.localAddress ? { stream: () => net.connect({ host: addr.host, port: addr.port, localAddress: opts.localAddress }) } : {}) });
+    try {
+      const [rows] = (await c.query('SELECT @@hostname AS h, @@server_id AS s, @@read_only AS ro, CURRENT_USER() AS u')) as unknown as [{ h: string; s: number; ro: number; u: string }[]];
+      const r = rows[0]!;
+      server = `${r.h} id=${r.s} ro=${r.ro} ${r.u} at ${Date.now()}`;
+    } catch (err) {
+      c.destroy();
+      throw err;
+    }
+    return c;
+  };
   const done = (async () => {
     let addr = await resolve();
     let conn = await connect(addr);
@@ -24,7 +37,7 @@ export function startAckedWriter(table: string, resolve: () => Promise<Address>,
     for (let n = 1; !stop; n++) {
       try {
         await conn.query(`INSERT INTO w.${table} VALUES (?, REPEAT('x', 100))`, [n]);
-        acked.push({ id: n, at: Date.now(), port: addr.port });
+        acked.push({ id: n, at: Date.now(), port: addr.port, server });
       } catch (err) {
         errors.push({ at: Date.now(), message: (err as Error).message });
         conn.destroy();

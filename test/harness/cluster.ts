@@ -10,6 +10,7 @@ import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { PortalClient } from '../../src/gen/berth/v1/Portal';
 import { agentProto, portalProto } from '../../src/proto';
 import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
+import { orderedAgent } from '../../manager/agents/pool';
 import { initCa, issueCert, type CertKind } from '../../src/tls/ca';
 import { channelCredentials, filesIn, type TlsFiles } from '../../src/tls/credentials';
 
@@ -140,8 +141,9 @@ export class TestCluster {
 
   // An Agent client as the manager calls it: the manager's certificate, the agent's node
   // certificate expected (plaintext when the run is --insecure).
+  // This test plays the manager and shares the agent's clock: its write grants are based on now.
   agentClient(address: string): AsyncClient<AgentClient> {
-    return asyncClient(this.rawAgent(address));
+    return orderedAgent(asyncClient(this.rawAgent(address)), () => ({ baseMs: Date.now(), grantMs: 4000 }));
   }
 
   // The same, for the agent's server-streaming calls.
