@@ -29,7 +29,7 @@ export function leaseFence(repl: Replication, instances: Instances, docker: Dock
     // A stopped mysqld acknowledges nothing: fenced already.
     if ((await instances.get(id))?.state !== 'running') return;
     if ((await repl.killClientsWithin(id, SETTLE_MS)).left > 0) return kill(id, 'a session stayed after KILL (a commit waiting for a semi-sync acknowledgement)');
-    const ro = repl.setReadOnly({ id, readOnly: true, persist: false, restore: [], seq: 0, grantBaseMs: 0, grantMs: 0 });
+    const ro = repl.setReadOnly({ id, readOnly: true, persist: false });
     const timedOut = await Promise.race([ro.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), READ_ONLY_MS))]);
     if (timedOut) return kill(id, `read-only not set within ${READ_ONLY_MS} ms (a commit holds it)`);
     if ((await repl.killClientsWithin(id, SETTLE_MS)).left > 0) return kill(id, 'a session stayed after KILL');

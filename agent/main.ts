@@ -148,6 +148,7 @@ async function main(): Promise<void> {
   const fence = leaseFence(repl, instances, docker.api, log);
   // Noted before the fence starts: a request to open it that arrives meanwhile is refused.
   const lease = new WriteLease((id) => (gate.fenced(id), fence(id)), log);
+  gate.onApplied = (id, req) => lease.applied(id, req);
   let nudge = () => undefined as void;
   const replication = new ReplicationProbe(() => instances.list(), { ...DEFAULT_REPLICATION_PROBE, intervalMs: o.replicationInterval * 1000 }, log, () => nudge(), (id, ro) => lease.isFenced(id, ro));
   replication.start();

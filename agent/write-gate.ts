@@ -5,6 +5,8 @@ export interface ReadOnlyOrder {
   seq: number;
   grantBaseMs: number;
   grantMs: number;
+  // A cluster primary: once writable it is covered by the write lease at once (WriteLease.cover).
+  leased?: boolean;
 }
 
 // Making a server writable is the one request that, delivered late, makes a second primary: a
@@ -47,4 +49,7 @@ export class WriteGate {
   fenced(id: string): void {
     this.fencedAt.set(id, this.now());
   }
+
+  // Told once an admitted request was carried out (agent/main.ts hands it to the write lease).
+  onApplied: (id: string, req: ReadOnlyOrder) => void = () => undefined;
 }

@@ -69,3 +69,57 @@ describe('WriteLease (fencing an isolated primary)', () => {
     expect(done).toEqual(['p1']);
   });
 });
+
+describe('WriteLease: a cluster primary made writable is covered at once', () => {
+  function setup() {
+    let t = 10_000;
+    const fenced: string[] = [];
+    const lease = new WriteLease(async (id) => void fenced.push(id), log, () => t);
+    return { lease, fenced, advance: (ms: number) => (t += ms), at: () => t };
+  }
+  const open = (base: number, leased = true) => ({ readOnly: false, seq: 1, grantBaseMs: base, grantMs: 4000, leased });
+
+  it('promoted, then its host cut off before any heartbeat answer named it: fenced when its grant runs out', async () => {
+    const s = setup();
+    s.lease.renew(s.at() - 1500, null); // no cluster primary on this node yet
+    s.lease.applied('p2', open(s.at() - 1500));
+    s.advance(2400);
+    await s.lease.check();
+    expect(s.fenced).toEqual([]);
+    s.advance(200); // 4100 ms after the heartbeat the grant is based on
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p2']);
+  });
+
+  it('covered while heartbeats are answered, by the lease once an answer names it; a standalone or a closed one is not covered', async () => {
+    const s = setup();
+    s.lease.applied('p2', open(s.at()));
+    s.lease.applied('s1', open(s.at(), false));
+    for (let i = 0; i < 4; i++) {
+      s.advance(2000);
+      s.lease.renew(s.at(), null); // answered, not named yet
+      await s.lease.check();
+    }
+    expect(s.fenced).toEqual([]);
+    s.lease.renew(s.at(), { leaseMs: 4000, instanceIds: ['p2'] });
+    s.lease.applied('p3', open(s.at()));
+    s.lease.applied('p3', { readOnly: true, seq: 2, grantBaseMs: 0, grantMs: 0 });
+    s.advance(60_000);
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p2']);
+  });
+
+  it('made writable again by the manager after a fence: fenced again by the next silence', async () => {
+    const s = setup();
+    s.lease.renew(s.at(), { leaseMs: 4000, instanceIds: ['p1'] });
+    s.advance(4100);
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p1']);
+    s.lease.renew(s.at(), { leaseMs: 4000, instanceIds: ['p1'] });
+    s.lease.applied('p1', open(s.at()));
+    expect(s.lease.isFenced('p1', true)).toBe(false);
+    s.advance(4100);
+    await s.lease.check();
+    expect(s.fenced).toEqual(['p1', 'p1']);
+  });
+});

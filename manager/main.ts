@@ -242,6 +242,9 @@ async function main(): Promise<void> {
   // A request to make a server writable is good on its agent for as long as a write lease
   // (without a lease: half the silence that starts a failover), never past the failover.
   agents.writeGrantMs = o.writeLease > 0 ? o.writeLease * 1000 : (o.failoverAgentSilent * 1000) / 2;
+  // A cluster member made writable is covered by its agent's write lease at once (unless the
+  // lease is off); a standalone instance never is.
+  agents.leased = (id) => o.writeLease > 0 && Boolean(store.instances.get(id)?.clusterName);
   agents.followRegistrations((l) => fleet.onEvent(l));
   // Instances using less than half of any threshold are left out of the periodic scans.
   const usage = new UsageMap({ diskPct: Math.min(o.alertInstanceDiskPct, o.expandDiskPct) / 2, memoryPct: o.expandMemoryPct / 2 });

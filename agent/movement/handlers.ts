@@ -67,9 +67,11 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     StopReplica: unary(log, 'StopReplica', (req) => repl.stop(checkId(req.id), req.ioOnly)),
     ResetReplica: unary(log, 'ResetReplica', (req) => repl.reset(checkId(req.id))),
     GetReplicaStatus: unary(log, 'GetReplicaStatus', (req) => repl.status(checkId(req.id))),
-    SetReadOnly: unary(log, 'SetReadOnly', (req) => {
+    SetReadOnly: unary(log, 'SetReadOnly', async (req) => {
       gate.admit(checkId(req.id), req);
-      return repl.setReadOnly({ ...req, id: req.id });
+      const res = await repl.setReadOnly({ ...req, id: req.id });
+      gate.onApplied(req.id, req);
+      return res;
     }),
     KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),

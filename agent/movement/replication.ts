@@ -77,7 +77,7 @@ export class Replication {
   }
 
   // Read-only on or off (agent/movement/read-only.ts).
-  setReadOnly(req: SetReadOnlyRequest__Output): Promise<SetReadOnlyResponse> {
+  setReadOnly(req: Pick<SetReadOnlyRequest__Output, 'id' | 'readOnly' | 'persist'>): Promise<SetReadOnlyResponse> {
     return withInstance(this.instances, req.id, async (s) => {
       const revoked = await setReadOnlyOn(s, layoutFor(s.inst.diskPath, s.inst.id).root, req.readOnly);
       if (req.persist) await this.persist(s, req.readOnly);

@@ -1,7 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { NodesTable } from '../store/nodes';
-import { AgentPool } from './pool';
+import type { AgentClient } from '../../src/gen/berth/v1/Agent';
+import type { AsyncClient } from '../../src/rpc';
+import { AgentPool, orderedAgent } from './pool';
 
 describe('AgentPool', () => {
   it('following registrations, reads a node address once and again only after the node registers', () => {
@@ -33,5 +35,25 @@ describe('AgentPool', () => {
     pool.for('a');
     expect(reads).toBe(2);
     pool.close();
+  });
+});
+
+describe('orderedAgent (agent/write-gate.ts is the other half)', () => {
+  it('numbers every SetReadOnly when it is asked for and adds a write grant only to an open', async () => {
+    const sent: Record<string, unknown>[] = [];
+    const fake = { setReadOnly: async (req: Record<string, unknown>) => (sent.push(req), {}) } as unknown as AsyncClient<AgentClient>;
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const agent = orderedAgent(fake, async (id) => (await held, { baseMs: 1234, grantMs: 4000, leased: id === 'p' }));
+    const opening = agent.setReadOnly({ id: 'p', readOnly: false });
+    // A close asked for while the open waits for its grant is numbered after it, and sent first.
+    await agent.setReadOnly({ id: 'p', readOnly: true });
+    release();
+    await opening;
+    expect(sent.map((r) => r.readOnly)).toEqual([true, false]);
+    const [close, open] = sent as [{ seq: number }, { seq: number }];
+    expect(close.seq).toBeGreaterThan(open.seq);
+    expect(close).not.toHaveProperty('grantBaseMs');
+    expect(open).toMatchObject({ id: 'p', grantBaseMs: 1234, grantMs: 4000, leased: true });
   });
 });

@@ -3,7 +3,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import { unavailable } from '../../src/errors';
 import { agentProto } from '../../src/proto';
-import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
+import { asyncClient, CHANNEL_OPTIONS, DEFAULT_DEADLINE_MS, type AsyncClient } from '../../src/rpc';
 import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import type { NodesTable } from '../store/nodes';
 
@@ -20,10 +20,14 @@ export class AgentPool {
   private readonly clients = new Map<string, { address: string; client: AsyncClient<AgentClient>; raw: AgentClient; channel: grpc.ChannelInterface }>();
   // Each agent's own clock when it sent the last heartbeat heard from it: the base of the write
   // grant a request to make one of its servers writable carries.
-  private readonly agentClock = new Map<string, number>();
+  private readonly agentClock = new Map<string, { agentMs: number; heardAtMs: number }>();
+  private readonly waiting = new Map<string, Set<() => void>>();
   // How long such a grant is good for on the agent: the write lease (shorter than the failure
   // detection, so no replica is promoted while a grant could still open the old primary).
   writeGrantMs = 4000;
+  // Whether an instance is a cluster member (its agent covers it by the write lease once it is
+  // made writable); set by main from the store.
+  leased: (id: string) => boolean = () => false;
   // Set by followRegistrations(): a node's address is read from the store once, not per call.
   private trusted?: Set<string>;
 
@@ -54,7 +58,31 @@ export class AgentPool {
 
   // A heartbeat (or registration) the agent sent at `agentSentAtMs` by its clock was received.
   heard(node: string, agentSentAtMs: number): void {
-    if (agentSentAtMs > (this.agentClock.get(node) ?? 0)) this.agentClock.set(node, agentSentAtMs);
+    if (agentSentAtMs <= (this.agentClock.get(node)?.agentMs ?? 0)) return;
+    this.agentClock.set(node, { agentMs: agentSentAtMs, heardAtMs: Date.now() });
+    for (const wake of this.waiting.get(node) ?? []) wake();
+    this.waiting.delete(node);
+  }
+
+  // The grant for a request sent now. A base that has used up more than half of the grant (an
+  // agent whose heartbeats come late, a manager that just started) would likely be refused on
+  // arrival: the next heartbeat is awaited first, for at most `waitMs`.
+  private async grantFor(node: string, id: string, waitMs: number): Promise<{ baseMs: number; grantMs: number; leased: boolean }> {
+    const stale = () => Date.now() - (this.agentClock.get(node)?.heardAtMs ?? 0) > this.writeGrantMs / 2;
+    if (stale()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        const set = this.waiting.get(node) ?? new Set<() => void>();
+        function done() {
+          clearTimeout(timer);
+          set.delete(done);
+          resolve();
+        }
+        set.add(done);
+        this.waiting.set(node, set);
+      });
+    }
+    return { baseMs: this.agentClock.get(node)?.agentMs ?? 0, grantMs: this.writeGrantMs, leased: this.leased(id) };
   }
 
   for(node: string): AsyncClient<AgentClient> {
@@ -78,7 +106,7 @@ export class AgentPool {
   // A request to make a server writable is granted from the node's last heartbeat (none heard
   // since this manager started: the agent refuses it, the caller retries).
   private ordered(node: string, c: AsyncClient<AgentClient>): AsyncClient<AgentClient> {
-    return orderedAgent(c, () => ({ baseMs: this.agentClock.get(node) ?? 0, grantMs: this.writeGrantMs }));
+    return orderedAgent(c, (id, deadlineMs) => this.grantFor(node, id, Math.min(deadlineMs / 2, 5000)));
   }
 
   close(): void {
@@ -89,10 +117,15 @@ export class AgentPool {
 
 // An agent client whose SetReadOnly calls are numbered and, when they make a server writable,
 // carry the write grant `grant` answers (agent/write-gate.ts).
-export function orderedAgent(c: AsyncClient<AgentClient>, grant: () => { baseMs: number; grantMs: number }): AsyncClient<AgentClient> {
-  const setReadOnly: AsyncClient<AgentClient>['setReadOnly'] = (req, deadlineMs) => {
-    const g = req.readOnly ? undefined : grant();
-    return c.setReadOnly({ ...req, seq: nextWriteSeq(), ...(g ? { grantBaseMs: g.baseMs, grantMs: g.grantMs } : {}) }, deadlineMs);
+type Grant = { baseMs: number; grantMs: number; leased?: boolean };
+export function orderedAgent(c: AsyncClient<AgentClient>, grant: (id: string, deadlineMs: number) => Grant | Promise<Grant>): AsyncClient<AgentClient> {
+  const setReadOnly: AsyncClient<AgentClient>['setReadOnly'] = async (req, deadlineMs = DEFAULT_DEADLINE_MS) => {
+    const t0 = Date.now();
+    // Numbered when asked for, not when sent: a close asked for while this open waits for its
+    // grant comes later, and wins.
+    const seq = nextWriteSeq();
+    const g = req.readOnly ? undefined : await grant(req.id ?? '', deadlineMs);
+    return c.setReadOnly({ ...req, seq, ...(g ? { grantBaseMs: g.baseMs, grantMs: g.grantMs, leased: Boolean(g.leased) } : {}) }, Math.max(1, deadlineMs - (Date.now() - t0)));
   };
   return new Proxy(c, { get: (t, prop) => (prop === 'setReadOnly' ? setReadOnly : Reflect.get(t, prop)) });
 }
