@@ -10,7 +10,7 @@
 // set while the backlog lasts, the commit rate the primary's in the same window.
 //
 //   npm run bench:applier [-- --flavor mariadb|mysql --hold 6 --window 8]
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +22,7 @@ import { dialectFor, type Flavor } from '../src/mysql/dialect';
 import { count, parseGtidSet } from '../src/mysql/gtid';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
-import { freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 
 const arg = (name: string, dflt: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -125,10 +125,11 @@ async function measure(flavor: Flavor, v: Variant, primary: mysql.Connection, re
 async function benchFlavor(flavor: Flavor, dir: string) {
   for (const d of ['manager', 'd0', 'd1', 'd2']) fs.mkdirSync(path.join(dir, d), { recursive: true });
   const m = await managerArgs(path.join(dir, 'manager'), ['--image', IMAGES[flavor], '--mariadb-image', IMAGES.mariadb, '--mysql-image', IMAGES.mysql]);
-  const procs: ChildProcess[] = [start(m.args, path.join(dir, 'manager.log'))];
+  const fleet = benchFleet(HOSTS.map((_, i) => `applier-${flavor}-${i + 1}`));
+  fleet.start(m.args, path.join(dir, 'manager.log'));
   for (const [i, host] of HOSTS.entries()) {
     const listen = `${host}:${await freePort(host)}`;
-    procs.push(start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', listen, '--node', `applier-${flavor}-${i + 1}`, '--ports', `${4201 + i * 33}-${4233 + i * 33}`, '--disk', path.join(dir, `d${i}`), '--cpus', '8', '--memory', '8G'], path.join(dir, `agent${i}.log`)));
+    fleet.start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', listen, '--node', `applier-${flavor}-${i + 1}`, '--ports', `${4201 + i * 33}-${4233 + i * 33}`, '--disk', path.join(dir, `d${i}`), '--cpus', '8', '--memory', '8G'], path.join(dir, `agent${i}.log`));
   }
   const Portal = portalProto().berth.v1.Portal;
   const portal: AsyncClient<PortalClient> = asyncClient(new Portal(m.portal, grpc.credentials.createInsecure()) as unknown as PortalClient);
@@ -166,12 +167,7 @@ async function benchFlavor(flavor: Flavor, dir: string) {
   } finally {
     for (const c of conns) c.destroy();
     portal.close();
-    for (const p of procs) p.kill('SIGTERM');
-    await sleep(1000);
-    for (const n of [1, 2, 3]) {
-      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=applier-${flavor}-${n}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
-      if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
-    }
+    fleet.end();
   }
 }
 

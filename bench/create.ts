@@ -6,9 +6,8 @@
 // answers. All three run in this process, in turn, on the same engine and image.
 //
 //   npm run bench:create [-- --runs 5] [-- --flavor mysql]
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -21,8 +20,8 @@ import type { Flavor } from '../src/mysql/dialect';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import { connectSocket, waitFor } from '../src/mysql/connect';
+import { atExit, benchFleet, freePort, runBench, writeResult } from './proc';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
 const FLAVOR: Flavor = arg('--flavor') === 'mysql' ? 'mysql' : 'mariadb';
 const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11');
@@ -30,19 +29,6 @@ const runs = Number(arg('--runs') || 5);
 const M = 1024 ** 2;
 const docker = new Docker({ socketPath: '/var/run/docker.sock' });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(args: string[], log: string): ChildProcess {
-  const fd = fs.openSync(log, 'a');
-  return spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', fd, fd] });
-}
 
 async function baseline(dir: string, i: number, port: number): Promise<void> {
   const id = `i-bench${String(i).padStart(6, '0')}`;
@@ -76,15 +62,19 @@ async function main(): Promise<void> {
   const grpcPort = await freePort();
   const node = `bench-${process.pid}`;
   const registryPort = await freePort();
-  const manager = start(['dist/manager/main.js', '--insecure', '--listen', `127.0.0.1:${grpcPort}`, '--registry-listen', `127.0.0.1:${registryPort}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--state-dir', path.join(dir, 'state'), '--image', IMAGE], path.join(dir, 'manager.log'));
+  const fleet = benchFleet([`${node}-cold`, `${node}-warm`]);
+  // The baseline's containers too, however the run ends.
+  atExit(() => {
+    const ids = execFileSync('docker', ['ps', '-aq', '--filter', 'label=berth.bench=baseline'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+    if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
+  });
+  fleet.start(['dist/manager/main.js', '--insecure', '--listen', `127.0.0.1:${grpcPort}`, '--registry-listen', `127.0.0.1:${registryPort}`, '--admin-listen', `127.0.0.1:${await freePort()}`, '--state-dir', path.join(dir, 'state'), '--image', IMAGE], path.join(dir, 'manager.log'));
   // Two agents on one host: "cold" initializes every data directory, "warm" keeps a template.
   const agentArgs = (name: string, ports: string, extra: string[]) => [
     'dist/agent/main.js', '--insecure', '--manager', `127.0.0.1:${registryPort}`, '--node', `${node}-${name}`, '--disk', path.join(dir, `disk-${name}`), '--ports', ports, '--cpus', '64', ...extra,
   ];
-  const agents = [
-    start([...agentArgs('cold', '3901-3920', []), '--listen', `127.0.0.1:${await freePort()}`], path.join(dir, 'agent-cold.log')),
-    start([...agentArgs('warm', '3921-3940', ['--templates', 'on']), '--listen', `127.0.0.1:${await freePort()}`], path.join(dir, 'agent-warm.log')),
-  ];
+  fleet.start([...agentArgs('cold', '3901-3920', []), '--listen', `127.0.0.1:${await freePort()}`], path.join(dir, 'agent-cold.log'));
+  fleet.start([...agentArgs('warm', '3921-3940', ['--templates', 'on']), '--listen', `127.0.0.1:${await freePort()}`], path.join(dir, 'agent-warm.log'));
   const Portal = portalProto().berth.v1.Portal;
   const portal = asyncClient(new Portal(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure()));
   const results = { cold: [] as number[], warm: [] as number[], baseline: [] as number[] };
@@ -115,13 +105,7 @@ async function main(): Promise<void> {
     }
   } finally {
     portal.close();
-    for (const p of [...agents, manager]) p.kill('SIGTERM');
-    const leftovers = [
-      ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: ['berth.bench=baseline'] }) })),
-      ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}-cold`] }) })),
-      ...(await docker.listContainers({ all: true, filters: JSON.stringify({ label: [`berth.node=${node}-warm`] }) })),
-    ];
-    for (const c of leftovers) await docker.getContainer(c.Id).remove({ force: true });
+    fleet.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
   const cold = median(results.cold);
@@ -147,11 +131,7 @@ async function main(): Promise<void> {
       `  baseline (docker run: initialize, mysqld):     median ${out.medianBaselineMs} ms  ${out.baselineMs.join(' ')}\n` +
       `  ratio cold/baseline ${out.ratioCold}, warm/baseline ${out.ratioWarm}\n`,
   );
-  fs.mkdirSync(path.join(ROOT, 'bench-results'), { recursive: true });
-  fs.writeFileSync(path.join(ROOT, 'bench-results', `create-${FLAVOR}.json`), JSON.stringify(out, null, 2));
+  writeResult(`create-${FLAVOR}`, out);
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`bench:create: ${err.message}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -11,7 +11,7 @@
 // MySQL copies with CLONE (the target is created empty first, then cloned into; its mysqld
 // restarts on the copy). --copy-only skips the resize and cut-over rows and writes
 // bench-results/expansion-copy-<flavor>.json.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -22,7 +22,7 @@ import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import { orderedAgent } from '../manager/agents/pool';
-import { freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
 import type { Flavor } from '../src/mysql/dialect';
 import { initCa, issueCert, type CertKind } from '../src/tls/ca';
@@ -136,8 +136,9 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-exp-'));
   const tlsDir = INSECURE ? undefined : path.join(dir, 'tls');
   const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE], tlsDir);
-  const procs: ChildProcess[] = [];
   const nodes = ['a', 'b'].map((n, i) => ({ name: `bexp-${process.pid}-${n}`, host: `127.0.0.${i + 1}`, disk: path.join(dir, `disk-${n}`), ports: i === 0 ? '3761-3770' : '3771-3780', address: '' }));
+  const fleet = benchFleet(nodes.map((n) => n.name));
+  const procs = fleet.procs;
   if (tlsDir) {
     initCa(tlsDir);
     for (const [kind, name] of [['manager', 'manager'], ['admin', 'admin'], ...nodes.map((n) => ['node', n.name])] as [CertKind, string][]) issueCert(tlsDir, kind, name);
@@ -145,10 +146,10 @@ async function main(): Promise<void> {
     const signer = new GrantSigner(filesIn(tlsDir, 'manager', 'manager'));
     setBackupGrantIssuer((instance, t) => signer.sign(instance, t.node ?? nodes.find((n) => n.address === t.agentAddress)!.name));
   }
-  procs.push(start(m.args, path.join(dir, 'manager.log')));
+  fleet.start(m.args, path.join(dir, 'manager.log'));
   for (const n of nodes) {
     n.address = `${n.host}:${await freePort(n.host)}`;
-    procs.push(start([...PROFILE, 'dist/agent/main.js', ...(tlsDir ? ['--tls-dir', tlsDir] : ['--insecure']), '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`)));
+    fleet.start([...PROFILE, 'dist/agent/main.js', ...(tlsDir ? ['--tls-dir', tlsDir] : ['--insecure']), '--manager', m.registry, '--listen', n.address, '--node', n.name, '--disk', n.disk, '--ports', n.ports, '--cpus', '16'], path.join(dir, `${n.name}.log`));
   }
   const creds = (kind: 'admin' | 'manager', expect: 'manager' | 'node') => (tlsDir ? channelCredentials(filesIn(tlsDir, kind, kind), { kind: expect }) : grpc.credentials.createInsecure());
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, creds('admin', 'manager')));
@@ -307,12 +308,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(out, null, 2));
   } finally {
     await portal.deleteInstance({ instance: 'bexp-src' }).catch(() => undefined);
-    for (const p of procs) p.kill('SIGTERM');
-    await sleep(1500);
-    const docker = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=${nodes[0]!.name}`, '--filter', 'label=berth.managed=true']).toString().trim();
-    const docker2 = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=${nodes[1]!.name}`, '--filter', 'label=berth.managed=true']).toString().trim();
-    const ids = `${docker}\n${docker2}`.split('\n').filter(Boolean);
-    if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
+    fleet.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

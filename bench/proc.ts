@@ -1,5 +1,5 @@
 // Processes and ports for the benchmarks that start a real manager and real agents.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -80,4 +80,21 @@ export function runBench(main: () => Promise<void>): void {
     cleanUp();
     process.exit(0);
   }, fail('benchmark failed'));
+}
+
+// What a benchmark starts on the machine: its processes (a manager, agents) and the containers
+// its agents make (found by their node labels). Ended once, however the run ends: by `end()` in
+// the benchmark's finally, or at exit after a crash. Processes get SIGTERM, then the containers
+// go; a process still there at exit is killed.
+export function benchFleet(nodes: string[]): { start: (args: string[], log: string) => ChildProcess; procs: ChildProcess[]; end: () => void } {
+  const procs: ChildProcess[] = [];
+  const end = atExit(() => {
+    for (const p of procs) p.kill('SIGTERM');
+    for (const node of nodes) {
+      const ids = execFileSync('docker', ['ps', '-aq', '--filter', `label=berth.node=${node}`], { encoding: 'utf8' }).split('\n').filter(Boolean);
+      if (ids.length) execFileSync('docker', ['rm', '-f', '-v', ...ids], { stdio: 'ignore' });
+    }
+    process.once('exit', () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL')));
+  });
+  return { start: (args, log) => (procs.push(start(args, log)), procs.at(-1)!), procs, end };
 }

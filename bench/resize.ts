@@ -4,14 +4,13 @@
 // cut-over rows.
 //
 //   npm run bench:resize
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
-import { freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
 
 const IMAGE = process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11';
@@ -23,10 +22,9 @@ async function main(): Promise<void> {
   const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE]);
   const node = `bres-${process.pid}`;
   // No warm-create template: one still being built when the bench ends would outlive its agent.
-  const procs = [
-    start(m.args, path.join(dir, 'manager.log')),
-    start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G', '--templates', 'off'], path.join(dir, 'agent.log')),
-  ];
+  const fleet = benchFleet([node]);
+  fleet.start(m.args, path.join(dir, 'manager.log'));
+  fleet.start(['dist/agent/main.js', '--insecure', '--manager', m.registry, '--listen', `127.0.0.1:${await freePort('127.0.0.1')}`, '--node', node, '--disk', path.join(dir, 'disk'), '--ports', '3791-3799', '--cpus', '4', '--memory', '4G', '--templates', 'off'], path.join(dir, 'agent.log'));
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, grpc.credentials.createInsecure()));
   try {
     for (let i = 0; ; i++) {
@@ -45,8 +43,8 @@ async function main(): Promise<void> {
     const del = await portal.deleteInstance({ instance: 'bres' });
     await portal.waitOperation({ id: del.id, timeoutMs: 120_000 }, 130_000);
   } finally {
-    for (const p of procs) p.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1500));
+    portal.close();
+    fleet.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
