@@ -64,11 +64,12 @@ export class AgentPool {
     this.waiting.delete(node);
   }
 
-  // The grant for a request sent now. A base that has used up more than half of the grant (an
+  // The grant for a request sent now. A base with less than a second of the grant left (an
   // agent whose heartbeats come late, a manager that just started) would likely be refused on
-  // arrival: the next heartbeat is awaited first, for at most `waitMs`.
+  // arrival: the next heartbeat is awaited first, for at most `waitMs`. Heartbeats come every
+  // 2 s and the grant is the write lease (4 s), so a live agent's opens do not wait.
   private async grantFor(node: string, id: string, waitMs: number): Promise<{ baseMs: number; grantMs: number; leased: boolean }> {
-    const stale = () => Date.now() - (this.agentClock.get(node)?.heardAtMs ?? 0) > this.writeGrantMs / 2;
+    const stale = () => Date.now() - (this.agentClock.get(node)?.heardAtMs ?? 0) > this.writeGrantMs - Math.min(1000, this.writeGrantMs / 4);
     if (stale()) {
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, waitMs);
