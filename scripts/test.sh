@@ -12,6 +12,9 @@ npx tsc --noEmit -p tsconfig.test.json
 # The import rules (.dependency-cruiser.cjs): manager/'s layers import downward only, no cycles.
 echo "[test] npm run check:deps" >&2
 npm run --silent check:deps
+# The API: nothing a client built against the last release uses is removed or changed (buf).
+echo "[test] npm run check:api" >&2
+npm run --silent check:api
 mkdir -p .berth
 rm -f .berth/vitest.json
 rc=0
