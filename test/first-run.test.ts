@@ -80,7 +80,23 @@ describe('README first run', () => {
     await expect(login(c, 'wrong', 'SELECT 1')).rejects.toThrow(/Access denied/);
 
     expect((await ctl('instance', 'list')).stdout).toMatch(/first\s+i-[0-9a-f]{12}\s+running/);
-    expect((await ctl('instance', 'delete', 'first', '--wait')).stdout).toMatch(/succeeded/);
+    // berthctl events follows the instance's history as it grows (from its first event on);
+    // --wait shows the delete's steps on stderr as they run, not only the end.
+    const watcher = spawn(process.execPath, [path.join(ROOT, 'bin', 'berthctl.js'), 'events', '--subject', c.id, '--after', '1', '--json'], { cwd: ROOT, env });
+    let lines = '';
+    watcher.stdout.on('data', (b: Buffer) => (lines += b.toString()));
+    try {
+      await waitUntil('the create in the event stream', async () => /"kind":"create\.succeeded"/.test(lines), 30_000);
+      const del = await ctl('instance', 'delete', 'first', '--wait');
+      expect(del.stdout).toMatch(/succeeded/);
+      expect(del.stderr).toMatch(/^op-[0-9a-f]+ delete: running, step \d+\/\d+ \S+/m);
+      expect(del.stderr).toMatch(/^op-[0-9a-f]+ delete: succeeded$/m);
+      await waitUntil('the delete in the event stream, after the create', async () => /"kind":"delete\.succeeded"/.test(lines), 30_000);
+      const kinds = lines.trim().split('\n').map((l) => (JSON.parse(l) as { kind: string }).kind);
+      expect(kinds.indexOf('delete.succeeded')).toBeGreaterThan(kinds.indexOf('create.succeeded'));
+    } finally {
+      watcher.kill();
+    }
   });
 
   it('--flavor mysql gives a MySQL 9.7 instance the same mariadb client logs in to over TCP', async () => {

@@ -9,7 +9,7 @@ import { streamBackup } from './backup';
 import { seedByClone } from './clone';
 import { Replication } from './replication';
 import { seedFromBackup, type SeedContext } from './seed';
-import { serverStream } from './stream';
+import { serverStream } from '../../src/rpc-stream';
 import { WriteGate } from '../write-gate';
 
 type MovementRpc =

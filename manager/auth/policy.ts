@@ -12,6 +12,8 @@ export const PORTAL_ROLES: Record<string, Role> = {
   ListNodes: 'viewer',
   GetOperation: 'viewer',
   WaitOperation: 'viewer',
+  WatchOperations: 'viewer',
+  WatchEvents: 'viewer',
   CreateInstance: 'operator',
   DeleteInstance: 'operator',
   CordonNode: 'operator',

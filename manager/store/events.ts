@@ -43,6 +43,19 @@ export class EventsTable {
     return { items, total };
   }
 
+  // Oldest first, after an id: what a watcher has not seen yet. `kind` is a prefix.
+  after(id: number, q: { subject?: string; kind?: string }, limit: number): EventRow[] {
+    const args: unknown[] = [id];
+    let w = 'id > ?';
+    if (q.subject) (w += ' AND subject = ?'), args.push(q.subject);
+    if (q.kind) (w += " AND kind LIKE ? ESCAPE '\\'"), args.push(`${q.kind.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    return this.db.prepare(`SELECT id, at, kind, subject, message FROM events WHERE ${w} ORDER BY id LIMIT ?`).all(...args, limit) as EventRow[];
+  }
+
+  lastId(): number {
+    return (this.db.prepare('SELECT COALESCE(MAX(id), 0) AS n FROM events').get() as { n: number }).n;
+  }
+
   countOfKind(kind: string): number {
     return (this.q.countKind.get(kind) as { n: number }).n;
   }

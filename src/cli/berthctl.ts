@@ -7,7 +7,8 @@ import type { Node__Output } from '../gen/berth/v1/Node';
 import type { Operation__Output } from '../gen/berth/v1/Operation';
 import type { PortalClient } from '../gen/berth/v1/Portal';
 import { isServiceError, type AsyncClient } from '../rpc';
-import { portalClient, type ConnectionFlags } from './connect';
+import { portalClient, rawPortalClient, type ConnectionFlags } from './connect';
+import { followEvents, ProgressLine, watchOperation } from './watch';
 import { addSecurityCommands } from './security';
 import { addClusterCommands } from './cluster';
 import { addFailoverCommands } from './failover';
@@ -32,6 +33,10 @@ const program = new Command('berthctl')
 let client: AsyncClient<PortalClient> | undefined;
 function portal(): AsyncClient<PortalClient> {
   return (client ??= portalClient(program.opts<ConnectionFlags>()));
+}
+let streams: ReturnType<typeof rawPortalClient> | undefined;
+function rawPortal(): ReturnType<typeof rawPortalClient> {
+  return (streams ??= rawPortalClient(program.opts<ConnectionFlags>()));
 }
 const json = () => Boolean(program.opts<{ json?: boolean }>().json);
 const print = (value: unknown) => process.stdout.write(JSON.stringify(value, null, 2) + '\n');
@@ -66,8 +71,23 @@ function instanceRows(list: Instance__Output[]): void {
 // Still moving (forward or undoing); stuck, succeeded and failed have ended for a waiter.
 const ACTIVE = ['running', 'rolling_back'];
 
+// Live progress while waiting (WatchOperations), on stderr so stdout keeps only the answer: one
+// line rewritten in place on a terminal, a line per change otherwise. A manager without the
+// stream, or a stream that breaks, leaves the rest of the wait to WaitOperation.
 async function waitFor(opId: string, timeoutMs: number): Promise<Operation__Output> {
   const deadline = Date.now() + timeoutMs;
+  const { raw, meta } = rawPortal();
+  const line = new ProgressLine();
+  const tty = process.stderr.isTTY;
+  let shown = '';
+  const seen = await watchOperation(raw, meta, opId, timeoutMs, (op) => {
+    const text = line.text(op);
+    if (text === shown) return;
+    shown = text;
+    process.stderr.write(tty ? `\r\x1b[K${text}` : `${text}\n`);
+  });
+  if (tty && shown) process.stderr.write('\n');
+  if (seen && !ACTIVE.includes(seen.state)) return portal().getOperation({ id: opId });
   for (;;) {
     const slice = Math.max(1000, Math.min(30_000, deadline - Date.now()));
     const op = await portal().waitOperation({ id: opId, timeoutMs: slice }, slice + 10_000);
@@ -416,6 +436,34 @@ operation
     opFailed(op);
   });
 
+operation
+  .command('watch [id]')
+  .description('follow an operation as it runs (with no id: every operation, until interrupted)')
+  .option('--subject <name>', 'only operations on this instance, node or cluster')
+  .action(async (id: string | undefined, o: { subject?: string }) => {
+    const { raw, meta } = rawPortal();
+    const line = new ProgressLine();
+    const call = raw.watchOperations({ id: id ?? '', subject: o.subject ?? '' }, meta.clone());
+    call.on('data', (op: Operation__Output) => process.stdout.write(json() ? `${JSON.stringify(op)}\n` : `${line.text(op)}\n`));
+    await new Promise<void>((resolve, reject) => {
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+  });
+
+program
+  .command('events')
+  .description('follow the event history as it grows (resumes by itself after a broken connection)')
+  .option('--kind <prefix>', 'only events whose kind starts so ("cluster." for every cluster event)')
+  .option('--subject <name>', 'only events about this instance, node or cluster')
+  .option('--after <id>', 'start after this event id (the last one printed before); default: from now', Number, 0)
+  .action(async (o: { kind?: string; subject?: string; after: number }) => {
+    const { raw, meta } = rawPortal();
+    await followEvents(raw, meta, { afterId: o.after, kind: o.kind ?? '', subject: o.subject ?? '' }, (e) =>
+      process.stdout.write(json() ? `${JSON.stringify(e)}\n` : `${e.id}  ${e.at}  ${e.kind}  ${e.subject}  ${e.message}\n`),
+    );
+  });
+
 // ", copying, 1.2G of 4G (30%)": the phase and bytes when the operation reports them.
 function progressText(op: Operation__Output): string {
   const p = op.progress;
@@ -538,4 +586,7 @@ program
     }
     process.exitCode = 1;
   })
-  .finally(() => client?.close());
+  .finally(() => {
+    client?.close();
+    streams?.raw.close();
+  });

@@ -73,6 +73,13 @@ export function resolveConnection(f: ConnectionFlags): Required<Pick<ClientConfi
 }
 
 export function portalClient(f: ConnectionFlags): AsyncClient<PortalClient> {
+  const { raw, meta } = rawPortalClient(f);
+  return retrySafe(asyncClient(raw, undefined, meta), f.requestId || undefined);
+}
+
+// The plain client, for server streams (WatchOperations, WatchEvents), and the metadata every
+// call carries (a bearer token).
+export function rawPortalClient(f: ConnectionFlags): { raw: PortalClient; meta: grpc.Metadata } {
   const c = resolveConnection(f);
   const Portal = portalProto().berth.v1.Portal;
   let creds: grpc.ChannelCredentials;
@@ -82,5 +89,5 @@ export function portalClient(f: ConnectionFlags): AsyncClient<PortalClient> {
   else creds = caOnlyCredentials(c.ca, { kind: 'manager' });
   const meta = new grpc.Metadata();
   if (c.token) meta.set('authorization', `Bearer ${c.token}`);
-  return retrySafe(asyncClient(new Portal(c.manager, creds, CHANNEL_OPTIONS), undefined, meta), f.requestId || undefined);
+  return { raw: new Portal(c.manager, creds, CHANNEL_OPTIONS), meta };
 }
