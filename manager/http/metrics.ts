@@ -18,7 +18,7 @@ export class Metrics {
   constructor(
     private readonly store: Store,
     private report: () => CapacityReport,
-    private readonly alerts: () => { rule: string }[] = () => [],
+    private readonly alerts: () => { rule: string; severity: string }[] = () => [],
     private readonly webhook: () => { delivered: number; failed: number } = () => ({ delivered: 0, failed: 0 }),
     // /metrics answers without a token: a capacity report (a walk over the whole fleet on the
     // event loop) is made at most this often, however fast anyone scrapes.
@@ -53,7 +53,7 @@ export class Metrics {
       diskUsed: g('berth_disk_used_bytes', 'used space of a data disk (filesystem, measured)', ['node', 'path']),
       diskFree: g('berth_disk_free_bytes', 'free space of a data disk (filesystem, measured)', ['node', 'path']),
       instances: g('berth_instances', 'instances per node and state', ['node', 'state']),
-      alerts: g('berth_alerts_firing', 'alerts firing now, per rule', ['rule']),
+      alerts: g('berth_alerts_firing', 'alerts firing now, per rule and severity (deploy/prometheus/berth-alerts.yml pages on critical)', ['rule', 'severity']),
     };
     const cores = (m: number) => m / 1000;
     new client.Gauge({
@@ -83,9 +83,12 @@ export class Metrics {
           }
           for (const [state, c] of Object.entries(n.instances.byState)) gauges.instances.set({ node: n.name, state }, c);
         }
-        const perRule = new Map<string, number>();
-        for (const a of alerts()) perRule.set(a.rule, (perRule.get(a.rule) ?? 0) + 1);
-        for (const [rule, c] of perRule) gauges.alerts.set({ rule }, c);
+        const perRule = new Map<string, { rule: string; severity: string; n: number }>();
+        for (const a of alerts()) {
+          const k = `${a.rule}\u0000${a.severity}`;
+          perRule.set(k, { rule: a.rule, severity: a.severity, n: (perRule.get(k)?.n ?? 0) + 1 });
+        }
+        for (const { rule, severity, n } of perRule.values()) gauges.alerts.set({ rule, severity }, n);
       },
     });
     for (const x of Object.values(gauges)) r.registerMetric(x);
