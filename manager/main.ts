@@ -28,6 +28,8 @@ import { DEFAULT_DETECTION } from './health/detect';
 import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
 import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
 import { startAdminServer } from './http/listen';
+import { CapacityRecorder } from './capacity/history';
+import { FitPool } from './capacity/fit-pool';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
 import { MoveOps } from './operations/moves';
@@ -99,6 +101,7 @@ const program = new Command('berth-manager')
   .option('--alert-disk-free-pct <pct>', 'alert when a data disk has less free space than this', Number, DEFAULT_THRESHOLDS.diskFreePct)
   .option('--alert-instance-disk-pct <pct>', "alert when an instance uses more than this share of its disk reservation", Number, DEFAULT_THRESHOLDS.instanceDiskPct)
   .option('--alert-replication-lag <seconds>', 'alert when a replica is further behind its source than this', secondsOpt, DEFAULT_THRESHOLDS.replicationLagSeconds)
+  .option('--alert-capacity-days <days>', "alert when a zone's common shapes run out within this many days at the recent growth (0: never)", Number, DEFAULT_THRESHOLDS.capacityRunwayDays)
   .option('--alert-webhook-attempts <n>', 'delivery attempts per alert notice', Number, DEFAULT_WEBHOOK.attempts)
   .option('--auto-expand <mode>', 'automatic expansion from measured usage: off, plan (decide and list only) or on', autoExpandOpt, DEFAULT_POLICY.mode)
   .option('--auto-expand-interval <seconds>', 'how often usage is checked for expansion', secondsOpt, 10)
@@ -154,6 +157,7 @@ const o = program.opts<{
   alertInstanceDiskPct: number;
   alertWebhookAttempts: number;
   alertReplicationLag: number;
+  alertCapacityDays: number;
   autoExpand: AutoExpandMode;
   autoExpandInterval: number;
   expandDiskPct: number;
@@ -250,7 +254,8 @@ async function main(): Promise<void> {
   const usage = new UsageMap({ diskPct: Math.min(o.alertInstanceDiskPct, o.expandDiskPct) / 2, memoryPct: o.expandMemoryPct / 2 });
   const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
-  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
+  if (!(o.alertCapacityDays >= 0)) throw new Error(`--alert-capacity-days must be 0 or more, got ${o.alertCapacityDays}`);
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag, capacityRunwayDays: o.alertCapacityDays };
   const failover = new FailoverTrigger(
     { fleet, engine, agents, replication, log },
     {
@@ -263,9 +268,12 @@ async function main(): Promise<void> {
       leaseMs: o.writeLease * 1000,
     },
   );
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems() });
-  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
+  // A sample of the fleet's and each zone's capacity a minute, and a forecast every 10 minutes.
+  const capacityHistory = new CapacityRecorder({ store, report: capacity, nodes: () => snapshot.nodes(), scheduler, pool: new FitPool(), log });
+  capacityHistory.start();
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts() });
+  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const ops = new InstanceOps(store, snapshot, engine, agents, {
     defaultImage: o.image || o.mariadbImage,
@@ -320,7 +328,7 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, moves, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, moves, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory }, o.adminListen);
 
   stopOnSignals(
     log,
@@ -329,6 +337,7 @@ async function main(): Promise<void> {
     () => {
       registry.forceShutdown();
       alerts.stop();
+      capacityHistory.stop();
       failover.stop();
       expander.stop();
       void admin?.app.close();

@@ -50,6 +50,8 @@ export const HTTP_ROLES: Record<string, Role> = {
   // Computes only (on a copy of the fleet): a read.
   'GET /v1/capacity/fit': 'viewer',
   'POST /v1/capacity/fit': 'viewer',
+  'GET /v1/capacity/history': 'viewer',
+  'GET /v1/capacity/forecast': 'viewer',
   'GET /v1/nodes': 'viewer',
   'GET /v1/nodes/:name': 'viewer',
   'POST /v1/nodes/:name/cordon': 'operator',

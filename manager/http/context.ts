@@ -1,6 +1,7 @@
 import type { Logger } from '../../src/log';
 import type { TlsFiles } from '../../src/tls/credentials';
 import type { CapacityReport } from '../capacity/compute';
+import type { CapacityRecorder } from '../capacity/history';
 import type { ViewDeps } from '../api/cluster-view';
 import type { Expander } from '../expansion/expander';
 import type { MoveOps } from '../operations/moves';
@@ -44,6 +45,8 @@ export interface AdminDeps {
   agents?: ViewDeps['agents'];
   // A cluster's PROBLEM while no member takes writes (the failover trigger).
   clusterProblem?: ViewDeps['problem'];
+  // The capacity history's latest forecast (GET /v1/capacity/forecast).
+  capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast'>;
 }
 
 export interface AdminContext extends AdminDeps {

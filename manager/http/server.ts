@@ -10,6 +10,7 @@ import { httpRequiredRole, RANK } from '../auth/policy';
 import { Metrics } from './metrics';
 import { alertRoutes } from './routes/alerts';
 import { capacityRoutes } from './routes/capacity';
+import { capacityHistoryRoutes } from './routes/capacity-history';
 import { dashboardRoutes } from './routes/dashboard';
 import { viewRoutes } from './routes/views';
 import { expansionRoutes } from './routes/expansions';
@@ -124,6 +125,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   });
 
   await app.register(capacityRoutes(ctx));
+  await app.register(capacityHistoryRoutes(ctx));
   await app.register(viewRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(expansionRoutes(ctx));

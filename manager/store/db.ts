@@ -257,6 +257,23 @@ const MIGRATIONS: string[] = [
     required INTEGER NOT NULL
   );
   `,
+  // Capacity history (issue 25): the fleet's and each zone's capacity, allocation and measured
+  // use, a row a minute kept for a day and a row an hour kept for 90 days (capacity/history.ts).
+  // Per node it is Prometheus's job (berth_node_* gauges): 10,000 nodes a minute would be 14
+  // million rows a day here. CPU in millicores, memory and disk in bytes.
+  `
+  CREATE TABLE capacity_history (
+    resolution TEXT NOT NULL CHECK (resolution IN ('1m', '1h')),
+    scope TEXT NOT NULL CHECK (scope IN ('fleet', 'zone')),
+    name TEXT NOT NULL,
+    at TEXT NOT NULL,
+    cpu_capacity REAL NOT NULL, cpu_allocated REAL NOT NULL, cpu_used REAL NOT NULL,
+    memory_capacity REAL NOT NULL, memory_allocated REAL NOT NULL, memory_used REAL NOT NULL,
+    disk_capacity REAL NOT NULL, disk_allocated REAL NOT NULL, disk_used REAL NOT NULL,
+    instances REAL NOT NULL,
+    PRIMARY KEY (resolution, scope, name, at)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export function openDb(file: string): DB {

@@ -9,6 +9,7 @@ import { InstanceTlsTable } from './instance-tls';
 import { LastSeenTable } from './last-seen';
 import { DiscardedTable } from './discarded';
 import { RevocationsTable } from './revocations';
+import { CapacityHistoryTable } from './capacity-history';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -22,6 +23,7 @@ export class Store {
   readonly lastSeen: LastSeenTable;
   readonly discarded: DiscardedTable;
   readonly revocations: RevocationsTable;
+  readonly capacityHistory: CapacityHistoryTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -36,6 +38,7 @@ export class Store {
     this.lastSeen = new LastSeenTable(db);
     this.discarded = new DiscardedTable(db);
     this.revocations = new RevocationsTable(db);
+    this.capacityHistory = new CapacityHistoryTable(db);
   }
 
   static open(file: string): Store {

@@ -77,6 +77,19 @@ describe('alert rules (pure)', () => {
     expect(fire(s)).toEqual(['node_down d', 'mysqld_unresponsive i1']);
   });
 
+  it('capacity runway: a zone whose common shape runs out within the threshold (critical within a quarter of it); not when it does not grow', () => {
+    const runway = (days: number | null, name: string) => ({
+      scope: 'zone' as const, name, windowDays: 14,
+      growth: { cpu: { perDay: 0, stderrPerDay: 0, samples: 300 }, memory: { perDay: 5 * G, stderrPerDay: G, samples: 300 }, disk: { perDay: 0, stderrPerDay: 0, samples: 300 } },
+      shapes: [{ shape: { cpuMillis: 1000, memoryBytes: 4 * G, diskBytes: 20 * G, zone: name }, fitsNow: 40, truncated: false, limitedBy: 'memory' as const, perDay: 1.2, days, low: days && Math.round(days * 8) / 10, high: days && Math.round(days * 13) / 10 }],
+    });
+    const s = { ...state([nodeRow('a')], []), capacityRunway: [runway(30, 'a'), runway(9, 'b'), runway(2, 'c'), runway(null, 'd')] };
+    const got = DEFAULT_RULES.flatMap((r) => r.evaluate(s)).filter((f) => f.rule === 'capacity_runway_low');
+    expect(got.map((f) => `${f.subject} ${f.severity}`)).toEqual(['zone:b 1 cpu/4G/20G warning', 'zone:c 1 cpu/4G/20G critical']);
+    expect(got[0]!.message).toBe('zone b: 40 more 1 cpu/4G/20G instances fit now (memory runs out first); at the growth of the last 14 days (1.2 of them a day) the first is refused in 9 days (between 7.2 and 11.7): add hosts to zone b');
+    expect(DEFAULT_RULES.flatMap((r) => r.evaluate({ ...s, thresholds: { ...s.thresholds, capacityRunwayDays: 0 } })).filter((f) => f.rule === 'capacity_runway_low')).toEqual([]);
+  });
+
   it('diffAlerts: starts new alerts once, resolves the ones gone', () => {
     const f = (subject: string) => ({ rule: 'node_down', subject, severity: 'critical' as const, message: subject });
     const active = new Map([['node_down/a', { ...f('a'), startsAt: 't0' }]]);

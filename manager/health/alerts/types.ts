@@ -1,3 +1,4 @@
+import type { Forecast } from '../../capacity/forecast';
 import { heartbeatFresh } from '../../scheduler/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
 import type { InstanceRow } from '../../store/instances';
@@ -11,9 +12,12 @@ export interface AlertThresholds {
   instanceDiskPct: number;
   // A replica more than this many seconds behind its source.
   replicationLagSeconds?: number;
+  // A zone (or the fleet) whose common shapes run out within this many days at the recent
+  // growth (capacity/forecast.ts).
+  capacityRunwayDays?: number;
 }
 
-export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90, replicationLagSeconds: 30 };
+export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90, replicationLagSeconds: 30, capacityRunwayDays: 14 };
 
 // A failover a DBA has not acknowledged yet (it also blocks the next automatic one).
 export interface FailoverNotice {
@@ -43,6 +47,7 @@ export interface HealthState {
   replication?: ReplicationMap;
   failovers?: FailoverNotice[];
   noWriter?: NoWriterNotice[];
+  capacityRunway?: Forecast[];
 }
 
 export type Severity = 'warning' | 'critical';
