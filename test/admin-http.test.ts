@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { chromium } from 'playwright-core';
+import { screenshot, withBrowser } from './harness/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CreateInstanceResponse__Output } from '../src/gen/berth/v1/CreateInstanceResponse';
 import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
@@ -316,14 +316,7 @@ describe('admin HTTP against a live manager and real agents', () => {
       const cap = (await api('/v1/capacity')).body;
       expect(cap.fleet.nodes).toEqual({ total: 3, ready: 2, down: 1, cordoned: 1 });
 
-      const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-chromium-'));
-      const browser = await chromium.launchPersistentContext(profile, {
-        executablePath: process.env.BERTH_CHROMIUM ?? '/usr/bin/chromium',
-        headless: true,
-        viewport: { width: 1280, height: 800 },
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      try {
+      await withBrowser(async (browser) => {
         const page = await browser.newPage();
         await page.goto(`${cluster.adminUrl}/#token=${TOKEN}`);
         await page.waitForSelector(`section.node[data-node="${node('c')}"]`, { timeout: 20_000 });
@@ -355,8 +348,17 @@ describe('admin HTTP against a live manager and real agents', () => {
         await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="false"]`, { timeout: 15_000 });
         await api(`/v1/nodes/${node('a')}/cordon`, { method: 'POST' });
         await page.waitForSelector(`section.node[data-node="${node('a')}"][data-cordoned="true"]`, { timeout: 15_000 });
-        fs.mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
-        await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
+        // Above the nodes: the fleet's allocation over time (a point a minute since the manager
+        // started), the forecast for its common shape (4 instances of one shape: how many more
+        // fit, by the real scheduler), and the operations in flight (none now).
+        await page.waitForSelector('#chart svg polyline.line.memory', { timeout: 20_000 });
+        expect(Number(await page.getAttribute('#chart polyline.line.memory', 'data-points'))).toBeGreaterThanOrEqual(1);
+        await page.waitForSelector('#forecast tr[data-scope="fleet"]', { timeout: 20_000 });
+        const fleetFits = (await page.textContent('#forecast tr[data-scope="fleet"] .fits'))!;
+        expect(fleetFits).toMatch(/^\d+\+?$/);
+        expect(Number.parseInt(fleetFits, 10)).toBeGreaterThan(0);
+        expect(await page.textContent('#ops')).toBe('none');
+        await screenshot(page, 'dashboard');
 
         // Without a token the page asks for one instead of showing data.
         const anon = await browser.newPage();
@@ -365,10 +367,7 @@ describe('admin HTTP against a live manager and real agents', () => {
         await anon.reload();
         await anon.waitForSelector('#login:not([hidden])', { timeout: 10_000 });
         expect(await anon.$$('section.node')).toHaveLength(0);
-      } finally {
-        await browser.close();
-        fs.rmSync(profile, { recursive: true, force: true });
-      }
+      });
 
       cluster.startAgent(b);
       await waitUntil('node_down to resolve', async () => !(await firing('node_down', node('b'))), 60_000);

@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster__Output } from '../src/gen/berth/v1/Cluster';
 import { dialectFor } from '../src/mysql/dialect';
+import { screenshot, withBrowser } from './harness/browser';
 import { docker, ROOT, TestCluster, waitUntil } from './harness/cluster';
 import { configWarnings, expectStatus, FLAVORS, flavorArgs, waitOp } from './harness/flavors';
 import { countRows, startProber, startWriter, type Address } from './harness/writer';
@@ -195,6 +196,18 @@ describe.each(FLAVORS)('replicated clusters ($flavor)', (f) => {
     expect(view.primary).toBe(np.instance!.name);
     expect(view.history[0]!.kind).toBe('switchover');
     expect(view.members.every((m) => m.health === 'ok')).toBe(true);
+    // And the dashboard, in headless Chromium: the cluster with its three members, the new
+    // primary first, every one healthy.
+    await withBrowser(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(`${tc.adminUrl}/`);
+      await page.waitForSelector('#clusters section.cluster[data-cluster="orders"] tr.member', { timeout: 20_000 });
+      const rows = await page.$$eval('#clusters section.cluster[data-cluster="orders"] tr.member', (els) => els.map((e) => [...e.querySelectorAll('td')].map((td) => td.textContent)));
+      expect(rows).toHaveLength(3);
+      expect(rows[0]!.slice(0, 3)).toEqual([np.instance!.name, 'primary', 'ok']);
+      expect(rows.slice(1).every((r) => r[1] === 'replica' && /^ok · \d+ s behind$/.test(r[2]!))).toBe(true);
+      await screenshot(page, `dashboard-cluster-${f.flavor}`);
+    });
   });
 
   it('removes a replica: its container goes, the endpoints no longer name it', async () => {

@@ -51,12 +51,16 @@ export class CapacityRecorder {
   private timer?: NodeJS.Timeout;
   private latest: Forecast[] = [];
   private forecastAt = 0;
+  private instancesAt = -1;
 
   constructor(private readonly d: RecorderDeps) {}
 
+  // A first sample at once (the dashboard has a point to show), then one a minute.
   start(): void {
-    this.timer = setInterval(() => void this.tick().catch((err: unknown) => this.d.log.warn({ err: errorMessage(err) }, 'capacity history: sample failed')), MINUTE);
+    const tick = () => void this.tick().catch((err: unknown) => this.d.log.warn({ err: errorMessage(err) }, 'capacity history: sample failed'));
+    this.timer = setInterval(tick, MINUTE);
     this.timer.unref();
+    tick();
   }
 
   stop(): void {
@@ -66,6 +70,12 @@ export class CapacityRecorder {
 
   forecasts(): Forecast[] {
     return this.latest;
+  }
+
+  // For a reader that wants it current: made over a minute ago, or before the number of
+  // instances changed (a first forecast made on an empty fleet says nothing).
+  stale(now = Date.now()): boolean {
+    return now - this.forecastAt > MINUTE || this.d.store.instances.all().length !== this.instancesAt;
   }
 
   async tick(now = Date.now()): Promise<void> {
@@ -98,6 +108,7 @@ export class CapacityRecorder {
     const from = new Date(now - TREND_WINDOW_MS).toISOString();
     const to = new Date(now + 1).toISOString();
     const instances = this.d.store.instances.all();
+    this.instancesAt = instances.length;
     const zoneOf = new Map([...this.d.nodes()].map((n) => [n.name, n.labels.zone ?? NO_LABEL]));
     const out: Forecast[] = [];
     // Nodes without a zone label are in the fleet's forecast only: a fit cannot be held to them.

@@ -46,7 +46,7 @@ export interface AdminDeps {
   // A cluster's PROBLEM while no member takes writes (the failover trigger).
   clusterProblem?: ViewDeps['problem'];
   // The capacity history's latest forecast (GET /v1/capacity/forecast).
-  capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast'>;
+  capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast' | 'stale'>;
 }
 
 export interface AdminContext extends AdminDeps {

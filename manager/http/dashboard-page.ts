@@ -1,6 +1,7 @@
 // The dashboard: one self-contained page, no external scripts, fonts or styles (nothing to fetch
-// but /v1/capacity and /v1/alerts: critical alerts, a cluster without a writable primary first,
-// stand above the nodes as problems). The token comes from the URL fragment (#token=…, never sent to the server
+// but the admin API: critical alerts, a cluster without a writable primary first, stand above
+// the rest as problems; then the fleet's allocation over the last day and the forecast,
+// operations in flight, clusters with their members' health, and the nodes). The token comes from the URL fragment (#token=…, never sent to the server
 // in the URL) or the form, and stays in sessionStorage for the tab.
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -28,6 +29,14 @@ export const DASHBOARD_HTML = `<!doctype html>
   #login { padding: 30px; } #error { color: #c62828; padding: 0 20px; }
   #problems { padding: 0 20px; } .problem { background: #fff5f5; border-left: 5px solid #c62828; padding: 8px 12px; margin: 10px 0 0; border-radius: 4px; }
   .problem b { color: #c62828; }
+  .row { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; padding: 14px 20px 0; }
+  .panel { background: #fff; border-radius: 6px; padding: 10px 14px; box-shadow: 0 1px 2px rgba(0,0,0,.12); }
+  .panel h3 { font-size: 14px; margin: 0 0 6px; }
+  .panel table { border-collapse: collapse; width: 100%; font-size: 12px; } .panel td, .panel th { text-align: left; padding: 2px 6px 2px 0; }
+  .panel .empty { color: #5b6575; font-size: 12px; }
+  svg.chart .line { fill: none; stroke-width: 2; } svg.chart .cpu { stroke: #3b6fd4; } svg.chart .memory { stroke: #8e44ad; } svg.chart .disk { stroke: #e0a100; }
+  .cluster { border-left: 5px solid #2e9d5b; } .cluster.problem-cluster { border-left-color: #c62828; background: #fff5f5; }
+  .member.broken, .member.stopped { color: #c62828; } .member.lagging { color: #b36b00; }
 </style>
 </head>
 <body>
@@ -40,6 +49,11 @@ export const DASHBOARD_HTML = `<!doctype html>
 <div id="error" role="alert"></div>
 <form id="login" hidden><label>Admin token <input id="token" type="password" autocomplete="off"></label> <button>Show</button></form>
 <section id="problems" data-testid="problems" aria-live="polite"></section>
+<div class="row">
+  <section class="panel" id="history" data-testid="history"><h3>Fleet allocation, last day <span class="legend" style="color:#5b6575"><i style="background:#3b6fd4"></i>cpu<i style="background:#8e44ad"></i>memory<i style="background:#e0a100"></i>disk</span></h3><div id="chart"></div><div id="forecast"></div></section>
+  <section class="panel" id="operations" data-testid="operations"><h3>Operations in flight</h3><div id="ops"></div></section>
+</div>
+<div class="row" id="clusters" data-testid="clusters"></div>
 <main id="nodes" data-testid="nodes"></main>
 <script>
 (function () {
@@ -88,9 +102,63 @@ export const DASHBOARD_HTML = `<!doctype html>
       return '<div class="problem" data-rule="' + esc(a.rule) + '" data-subject="' + esc(a.subject) + '"><b>PROBLEM</b> ' + esc(a.rule) + ' · ' + esc(a.subject) + ': ' + esc(a.message) + '</div>';
     }).join('');
   }
+  // Allocation as a share of capacity over the last day (a point a minute), one line per resource.
+  function renderHistory(h) {
+    var pts = h.samples, W = 600, H = 120;
+    if (!pts.length) { el('chart').innerHTML = '<span class="empty">no history yet (a point a minute)</span>'; return; }
+    var t0 = Date.parse(pts[0].at), t1 = Math.max(Date.parse(pts[pts.length - 1].at), t0 + 60000);
+    var line = function (k) {
+      return '<polyline class="line ' + k + '" data-points="' + pts.length + '" points="' + pts.map(function (p) {
+        var x = (Date.parse(p.at) - t0) / (t1 - t0) * W, y = H - Math.min(1, p[k].allocated / Math.max(p[k].capacity, 1)) * H;
+        return x.toFixed(1) + ',' + y.toFixed(1);
+      }).join(' ') + '"/>';
+    };
+    var last = pts[pts.length - 1];
+    var pct = function (k) { return Math.round(last[k].allocated / Math.max(last[k].capacity, 1) * 100) + '%'; };
+    el('chart').innerHTML = '<svg class="chart" width="100%" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '" preserveAspectRatio="none" role="img" aria-label="allocation over the last day">' +
+      '<rect x="0" y="0" width="' + W + '" height="' + H + '" fill="#f4f5f7"/>' + line('cpu') + line('memory') + line('disk') + '</svg>' +
+      '<span class="nums">now: cpu ' + pct('cpu') + ' · memory ' + pct('memory') + ' · disk ' + pct('disk') + ' allocated · ' + pts.length + ' points since ' + new Date(t0).toLocaleString() + '</span>';
+  }
+  function renderForecast(f) {
+    var rows = [];
+    f.forecasts.forEach(function (z) {
+      z.shapes.forEach(function (r) {
+        var days = r.days === null ? 'not growing' : r.days + ' d' + (r.low !== null ? ' (' + r.low + '–' + (r.high === null ? '∞' : r.high) + ')' : '');
+        rows.push('<tr data-scope="' + esc(z.scope) + '" data-name="' + esc(z.name) + '"><td>' + esc(z.scope === 'fleet' ? 'fleet' : 'zone ' + z.name) + '</td><td>' + cpu(r.shape.cpuMillis) + ' / ' + size(r.shape.memoryBytes) + ' / ' + size(r.shape.diskBytes) + '</td><td class="fits">' + r.fitsNow + (r.truncated ? '+' : '') + '</td><td>' + esc(r.limitedBy) + '</td><td class="days">' + days + '</td></tr>');
+      });
+    });
+    el('forecast').innerHTML = rows.length ? '<table><tr><th>where</th><th>common shape</th><th>fit now</th><th>runs out</th><th>refused in</th></tr>' + rows.join('') + '</table>' : '<span class="empty">no forecast yet</span>';
+  }
+  function renderOps(page) {
+    el('ops').innerHTML = page.items.length ? '<table><tr><th>operation</th><th>on</th><th>state</th><th>progress</th></tr>' + page.items.map(function (o) {
+      var p = o.progress || {}, pctDone = p.bytesTotal ? Math.floor(p.bytesDone / p.bytesTotal * 100) : -1;
+      return '<tr class="op" data-op="' + esc(o.id) + '"><td>' + esc(o.type) + ' <small>' + esc(o.id) + '</small></td><td>' + esc((o.subjects || []).map(function (s) { return s.name; }).join(', ')) + '</td><td>' + esc(o.state) + '</td><td>' +
+        esc(p.phase || ('step ' + (o.nextStep + 1))) + (pctDone >= 0 ? ' · ' + size(p.bytesDone) + ' of ' + size(p.bytesTotal) + ' (' + pctDone + '%)' : '') + '</td></tr>';
+    }).join('') + '</table>' : '<span class="empty">none</span>';
+  }
+  // Each cluster's members with their role, health and lag (asked of their agents), its problem first.
+  function renderClusters(list, headers) {
+    Promise.all(list.items.slice(0, 20).map(function (c) {
+      return fetch('/v1/clusters/' + encodeURIComponent(c.name), { headers: headers }).then(function (r) { return r.ok ? r.json() : c; }).catch(function () { return c; });
+    })).then(function (cs) {
+      el('clusters').innerHTML = cs.map(function (c) {
+        var members = (c.members || []).map(function (m) {
+          var lag = m.role === 'replica' && m.secondsBehind >= 0 ? ' · ' + m.secondsBehind + ' s behind' : '';
+          return '<tr class="member ' + esc(m.health || '') + '" data-member="' + esc(m.instance.name) + '"><td>' + esc(m.instance.name) + '</td><td>' + esc(m.role) + (m.fenced ? ' (fenced)' : '') + '</td><td>' + esc(m.health || '') + lag + '</td><td>' + esc(m.instance.node || '') + '</td></tr>';
+        }).join('');
+        return '<section class="panel cluster' + (c.problem ? ' problem-cluster' : '') + '" data-cluster="' + esc(c.name) + '"><h3>' + esc(c.name) + ' <small>' + esc(c.flavor) + ' · ' + esc(c.replication) + ' · ' + esc(c.state) + '</small></h3>' +
+          (c.problem ? '<div class="problem"><b>PROBLEM</b> ' + esc(c.problem) + '</div>' : '') + '<table>' + members + '</table></section>';
+      }).join('');
+    });
+  }
   function load() {
     var t = sessionStorage.getItem('berthToken');
     var headers = t ? { authorization: 'Bearer ' + t } : {};
+    var get = function (url, fn) { fetch(url, { headers: headers }).then(function (res) { return res.ok ? res.json().then(fn) : undefined; }).catch(function () {}); };
+    get('/v1/capacity/history?resolution=1m', renderHistory);
+    get('/v1/capacity/forecast', renderForecast);
+    get('/v1/operations?state=running&limit=20', renderOps);
+    get('/v1/clusters?limit=20', function (l) { renderClusters(l, headers); });
     fetch('/v1/alerts', { headers: headers }).then(function (res) { return res.ok ? res.json().then(renderProblems) : undefined; }).catch(function () {});
     fetch('/v1/capacity', { headers: headers }).then(function (res) {
       if (res.status === 401) { el('login').hidden = false; el('error').textContent = 'an admin token is needed: the manager printed it on its first start and keeps it in <state-dir>/admin-token (cat .berth/admin-token, or docker-compose exec manager cat /var/lib/berth/admin-token); paste it here or open this page as /#token=<token>'; return; }

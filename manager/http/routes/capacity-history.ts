@@ -94,9 +94,8 @@ export function capacityHistoryRoutes(ctx: AdminContext) {
       async () => {
         const h = ctx.capacityHistory;
         if (!h) return { forecasts: [] };
-        const made = h.forecasts();
-        // The first ask after a start has nothing yet: make one now.
-        const forecasts = made.length ? made : await h.refreshForecast();
+        // Made every 10 minutes; a reader gets one at most a minute old.
+        const forecasts = h.stale() ? await h.refreshForecast() : h.forecasts();
         // JSON has no Infinity: an unknown error is null.
         return { forecasts: forecasts.map((f) => ({ ...f, growth: Object.fromEntries(Object.entries(f.growth).map(([k, t]) => [k, { ...t, stderrPerDay: Number.isFinite(t.stderrPerDay) ? t.stderrPerDay : null }])) })) };
       },
