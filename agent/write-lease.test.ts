@@ -4,13 +4,15 @@ import { WriteLease } from './write-lease';
 
 const log = createLogger('test', 'silent');
 
+// A lease on a clock the test moves, recording what it fenced.
+function setup() {
+  let t = 10_000;
+  const fenced: string[] = [];
+  const lease = new WriteLease(async (id) => void fenced.push(id), log, () => t);
+  return { lease, fenced, advance: (ms: number) => (t += ms), at: () => t };
+}
+
 describe('WriteLease (fencing an isolated primary)', () => {
-  function setup() {
-    let t = 10_000;
-    const fenced: string[] = [];
-    const lease = new WriteLease(async (id) => void fenced.push(id), log, () => t);
-    return { lease, fenced, advance: (ms: number) => (t += ms), at: () => t };
-  }
 
   it('fences the leased instances once no heartbeat was answered for the lease, counted from the send', async () => {
     const s = setup();
@@ -71,12 +73,6 @@ describe('WriteLease (fencing an isolated primary)', () => {
 });
 
 describe('WriteLease: a cluster primary made writable is covered at once', () => {
-  function setup() {
-    let t = 10_000;
-    const fenced: string[] = [];
-    const lease = new WriteLease(async (id) => void fenced.push(id), log, () => t);
-    return { lease, fenced, advance: (ms: number) => (t += ms), at: () => t };
-  }
   const open = (base: number, leased = true) => ({ readOnly: false, seq: 1, grantBaseMs: base, grantMs: 4000, leased });
 
   it('promoted, then its host cut off before any heartbeat answer named it: fenced when its grant runs out', async () => {
