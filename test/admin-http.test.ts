@@ -355,8 +355,13 @@ describe('admin HTTP against a live manager and real agents', () => {
         expect(Number(await page.getAttribute('#chart polyline.line.memory', 'data-points'))).toBeGreaterThanOrEqual(1);
         await page.waitForSelector('#forecast tr[data-scope="fleet"]', { timeout: 20_000 });
         const fleetFits = (await page.textContent('#forecast tr[data-scope="fleet"] .fits'))!;
-        expect(fleetFits).toMatch(/^\d+\+?$/);
-        expect(Number.parseInt(fleetFits, 10)).toBeGreaterThan(0);
+        // The fleet is full (placed until the first rejection): the forecast's count is the
+        // scheduler's own fit of that shape.
+        const fc = (await api('/v1/capacity/forecast')).body as { forecasts: { scope: string; shapes: { fitsNow: number; shape: { cpuMillis: number; memoryBytes: number; diskBytes: number } }[] }[] };
+        const fleetShape = fc.forecasts.find((x) => x.scope === 'fleet')!.shapes[0]!;
+        const fit = (await api(`/v1/capacity/fit?cpu=${fleetShape.shape.cpuMillis}m&memory=${fleetShape.shape.memoryBytes}&disk=${fleetShape.shape.diskBytes}`)).body as { results: { count: number }[] };
+        expect(fleetFits).toBe(String(fit.results[0]!.count));
+        expect(fleetShape.fitsNow).toBe(fit.results[0]!.count);
         expect(await page.textContent('#ops')).toBe('none');
         await screenshot(page, 'dashboard');
 
