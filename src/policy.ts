@@ -34,4 +34,5 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   SetReadOnly: 'manager',
   KillClientConnections: 'manager',
   WaitForGtid: 'manager',
+  BackupInstance: 'manager',
 };

@@ -9,6 +9,7 @@ import { streamBackup } from './backup';
 import { seedByClone } from './clone';
 import { Replication } from './replication';
 import { seedFromBackup, type SeedContext } from './seed';
+import { backupToRepository, seedFromRepository } from './repository-backup';
 import { serverStream } from './stream';
 
 type MovementRpc =
@@ -23,7 +24,8 @@ type MovementRpc =
   | 'GetReplicaStatus'
   | 'SetReadOnly'
   | 'KillClientConnections'
-  | 'WaitForGtid';
+  | 'WaitForGtid'
+  | 'BackupInstance';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -55,7 +57,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
       checkId(req.id);
       if (req.method === 'mariabackup') return seedFromBackup(ctx, req, signal);
       if (req.method === 'clone') return seedByClone(ctx, req, signal);
-      throw invalidArgument(`copy method "${req.method.slice(0, 20)}" is not mariabackup or clone`);
+      if (req.method === 'restore') return seedFromRepository(ctx, req, signal);
+      throw invalidArgument(`copy method "${req.method.slice(0, 20)}" is not mariabackup, clone or restore`);
     }),
     CreateReplicationUser: unary(log, 'CreateReplicationUser', async (req) => (await repl.createUser({ ...req, id: checkId(req.id) }), {})),
     DropReplicationUser: unary(log, 'DropReplicationUser', async (req) => (await repl.dropUser({ ...req, id: checkId(req.id) }), {})),
@@ -66,6 +69,7 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     GetReplicaStatus: unary(log, 'GetReplicaStatus', (req) => repl.status(checkId(req.id))),
     SetReadOnly: unary(log, 'SetReadOnly', (req) => repl.setReadOnly({ ...req, id: checkId(req.id) })),
     KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
+    BackupInstance: serverStream(log, 'BackupInstance', (req, signal) => backupToRepository(ctx, { ...req, id: checkId(req.id) }, signal)),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }

@@ -1,3 +1,4 @@
+import { BackupsTable } from './backups';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
@@ -22,6 +23,7 @@ export class Store {
   readonly lastSeen: LastSeenTable;
   readonly discarded: DiscardedTable;
   readonly revocations: RevocationsTable;
+  readonly backups: BackupsTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -36,6 +38,7 @@ export class Store {
     this.lastSeen = new LastSeenTable(db);
     this.discarded = new DiscardedTable(db);
     this.revocations = new RevocationsTable(db);
+    this.backups = new BackupsTable(db);
   }
 
   static open(file: string): Store {

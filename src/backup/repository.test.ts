@@ -30,7 +30,7 @@ describe('segmented AES-256-GCM', () => {
     const plain = randomBytes(500);
     const enc = await run([plain], new EncryptStream(key, 'o', 64));
     const flipped = Buffer.from(enc);
-    flipped[120] ^= 1;
+    flipped[120]! ^= 1;
     await expect(run([flipped], new DecryptStream(key, 'o'))).rejects.toThrow(/does not authenticate/);
     // Cut at a segment boundary: the segment now last was sealed as "more".
     const firstSegment = 16 + 4 + 64 + 16;
@@ -105,7 +105,7 @@ describe('directory repository', () => {
 
     // A flipped byte in the stored object: verify refuses, naming the object.
     const f = await fs.readFile(repo.objectPath(id, DATA_OBJECT));
-    f[f.length >> 1] ^= 0x40;
+    f[f.length >> 1]! ^= 0x40;
     await fs.writeFile(repo.objectPath(id, DATA_OBJECT), f);
     await expect(repo.verify(m)).rejects.toThrow(/object data.enc does not match its manifest/);
 
