@@ -32,6 +32,8 @@ import { failoverHandlers } from './failover-rpcs';
 import { clusterHandlers } from './clusters';
 import type { ClusterOps } from '../operations/clusters';
 import type { ViewDeps } from './cluster-view';
+import { backupHandlers } from './backups';
+import type { BackupOps } from '../operations/backups';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -58,6 +60,9 @@ export interface PortalDeps {
   // The failover trigger's side: why a cluster has no writable primary, and acknowledging a
   // blocked failover runs it at once.
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
+  // Backups and restores (refused with FAILED_PRECONDITION when no repository is configured).
+  backups: BackupOps;
+  adminUser: string;
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -269,7 +274,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

@@ -30,6 +30,15 @@ export const PORTAL_ROLES: Record<string, Role> = {
   Switchover: 'operator',
   AcknowledgeFailover: 'operator',
   ListDiscardedData: 'viewer',
+  // Backups: reading the catalog is a view; taking, deleting and restoring change the fleet or
+  // the repository. A restore makes a new instance whose admin password only an admin reads
+  // (GetCredentials), as after a create.
+  ListBackups: 'viewer',
+  GetBackup: 'viewer',
+  CreateBackup: 'operator',
+  DeleteBackup: 'operator',
+  RestoreBackup: 'operator',
+  SyncBackupCatalog: 'operator',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',

@@ -1,7 +1,7 @@
 import type { DB } from './db';
 import { nowIso } from './db';
 
-// The catalog of backups (migration 13). running → complete (the manifest is in the repository)
+// The catalog of backups (migration 11). running → complete (the manifest is in the repository)
 // or failed; a failed or interrupted backup is never restorable.
 export type BackupStatus = 'running' | 'complete' | 'failed' | 'deleting';
 
