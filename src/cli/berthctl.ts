@@ -11,6 +11,7 @@ import { portalClient, type ConnectionFlags } from './connect';
 import { addSecurityCommands } from './security';
 import { addClusterCommands } from './cluster';
 import { addFailoverCommands } from './failover';
+import { addBackupCommands } from './backup';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
 import { adminTokenFile, readTokenFile } from '../security/admin-token-file';
@@ -525,6 +526,7 @@ capacity
 addSecurityCommands(program, portal, { json, print, table });
 addClusterCommands(program, portal, { json, print, table, waitFor, opFailed });
 addFailoverCommands(program, portal, { json, print });
+addBackupCommands(program, portal, { json, print, table, follow, opFailed });
 
 program
   .parseAsync()
