@@ -41,6 +41,8 @@ interface SourceOut {
   name: string;
   node: string;
   role: string;
+  // A replica: the primary's executed set it had applied before the copy began.
+  caughtUpTo?: string;
 }
 
 type AgentDone = Pick<AgentBackupProgress__Output, 'method' | 'archive' | 'compression' | 'gtid' | 'object' | 'storedBytes' | 'storedSha256' | 'plainBytes' | 'plainSha256' | 'dataBytes'> & { seconds: number };
@@ -49,6 +51,7 @@ type Ctx = StepContext<BackupParams>;
 
 const STREAM_DEADLINE_MS = 12 * 3600_000;
 const STATUS_MS = 2000;
+const CATCH_UP_MS = 60_000;
 
 // ---- admission (the API edge validated the input) ----
 
@@ -103,11 +106,18 @@ async function chooseSource(d: BackupDeps, ctx: Ctx): Promise<SourceOut> {
   };
   const replicas = d.fleet.store.instances.inCluster(i.clusterName).filter((m) => m.clusterRole === 'replica' && !m.fenced && m.state === 'running' && fresh(m));
   const why: string[] = [];
+  // What the primary had committed when the backup was asked for: the replica must have applied
+  // it before its copy starts, so the backup holds every write acknowledged before it began.
+  const primary = d.fleet.store.instances.inCluster(i.clusterName).find((m) => m.clusterRole === 'primary');
+  const target = primary ? await d.agents.for(primary.node).getReplicaStatus({ id: primary.id }, STATUS_MS).then((s) => s.executedGtids, () => undefined) : undefined;
   for (const r of replicas) {
     try {
       const s = await d.agents.for(r.node).getReplicaStatus({ id: r.id }, STATUS_MS);
-      if (s.ioRunning && s.sqlRunning && !s.lastIoError && !s.lastSqlError) return out(r, 'replica');
-      why.push(`${r.name}: replication ${s.ioRunning ? '' : 'IO stopped '}${s.sqlRunning ? '' : 'SQL stopped '}${s.lastIoError || s.lastSqlError}`.trim());
+      if (!s.ioRunning || !s.sqlRunning || s.lastIoError || s.lastSqlError) throw new Error(`replication ${s.ioRunning ? '' : 'IO stopped '}${s.sqlRunning ? '' : 'SQL stopped '}${s.lastIoError || s.lastSqlError}`.trim());
+      if (target === undefined) throw new Error('the primary did not say what it has committed');
+      const w = await d.agents.for(r.node).waitForGtid({ id: r.id, gtidSet: target, timeoutMs: CATCH_UP_MS }, CATCH_UP_MS + 10_000);
+      if (!w.reached) throw new Error(`did not apply the primary's ${target} within ${CATCH_UP_MS / 1000} s`);
+      return { ...out(r, 'replica'), caughtUpTo: target };
     } catch (err) {
       why.push(`${r.name}: ${errorMessage(err)}`);
     }
@@ -185,7 +195,7 @@ function manifestBody(d: BackupDeps, ctx: Ctx, src: SourceOut, a: AgentDone) {
       memoryBytes: i?.memoryBytes ?? 0,
       diskBytes: i?.diskBytes ?? 0,
     },
-    source: src,
+    source: { instanceId: src.instanceId, name: src.name, node: src.node, role: src.role },
     method: a.method as Manifest['method'],
     archive: a.archive as Manifest['archive'],
     compression: a.compression as Manifest['compression'],
