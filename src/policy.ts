@@ -35,4 +35,6 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   KillClientConnections: 'manager',
   WaitForGtid: 'manager',
   BackupInstance: 'manager',
+  ArchiveBinlogs: 'manager',
+  ApplyBinlogs: 'manager',
 };

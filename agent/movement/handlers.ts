@@ -10,6 +10,7 @@ import { seedByClone } from './clone';
 import { Replication } from './replication';
 import { seedFromBackup, type SeedContext } from './seed';
 import { backupToRepository, seedFromRepository } from './repository-backup';
+import { applyBinlogs, archiveBinlogs } from './binlog-archive';
 import { serverStream } from './stream';
 
 type MovementRpc =
@@ -25,7 +26,9 @@ type MovementRpc =
   | 'SetReadOnly'
   | 'KillClientConnections'
   | 'WaitForGtid'
-  | 'BackupInstance';
+  | 'BackupInstance'
+  | 'ArchiveBinlogs'
+  | 'ApplyBinlogs';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -70,6 +73,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     SetReadOnly: unary(log, 'SetReadOnly', (req) => repl.setReadOnly({ ...req, id: checkId(req.id) })),
     KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
     BackupInstance: serverStream(log, 'BackupInstance', (req, signal) => backupToRepository(ctx, { ...req, id: checkId(req.id) }, signal)),
+    ArchiveBinlogs: unary(log, 'ArchiveBinlogs', (req) => archiveBinlogs(ctx, { ...req, id: checkId(req.id) }), 30 * 60_000),
+    ApplyBinlogs: unary(log, 'ApplyBinlogs', (req) => applyBinlogs(ctx, { ...req, id: checkId(req.id) }), 65 * 60_000),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }

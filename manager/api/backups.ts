@@ -55,6 +55,15 @@ export function toBackup(b: BackupRow): Backup {
   };
 }
 
+// "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601; whole seconds (binlog times are), not in the future.
+export function pointInTime(v: string): Date {
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.0+)?(Z|[+-]\d{2}:\d{2})?$/.exec(v.trim());
+  const t = m ? new Date(`${m[1]}T${m[2]}${m[3] ?? 'Z'}`) : undefined;
+  if (!t || Number.isNaN(t.getTime())) throw invalidArgument(`to "${v.slice(0, 40)}" is not a time: use "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 in whole seconds`);
+  if (t.getTime() > Date.now()) throw invalidArgument(`to ${t.toISOString()} is in the future`);
+  return t;
+}
+
 // Validated here, once; the operations (manager/operations/backup.ts, restore.ts) decide.
 export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc> {
   const { store, log } = d;
@@ -86,7 +95,8 @@ export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc
       const name = checkName('instance name', req.name);
       if (req.node) checkName('node name', req.node);
       const shape = req.resources ? checkShape(req.resources) : undefined;
-      const r = await d.backups.restore({ backupId: b.id, name, shape, node: req.node || undefined, constraints: parseConstraints(req.constraints), images: { mysql: d.images.mysql, mariadb: d.images.mariadb }, adminUser: d.adminUser });
+      const to = req.to ? pointInTime(req.to) : undefined;
+      const r = await d.backups.restore({ backupId: b.id, name, shape, to, node: req.node || undefined, constraints: parseConstraints(req.constraints), images: { mysql: d.images.mysql, mariadb: d.images.mariadb }, adminUser: d.adminUser });
       return { instance: d.instanceOut(r.instance), operation: toOperation(r.operation) };
     }),
     SyncBackupCatalog: unary(log, 'SyncBackupCatalog', () => d.backups.sync()),

@@ -251,7 +251,7 @@ export async function syncCatalog(d: BackupDeps): Promise<{ added: string[]; inc
   const added: string[] = [];
   d.fleet.change(() => {
     for (const m of scan.complete) {
-      if (d.fleet.store.backups.get(m.id)) continue;
+      if (d.fleet.store.backups.get(m.id) || m.method === 'binlog') continue;
       const o = m.objects[0]!;
       d.fleet.store.backups.insert({
         id: m.id,

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { alreadyExists, failedPrecondition, notFound, resourceExhausted } from '../../src/errors';
-import { openDataKey, type Manifest } from '../../src/backup/repository';
+import { formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
+import { formatGtidSet, isEmpty, parseGtidSet, subtract } from '../../src/mysql/gtid';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
@@ -23,6 +24,9 @@ export interface RestoreParams {
   backupId: string;
   // The new instance (reserved at admission, like a create's).
   instanceId: string;
+  // Point in time (ISO, whole seconds, UTC): the backup rolled forward with the backed-up
+  // instance's binary logs up to (not including) this second.
+  to?: string;
 }
 
 type Ctx = StepContext<RestoreParams>;
@@ -41,6 +45,8 @@ export interface RestoreRequest {
   // Image per flavor, for a backup whose manifest names none.
   images: Record<string, string>;
   adminUser: string;
+  // Point in time (validated at the edge: a date, not in the future).
+  to?: Date;
 }
 
 // Only a complete backup whose manifest authenticates is restored; the new instance is placed
@@ -59,6 +65,8 @@ export async function admitRestore(d: BackupDeps, engine: Engine, r: RestoreRequ
     throw failedPrecondition(`backup ${b.id}: its manifest in the repository is refused: ${errorMessage(err)}`);
   }
   if (!m) throw failedPrecondition(`backup ${b.id} has no manifest in ${b.repository}: it cannot be restored`);
+  if (m.method === 'binlog') throw failedPrecondition(`${b.id} is an archive of binary logs, not a backup`);
+  if (r.to && r.to.getTime() < Date.parse(m.completedAt)) throw failedPrecondition(`backup ${b.id} was completed at ${m.completedAt}, after ${r.to.toISOString()}: restore an older backup to reach that point`);
   const flavor = m.instance.flavor;
   const image = m.instance.image || r.images[flavor];
   if (!image) throw failedPrecondition(`backup ${b.id} is of flavor ${flavor}, for which this manager has no image`);
@@ -86,7 +94,7 @@ export async function admitRestore(d: BackupDeps, engine: Engine, r: RestoreRequ
       antiAffinityGroup: '',
     });
     d.fleet.updateInstance(id, { state: 'pending', flavor, message: `restoring backup ${b.id} of ${b.instanceName}` });
-    engine.record({ id: opId, type: 'restore', params: { backupId: b.id, instanceId: id }, subjects: [{ kind: 'instance', name: id }], ifBusy: 'refuse', firstPending: 1 });
+    engine.record({ id: opId, type: 'restore', params: { backupId: b.id, instanceId: id, ...(r.to ? { to: r.to.toISOString() } : {}) }, subjects: [{ kind: 'instance', name: id }], ifBusy: 'refuse', firstPending: 1 });
     d.fleet.event('restore.started', id, `${r.name} placed on ${row.node} port ${row.port}, restoring backup ${b.id} of ${b.instanceName}`);
     return row;
   });
@@ -112,6 +120,9 @@ export function restoreOperation(d: BackupDeps): OperationType<RestoreParams> {
       { name: 'reserve', run: async () => undefined, undo: async (ctx) => void d.fleet.releaseInstance(ctx.params.instanceId), independentUndo: true },
       { name: 'seed', timeoutMs: SEED_DEADLINE_MS, run: (ctx) => seed(d, ctx), undo: (ctx) => remove(d, ctx) },
       { name: 'start', retries: 1, backoffMs: 2000, run: (ctx) => start(d, ctx), undo: (ctx) => remove(d, ctx) },
+      // Point in time only (nothing to do without `to`).
+      { name: 'archive-binlogs', retries: 1, backoffMs: 2000, timeoutMs: 30 * 60_000, run: (ctx) => archive(d, ctx), undo: (ctx) => removeArchive(d, ctx) },
+      { name: 'roll-forward', timeoutMs: 65 * 60_000, run: (ctx) => rollForward(d, ctx) },
       { name: 'open', retries: 2, backoffMs: 1000, run: (ctx) => open(d, ctx) },
     ],
   };
@@ -198,4 +209,92 @@ async function remove(d: BackupDeps, ctx: Ctx): Promise<void> {
   const i = d.fleet.store.instances.get(ctx.params.instanceId);
   if (!i) return;
   await d.agents.for(i.node).removeInstance({ id: i.id, node: i.node, diskPath: i.diskPath }, d.agentRemoveDeadlineMs ?? 120_000);
+}
+
+// ---- point in time ----
+
+interface ArchiveOut {
+  archiveId: string;
+  source: string;
+  node: string;
+  files: { name: string; storedBytes: number; storedSha256: string; plainBytes: number; plainSha256: string }[];
+  // Sealed with the repository key, as in a manifest.
+  dataKey: string;
+}
+
+// Where the binary logs are: the cluster's primary now (it has every transaction), else the
+// backed-up instance itself.
+function binlogSource(d: BackupDeps, backupId: string): InstanceRow {
+  const b = d.fleet.store.backups.get(backupId);
+  if (!b) throw new Error(`backup ${backupId} is gone from the catalog`);
+  const p = b.cluster ? d.fleet.store.instances.inCluster(b.cluster).find((m) => m.clusterRole === 'primary') : d.fleet.store.instances.get(b.instanceId);
+  if (!p) throw new Error(`no instance holds the binary logs of ${b.instanceName} any more (${b.cluster ? `cluster ${b.cluster} has no primary` : 'it was deleted'}): a point-in-time restore needs them`);
+  return p;
+}
+
+// The source's closed binary logs, encrypted and checksummed into the repository as an archive
+// of their own (a manifest per archive, like a backup's), and checked to cover the backup: on
+// MySQL no transaction after the backup may have been purged already.
+async function archive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | null> {
+  if (!ctx.params.to) return null;
+  const src = binlogSource(d, ctx.params.backupId);
+  const archiveId = newBackupId();
+  const dataKey = randomBytes(32);
+  const res = await d.agents.for(src.node).archiveBinlogs({ id: src.id, repository: formatRepository(d.backup.repository.spec), archiveId, dataKey }, 30 * 60_000);
+  const m = await d.backup.repository.readManifest(d.backup.keys, ctx.params.backupId);
+  if (m && src.flavor === 'mysql' && res.purgedGtids) {
+    const purged = parseGtidSet('mysql', res.purgedGtids);
+    const missing = subtract(purged, parseGtidSet('mysql', m.gtid));
+    if (!isEmpty(missing)) throw new Error(`the binary logs of ${src.name} no longer hold ${formatGtidSet(missing)} (purged since backup ${m.id}): the roll-forward would have a gap; restore a newer backup`);
+  }
+  const files = res.files.map((f) => ({ name: f.name, storedBytes: Number(f.storedBytes), storedSha256: f.storedSha256, plainBytes: Number(f.plainBytes), plainSha256: f.plainSha256 }));
+  if (files.length) {
+    const now = new Date().toISOString();
+    await d.backup.repository.writeManifest(
+      makeManifest(
+        d.backup.keys,
+        {
+          id: archiveId,
+          createdAt: now,
+          completedAt: now,
+          instance: { id: src.id, name: src.name, cluster: src.clusterName, flavor: src.flavor, version: src.version, image: src.image, cpuMillis: src.cpuMillis, memoryBytes: src.memoryBytes, diskBytes: src.diskBytes },
+          source: { instanceId: src.id, name: src.name, node: src.node, role: src.clusterRole || 'standalone' },
+          method: 'binlog',
+          archive: 'binlog',
+          compression: 'none',
+          gtid: res.executedGtids,
+          objects: files,
+        },
+        dataKey,
+      ),
+    );
+  }
+  ctx.progress({ phase: `${files.length} binary logs of ${src.name} archived` });
+  return { archiveId, source: src.name, node: src.node, files, dataKey: sealDataKey(d.backup.keys, archiveId, dataKey) };
+}
+
+async function removeArchive(d: BackupDeps, ctx: Ctx): Promise<void> {
+  const a = ctx.output<ArchiveOut | null>('archive-binlogs');
+  if (a) await d.backup.repository.remove(a.archiveId);
+}
+
+// Replayed into the restored server (taking writes for the replay only: MySQL's
+// super_read_only stops even root), from the backup's position up to the point in time.
+async function rollForward(d: BackupDeps, ctx: Ctx): Promise<{ executedGtids: string; files: number; to: string } | null> {
+  const a = ctx.output<ArchiveOut | null>('archive-binlogs');
+  if (!ctx.params.to || !a) return null;
+  const i = mustInstance(d, ctx.params.instanceId);
+  const agent = d.agents.for(i.node);
+  const seeded = ctx.output<{ gtid: string }>('seed');
+  ctx.progress({ phase: `replaying ${a.files.length} binary logs up to ${ctx.params.to}` });
+  await agent.setReadOnly({ id: i.id, readOnly: false });
+  const stop = ctx.params.to.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  const res = await agent.applyBinlogs(
+    { id: i.id, repository: formatRepository(d.backup.repository.spec), archiveId: a.archiveId, dataKey: openDataKey(d.backup.keys, { id: a.archiveId, dataKey: a.dataKey }), files: a.files, stopDatetime: stop, startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
+    65 * 60_000,
+  );
+  // The archive served its purpose (this slice archives on demand, not continuously).
+  await d.backup.repository.remove(a.archiveId).catch(() => undefined);
+  d.fleet.event('restore.rolled-forward', i.id, `${i.name} rolled forward to ${ctx.params.to} with ${a.files.length} binary logs of ${a.source}: ${res.executedGtids}`);
+  return { executedGtids: res.executedGtids, files: a.files.length, to: ctx.params.to };
 }

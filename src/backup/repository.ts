@@ -57,9 +57,10 @@ export interface Manifest {
   // The instance the backup is of (its name when it was taken) and where it was taken.
   instance: { id: string; name: string; cluster: string; flavor: string; version: string; image: string; cpuMillis: number; memoryBytes: number; diskBytes: number };
   source: { instanceId: string; name: string; node: string; role: string };
-  // mariabackup (an xbstream archive) or clone (a tar of a CLONE LOCAL data directory).
-  method: 'mariabackup' | 'clone';
-  archive: 'xbstream' | 'tar';
+  // mariabackup (an xbstream archive), clone (a tar of a CLONE LOCAL data directory), or binlog
+  // (an archive of binary log files for a point-in-time restore, one object per file).
+  method: 'mariabackup' | 'clone' | 'binlog';
+  archive: 'xbstream' | 'tar' | 'binlog';
   compression: 'gzip' | 'none';
   // The backup's GTID position (MariaDB, from xtrabackup_binlog_info when known) or executed set
   // (MySQL, from the clone).
