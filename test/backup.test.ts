@@ -138,6 +138,33 @@ describe.each(FLAVORS)('backups ($flavor)', (f) => {
     console.log(`[${f.flavor}] point-in-time restore to ${when} (${writer.acked.length} ledger rows after the backup): ${seconds.toFixed(1)} s`);
   });
 
+  it('backs up a standalone instance (berthctl backup create --wait) and restores it', async () => {
+    const res = await tc.portal.createInstance({ name: 'solo', resources: shape, image: '', node: '', constraints: [], cluster: '', antiAffinityGroup: '', spreadOver: '', strategy: '', flavor: '' });
+    await expectOp(tc, res.operation!.id, 'succeeded', 120_000);
+    const solo = await credentialsOf('solo');
+    const conn = await mysql.createConnection({ ...solo, connectTimeout: 5000 });
+    try {
+      await conn.query('CREATE DATABASE s');
+      await conn.query('CREATE TABLE s.t (id INT PRIMARY KEY)');
+      await conn.query('INSERT INTO s.t VALUES (1), (2), (3)');
+    } finally {
+      await conn.end();
+    }
+    const { stdout } = await ctl('backup', 'create', 'solo', '--rate', '50M', '--wait', '--json');
+    const b = (JSON.parse(stdout) as { backup: { id: string; status: string; sourceInstance: string } }).backup;
+    expect(b.status).toBe('complete');
+    expect(b.sourceInstance).toBe(res.instance!.id);
+    await ctl('restore', b.id, '--as', 'solo-copy', '--wait');
+    const copy = await credentialsOf('solo-copy');
+    const c2 = await mysql.createConnection({ ...copy, connectTimeout: 5000 });
+    try {
+      const [rows] = (await c2.query('SELECT id FROM s.t ORDER BY id')) as unknown as [{ id: number }[]];
+      expect(rows.map((r) => Number(r.id))).toEqual([1, 2, 3]);
+    } finally {
+      await c2.end();
+    }
+  });
+
   it('refuses to restore an object with a flipped byte, saying so, and leaves no instance behind', async () => {
     const file = repo.objectPath(backupId, 'data.enc');
     const bytes = fs.readFileSync(file);
