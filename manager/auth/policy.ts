@@ -69,6 +69,7 @@ export const HTTP_ROLES: Record<string, Role> = {
   'GET /v1/expansions': 'viewer',
   'GET /v1/clusters': 'viewer',
   'GET /v1/clusters/:name': 'viewer',
+  'GET /v1/backups': 'viewer',
 };
 
 // The role an admin HTTP request needs: its route's entry; admin for a route without one; a

@@ -13,6 +13,7 @@ import { capacityRoutes } from './routes/capacity';
 import { dashboardRoutes } from './routes/dashboard';
 import { viewRoutes } from './routes/views';
 import { expansionRoutes } from './routes/expansions';
+import { backupRoutes } from './routes/backups';
 import { clusterRoutes } from './routes/clusters';
 
 export type { AdminContext, AdminDeps } from './context';
@@ -127,6 +128,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(viewRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(expansionRoutes(ctx));
+  await app.register(backupRoutes(ctx));
   await app.register(clusterRoutes(ctx));
   await app.register(dashboardRoutes());
   return app;
