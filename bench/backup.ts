@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const out: Record<string, unknown> = { flavor: FLAVOR, image: IMAGE, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, repository: 'a directory on the same filesystem as the data disk' };
   try {
     for (let i = 0; ; i++) {
-      if ((await portal.listNodes({})).nodes.some((n) => n.state === 'ready')) break;
+      if ((await portal.listNodes({}).catch(() => ({ nodes: [] }))).nodes.some((n) => n.state === 'ready')) break;
       if (i > 300) throw new Error('the agent did not register');
       await new Promise((r) => setTimeout(r, 200));
     }
