@@ -37,6 +37,8 @@ import { ClusterOps } from './operations/clusters';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { InstanceOps } from './operations/instances';
+import { BackupOps } from './operations/backups';
+import { DirRepository, loadRepositoryKey, parseRepository } from '../src/backup/repository';
 import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
 import { alertInstances } from './state/watched';
@@ -121,6 +123,9 @@ const program = new Command('berth-manager')
   .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
   .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
   .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_TRIGGER.periodMs / 1000)
+  .option('--backup-repository <spec>', 'where backups are kept: dir:/path (a local disk or an NFS share every host mounts at the same path); without it backups are refused')
+  .option('--backup-key-file <file>', 'AES-256-GCM key sealing each backup\'s data key; a new manager needs it to read old backups: keep a copy apart from the repository (default: <state-dir>/backup.key)')
+  .option('--backup-rate <bytes/s>', 'default bandwidth of a backup (0: unlimited)', Number, 0)
   .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_TRIGGER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -132,6 +137,9 @@ const o = program.opts<{
   tlsDir?: string;
   insecure?: boolean;
   secretKeyFile?: string;
+  backupRepository?: string;
+  backupKeyFile?: string;
+  backupRate: number;
   rotateSecretKey?: boolean;
   retentionDays: number;
   stateDir: string;
@@ -316,8 +324,13 @@ async function main(): Promise<void> {
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
+  const backupConfig = o.backupRepository
+    ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
+    : undefined;
+  if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
+  const backups = new BackupOps({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler, requireMysqlTls: !!o.mysqlRequireTls }, engine, backupConfig);
   const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));

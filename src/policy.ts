@@ -34,4 +34,7 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   SetReadOnly: 'manager',
   KillClientConnections: 'manager',
   WaitForGtid: 'manager',
+  BackupInstance: 'manager',
+  ArchiveBinlogs: 'manager',
+  ApplyBinlogs: 'manager',
 };

@@ -51,7 +51,17 @@ export async function* streamBackup(docker: DockerEngine, instances: Instances, 
 
 // Runs mariabackup into a FIFO and passes what it writes on: onto the direct socket when there
 // is one (returns the bytes sent), else as messages.
-async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, signal: AbortSignal, offer?: DirectOffer): AsyncGenerator<BackupChunk, number> {
+// `command` (a backup into the repository) replaces mariabackup alone: given the FIFO's path in
+// the container, the container's command writing into it; `what` names it in errors.
+export async function* runBackup(
+  docker: DockerEngine,
+  inst: { id: string; diskPath: string; image: string },
+  node: string,
+  signal: AbortSignal,
+  offer?: DirectOffer,
+  command?: (fifoInContainer: string) => string[],
+  what = 'mariabackup --backup',
+): AsyncGenerator<BackupChunk, number> {
   // The caller connects before mariabackup starts, so a caller that never comes costs nothing.
   const socket = offer ? await offer.accepted : undefined;
   const onAbortSocket = () => socket?.destroy();
@@ -66,7 +76,7 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
   // tmp/ is the tenant's (mysqld's uid writes there): every open below refuses anything but
   // this very FIFO, a symlink to a host file above all.
   const made = await identify(fifo);
-  const cmd = `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`;
+  const cmd = command ? command(`${IN_CONTAINER.tmp}/${fifoName}`) : ['sh', '-c', `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`];
   let proc: BackupProcess | undefined;
   try {
     proc = await startBackupContainer(docker, inst, node, cmd);
@@ -101,7 +111,7 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
       if (!read) await proc.remove();
     }
     const exit = await code;
-    if (exit !== 0) throw new Error(`mariabackup --backup failed (exit ${exit}): ${tail(proc.stderr())}`);
+    if (exit !== 0) throw new Error(`${what} failed (exit ${exit}): ${tail(proc.stderr())}`);
     return sent;
   } finally {
     await proc?.remove();
@@ -139,10 +149,10 @@ interface BackupProcess {
 // with mysqld, and a 1-CPU instance's copy ran at about 110 MB/s. It gets what an init
 // container gets (2 CPUs, 1 GiB, no network); role=init, so an agent restarted mid-copy
 // removes it with the other leftovers.
-async function startBackupContainer(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, cmd: string): Promise<BackupProcess> {
+async function startBackupContainer(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, cmd: string[]): Promise<BackupProcess> {
   const c = await docker.api.createContainer({
     Image: inst.image,
-    Cmd: ['sh', '-c', cmd],
+    Cmd: cmd,
     AttachStdout: true,
     AttachStderr: true,
     Labels: { [LABEL.managed]: 'true', [LABEL.node]: node, [LABEL.instance]: inst.id, [LABEL.role]: 'init' },

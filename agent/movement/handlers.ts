@@ -11,6 +11,8 @@ import { Replication } from './replication';
 import { seedFromBackup, type SeedContext } from './seed';
 import { serverStream } from '../../src/rpc-stream';
 import { WriteGate } from '../write-gate';
+import { backupToRepository, seedFromRepository } from './repository-backup';
+import { applyBinlogs, archiveBinlogs } from './binlog-archive';
 
 type MovementRpc =
   | 'StreamBackup'
@@ -24,7 +26,10 @@ type MovementRpc =
   | 'GetReplicaStatus'
   | 'SetReadOnly'
   | 'KillClientConnections'
-  | 'WaitForGtid';
+  | 'WaitForGtid'
+  | 'BackupInstance'
+  | 'ArchiveBinlogs'
+  | 'ApplyBinlogs';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -58,7 +63,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
       checkId(req.id);
       if (req.method === 'mariabackup') return seedFromBackup(ctx, req, signal);
       if (req.method === 'clone') return seedByClone(ctx, req, signal);
-      throw invalidArgument(`copy method "${req.method.slice(0, 20)}" is not mariabackup or clone`);
+      if (req.method === 'restore') return seedFromRepository(ctx, req, signal);
+      throw invalidArgument(`copy method "${req.method.slice(0, 20)}" is not mariabackup, clone or restore`);
     }),
     CreateReplicationUser: unary(log, 'CreateReplicationUser', async (req) => (await repl.createUser({ ...req, id: checkId(req.id) }), {})),
     DropReplicationUser: unary(log, 'DropReplicationUser', async (req) => (await repl.dropUser({ ...req, id: checkId(req.id) }), {})),
@@ -74,6 +80,9 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
       return res;
     }),
     KillClientConnections: unary(log, 'KillClientConnections', (req) => repl.killClients(checkId(req.id))),
+    BackupInstance: serverStream(log, 'BackupInstance', (req, signal) => backupToRepository(ctx, { ...req, id: checkId(req.id) }, signal)),
+    ArchiveBinlogs: unary(log, 'ArchiveBinlogs', (req) => archiveBinlogs(ctx, { ...req, id: checkId(req.id) }), 30 * 60_000),
+    ApplyBinlogs: unary(log, 'ApplyBinlogs', (req) => applyBinlogs(ctx, { ...req, id: checkId(req.id) }), 65 * 60_000),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }

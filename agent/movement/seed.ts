@@ -37,13 +37,13 @@ export interface SeedContext {
   tls?: TlsFiles;
 }
 
-const PREPARE_TIMEOUT_MS = 30 * 60_000;
+export const PREPARE_TIMEOUT_MS = 30 * 60_000;
 const execFileP = promisify(execFile);
 // The receive window of the pull: with HTTP/2's default 64 KiB the source waits for a
 // WINDOW_UPDATE every 64 KiB, i.e. for this process's event loop, busy writing to mbstream; the
 // stream then ran at about 70 MB/s. 32 MiB keeps the source sending while we write.
 export const COPY_CHANNEL_OPTIONS = { ...CHANNEL_OPTIONS, 'grpc-node.flow_control_window': 32 * 1024 * 1024 };
-const OWNED_DIRS = DIRS.filter((d) => d !== 'conf').map((d) => IN_CONTAINER[d]).join(' ');
+export const OWNED_DIRS = DIRS.filter((d) => d !== 'conf').map((d) => IN_CONTAINER[d]).join(' ');
 
 // Target side of a mariabackup copy: pull the source agent's stream straight into `mbstream -x`
 // in a throwaway container (no network) on the new instance's data directory, then prepare it.
@@ -184,13 +184,14 @@ type Unpack = Awaited<ReturnType<typeof startUnpack>>;
 // A throwaway container unpacking what is written into a FIFO in the instance's bind-mounted
 // tmp dir. Not Docker's attach stdin: dockerd's copy sits in the data path then (as exec
 // stdout did on the source side), an extra hop on a machine whose cores the copy needs.
-async function startUnpack(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: Layout) {
+// `command`: another unpacker (a restore's), given the FIFO's path in the container.
+export async function startUnpack(ctx: SeedContext, req: { id: string; image: string }, layout: Layout, command?: (fifoInContainer: string) => string[]) {
   const fifoName = `berth-seed-${randomBytes(4).toString('hex')}.xbstream`;
   const fifo = path.join(layout.dirs.tmp, fifoName);
   await execFileP('mkfifo', ['-m', '0600', fifo]);
   const c = await ctx.docker.api.createContainer({
     Image: req.image,
-    Cmd: ['sh', '-c', `exec mbstream -x -C ${IN_CONTAINER.data} < ${IN_CONTAINER.tmp}/${fifoName}`],
+    Cmd: command ? command(`${IN_CONTAINER.tmp}/${fifoName}`) : ['sh', '-c', `exec mbstream -x -C ${IN_CONTAINER.data} < ${IN_CONTAINER.tmp}/${fifoName}`],
     AttachStdout: true,
     AttachStderr: true,
     Labels: labels(ctx, req.id),
@@ -225,7 +226,7 @@ async function unblockReader(fifo: string): Promise<void> {
   await fh?.close();
 }
 
-function labels(ctx: SeedContext, id: string): Record<string, string> {
+export function labels(ctx: SeedContext, id: string): Record<string, string> {
   // role=init: an agent restarted after dying mid-copy removes it with the other leftovers.
   return { [LABEL.managed]: 'true', [LABEL.node]: ctx.node, [LABEL.instance]: id, [LABEL.role]: 'init' };
 }

@@ -33,6 +33,8 @@ import { clusterHandlers } from './clusters';
 import { watchHandlers } from './watch';
 import type { ClusterOps } from '../operations/clusters';
 import type { ViewDeps } from './cluster-view';
+import { backupHandlers } from './backups';
+import type { BackupOps } from '../operations/backups';
 
 const MAX_WAIT_MS = 15 * 60_000;
 
@@ -59,6 +61,9 @@ export interface PortalDeps {
   // The failover trigger's side: why a cluster has no writable primary, and acknowledging a
   // blocked failover runs it at once.
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
+  // Backups and restores (refused with FAILED_PRECONDITION when no repository is configured).
+  backups: BackupOps;
+  adminUser: string;
 }
 
 // The same create asked for twice: same shape, same image (or none given), same pinned node and
@@ -270,7 +275,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

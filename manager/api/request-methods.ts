@@ -3,7 +3,8 @@ import type { Role } from '../../src/tls/ca';
 import { TokensTable } from '../auth/tokens';
 import { clusterView, type ViewDeps } from './cluster-view';
 import type { RequestRow } from '../store/requests';
-import { servingNode, toOperation } from './convert';
+import { servingNode, toInstance, toOperation } from './convert';
+import { toBackup } from './backups';
 import type { IdempotentMethod } from './requests';
 
 export interface ReplayDeps extends ViewDeps {
@@ -55,7 +56,29 @@ export function portalRequestMethods(d: ReplayDeps): Record<string, IdempotentMe
     },
     remember: (res: { operation: { id: string } }) => ({ operationId: res.operation.id }),
   };
+  // A backup: its catalog row and operation as they stand now.
+  const createBackup: IdempotentMethod = {
+    replay: (row) => {
+      const op = opOf(row);
+      const b = d.store.backups.get((op.params as { backupId: string }).backupId);
+      if (!b) throw failedPrecondition(`request_id ${row.id} started backup ${(op.params as { backupId: string }).backupId}, which has been deleted since`);
+      return { backup: toBackup(b), operation: toOperation(op) };
+    },
+    remember: (res: { operation: { id: string } }) => ({ operationId: res.operation.id }),
+  };
+  const restoreBackup: IdempotentMethod = {
+    replay: (row) => {
+      const op = opOf(row);
+      const i = d.store.instances.get((op.params as { instanceId: string }).instanceId);
+      if (!i) throw failedPrecondition(`request_id ${row.id} restored into instance ${(op.params as { instanceId: string }).instanceId}, which has been deleted since`);
+      return { instance: toInstance(i, servingNode(d.snapshot, i.node, d.scheduler, Date.now())), operation: toOperation(op) };
+    },
+    remember: (res: { instance: { id: string }; operation: { id: string } }) => ({ operationId: res.operation.id, instanceId: res.instance.id }),
+  };
   return {
+    CreateBackup: createBackup,
+    RestoreBackup: restoreBackup,
+    DeleteBackup: answer,
     DeleteInstance: operation,
     ResizeInstance: operation,
     DrainNode: operation,

@@ -32,6 +32,15 @@ export const PORTAL_ROLES: Record<string, Role> = {
   Switchover: 'operator',
   AcknowledgeFailover: 'operator',
   ListDiscardedData: 'viewer',
+  // Backups: reading the catalog is a view; taking, deleting and restoring change the fleet or
+  // the repository. A restore makes a new instance whose admin password only an admin reads
+  // (GetCredentials), as after a create.
+  ListBackups: 'viewer',
+  GetBackup: 'viewer',
+  CreateBackup: 'operator',
+  DeleteBackup: 'operator',
+  RestoreBackup: 'operator',
+  SyncBackupCatalog: 'operator',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',
@@ -64,6 +73,7 @@ export const HTTP_ROLES: Record<string, Role> = {
   'GET /v1/expansions': 'viewer',
   'GET /v1/clusters': 'viewer',
   'GET /v1/clusters/:name': 'viewer',
+  'GET /v1/backups': 'viewer',
 };
 
 // The role an admin HTTP request needs: its route's entry; admin for a route without one; a

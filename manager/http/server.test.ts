@@ -22,6 +22,7 @@ function fleet() {
   store.instances.insert({ id: 'i-0000000001', name: 'db1', serverId: 1, node: 'b1', diskPath: '/d', port: 3301, cpuMillis: 1000, memoryBytes: 2 * G, diskBytes: 10 * G, image: 'x', state: 'running', adminUser: 'admin', adminPassword: 'pw' });
   store.events.add('node.registered', 'a1', 'hello');
   store.operations.insert('op-1', 'create', 'i-0000000001', ['reserve'], 0);
+  store.backups.insert({ id: 'b-00000000000a', instanceId: 'i-0000000001', instanceName: 'db1', cluster: '', flavor: 'mariadb', repository: 'dir:/r', operationId: 'op-2', status: 'complete', storedBytes: 42 });
   const snapshot = Snapshot.fromStore(store.nodes.all(), store.instances.all());
   return { store, snapshot };
 }
@@ -51,6 +52,7 @@ describe('admin HTTP routes (app.inject)', () => {
     ['GET', '/v1/operations'],
     ['GET', '/v1/events'],
     ['GET', '/v1/alerts'],
+    ['GET', '/v1/backups'],
   ];
 
   it('refuses every /v1 route without a token or with a wrong one (401), and answers with the right one', async () => {
@@ -95,6 +97,15 @@ describe('admin HTTP routes (app.inject)', () => {
     expect((await app.inject({ method: 'GET', url: '/healthz?probe=1' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/metrics?name[]=berth_node_up' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/docs/json?x=1' })).statusCode).toBe(200);
+  });
+
+  it('lists the backup catalog (GET /v1/backups), filtered by instance, its query checked', async () => {
+    const r = await get('/v1/backups?instance=db1&limit=10');
+    expect(r.statusCode).toBe(200);
+    expect(r.json()).toMatchObject({ total: 1, items: [{ id: 'b-00000000000a', instanceName: 'db1', status: 'complete', storedBytes: 42 }] });
+    expect((await get('/v1/backups?instance=nope')).json()).toEqual({ items: [], total: 0 });
+    expect((await get('/v1/backups?limit=0')).statusCode).toBe(400);
+    expect((await get('/v1/backups?instance=Bad%20Name')).statusCode).toBe(400);
   });
 
   it('refuses raw dot-segment and escaped paths sent over a real socket, as a client sends them unnormalized', async () => {

@@ -14,6 +14,7 @@ import { capacityHistoryRoutes } from './routes/capacity-history';
 import { dashboardRoutes } from './routes/dashboard';
 import { viewRoutes } from './routes/views';
 import { expansionRoutes } from './routes/expansions';
+import { backupRoutes } from './routes/backups';
 import { clusterRoutes } from './routes/clusters';
 
 export type { AdminContext, AdminDeps } from './context';
@@ -129,6 +130,7 @@ export async function buildAdminServer(d: AdminDeps): Promise<FastifyInstance> {
   await app.register(viewRoutes(ctx));
   await app.register(alertRoutes(ctx));
   await app.register(expansionRoutes(ctx));
+  await app.register(backupRoutes(ctx));
   await app.register(clusterRoutes(ctx));
   await app.register(dashboardRoutes());
   return app;

@@ -257,6 +257,32 @@ const MIGRATIONS: string[] = [
     required INTEGER NOT NULL
   );
   `,
+  // The catalog of backups (src/backup/repository.ts): one row per backup berth started or found
+  // in its repository. `complete` only once the manifest with every object's checksum is written
+  // (the manifest is written last); the repository stays the source of truth and the catalog can
+  // be rebuilt from it. No foreign key to instances: a backup outlives its instance.
+  `
+  CREATE TABLE backups (
+    id TEXT PRIMARY KEY,
+    instance_id TEXT NOT NULL,
+    instance_name TEXT NOT NULL,
+    cluster TEXT NOT NULL DEFAULT '',
+    flavor TEXT NOT NULL DEFAULT '',
+    source_instance TEXT NOT NULL DEFAULT '',
+    source_node TEXT NOT NULL DEFAULT '',
+    method TEXT NOT NULL DEFAULT '',
+    repository TEXT NOT NULL,
+    status TEXT NOT NULL,
+    stored_bytes INTEGER NOT NULL DEFAULT 0,
+    data_bytes INTEGER NOT NULL DEFAULT 0,
+    gtid TEXT NOT NULL DEFAULT '',
+    operation_id TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    completed_at TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX backups_instance ON backups(instance_name, created_at);
+  `,
   // Capacity history (issue 25): the fleet's and each zone's capacity, allocation and measured
   // use, a row a minute kept for a day and a row an hour kept for 90 days (capacity/history.ts).
   // Per node it is Prometheus's job (berth_node_* gauges): 10,000 nodes a minute would be 14

@@ -1,3 +1,4 @@
+import { BackupsTable } from './backups';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
@@ -24,6 +25,7 @@ export class Store {
   readonly discarded: DiscardedTable;
   readonly revocations: RevocationsTable;
   readonly capacityHistory: CapacityHistoryTable;
+  readonly backups: BackupsTable;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -39,6 +41,7 @@ export class Store {
     this.discarded = new DiscardedTable(db);
     this.revocations = new RevocationsTable(db);
     this.capacityHistory = new CapacityHistoryTable(db);
+    this.backups = new BackupsTable(db);
   }
 
   static open(file: string): Store {

@@ -12,6 +12,7 @@ import { followEvents, ProgressLine, watchOperation } from './watch';
 import { addSecurityCommands } from './security';
 import { addClusterCommands } from './cluster';
 import { addFailoverCommands } from './failover';
+import { addBackupCommands } from './backup';
 import { formatCpu, formatSize } from '../units';
 import { VERSION } from '../version';
 import { adminTokenFile, readTokenFile } from '../security/admin-token-file';
@@ -573,6 +574,7 @@ capacity
 addSecurityCommands(program, portal, { json, print, table });
 addClusterCommands(program, portal, { json, print, table, waitFor, opFailed });
 addFailoverCommands(program, portal, { json, print });
+addBackupCommands(program, portal, { json, print, table, follow, opFailed });
 
 program
   .parseAsync()

@@ -109,6 +109,10 @@ export interface Dialect {
   cloneProgress(): Statement | undefined;
   // One row, columns `state`, `errno`, `msg`: the last CLONE into this server.
   cloneStatus(): Statement | undefined;
+  // A backup (MySQL): a consistent physical copy of this server into a new local directory
+  // (CLONE LOCAL), and the executed GTID set that copy holds (from the last clone's status).
+  cloneLocal(dir: string): Statement[];
+  cloneGtid(): Statement | undefined;
 
   // ---- Replicated clusters (manager/clusters) ----
   // my.cnf lines of a semi-sync cluster member. Both sides are on for every member, so a
@@ -264,6 +268,8 @@ export const mariadb: Dialect = {
   accountChangesLiftReadOnly: false,
   cloneProgress: () => undefined,
   cloneStatus: () => undefined,
+  cloneLocal: () => [],
+  cloneGtid: () => undefined,
   semiSyncSettings: (timeoutMs) => ({
     rpl_semi_sync_master_enabled: 'ON',
     rpl_semi_sync_slave_enabled: 'ON',
@@ -379,6 +385,8 @@ export const mysql: Dialect = {
   accountChangesLiftReadOnly: true,
   cloneProgress: () => ({ sql: 'SELECT COALESCE(SUM(DATA), 0) AS done, COALESCE(SUM(ESTIMATE), 0) AS total FROM performance_schema.clone_progress', params: [] }),
   cloneStatus: () => ({ sql: 'SELECT STATE AS state, ERROR_NO AS errno, ERROR_MESSAGE AS msg FROM performance_schema.clone_status', params: [] }),
+  cloneLocal: (dir) => [{ sql: 'CLONE LOCAL DATA DIRECTORY = ?', params: [dir] }],
+  cloneGtid: () => ({ sql: 'SELECT GTID_EXECUTED AS gtid FROM performance_schema.clone_status', params: [] }),
   // The semi-sync plugins ship with the server; plugin-load-add loads them at every start (a
   // list separated by ';' is one option). Their variables are "loose-": --initialize reads this
   // file without loading plugins and would refuse them as unknown.

@@ -1,0 +1,110 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
+import { DecryptStream, EncryptStream, HashStream } from '../../src/backup/crypto';
+import { BACKUP_ID, DirRepository, parseRepository, syncDir } from '../../src/backup/repository';
+import type { ApplyBinlogsRequest__Output } from '../../src/gen/berth/v1/ApplyBinlogsRequest';
+import type { ApplyBinlogsResponse } from '../../src/gen/berth/v1/ApplyBinlogsResponse';
+import type { ArchiveBinlogsRequest__Output } from '../../src/gen/berth/v1/ArchiveBinlogsRequest';
+import type { ArchiveBinlogsResponse } from '../../src/gen/berth/v1/ArchiveBinlogsResponse';
+import type { ArchivedBinlog } from '../../src/gen/berth/v1/ArchivedBinlog';
+import { binds, IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
+import { tail } from './backup';
+import { labels, type SeedContext } from './seed';
+import { executedGtid, withInstance } from './sql';
+
+// Binary logs copied off an instance into the repository and replayed into a restored one, for
+// a point-in-time restore (docs/backup.md). Not continuous archiving yet: the files closed when
+// the restore asks (FLUSH BINARY LOGS first) are archived.
+const BINLOG_FILE = /^[A-Za-z0-9._-]{1,100}\.\d{6}$/;
+const APPLY_TIMEOUT_MS = 3600_000;
+const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+const GTID_LIST = /^[0-9A-Za-z:,\-\s]*$/;
+
+function repositoryOf(spec: string): DirRepository {
+  try {
+    return new DirRepository(parseRepository(spec));
+  } catch (err) {
+    throw invalidArgument((err as Error).message);
+  }
+}
+
+export async function archiveBinlogs(ctx: SeedContext, req: ArchiveBinlogsRequest__Output): Promise<ArchiveBinlogsResponse> {
+  if (!BACKUP_ID.test(req.archiveId)) throw invalidArgument('archive_id is not a backup id');
+  if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
+  const repo = repositoryOf(req.repository);
+  const inst = await ctx.instances.get(req.id);
+  if (!inst) throw notFound(`instance ${req.id} is not on this node`);
+  const { names, purged, executed } = await withInstance(ctx.instances, inst.id, async (s) => {
+    await s.run([{ sql: 'FLUSH BINARY LOGS', params: [] }]);
+    const rows = await s.rows<{ Log_name: string }>({ sql: 'SHOW BINARY LOGS', params: [] });
+    const p = inst.flavor === 'mysql' ? await s.rows<{ g: string }>({ sql: 'SELECT @@GLOBAL.gtid_purged AS g', params: [] }) : [];
+    return { names: rows.map((r) => r.Log_name), purged: String(p[0]?.g ?? '').replace(/\s+/g, ''), executed: (await executedGtid(s)).replace(/\s+/g, '') };
+  });
+  // The newest file is the one just opened by the flush: everything before it is closed.
+  const closed = names.slice(0, -1).filter((n) => BINLOG_FILE.test(n));
+  const dataDir = layoutFor(inst.diskPath, inst.id).dirs.data;
+  const files: ArchivedBinlog[] = [];
+  for (const name of closed) {
+    const object = repo.objectPath(req.archiveId, `${name}.enc`);
+    await fs.mkdir(path.dirname(object), { recursive: true, mode: 0o700 });
+    const plain = new HashStream();
+    const stored = new HashStream();
+    await pipeline(createReadStream(path.join(dataDir, name)), plain, new EncryptStream(req.dataKey, `${req.archiveId}/${name}.enc`), stored, createWriteStream(`${object}.partial`, { mode: 0o600 }));
+    const fh = await fs.open(`${object}.partial`, 'r');
+    await fh.sync();
+    await fh.close();
+    await fs.rename(`${object}.partial`, object);
+    files.push({ name: `${name}.enc`, storedBytes: stored.bytes, storedSha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 });
+  }
+  await syncDir(repo.backupDir(req.archiveId)).catch(() => undefined);
+  ctx.log.info({ instance: inst.id, archive: req.archiveId, files: files.length }, 'binary logs archived');
+  return { files, purgedGtids: purged, executedGtids: executed };
+}
+
+export async function applyBinlogs(ctx: SeedContext, req: ApplyBinlogsRequest__Output): Promise<ApplyBinlogsResponse> {
+  if (!BACKUP_ID.test(req.archiveId)) throw invalidArgument('archive_id is not a backup id');
+  if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
+  if (!DATETIME.test(req.stopDatetime)) throw invalidArgument('stop_datetime must be "YYYY-MM-DD HH:MM:SS" (UTC)');
+  if (!GTID_LIST.test(req.startGtid) || req.startGtid.length > 10_000) throw invalidArgument('start_gtid is not a GTID list');
+  const repo = repositoryOf(req.repository);
+  const inst = await ctx.instances.get(req.id);
+  if (!inst) throw notFound(`instance ${req.id} is not on this node`);
+  if (inst.state !== 'running') throw failedPrecondition(`instance ${req.id} is ${inst.state}: binlogs are replayed into a running server`);
+  const layout = layoutFor(inst.diskPath, inst.id);
+  const dirName = `berth-binlogs-${req.archiveId}`;
+  const dir = path.join(layout.dirs.tmp, dirName);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.mkdir(dir, { mode: 0o700 });
+  try {
+    const names: string[] = [];
+    for (const f of req.files) {
+      if (!f.name.endsWith('.enc') || !BINLOG_FILE.test(f.name.slice(0, -4))) throw invalidArgument(`"${f.name.slice(0, 60)}" is not an archived binlog`);
+      const sum = await repo.checksum(req.archiveId, f.name).catch((err: Error) => Promise.reject(failedPrecondition(`binlog archive ${req.archiveId}: ${f.name} cannot be read: ${err.message}`)));
+      if (sum.bytes !== Number(f.storedBytes) || sum.sha256 !== f.storedSha256) throw failedPrecondition(`binlog archive ${req.archiveId}: ${f.name} does not match its manifest: damaged, refusing to replay it`);
+      const plain = new HashStream();
+      const name = f.name.slice(0, -4);
+      await pipeline(createReadStream(repo.objectPath(req.archiveId, f.name)), new DecryptStream(req.dataKey, `${req.archiveId}/${f.name}`), plain, createWriteStream(path.join(dir, name), { mode: 0o600 }));
+      if (plain.sha256 !== f.plainSha256) throw failedPrecondition(`binlog archive ${req.archiveId}: ${f.name} decrypts to other bytes than were archived`);
+      names.push(name);
+    }
+    if (names.length) {
+      const inDir = `${IN_CONTAINER.tmp}/${dirName}`;
+      const files = names.map((n) => `${inDir}/${n}`).join(' ');
+      // Times are UTC; root on the socket (unix_socket / auth_socket), as the agent itself.
+      const script =
+        inst.flavor === 'mariadb'
+          ? `mariadb-binlog ${req.startGtid ? `--start-position='${req.startGtid.replace(/\s+/g, '')}'` : ''} --stop-datetime='${req.stopDatetime}' ${files} | mariadb --user=root --socket=${SOCKET}`
+          : `mysqlbinlog --stop-datetime='${req.stopDatetime}' ${files} | mysql --user=root --socket=${SOCKET}`;
+      const r = await ctx.docker.runOnce({ image: inst.image, cmd: ['bash', '-o', 'pipefail', '-c', `export TZ=UTC; ${script}`], binds: binds(layout), labels: labels(ctx, inst.id), timeoutMs: APPLY_TIMEOUT_MS });
+      if (r.exitCode !== 0) throw new Error(`replaying the binary logs failed (exit ${r.exitCode}): ${tail(r.output)}`);
+    }
+    const executed = await withInstance(ctx.instances, inst.id, executedGtid);
+    ctx.log.info({ instance: inst.id, archive: req.archiveId, files: names.length, until: req.stopDatetime, executed }, 'binary logs replayed');
+    return { executedGtids: executed };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+}

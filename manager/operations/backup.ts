@@ -1,0 +1,280 @@
+import { randomBytes } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import { failedPrecondition, notFound } from '../../src/errors';
+import { DirRepository, formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
+import type { SecretKey } from '../../src/security/secretbox';
+import type { AgentBackupProgress__Output } from '../../src/gen/berth/v1/AgentBackupProgress';
+import type { AgentClient } from '../../src/gen/berth/v1/Agent';
+import { agentProto } from '../../src/proto';
+import { errorMessage } from '../../src/errors';
+import { heartbeatFresh } from '../scheduler/liveness';
+import type { BackupRow } from '../store/backups';
+import type { InstanceRow } from '../store/instances';
+import type { OperationRow } from '../store/operations';
+import type { OperationDeps } from './deps';
+import type { Engine } from './engine';
+import { newOperationId } from './engine';
+import type { OperationType, StepContext } from './types';
+
+// The backup repository as the manager sees it (--backup-repository, its key file).
+export interface BackupConfig {
+  repository: DirRepository;
+  // The first seals new backups' data keys; all of them open (a rotated key stays readable).
+  keys: SecretKey[];
+  // Default bytes per second of a backup (0: unlimited).
+  rateBytesPerSecond: number;
+}
+
+export interface BackupDeps extends OperationDeps {
+  backup: BackupConfig;
+}
+
+export interface BackupParams {
+  backupId: string;
+  instanceId: string;
+  rateBytesPerSecond: number;
+  allowPrimary?: boolean;
+}
+
+interface SourceOut {
+  instanceId: string;
+  name: string;
+  node: string;
+  role: string;
+  // A replica: the primary's executed set it had applied before the copy began.
+  caughtUpTo?: string;
+}
+
+type AgentDone = Pick<AgentBackupProgress__Output, 'method' | 'archive' | 'compression' | 'gtid' | 'object' | 'storedBytes' | 'storedSha256' | 'plainBytes' | 'plainSha256' | 'dataBytes'> & { seconds: number };
+
+type Ctx = StepContext<BackupParams>;
+
+const STREAM_DEADLINE_MS = 12 * 3600_000;
+const STATUS_MS = 2000;
+const CATCH_UP_MS = 60_000;
+
+// ---- admission (the API edge validated the input) ----
+
+// Records the catalog row (running) and the operation in one fleet change, then starts it.
+// A backup holds no lock: it reads a copy of the data while the instance (and its cluster)
+// go on, so a failover or a switchover is never held up behind a long backup. A source that
+// goes away mid-stream makes the backup fail; it is never listed as complete.
+export function admitBackup(d: BackupDeps, engine: Engine, i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean }): { backup: BackupRow; operation: OperationRow } {
+  if (i.state !== 'running') throw failedPrecondition(`instance ${i.name} is ${i.state}: a backup needs it running`);
+  const backupId = newBackupId();
+  const opId = newOperationId();
+  const backup = d.fleet.change(() => {
+    engine.record({ id: opId, type: 'backup', params: { backupId, instanceId: i.id, rateBytesPerSecond: opts.rateBytesPerSecond || d.backup.rateBytesPerSecond, ...(opts.allowPrimary ? { allowPrimary: true } : {}) }, subjects: [], ifBusy: 'wait' });
+    const row = d.fleet.store.backups.insert({ id: backupId, instanceId: i.id, instanceName: i.name, cluster: i.clusterName, flavor: i.flavor, repository: formatRepository(d.backup.repository.spec), operationId: opId });
+    d.fleet.event('backup.started', i.id, `backup ${backupId} of ${i.name} started`);
+    return row;
+  });
+  engine.start(opId);
+  return { backup, operation: engine.get(opId)! };
+}
+
+// ---- the operation type ----
+
+// choose-source (a healthy replica of the cluster when there is one, else the instance) →
+// stream (the agent writes the encrypted object into the repository) → manifest (written last,
+// with every object's checksum; only then is the backup complete). Any failure removes what
+// was written and marks the catalog row failed.
+export function backupOperation(d: BackupDeps): OperationType<BackupParams> {
+  return {
+    type: 'backup',
+    failed: (ctx, f) => {
+      d.fleet.store.backups.update(ctx.params.backupId, { status: 'failed', message: f.error.slice(0, 2000) });
+      d.fleet.event('backup.failed', ctx.params.instanceId, `backup ${ctx.params.backupId} failed (never usable; its objects were removed): ${f.error}`);
+    },
+    steps: [
+      { name: 'choose-source', run: (ctx) => chooseSource(d, ctx) },
+      { name: 'stream', timeoutMs: STREAM_DEADLINE_MS, run: (ctx) => stream(d, ctx), undo: (ctx) => removeObjects(d, ctx) },
+      { name: 'manifest', retries: 2, backoffMs: 1000, run: (ctx) => writeManifest(d, ctx), undo: (ctx) => removeObjects(d, ctx) },
+    ],
+  };
+}
+
+async function chooseSource(d: BackupDeps, ctx: Ctx): Promise<SourceOut> {
+  const i = d.fleet.store.instances.get(ctx.params.instanceId);
+  if (!i) throw new Error(`instance ${ctx.params.instanceId} is gone`);
+  const out = (m: InstanceRow, role: string): SourceOut => ({ instanceId: m.id, name: m.name, node: m.node, role });
+  if (!i.clusterName) return out(i, 'standalone');
+  const now = Date.now();
+  const fresh = (m: InstanceRow) => {
+    const n = d.fleet.snapshot.get(m.node);
+    return !!n && heartbeatFresh(n.lastHeartbeatMs, now, d.scheduler ?? { nodeTimeoutMs: 15_000 });
+  };
+  const replicas = d.fleet.store.instances.inCluster(i.clusterName).filter((m) => m.clusterRole === 'replica' && !m.fenced && m.state === 'running' && fresh(m));
+  const why: string[] = [];
+  // What the primary had committed when the backup was asked for: the replica must have applied
+  // it before its copy starts, so the backup holds every write acknowledged before it began.
+  const primary = d.fleet.store.instances.inCluster(i.clusterName).find((m) => m.clusterRole === 'primary');
+  const target = primary ? await d.agents.for(primary.node).getReplicaStatus({ id: primary.id }, STATUS_MS).then((s) => s.executedGtids, () => undefined) : undefined;
+  for (const r of replicas) {
+    try {
+      const s = await d.agents.for(r.node).getReplicaStatus({ id: r.id }, STATUS_MS);
+      if (!s.ioRunning || !s.sqlRunning || s.lastIoError || s.lastSqlError) throw new Error(`replication ${s.ioRunning ? '' : 'IO stopped '}${s.sqlRunning ? '' : 'SQL stopped '}${s.lastIoError || s.lastSqlError}`.trim());
+      if (target === undefined) throw new Error('the primary did not say what it has committed');
+      const w = await d.agents.for(r.node).waitForGtid({ id: r.id, gtidSet: target, timeoutMs: CATCH_UP_MS }, CATCH_UP_MS + 10_000);
+      if (!w.reached) throw new Error(`did not apply the primary's ${target} within ${CATCH_UP_MS / 1000} s`);
+      return { ...out(r, 'replica'), caughtUpTo: target };
+    } catch (err) {
+      why.push(`${r.name}: ${errorMessage(err)}`);
+    }
+  }
+  if (!ctx.params.allowPrimary) {
+    throw new Error(`cluster ${i.clusterName} has no healthy replica to back up from (${why.join('; ') || 'no running replica'}); a backup never reads the primary unless asked (allow_primary)`);
+  }
+  const p = d.fleet.store.instances.inCluster(i.clusterName).find((m) => m.clusterRole === 'primary');
+  if (!p) throw new Error(`cluster ${i.clusterName} has no primary`);
+  return out(p, 'primary');
+}
+
+// The data key is made here and kept (sealed with the repository key) only in the manifest;
+// a step that runs again after a restart makes a new one and a new object.
+async function stream(d: BackupDeps, ctx: Ctx): Promise<AgentDone & { dataKey: string }> {
+  const src = ctx.output<SourceOut>('choose-source')!;
+  const dataKey = randomBytes(32);
+  d.fleet.store.backups.update(ctx.params.backupId, { sourceInstance: src.instanceId, sourceNode: src.node });
+  const t0 = Date.now();
+  const client = d.agents.raw?.(src.node) ?? (new (agentProto().berth.v1.Agent)(d.fleet.store.nodes.get(src.node)!.agentAddress, grpc.credentials.createInsecure()) as AgentClient);
+  const own = !d.agents.raw;
+  const done = await new Promise<AgentBackupProgress__Output>((resolve, reject) => {
+    const call = client.backupInstance(
+      { id: src.instanceId, repository: formatRepository(d.backup.repository.spec), backupId: ctx.params.backupId, dataKey, rateBytesPerSecond: ctx.params.rateBytesPerSecond },
+      { deadline: Date.now() + STREAM_DEADLINE_MS },
+    );
+    let last: AgentBackupProgress__Output | undefined;
+    const onAbort = () => call.cancel();
+    ctx.signal.addEventListener('abort', onAbort);
+    call.on('data', (p: AgentBackupProgress__Output) => {
+      last = p;
+      ctx.progress({ phase: `${p.phase} from ${src.name} (${src.role}) on ${src.node}`, bytesDone: Number(p.bytesDone), bytesTotal: Number(p.bytesTotal) });
+    });
+    const finish = (fn: () => void) => {
+      ctx.signal.removeEventListener('abort', onAbort);
+      if (own) client.close();
+      fn();
+    };
+    call.on('error', (err) => finish(() => reject(new Error(`the backup stream from ${src.node} broke: ${errorMessage(err)}`))));
+    call.on('end', () => finish(() => (last?.phase === 'done' ? resolve(last) : reject(new Error(`the backup stream from ${src.node} ended before the backup was done`)))));
+  });
+  // The key travels in the step's output (the store) only sealed, as the manifest will keep it.
+  const sealed = sealDataKey(d.backup.keys, ctx.params.backupId, dataKey);
+  return { ...pick(done), seconds: (Date.now() - t0) / 1000, dataKey: sealed };
+}
+
+const pick = (p: AgentBackupProgress__Output): Omit<AgentDone, 'seconds'> => ({
+  method: p.method,
+  archive: p.archive,
+  compression: p.compression,
+  gtid: p.gtid,
+  object: p.object,
+  storedBytes: Number(p.storedBytes),
+  storedSha256: p.storedSha256,
+  plainBytes: Number(p.plainBytes),
+  plainSha256: p.plainSha256,
+  dataBytes: Number(p.dataBytes),
+});
+
+function manifestBody(d: BackupDeps, ctx: Ctx, src: SourceOut, a: AgentDone) {
+  const row = d.fleet.store.backups.get(ctx.params.backupId)!;
+  const i = d.fleet.store.instances.get(ctx.params.instanceId);
+  return {
+    id: ctx.params.backupId,
+    createdAt: row.createdAt,
+    completedAt: new Date().toISOString(),
+    instance: {
+      id: row.instanceId,
+      name: row.instanceName,
+      cluster: row.cluster,
+      flavor: i?.flavor || row.flavor,
+      version: i?.version ?? '',
+      image: i?.image ?? '',
+      cpuMillis: i?.cpuMillis ?? 0,
+      memoryBytes: i?.memoryBytes ?? 0,
+      diskBytes: i?.diskBytes ?? 0,
+    },
+    source: { instanceId: src.instanceId, name: src.name, node: src.node, role: src.role },
+    method: a.method as Manifest['method'],
+    archive: a.archive as Manifest['archive'],
+    compression: a.compression as Manifest['compression'],
+    gtid: a.gtid,
+    objects: [{ name: a.object, storedBytes: a.storedBytes, storedSha256: a.storedSha256, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }],
+  };
+}
+
+// Last: the object is checked as stored, then the manifest written; the backup is complete.
+async function writeManifest(d: BackupDeps, ctx: Ctx): Promise<{ storedBytes: number; seconds: number }> {
+  const src = ctx.output<SourceOut>('choose-source')!;
+  const s = ctx.output<AgentDone & { dataKey: string }>('stream')!;
+  const dataKey = openDataKey(d.backup.keys, { id: ctx.params.backupId, dataKey: s.dataKey });
+  const m = makeManifest(d.backup.keys, manifestBody(d, ctx, src, s), dataKey);
+  await d.backup.repository.verify(m);
+  await d.backup.repository.writeManifest(m);
+  d.fleet.change(() => {
+    d.fleet.store.backups.update(ctx.params.backupId, { status: 'complete', method: s.method, storedBytes: s.storedBytes, dataBytes: s.dataBytes, gtid: s.gtid, flavor: m.instance.flavor, completedAt: m.completedAt, message: '' });
+    d.fleet.event('backup.completed', ctx.params.instanceId, `backup ${ctx.params.backupId} of ${m.instance.name} complete: ${s.storedBytes} bytes stored (${s.dataBytes} bytes of data, ${s.method} from ${src.name} on ${src.node}) in ${s.seconds.toFixed(1)} s`);
+  });
+  return { storedBytes: s.storedBytes, seconds: s.seconds };
+}
+
+async function removeObjects(d: BackupDeps, ctx: Ctx): Promise<void> {
+  await d.backup.repository.remove(ctx.params.backupId);
+}
+
+// ---- the catalog's other changes ----
+
+// The repository's objects go first (manifest first of all: a delete cut short leaves an
+// incomplete backup, never a complete one missing objects), then the row.
+export async function deleteBackup(d: BackupDeps, engine: Engine, id: string): Promise<BackupRow> {
+  const b = d.fleet.store.backups.get(id);
+  if (!b) throw notFound(`no backup ${id}`);
+  if (b.status === 'running') {
+    const op = engine.get(b.operationId);
+    if (op && (op.state === 'running' || op.state === 'rolling_back')) throw failedPrecondition(`backup ${id} is still being taken (operation ${b.operationId}): wait for it to end`);
+  }
+  if (b.repository !== formatRepository(d.backup.repository.spec)) throw failedPrecondition(`backup ${id} is in repository ${b.repository}, not this manager's ${formatRepository(d.backup.repository.spec)}`);
+  d.fleet.store.backups.update(id, { status: 'deleting' });
+  await d.backup.repository.remove(id);
+  d.fleet.change(() => {
+    d.fleet.store.backups.remove(id);
+    d.fleet.event('backup.deleted', b.instanceId, `backup ${id} of ${b.instanceName} deleted from ${b.repository}`);
+  });
+  return { ...b, status: 'deleting' };
+}
+
+// The catalog rebuilt from the repository alone: every complete backup it does not list is
+// added (a new manager, a lost store). Interrupted and refused ones are reported, never added.
+export async function syncCatalog(d: BackupDeps): Promise<{ added: string[]; incomplete: string[]; refused: string[] }> {
+  const scan = await d.backup.repository.scan(d.backup.keys);
+  const added: string[] = [];
+  d.fleet.change(() => {
+    for (const m of scan.complete) {
+      if (d.fleet.store.backups.get(m.id) || m.method === 'binlog') continue;
+      const o = m.objects[0]!;
+      d.fleet.store.backups.insert({
+        id: m.id,
+        instanceId: m.instance.id,
+        instanceName: m.instance.name,
+        cluster: m.instance.cluster,
+        flavor: m.instance.flavor,
+        repository: formatRepository(d.backup.repository.spec),
+        operationId: '',
+        sourceInstance: m.source.instanceId,
+        sourceNode: m.source.node,
+        method: m.method,
+        status: 'complete',
+        storedBytes: m.objects.reduce((n, x) => n + x.storedBytes, 0) || o.storedBytes,
+        dataBytes: 0,
+        gtid: m.gtid,
+        createdAt: m.createdAt,
+        completedAt: m.completedAt,
+        message: 'found in the repository',
+      });
+      added.push(m.id);
+    }
+    if (added.length) d.fleet.event('backup.catalog-synced', '', `${added.length} backups added to the catalog from ${formatRepository(d.backup.repository.spec)}`);
+  });
+  return { added, incomplete: scan.incomplete, refused: scan.refused.map((r) => `${r.id}: ${r.error}`) };
+}
