@@ -26,15 +26,13 @@ import { UsageMap } from './state/usage';
 import { ReplicationMap } from './state/replication';
 import { DEFAULT_DETECTION } from './health/detect';
 import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
-import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
+import { DEFAULT_FAILOVER, type OperationDeps } from './operations/deps';
+import { registerOperationTypes } from './operations/index';
 import { startAdminServer } from './http/listen';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
-import { MoveOps } from './operations/moves';
-import { ClusterOps } from './operations/clusters';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
-import { InstanceOps } from './operations/instances';
 import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
 import { alertInstances } from './state/watched';
@@ -236,7 +234,7 @@ async function main(): Promise<void> {
   };
   const fleet = FleetState.load(store);
   const snapshot = fleet.snapshot;
-  const engine = new Engine(store, log);
+  const engine = new Engine(fleet, log);
   const revocations = new RevocationState(fleet);
   const agents = new AgentPool(store.nodes, tls, (cert) => revocations.list.whyPeer(cert));
   agents.followRegistrations((l) => fleet.onEvent(l));
@@ -261,21 +259,26 @@ async function main(): Promise<void> {
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const capacity = () => computeCapacity(snapshot.nodes(), store.instances.all(), usage, scheduler, Date.now());
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
-  const ops = new InstanceOps(store, snapshot, engine, agents, {
-    defaultImage: o.image || o.mariadbImage,
-    adminUser: o.adminUser,
-    scheduler,
+  const ops: OperationDeps = {
+    fleet,
+    agents,
     agentCreateDeadlineMs: 10 * 60_000,
     requireMysqlTls: !!o.mysqlRequireTls,
+    scheduler,
+    defaultImage: o.image || o.mariadbImage,
+    adminUser: o.adminUser,
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
-  });
+    usage,
+    drainConcurrency: Math.max(1, o.drainConcurrency),
+    failover: DEFAULT_FAILOVER,
+  };
+  registerOperationTypes(engine, ops);
 
   // Clients learn a moved instance's new address from the API and from the alert webhook.
   fleet.onEvent((e) => {
     if (webhook && e.kind === 'instance.moved') void webhook.send({ version: 1, source: 'berth-manager', event: e });
   });
-  const moves = new MoveOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
-  const expander = new Expander({ fleet, engine, usage, ops: moves, log }, {
+  const expander = new Expander({ fleet, engine, usage, ops, log }, {
     ...DEFAULT_POLICY,
     mode: o.autoExpand,
     diskHighPct: o.expandDiskPct,
@@ -302,19 +305,17 @@ async function main(): Promise<void> {
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) } });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
-  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));
   const resumed = engine.resumeAll();
   failover.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, moves, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c) }, o.adminListen);
 
   stopOnSignals(
     log,

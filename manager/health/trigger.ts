@@ -153,7 +153,7 @@ export class FailoverTrigger {
           else this.noWriter.delete(c.name);
           continue;
         }
-        for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) this.rebuild(c, f, now);
+        for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) await this.rebuild(c, f, now);
         if (this.closedPrimary(primary, now)) this.act(`open:${primary.id}`, () => this.openPrimary(c, primary));
         for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
         const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
@@ -195,7 +195,7 @@ export class FailoverTrigger {
       return;
     }
     this.blockedSince.delete(c.name);
-    this.submit(c, primary, v.reason, now);
+    await this.submit(c, primary, v.reason, now);
   }
 
   // Every change of a primary's verdict is logged with what it was judged on: a failover that
@@ -242,12 +242,10 @@ export class FailoverTrigger {
     return { executedGtids, serverUuid: last?.serverUuid || known?.serverUuid || '', serverId: last?.serverId || known?.serverId || primary.serverId };
   }
 
-  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+  private async submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): Promise<void> {
     const params: FailoverParams = { cluster: c.name, primaryId: primary.id, reason, detectedAtMs: now, lastPrimary: this.lastPrimary(primary) };
-    // Fenced members are not failed over (nor re-pointed): a rebuild may hold them meanwhile.
-    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).filter((m) => !m.fenced).map((m) => ({ kind: 'instance' as const, name: m.id }))];
     try {
-      const op = this.d.engine.submit({ type: 'cluster-failover', params: params as unknown as Record<string, unknown>, subjects, ifBusy: 'refuse' });
+      const op = await this.d.engine.submit('cluster-failover', params);
       this.d.log.warn({ cluster: c.name, primary: primary.name, reason, operation: op.id }, 'primary is dead: failover started');
     } catch (err) {
       // Another operation holds the cluster (a switchover, a failover already running).
@@ -402,9 +400,9 @@ export class FailoverTrigger {
 
   // Holds only the member: a failover or switchover of the cluster (which leave fenced members
   // out of their subjects) is never held up by a copy.
-  private rebuild(c: ClusterRow, m: InstanceRow, now: number): void {
+  private async rebuild(c: ClusterRow, m: InstanceRow, now: number): Promise<void> {
     try {
-      const op = this.d.engine.submit({ type: 'cluster-rebuild', params: { cluster: c.name, instanceId: m.id }, subjects: [{ kind: 'instance', name: m.id }], ifBusy: 'refuse' });
+      const op = await this.d.engine.submit('cluster-rebuild', { cluster: c.name, instanceId: m.id });
       this.rebuildTried.set(m.id, now);
       this.d.log.warn({ cluster: c.name, instance: m.name, operation: op.id }, 'fenced member answers again: rebuilding it from a copy of the primary');
     } catch (err) {

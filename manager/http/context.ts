@@ -3,7 +3,7 @@ import type { TlsFiles } from '../../src/tls/credentials';
 import type { CapacityReport } from '../capacity/compute';
 import type { ViewDeps } from '../api/cluster-view';
 import type { Expander } from '../expansion/expander';
-import type { MoveOps } from '../operations/moves';
+import type { Engine } from '../operations/engine';
 import type { AlertManager } from '../health/alerts/manager';
 import type { WebhookSender } from '../health/alerts/webhook';
 import type { UsageMap } from '../state/usage';
@@ -36,9 +36,9 @@ export interface AdminDeps {
   webhook?: WebhookSender;
   metrics?: Metrics;
   now?: () => number;
-  // Resize, migrate and drain (drain then migrates instead of refusing), and the automatic
-  // expansion's decisions (GET /v1/expansions).
-  moves?: MoveOps;
+  // Operations (drain then migrates instead of refusing), and the automatic expansion's
+  // decisions (GET /v1/expansions).
+  engine?: Engine;
   expander?: Expander;
   // Replicated clusters' views ask members' agents for their replication status.
   agents?: ViewDeps['agents'];

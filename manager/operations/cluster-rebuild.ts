@@ -7,7 +7,9 @@ import type { InstanceRow } from '../store/instances';
 import { sleep } from '../movement/types';
 import { markRunning, seedReplica, type SeedOut } from './cluster-common';
 import { discardRecorder, type OperationDeps } from './deps';
-import type { OperationType, StepContext } from './types';
+import { failedPrecondition } from '../../src/errors';
+import { findCluster } from './cluster-common';
+import type { Admission, OperationType, StepContext } from './types';
 
 export interface RebuildParams {
   cluster: string;
@@ -38,6 +40,7 @@ export function clusterRebuildOperation(d: OperationDeps): OperationType<Rebuild
   const fleet = d.fleet;
   return {
     type: 'cluster-rebuild',
+    admit: (r) => admitRebuild(d, r),
     failed: (ctx, f) => fleet.event('cluster.rebuild-failed', ctx.params.cluster, `rebuild of ${memberName(d, ctx)} failed (it stays fenced): ${f.error}`),
     steps: [
       { name: 'check-errant', timeoutMs: BOOT_MS + 10_000, run: (ctx) => checkErrant(d, ctx) },
@@ -56,6 +59,15 @@ export function clusterRebuildOperation(d: OperationDeps): OperationType<Rebuild
       },
     ],
   };
+}
+
+// Holds only the member: a failover or switchover of the cluster (which leave fenced members
+// out of their subjects) is never held up by a copy.
+function admitRebuild(d: OperationDeps, r: RebuildParams): Admission<RebuildParams> {
+  findCluster(d, r.cluster);
+  const m = d.fleet.store.instances.get(r.instanceId);
+  if (!m || m.clusterName !== r.cluster || !m.fenced) throw failedPrecondition(`${m?.name ?? r.instanceId} is not a fenced member of ${r.cluster}: only a fenced member is rebuilt`);
+  return { params: r, subjects: [{ kind: 'instance', name: m.id }], ifBusy: 'refuse' };
 }
 
 function memberName(d: OperationDeps, ctx: Ctx): string {

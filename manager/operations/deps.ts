@@ -3,10 +3,12 @@ import type { SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { InstanceRow } from '../store/instances';
 import type { OnDiscarded } from '../movement/discard';
+import type { FailoverLimits } from '../movement/decide';
+import type { UsageMap } from '../state/usage';
 import type { Subject } from './types';
 
 // What operation types are built from: the fleet state owner (every change to nodes and
-// instances) and the agents.
+// instances), the agents, and the settings their admissions decide with.
 export interface OperationDeps {
   fleet: FleetState;
   // raw: the same channel for server-streaming calls (a hot copy's progress); fakes may omit it.
@@ -16,9 +18,29 @@ export interface OperationDeps {
   agentRemoveDeadlineMs?: number;
   // Creates ask the agent for require_secure_transport (--mysql-require-tls).
   requireMysqlTls?: boolean;
-  // Operations that place (a drain's migrations choose their target when they start).
-  scheduler?: SchedulerConfig;
+  // Placement (creates, clusters, migrations' targets).
+  scheduler: SchedulerConfig;
+  // New instances and clusters: the image when the caller names none, and the admin user.
+  defaultImage?: string;
+  adminUser?: string;
+  // Told how long each placement decision took (the scheduler latency metric).
+  onSchedule?: (seconds: number, ok: boolean) => void;
+  // Measured usage: a resize never shrinks a disk below what the data uses.
+  usage?: Pick<UsageMap, 'get'>;
+  // Migrations a drain runs at a time.
+  drainConcurrency?: number;
+  failover?: FailoverConfig;
 }
+
+export interface FailoverConfig extends FailoverLimits {
+  // How long the chosen replica may take to apply what it received.
+  relayApplyTimeoutMs: number;
+  // Agent calls during a failover: a silent agent must not hold the failover for the default 10 s.
+  agentDeadlineMs: number;
+  onDone?: (cluster: string) => void;
+}
+
+export const DEFAULT_FAILOVER: FailoverConfig = { maxRelayTransactions: 100_000, relayApplyTimeoutMs: 30_000, agentDeadlineMs: 3000 };
 
 // The instance an operation is about. Operations recorded before parameters existed name it
 // only as their subject.
