@@ -46,7 +46,7 @@ function setup(primaryPort: number) {
     ids[n] = i.id;
   }
   const submitted: Record<string, unknown>[] = [];
-  const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-1' }), holder: () => undefined } as unknown as Engine;
+  const engine = { submit: async (_type: string, r: Record<string, unknown>) => (submitted.push(r), { id: 'op-1' }), holder: () => undefined } as unknown as Engine;
   const replication = new ReplicationMap();
   const opened: string[] = [];
   const agents = { for: () => ({ setReadOnly: async (r: { id: string; readOnly: boolean }) => (opened.push(`${r.id} ${r.readOnly}`), {}) }) } as unknown as AgentPool;
@@ -108,7 +108,7 @@ describe('FailoverTrigger', () => {
 
     // A new manager on the same store: the primary's agent reports it dead, with no identity.
     const submitted: Record<string, unknown>[] = [];
-    const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-2' }), holder: () => undefined } as unknown as Engine;
+    const engine = { submit: async (_type: string, r: Record<string, unknown>) => (submitted.push(r), { id: 'op-2' }), holder: () => undefined } as unknown as Engine;
     const replication = new ReplicationMap();
     const again = new FailoverTrigger({ fleet, engine, agents: { for: () => ({}) } as unknown as AgentPool, replication, log }, { ...DEFAULT_TRIGGER, ...DEFAULT_DETECTION, probeFailMs: 0 });
     replication.report('a', [{ id: ids.a!, replication: { ...up, measuredAtMs: Date.now(), mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000, serverUuid: '', serverId: 0, executedGtids: '' } }]);
