@@ -25,7 +25,7 @@ import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './state/usage';
 import { ReplicationMap } from './state/replication';
 import { DEFAULT_DETECTION } from './health/detect';
-import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
+import { ClusterReconciler, DEFAULT_RECONCILER } from './health/reconciler';
 import { DEFAULT_FAILOVER, type OperationDeps } from './operations/deps';
 import { registerOperationTypes } from './operations/index';
 import { startAdminServer } from './http/listen';
@@ -115,8 +115,8 @@ const program = new Command('berth-manager')
   .option('--failover-agent-silent <seconds>', "a primary's agent not heard from this long is silent (then the manager probes mysqld and asks the replicas)", secondsOpt, DEFAULT_DETECTION.agentSilentMs / 1000)
   .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
   .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
-  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_TRIGGER.periodMs / 1000)
-  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_TRIGGER.leaseMs / 1000)
+  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_RECONCILER.periodMs / 1000)
+  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_RECONCILER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
   .parse();
@@ -243,10 +243,10 @@ async function main(): Promise<void> {
   const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag };
-  const failover = new FailoverTrigger(
-    { fleet, engine, agents, replication, log },
+  const failover = new ClusterReconciler(
+    { fleet, engine, replication, log },
     {
-      ...DEFAULT_TRIGGER,
+      ...DEFAULT_RECONCILER,
       enabled: o.failover,
       agentSilentMs: o.failoverAgentSilent * 1000,
       mysqldDownMs: o.failoverMysqldDown * 1000,

@@ -3,6 +3,7 @@ import { clusterDeleteOperation } from './cluster-delete';
 import { clusterAddReplicaOperation } from './cluster-add-replica';
 import { clusterFailoverOperation } from './cluster-failover';
 import { clusterRebuildOperation } from './cluster-rebuild';
+import { clusterRepairOperation } from './cluster-repair';
 import { clusterRemoveReplicaOperation } from './cluster-remove-replica';
 import { clusterSwitchoverOperation } from './cluster-switchover';
 import { createOperation } from './create';
@@ -30,6 +31,7 @@ export const OPERATION_TYPES = {
   'cluster-switchover': clusterSwitchoverOperation,
   'cluster-failover': clusterFailoverOperation,
   'cluster-rebuild': clusterRebuildOperation,
+  'cluster-repair': clusterRepairOperation,
 } satisfies Record<string, (d: OperationDeps) => AnyOperationType>;
 
 export type OperationTypes = { [K in keyof typeof OPERATION_TYPES]: ReturnType<(typeof OPERATION_TYPES)[K]> };
