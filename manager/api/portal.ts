@@ -54,7 +54,7 @@ export interface PortalDeps {
   agents: ViewDeps['agents'];
   // Certificate revocation (RevokeCertificate); the guard checks callers against it (auth.revoked).
   revocations: RevocationState;
-  // The failover trigger's side: why a cluster has no writable primary, and acknowledging a
+  // The cluster reconciler's side: why a cluster has no writable primary, and acknowledging a
   // blocked failover runs it at once.
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
 }

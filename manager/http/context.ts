@@ -42,7 +42,7 @@ export interface AdminDeps {
   expander?: Expander;
   // Replicated clusters' views ask members' agents for their replication status.
   agents?: ViewDeps['agents'];
-  // A cluster's PROBLEM while no member takes writes (the failover trigger).
+  // A cluster's PROBLEM while no member takes writes (the cluster reconciler).
   clusterProblem?: ViewDeps['problem'];
 }
 

@@ -37,7 +37,7 @@ interface Chosen {
 
 type Ctx = StepContext<FailoverParams>;
 
-// Automatic failover of a cluster whose primary is dead (started by manager/health/trigger.ts).
+// Automatic failover of a cluster whose primary is dead (submitted by manager/health/reconciler.ts).
 // Every step is recorded; `promote` is the point of no return: before it an abort starts the
 // replicas' IO threads again and leaves the cluster as it was (with an alert); after it the
 // remaining steps roll forward.
@@ -162,7 +162,7 @@ async function promote(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
   const agent = agentOf(d, i);
   await agent.resetReplica({ id: i.id }, cfg.agentDeadlineMs);
   // Not persisted: a cluster member boots read-only whatever its role, and the manager opens the
-  // primary (the trigger's openPrimary), so a restart never makes a server writable by itself.
+  // primary (the reconciler's open-primary repair), so a restart never makes a server writable by itself.
   const res = await agent.setReadOnly({ id: i.id, readOnly: false }, cfg.agentDeadlineMs);
   ctx.log.warn({ cluster: ctx.params.cluster, from: old.name, to: i.name }, 'failover: replica promoted');
   return { promotedAtMs: Date.now(), executedGtids: res.executedGtids };
@@ -199,7 +199,7 @@ async function repoint(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
 }
 
 // Stop the old primary's container when its host answers; otherwise the store already says it
-// is fenced and the trigger loop stops it when its agent is heard again (and the agent's write
+// is fenced and the reconciler stops it (a stop-fenced repair) when its agent is heard again (and the agent's write
 // lease has made it read-only meanwhile).
 async function fenceOld(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise<{ stopped: boolean; error?: string }> {
   const old = mustInstance(d, ctx.params.primaryId);

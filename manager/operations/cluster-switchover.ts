@@ -167,7 +167,7 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
 // read. Its transactions are then on the old primary only: re-pointed with GTID
 // auto-positioning it would carry them as its own (and a later switchover back onto it fails
 // catch-up with "transactions the source does not have"). Such an old primary is fenced
-// instead, with what it has in an event; the trigger rebuilds it from a copy.
+// instead, with what it has in an event; the reconciler rebuilds it from a copy.
 async function fenceDivergedOldPrimary(d: OperationDeps, ctx: Ctx): Promise<void> {
   const { from, to } = ctx.output<Chosen>('choose')!;
   const old = memberRow(d, from);

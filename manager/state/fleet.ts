@@ -407,7 +407,7 @@ export class FleetState {
     });
   }
 
-  // The failover trigger's memory of a member (health/last-seen.ts decides when it is due):
+  // The cluster reconciler's memory of a member (health/last-seen.ts decides when it is due):
   // group-committed, with no event, since it changes nothing anyone schedules on.
   rememberLastSeen(r: LastSeenRow): Promise<void> {
     return this.commit(() => this.store.lastSeen.put(r));
