@@ -2,7 +2,6 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../src/errors';
 import type { AgentPool } from '../agents/pool';
-import type { Engine } from '../operations/engine';
 import { createOperation, type NewInstance } from '../operations/create';
 import { FleetState } from '../state/fleet';
 import { createInstance, fleetEngine } from '../../test/harness/operation-types';

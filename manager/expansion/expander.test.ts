@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
 import { UsageMap } from '../state/usage';
 import { createInstance, fleetEngine } from '../../test/harness/operation-types';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { Expander } from './expander';

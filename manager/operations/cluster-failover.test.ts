@@ -1,7 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { DEFAULT_FAILOVER, type FailoverParams } from './cluster-failover';

@@ -1,9 +1,6 @@
 import { withRequestScope } from './request-scope';
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { createInstance, fleetEngine } from '../../test/harness/operation-types';

@@ -1,12 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
 import { UsageMap } from '../state/usage';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { Engine } from './engine';
 import { createInstance, fleetEngine } from '../../test/harness/operation-types';
 import type { ResizeRequest } from './resize';
 
