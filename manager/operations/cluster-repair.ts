@@ -34,6 +34,8 @@ export function clusterRepairOperation(d: OperationDeps): OperationType<RepairPa
   return {
     type: 'cluster-repair',
     admit: (r) => admitRepair(d, r),
+    // One agent call of a few seconds at most: a DBA's operation queues behind it, not refused.
+    brief: true,
     steps: [{ name: 'repair', timeoutMs: 30_000, run: (ctx) => repair(d, ctx) }],
   };
 }

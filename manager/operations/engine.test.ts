@@ -303,6 +303,24 @@ describe('Engine: subjects and locks', () => {
   });
 });
 
+describe('Engine: brief holders', () => {
+  it('an operation that would refuse queues behind a brief one (a repair) instead, and is still refused by any other', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { engine } = setup([
+      { type: 'repair', brief: true, steps: [{ name: 'call', run: () => gate }] },
+      { type: 't', steps: [{ name: 'work', run: async () => undefined }] },
+    ]);
+    const repair = await submit(engine, 'repair', [{ kind: 'cluster', name: 'orders' }]);
+    const queued = await engine.submit('t', { subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' });
+    expect(engine.get(queued.id)!.state).toBe('running');
+    await expect(engine.submit('t', { subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' })).rejects.toThrow(queued.id);
+    release();
+    expect((await engine.wait(repair, 5000))!.state).toBe('succeeded');
+    expect((await engine.wait(queued.id, 5000))!.state).toBe('succeeded');
+  });
+});
+
 describe('Engine: point of no return, retries, timeouts', () => {
   const pnrType = (failC: () => boolean, undos: string[]): TestType => ({
     type: 'failover',

@@ -100,7 +100,7 @@ export class Engine<C = OperationTypes> {
     const type = a.type ?? t.type;
     const keys = lockOrder(a.subjects);
     if (a.ifBusy === 'refuse') {
-      const holder = this.locks.blocker(keys, this.family(parentId));
+      const holder = this.locks.blockers(keys, this.family(parentId)).find((h) => !this.brief(h));
       if (holder) throw failedPrecondition(this.busyMessage(holder));
     }
     const params = a.params as Record<string, unknown>;
@@ -111,6 +111,11 @@ export class Engine<C = OperationTypes> {
     // Last: nothing after it can throw, so a savepoint rolled back never leaves a waiter.
     void this.locks.acquire(id, keys, this.family(parentId));
     return row;
+  }
+
+  private brief(opId: string): boolean {
+    const type = this.get(opId)?.type;
+    return !!(type && this.types.get(type)?.brief);
   }
 
   private claimKey(k: RequestKey, operationId: string, instanceId: string): void {

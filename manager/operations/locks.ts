@@ -29,15 +29,21 @@ export class LockTable {
 
   // The operation that holds, or waits earlier for, one of these subjects (undefined: free).
   blocker(keys: readonly string[], family: ReadonlySet<string>, opId = ''): string | undefined {
+    return this.blockers(keys, family, opId)[0];
+  }
+
+  // Every such operation, holders first.
+  blockers(keys: readonly string[], family: ReadonlySet<string>, opId = ''): string[] {
+    const out = new Set<string>();
     for (const k of keys) {
       const h = this.holders.get(k);
-      if (h && h !== opId && !family.has(h)) return h;
+      if (h && h !== opId && !family.has(h)) out.add(h);
     }
     for (const w of this.queue) {
       if (w.opId === opId) break;
-      if (!family.has(w.opId) && w.keys.some((k) => keys.includes(k))) return w.opId;
+      if (!family.has(w.opId) && w.keys.some((k) => keys.includes(k))) out.add(w.opId);
     }
-    return undefined;
+    return [...out];
   }
 
   // Queues the operation (once: asked again while it waits, the same promise).

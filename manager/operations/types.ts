@@ -95,6 +95,10 @@ export interface OperationType<P = Record<string, unknown>, R = P> {
   // Gives back what admit reserved: the last undo of a rollback (idempotent). Skipped, and named
   // in `left`, when an undo before it failed, unless independent.
   release?: { run(ctx: StepContext<P>): Promise<void> | void; independent?: boolean };
+  // Holds its subjects only for one short call (a reconciler's repair): an operation that would
+  // refuse when busy queues behind it instead, so a DBA's switchover is not refused because a
+  // replica's replication was being started at that moment.
+  brief?: boolean;
   // Attempts of a failing step after the point of no return, before the operation is stuck.
   rollForwardRetries?: number;
   // Called once after the rollback ended.
