@@ -128,8 +128,7 @@ export class ClusterReconciler {
   async acknowledged(cluster: string): Promise<string | undefined> {
     while (this.running) await new Promise((r) => setTimeout(r, 20));
     await this.tick();
-    const op = this.d.engine.holder([{ kind: 'cluster', name: cluster }]);
-    return op?.type === 'cluster-failover' ? op.id : undefined;
+    return this.d.engine.holders([{ kind: 'cluster', name: cluster }]).find((op) => op.type === 'cluster-failover')?.id;
   }
 
   async tick(now = Date.now()): Promise<void> {

@@ -133,6 +133,11 @@ export class Engine<C = OperationTypes> {
     return id ? this.get(id) : undefined;
   }
 
+  // Every operation that holds (or waits for) one of these subjects, holders first.
+  holders(subjects: Subject[]): OperationRow[] {
+    return this.locks.blockers(lockOrder(subjects), new Set()).flatMap((id) => this.get(id) ?? []);
+  }
+
   busy(instanceId: string): boolean {
     return !!this.locks.blocker([`instance:${instanceId}`], new Set());
   }
