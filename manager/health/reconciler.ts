@@ -354,7 +354,8 @@ export class ClusterReconciler {
     const agentFresh = now - heard <= this.cfg.agentSilentMs;
     const rep = primary && this.d.replication.get(primary.id);
     const report = rep && agentFresh && now - rep.receivedAtMs <= this.cfg.agentSilentMs ? { mysqldUp: rep.state.mysqldUp, readOnly: rep.state.readOnly, leaseFenced: rep.state.leaseFenced } : undefined;
-    const op = this.d.engine.holder([{ kind: 'cluster', name: c.name }]);
+    // A repair holds the cluster for one agent call: it explains nothing.
+    const op = this.d.engine.holders([{ kind: 'cluster', name: c.name }]).find((o) => o.type !== 'cluster-repair');
     const step = op?.steps[op.state === 'rolling_back' ? op.undoStep : op.nextStep];
     const v = explainNoWriter({
       cluster: c.name,
