@@ -5,7 +5,7 @@ import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
 import type { OperationDeps } from './deps';
 import { clusterSubjects, findCluster, markRunning, mustBeRunning, removeMembers, reserveMember, seedReplica } from './cluster-common';
 import { strategyNamed } from './placement';
-import type { Admission, AdmitContext, OperationType, StepContext } from './types';
+import type { Admission, AdmitContext, OperationType } from './types';
 
 export interface ReplicaParams {
   cluster: string;
@@ -47,7 +47,7 @@ export function clusterAddReplicaOperation(d: OperationDeps): OperationType<Repl
     release: { run: (ctx) => void fleet.releaseInstance(ctx.params.replicaId), independent: true },
     failed: (ctx, f) => fleet.event('cluster.add-replica-failed', ctx.params.cluster, `adding a replica failed${f.clean ? ' and was undone' : ` (left: ${f.left.join(', ')})`}: ${f.error}`),
     steps: [
-      { name: 'seed', timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, ctx.params.replicaId), undo: (ctx) => removeMembers(d, [ctx.params.replicaId]) },
+      { name: 'seed', timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx, ctx.params.cluster, ctx.params.replicaId), undo: (ctx) => removeMembers(d, [ctx.params.replicaId]) },
       {
         name: 'mark-running',
         run: async (ctx) => {

@@ -74,7 +74,7 @@ const phaseOf = (name: string, p: MovementProgress) => `${name}: ${p.phase}${p.l
 // from it by GTID with the cluster's replication account. A failed copy or replica set-up is
 // removed, so a retry starts from nothing: deleted when the primary has all it holds, else kept
 // in the trash and recorded (berthctl instance discarded).
-export async function seedReplica(d: OperationDeps, ctx: StepContext<unknown>, clusterName: string, replicaId: string): Promise<SeedOut> {
+export async function seedReplica(d: OperationDeps, ctx: Pick<StepContext, 'opId' | 'signal' | 'progress'>, clusterName: string, replicaId: string): Promise<SeedOut> {
   const c = mustCluster(d, clusterName);
   const primary = primaryOf(d, clusterName);
   const r = memberRow(d, replicaId);

@@ -118,7 +118,7 @@ async function accounts(d: OperationDeps, ctx: Ctx): Promise<void> {
 // operations"), and copies of an empty primary are quick.
 async function seedAll(d: OperationDeps, ctx: Ctx): Promise<Record<string, SeedOut>> {
   const out: Record<string, SeedOut> = {};
-  for (const id of ctx.params.replicaIds) out[id] = await seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, id);
+  for (const id of ctx.params.replicaIds) out[id] = await seedReplica(d, ctx, ctx.params.cluster, id);
   return out;
 }
 

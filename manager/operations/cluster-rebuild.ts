@@ -47,7 +47,7 @@ export function clusterRebuildOperation(d: OperationDeps): OperationType<Rebuild
       // Past this point its old data is in the trash: roll forward (retries, then stuck) until it
       // is rebuilt.
       { name: 'remove-old', pointOfNoReturn: true, retries: 3, backoffMs: 2000, run: (ctx) => removeOld(d, ctx) },
-      { name: 'seed', retries: 2, backoffMs: 5000, timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, ctx.params.instanceId) },
+      { name: 'seed', retries: 2, backoffMs: 5000, timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx, ctx.params.cluster, ctx.params.instanceId) },
       {
         name: 'unfence',
         run: async (ctx) => {
