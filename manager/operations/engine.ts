@@ -252,9 +252,11 @@ export class Engine<C = OperationTypes> {
         const out = await this.attempts(op, step, seq, committed ? this.rollForward(step, t) : step, false, started === seq);
         this.flushProgress(op.id);
         await this.durable(op, (ops) => {
-          const done = ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn, !last);
+          // The last step's end and the operation's success: one commit, one instant.
+          const at = new Date().toISOString();
+          const done = ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn, !last, at);
           if (!last) return done;
-          const fin = ops.finish(op.id, 'succeeded');
+          const fin = ops.finish(op.id, 'succeeded', '', at);
           this.fleet.event(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
           return (r) => (done(r), fin(r));
         });
