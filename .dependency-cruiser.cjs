@@ -11,7 +11,7 @@
 //   state                      FleetState, the one owner of fleet state: it owns the Snapshot
 //                              and schedules inside its transactions, hence above the scheduler
 //   capacity, movement, clusters   what operations are made of
-//   operations                 the engine, the operation types and their front doors
+//   operations                 the engine and the operation types (each owns its admission)
 //   health, expansion          reconcilers that watch the fleet and start operations
 //   api, http                  the gRPC and admin HTTP edges
 //   main.ts                    wiring

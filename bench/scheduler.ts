@@ -1,6 +1,6 @@
 // npm run bench:scheduler — how fast and how well the scheduler places instances.
 //
-// Throughput: choose + reserve through InstanceOps.reserve(), the code path of every create:
+// Throughput: choose + reserve through Engine.submit('create'), the code path of every create:
 // schedule() over the in-memory snapshot and the instance, operation and event rows written in
 // one better-sqlite3 transaction, committed to a SQLite file on disk (WAL) before the next
 // placement starts. Measured with synchronous=FULL (what the manager runs) and NORMAL, next to
@@ -16,7 +16,8 @@ import { randomBytes } from 'node:crypto';
 import { createLogger } from '../src/log';
 import { AgentPool } from '../manager/agents/pool';
 import { Engine } from '../manager/operations/engine';
-import { InstanceOps } from '../manager/operations/instances';
+import { createOperation } from '../manager/operations/create';
+import { FleetState } from '../manager/state/fleet';
 import { schedule } from '../manager/scheduler/schedule';
 import { Snapshot } from '../manager/scheduler/snapshot';
 import { findStrategy } from '../manager/scheduler/strategies/index';
@@ -75,10 +76,14 @@ function fleet(file: string, hosts: HostType[], config: SchedulerConfig, synchro
   const now = Date.now();
   store.tx(() => hosts.forEach((h, i) => store.nodes.register(nodeRow(i, h, now))));
   const snapshot = Snapshot.fromStore(store.nodes.all(), []);
-  const engine = new Engine(store, log);
-  // Never dialled: reserve() records the create operation but does not start it.
+  const fleetState = FleetState.of(store, snapshot);
+  const engine = new Engine(fleetState, log);
+  // Never dialled: the create's steps are replaced by one that waits forever, so each create is
+  // admitted, recorded and started (its first step's start written) but never built.
   const agents = new AgentPool(store.nodes);
-  const ops = new InstanceOps(store, snapshot, engine, agents, { defaultImage: 'bench', adminUser: 'admin', scheduler: config, agentCreateDeadlineMs: 1 });
+  const create = createOperation({ fleet: fleetState, agents, scheduler: config, defaultImage: 'bench', adminUser: 'admin', agentCreateDeadlineMs: 1 });
+  engine.register({ ...create, steps: [{ name: 'hold', run: () => new Promise<never>(() => undefined) }] });
+  const ops = { reserve: (r: { name: string; shape: { cpuMillis: number; memoryBytes: number; diskBytes: number } }) => engine.submit('create', r) };
   return { store, snapshot, ops };
 }
 

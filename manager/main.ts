@@ -25,18 +25,16 @@ import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './state/usage';
 import { ReplicationMap } from './state/replication';
 import { DEFAULT_DETECTION } from './health/detect';
-import { DEFAULT_TRIGGER, FailoverTrigger } from './health/trigger';
-import { clusterFailoverOperation, DEFAULT_FAILOVER } from './operations/cluster-failover';
+import { ClusterReconciler, DEFAULT_RECONCILER } from './health/reconciler';
+import { DEFAULT_FAILOVER, type OperationDeps } from './operations/deps';
+import { registerOperationTypes } from './operations/index';
 import { startAdminServer } from './http/listen';
 import { CapacityRecorder } from './capacity/history';
 import { FitPool } from './capacity/fit-pool';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
-import { MoveOps } from './operations/moves';
-import { ClusterOps } from './operations/clusters';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
-import { InstanceOps } from './operations/instances';
 import { BackupOps } from './operations/backups';
 import { DirRepository, loadRepositoryKey, parseRepository } from '../src/backup/repository';
 import { FleetState } from './state/fleet';
@@ -122,11 +120,11 @@ const program = new Command('berth-manager')
   .option('--failover-agent-silent <seconds>', "a primary's agent not heard from this long is silent (then the manager probes mysqld and asks the replicas)", secondsOpt, DEFAULT_DETECTION.agentSilentMs / 1000)
   .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
   .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
-  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_TRIGGER.periodMs / 1000)
+  .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_RECONCILER.periodMs / 1000)
   .option('--backup-repository <spec>', 'where backups are kept: dir:/path (a local disk or an NFS share every host mounts at the same path); without it backups are refused')
   .option('--backup-key-file <file>', 'AES-256-GCM key sealing each backup\'s data key; a new manager needs it to read old backups: keep a copy apart from the repository (default: <state-dir>/backup.key)')
   .option('--backup-rate <bytes/s>', 'default bandwidth of a backup (0: unlimited)', Number, 0)
-  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_TRIGGER.leaseMs / 1000)
+  .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_RECONCILER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
   .parse();
@@ -248,7 +246,7 @@ async function main(): Promise<void> {
   };
   const fleet = FleetState.load(store);
   const snapshot = fleet.snapshot;
-  const engine = new Engine(store, log);
+  const engine = new Engine(fleet, log);
   const revocations = new RevocationState(fleet);
   const agents = new AgentPool(store.nodes, tls, (cert) => revocations.list.whyPeer(cert));
   // A request to make a server writable is good on its agent for as long as a write lease
@@ -264,10 +262,10 @@ async function main(): Promise<void> {
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   if (!(o.alertCapacityDays >= 0)) throw new Error(`--alert-capacity-days must be 0 or more, got ${o.alertCapacityDays}`);
   const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag, capacityRunwayDays: o.alertCapacityDays };
-  const failover = new FailoverTrigger(
-    { fleet, engine, agents, replication, log },
+  const failover = new ClusterReconciler(
+    { fleet, engine, replication, log },
     {
-      ...DEFAULT_TRIGGER,
+      ...DEFAULT_RECONCILER,
       enabled: o.failover,
       agentSilentMs: o.failoverAgentSilent * 1000,
       mysqldDownMs: o.failoverMysqldDown * 1000,
@@ -283,21 +281,31 @@ async function main(): Promise<void> {
   const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
-  const ops = new InstanceOps(store, snapshot, engine, agents, {
-    defaultImage: o.image || o.mariadbImage,
-    adminUser: o.adminUser,
-    scheduler,
+  const backupConfig = o.backupRepository
+    ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
+    : undefined;
+  if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
+  const ops: OperationDeps = {
+    fleet,
+    agents,
     agentCreateDeadlineMs: 10 * 60_000,
     requireMysqlTls: !!o.mysqlRequireTls,
+    scheduler,
+    defaultImage: o.image || o.mariadbImage,
+    adminUser: o.adminUser,
     onSchedule: (seconds, ok) => metrics.schedulerSeconds.observe({ result: ok ? 'placed' : 'unschedulable' }, seconds),
-  });
+    usage,
+    drainConcurrency: Math.max(1, o.drainConcurrency),
+    failover: DEFAULT_FAILOVER,
+    backup: backupConfig,
+  };
+  registerOperationTypes(engine, ops);
 
   // Clients learn a moved instance's new address from the API and from the alert webhook.
   fleet.onEvent((e) => {
     if (webhook && e.kind === 'instance.moved') void webhook.send({ version: 1, source: 'berth-manager', event: e });
   });
-  const moves = new MoveOps({ fleet, engine, usage, scheduler, drainConcurrency: Math.max(1, o.drainConcurrency) });
-  const expander = new Expander({ fleet, engine, usage, ops: moves, log }, {
+  const expander = new Expander({ fleet, engine, usage, ops, log }, {
     ...DEFAULT_POLICY,
     mode: o.autoExpand,
     diskHighPct: o.expandDiskPct,
@@ -324,24 +332,18 @@ async function main(): Promise<void> {
   // Two listeners: agents never share a port with portal callers, and each side has its own
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
-  const backupConfig = o.backupRepository
-    ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
-    : undefined;
-  if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
-  const backups = new BackupOps({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler, requireMysqlTls: !!o.mysqlRequireTls }, engine, backupConfig);
-  const clusters = new ClusterOps({ fleet, engine, scheduler, defaultImage: o.image || o.mariadbImage, adminUser: o.adminUser });
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, moves, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, clusters, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser });
+  const backups = new BackupOps(ops, engine);
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
-  engine.register(clusterFailoverOperation({ fleet, agents, agentCreateDeadlineMs: 10 * 60_000, scheduler }, DEFAULT_FAILOVER));
   const resumed = engine.resumeAll();
   failover.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, moves, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory }, o.adminListen);
 
   stopOnSignals(
     log,

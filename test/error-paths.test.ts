@@ -65,7 +65,6 @@ describe('error paths of create and delete', () => {
     const op = await expectOp(cluster, res.operation!.id, 'failed');
     expect(op.error).toMatch(error);
     expect(op.steps.map((s) => [s.name, s.state])).toEqual([
-      ['reserve', 'undone'],
       ['create-container', 'failed'],
       ['verify-running', 'pending'],
     ]);
@@ -89,9 +88,9 @@ describe('error paths of create and delete', () => {
     // Neither the create nor its undo reached the agent: what it made is unknown, so the
     // reservation (CPU, memory, disk, port) stays and the instance says so.
     expect(op.error).toMatch(/^create-container: .*; undo create-container: /);
-    // The step whose undo failed says so (engine v2's undo_failed); the reservation step was
-    // not undone, since what the agent made is unknown.
-    expect(op.steps.map((s) => s.state)).toEqual(['done', 'undo_failed', 'pending']);
+    // The step whose undo failed says so (engine v2's undo_failed); the reservation (made at
+    // admission) was not given back, since what the agent made is unknown.
+    expect(op.steps.map((s) => s.state)).toEqual(['undo_failed', 'pending']);
     const inst = await cluster.portal.getInstance({ instance: id });
     expect(inst.state).toBe('failed');
     expect(inst.message).toMatch(/^create failed and was not fully undone: /);
@@ -185,7 +184,6 @@ describe('error paths of create and delete', () => {
     const op = await expectOp(cluster, res.operation!.id, 'failed');
     expect(op.error).toMatch(/injected failure after-files/);
     expect(op.steps.map((s) => [s.name, s.state])).toEqual([
-      ['reserve', 'undone'],
       ['create-container', 'failed'],
       ['verify-running', 'pending'],
     ]);

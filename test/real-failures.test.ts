@@ -55,7 +55,7 @@ describe('failures on a real agent', () => {
     const res = await cluster.portal.createInstance({ name: 'noinit', resources: shape, image: images[0]! });
     const op = await expectOp(cluster, res.operation!.id, 'failed');
     expect(op.error).toMatch(/^create-container: .*initializing the data directory failed \(exit 7\): .*berth-test: the initializer fails on purpose/);
-    expect(op.steps.map((s) => s.state)).toEqual(['undone', 'failed', 'pending']);
+    expect(op.steps.map((s) => s.state)).toEqual(['failed', 'pending']);
     expect(await leftovers()).toEqual(EMPTY);
   });
 
@@ -64,7 +64,7 @@ describe('failures on a real agent', () => {
     const res = await cluster.portal.createInstance({ name: 'nostart', resources: shape, image: images[1]! });
     const op = await expectOp(cluster, res.operation!.id, 'failed');
     expect(op.error).toMatch(/^create-container: .*mysqld did not come up: mysqld exited \(code 3\)/);
-    expect(op.steps.map((s) => s.state)).toEqual(['undone', 'failed', 'pending']);
+    expect(op.steps.map((s) => s.state)).toEqual(['failed', 'pending']);
     expect(await leftovers()).toEqual(EMPTY);
   });
 
@@ -95,7 +95,7 @@ describe('failures on a real agent', () => {
   it('the agent killed during a create: the instance is failed and keeps its reservation; once the agent is back a delete removes everything', async () => {
     expect(await leftovers()).toEqual(EMPTY);
     const res = await cluster.portal.createInstance({ name: 'orphan', resources: shape });
-    await waitUntil('create-container to start', async () => (await cluster.portal.getOperation({ id: res.operation!.id })).steps[1]!.state === 'running', 30_000, 20);
+    await waitUntil('create-container to start', async () => (await cluster.portal.getOperation({ id: res.operation!.id })).steps[0]!.state === 'running', 30_000, 20);
     await cluster.killAgent(node(), 'SIGKILL');
     const op = await expectOp(cluster, res.operation!.id, 'failed');
     // The create was cut off (UNAVAILABLE or CANCELLED, depending on where the call was); its undo found no agent.

@@ -100,7 +100,7 @@ export class AgentPool {
     const Agent = agentProto().berth.v1.Agent;
     const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }, true, this.refuse) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
     const client = this.ordered(node, asyncClient(raw));
-    this.clients.set(node, { address: row.agentAddress, client, raw: raw as unknown as AgentClient, channel: raw.getChannel() });
+    this.clients.set(node, { address: row.agentAddress, client, raw, channel: raw.getChannel() });
     return client;
   }
 

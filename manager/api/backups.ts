@@ -73,14 +73,14 @@ export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc
     return b;
   };
   return {
-    CreateBackup: unary(log, 'CreateBackup', (req) => {
+    CreateBackup: unary(log, 'CreateBackup', async (req) => {
       if (!req.instance) throw invalidArgument('instance (an id or a name) is required');
       if (req.rateBytesPerSecond > MAX_RATE) throw invalidArgument(`rate_bytes_per_second must be at most ${MAX_RATE}`);
       // An instance, or a cluster by its name (the operation then reads one of its replicas).
       const ref = req.instance.slice(0, 200);
       const i = store.instances.find(ref) ?? (store.clusters.get(ref) ? store.instances.inCluster(ref).find((m) => m.clusterRole === 'primary') : undefined);
       if (!i) throw notFound(`no instance or cluster ${req.instance.slice(0, 64)}`);
-      const r = d.backups.create(i, { rateBytesPerSecond: Number(req.rateBytesPerSecond), allowPrimary: req.allowPrimary });
+      const r = await d.backups.create(i, { rateBytesPerSecond: Number(req.rateBytesPerSecond), allowPrimary: req.allowPrimary });
       return { backup: toBackup(r.backup), operation: toOperation(r.operation) };
     }),
     ListBackups: unary(log, 'ListBackups', (req) => {

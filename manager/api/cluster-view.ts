@@ -20,7 +20,7 @@ export interface ViewDeps {
   snapshot: Pick<Snapshot, 'get'>;
   scheduler: SchedulerConfig;
   agents: { for(node: string): AsyncClient<AgentClient> };
-  // Why no member takes writes, when that is so (the failover trigger's finding).
+  // Why no member takes writes, when that is so (the cluster reconciler's finding).
   problem?: (cluster: string) => { sinceMs: number; reason: string; action: string } | undefined;
 }
 

@@ -3,7 +3,7 @@ import { invalidArgument, notFound } from '../../src/errors';
 import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
 import { unary } from '../../src/rpc';
 import { checkName, checkSemiSyncTimeout, checkShape, checkStrategyName } from '../../src/validate';
-import type { ClusterOps } from '../operations/clusters';
+import type { Engine } from '../operations/engine';
 import { DEFAULT_SEMI_SYNC_TIMEOUT_MS, MAX_CLUSTER_NAME, MAX_REPLICAS, REPLICATION_MODES, type ReplicationMode } from '../clusters/types';
 import { clusterView, endpointsOf, toHistoryEntry, type ViewDeps } from './cluster-view';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
@@ -12,7 +12,7 @@ import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
 
 export interface ClusterApiDeps extends ViewDeps {
-  clusters: ClusterOps;
+  engine: Engine;
   images: FlavorImages;
   log: Logger;
 }
@@ -39,7 +39,7 @@ export function checkReplication(req: { replicas: number; replication: string; s
   return { replicas: req.replicas, replication, semiSyncTimeoutMs };
 }
 
-// Thin, as the rest of the portal: validate, then ClusterOps or the store.
+// Thin, as the rest of the portal: validate, then submit the operation or read the store.
 export function clusterHandlers(d: ClusterApiDeps): ClusterHandlers {
   const { log } = d;
   const find = (name: string) => {
@@ -57,24 +57,24 @@ export function clusterHandlers(d: ClusterApiDeps): ClusterHandlers {
       const constraints = parseConstraints(req.constraints);
       const spreadOver = parseSpreadOver(req.spreadOver);
       const strategy = checkStrategyName(req.strategy);
-      const { cluster, members, operation } = d.clusters.create({ name, shape, ...repl, image, constraints, spreadOver, strategy });
-      const p = members[0]!;
+      const operation = await d.engine.submit('cluster-create', { name, shape, ...repl, image, constraints, spreadOver, strategy });
+      const p = d.store.instances.get(operation.params.primaryId)!;
       const host = servingNode(d.snapshot, p.node, d.scheduler, Date.now()).host;
-      return { cluster: await clusterView(d, cluster, false), operation: toOperation(operation), credentials: { instanceId: p.id, host, port: p.port, user: p.adminUser, password: p.adminPassword } };
+      return { cluster: await clusterView(d, find(name), false), operation: toOperation(operation), credentials: { instanceId: p.id, host, port: p.port, user: p.adminUser, password: p.adminPassword } };
     }),
     GetCluster: unary(log, 'GetCluster', (req) => clusterView(d, find(req.name), true)),
     ListClusters: unary(log, 'ListClusters', async (req) => {
       const { items, next } = pageOf(d.store.clusters.all(), (c) => c.name, req);
       return { clusters: await Promise.all(items.map((c) => clusterView(d, c, false))), nextPageToken: next };
     }),
-    DeleteCluster: unary(log, 'DeleteCluster', (req) => toOperation(d.clusters.delete(find(req.name).name))),
+    DeleteCluster: unary(log, 'DeleteCluster', (req) => d.engine.submit('cluster-delete', { cluster: find(req.name).name }).then(toOperation)),
     AddReplica: unary(log, 'AddReplica', (req) => {
       const c = find(req.cluster);
       if (req.node) checkName('node name', req.node);
-      return toOperation(d.clusters.addReplica(c.name, req.node || undefined));
+      return d.engine.submit('cluster-add-replica', { cluster: c.name, node: req.node || undefined }).then(toOperation);
     }),
-    RemoveReplica: unary(log, 'RemoveReplica', (req) => toOperation(d.clusters.removeReplica(find(req.cluster).name, req.instance))),
-    Switchover: unary(log, 'Switchover', (req) => toOperation(d.clusters.switchover(find(req.cluster).name, req.to || undefined))),
+    RemoveReplica: unary(log, 'RemoveReplica', (req) => d.engine.submit('cluster-remove-replica', { cluster: find(req.cluster).name, instance: req.instance }).then(toOperation)),
+    Switchover: unary(log, 'Switchover', (req) => d.engine.submit('cluster-switchover', { cluster: find(req.cluster).name, to: req.to || undefined }).then(toOperation)),
     GetClusterEndpoints: unary(log, 'GetClusterEndpoints', (req) => endpointsOf(d, find(req.name).name)),
     ListClusterHistory: unary(log, 'ListClusterHistory', (req) => {
       const c = find(req.cluster);

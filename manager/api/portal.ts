@@ -14,7 +14,9 @@ import type { RevocationState } from '../state/revocations';
 import { planOfMemberResize } from '../clusters/guard';
 import { checkAntiAffinityGroup, checkImage, checkName, checkShape, checkStrategyName } from '../../src/validate';
 import { parseConstraints, parseSpreadOver } from '../scheduler/constraints';
-import type { InstanceOps, PlacementOptions } from '../operations/instances';
+import type { OperationDeps } from '../operations/deps';
+import { planCreate, type PlacementOptions } from '../operations/placement';
+import { removeNode } from '../operations/nodes';
 import { dataKept } from '../operations/create';
 import type { Engine } from '../operations/engine';
 import type { Snapshot } from '../scheduler/snapshot';
@@ -24,14 +26,12 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
-import type { MoveOps } from '../operations/moves';
 import { planResize, resizeRequest } from './resize';
 import { requestedImage, type FlavorImages } from './flavor';
 import { pageOf } from './paging';
 import { failoverHandlers } from './failover-rpcs';
 import { clusterHandlers } from './clusters';
 import { watchHandlers } from './watch';
-import type { ClusterOps } from '../operations/clusters';
 import type { ViewDeps } from './cluster-view';
 import { backupHandlers } from './backups';
 import type { BackupOps } from '../operations/backups';
@@ -41,24 +41,23 @@ const MAX_WAIT_MS = 15 * 60_000;
 export interface PortalDeps {
   store: Store;
   snapshot: Snapshot;
-  ops: InstanceOps;
+  // What the operation types are built from: the dry runs (PlanInstance) read the same.
+  ops: OperationDeps;
   engine: Engine;
   fleet: FleetState;
   scheduler: SchedulerConfig;
   log: Logger;
-  moves: MoveOps;
   images: FlavorImages;
   // Who may call what (manager/auth): every RPC passes the guard first.
   auth: PortalAuth;
   // The fleet CA (PEM) that signed the nodes' MySQL certificates, handed to clients with the
   // credentials of an instance that serves TLS.
   mysqlCaPem?: string;
-  // Replicated clusters (manager/clusters); the agents answer GetCluster's live status.
-  clusters: ClusterOps;
+  // The agents answer GetCluster's live status.
   agents: ViewDeps['agents'];
   // Certificate revocation (RevokeCertificate); the guard checks callers against it (auth.revoked).
   revocations: RevocationState;
-  // The failover trigger's side: why a cluster has no writable primary, and acknowledging a
+  // The cluster reconciler's side: why a cluster has no writable primary, and acknowledging a
   // blocked failover runs it at once.
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
   // Backups and restores (refused with FAILED_PRECONDITION when no repository is configured).
@@ -159,18 +158,15 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       const replay = () => {
         const i = store.instances.find(name);
         if (!i || !sameCreate(i, { ...shape, image: image ?? '', node: opts.node, group: opts.antiAffinityGroup ?? '' })) return undefined;
-        if (dataKept(i)) {
-          const r = d.ops.retryOnKeptData(i, key);
-          return out(r.instance, r.operation, 'by-name');
-        }
+        if (dataKept(i)) return d.engine.submit('create', { retryInstanceId: i.id }, { request: key }).then((op) => out(store.instances.get(i.id)!, op, 'by-name'));
         const op = store.operations.page({ type: 'create', instance: i.id, limit: 1, offset: 0 }).items[0];
         return op && out(i, op, 'by-name');
       };
       const again = prior() ?? replay();
       if (again) return again;
       try {
-        const { instance, operation } = await d.ops.create({ name, shape, image, ...opts, request: key });
-        return out(instance, operation, 'new');
+        const operation = await d.engine.submit('create', { name, shape, image, ...opts }, { request: key });
+        return out(store.instances.get(operation.params.instanceId)!, operation, 'new');
       } catch (err) {
         // Another call with this name or this key committed first (a client's retry racing its
         // first attempt): answer as that one.
@@ -191,13 +187,13 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     DeleteInstance: unary(log, 'DeleteInstance', (req, call) => {
       if (req.force) mustBeAdmin(call, 'a forced delete');
       // request_id: withRequestIds below.
-      return toOperation(d.ops.delete(findInstance(req.instance).id, req.force));
+      return d.engine.submit('delete', { instance: findInstance(req.instance).id, force: req.force }).then(toOperation);
     }),
     GetCredentials: unary(log, 'GetCredentials', (req, call) => credentialsRead(call, findInstance(req.instance), 'GetCredentials')),
     PlanInstance: unary(log, 'PlanInstance', (req) => {
-      if (req.resizeInstance) return planOfMemberResize(planResize(d.moves, req), findInstance(req.resizeInstance), req.resizeMode);
+      if (req.resizeInstance) return planOfMemberResize(planResize(d.ops, req), findInstance(req.resizeInstance), req.resizeMode);
       const shape = checkShape(req.resources);
-      const { result, verdicts, strategy } = d.ops.plan(shape, placementOpts(req));
+      const { result, verdicts, strategy } = planCreate(d.ops, shape, placementOpts(req));
       const chosen = result.ok ? result.placement.node : '';
       return {
         verdicts: verdicts.map((v) => ({
@@ -233,14 +229,14 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
       call.once('cancelled', () => gone.abort());
       return toOperation((await d.engine.wait(req.id, timeout, gone.signal))!);
     }, MAX_WAIT_MS + 30_000),
-    ResizeInstance: unary(log, 'ResizeInstance', (req) => toOperation(d.moves.resize(resizeRequest(req)))),
+    ResizeInstance: unary(log, 'ResizeInstance', (req) => d.engine.submit('resize', resizeRequest(req)).then(toOperation)),
     DrainNode: unary(log, 'DrainNode', (req) => {
       findNode(req.name);
-      return toOperation(d.moves.drain(req.name));
+      return d.engine.submit('drain', { node: req.name }).then(toOperation);
     }),
     RemoveNode: unary(log, 'RemoveNode', (req) => {
       findNode(req.name);
-      return { name: req.name, forgottenInstances: d.ops.removeNode(req.name, req.force) };
+      return { name: req.name, forgottenInstances: removeNode(d.ops, (id) => d.engine.busy(id), req.name, req.force) };
     }),
     RetryOperation: unary(log, 'RetryOperation', (req) => {
       if (!store.operations.get(req.id)) throw notFound(`no operation ${req.id}`);
@@ -274,7 +270,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
     return nodeOut(name);
   }
 
-  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, clusters: d.clusters, images: d.images, log, problem: d.failover?.problem });
+  const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, engine: d.engine, images: d.images, log, problem: d.failover?.problem });
   const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);

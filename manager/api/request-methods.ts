@@ -12,7 +12,7 @@ export interface ReplayDeps extends ViewDeps {
 }
 
 // Every mutating portal RPC but CreateInstance (which also answers a retry by name and shape, and
-// keeps its id with the reservation, operations/instances.ts) and what a retry with its request
+// passes its id to Engine.submit, recorded with the reservation) and what a retry with its request
 // id answers.
 export function portalRequestMethods(d: ReplayDeps): Record<string, IdempotentMethod> {
   const opOf = (row: RequestRow) => {

@@ -4,7 +4,8 @@ import { TokensTable } from '../auth/tokens';
 import { createLogger } from '../../src/log';
 import { unary } from '../../src/rpc';
 import { portalGuard } from '../auth/principal';
-import { Engine } from '../operations/engine';
+import type { Engine } from '../operations/engine';
+import { testEngine, withAdmit, type TestTypes } from '../../test/harness/operation-types';
 import { Store } from '../store/index';
 import { withRequestIds, type IdempotentMethod } from './requests';
 
@@ -12,8 +13,7 @@ const log = createLogger('test', 'silent');
 
 function setup() {
   const store = Store.open(':memory:');
-  const engine = new Engine(store, log);
-  engine.register({ type: 'noop', steps: [{ name: 'only', run: async () => undefined }] });
+  const engine = testEngine(store, log, [{ type: 'noop', steps: [{ name: 'only', run: async () => undefined }] }]);
   const calls: string[] = [];
   return { store, engine, calls };
 }
@@ -21,13 +21,12 @@ function setup() {
 type Res = { id: string; instanceId: string; replayed?: boolean };
 
 // A portal-shaped service: one handler that records an operation, one that changes a counter.
-function service(store: Store, engine: Engine, calls: string[]) {
+function service(store: Store, engine: Engine<TestTypes>, calls: string[]) {
   let counter = 0;
   const handlers = {
-    Start: unary<{ instance: string; requestId: string }, Res>(log, 'Start', (req) => {
+    Start: unary<{ instance: string; requestId: string }, Res>(log, 'Start', async (req) => {
       calls.push(`start ${req.instance}`);
-      const id = store.tx(() => engine.record({ type: 'noop', params: {}, subjects: [{ kind: 'instance', name: req.instance }], ifBusy: 'wait' }));
-      engine.start(id);
+      const { id } = await engine.submit('noop', { subjects: [{ kind: 'instance', name: req.instance }] });
       return { id, instanceId: req.instance };
     }),
     Bump: unary<{ by: number; requestId: string }, { value: number }>(log, 'Bump', (req) => {
@@ -110,8 +109,8 @@ describe('request ids on every mutating RPC (withRequestIds)', () => {
 
   it('an operation recorded later by the work the call started is not the call\'s', async () => {
     const { store, engine, calls } = setup();
-    engine.register({ type: 'spawn', steps: [{ name: 'later', run: async () => void engine.submit({ type: 'noop', params: {}, subjects: [{ kind: 'node', name: 'n' }], ifBusy: 'wait' }) }] });
-    const h = withRequestIds({ Go: unary(log, 'Go', () => ({ id: engine.submit({ type: 'spawn', params: {}, subjects: [{ kind: 'node', name: 'm' }], ifBusy: 'wait' }).id })) }, { Go: { replay: (r) => ({ id: r.operationId }), remember: () => ({}) } }, store);
+    engine.register(withAdmit({ type: 'spawn', steps: [{ name: 'later', run: async () => void (await engine.submit('noop', { subjects: [{ kind: 'node', name: 'n' }] })) }] }));
+    const h = withRequestIds({ Go: unary(log, 'Go', async () => ({ id: (await engine.submit('spawn', { subjects: [{ kind: 'node', name: 'm' }] })).id })) }, { Go: { replay: (r) => ({ id: r.operationId }), remember: () => ({}) } }, store);
     const first = await invoke<{ id: string }>(store, h.Go, { requestId: 'g' });
     await engine.wait(first.id, 5000);
     await vi.waitFor(() => expect(store.operations.page({ limit: 10, offset: 0 }).items).toHaveLength(2));

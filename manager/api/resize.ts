@@ -3,7 +3,8 @@ import type { PlanInstanceResponse } from '../../src/gen/berth/v1/PlanInstanceRe
 import type { ResizeInstanceRequest__Output } from '../../src/gen/berth/v1/ResizeInstanceRequest';
 import { checkName, checkResizeMode, checkShapeChange, checkStrategyName } from '../../src/validate';
 import { parseConstraints } from '../scheduler/constraints';
-import type { MoveOps, ResizeRequest } from '../operations/moves';
+import type { OperationDeps } from '../operations/deps';
+import { planResize as decide, type ResizeRequest } from '../operations/resize';
 
 // The API edge of resizes: every field checked through src/validate before anything is decided.
 export function resizeRequest(r: { instance: string; resources: ResizeInstanceRequest__Output['resources']; mode: string; node?: string; constraints?: string[]; strategy?: string }): ResizeRequest {
@@ -19,8 +20,8 @@ export function resizeRequest(r: { instance: string; resources: ResizeInstanceRe
   };
 }
 
-export function planResize(x: MoveOps, req: PlanInstanceRequest__Output): PlanInstanceResponse {
-  const { decision, next } = x.plan(resizeRequest({ instance: req.resizeInstance, resources: req.resources, mode: req.resizeMode, node: req.node, constraints: req.constraints, strategy: req.strategy }));
+export function planResize(ops: OperationDeps, req: PlanInstanceRequest__Output): PlanInstanceResponse {
+  const { decision, next } = decide(ops, resizeRequest({ instance: req.resizeInstance, resources: req.resources, mode: req.resizeMode, node: req.node, constraints: req.constraints, strategy: req.strategy }));
   const chosen = decision.kind === 'migrate' ? decision.placement.node : '';
   const verdicts = 'verdicts' in decision ? decision.verdicts : [];
   return {

@@ -2,8 +2,9 @@ import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import { BerthError } from '../../src/errors';
 import type { AgentPool } from '../agents/pool';
-import type { Engine } from '../operations/engine';
-import { InstanceOps } from '../operations/instances';
+import { createOperation, type NewInstance } from '../operations/create';
+import { FleetState } from '../state/fleet';
+import { createInstance, fleetEngine } from '../../test/harness/operation-types';
 import { Snapshot } from '../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from '../scheduler/types';
 import { Store } from '../store/index';
@@ -40,8 +41,11 @@ function fleet(specs: NodeSpec[], cfg: SchedulerConfig = DEFAULT_SCHEDULER_CONFI
     if (s.cordoned) store.nodes.setCordoned(s.name, true);
   }
   const snapshot = Snapshot.fromStore(store.nodes.all(), []);
-  const engine = { register: () => undefined, stepNames: () => ['reserve', 'create-container', 'verify-running'], start: () => undefined } as unknown as Engine;
-  const ops = new InstanceOps(store, snapshot, engine, {} as AgentPool, { defaultImage: 'x', adminUser: 'admin', scheduler: cfg, agentCreateDeadlineMs: 1 });
+  const fleetState = FleetState.of(store, snapshot);
+  const { engine } = fleetEngine(fleetState, {}, { scheduler: cfg });
+  // Placed and reserved as a create is; never built (its first step waits forever).
+  engine.register({ ...createOperation({ fleet: fleetState, agents: {} as AgentPool, scheduler: cfg, defaultImage: 'x', adminUser: 'admin', agentCreateDeadlineMs: 1 }), steps: [{ name: 'hold', run: () => new Promise<never>(() => undefined) }] });
+  const ops = { create: (r: NewInstance) => createInstance(engine, fleetState, r) };
   let n = 0;
   const placeUntilRefused = async (shape: FitShape) => {
     const perNode: Record<string, number> = {};

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import { MoveOps } from '../operations/moves';
+import { fleetEngine } from '../../test/harness/operation-types';
 import { UsageMap } from '../state/usage';
-import { Engine } from '../operations/engine';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import type { ResizeRequest } from '../operations/resize';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { planResize } from '../api/resize';
@@ -35,8 +33,8 @@ describe('memberMoveRefusal', () => {
   });
 });
 
-describe('MoveOps and cluster members', () => {
-  it('refuses a resize by migration of a member with FAILED_PRECONDITION and records nothing', () => {
+describe('resizes of cluster members', () => {
+  it('refuses a resize by migration of a member with FAILED_PRECONDITION and records nothing', async () => {
     const G = 1024 ** 3;
     const fleet = FleetState.load(Store.open(':memory:'));
     for (const n of ['a', 'b']) {
@@ -44,23 +42,23 @@ describe('MoveOps and cluster members', () => {
     }
     fleet.createCluster({ name: 'orders', state: 'running', replication: 'async', semiSyncTimeoutMs: 0, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
     fleet.reserveInstance({ id: 'i-p', name: 'orders-1', serverId: 1, node: 'a', diskPath: '/d', port: 3300, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: 'primary' } as never);
-    const engine = new Engine(fleet.store, createLogger('test', 'silent'));
-    const x = new MoveOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
+    const { engine, deps } = fleetEngine(fleet, {}, { usage: new UsageMap() });
+    const x = { resize: (r: ResizeRequest) => engine.submit('resize', r) };
     const before = fleet.store.operations.active().length;
-    expect(() => x.resize({ instance: 'orders-1', change: { cpuMillis: 600 }, mode: 'migrate', constraints: [] })).toThrow(/primary of cluster orders.*switchover orders/);
+    await expect(x.resize({ instance: 'orders-1', change: { cpuMillis: 600 }, mode: 'migrate', constraints: [] })).rejects.toThrow(/primary of cluster orders.*switchover orders/);
     // auto that would migrate (the node cannot take 3.9 CPUs more, the other can).
     fleet.reserveInstance({ id: 'i-o', name: 'other', serverId: 2, node: 'a', diskPath: '/d', port: 3301, cpuMillis: 3000, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x' } as never);
-    expect(() => x.resize({ instance: 'orders-1', change: { cpuMillis: 1500 }, mode: 'auto', constraints: [] })).toThrow(/primary of cluster orders/);
+    await expect(x.resize({ instance: 'orders-1', change: { cpuMillis: 1500 }, mode: 'auto', constraints: [] })).rejects.toThrow(/primary of cluster orders/);
     expect(fleet.store.operations.active().length).toBe(before);
     expect(fleet.store.instances.all().map((i) => i.name).sort()).toEqual(['orders-1', 'other']);
 
     // PlanInstance (the portal's composition) says what ResizeInstance does, in its words.
     const primary = fleet.store.instances.get('i-p')!;
-    const plan = (mode: string, cpuMillis: number) => planOfMemberResize(planResize(x, { resizeInstance: 'orders-1', resizeMode: mode, resources: { cpuMillis, memoryBytes: 0, diskBytes: 0 }, constraints: [] } as never), primary, mode);
+    const plan = (mode: string, cpuMillis: number) => planOfMemberResize(planResize(deps, { resizeInstance: 'orders-1', resizeMode: mode, resources: { cpuMillis, memoryBytes: 0, diskBytes: 0 }, constraints: [] } as never), primary, mode);
     for (const [mode, cpu] of [['migrate', 600], ['auto', 1500]] as const) {
       let thrown = '';
       try {
-        x.resize({ instance: 'orders-1', change: { cpuMillis: cpu }, mode, constraints: [] });
+        await x.resize({ instance: 'orders-1', change: { cpuMillis: cpu }, mode, constraints: [] });
       } catch (err) {
         thrown = (err as Error).message;
       }

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
 import { UsageMap } from '../state/usage';
-import { Engine } from '../operations/engine';
-import { InstanceOps } from '../operations/instances';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
+import { createInstance, fleetEngine } from '../../test/harness/operation-types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { Expander } from './expander';
-import { MoveOps } from '../operations/moves';
 import { DEFAULT_POLICY, type AutoExpandMode } from './policy';
 
 const M = 1024 ** 2;
@@ -23,15 +19,13 @@ const agent = {
 async function setup(mode: AutoExpandMode) {
   const fleet = FleetState.load(Store.open(':memory:'));
   fleet.registerNode({ name: 'a', agentAddress: 'a:1', host: '127.0.0.9', labels: {}, cpuMillis: 4000, memoryBytes: 8 * G, portMin: 3301, portMax: 3310, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 10 * G, freeBytes: 9 * G }] }, []);
-  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
-  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, { for: () => agent } as unknown as AgentPool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
-  const { instance, operation } = await ops.create({ name: 'db', shape: { cpuMillis: 500, memoryBytes: G, diskBytes: G }, node: 'a' });
-  await engine.wait(operation.id, 5000);
   const usage = new UsageMap();
-  const x = new MoveOps({ fleet, engine, usage, scheduler: DEFAULT_SCHEDULER_CONFIG });
+  const { engine, deps } = fleetEngine(fleet, { for: () => agent }, { usage });
+  const { instance, operation } = await createInstance(engine, fleet, { name: 'db', shape: { cpuMillis: 500, memoryBytes: G, diskBytes: G }, node: 'a' });
+  await engine.wait(operation.id, 5000);
   const events: string[] = [];
   fleet.onEvent((e) => e.kind.startsWith('expansion.') && events.push(`${e.kind} ${e.message}`));
-  const expander = new Expander({ fleet, engine, usage, ops: x, log: createLogger('test', 'silent') }, { ...DEFAULT_POLICY, mode });
+  const expander = new Expander({ fleet, engine, usage, ops: deps, log: createLogger('test', 'silent') }, { ...DEFAULT_POLICY, mode });
   const report = (usedDiskBytes: number) => usage.report('a', [{ id: instance.id, usedDiskBytes, usedMemoryBytes: 100 * M, usageMeasuredAtMs: Date.now() }]);
   return { fleet, engine, instance, expander, events, report };
 }
@@ -40,16 +34,16 @@ describe('Expander', () => {
   it('on: data over 80% of the reservation grows it in place, once (cooldown), with an event and a listed decision', async () => {
     const { fleet, engine, instance, expander, events, report } = await setup('on');
     report(500 * M);
-    expect(expander.tick()).toEqual([]);
+    expect(await expander.tick()).toEqual([]);
     report(900 * M);
-    const [d] = expander.tick();
+    const [d] = await expander.tick();
     expect(d).toMatchObject({ instanceId: instance.id, trigger: 'disk', outcome: 'acted', change: { diskBytes: 1536 * M } });
     expect((await engine.wait(d!.operationId, 5000))!.state).toBe('succeeded');
     expect(fleet.store.instances.get(instance.id)!.diskBytes).toBe(1536 * M);
     expect(events).toEqual([expect.stringMatching(/^expansion.acted data .*\(over 80%\).*resize operation started/)]);
     // Still over 80% of the old size a moment later (usage not re-measured): cooldown.
     report(1300 * M);
-    const [again] = expander.tick();
+    const [again] = await expander.tick();
     expect(again).toMatchObject({ outcome: 'skipped' });
     expect(again!.detail).toMatch(/cooldown/);
     expect(expander.list()[0]).toEqual(again);
@@ -68,18 +62,18 @@ describe('Expander', () => {
       fleet.snapshot.touch('a', Date.now(), [{ path: '/d', totalBytes: 10 * G, freeBytes }]);
     };
     beat(9 * G);
-    expect(expander.tick()).toEqual([]);
+    expect(await expander.tick()).toEqual([]);
     expect(reads).toEqual([]);
     // Under the pressure threshold (10% free): its instances are looked at and moved off.
     beat(512 * M);
-    const [d] = expander.tick();
+    const [d] = await expander.tick();
     expect(d).toMatchObject({ instanceId: instance.id, trigger: 'disk-pressure', outcome: 'planned' });
   });
 
   it('plan: decides and lists, changes nothing', async () => {
     const { fleet, instance, expander, report } = await setup('plan');
     report(900 * M);
-    const [d] = expander.tick();
+    const [d] = await expander.tick();
     expect(d).toMatchObject({ outcome: 'planned', operationId: '' });
     expect(d!.detail).toMatch(/^in-place/);
     expect(fleet.store.instances.get(instance.id)!.diskBytes).toBe(G);

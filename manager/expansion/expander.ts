@@ -4,7 +4,8 @@ import { memberMoveRefusal } from '../clusters/guard';
 import type { UsageMap } from '../state/usage';
 import type { Engine } from '../operations/engine';
 import type { FleetState } from '../state/fleet';
-import type { MoveOps } from '../operations/moves';
+import type { OperationDeps } from '../operations/deps';
+import { planResize } from '../operations/resize';
 import { applyLimits, diskPressure, growthRate, propose, updateHighSince, type DiskView, type InstanceView, type PolicyConfig, type Proposal } from './policy';
 import { isReservation } from '../operations/reservation';
 import { disksBelow, rowsOf } from '../state/watched';
@@ -28,7 +29,7 @@ const KEEP = 500;
 const GROWTH_WINDOW_MS = 10 * 60_000;
 
 // Automatic expansion's loop: gather (instances, the usage agents report, disks), decide (the
-// pure policy), act (MoveOps.resize, the same path as the API). Every decision is an event
+// pure policy), act (a resize submitted to the engine, the same path as the API). Every decision is an event
 // with its reason and is listed by GET /v1/expansions.
 export class Expander {
   private readonly records: ExpansionRecord[] = [];
@@ -38,15 +39,16 @@ export class Expander {
   private samples = new Map<string, { at: number; bytes: number }[]>();
   private timer?: NodeJS.Timeout;
   private readonly membersSaid = new Set<string>();
+  private inRound = false;
 
   constructor(
-    private readonly d: { fleet: FleetState; engine: Engine; usage: UsageMap; ops: MoveOps; log: Logger },
+    private readonly d: { fleet: FleetState; engine: Engine; usage: UsageMap; ops: OperationDeps; log: Logger },
     readonly cfg: PolicyConfig,
   ) {}
 
   start(intervalMs: number): void {
     if (this.cfg.mode === 'off') return;
-    this.timer = setInterval(() => this.tick(), intervalMs);
+    this.timer = setInterval(() => void this.tick(), intervalMs);
     this.timer.unref();
   }
 
@@ -58,16 +60,21 @@ export class Expander {
     return [...this.records].reverse();
   }
 
-  tick(now = Date.now()): ExpansionRecord[] {
+  // One round at a time: a round waits for the commits of the resizes it submits.
+  async tick(now = Date.now()): Promise<ExpansionRecord[]> {
+    if (this.inRound) return [];
+    this.inRound = true;
     try {
-      return this.round(now);
+      return await this.round(now);
     } catch (err) {
       this.d.log.error({ err: errorMessage(err) }, 'automatic expansion round failed');
       return [];
+    } finally {
+      this.inRound = false;
     }
   }
 
-  private round(now: number): ExpansionRecord[] {
+  private async round(now: number): Promise<ExpansionRecord[]> {
     const views = this.gather(now);
     this.highSince = updateHighSince(this.highSince, views, now, this.cfg);
     const growth = new Map([...this.samples].map(([id, s]) => [id, growthRate(s)]));
@@ -91,27 +98,29 @@ export class Expander {
       migratingFleet: migrating,
       wouldMigrate: (p) => this.wouldMigrate(p),
     }, this.cfg);
-    return verdicts.map((v) => this.record(v.proposal, v.act ? this.act(v.proposal, now) : { outcome: 'skipped', detail: v.skipped, operationId: '' }, now));
+    const out: ExpansionRecord[] = [];
+    for (const v of verdicts) out.push(this.record(v.proposal, v.act ? await this.act(v.proposal, now) : { outcome: 'skipped', detail: v.skipped, operationId: '' }, now));
+    return out;
   }
 
   private wouldMigrate(p: Proposal): boolean {
     if (p.mode === 'migrate') return true;
     try {
-      return this.d.ops.plan({ instance: p.instanceId, change: p.change, mode: 'auto' }).decision.kind === 'migrate';
+      return planResize(this.d.ops, { instance: p.instanceId, change: p.change, mode: 'auto' }).decision.kind === 'migrate';
     } catch {
       return false;
     }
   }
 
-  private act(p: Proposal, now: number): Pick<ExpansionRecord, 'outcome' | 'detail' | 'operationId'> {
+  private async act(p: Proposal, now: number): Promise<Pick<ExpansionRecord, 'outcome' | 'detail' | 'operationId'>> {
     if (this.cfg.mode === 'plan') {
-      const plan = this.d.ops.plan({ instance: p.instanceId, change: p.change, mode: p.mode });
+      const plan = planResize(this.d.ops, { instance: p.instanceId, change: p.change, mode: p.mode });
       return { outcome: 'planned', detail: `${plan.decision.kind}: ${plan.decision.reason}`, operationId: '' };
     }
     const member = this.memberKept(p);
     if (member) return member;
     try {
-      const op = this.d.ops.resize({ instance: p.instanceId, change: p.change, mode: p.mode, by: `automatic expansion (${p.trigger})` });
+      const op = await this.d.engine.submit('resize', { instance: p.instanceId, change: p.change, mode: p.mode, by: `automatic expansion (${p.trigger})` });
       this.lastActionAt.set(p.instanceId, now);
       return { outcome: 'acted', detail: `${op.type} operation started`, operationId: op.id };
     } catch (err) {

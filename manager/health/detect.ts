@@ -1,6 +1,6 @@
 // Failure detection of a cluster's primary: pure functions of what was gathered (the agents'
 // reports, the manager's own probe of mysqld, the replicas' view), so every case is a unit test
-// and the trigger loop only gathers and acts. A primary is dead only when
+// and the cluster reconciler only gathers and submits. A primary is dead only when
 //  - its agent (heard recently) reports the container gone, or mysqld not answering for a while
 //    and the manager's own probe agrees; or
 //  - its agent is silent AND the manager cannot reach mysqld AND every replica heard from has

@@ -4,13 +4,13 @@ import { notFrom } from '../movement/decide';
 import type { LastSeenRow } from '../store/last-seen';
 
 // A member's executed set moves with every transaction; the store's copy of it is refreshed at
-// most this often (like a node's liveness), so that busy clusters do not turn the trigger's
+// most this often (like a node's liveness), so that busy clusters do not turn the reconciler's
 // ticks into a write each.
 export const LAST_SEEN_PERSIST_MS = 30_000;
 
 export type Seen = Omit<LastSeenRow, 'instanceId'>;
 
-// Whether what the trigger just saw of a member is worth a store write. The identity (server_uuid,
+// Whether what the reconciler just saw of a member is worth a store write. The identity (server_uuid,
 // server id) and the role are written as soon as they change. A stale executed set of the dead
 // primary only lowers the failover's lower bound of the lost window, except for the transactions
 // a primary did not write itself (those it applied before its promotion): a replica holding

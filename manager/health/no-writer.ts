@@ -1,6 +1,6 @@
 // A cluster whose members all refuse writes is the worst state a DBA can be in without knowing
 // it: the failover may be held by the anti-flap rule, the primary fenced by its write lease, an
-// operation stuck. Pure: what the trigger gathered in, why no member takes writes and what to do
+// operation stuck. Pure: what the reconciler gathered in, why no member takes writes and what to do
 // out. Alerted as `cluster_no_writable_primary` and shown as the cluster's PROBLEM.
 
 export interface WriterObservation {

@@ -4,7 +4,7 @@ import type { CapacityReport } from '../capacity/compute';
 import type { CapacityRecorder } from '../capacity/history';
 import type { ViewDeps } from '../api/cluster-view';
 import type { Expander } from '../expansion/expander';
-import type { MoveOps } from '../operations/moves';
+import type { Engine } from '../operations/engine';
 import type { AlertManager } from '../health/alerts/manager';
 import type { WebhookSender } from '../health/alerts/webhook';
 import type { UsageMap } from '../state/usage';
@@ -37,13 +37,13 @@ export interface AdminDeps {
   webhook?: WebhookSender;
   metrics?: Metrics;
   now?: () => number;
-  // Resize, migrate and drain (drain then migrates instead of refusing), and the automatic
-  // expansion's decisions (GET /v1/expansions).
-  moves?: MoveOps;
+  // Operations (drain then migrates instead of refusing), and the automatic expansion's
+  // decisions (GET /v1/expansions).
+  engine?: Engine;
   expander?: Expander;
   // Replicated clusters' views ask members' agents for their replication status.
   agents?: ViewDeps['agents'];
-  // A cluster's PROBLEM while no member takes writes (the failover trigger).
+  // A cluster's PROBLEM while no member takes writes (the cluster reconciler).
   clusterProblem?: ViewDeps['problem'];
   // The capacity history's latest forecast (GET /v1/capacity/forecast).
   capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast' | 'stale'>;

@@ -10,6 +10,8 @@ import { Store } from '../store/index';
 import { syncCatalog, type BackupDeps } from './backup';
 import { BackupOps } from './backups';
 import { Engine } from './engine';
+import { registerOperationTypes } from './index';
+import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 
 describe('backup catalog from the repository alone', () => {
   it('a new manager (empty store, the key file) lists the complete backups an old one wrote, never the interrupted ones', async () => {
@@ -49,12 +51,16 @@ describe('backup catalog from the repository alone', () => {
     expect((await syncCatalog(d)).added).toEqual([]);
   });
 
-  it('without a repository every backup call is refused, and the types are registered for resumes', () => {
+  it('without a repository every backup call is refused, and the types are registered for resumes', async () => {
     const store = Store.open(':memory:');
     const fleet = FleetState.load(store);
-    const engine = new Engine(store, createLogger('test', 'error'));
-    const ops = new BackupOps({ fleet, agents: { for: () => undefined as never }, agentCreateDeadlineMs: 1 }, engine, undefined);
+    const engine = new Engine(fleet, createLogger('test', 'error'));
+    const deps = { fleet, agents: { for: () => undefined as never }, agentCreateDeadlineMs: 1, scheduler: DEFAULT_SCHEDULER_CONFIG };
+    registerOperationTypes(engine, deps);
     expect(engine.has('backup') && engine.has('restore')).toBe(true);
-    expect(() => ops.create({} as never, {})).toThrow(/no backup repository: start it with --backup-repository/);
+    const ops = new BackupOps(deps, engine);
+    await expect(ops.create({ id: 'i-1' } as never, {})).rejects.toThrow(/no backup repository: start it with --backup-repository/);
+    await expect(ops.sync()).rejects.toThrow(/no backup repository/);
+    expect(store.operations.page({ limit: 10, offset: 0 }).total).toBe(0);
   });
 });

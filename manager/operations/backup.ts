@@ -11,23 +11,10 @@ import { heartbeatFresh } from '../scheduler/liveness';
 import type { BackupRow } from '../store/backups';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
-import type { OperationDeps } from './deps';
-import type { Engine } from './engine';
-import { newOperationId } from './engine';
-import type { OperationType, StepContext } from './types';
+import { backupDeps, type BackupDeps, type OperationDeps } from './deps';
+import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
-// The backup repository as the manager sees it (--backup-repository, its key file).
-export interface BackupConfig {
-  repository: DirRepository;
-  // The first seals new backups' data keys; all of them open (a rotated key stays readable).
-  keys: SecretKey[];
-  // Default bytes per second of a backup (0: unlimited).
-  rateBytesPerSecond: number;
-}
-
-export interface BackupDeps extends OperationDeps {
-  backup: BackupConfig;
-}
+export type { BackupConfig, BackupDeps } from './deps';
 
 export interface BackupParams {
   backupId: string;
@@ -55,22 +42,25 @@ const CATCH_UP_MS = 60_000;
 
 // ---- admission (the API edge validated the input) ----
 
-// Records the catalog row (running) and the operation in one fleet change, then starts it.
+export interface BackupRequest {
+  instanceId: string;
+  rateBytesPerSecond?: number;
+  allowPrimary?: boolean;
+}
+
+// Records the catalog row (running) with the operation, in the submit's transaction.
 // A backup holds no lock: it reads a copy of the data while the instance (and its cluster)
 // go on, so a failover or a switchover is never held up behind a long backup. A source that
 // goes away mid-stream makes the backup fail; it is never listed as complete.
-export function admitBackup(d: BackupDeps, engine: Engine, i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean }): { backup: BackupRow; operation: OperationRow } {
+function admitBackup(d: BackupDeps, r: BackupRequest, a: AdmitContext): Admission<BackupParams> {
+  const cfg = d.backup;
+  const i = d.fleet.store.instances.get(r.instanceId);
+  if (!i) throw notFound(`no instance ${r.instanceId}`);
   if (i.state !== 'running') throw failedPrecondition(`instance ${i.name} is ${i.state}: a backup needs it running`);
   const backupId = newBackupId();
-  const opId = newOperationId();
-  const backup = d.fleet.change(() => {
-    engine.record({ id: opId, type: 'backup', params: { backupId, instanceId: i.id, rateBytesPerSecond: opts.rateBytesPerSecond || d.backup.rateBytesPerSecond, ...(opts.allowPrimary ? { allowPrimary: true } : {}) }, subjects: [], ifBusy: 'wait' });
-    const row = d.fleet.store.backups.insert({ id: backupId, instanceId: i.id, instanceName: i.name, cluster: i.clusterName, flavor: i.flavor, repository: formatRepository(d.backup.repository.spec), operationId: opId });
-    d.fleet.event('backup.started', i.id, `backup ${backupId} of ${i.name} started`);
-    return row;
-  });
-  engine.start(opId);
-  return { backup, operation: engine.get(opId)! };
+  d.fleet.store.backups.insert({ id: backupId, instanceId: i.id, instanceName: i.name, cluster: i.clusterName, flavor: i.flavor, repository: formatRepository(cfg.repository.spec), operationId: a.opId });
+  d.fleet.event('backup.started', i.id, `backup ${backupId} of ${i.name} started`);
+  return { params: { backupId, instanceId: i.id, rateBytesPerSecond: r.rateBytesPerSecond || cfg.rateBytesPerSecond, ...(r.allowPrimary ? { allowPrimary: true } : {}) }, subjects: [], ifBusy: 'wait' };
 }
 
 // ---- the operation type ----
@@ -79,9 +69,11 @@ export function admitBackup(d: BackupDeps, engine: Engine, i: InstanceRow, opts:
 // stream (the agent writes the encrypted object into the repository) → manifest (written last,
 // with every object's checksum; only then is the backup complete). Any failure removes what
 // was written and marks the catalog row failed.
-export function backupOperation(d: BackupDeps): OperationType<BackupParams> {
+export function backupOperation(deps: OperationDeps): OperationType<BackupParams, BackupRequest> {
+  const d = backupDeps(deps);
   return {
     type: 'backup',
+    admit: (r, a) => admitBackup(d, r, a),
     failed: (ctx, f) => {
       d.fleet.store.backups.update(ctx.params.backupId, { status: 'failed', message: f.error.slice(0, 2000) });
       d.fleet.event('backup.failed', ctx.params.instanceId, `backup ${ctx.params.backupId} failed (never usable; its objects were removed): ${f.error}`);
@@ -227,11 +219,12 @@ async function removeObjects(d: BackupDeps, ctx: Ctx): Promise<void> {
 
 // The repository's objects go first (manifest first of all: a delete cut short leaves an
 // incomplete backup, never a complete one missing objects), then the row.
-export async function deleteBackup(d: BackupDeps, engine: Engine, id: string): Promise<BackupRow> {
+// `operation`: an operation as it stands (the engine's copy while it runs).
+export async function deleteBackup(d: BackupDeps, operation: (id: string) => OperationRow | undefined, id: string): Promise<BackupRow> {
   const b = d.fleet.store.backups.get(id);
   if (!b) throw notFound(`no backup ${id}`);
   if (b.status === 'running') {
-    const op = engine.get(b.operationId);
+    const op = operation(b.operationId);
     if (op && (op.state === 'running' || op.state === 'rolling_back')) throw failedPrecondition(`backup ${id} is still being taken (operation ${b.operationId}): wait for it to end`);
   }
   if (b.repository !== formatRepository(d.backup.repository.spec)) throw failedPrecondition(`backup ${id} is in repository ${b.repository}, not this manager's ${formatRepository(d.backup.repository.spec)}`);

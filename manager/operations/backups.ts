@@ -1,60 +1,40 @@
-import { failedPrecondition } from '../../src/errors';
 import type { BackupRow } from '../store/backups';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
-import { admitBackup, backupOperation, deleteBackup, syncCatalog, type BackupConfig, type BackupDeps } from './backup';
-import type { OperationDeps } from './deps';
+import { deleteBackup, syncCatalog } from './backup';
+import { backupDeps, type OperationDeps } from './deps';
 import type { Engine } from './engine';
-import { admitRestore, restoreOperation, type RestoreRequest } from './restore';
+import { prepareRestore, type RestoreRequest } from './restore';
 
-// The front door of backups and restores: registers their operation types (backup.ts,
-// restore.ts, each with its own admission) and refuses everything when the manager has no
-// repository (--backup-repository).
+// What the backup RPCs ask of the operations layer: the backup and restore operation types
+// (backup.ts, restore.ts, each owning its admission) submitted through the engine, and the two
+// catalog actions that are not operations (delete, sync). Without --backup-repository each
+// refuses with FAILED_PRECONDITION.
 export class BackupOps {
-  private readonly d: BackupDeps;
-
   constructor(
-    deps: OperationDeps,
+    private readonly deps: OperationDeps,
     private readonly engine: Engine,
-    private readonly config: BackupConfig | undefined,
-  ) {
-    const self = this;
-    this.d = {
-      ...deps,
-      get backup(): BackupConfig {
-        return self.mustConfig();
-      },
-    };
-    engine.register(backupOperation(this.d));
-    engine.register(restoreOperation(this.d));
-  }
+  ) {}
 
   get configured(): boolean {
-    return !!this.config;
+    return !!this.deps.backup;
   }
 
-  private mustConfig(): BackupConfig {
-    if (!this.config) throw failedPrecondition('this manager has no backup repository: start it with --backup-repository dir:/path');
-    return this.config;
+  async create(i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean }): Promise<{ backup: BackupRow; operation: OperationRow }> {
+    const op = await this.engine.submit('backup', { instanceId: i.id, ...opts });
+    return { backup: this.deps.fleet.store.backups.get(op.params.backupId)!, operation: op };
   }
 
-  create(i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean }): { backup: BackupRow; operation: OperationRow } {
-    this.mustConfig();
-    return admitBackup(this.d, this.engine, i, opts);
-  }
-
-  restore(r: RestoreRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {
-    this.mustConfig();
-    return admitRestore(this.d, this.engine, r);
+  async restore(r: RestoreRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {
+    const op = await this.engine.submit('restore', await prepareRestore(this.deps, r));
+    return { instance: this.deps.fleet.store.instances.get(op.params.instanceId)!, operation: op };
   }
 
   delete(id: string): Promise<BackupRow> {
-    this.mustConfig();
-    return deleteBackup(this.d, this.engine, id);
+    return deleteBackup(backupDeps(this.deps), (opId) => this.engine.get(opId), id);
   }
 
   sync(): Promise<{ added: string[]; incomplete: string[]; refused: string[] }> {
-    this.mustConfig();
-    return syncCatalog(this.d);
+    return syncCatalog(backupDeps(this.deps));
   }
 }

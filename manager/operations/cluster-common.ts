@@ -1,10 +1,65 @@
+import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
 import { copy, discardCopy, makeReplica, type MovementProgress } from '../movement/index';
 import { endpointOf, memberRow, mustCluster, primaryOf, targetOf } from '../clusters/members';
+import { clusterGroup, memberName } from '../clusters/types';
+import type { ClusterRow } from '../store/clusters';
+import type { InstanceRow } from '../store/instances';
 import { discardRecorder, type OperationDeps } from './deps';
 import { removeContainer } from './create';
-import type { StepContext } from './types';
+import { newId } from './placement';
+import type { StepContext, Subject } from './types';
 
-// Steps shared by the cluster operations (create, add-replica, delete, remove-replica).
+// What the cluster operations share: their admissions' checks and subjects, and steps (create,
+// add-replica, delete, remove-replica, rebuild).
+
+export function findCluster(d: OperationDeps, name: string): ClusterRow {
+  const c = d.fleet.store.clusters.get(name);
+  if (!c) throw notFound(`no cluster ${name}`);
+  return c;
+}
+
+export function mustBeRunning(c: ClusterRow): void {
+  if (c.state !== 'running') throw failedPrecondition(`cluster ${c.name} is ${c.state}: only a running cluster can be changed`);
+}
+
+// The cluster and every member (or every unfenced one), so nothing else touches any of them
+// meanwhile. Failovers and switchovers leave fenced members out: a rebuild may hold them.
+export function clusterSubjects(d: OperationDeps, name: string, o: { unfencedOnly?: boolean } = {}): Subject[] {
+  const ms = d.fleet.store.instances.inCluster(name).filter((m) => !o.unfencedOnly || !m.fenced);
+  return [{ kind: 'cluster', name }, ...ms.map((m) => ({ kind: 'instance' as const, name: m.id }))];
+}
+
+// A member of this cluster by instance id or name.
+export function memberOf(d: OperationDeps, c: ClusterRow, ref: string): InstanceRow {
+  if (!ref) throw invalidArgument('instance (an id or a name) is required');
+  const i = d.fleet.store.instances.find(ref);
+  if (!i) throw notFound(`no instance ${ref}`);
+  if (i.clusterName !== c.name) throw invalidArgument(`${i.name} is not a member of cluster ${c.name}`);
+  return i;
+}
+
+// Placed like its cluster's members: its anti-affinity group, the cluster's constraints and
+// spread. The admin password is the cluster's (a copy carries the primary's accounts).
+export function reserveMember(d: OperationDeps, c: ClusterRow, p: { node: string; diskPath: string; port: number }, role: 'primary' | 'replica', adminPassword: string): InstanceRow {
+  return d.fleet.reserveInstance({
+    id: newId('i'),
+    name: memberName(c.name, (n) => !!d.fleet.store.instances.find(n)),
+    serverId: d.fleet.store.instances.nextServerId(),
+    node: p.node,
+    diskPath: p.diskPath,
+    port: p.port,
+    cpuMillis: c.cpuMillis,
+    memoryBytes: c.memoryBytes,
+    diskBytes: c.diskBytes,
+    image: c.image,
+    state: 'pending',
+    adminUser: d.adminUser ?? 'admin',
+    adminPassword,
+    antiAffinityGroup: clusterGroup(c.name),
+    clusterName: c.name,
+    clusterRole: role,
+  });
+}
 
 export interface SeedOut {
   method: string;
@@ -19,7 +74,7 @@ const phaseOf = (name: string, p: MovementProgress) => `${name}: ${p.phase}${p.l
 // from it by GTID with the cluster's replication account. A failed copy or replica set-up is
 // removed, so a retry starts from nothing: deleted when the primary has all it holds, else kept
 // in the trash and recorded (berthctl instance discarded).
-export async function seedReplica(d: OperationDeps, ctx: StepContext<unknown>, clusterName: string, replicaId: string): Promise<SeedOut> {
+export async function seedReplica(d: OperationDeps, ctx: Pick<StepContext, 'opId' | 'signal' | 'progress'>, clusterName: string, replicaId: string): Promise<SeedOut> {
   const c = mustCluster(d, clusterName);
   const primary = primaryOf(d, clusterName);
   const r = memberRow(d, replicaId);

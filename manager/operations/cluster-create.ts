@@ -1,8 +1,28 @@
+import { randomBytes } from 'node:crypto';
+import { alreadyExists, resourceExhausted } from '../../src/errors';
+import type { Shape } from '../../src/validate';
+import { placeMembers } from '../clusters/placement';
 import { createRequest, endpointOf, memberRow, mustCluster } from '../clusters/members';
-import { MONITOR_USER } from '../clusters/types';
+import { clusterGroup, MONITOR_USER, REPL_USER } from '../clusters/types';
+import type { Constraint } from '../scheduler/types';
+import type { ReplicationMode } from '../store/clusters';
 import type { OperationDeps } from './deps';
-import { markRunning, removeMembers, seedReplica, type SeedOut } from './cluster-common';
-import type { OperationType, StepContext } from './types';
+import { clusterSubjects, markRunning, reserveMember, removeMembers, seedReplica, type SeedOut } from './cluster-common';
+import { strategyNamed } from './placement';
+import type { Admission, AdmitContext, OperationType, StepContext } from './types';
+
+// Validated at the API edge (manager/api/clusters.ts).
+export interface CreateClusterInput {
+  name: string;
+  shape: Shape;
+  replicas: number;
+  replication: ReplicationMode;
+  semiSyncTimeoutMs: number;
+  image?: string;
+  constraints: Constraint[];
+  spreadOver?: { key: string; soft: boolean };
+  strategy?: string;
+}
 
 export interface ClusterCreateParams {
   cluster: string;
@@ -12,16 +32,50 @@ export interface ClusterCreateParams {
 
 type Ctx = StepContext<ClusterCreateParams>;
 
-// Builds a cluster whose members were placed and reserved with the operation (step 0): the
+const secret = () => randomBytes(18).toString('base64url');
+
+// Every member placed at once (manager/clusters/placement.ts) and reserved, with the cluster's
+// row, in the transaction that records the operation.
+function admitCluster(d: OperationDeps, req: CreateClusterInput, a: AdmitContext): Admission<ClusterCreateParams> {
+  const strategy = strategyNamed(d, req.strategy);
+  if (d.fleet.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
+  const want = { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver };
+  const placed = placeMembers(d.fleet.snapshot.nodes(), want, 1 + req.replicas, { now: a.now, config: d.scheduler }, strategy);
+  if (!placed.ok) throw resourceExhausted(`cluster ${req.name} needs ${1 + req.replicas} distinct hosts: ${placed.message}`);
+  const c = d.fleet.createCluster({
+    name: req.name,
+    state: 'creating',
+    replication: req.replication,
+    semiSyncTimeoutMs: req.replication === 'semi-sync' ? req.semiSyncTimeoutMs : 0,
+    flavor: '',
+    image: req.image || d.defaultImage || '',
+    ...req.shape,
+    placement: { constraints: req.constraints.map((x) => x.text), spreadOver: req.spreadOver ? `${req.spreadOver.soft ? '~' : ''}${req.spreadOver.key}` : '', strategy: req.strategy ?? '' },
+    replUser: REPL_USER,
+    replPassword: secret(),
+    monitorUser: MONITOR_USER,
+    monitorPassword: secret(),
+  });
+  const adminPassword = secret();
+  const rows = placed.placements.map((p, k) => reserveMember(d, c, p, k === 0 ? 'primary' : 'replica', adminPassword));
+  const where = rows.map((r) => `${r.name} on ${r.node}`).join(', ');
+  d.fleet.event('cluster.create-started', req.name, `${req.replication} cluster ${req.name}: ${where}${placed.relaxedSoft ? ' (preferences dropped: no node met them)' : ''}`);
+  const [primary, ...replicas] = rows;
+  return { params: { cluster: req.name, primaryId: primary!.id, replicaIds: replicas.map((r) => r.id) }, subjects: clusterSubjects(d, req.name), ifBusy: 'refuse' };
+}
+
+// Builds a cluster whose members were placed and reserved with the operation (admission): the
 // primary, read-only, with the cluster's replication and monitoring accounts (binlogged, so
 // every copy has them); each replica from a hot copy of it, replicating by GTID; then the
 // primary alone is made writable. Any failure before that undoes everything: containers, then
 // reservations, then the cluster's row (the failed hook).
-export function clusterCreateOperation(d: OperationDeps): OperationType<ClusterCreateParams> {
+export function clusterCreateOperation(d: OperationDeps): OperationType<ClusterCreateParams, CreateClusterInput> {
   const fleet = d.fleet;
   const all = (p: ClusterCreateParams) => [p.primaryId, ...p.replicaIds];
   return {
     type: 'cluster-create',
+    admit: (r, a) => admitCluster(d, r, a),
+    release: { run: (ctx) => void fleet.change(() => all(ctx.params).forEach((id) => fleet.releaseInstance(id))), independent: true },
     failed: (ctx, f) => {
       const name = ctx.params.cluster;
       if (f.clean && fleet.store.instances.inCluster(name).length === 0) {
@@ -32,7 +86,6 @@ export function clusterCreateOperation(d: OperationDeps): OperationType<ClusterC
       }
     },
     steps: [
-      { name: 'reserve', run: async () => undefined, undo: async (ctx) => void fleet.change(() => all(ctx.params).forEach((id) => fleet.releaseInstance(id))), independentUndo: true },
       { name: 'create-primary', timeoutMs: 15 * 60_000, run: (ctx) => createPrimary(d, ctx), undo: (ctx) => removeMembers(d, [ctx.params.primaryId]) },
       { name: 'primary-accounts', retries: 2, backoffMs: 1000, run: (ctx) => accounts(d, ctx) },
       { name: 'seed-replicas', timeoutMs: 6 * 3600_000, run: (ctx) => seedAll(d, ctx), undo: (ctx) => removeMembers(d, ctx.params.replicaIds) },
@@ -65,7 +118,7 @@ async function accounts(d: OperationDeps, ctx: Ctx): Promise<void> {
 // operations"), and copies of an empty primary are quick.
 async function seedAll(d: OperationDeps, ctx: Ctx): Promise<Record<string, SeedOut>> {
   const out: Record<string, SeedOut> = {};
-  for (const id of ctx.params.replicaIds) out[id] = await seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, id);
+  for (const id of ctx.params.replicaIds) out[id] = await seedReplica(d, ctx, ctx.params.cluster, id);
   return out;
 }
 

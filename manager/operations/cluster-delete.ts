@@ -1,9 +1,16 @@
 import type { OperationDeps } from './deps';
-import { removeMembers } from './cluster-common';
-import type { OperationType } from './types';
+import { clusterSubjects, findCluster, removeMembers } from './cluster-common';
+import type { Admission, OperationType } from './types';
 
 export interface ClusterDeleteParams {
   cluster: string;
+}
+
+// Queued behind whatever holds the cluster.
+function admitDelete(d: OperationDeps, r: ClusterDeleteParams): Admission<ClusterDeleteParams> {
+  const c = findCluster(d, r.cluster);
+  d.fleet.event('cluster-delete.started', c.name, `cluster-delete of cluster ${c.name}`);
+  return { params: { cluster: c.name }, subjects: clusterSubjects(d, c.name), ifBusy: 'wait' };
 }
 
 // Every member's container and files, then their reservations and the cluster's row. Nothing to
@@ -13,6 +20,7 @@ export function clusterDeleteOperation(d: OperationDeps): OperationType<ClusterD
   const members = (name: string) => fleet.store.instances.inCluster(name);
   return {
     type: 'cluster-delete',
+    admit: (r) => admitDelete(d, r),
     failed: (ctx, f) => {
       if (fleet.store.clusters.get(ctx.params.cluster)) fleet.setClusterState(ctx.params.cluster, 'failed', { message: `delete failed, run it again: ${f.error}` });
     },

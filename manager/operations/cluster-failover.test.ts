@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { clusterFailoverOperation, DEFAULT_FAILOVER, type FailoverParams } from './cluster-failover';
-import { Engine } from './engine';
-import { InstanceOps } from './instances';
+import { DEFAULT_FAILOVER, type FailoverParams } from './cluster-failover';
+import { createInstance, fleetEngine } from '../../test/harness/operation-types';
 
 const G = 1024 ** 3;
 const shape = { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G };
@@ -71,15 +67,12 @@ async function setup() {
   for (const [i, n] of ['a', 'b', 'c'].entries()) {
     fleet.registerNode({ name: n, agentAddress: `${n}:1`, host: `127.0.0.${21 + i}`, labels: {}, cpuMillis: 4000, memoryBytes: 4 * G, portMin: 3301, portMax: 3310, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] }, []);
   }
-  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
-  const pool = { for: (node: string) => agents.get(node)! } as unknown as AgentPool;
-  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
   const done: string[] = [];
-  engine.register(clusterFailoverOperation({ fleet, agents: pool, agentCreateDeadlineMs: 1000 }, { ...DEFAULT_FAILOVER, onDone: (c) => done.push(c) }));
+  const { engine } = fleetEngine(fleet, { for: (node: string) => agents.get(node)! }, { failover: { ...DEFAULT_FAILOVER, onDone: (c) => done.push(c) } });
   fleet.createCluster({ name: 'orders', state: 'running', replication: 'semi-sync', semiSyncTimeoutMs: 10_000, flavor: 'mysql', image: 'img', ...shape, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'berth_repl', replPassword: 'pw', monitorUser: 'berth_monitor', monitorPassword: 'pw2' });
   const ids: Record<string, string> = {};
   for (const n of ['a', 'b', 'c']) {
-    const { instance, operation } = await ops.create({ name: `orders-${n}`, shape, node: n });
+    const { instance, operation } = await createInstance(engine, fleet, { name: `orders-${n}`, shape, node: n });
     const created = (await engine.wait(operation.id, 5000))!;
     expect(created.state, created.error).toBe('succeeded');
     fleet.setMembership(instance.id, 'orders', n === 'a' ? 'primary' : 'replica');
@@ -87,7 +80,7 @@ async function setup() {
   }
   const run = async (lastExecuted = `${P}:1-100`, serverUuid = P) => {
     const params: FailoverParams = { cluster: 'orders', primaryId: ids.a!, reason: 'test: container stopped', detectedAtMs: Date.now(), lastPrimary: { executedGtids: lastExecuted, serverUuid, serverId: 1 } };
-    const op = engine.submit({ type: 'cluster-failover', params: params as never, subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' });
+    const op = await engine.submit('cluster-failover', params);
     return (await engine.wait(op.id, 5000))!;
   };
   return { fleet, agents, ids, run, done };

@@ -2,13 +2,15 @@ import { errorMessage } from '../../src/errors';
 import type { AgentReplicaStatus__Output } from '../../src/gen/berth/v1/AgentReplicaStatus';
 import type { Flavor } from '../../src/mysql/dialect';
 import { count, describe, formatGtidSet, parseGtidSet, subtract } from '../../src/mysql/gtid';
-import { chooseFailoverCandidate, type FailoverCandidate, type FailoverLimits, type LastPrimary } from '../movement/decide';
+import { chooseFailoverCandidate, type FailoverCandidate, type LastPrimary } from '../movement/decide';
 import { endpointOf } from '../clusters/members';
 import { repointReplica } from '../movement/replica';
 import type { InstanceRow } from '../store/instances';
+import { failedPrecondition } from '../../src/errors';
 import type { OperationDeps } from './deps';
-import { mustInstance } from './deps';
-import type { OperationType, StepContext } from './types';
+import { DEFAULT_FAILOVER, mustInstance, type FailoverConfig } from './deps';
+import { clusterSubjects, findCluster } from './cluster-common';
+import type { Admission, OperationType, StepContext } from './types';
 
 export interface FailoverParams {
   cluster: string;
@@ -20,15 +22,7 @@ export interface FailoverParams {
   lastPrimary: LastPrimary;
 }
 
-export interface FailoverConfig extends FailoverLimits {
-  // How long the chosen replica may take to apply what it received.
-  relayApplyTimeoutMs: number;
-  // Agent calls during a failover: a silent agent must not hold the failover for the default 10 s.
-  agentDeadlineMs: number;
-  onDone?: (cluster: string) => void;
-}
-
-export const DEFAULT_FAILOVER: FailoverConfig = { maxRelayTransactions: 100_000, relayApplyTimeoutMs: 30_000, agentDeadlineMs: 3000 };
+export { DEFAULT_FAILOVER, type FailoverConfig } from './deps';
 
 interface Gathered {
   replicas: (FailoverCandidate & { id: string })[];
@@ -43,13 +37,14 @@ interface Chosen {
 
 type Ctx = StepContext<FailoverParams>;
 
-// Automatic failover of a cluster whose primary is dead (started by manager/health/trigger.ts).
+// Automatic failover of a cluster whose primary is dead (submitted by manager/health/reconciler.ts).
 // Every step is recorded; `promote` is the point of no return: before it an abort starts the
 // replicas' IO threads again and leaves the cluster as it was (with an alert); after it the
 // remaining steps roll forward.
-export function clusterFailoverOperation(d: OperationDeps, cfg: FailoverConfig = DEFAULT_FAILOVER): OperationType<FailoverParams> {
+export function clusterFailoverOperation(d: OperationDeps, cfg: FailoverConfig = d.failover ?? DEFAULT_FAILOVER): OperationType<FailoverParams> {
   return {
     type: 'cluster-failover',
+    admit: (r) => admitFailover(d, r),
     failed: (ctx, f) => recordAborted(d, ctx, f.error),
     stuck: (ctx, error) => d.fleet.event('cluster.failover.stuck', ctx.params.cluster, `failover of ${ctx.params.cluster} is stuck after the promotion: ${error}`),
     steps: [
@@ -62,6 +57,15 @@ export function clusterFailoverOperation(d: OperationDeps, cfg: FailoverConfig =
       { name: 'record', run: async (ctx) => record(d, cfg, ctx) },
     ],
   };
+}
+
+// Refused while anything holds the cluster (a switchover, a failover already running). Fenced
+// members are not failed over (nor re-pointed): a rebuild may hold them meanwhile.
+function admitFailover(d: OperationDeps, r: FailoverParams): Admission<FailoverParams> {
+  findCluster(d, r.cluster);
+  const p = d.fleet.store.instances.get(r.primaryId);
+  if (!p || p.clusterName !== r.cluster || p.clusterRole !== 'primary' || p.fenced) throw failedPrecondition(`${p?.name ?? r.primaryId} is not the primary of ${r.cluster} any more`);
+  return { params: r, subjects: clusterSubjects(d, r.cluster, { unfencedOnly: true }), ifBusy: 'refuse' };
 }
 
 function members(d: OperationDeps, ctx: Ctx): InstanceRow[] {
@@ -158,7 +162,7 @@ async function promote(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
   const agent = agentOf(d, i);
   await agent.resetReplica({ id: i.id }, cfg.agentDeadlineMs);
   // Not persisted: a cluster member boots read-only whatever its role, and the manager opens the
-  // primary (the trigger's openPrimary), so a restart never makes a server writable by itself.
+  // primary (the reconciler's open-primary repair), so a restart never makes a server writable by itself.
   const res = await agent.setReadOnly({ id: i.id, readOnly: false }, cfg.agentDeadlineMs);
   ctx.log.warn({ cluster: ctx.params.cluster, from: old.name, to: i.name }, 'failover: replica promoted');
   return { promotedAtMs: Date.now(), executedGtids: res.executedGtids };
@@ -195,7 +199,7 @@ async function repoint(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
 }
 
 // Stop the old primary's container when its host answers; otherwise the store already says it
-// is fenced and the trigger loop stops it when its agent is heard again (and the agent's write
+// is fenced and the reconciler stops it (a stop-fenced repair) when its agent is heard again (and the agent's write
 // lease has made it read-only meanwhile).
 async function fenceOld(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise<{ stopped: boolean; error?: string }> {
   const old = mustInstance(d, ctx.params.primaryId);

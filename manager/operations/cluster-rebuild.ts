@@ -7,7 +7,9 @@ import type { InstanceRow } from '../store/instances';
 import { sleep } from '../movement/types';
 import { markRunning, seedReplica, type SeedOut } from './cluster-common';
 import { discardRecorder, type OperationDeps } from './deps';
-import type { OperationType, StepContext } from './types';
+import { failedPrecondition } from '../../src/errors';
+import { findCluster } from './cluster-common';
+import type { Admission, OperationType, StepContext } from './types';
 
 export interface RebuildParams {
   cluster: string;
@@ -38,13 +40,14 @@ export function clusterRebuildOperation(d: OperationDeps): OperationType<Rebuild
   const fleet = d.fleet;
   return {
     type: 'cluster-rebuild',
+    admit: (r) => admitRebuild(d, r),
     failed: (ctx, f) => fleet.event('cluster.rebuild-failed', ctx.params.cluster, `rebuild of ${memberName(d, ctx)} failed (it stays fenced): ${f.error}`),
     steps: [
       { name: 'check-errant', timeoutMs: BOOT_MS + 10_000, run: (ctx) => checkErrant(d, ctx) },
       // Past this point its old data is in the trash: roll forward (retries, then stuck) until it
       // is rebuilt.
       { name: 'remove-old', pointOfNoReturn: true, retries: 3, backoffMs: 2000, run: (ctx) => removeOld(d, ctx) },
-      { name: 'seed', retries: 2, backoffMs: 5000, timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx as StepContext<unknown>, ctx.params.cluster, ctx.params.instanceId) },
+      { name: 'seed', retries: 2, backoffMs: 5000, timeoutMs: 6 * 3600_000, run: (ctx) => seedReplica(d, ctx, ctx.params.cluster, ctx.params.instanceId) },
       {
         name: 'unfence',
         run: async (ctx) => {
@@ -56,6 +59,15 @@ export function clusterRebuildOperation(d: OperationDeps): OperationType<Rebuild
       },
     ],
   };
+}
+
+// Holds only the member: a failover or switchover of the cluster (which leave fenced members
+// out of their subjects) is never held up by a copy.
+function admitRebuild(d: OperationDeps, r: RebuildParams): Admission<RebuildParams> {
+  findCluster(d, r.cluster);
+  const m = d.fleet.store.instances.get(r.instanceId);
+  if (!m || m.clusterName !== r.cluster || !m.fenced) throw failedPrecondition(`${m?.name ?? r.instanceId} is not a fenced member of ${r.cluster}: only a fenced member is rebuilt`);
+  return { params: r, subjects: [{ kind: 'instance', name: m.id }], ifBusy: 'refuse' };
 }
 
 function memberName(d: OperationDeps, ctx: Ctx): string {

@@ -9,8 +9,10 @@ import { applyRate, catchUpLimits, type ApplySample } from '../clusters/catchup'
 import type { Flavor } from '../../src/mysql/dialect';
 import { count, describe, isEmpty, parseGtidSet } from '../../src/mysql/gtid';
 import { errantTransactions } from '../movement/decide';
+import { failedPrecondition } from '../../src/errors';
 import type { OperationDeps } from './deps';
-import type { OperationType, StepContext } from './types';
+import { clusterSubjects, findCluster, memberOf, mustBeRunning } from './cluster-common';
+import type { Admission, OperationType, StepContext } from './types';
 
 export interface SwitchoverParams {
   cluster: string;
@@ -19,6 +21,24 @@ export interface SwitchoverParams {
 }
 
 type Ctx = StepContext<SwitchoverParams>;
+
+// To a named replica (an id or a name), or the most advanced fit one; never a fenced member.
+function admitSwitchover(d: OperationDeps, r: SwitchoverParams): Admission<SwitchoverParams> {
+  const c = findCluster(d, r.cluster);
+  mustBeRunning(c);
+  let target: string | undefined;
+  if (r.to) {
+    const i = memberOf(d, c, r.to);
+    if (i.clusterRole === 'primary') throw failedPrecondition(`${i.name} is the primary of ${c.name} already`);
+    if (i.fenced) throw failedPrecondition(`${i.name} is fenced: it is never made a primary until rebuilt`);
+    target = i.id;
+  } else if (!d.fleet.store.instances.inCluster(c.name).some((m) => m.clusterRole === 'replica' && !m.fenced)) {
+    throw failedPrecondition(`cluster ${c.name} has no replica to switch over to`);
+  }
+  const params = { cluster: c.name, ...(target ? { to: target } : {}) };
+  d.fleet.event('cluster-switchover.started', c.name, `cluster-switchover of cluster ${c.name}${target ? ` ${JSON.stringify(params)}` : ''}`);
+  return { params, subjects: clusterSubjects(d, c.name), ifBusy: 'refuse' };
+}
 interface Chosen {
   from: string;
   to: string;
@@ -47,6 +67,7 @@ export function clusterSwitchoverOperation(d: OperationDeps): OperationType<Swit
   };
   return {
     type: 'cluster-switchover',
+    admit: (r) => admitSwitchover(d, r),
     failed: (ctx, f) => history(ctx, 'aborted', { reason: f.error }),
     stuck: (ctx, error) => history(ctx, 'failed', { blockedMs: ctx.output<CutOut>('cut-over')?.blockedMs, reason: `needs a person: ${error}` }),
     steps: [
@@ -147,7 +168,7 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
 // read. Its transactions are then on the old primary only: re-pointed with GTID
 // auto-positioning it would carry them as its own (and a later switchover back onto it fails
 // catch-up with "transactions the source does not have"). Such an old primary is fenced
-// instead, with what it has in an event; the trigger rebuilds it from a copy.
+// instead, with what it has in an event; the reconciler rebuilds it from a copy.
 async function fenceDivergedOldPrimary(d: OperationDeps, ctx: Ctx): Promise<void> {
   const { from, to } = ctx.output<Chosen>('choose')!;
   const old = memberRow(d, from);

@@ -1,13 +1,9 @@
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { Engine } from './engine';
-import { InstanceOps } from './instances';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { ClusterOps, type CreateClusterInput } from './clusters';
+import type { CreateClusterInput } from './cluster-create';
+import { fleetEngine } from '../../test/harness/operation-types';
 
 const G = 1024 ** 3;
 
@@ -95,10 +91,18 @@ function setup(nodes = ['a', 'b', 'c']) {
     ),
   );
   const agents = new Map(nodes.map((n) => [n, new FakeAgent(n)]));
-  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
-  const pool = { for: (n: string) => agents.get(n)!, raw: () => streams() } as unknown as AgentPool;
-  new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
-  const ops = new ClusterOps({ fleet, engine, scheduler: DEFAULT_SCHEDULER_CONFIG, defaultImage: 'img', adminUser: 'admin' });
+  const { engine } = fleetEngine(fleet, { for: (n: string) => agents.get(n)!, raw: () => streams() });
+  // The portal's cluster RPCs, as they submit.
+  const ops = {
+    create: async (r: CreateClusterInput) => {
+      const operation = await engine.submit('cluster-create', r);
+      const members = [operation.params.primaryId, ...operation.params.replicaIds].map((id) => fleet.store.instances.get(id)!);
+      return { operation, members };
+    },
+    switchover: (cluster: string, to?: string) => engine.submit('cluster-switchover', { cluster, to }),
+    addReplica: (cluster: string, node?: string) => engine.submit('cluster-add-replica', { cluster, node }),
+    removeReplica: (cluster: string, instance: string) => engine.submit('cluster-remove-replica', { cluster, instance }),
+  };
   return { fleet, agents, engine, ops };
 }
 
@@ -106,10 +110,10 @@ const input = (over: Partial<CreateClusterInput> = {}): CreateClusterInput => ({
   name: 'orders', shape: { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G }, replicas: 2, replication: 'semi-sync', semiSyncTimeoutMs: 5000, constraints: [], ...over,
 });
 
-describe('ClusterOps and the cluster operations', () => {
+describe('the cluster operation types, admitted through Engine.submit', () => {
   it('create: members reserved on distinct hosts with the operation; primary read-only until every replica replicates', async () => {
     const { fleet, agents, engine, ops } = setup();
-    const { members, operation } = ops.create(input());
+    const { members, operation } = await ops.create(input());
     expect(members.map((m) => [m.name, m.clusterRole])).toEqual([['orders-1', 'primary'], ['orders-2', 'replica'], ['orders-3', 'replica']]);
     expect(new Set(members.map((m) => m.node)).size).toBe(3);
     expect(operation.subjects.map((s) => s.kind)).toEqual(['cluster', 'instance', 'instance', 'instance']);
@@ -128,7 +132,7 @@ describe('ClusterOps and the cluster operations', () => {
 
   it('a failed create leaves no container, reservation or cluster behind', async () => {
     const { fleet, agents, engine, ops } = setup();
-    const { members, operation } = ops.create(input({ name: 'broken' }));
+    const { members, operation } = await ops.create(input({ name: 'broken' }));
     agents.get(members[1]!.node)!.failCreate = true;
     const op = await engine.wait(operation.id, 5000);
     expect(op!.state).toBe('failed');
@@ -138,21 +142,21 @@ describe('ClusterOps and the cluster operations', () => {
     expect(agents.get(members[0]!.node)!.calls).toContain(`remove ${members[0]!.id}`);
   });
 
-  it('refuses more members than distinct hosts, a taken name, and a fourth replica on three hosts', () => {
+  it('refuses more members than distinct hosts, a taken name, and a fourth replica on three hosts', async () => {
     const { fleet, ops } = setup(['a', 'b']);
-    expect(() => ops.create(input())).toThrow(expect.objectContaining({ code: status.RESOURCE_EXHAUSTED, message: expect.stringMatching(/needs 3 distinct hosts: 2 of 3 members/) }));
+    await expect(ops.create(input())).rejects.toThrow(expect.objectContaining({ code: status.RESOURCE_EXHAUSTED, message: expect.stringMatching(/needs 3 distinct hosts: 2 of 3 members/) }));
     expect(fleet.store.clusters.all()).toEqual([]);
     expect(fleet.store.instances.all()).toEqual([]);
-    ops.create(input({ replicas: 1 }));
-    expect(() => ops.create(input({ replicas: 1 }))).toThrow(expect.objectContaining({ code: status.ALREADY_EXISTS }));
+    await ops.create(input({ replicas: 1 }));
+    await expect(ops.create(input({ replicas: 1 }))).rejects.toThrow(expect.objectContaining({ code: status.ALREADY_EXISTS }));
   });
 
   it('switchover: old primary read-only, writers killed, target promoted, others re-pointed, history written', async () => {
     const { fleet, agents, engine, ops } = setup();
-    const { members, operation } = ops.create(input());
+    const { members, operation } = await ops.create(input());
     await engine.wait(operation.id, 5000);
     for (const a of agents.values()) a.calls = [];
-    const sw = ops.switchover('orders', 'orders-3');
+    const sw = await ops.switchover('orders', 'orders-3');
     const op = await engine.wait(sw.id, 5000);
     expect(op!.state, op!.error).toBe('succeeded');
     const [p, , t] = members;
@@ -167,12 +171,12 @@ describe('ClusterOps and the cluster operations', () => {
 
   it('a switchover whose target cannot catch up is aborted: the old primary takes writes again, the store keeps it', async () => {
     const { fleet, agents, engine, ops } = setup();
-    const { members, operation } = ops.create(input());
+    const { members, operation } = await ops.create(input());
     await engine.wait(operation.id, 5000);
     const [p, t] = members;
     agents.get(t!.node)!.reach = false;
     for (const a of agents.values()) a.calls = [];
-    const op = await engine.wait(ops.switchover('orders', t!.name).id, 5000);
+    const op = await engine.wait((await ops.switchover('orders', t!.name)).id, 5000);
     expect(op!.state).toBe('failed');
     expect(op!.error).toMatch(/did not execute the source's final GTID set/);
     // The cut-over gave writes back itself; the undo makes sure of it after re-pointing the target.
@@ -185,12 +189,12 @@ describe('ClusterOps and the cluster operations', () => {
 
   it('a replica seed that fails after its copy booted keeps the copy in the trash, with what it held that the primary lacks', async () => {
     const { fleet, agents, engine, ops } = setup(['a', 'b', 'c']);
-    const { operation } = ops.create(input({ replicas: 1 }));
+    const { operation } = await ops.create(input({ replicas: 1 }));
     expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
     const had = new Set(fleet.store.instances.inCluster('orders').map((m) => m.node));
     const free = ['a', 'b', 'c'].find((n) => !had.has(n))!;
     agents.get(free)!.ownWrite = '9f22fa47-71ca-11e1-9e33-c80aa9429562:1';
-    const op = await engine.wait(ops.addReplica('orders').id, 5000);
+    const op = await engine.wait((await ops.addReplica('orders')).id, 5000);
     expect(op!.state).toBe('failed');
     expect(op!.error).toMatch(/conflicts with the binary log/);
     const copy = agents.get(free)!.removes[0]!;
@@ -203,10 +207,10 @@ describe('ClusterOps and the cluster operations', () => {
 
   it('refuses to remove the primary or the last replica of a semi-sync cluster', async () => {
     const { engine, ops } = setup();
-    const { operation } = ops.create(input({ replicas: 1 }));
+    const { operation } = await ops.create(input({ replicas: 1 }));
     await engine.wait(operation.id, 5000);
-    expect(() => ops.removeReplica('orders', 'orders-1')).toThrow(/is the primary of orders: switch over first/);
-    expect(() => ops.removeReplica('orders', 'orders-2')).toThrow(/last replica of semi-sync cluster/);
-    expect(() => ops.switchover('orders', 'orders-1')).toThrow(/is the primary of orders already/);
+    await expect(ops.removeReplica('orders', 'orders-1')).rejects.toThrow(/is the primary of orders: switch over first/);
+    await expect(ops.removeReplica('orders', 'orders-2')).rejects.toThrow(/last replica of semi-sync cluster/);
+    await expect(ops.switchover('orders', 'orders-1')).rejects.toThrow(/is the primary of orders already/);
   });
 });

@@ -1,17 +1,30 @@
+import { alreadyExists, failedPrecondition, resourceExhausted } from '../../src/errors';
+import type { Shape } from '../../src/validate';
+import { explain } from '../scheduler/schedule';
 import type { OperationDeps } from './deps';
 import { agentCreateRequest, instanceIdOf, mustInstance } from './deps';
 import type { InstanceRow } from '../store/instances';
-import type { OperationType, StepContext } from './types';
+import { newId, newPassword, placementRequest, type PlacementOptions } from './placement';
+import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 export interface CreateParams {
   instanceId: string;
 }
 
+// A new instance, validated at the API edge; or the same create again on the data a failed one
+// kept (dataKept), from its container step.
+export interface NewInstance extends PlacementOptions {
+  name: string;
+  shape: Shape;
+  image?: string;
+}
+export type CreateRequest = NewInstance | { retryInstanceId: string };
+
 type Ctx = StepContext<CreateParams>;
 
-// Builds a reserved instance on its node. The reservation (step 0) is made and recorded in the
-// transaction that records the operation (see InstanceOps.reserve); undoing it frees it.
-export function createOperation(d: OperationDeps): OperationType<CreateParams> {
+// Builds a reserved instance on its node. Admission chooses the node and reserves it in the
+// transaction that records the operation (release() frees it when the create is undone).
+export function createOperation(d: OperationDeps): OperationType<CreateParams, CreateRequest> {
   const fleet = d.fleet;
   // Instances whose agent answered this process's create with a running container (the agent
   // answers only once mysqld took a login): verify-running needs no second call for them. Held
@@ -19,6 +32,8 @@ export function createOperation(d: OperationDeps): OperationType<CreateParams> {
   const answered = new Set<string>();
   return {
     type: 'create',
+    admit: (r, a) => ('retryInstanceId' in r ? admitRetry(d, r.retryInstanceId) : admitNew(d, r, a)),
+    release: { run: (ctx) => void fleet.releaseInstance(instanceIdOf(ctx)) },
     // The row is gone when the undos worked. When they did not (the node went silent, say), the
     // reservation stays and the instance says what is left to clean: delete retries it.
     // An instance whose data was kept already says so (keepData).
@@ -27,11 +42,52 @@ export function createOperation(d: OperationDeps): OperationType<CreateParams> {
       if (!f.clean && i && !dataKept(i)) fleet.updateInstance(i.id, { state: 'failed', message: `create failed and was not fully undone: ${f.error}` });
     },
     steps: [
-      { name: 'reserve', run: async () => undefined, undo: async (ctx) => void fleet.releaseInstance(instanceIdOf(ctx)) },
       { name: 'create-container', run: (ctx) => createContainer(d, ctx, answered), undo: (ctx) => (answered.delete(instanceIdOf(ctx)), keepData(d, ctx)) },
       { name: 'verify-running', run: (ctx) => verifyRunning(d, ctx, answered) },
     ],
   };
+}
+
+// Choice and reservation in one synchronous step: nothing else runs between the scheduler
+// reading the snapshot and the row that claims the resources being written, so two concurrent
+// creates can never both take the last gigabyte. Group-committed (Engine.submit): a burst of
+// creates is decided one after another, each on the snapshot with the ones before it applied.
+function admitNew(d: OperationDeps, req: NewInstance, a: AdmitContext): Admission<CreateParams> {
+  const { placementReq, strategy } = placementRequest(d, req.shape, req);
+  if (d.fleet.store.instances.find(req.name)) throw alreadyExists(`an instance named ${req.name} already exists`);
+  const t0 = process.hrtime.bigint();
+  const r = d.fleet.snapshot.schedule(placementReq, { now: a.now, config: d.scheduler }, { strategy });
+  d.onSchedule?.(Number(process.hrtime.bigint() - t0) / 1e9, r.ok);
+  if (!r.ok) throw resourceExhausted(explain(r));
+  const { node, diskPath, port } = r.placement;
+  const instance = d.fleet.reserveInstance({
+    id: newId('i'),
+    name: req.name,
+    serverId: d.fleet.store.instances.nextServerId(),
+    node,
+    diskPath,
+    port,
+    ...req.shape,
+    image: req.image || d.defaultImage || '',
+    state: 'pending',
+    adminUser: d.adminUser ?? 'admin',
+    adminPassword: newPassword(),
+    antiAffinityGroup: req.antiAffinityGroup ?? '',
+  });
+  const soft = r.relaxedSoft ? ', preferences dropped: no node met them' : '';
+  d.fleet.event('create.started', instance.id, `${req.name} placed on ${node} port ${port} (${diskPath})${soft}`);
+  // A new instance: no other operation can hold it yet.
+  return { params: { instanceId: instance.id }, subjects: [{ kind: 'instance', name: instance.id }], ifBusy: 'refuse' };
+}
+
+// A create that failed after mysqld had started kept the instance's data and reservation
+// (keepData): asked for again, it runs again on them.
+function admitRetry(d: OperationDeps, id: string): Admission<CreateParams> {
+  const i = d.fleet.store.instances.get(id);
+  if (!i || !dataKept(i)) throw failedPrecondition(`instance ${i?.name ?? id} is ${i?.state ?? 'gone'}: nothing to retry`);
+  d.fleet.updateInstance(i.id, { state: 'pending', message: '' });
+  d.fleet.event('create.retried', i.id, `create of ${i.name} retried on its kept data`);
+  return { params: { instanceId: i.id }, subjects: [{ kind: 'instance', name: i.id }], ifBusy: 'refuse' };
 }
 
 async function createContainer(d: OperationDeps, ctx: Ctx, answered: Set<string>): Promise<{ containerId: string; flavor: string; version: string }> {

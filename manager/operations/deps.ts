@@ -3,10 +3,15 @@ import type { SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { InstanceRow } from '../store/instances';
 import type { OnDiscarded } from '../movement/discard';
+import type { FailoverLimits } from '../movement/decide';
+import type { UsageMap } from '../state/usage';
 import type { Subject } from './types';
+import type { DirRepository } from '../../src/backup/repository';
+import type { SecretKey } from '../../src/security/secretbox';
+import { failedPrecondition } from '../../src/errors';
 
 // What operation types are built from: the fleet state owner (every change to nodes and
-// instances) and the agents.
+// instances), the agents, and the settings their admissions decide with.
 export interface OperationDeps {
   fleet: FleetState;
   // raw: the same channel for server-streaming calls (a hot copy's progress); fakes may omit it.
@@ -16,9 +21,55 @@ export interface OperationDeps {
   agentRemoveDeadlineMs?: number;
   // Creates ask the agent for require_secure_transport (--mysql-require-tls).
   requireMysqlTls?: boolean;
-  // Operations that place (a drain's migrations choose their target when they start).
-  scheduler?: SchedulerConfig;
+  // Placement (creates, clusters, migrations' targets).
+  scheduler: SchedulerConfig;
+  // New instances and clusters: the image when the caller names none, and the admin user.
+  defaultImage?: string;
+  adminUser?: string;
+  // Told how long each placement decision took (the scheduler latency metric).
+  onSchedule?: (seconds: number, ok: boolean) => void;
+  // Measured usage: a resize never shrinks a disk below what the data uses.
+  usage?: Pick<UsageMap, 'get'>;
+  // Migrations a drain runs at a time.
+  drainConcurrency?: number;
+  failover?: FailoverConfig;
+  // The backup repository (--backup-repository); without it backups and restores are refused.
+  backup?: BackupConfig;
 }
+
+// The backup repository as the manager sees it (--backup-repository, its key file).
+export interface BackupConfig {
+  repository: DirRepository;
+  // The first seals new backups' data keys; all of them open (a rotated key stays readable).
+  keys: SecretKey[];
+  // Default bytes per second of a backup (0: unlimited).
+  rateBytesPerSecond: number;
+}
+
+export type BackupDeps = OperationDeps & { backup: BackupConfig };
+
+// The deps of the backup and restore types: reading `backup` without a repository refuses with
+// FAILED_PRECONDITION, at admission (nothing recorded) or in a step.
+export function backupDeps(d: OperationDeps): BackupDeps {
+  return Object.create(d, {
+    backup: {
+      get: () => {
+        if (!d.backup) throw failedPrecondition('this manager has no backup repository: start it with --backup-repository dir:/path');
+        return d.backup;
+      },
+    },
+  }) as BackupDeps;
+}
+
+export interface FailoverConfig extends FailoverLimits {
+  // How long the chosen replica may take to apply what it received.
+  relayApplyTimeoutMs: number;
+  // Agent calls during a failover: a silent agent must not hold the failover for the default 10 s.
+  agentDeadlineMs: number;
+  onDone?: (cluster: string) => void;
+}
+
+export const DEFAULT_FAILOVER: FailoverConfig = { maxRelayTransactions: 100_000, relayApplyTimeoutMs: 30_000, agentDeadlineMs: 3000 };
 
 // The instance an operation is about. Operations recorded before parameters existed name it
 // only as their subject.

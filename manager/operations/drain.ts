@@ -1,7 +1,9 @@
 import { memberMoveRefusal } from '../clusters/guard';
 import { isReservation } from './reservation';
 import type { OperationDeps } from './deps';
-import type { OperationType, StepContext } from './types';
+import { notFound } from '../../src/errors';
+import type { MigrateRequest } from './migrate';
+import type { Admission, OperationType, StepContext } from './types';
 
 export interface DrainParams {
   node: string;
@@ -12,13 +14,29 @@ export interface DrainParams {
 
 export const DRAINING = { kind: 'node.draining', message: 'being drained: its instances move to other nodes' };
 
+export interface DrainRequest {
+  node: string;
+  concurrency?: number;
+}
+
 type Ctx = StepContext<DrainParams>;
+
+// Cordoned at once, so the answer already says so; the node is held while it drains.
+function admitDrain(d: OperationDeps, r: DrainRequest): Admission<DrainParams> {
+  const n = d.fleet.store.nodes.get(r.node);
+  if (!n) throw notFound(`no node ${r.node}`);
+  const concurrency = Math.max(1, r.concurrency ?? d.drainConcurrency ?? 2);
+  if (!n.cordoned) d.fleet.setCordoned(n.name, true, DRAINING);
+  d.fleet.event('drain.started', n.name, `drain of ${n.name}: ${d.fleet.store.instances.onNode(n.name).length} instances to move, ${concurrency} at a time`);
+  return { params: { node: n.name, concurrency, wasCordoned: n.cordoned }, subjects: [{ kind: 'node', name: n.name }], ifBusy: 'refuse' };
+}
 
 // Empties a node: cordoned first (nothing new lands there), then one child migration per
 // instance, a few at a time; the parent's progress adds up the children's bytes.
-export function drainOperation(d: OperationDeps): OperationType<DrainParams> {
+export function drainOperation(d: OperationDeps): OperationType<DrainParams, DrainRequest> {
   return {
     type: 'drain',
+    admit: (r) => admitDrain(d, r),
     failed: (ctx, f) => d.fleet.event('drain.failed', ctx.params.node, `drain of ${ctx.params.node} failed: ${f.error}`),
     steps: [
       {
@@ -51,11 +69,13 @@ async function migrateAll(d: OperationDeps, ctx: Ctx): Promise<{ moved: number; 
   let done = 0;
   for (let at = 0; at < ids.length; at += Math.max(1, ctx.params.concurrency)) {
     const batch = ids.slice(at, at + Math.max(1, ctx.params.concurrency));
-    const children = batch.map((id) => {
-      const i = instances.find((x) => x.id === id)!;
-      const to = { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes };
-      return ctx.startChild(id, { type: 'migrate', params: { instanceId: id, to, reason: `drain of ${ctx.params.node}` }, subjects: [{ kind: 'instance', name: id }] });
-    });
+    const children = await Promise.all(
+      batch.map((id) => {
+        const i = instances.find((x) => x.id === id)!;
+        const request: MigrateRequest = { instanceId: id, to: { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes }, reason: `drain of ${ctx.params.node}` };
+        return ctx.startChild(id, { type: 'migrate', request });
+      }),
+    );
     for (const op of await ctx.waitChildren(children)) {
       if (op.state === 'succeeded') done++;
       else failed.push(`${op.id} (${op.state}: ${op.error})`);

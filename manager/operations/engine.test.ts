@@ -3,20 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import { Store } from '../store/index';
 import type { Subject } from '../store/operations';
-import { Engine, type OperationType, type StepDef } from './engine';
+import type { Engine, StepDef } from './engine';
+import { testEngine, type TestType, type TestTypes } from '../../test/harness/operation-types';
 
 const log = createLogger('test', 'silent');
 const never = () => new Promise<never>(() => undefined);
 const inst = (name: string): Subject => ({ kind: 'instance', name });
 
-function setup(types: OperationType<any>[], store = Store.open(':memory:')) {
-  const engine = new Engine(store, log, { rollForwardRetries: 2, rollForwardBackoffMs: 1 });
-  for (const t of types) engine.register(t);
+function setup(types: TestType[], store = Store.open(':memory:')) {
+  const engine = testEngine(store, log, types, { rollForwardRetries: 2, rollForwardBackoffMs: 1 });
   return { store, engine };
 }
 
-const submit = (engine: Engine, type: string, subjects: Subject[] = [inst('i1')], params: Record<string, unknown> = {}) =>
-  engine.submit({ type, params, subjects, ifBusy: 'wait' }).id;
+const submit = async (engine: Engine<TestTypes>, type: string, subjects: Subject[] = [inst('i1')], params: Record<string, unknown> = {}) =>
+  (await engine.submit(type, { params, subjects })).id;
 
 describe('Engine: steps, outputs and undo', () => {
   it('runs steps in order, records each, and gives later steps the outputs of earlier ones', async () => {
@@ -30,7 +30,7 @@ describe('Engine: steps, outputs and undo', () => {
         ],
       },
     ]);
-    const id = submit(engine, 't', [inst('i1')], { size: 'big' });
+    const id = await submit(engine, 't', [inst('i1')], { size: 'big' });
     const op = await engine.wait(id, 5000);
     expect(op).toMatchObject({ state: 'succeeded', nextStep: 2, params: { size: 'big' }, subjects: [inst('i1')] });
     expect(seen).toEqual([{ target: 'node-for-big' }]);
@@ -56,7 +56,7 @@ describe('Engine: steps, outputs and undo', () => {
         ],
       },
     ]);
-    const op = await engine.wait(submit(engine, 't'), 5000);
+    const op = await engine.wait(await submit(engine, 't'), 5000);
     expect(calls).toEqual(['a', 'b', 'undo c after c: boom', 'undo a']);
     expect(op).toMatchObject({ state: 'failed', error: 'c: boom', undoStep: -1 });
     expect(op!.steps.map((s) => s.state)).toEqual(['undone', 'done', 'failed', 'pending']);
@@ -77,7 +77,7 @@ describe('Engine: steps, outputs and undo', () => {
         ],
       },
     ]);
-    const op = await engine.wait(submit(engine, 't'), 5000);
+    const op = await engine.wait(await submit(engine, 't'), 5000);
     expect(calls).toEqual(['undo lock']);
     expect(op!.error).toBe('container: boom; undo container: node gone; left behind: container, reserve');
     expect(failures[0]).toMatchObject({ clean: false, left: ['container', 'reserve'] });
@@ -91,7 +91,7 @@ describe('Engine: restarts', () => {
   it.each([0, 1, 2, 3])('resumes with the outputs already decided after a kill during step %i', async (k) => {
     const store = Store.open(':memory:');
     const runs: string[] = [];
-    const type = (killAt: number): OperationType => ({
+    const type = (killAt: number): TestType => ({
       type: 't',
       steps: ['s0', 's1', 's2', 's3'].map(
         (name, i): StepDef => ({
@@ -106,7 +106,7 @@ describe('Engine: restarts', () => {
       ),
     });
     const first = setup([type(k)], store);
-    const id = submit(first.engine, 't');
+    const id = await submit(first.engine, 't');
     await waitFor(() => store.operations.get(id)!.steps[k]!.state === 'running');
     expect(store.operations.get(id)).toMatchObject({ state: 'running', nextStep: k });
 
@@ -122,7 +122,7 @@ describe('Engine: restarts', () => {
   it('resumes an interrupted rollback at the step it was undoing', async () => {
     const store = Store.open(':memory:');
     const undos: string[] = [];
-    const type = (hang: boolean): OperationType => ({
+    const type = (hang: boolean): TestType => ({
       type: 't',
       steps: [
         { name: 'a', run: async () => 'a-out', undo: async (ctx) => void undos.push(`undo a (saw ${ctx.output('a')})`) },
@@ -131,7 +131,7 @@ describe('Engine: restarts', () => {
       ],
     });
     const first = setup([type(true)], store);
-    const id = submit(first.engine, 't');
+    const id = await submit(first.engine, 't');
     await waitFor(() => undos.length === 2);
     expect(store.operations.get(id)).toMatchObject({ state: 'rolling_back', undoStep: 1, failure: 'c: boom' });
     expect(store.operations.get(id)!.steps[1]!.state).toBe('undoing');
@@ -147,7 +147,7 @@ describe('Engine: restarts', () => {
   it('keeps its copy of a running operation equal to the store, and records a step start with the end of the step before', async () => {
     const store = Store.open(':memory:');
     const seen: [string, boolean][] = [];
-    const type = (hang: boolean): OperationType => ({
+    const type = (hang: boolean): TestType => ({
       type: 't',
       steps: [
         { name: 'a', run: async (ctx) => (seen.push(['a', same(ctx.opId)]), 'a-out') },
@@ -157,7 +157,7 @@ describe('Engine: restarts', () => {
     });
     const first = setup([type(true)], store);
     const same = (id: string) => JSON.stringify(first.engine.get(id)) === JSON.stringify(store.operations.get(id));
-    const id = submit(first.engine, 't');
+    const id = await submit(first.engine, 't');
     await waitFor(() => seen.length === 4);
     expect(seen).toEqual([['a', true], ['b', true], ['b', true], ['c', true]]);
     // Killed during c: its start is durable (written in b's commit), b's output with it.
@@ -189,7 +189,7 @@ describe('Engine: steps stored by an older version', () => {
   // 'reserve-port' in this version. Resuming must run neither.
   const older = ['reserve', 'create', 'copy', 'cut-over'];
   const newer = ['reserve', 'create', 'reserve-port', 'copy', 'cut-over'];
-  const typeOf = (names: string[], calls: string[]): OperationType => ({
+  const typeOf = (names: string[], calls: string[]): TestType => ({
     type: 'm',
     steps: names.map((name) => ({ name, run: async () => void calls.push(name), undo: async () => void calls.push(`undo ${name}`) })),
   });
@@ -271,7 +271,7 @@ describe('Engine: subjects and locks', () => {
     for (let n = 0; n < 60; n++) {
       // Listed in random order: the engine sorts them.
       const subjects = pool.filter(() => rand() < 0.4).sort(() => rand() - 0.5);
-      ids.push(submit(engine, 't', subjects.length ? subjects : [pool[n % pool.length]!]));
+      ids.push(await submit(engine, 't', subjects.length ? subjects : [pool[n % pool.length]!]));
     }
     const ops = await Promise.all(ids.map((id) => engine.wait(id, 10_000)));
     expect(ops.map((o) => o!.state)).toEqual(ids.map(() => 'succeeded'));
@@ -285,11 +285,11 @@ describe('Engine: subjects and locks', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const { engine } = setup([{ type: 't', steps: [{ name: 'hold', run: () => gate }] }]);
-    const holder = submit(engine, 't', [inst('i1'), { kind: 'node', name: 'n1' }]);
+    const holder = await submit(engine, 't', [inst('i1'), { kind: 'node', name: 'n1' }]);
     await new Promise((r) => setImmediate(r));
     let err: { code?: number; message: string } | undefined;
     try {
-      engine.submit({ type: 't', params: {}, subjects: [{ kind: 'node', name: 'n1' }], ifBusy: 'refuse' });
+      await engine.submit('t', { subjects: [{ kind: 'node', name: 'n1' }], ifBusy: 'refuse' });
     } catch (e) {
       err = e as typeof err;
     }
@@ -299,12 +299,30 @@ describe('Engine: subjects and locks', () => {
     release();
     await engine.wait(holder, 5000);
     expect(engine.busy('i1')).toBe(false);
-    expect(engine.submit({ type: 't', params: {}, subjects: [{ kind: 'node', name: 'n1' }], ifBusy: 'refuse' }).id).toMatch(/^op-/);
+    expect((await engine.submit('t', { subjects: [{ kind: 'node', name: 'n1' }], ifBusy: 'refuse' })).id).toMatch(/^op-/);
+  });
+});
+
+describe('Engine: brief holders', () => {
+  it('an operation that would refuse queues behind a brief one (a repair) instead, and is still refused by any other', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const { engine } = setup([
+      { type: 'repair', brief: true, steps: [{ name: 'call', run: () => gate }] },
+      { type: 't', steps: [{ name: 'work', run: async () => undefined }] },
+    ]);
+    const repair = await submit(engine, 'repair', [{ kind: 'cluster', name: 'orders' }]);
+    const queued = await engine.submit('t', { subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' });
+    expect(engine.get(queued.id)!.state).toBe('running');
+    await expect(engine.submit('t', { subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' })).rejects.toThrow(queued.id);
+    release();
+    expect((await engine.wait(repair, 5000))!.state).toBe('succeeded');
+    expect((await engine.wait(queued.id, 5000))!.state).toBe('succeeded');
   });
 });
 
 describe('Engine: point of no return, retries, timeouts', () => {
-  const pnrType = (failC: () => boolean, undos: string[]): OperationType => ({
+  const pnrType = (failC: () => boolean, undos: string[]): TestType => ({
     type: 'failover',
     steps: [
       { name: 'prepare', run: async () => undefined, undo: async () => void undos.push('undo prepare') },
@@ -317,7 +335,7 @@ describe('Engine: point of no return, retries, timeouts', () => {
     let failures = 2;
     const undos: string[] = [];
     const { engine } = setup([pnrType(() => failures-- > 0, undos)]);
-    const op = await engine.wait(submit(engine, 'failover'), 5000);
+    const op = await engine.wait(await submit(engine, 'failover'), 5000);
     expect(op).toMatchObject({ state: 'succeeded', committed: true });
     expect(op!.steps[2]!.attempts).toBe(3);
     expect(undos).toEqual([]);
@@ -327,13 +345,13 @@ describe('Engine: point of no return, retries, timeouts', () => {
     let broken = true;
     const undos: string[] = [];
     const { store, engine } = setup([pnrType(() => broken, undos)]);
-    const id = submit(engine, 'failover', [{ kind: 'cluster', name: 'orders' }]);
+    const id = await submit(engine, 'failover', [{ kind: 'cluster', name: 'orders' }]);
     const op = await engine.wait(id, 5000);
     expect(op!.state).toBe('stuck');
     expect(op!.error).toMatch(/^repoint: replica unreachable \(past the point of no return/);
     expect(undos).toEqual([]);
     expect(store.events.recent(5).find((e) => e.kind === 'failover.stuck')?.message).toContain('needs a person');
-    expect(() => engine.submit({ type: 'failover', params: {}, subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' })).toThrow(id);
+    await expect(engine.submit('failover', { subjects: [{ kind: 'cluster', name: 'orders' }], ifBusy: 'refuse' })).rejects.toThrow(id);
 
     broken = false;
     engine.retry(id);
@@ -347,7 +365,7 @@ describe('Engine: point of no return, retries, timeouts', () => {
     const { engine } = setup([
       { type: 't', steps: [{ name: 'flaky', retries: 2, backoffMs: 20, run: async (ctx) => (at.push(Date.now()), left-- > 0 ? Promise.reject(new Error(`try ${ctx.attempt}`)) : 'ok') }] },
     ]);
-    const op = await engine.wait(submit(engine, 't'), 5000);
+    const op = await engine.wait(await submit(engine, 't'), 5000);
     expect(op).toMatchObject({ state: 'succeeded' });
     expect(op!.steps[0]).toMatchObject({ attempts: 3, output: '"ok"' });
     expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(18);
@@ -368,7 +386,7 @@ describe('Engine: point of no return, retries, timeouts', () => {
         ],
       },
     ]);
-    const op = await engine.wait(submit(engine, 't'), 5000);
+    const op = await engine.wait(await submit(engine, 't'), 5000);
     expect(op).toMatchObject({ state: 'failed', error: 'slow: slow timed out after 0.05 s' });
     expect(aborted).toBe(true);
   });
@@ -403,9 +421,9 @@ describe('Engine: progress and children', () => {
             name: 'migrate-all',
             run: async (ctx) => {
               ctx.progress({ phase: 'migrating 2 instances' });
-              const ids = ['i1', 'i2'].map((i) => ctx.startChild(i, { type: 'migrate', params: { instanceId: i }, subjects: [inst(i), { kind: 'node', name: 'n1' }] }));
+              const ids = await Promise.all(['i1', 'i2'].map((i) => ctx.startChild(i, { type: 'migrate', request: { params: { instanceId: i }, subjects: [inst(i), { kind: 'node', name: 'n1' }] } })));
               // Started again (as after a restart): the same children, not new ones.
-              expect(ctx.startChild('i1', { type: 'migrate', params: {}, subjects: [inst('i1')] })).toBe(ids[0]);
+              expect(await ctx.startChild('i1', { type: 'migrate', request: { subjects: [inst('i1')] } })).toBe(ids[0]);
               const done = await ctx.waitChildren();
               return { migrated: done.filter((c) => c.state === 'succeeded').length };
             },
@@ -413,7 +431,7 @@ describe('Engine: progress and children', () => {
         ],
       },
     ]);
-    const parent = submit(engine, 'drain', [{ kind: 'node', name: 'n1' }]);
+    const parent = await submit(engine, 'drain', [{ kind: 'node', name: 'n1' }]);
     await waitFor(() => childRuns.length === 2);
     // Both children run at once inside the drain's node lock.
     await waitFor(() => store.operations.get(parent)!.progress.bytesDone === G / 2);
@@ -444,7 +462,7 @@ describe('Engine: progress and children', () => {
     const updates: number[] = [];
     const orig = store.operations.setProgress.bind(store.operations);
     store.operations.setProgress = (id, p) => (updates.push(p.bytesDone), orig(id, p));
-    const op = await engine.wait(submit(engine, 't'), 5000);
+    const op = await engine.wait(await submit(engine, 't'), 5000);
     expect(updates.length).toBeLessThanOrEqual(3);
     expect(op!.progress).toMatchObject({ bytesDone: 1000, bytesTotal: 1000 });
   });

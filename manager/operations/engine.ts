@@ -2,13 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { errorMessage, failedPrecondition } from '../../src/errors';
 import type { Logger } from '../../src/log';
+import type { FleetState } from '../state/fleet';
 import type { Store } from '../store/index';
-import type { Mirror, OperationRow, Progress } from '../store/operations';
+import type { Mirror, OperationRow, Progress, Subject } from '../store/operations';
+import type { OperationTypes } from './index';
 import { LockTable, lockOrder } from './locks';
-import { claimRequest } from './request-scope';
-import type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
+import { claimRequest, currentRequest, type RequestKey, type RequestScope } from './request-scope';
+import type { Admission, AnyOperationType, FailureInfo, OperationType, ParamsOf, RequestOf, StepContext, StepDef } from './types';
 
-export type { FailureInfo, OperationType, StepContext, StepDef, SubmitRequest } from './types';
+export type { Admission, AdmitContext, FailureInfo, OperationType, StepContext, StepDef } from './types';
 
 const PROGRESS_EVERY_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
@@ -20,14 +22,27 @@ export interface EngineOptions {
   rollForwardBackoffMs?: number;
 }
 
+export interface SubmitOptions {
+  // A portal call's request id, recorded with the operation (CreateInstance passes its own; the
+  // other RPCs' come from their request scope, request-scope.ts).
+  request?: RequestKey;
+  parentId?: string;
+  childKey?: string;
+}
+
+// An operation as recorded, its parameters typed as its type records them.
+export type Submitted<P> = OperationRow & { params: P };
+
 export const newOperationId = () => `op-${randomBytes(6).toString('hex')}`;
 
 // Runs operations as recorded sequences of steps (see docs/design.md, "Operations engine"):
 // each transition is written to the store before the engine acts on it, so a manager that
 // restarts resumes forward at the step it was on, or goes on undoing from the step it was
 // undoing. An operation runs only while it holds all of its subjects.
-export class Engine {
-  private readonly types = new Map<string, OperationType<any>>();
+// C: the registered types by name (manager/operations/index.ts), so that submit() checks what a
+// caller asks for against the type it names.
+export class Engine<C = OperationTypes> {
+  private readonly types = new Map<string, AnyOperationType>();
   private readonly locks = new LockTable();
   private readonly events = new EventEmitter();
   private readonly inFlight = new Set<string>();
@@ -35,18 +50,20 @@ export class Engine {
   // The rows of the operations this engine is driving, kept equal to the store by applying each
   // write's Mirror once the write is durable: a running operation is never read back.
   private readonly rows = new Map<string, OperationRow>();
+  private readonly store: Store;
 
   constructor(
-    private readonly store: Store,
+    private readonly fleet: FleetState,
     private readonly log: Logger,
     private readonly opts: EngineOptions = {},
   ) {
+    this.store = fleet.store;
     this.events.setMaxListeners(0);
   }
 
   // Registering a name again replaces its type.
-  register<P>(t: OperationType<P>): void {
-    this.types.set(t.type, t);
+  register<P, R>(t: OperationType<P, R>): void {
+    this.types.set(t.type, t as AnyOperationType);
   }
 
   has(type: string): boolean {
@@ -57,24 +74,52 @@ export class Engine {
     return this.mustType(type).steps.map((s) => s.name);
   }
 
-  // Records an operation (inside the caller's transaction, if any) without starting it: call
-  // start() after the commit. Refuses at once when asked to and a subject is taken.
-  record(req: SubmitRequest): string {
-    const id = req.id ?? newOperationId();
-    if (req.ifBusy === 'refuse') {
-      const holder = this.locks.blocker(lockOrder(req.subjects), this.family(req.parentId ?? ''));
-      if (holder) throw failedPrecondition(this.busyMessage(holder));
+  // The one way an operation comes to be: the type's admission (preconditions, subjects,
+  // reservations, a refusal) and the operation's record are one transaction, group-committed
+  // with the other writes of this turn (a burst of creates shares its fsyncs); the operation
+  // takes its place in the lock queue in the same synchronous step, so nothing admitted after it
+  // overtakes it or slips past a refusal. It starts once durable.
+  async submit<K extends keyof C & string>(type: K, request: RequestOf<C[K]>, o: SubmitOptions = {}): Promise<Submitted<ParamsOf<C[K]>>> {
+    const id = newOperationId();
+    // The request scope is the handler's synchronous part: read now, the write runs later.
+    const scope = o.parentId ? undefined : currentRequest();
+    let row: OperationRow;
+    try {
+      row = await this.fleet.commit(() => this.admit(id, this.mustType(type), request, o, scope));
+    } catch (err) {
+      this.locks.release(id);
+      throw err;
     }
-    this.store.operations.insert({ id, type: req.type, params: req.params, subjects: req.subjects, steps: this.stepNames(req.type), firstPending: req.firstPending, parentId: req.parentId, childKey: req.childKey });
-    // A portal call with a request id: the id is recorded with its operation (request-scope.ts).
-    if (!req.parentId) claimRequest(this.store, id, req.subjects.find((s) => s.kind === 'instance')?.name ?? '');
-    return id;
+    this.start(id, row);
+    return row as Submitted<ParamsOf<C[K]>>;
   }
 
-  submit(req: SubmitRequest): OperationRow {
-    const id = this.store.tx(() => this.record(req));
-    this.start(id);
-    return this.get(id)!;
+  private admit(id: string, t: AnyOperationType, request: unknown, o: SubmitOptions, scope: RequestScope | undefined): OperationRow {
+    const parentId = o.parentId ?? '';
+    const a: Admission<unknown> & { type?: string } = t.admit(request, { opId: id, now: Date.now(), parentId });
+    const type = a.type ?? t.type;
+    const keys = lockOrder(a.subjects);
+    if (a.ifBusy === 'refuse') {
+      const holder = this.locks.blockers(keys, this.family(parentId)).find((h) => !this.brief(h));
+      if (holder) throw failedPrecondition(this.busyMessage(holder));
+    }
+    const params = a.params as Record<string, unknown>;
+    const row = this.store.operations.insert({ id, type, params, subjects: a.subjects, steps: this.stepNames(type), firstPending: a.firstPending, parentId: o.parentId, childKey: o.childKey });
+    const instanceId = a.subjects.find((s) => s.kind === 'instance')?.name ?? '';
+    if (o.request) this.claimKey(o.request, id, instanceId);
+    else if (scope) claimRequest(this.store, scope, id, instanceId);
+    // Last: nothing after it can throw, so a savepoint rolled back never leaves a waiter.
+    void this.locks.acquire(id, keys, this.family(parentId));
+    return row;
+  }
+
+  private brief(opId: string): boolean {
+    const type = this.get(opId)?.type;
+    return !!(type && this.types.get(type)?.brief);
+  }
+
+  private claimKey(k: RequestKey, operationId: string, instanceId: string): void {
+    claimRequest(this.store, { key: k, claimed: false, done: false }, operationId, instanceId);
   }
 
   // The operation as it stands: the engine's copy while it drives it, else the store's row.
@@ -83,9 +128,14 @@ export class Engine {
   }
 
   // The operation that holds (or waits earlier for) one of these subjects.
-  holder(subjects: SubmitRequest['subjects']): OperationRow | undefined {
+  holder(subjects: Subject[]): OperationRow | undefined {
     const id = this.locks.blocker(lockOrder(subjects), new Set());
     return id ? this.get(id) : undefined;
+  }
+
+  // Every operation that holds (or waits for) one of these subjects, holders first.
+  holders(subjects: Subject[]): OperationRow[] {
+    return this.locks.blockers(lockOrder(subjects), new Set()).flatMap((id) => this.get(id) ?? []);
   }
 
   busy(instanceId: string): boolean {
@@ -93,7 +143,7 @@ export class Engine {
   }
 
   // `row`: the operation as just recorded and committed (insert()'s answer), saving a read.
-  start(opId: string, row?: OperationRow): void {
+  private start(opId: string, row?: OperationRow): void {
     if (this.inFlight.has(opId)) return;
     const op = row?.id === opId ? row : this.store.operations.get(opId);
     if (!op) throw new Error(`operation ${opId} does not exist`);
@@ -133,7 +183,7 @@ export class Engine {
     const op = this.get(opId);
     if (!op || op.state !== 'stuck') throw failedPrecondition(`operation ${opId} is not stuck`);
     this.store.operations.setState(opId, 'running')(op);
-    this.store.events.add(`${op.type}.retried`, this.subjectOf(op), `operation ${opId} retried after being stuck`);
+    this.fleet.event(`${op.type}.retried`, this.subjectOf(op), `operation ${opId} retried after being stuck`);
     // It still holds its subjects: start() takes them again at once.
     this.start(opId);
     return this.get(opId)!;
@@ -180,19 +230,19 @@ export class Engine {
 
   // A synchronous (autocommitted) write, applied to the engine's copy at once.
   private now(op: OperationRow, write: (ops: Store['operations']) => Mirror): void {
-    write(this.store.operations)(op);
+    this.fleet.change(() => write(this.store.operations))(op);
   }
 
   // A group-committed write, applied to the engine's copy once it is durable.
   private async durable(op: OperationRow, write: (ops: Store['operations']) => Mirror): Promise<void> {
-    (await this.store.write(() => write(this.store.operations)))(op);
+    (await this.fleet.commit(() => write(this.store.operations)))(op);
   }
 
   // Each step's end is durable before the next step starts, and group-committed with every other
   // operation's bookkeeping of this turn (store/writer.ts): one fsync for a burst, not one per
   // step. The same commit records the next step's start, or, after the last step, the
   // operation's success: one commit per step.
-  private async forward(op: OperationRow, t: OperationType<any>): Promise<void> {
+  private async forward(op: OperationRow, t: AnyOperationType): Promise<void> {
     let committed = op.committed;
     let started = -1;
     for (let seq = op.nextStep; seq < t.steps.length; seq++) {
@@ -202,10 +252,12 @@ export class Engine {
         const out = await this.attempts(op, step, seq, committed ? this.rollForward(step, t) : step, false, started === seq);
         this.flushProgress(op.id);
         await this.durable(op, (ops) => {
-          const done = ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn, !last);
+          // The last step's end and the operation's success: one commit, one instant.
+          const at = new Date().toISOString();
+          const done = ops.stepDone(op.id, seq, out, !!step.pointOfNoReturn, !last, at);
           if (!last) return done;
-          const fin = ops.finish(op.id, 'succeeded');
-          this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+          const fin = ops.finish(op.id, 'succeeded', '', at);
+          this.fleet.event(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
           return (r) => (done(r), fin(r));
         });
         started = seq + 1;
@@ -223,7 +275,7 @@ export class Engine {
     if (op.state === 'running') {
       await this.durable(op, (ops) => {
         const fin = ops.finish(op.id, 'succeeded');
-        this.store.events.add(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
+        this.fleet.event(`${op.type}.succeeded`, this.subjectOf(op), `operation ${op.id} succeeded`);
         return fin;
       });
     }
@@ -233,7 +285,7 @@ export class Engine {
   // (one inserted, say) would run or undo the wrong step at each position: it is stopped
   // instead, failed when none of its steps ever ran (nothing to undo), else stuck, since
   // neither going on nor undoing can be trusted and a person must look.
-  private misaligned(op: OperationRow, t: OperationType<any>): boolean {
+  private misaligned(op: OperationRow, t: AnyOperationType): boolean {
     const stored = op.steps.map((s) => s.name);
     const want = t.steps.map((s) => s.name);
     if (stored.length === want.length && stored.every((n, i) => n === want[i])) return false;
@@ -242,31 +294,31 @@ export class Engine {
     this.log.error({ op: op.id, type: op.type, stored, want }, 'operation steps do not match its type');
     if (untouched) {
       this.now(op, (ops) => ops.finish(op.id, 'failed', msg));
-      this.store.events.add(`${op.type}.failed`, this.subjectOf(op), `operation ${op.id} failed: ${msg}`);
+      this.fleet.event(`${op.type}.failed`, this.subjectOf(op), `operation ${op.id} failed: ${msg}`);
     } else {
       this.now(op, (ops) => ops.setState(op.id, 'stuck', msg));
-      this.store.events.add(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${msg}`);
+      this.fleet.event(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${msg}`);
     }
     return true;
   }
 
-  private rollForward(step: StepDef<any>, t: OperationType<any>): StepDef<any> {
+  private rollForward(step: StepDef<unknown>, t: AnyOperationType): StepDef<unknown> {
     const retries = Math.max(step.retries ?? 0, t.rollForwardRetries ?? this.opts.rollForwardRetries ?? 3);
     return { ...step, retries, backoffMs: step.backoffMs ?? this.opts.rollForwardBackoffMs ?? 1000 };
   }
 
-  private stick(op: OperationRow, t: OperationType<any>, seq: number, msg: string): void {
+  private stick(op: OperationRow, t: AnyOperationType, seq: number, msg: string): void {
     const full = `${msg} (past the point of no return: not undone; fix the cause, then retry the operation)`;
     this.now(op, (ops) => ops.stepEnded(op.id, seq, 'failed', msg));
     this.now(op, (ops) => ops.setState(op.id, 'stuck', full));
     this.log.error({ op: op.id, type: op.type, err: msg }, 'operation stuck past its point of no return');
-    this.store.events.add(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${full}`);
+    this.fleet.event(`${op.type}.stuck`, this.subjectOf(op), `operation ${op.id} needs a person: ${full}`);
     t.stuck?.(this.context(op, 1, new AbortController().signal), full);
   }
 
   // Undoes from the recorded step down to the first. A failed undo stops the ones before it
   // unless they say they are independent; what could not be undone is named in the error.
-  private async rollback(op: OperationRow, t: OperationType<any>): Promise<void> {
+  private async rollback(op: OperationRow, t: AnyOperationType): Promise<void> {
     const left: string[] = [];
     const undoErrors: string[] = [];
     let blocked = false;
@@ -291,19 +343,37 @@ export class Engine {
         blocked = true;
       }
     }
+    await this.release(op, t, blocked, left, undoErrors);
     this.endRollback(op, t, { error: [op.failure, ...undoErrors].join('; '), clean: left.length === 0, left });
   }
 
-  private endRollback(op: OperationRow, t: OperationType<any>, f: FailureInfo): void {
+  // What the type's admission reserved goes back last, unless an undo before it failed (the
+  // reservation of a container that may still exist is kept) and it is not independent.
+  private async release(op: OperationRow, t: AnyOperationType, blocked: boolean, left: string[], undoErrors: string[]): Promise<void> {
+    if (!t.release) return;
+    if (blocked && !t.release.independent) {
+      left.push('reservation');
+      return;
+    }
+    const rel = t.release;
+    try {
+      await this.attempts(op, { name: 'release', run: async (ctx) => void (await rel.run(ctx)) }, -1, undefined, true);
+    } catch (err) {
+      undoErrors.push(`release: ${errorMessage(err)}`);
+      left.push('reservation');
+    }
+  }
+
+  private endRollback(op: OperationRow, t: AnyOperationType, f: FailureInfo): void {
     const error = f.clean ? f.error : `${f.error}; left behind: ${f.left.join(', ')}`;
     this.now(op, (ops) => ops.finish(op.id, 'failed', error));
     t.failed?.(this.context(op, 1, new AbortController().signal), { ...f, error });
-    this.store.events.add(`${op.type}.failed`, this.subjectOf(op), error);
+    this.fleet.event(`${op.type}.failed`, this.subjectOf(op), error);
   }
 
   // Runs one step (or undo) with its retries, backoff and per-attempt timeout. started: the
   // first attempt's start was recorded with the previous step's end.
-  private async attempts(op: OperationRow, step: StepDef<any>, seq: number, def = step, undo = false, started = false): Promise<unknown> {
+  private async attempts(op: OperationRow, step: StepDef<unknown>, seq: number, def = step, undo = false, started = false): Promise<unknown> {
     const tries = (def.retries ?? 0) + 1;
     for (let attempt = 1; ; attempt++) {
       if (!undo && !(started && attempt === 1)) await this.durable(op, (ops) => ops.stepStarted(op.id, seq));
@@ -333,7 +403,7 @@ export class Engine {
   }
 
   // op is the engine's copy (kept current), so reading it is reading the store.
-  private context(op: OperationRow, attempt: number, signal: AbortSignal): StepContext<any> {
+  private context(op: OperationRow, attempt: number, signal: AbortSignal): StepContext<unknown> {
     const parent = this.log;
     let log: Logger | undefined;
     return {
@@ -359,14 +429,16 @@ export class Engine {
     };
   }
 
-  private startChild(op: OperationRow, key: string, c: { type: string; params: Record<string, unknown>; subjects: SubmitRequest['subjects'] }): string {
+  // Idempotent by key: a drain's step run again finds the migrations it started.
+  private async startChild(op: OperationRow, key: string, c: { type: string; request: unknown }): Promise<string> {
     const existing = this.store.operations.childByKey(op.id, key);
     if (existing) {
       const child = this.get(existing)!;
       if (!ENDED.has(child.state)) this.start(existing);
       return existing;
     }
-    return this.submit({ ...c, ifBusy: 'wait', parentId: op.id, childKey: key }).id;
+    const loose = this as Engine<Record<string, AnyOperationType>>;
+    return (await loose.submit(c.type, c.request, { parentId: op.id, childKey: key })).id;
   }
 
   private async waitChildren(parentId: string, ids?: string[]): Promise<OperationRow[]> {
@@ -421,7 +493,7 @@ export class Engine {
     return op.instanceId || op.subjects[0]?.name || op.id;
   }
 
-  private mustType(type: string): OperationType<any> {
+  private mustType(type: string): AnyOperationType {
     const t = this.types.get(type);
     if (!t) throw new Error(`unknown operation type ${type}`);
     return t;

@@ -1,13 +1,12 @@
 import { withRequestScope } from './request-scope';
 import { status } from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { Engine } from './engine';
-import { InstanceOps } from './instances';
+import { createInstance, fleetEngine } from '../../test/harness/operation-types';
+import { removeNode } from './nodes';
+import type { RequestKey } from './request-scope';
+import type { InstanceRow } from '../store/instances';
 
 const G = 1024 ** 3;
 const shape = { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G };
@@ -49,21 +48,28 @@ function setup() {
     [],
   );
   const agent = new FakeAgentClient();
-  const engine = new Engine(fleet.store, createLogger('test', 'silent'));
-  const pool = { for: () => agent } as unknown as AgentPool;
-  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
-  return { fleet, agent, engine, ops };
+  const { engine, deps } = fleetEngine(fleet, { for: () => agent });
+  const ops = {
+    create: (r: Parameters<typeof createInstance>[2], request?: RequestKey) => createInstance(engine, fleet, r, request),
+    delete: (instance: string, force?: boolean) => engine.submit('delete', { instance, force }),
+    retryOnKeptData: async (i: InstanceRow) => {
+      const operation = await engine.submit('create', { retryInstanceId: i.id });
+      return { instance: fleet.store.instances.get(i.id)!, operation };
+    },
+    removeNode: (name: string, force: boolean) => removeNode(deps, (id) => engine.busy(id), name, force),
+  };
+  return { fleet, agent, engine, ops, deps };
 }
 
-describe('InstanceOps and the create/delete operation types', () => {
+describe('the create and delete operation types, admitted through Engine.submit', () => {
   it('create: reserves with the operation, builds through the agent, records what it made', async () => {
     const { fleet, agent, engine, ops } = setup();
     const { instance, operation } = await ops.create({ name: 'orders', shape, antiAffinityGroup: 'g1' });
-    expect(operation).toMatchObject({ type: 'create', params: { instanceId: instance.id }, subjects: [{ kind: 'instance', name: instance.id }], nextStep: 1 });
+    expect(operation).toMatchObject({ type: 'create', params: { instanceId: instance.id }, subjects: [{ kind: 'instance', name: instance.id }], nextStep: 0 });
     expect(fleet.snapshot.get('a')!.allocated.cpuMillis).toBe(1000);
     const op = await engine.wait(operation.id, 5000);
     expect(op!.state).toBe('succeeded');
-    expect(JSON.parse(op!.steps[1]!.output)).toEqual({ containerId: `c-${instance.id}`, flavor: 'mariadb', version: '10.11.0' });
+    expect(JSON.parse(op!.steps[0]!.output)).toEqual({ containerId: `c-${instance.id}`, flavor: 'mariadb', version: '10.11.0' });
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', containerId: `c-${instance.id}`, antiAffinityGroup: 'g1', cluster: 'g1' });
     expect(agent.calls).toEqual([`create ${instance.id}`, `inspect ${instance.id}`]);
   });
@@ -94,7 +100,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     agent.failRemove = 'node unreachable';
     const { instance, operation } = await ops.create({ name: 'orders', shape });
     const op = await engine.wait(operation.id, 5000);
-    expect(op!.error).toBe('create-container: boom; undo create-container: node unreachable; left behind: create-container, reserve');
+    expect(op!.error).toBe('create-container: boom; undo create-container: node unreachable; left behind: create-container, reservation');
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'failed' });
     expect(fleet.snapshot.get('a')!.instanceCount).toBe(1);
   });
@@ -103,7 +109,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     const { fleet, agent, engine, ops } = setup();
     const { instance, operation } = await ops.create({ name: 'orders', shape });
     await engine.wait(operation.id, 5000);
-    const del = ops.delete('orders');
+    const del = await ops.delete('orders');
     expect((await engine.wait(del.id, 5000))!.state).toBe('succeeded');
     expect(agent.made.size).toBe(0);
     expect(fleet.store.instances.get(instance.id)).toBeUndefined();
@@ -118,7 +124,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     await new Promise((r) => setTimeout(r, 5));
     let err: { code?: number; message: string } | undefined;
     try {
-      ops.delete('orders');
+      await ops.delete('orders');
     } catch (e) {
       err = e as typeof err;
     }
@@ -141,7 +147,7 @@ describe('InstanceOps and the create/delete operation types', () => {
     agent.started = true;
     const { instance, operation } = await ops.create({ name: 'orders', shape });
     const op = await engine.wait(operation.id, 5000);
-    expect(op!.error).toBe(`create-container: login over TCP failed; undo create-container: container removed, data kept at a:/d/berth/${instance.id} (mysqld had started on it): the reservation stays; left behind: create-container, reserve`);
+    expect(op!.error).toBe(`create-container: login over TCP failed; undo create-container: container removed, data kept at a:/d/berth/${instance.id} (mysqld had started on it): the reservation stays; left behind: create-container, reservation`);
     const kept = fleet.store.instances.get(instance.id)!;
     expect(kept.state).toBe('failed');
     expect(kept.message).toBe(`create failed after mysqld had started (create-container: login over TCP failed): container removed, data kept at a:/d/berth/${instance.id}; create it again with the same name and shape to retry on this data, or delete it (the data goes to the trash)`);
@@ -149,11 +155,11 @@ describe('InstanceOps and the create/delete operation types', () => {
     expect(fleet.store.events.page({ limit: 50, offset: 0 }).items.map((e) => e.kind)).toContain('create.data_kept');
 
     agent.failCreate = undefined;
-    const again = ops.retryOnKeptData(kept);
+    const again = await ops.retryOnKeptData(kept);
     expect(again.instance).toMatchObject({ id: instance.id, state: 'pending' });
     expect((await engine.wait(again.operation.id, 5000))!.state).toBe('succeeded');
     expect(fleet.store.instances.get(instance.id)).toMatchObject({ state: 'running', message: '' });
-    expect(() => ops.retryOnKeptData(kept)).toThrow(/nothing to retry/);
+    await expect(ops.retryOnKeptData(kept)).rejects.toThrow(/nothing to retry/);
   });
 
   it('forced delete: refused while the node heartbeats; once it is down, forgets the instance without calling it', async () => {
@@ -161,9 +167,9 @@ describe('InstanceOps and the create/delete operation types', () => {
     const { instance, operation } = await ops.create({ name: 'orders', shape });
     await engine.wait(operation.id, 5000);
     const callsAfterCreate = agent.calls.length;
-    expect(() => ops.delete('orders', true)).toThrow(/node a is up \(its agent heartbeats\)/);
+    await expect(ops.delete('orders', true)).rejects.toThrow(/node a is up \(its agent heartbeats\)/);
     fleet.snapshot.touch('a', Date.now() - 10 * 60_000, []);
-    const del = ops.delete('orders', true);
+    const del = await ops.delete('orders', true);
     const done = await engine.wait(del.id, 5000);
     expect(done!.state).toBe('succeeded');
     expect(JSON.parse(done!.steps[1]!.output)).toEqual({ forgotten: `a:/d/berth/${instance.id}` });
@@ -189,15 +195,15 @@ describe('InstanceOps and the create/delete operation types', () => {
   it('request ids are stored with the reservation and with the delete, and refused when taken', async () => {
     const { fleet, engine, ops } = setup();
     const key = { caller: 'cert:alice', id: 'r-1', method: 'CreateInstance', fingerprint: 'f' };
-    const { instance, operation } = await ops.create({ name: 'orders', shape, request: key });
+    const { instance, operation } = await ops.create({ name: 'orders', shape }, key);
     expect(fleet.store.requests.get('cert:alice', 'r-1')).toMatchObject({ method: 'CreateInstance', instanceId: instance.id, operationId: operation.id });
     expect(fleet.store.requests.get('cert:bob', 'r-1')).toBeUndefined();
-    await expect(ops.create({ name: 'other', shape, request: key })).rejects.toThrow('request_id r-1 is already taken');
+    await expect(ops.create({ name: 'other', shape }, key)).rejects.toThrow('request_id r-1 is already taken');
     expect(fleet.store.instances.find('other')).toBeUndefined();
     await engine.wait(operation.id, 5000);
     // Any operation recorded in a request scope carries its id, in the same transaction.
     const scope = { key: { caller: 'cert:alice', id: 'd-1', method: 'DeleteInstance', fingerprint: 'g' }, claimed: false, done: false };
-    const del = withRequestScope(scope, () => ops.delete('orders', false));
+    const del = await withRequestScope(scope, () => ops.delete('orders', false));
     expect(scope.claimed).toBe(true);
     expect(fleet.store.requests.get('cert:alice', 'd-1')).toMatchObject({ instanceId: instance.id, operationId: del.id });
   });

@@ -25,29 +25,44 @@ export class LockTable {
   private readonly holders = new Map<string, string>();
   private readonly held = new Map<string, string[]>();
   private queue: Waiter[] = [];
+  private readonly waiting = new Map<string, Promise<void>>();
 
   // The operation that holds, or waits earlier for, one of these subjects (undefined: free).
   blocker(keys: readonly string[], family: ReadonlySet<string>, opId = ''): string | undefined {
+    return this.blockers(keys, family, opId)[0];
+  }
+
+  // Every such operation, holders first.
+  blockers(keys: readonly string[], family: ReadonlySet<string>, opId = ''): string[] {
+    const out = new Set<string>();
     for (const k of keys) {
       const h = this.holders.get(k);
-      if (h && h !== opId && !family.has(h)) return h;
+      if (h && h !== opId && !family.has(h)) out.add(h);
     }
     for (const w of this.queue) {
       if (w.opId === opId) break;
-      if (!family.has(w.opId) && w.keys.some((k) => keys.includes(k))) return w.opId;
+      if (!family.has(w.opId) && w.keys.some((k) => keys.includes(k))) out.add(w.opId);
     }
-    return undefined;
+    return [...out];
   }
 
+  // Queues the operation (once: asked again while it waits, the same promise).
   acquire(opId: string, keys: string[], family: ReadonlySet<string>): Promise<void> {
     if (this.held.has(opId)) return Promise.resolve();
-    return new Promise((grant) => {
+    const waiting = this.waiting.get(opId);
+    if (waiting) return waiting;
+    const p = new Promise<void>((grant) => {
       this.queue.push({ opId, keys, family, grant });
-      this.grantWaiting();
     });
+    this.waiting.set(opId, p);
+    this.grantWaiting();
+    return p;
   }
 
+  // Gives up what it holds, or its place in the queue.
   release(opId: string): void {
+    this.waiting.delete(opId);
+    this.queue = this.queue.filter((w) => w.opId !== opId);
     for (const k of this.held.get(opId) ?? []) if (this.holders.get(k) === opId) this.holders.delete(k);
     this.held.delete(opId);
     this.grantWaiting();
@@ -72,6 +87,7 @@ export class LockTable {
       const mine = w.keys.filter((k) => !this.holders.has(k));
       for (const k of mine) this.holders.set(k, w.opId);
       this.held.set(w.opId, mine);
+      this.waiting.delete(w.opId);
       w.grant();
     }
     this.queue = still;

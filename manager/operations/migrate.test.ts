@@ -1,14 +1,10 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { MoveOps } from './moves';
 import { UsageMap } from '../state/usage';
-import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
-import { Engine } from './engine';
-import { InstanceOps } from './instances';
+import { createInstance, fleetEngine } from '../../test/harness/operation-types';
+import type { ResizeRequest } from './resize';
 
 const G = 1024 ** 3;
 const shape = { cpuMillis: 1000, memoryBytes: G, diskBytes: 10 * G };
@@ -100,11 +96,9 @@ async function setup() {
   fleet.registerNode(node('a', '127.0.0.8'), []);
   fleet.registerNode(node('b', '127.0.0.9'), []);
   const agents = { a: new FakeAgent('a'), b: new FakeAgent('b') };
-  const engine = new Engine(fleet.store, createLogger('test', 'silent'), { rollForwardRetries: 2, rollForwardBackoffMs: 10 });
-  const pool = { for: (n: 'a' | 'b') => agents[n], raw: (n: 'a' | 'b') => agents[n] } as unknown as AgentPool;
-  const ops = new InstanceOps(fleet.store, fleet.snapshot, engine, pool, { defaultImage: 'img', adminUser: 'admin', scheduler: DEFAULT_SCHEDULER_CONFIG, agentCreateDeadlineMs: 1000 });
-  const x = new MoveOps({ fleet, engine, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG });
-  const { instance, operation } = await ops.create({ name: 'one', shape, node: 'a' });
+  const { engine } = fleetEngine(fleet, { for: (n: 'a' | 'b') => agents[n], raw: (n: 'a' | 'b') => agents[n] }, { usage: new UsageMap(), rollForwardRetries: 2, rollForwardBackoffMs: 10 });
+  const x = { resize: (r: ResizeRequest) => engine.submit('resize', r) };
+  const { instance, operation } = await createInstance(engine, fleet, { name: 'one', shape, node: 'a' });
   expect((await engine.wait(operation.id, 5000))!.state).toBe('succeeded');
   return { fleet, agents, engine, x, instance };
 }
@@ -117,7 +111,7 @@ describe('migrate operation', () => {
     agents.a.freeAfterRemove = 60 * G;
     // The instance requires TLS of its clients: so does its copy.
     fleet.store.instanceTls.set(instance.id, { tls: true, required: true });
-    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const op = await x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
     const done = (await engine.wait(op.id, 10_000))!;
     expect(done.state, done.error).toBe('succeeded');
     expect(agents.a.creates).toEqual([{ requireTls: false }]);
@@ -139,7 +133,7 @@ describe('migrate operation', () => {
     const { fleet, agents, engine, x, instance } = await setup();
     // A write reached the source after the final set (what the read-only guard exists to stop).
     agents.a.origins = '0-1-10,0-1-12';
-    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const op = await x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
     const done = (await engine.wait(op.id, 10_000))!;
     expect(done.state, done.error).toBe('succeeded');
     expect(agents.a.removes.at(-1)).toMatchObject({ purge: true, purgeStartedData: false });
@@ -154,7 +148,7 @@ describe('migrate operation', () => {
     const { fleet, agents, engine, x, instance } = await setup();
     // The step's own attempts (1 + 3) all fail; the operation must not roll back.
     agents.b.fail.resetReplica = 4;
-    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const op = await x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
     const stuck = (await engine.wait(op.id, 30_000))!;
     expect(stuck.state).toBe('stuck');
     expect(stuck.error).toMatch(/promote: .*resetReplica on b: injected failure.*past the point of no return/);
@@ -168,7 +162,7 @@ describe('migrate operation', () => {
     expect(fleet.snapshot.get('b')!.allocated.cpuMillis).toBe(1500);
     expect(fleet.store.events.recent(50).map((e) => e.kind)).toContain('migrate.stuck');
     // Another operation on the instance is refused while it is stuck.
-    expect(() => x.resize({ instance: 'one', change: { cpuMillis: 500 }, mode: 'in-place' })).toThrow(/op-/);
+    await expect(x.resize({ instance: 'one', change: { cpuMillis: 500 }, mode: 'in-place' })).rejects.toThrow(/op-/);
 
     engine.retry(op.id);
     const done = (await engine.wait(op.id, 10_000))!;
@@ -181,7 +175,7 @@ describe('migrate operation', () => {
   it('a cut-over that fails before the point of no return is undone: target removed, source writable again', async () => {
     const { fleet, agents, engine, x, instance } = await setup();
     agents.b.fail.waitForGtid = 1;
-    const op = x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
+    const op = await x.resize({ instance: 'one', change: { cpuMillis: 1500 }, mode: 'migrate' });
     const done = (await engine.wait(op.id, 10_000))!;
     expect(done.state).toBe('failed');
     expect(agents.b.calls.at(-1)).toBe('removeInstance');

@@ -1,12 +1,14 @@
 import { errorMessage } from '../../src/errors';
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Shape } from '../../src/validate';
-import { reserveTarget, type TargetReservation } from './reservation';
+import { failedPrecondition } from '../../src/errors';
+import { memberMoveRefusal } from '../clusters/guard';
+import { reserveAt, reserveTarget, type TargetReservation, type Where } from './reservation';
 import { catchUp, copy, discardCopy, makeReplica, promote, releaseReplica, stopWrites, type WritesStopped, type CopyResult, type Endpoint, type MovementProgress, type ReplicaLink, type TargetEndpoint } from '../movement/index';
 import type { InstanceRow } from '../store/instances';
 import type { OperationDeps } from './deps';
 import { agentCreateRequest, discardRecorder, mustInstance } from './deps';
-import type { OperationType, StepContext } from './types';
+import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 export interface MigrateParams {
   instanceId: string;
@@ -20,7 +22,30 @@ export interface MigrateParams {
   reason?: string;
 }
 
+// A resize that does not fit in place names the target it chose (reserved at admission); a
+// drain's migrations name none and choose it in their first step.
+export interface MigrateRequest {
+  instanceId: string;
+  to: Shape;
+  target?: Where;
+  resize?: boolean;
+  reason?: string;
+}
+
 type Ctx = StepContext<MigrateParams>;
+
+// A drain's child queues behind whatever holds the instance; a resize refuses.
+export function admitMigration(d: OperationDeps, req: MigrateRequest, a: AdmitContext): Admission<MigrateParams> {
+  const subjects = [{ kind: 'instance' as const, name: req.instanceId }];
+  const extra = { ...(req.resize ? { resize: true } : {}), ...(req.reason ? { reason: req.reason } : {}) };
+  if (!req.target) return { params: { instanceId: req.instanceId, to: req.to, ...extra }, subjects, ifBusy: a.parentId ? 'wait' : 'refuse' };
+  const i = mustInstance(d, req.instanceId);
+  const member = memberMoveRefusal(i);
+  if (member) throw failedPrecondition(`${i.name} is not moved to another node: ${member}`);
+  const r = reserveAt(d.fleet, i, req.to, a.opId, req.target);
+  const from: Shape = { cpuMillis: i.cpuMillis, memoryBytes: i.memoryBytes, diskBytes: i.diskBytes };
+  return { params: { instanceId: i.id, reservationId: r.reservationId, from, to: req.to, source: r.source, target: r.target, ...extra }, subjects, ifBusy: a.parentId ? 'wait' : 'refuse' };
+}
 
 // Catch-up ends when the replica is this close; the cut-over then blocks writes for at most
 // CUTOVER_DEADLINE_MS before it gives up and gives them back to the source.
@@ -32,9 +57,10 @@ export const MIGRATION = { lag: { maxSeconds: 1, maxTransactions: 50 }, catchUpD
 // promote the target, switch the record, retire the source. Until the cut-over has completed
 // every failure undoes: the target goes, the source stays (writable). After it, the remaining
 // steps roll forward, and one that keeps failing leaves the operation stuck for a retry.
-export function migrateOperation(d: OperationDeps): OperationType<MigrateParams> {
+export function migrateOperation(d: OperationDeps): OperationType<MigrateParams, MigrateRequest> {
   return {
     type: 'migrate',
+    admit: (r, a) => admitMigration(d, r, a),
     failed: (ctx, f) => d.fleet.event('migrate.failed', ctx.params.instanceId, `migration of ${ctx.params.instanceId} failed, the source keeps serving${f.clean ? '' : ` (left: ${f.left.join(', ')})`}: ${f.error}`),
     steps: [
       { name: 'reserve-target', run: (ctx) => reserve(d, ctx), undo: async (ctx) => void release(d, ctx), independentUndo: true },

@@ -35,10 +35,15 @@ export function withRequestScope<T>(scope: RequestScope, fn: () => T): T {
   }
 }
 
+// The scope of the handler running now (its synchronous part), read when an operation is
+// submitted: the write that records it runs later, in the group commit.
+export function currentRequest(): RequestScope | undefined {
+  return current;
+}
+
 // Called by the engine inside the transaction that records a top-level operation.
-export function claimRequest(store: Store, operationId: string, instanceId: string): void {
-  const s = current;
-  if (!s || s.claimed || s.done) return;
+export function claimRequest(store: Store, s: RequestScope, operationId: string, instanceId: string): void {
+  if (s.claimed || s.done) return;
   // The same id racing itself (a client retry while the first call runs): the second loses here
   // and its transaction rolls back; the caller then answers it with the first call's result.
   if (store.requests.get(s.key.caller, s.key.id)) throw alreadyExists(`request_id ${s.key.id} is already taken`);

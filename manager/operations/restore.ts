@@ -14,11 +14,8 @@ import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
-import type { BackupDeps } from './backup';
-import { agentCreateRequest, mustInstance } from './deps';
-import type { Engine } from './engine';
-import { newOperationId } from './engine';
-import type { OperationType, StepContext } from './types';
+import { agentCreateRequest, backupDeps, mustInstance, type BackupDeps, type OperationDeps } from './deps';
+import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 export interface RestoreParams {
   backupId: string;
@@ -49,12 +46,24 @@ export interface RestoreRequest {
   to?: Date;
 }
 
-// Only a complete backup whose manifest authenticates is restored; the new instance is placed
-// and reserved like a create (scheduler, same transaction as the operation's record), with its
-// own generated admin password: the restored data's admin account is given the new instance's
-// password when it starts (the agent's user set-up), so nobody who knew the source's password
-// can log into the copy with it.
-export async function admitRestore(d: BackupDeps, engine: Engine, r: RestoreRequest): Promise<{ instance: InstanceRow; operation: OperationRow }> {
+// What admission needs, read (asynchronously) from the catalog and the backup's manifest first
+// (prepareRestore): only a complete backup whose manifest authenticates is restored.
+export interface RestoreAdmit {
+  backupId: string;
+  // The backed-up instance's name, for messages.
+  sourceName: string;
+  name: string;
+  shape: Shape;
+  node?: string;
+  constraints?: Constraint[];
+  image: string;
+  flavor: string;
+  adminUser: string;
+  to?: string;
+}
+
+export async function prepareRestore(deps: OperationDeps, r: RestoreRequest): Promise<RestoreAdmit> {
+  const d = backupDeps(deps);
   const b = d.fleet.store.backups.get(r.backupId);
   if (!b) throw notFound(`no backup ${r.backupId}`);
   if (b.status !== 'complete') throw failedPrecondition(`backup ${b.id} is ${b.status}: only a complete backup can be restored`);
@@ -72,52 +81,57 @@ export async function admitRestore(d: BackupDeps, engine: Engine, r: RestoreRequ
   if (!image) throw failedPrecondition(`backup ${b.id} is of flavor ${flavor}, for which this manager has no image`);
   const shape: Shape = r.shape ?? { cpuMillis: m.instance.cpuMillis, memoryBytes: m.instance.memoryBytes, diskBytes: m.instance.diskBytes };
   if (!shape.cpuMillis || !shape.memoryBytes || !shape.diskBytes) throw failedPrecondition(`backup ${b.id} does not record the instance's shape: give the restore one`);
-  const strategy = findStrategy(d.scheduler!.strategy)!;
+  return { backupId: b.id, sourceName: b.instanceName, name: r.name, shape, node: r.node, constraints: r.constraints, image, flavor, adminUser: r.adminUser, ...(r.to ? { to: r.to.toISOString() } : {}) };
+}
+
+// The new instance is placed and reserved like a create (scheduler, in the transaction that
+// records the operation; release() frees it when the restore is undone), with its own generated
+// admin password: the restored data's admin account is given the new instance's password when
+// it starts (the agent's user set-up), so nobody who knew the source's password can log into the
+// copy with it.
+function admitRestore(d: BackupDeps, r: RestoreAdmit, a: AdmitContext): Admission<RestoreParams> {
+  if (d.fleet.store.instances.find(r.name)) throw alreadyExists(`an instance named ${r.name} already exists: a restore makes a new instance, never over a live one`);
+  const strategy = findStrategy(d.scheduler.strategy)!;
+  const placed = d.fleet.snapshot.schedule({ ...r.shape, node: r.node, constraints: r.constraints?.length ? r.constraints : undefined }, { now: a.now, config: d.scheduler }, { strategy });
+  if (!placed.ok) throw resourceExhausted(explain(placed));
   const id = `i-${randomBytes(6).toString('hex')}`;
-  const opId = newOperationId();
-  const instance = await d.fleet.commit(() => {
-    if (d.fleet.store.instances.find(r.name)) throw alreadyExists(`an instance named ${r.name} already exists: a restore makes a new instance, never over a live one`);
-    const placed = d.fleet.snapshot.schedule({ ...shape, node: r.node, constraints: r.constraints?.length ? r.constraints : undefined }, { now: Date.now(), config: d.scheduler! }, { strategy });
-    if (!placed.ok) throw resourceExhausted(explain(placed));
-    const row = d.fleet.reserveInstance({
-      id,
-      name: r.name,
-      serverId: d.fleet.store.instances.nextServerId(),
-      node: placed.placement.node,
-      diskPath: placed.placement.diskPath,
-      port: placed.placement.port,
-      ...shape,
-      image,
-      state: 'pending',
-      adminUser: r.adminUser,
-      adminPassword: newPassword(),
-      antiAffinityGroup: '',
-    });
-    d.fleet.updateInstance(id, { state: 'pending', flavor, message: `restoring backup ${b.id} of ${b.instanceName}` });
-    engine.record({ id: opId, type: 'restore', params: { backupId: b.id, instanceId: id, ...(r.to ? { to: r.to.toISOString() } : {}) }, subjects: [{ kind: 'instance', name: id }], ifBusy: 'refuse', firstPending: 1 });
-    d.fleet.event('restore.started', id, `${r.name} placed on ${row.node} port ${row.port}, restoring backup ${b.id} of ${b.instanceName}`);
-    return row;
+  const row = d.fleet.reserveInstance({
+    id,
+    name: r.name,
+    serverId: d.fleet.store.instances.nextServerId(),
+    node: placed.placement.node,
+    diskPath: placed.placement.diskPath,
+    port: placed.placement.port,
+    ...r.shape,
+    image: r.image,
+    state: 'pending',
+    adminUser: r.adminUser,
+    adminPassword: newPassword(),
+    antiAffinityGroup: '',
   });
-  engine.start(opId);
-  return { instance: d.fleet.store.instances.get(instance.id)!, operation: engine.get(opId)! };
+  d.fleet.updateInstance(id, { state: 'pending', flavor: r.flavor, message: `restoring backup ${r.backupId} of ${r.sourceName}` });
+  d.fleet.event('restore.started', id, `${r.name} placed on ${row.node} port ${row.port}, restoring backup ${r.backupId} of ${r.sourceName}`);
+  return { params: { backupId: r.backupId, instanceId: id, ...(r.to ? { to: r.to } : {}) }, subjects: [{ kind: 'instance', name: id }], ifBusy: 'refuse' };
 }
 
 // ---- the operation type ----
 
-// reserve (done at admission) → seed (the agent verifies the object against the manifest,
+// seed (the agent verifies the object against the manifest,
 // decrypts, unpacks, prepares) → start (mysqld on the restored data, read-only, the new admin
 // password) → open (replication settings the copy carried are cleared, then writable: a
 // standalone instance). Until open, any failure removes the new instance and its reservation.
-export function restoreOperation(d: BackupDeps): OperationType<RestoreParams> {
+export function restoreOperation(deps: OperationDeps): OperationType<RestoreParams, RestoreAdmit> {
+  const d = backupDeps(deps);
   return {
     type: 'restore',
+    admit: (r, a) => admitRestore(d, r, a),
+    release: { run: (ctx) => void d.fleet.releaseInstance(ctx.params.instanceId), independent: true },
     failed: (ctx, f) => {
       const i = d.fleet.store.instances.get(ctx.params.instanceId);
       if (!f.clean && i) d.fleet.updateInstance(i.id, { state: 'failed', message: `restore of backup ${ctx.params.backupId} failed and was not fully undone: ${f.error}` });
       d.fleet.event('restore.failed', ctx.params.instanceId, `restore of backup ${ctx.params.backupId} failed: ${f.error}`);
     },
     steps: [
-      { name: 'reserve', run: async () => undefined, undo: async (ctx) => void d.fleet.releaseInstance(ctx.params.instanceId), independentUndo: true },
       { name: 'seed', timeoutMs: SEED_DEADLINE_MS, run: (ctx) => seed(d, ctx), undo: (ctx) => remove(d, ctx) },
       { name: 'start', retries: 1, backoffMs: 2000, run: (ctx) => start(d, ctx), undo: (ctx) => remove(d, ctx) },
       // Point in time only (nothing to do without `to`).

@@ -23,7 +23,7 @@ export interface StepContext<P = Record<string, unknown>> {
   // Persisted (throttled) and shown by GetOperation/WaitOperation; a parent adds its children's.
   progress(p: Partial<Progress>): void;
   // Starts (once per key, even when the step runs again) a child operation; returns its id.
-  startChild(key: string, child: { type: string; params: Record<string, unknown>; subjects: Subject[] }): string;
+  startChild(key: string, child: { type: string; request: unknown }): Promise<string>;
   // Resolves when every given child (default: all of this operation's) has ended.
   waitChildren(ids?: string[]): Promise<OperationRow[]>;
 }
@@ -56,9 +56,49 @@ export interface FailureInfo {
   left: string[];
 }
 
-export interface OperationType<P = Record<string, unknown>> {
+// What an operation type decides when it is submitted, inside the transaction that records it
+// (Engine.submit): the parameters it records (what its steps read), the subjects it holds, and
+// whether it queues behind or refuses an operation already on one of them. Anything it reserves
+// (a create's placement, a resize's new shape) is written in the same transaction; release()
+// gives it back when the operation is undone.
+export interface Admission<P> {
+  params: P;
+  subjects: Subject[];
+  // wait: queue behind the holder; refuse: FAILED_PRECONDITION naming the holder.
+  ifBusy: IfBusy;
+  // Steps admission has already done (a resize to the shape it has: all of them).
+  firstPending?: number;
+}
+
+// Admitted as another type, whose admission decided it: a resize that does not fit in place is
+// a migration.
+export interface Redirect extends Admission<unknown> {
   type: string;
+}
+
+export interface AdmitContext {
+  // The id the operation will be recorded under (reservations name it).
+  readonly opId: string;
+  readonly now: number;
+  // Set for a child operation (a drain's migrations).
+  readonly parentId: string;
+}
+
+// One file per operation type owns everything about it: what a caller asks (R), what it records
+// (P, read by its steps), its admission and its steps. See docs/design.md, "Adding an operation type".
+export interface OperationType<P = Record<string, unknown>, R = P> {
+  type: string;
+  // Preconditions, subjects, reservations; a refusal throws a BerthError (its gRPC status).
+  // Synchronous: it runs inside the submit's transaction, nothing else runs meanwhile.
+  admit(request: R, a: AdmitContext): Admission<P> | Redirect;
   steps: StepDef<P>[];
+  // Gives back what admit reserved: the last undo of a rollback (idempotent). Skipped, and named
+  // in `left`, when an undo before it failed, unless independent.
+  release?: { run(ctx: StepContext<P>): Promise<void> | void; independent?: boolean };
+  // Holds its subjects only for one short call (a reconciler's repair): an operation that would
+  // refuse when busy queues behind it instead, so a DBA's switchover is not refused because a
+  // replica's replication was being started at that moment.
+  brief?: boolean;
   // Attempts of a failing step after the point of no return, before the operation is stuck.
   rollForwardRetries?: number;
   // Called once after the rollback ended.
@@ -68,14 +108,7 @@ export interface OperationType<P = Record<string, unknown>> {
 
 export type IfBusy = 'wait' | 'refuse';
 
-export interface SubmitRequest {
-  type: string;
-  params: Record<string, unknown>;
-  subjects: Subject[];
-  // wait: queue behind the holder; refuse: FAILED_PRECONDITION naming the holder.
-  ifBusy: IfBusy;
-  id?: string;
-  firstPending?: number;
-  parentId?: string;
-  childKey?: string;
-}
+// A registered type, its parameter types erased (the engine stores JSON).
+export type AnyOperationType = OperationType<unknown, unknown>;
+export type ParamsOf<T> = T extends OperationType<infer P, infer _R> ? P : never;
+export type RequestOf<T> = T extends OperationType<infer _P, infer R> ? R : never;

@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
 import { Store } from '../store/index';
-import { Engine } from './engine';
+import { testEngine } from '../../test/harness/operation-types';
 
 const never = () => new Promise<never>(() => undefined);
 
 describe('Engine.wait', () => {
   it('stops listening as soon as the waiter goes away, and leaves no listener behind', async () => {
-    const engine = new Engine(Store.open(':memory:'), createLogger('test', 'silent'));
-    engine.register({ type: 'slow', steps: [{ name: 'hang', run: never }] });
-    const id = engine.submit({ type: 'slow', params: {}, subjects: [{ kind: 'instance', name: 'i1' }], ifBusy: 'wait' }).id;
+    const engine = testEngine(Store.open(':memory:'), createLogger('test', 'silent'), [{ type: 'slow', steps: [{ name: 'hang', run: never }] }]);
+    const id = (await engine.submit('slow', { subjects: [{ kind: 'instance', name: 'i1' }] })).id;
     const waiters = Array.from({ length: 50 }, () => new AbortController());
     const pending = waiters.map((w) => engine.wait(id, 60_000, w.signal));
     expect(engine.waiters(id)).toBe(50);

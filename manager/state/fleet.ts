@@ -212,9 +212,13 @@ export class FleetState {
   // The caller has checked the node exists.
   setCordoned(name: string, cordoned: boolean, event = cordoned ? { kind: 'node.cordoned', message: 'no new instances will be placed here' } : { kind: 'node.uncordoned', message: 'open for new instances' }): void {
     this.change(() => {
+      const was = Boolean(this.snapshot.get(name)?.cordoned);
       this.store.nodes.setCordoned(name, cordoned);
       this.event(event.kind, name, event.message);
-      this.afterCommit(() => this.snapshot.setCordoned(name, cordoned));
+      this.afterCommit(
+        () => this.snapshot.setCordoned(name, cordoned),
+        () => this.snapshot.setCordoned(name, was),
+      );
     });
   }
 
@@ -269,7 +273,10 @@ export class FleetState {
       if (!row) return undefined;
       this.store.instances.delete(id);
       this.bump(row.node);
-      this.afterCommit(() => this.snapshot.removeInstance(row));
+      this.afterCommit(
+        () => this.snapshot.removeInstance(row),
+        () => this.snapshot.addInstance(row),
+      );
       return row;
     });
   }
@@ -281,7 +288,10 @@ export class FleetState {
       const before = this.mustGet(id);
       this.store.instances.resize(id, shape);
       const after = this.mustGet(id);
-      this.afterCommit(() => this.swap(before, after));
+      this.afterCommit(
+        () => this.swap(before, after),
+        () => this.swap(after, before),
+      );
       return after;
     });
   }
@@ -293,7 +303,10 @@ export class FleetState {
       const before = this.mustGet(id);
       this.store.instances.move(id, to);
       const after = this.mustGet(id);
-      this.afterCommit(() => this.swap(before, after));
+      this.afterCommit(
+        () => this.swap(before, after),
+        () => this.swap(after, before),
+      );
       return after;
     });
   }
@@ -394,7 +407,7 @@ export class FleetState {
     });
   }
 
-  // The failover trigger's memory of a member (health/last-seen.ts decides when it is due):
+  // The cluster reconciler's memory of a member (health/last-seen.ts decides when it is due):
   // group-committed, with no event, since it changes nothing anyone schedules on.
   rememberLastSeen(r: LastSeenRow): Promise<void> {
     return this.commit(() => this.store.lastSeen.put(r));

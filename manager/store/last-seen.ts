@@ -1,7 +1,7 @@
 import type { DB } from './db';
 
 // A cluster member's identity and executed GTID set as last read while its mysqld answered
-// (health/trigger.ts keeps the live copy; this one outlives a manager restart).
+// (health/reconciler.ts keeps the live copy; this one outlives a manager restart).
 export interface LastSeenRow {
   instanceId: string;
   serverUuid: string;

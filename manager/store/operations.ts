@@ -179,8 +179,8 @@ export class OperationsTable {
   // Output and the move to the next step in one commit: a restart either re-runs the step or
   // sees its output, never a done step without one. startNext: the next step's start is
   // recorded in the same commit (the engine goes straight on to it), saving it a commit.
-  stepDone(id: string, seq: number, output: unknown, pointOfNoReturn = false, startNext = false): Mirror {
-    const now = nowIso();
+  // now: the same instant as the write it shares a commit with (the operation's end).
+  stepDone(id: string, seq: number, output: unknown, pointOfNoReturn = false, startNext = false, now = nowIso()): Mirror {
     const json = output === undefined ? '' : JSON.stringify(output);
     this.stepDoneTx(id, seq, json, pointOfNoReturn, startNext, now);
     return (r) => {
@@ -239,8 +239,7 @@ export class OperationsTable {
     return (r) => void Object.assign(r, { state, error, updatedAt: now });
   }
 
-  finish(id: string, state: OperationState, error = ''): Mirror {
-    const now = nowIso();
+  finish(id: string, state: OperationState, error = '', now = nowIso()): Mirror {
     this.q.finish.run(state, error, now, now, id);
     return (r) => void Object.assign(r, { state, error, undoStep: -1, updatedAt: now, finishedAt: now });
   }

@@ -28,7 +28,7 @@ export interface FailoverNotice {
   message: string;
 }
 
-// A running cluster in which no member takes writes (health/trigger.ts ClusterProblem).
+// A running cluster in which no member takes writes (health/reconciler.ts ClusterProblem).
 export interface NoWriterNotice {
   cluster: string;
   sinceMs: number;

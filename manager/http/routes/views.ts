@@ -173,9 +173,9 @@ export function viewRoutes(ctx: AdminContext) {
       async (req) => {
         const { name } = req.params as { name: string };
         mustNode(name);
-        if (ctx.moves) {
+        if (ctx.engine) {
           // The drain cordons the node as it starts: the answer shows it cordoned.
-          const operationId = ctx.moves.drain(name).id;
+          const operationId = (await ctx.engine.submit('drain', { node: name })).id;
           return { ...nodeOut(name), operationId };
         }
         const on = store.instances.onNode(name);

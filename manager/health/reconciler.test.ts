@@ -2,13 +2,15 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentReplicationState__Output } from '../../src/gen/berth/v1/AgentReplicationState';
 import { createLogger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import type { Engine } from '../operations/engine';
+import { clusterFailoverOperation, type FailoverParams } from '../operations/cluster-failover';
+import { clusterRebuildOperation, type RebuildParams } from '../operations/cluster-rebuild';
+import type { AdmitContext, Engine } from '../operations/engine';
+import { fleetEngine } from '../../test/harness/operation-types';
 import { FleetState } from '../state/fleet';
 import { Store } from '../store/index';
 import { DEFAULT_DETECTION } from './detect';
 import { ReplicationMap } from '../state/replication';
-import { DEFAULT_TRIGGER, FailoverTrigger } from './trigger';
+import { ClusterReconciler, DEFAULT_RECONCILER } from './reconciler';
 
 const G = 1024 ** 3;
 const log = createLogger('test', 'silent');
@@ -45,27 +47,45 @@ function setup(primaryPort: number) {
     const i = fleet.reserveInstance({ id: `i-${n}`, name: `orders-${k + 1}`, serverId: 7 + k, node: n, diskPath: '/d', port: n === 'a' ? primaryPort : 4000 + k, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: n === 'a' ? 'primary' : 'replica' } as never);
     ids[n] = i.id;
   }
-  const submitted: Record<string, unknown>[] = [];
-  const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-1' }), holder: () => undefined } as unknown as Engine;
-  const replication = new ReplicationMap();
   const opened: string[] = [];
-  const agents = { for: () => ({ setReadOnly: async (r: { id: string; readOnly: boolean }) => (opened.push(`${r.id} ${r.readOnly}`), {}) }) } as unknown as AgentPool;
-  const trigger = new FailoverTrigger({ fleet, engine, agents, replication, log }, { ...DEFAULT_TRIGGER, ...DEFAULT_DETECTION, probeFailMs: 0 });
+  const agents = {
+    for: () => ({
+      setReadOnly: async (r: { id: string; readOnly: boolean }) => (opened.push(`${r.id} ${r.readOnly}`), {}),
+      startReplica: async (r: { id: string }) => (opened.push(`${r.id} start`), {}),
+      stopInstance: async (r: { id: string }) => (opened.push(`${r.id} stop`), {}),
+    }),
+  };
+  const { engine, submitted } = spiedEngine(fleet, agents);
+  const replication = new ReplicationMap();
+  const trigger = new ClusterReconciler({ fleet, engine, replication, log }, { ...DEFAULT_RECONCILER, ...DEFAULT_DETECTION, probeFailMs: 0 });
   const report = (node: string, id: string, s: Partial<AgentReplicationState__Output>) => replication.report(node, [{ id, replication: { ...up, measuredAtMs: Date.now(), ...s } }]);
   const replicasLost = () => {
     report('b', ids.b!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: primaryPort, ioConnecting: true });
     report('c', ids.c!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: primaryPort, ioConnecting: true });
   };
-  return { fleet, ids, submitted, trigger, report, replicasLost, opened };
+  return { fleet, ids, submitted, trigger, report, replicasLost, opened, engine };
+}
+
+// The manager's operation types on a real engine, except that a failover or a rebuild is only
+// recorded (what it was asked for is kept in `submitted`) and then holds its subjects.
+function spiedEngine(fleet: FleetState, agents: unknown): { engine: Engine; submitted: Record<string, unknown>[] } {
+  const { engine, deps } = fleetEngine(fleet, agents);
+  const submitted: Record<string, unknown>[] = [];
+  const hold = [{ name: 'hold', run: () => new Promise<never>(() => undefined) }];
+  const failover = clusterFailoverOperation(deps);
+  engine.register({ ...failover, admit: (r: FailoverParams, a: AdmitContext) => (submitted.push({ ...r }), failover.admit(r, a)), steps: hold });
+  const rebuild = clusterRebuildOperation(deps);
+  engine.register({ ...rebuild, admit: (r: RebuildParams, a: AdmitContext) => (submitted.push({ ...r }), rebuild.admit(r, a)), steps: hold });
+  return { engine, submitted };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
-describe('FailoverTrigger', () => {
+describe('ClusterReconciler', () => {
   it('grants the write lease to the node of each cluster primary, and to no other node', async () => {
     const { ids, trigger } = setup(alivePort);
     await trigger.tick();
-    expect(trigger.leaseFor('a')).toEqual({ leaseMs: DEFAULT_TRIGGER.leaseMs, instanceIds: [ids.a] });
+    expect(trigger.leaseFor('a')).toEqual({ leaseMs: DEFAULT_RECONCILER.leaseMs, instanceIds: [ids.a] });
     expect(trigger.leaseFor('b')).toBeUndefined();
   });
 
@@ -107,10 +127,9 @@ describe('FailoverTrigger', () => {
     expect(fleet.store.lastSeen.all().find((r) => r.instanceId === ids.a)).toMatchObject({ serverUuid: uuid, serverId: 7, executedGtids: '0-7-42', role: 'primary' });
 
     // A new manager on the same store: the primary's agent reports it dead, with no identity.
-    const submitted: Record<string, unknown>[] = [];
-    const engine = { submit: (r: { params: Record<string, unknown> }) => (submitted.push(r.params), { id: 'op-2' }), holder: () => undefined } as unknown as Engine;
+    const { engine, submitted } = spiedEngine(fleet, { for: () => ({}) });
     const replication = new ReplicationMap();
-    const again = new FailoverTrigger({ fleet, engine, agents: { for: () => ({}) } as unknown as AgentPool, replication, log }, { ...DEFAULT_TRIGGER, ...DEFAULT_DETECTION, probeFailMs: 0 });
+    const again = new ClusterReconciler({ fleet, engine, replication, log }, { ...DEFAULT_RECONCILER, ...DEFAULT_DETECTION, probeFailMs: 0 });
     replication.report('a', [{ id: ids.a!, replication: { ...up, measuredAtMs: Date.now(), mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000, serverUuid: '', serverId: 0, executedGtids: '' } }]);
     for (const n of ['b', 'c']) replication.report(n, [{ id: ids[n]!, replication: { ...up, measuredAtMs: Date.now(), configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: deadPort, ioConnecting: true } }]);
     await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
@@ -154,6 +173,9 @@ describe('FailoverTrigger', () => {
 
   it('a primary heard read-only (every member boots so) is opened once: reports read before the opening are not acted on again', async () => {
     const { fleet, ids, trigger, report, opened } = setup(alivePort);
+    // A cluster made a while ago: a read-only report right after its create ended would be one
+    // measured before the create opened its primary (repairs.test.ts).
+    fleet.store.db.prepare('UPDATE clusters SET updated_at = ?').run(new Date(Date.now() - 60_000).toISOString());
     report('a', ids.a!, { readOnly: true });
     await trigger.tick();
     await settle();
@@ -168,6 +190,37 @@ describe('FailoverTrigger', () => {
     expect(fleet.store.events.countOfKind('cluster.lease.restored')).toBe(0);
   });
 
+  it('repairs are recorded operations, one per repair: a restarted replica\'s replication is started once, a fenced member stopped once', async () => {
+    const { fleet, ids, trigger, report, opened, engine } = setup(alivePort);
+    report('b', ids.b!, { configured: true, readOnly: true, sourceHost: '127.0.0.1', sourcePort: alivePort });
+    fleet.fenceInstance(ids.c!, 'test');
+    for (let k = 0; k < 4; k++) {
+      await trigger.tick();
+      await settle();
+    }
+    expect(opened.sort()).toEqual([`${ids.b} start`, `${ids.c} stop`]);
+    const repairs = fleet.store.operations.page({ type: 'cluster-repair', limit: 10, offset: 0 }).items;
+    expect(repairs.map((o) => [o.state, o.params])).toEqual(expect.arrayContaining([
+      ['succeeded', { cluster: 'orders', kind: 'start-replication', instanceId: ids.b }],
+      ['succeeded', { cluster: 'orders', kind: 'stop-fenced', instanceId: ids.c }],
+    ]));
+    expect(repairs).toHaveLength(2);
+    expect(fleet.store.events.countOfKind('cluster.replication.started')).toBe(1);
+    expect(fleet.store.events.countOfKind('instance.fenced.stopped')).toBe(1);
+    expect(engine.holder([{ kind: 'cluster', name: 'orders' }])).toBeUndefined();
+  });
+
+  it('no repair while an operation holds the cluster: the engine is asked, nothing is recorded', async () => {
+    const { fleet, ids, trigger, report, opened, engine } = setup(alivePort);
+    report('a', ids.a!, { readOnly: true });
+    await engine.submit('cluster-rebuild', { cluster: 'orders', instanceId: (fleet.fenceInstance(ids.c!, 'test'), ids.c!) });
+    await engine.submit('cluster-failover', { cluster: 'orders', primaryId: ids.a!, reason: 'test', detectedAtMs: Date.now(), lastPrimary: { executedGtids: '', serverUuid: '', serverId: 7 } });
+    await trigger.tick();
+    await settle();
+    expect(opened).toEqual([]);
+    expect(fleet.store.operations.page({ type: 'cluster-repair', limit: 10, offset: 0 }).items).toEqual([]);
+  });
+
   it('a failover blocked by the anti-flap rule is a problem after the grace: why, since when, and ack-failover', async () => {
     const { fleet, ids, trigger, report, replicasLost } = setup(deadPort);
     fleet.recordClusterHistory({ cluster: 'orders', kind: 'failover', outcome: 'done', fromInstance: 'i-old', toInstance: ids.a!, startedAt: new Date().toISOString() });
@@ -177,7 +230,7 @@ describe('FailoverTrigger', () => {
     const t0 = Date.now();
     await trigger.tick(t0);
     expect(trigger.problems(t0)).toEqual([]);
-    const p = trigger.problemOf('orders', t0 + DEFAULT_TRIGGER.noWriterGraceMs);
+    const p = trigger.problemOf('orders', t0 + DEFAULT_RECONCILER.noWriterGraceMs);
     expect(p).toMatchObject({ cluster: 'orders', sinceMs: t0, action: 'berthctl cluster ack-failover orders runs the failover now' });
     expect(p!.reason).toMatch(/^primary orders-1 is dead \(.*\) and its failover has been blocked by the anti-flap rule since /);
     // Writable again (say, a DBA's switchover): no problem.

@@ -1,9 +1,5 @@
 import { errorMessage } from '../../src/errors';
 import type { Logger } from '../../src/log';
-import type { AgentPool } from '../agents/pool';
-import { endpointOf } from '../clusters/members';
-import { repointReplica } from '../movement/replica';
-import type { OperationDeps } from '../operations/deps';
 import type { Engine } from '../operations/engine';
 import type { LastPrimary } from '../movement/decide';
 import type { FailoverParams } from '../operations/cluster-failover';
@@ -15,9 +11,10 @@ import { lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
 import { probeMysqld } from './probe';
+import { decideRepairs, REPAIR_BACKOFF_MAX_MS, REPAIR_BACKOFF_MS, repairKey, type ClusterView, type Decision, type MemberView, type RepairMemo } from './repairs';
 import type { ReplicationMap } from '../state/replication';
 
-export interface TriggerConfig extends DetectionThresholds {
+export interface ReconcilerConfig extends DetectionThresholds {
   enabled: boolean;
   intervalMs: number;
   probeTimeoutMs: number;
@@ -43,9 +40,7 @@ export interface ClusterProblem {
   action: string;
 }
 
-const OPEN_SETTLE_MS = 3000;
-
-export const DEFAULT_TRIGGER: Omit<TriggerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000, noWriterGraceMs: 5000 };
+export const DEFAULT_RECONCILER: Omit<ReconcilerConfig, keyof DetectionThresholds> = { enabled: true, intervalMs: 500, probeTimeoutMs: 1000, periodMs: 3_600_000, leaseMs: 4000, retryAfterAbortMs: 30_000, rebuildRetryMs: 300_000, noWriterGraceMs: 5000 };
 
 interface ProbeState {
   atMs: number;
@@ -53,11 +48,16 @@ interface ProbeState {
   failingSinceMs: number;
 }
 
-// Gather → decide (detect.ts, pure) → act, every interval: judges each cluster's primary, starts
-// a `cluster-failover` operation when it is dead (unless anti-flap forbids it), keeps the write
-// lease each node's agent gets with its heartbeat answer, stops fenced instances whose host is
-// back, and gives writes back to a primary its agent fenced while the manager was away.
-export class FailoverTrigger {
+// Keeps each replicated cluster as the store says it should be, every interval: gather (the
+// store, the agents' replication reports, the manager's own probe, the engine's holders) →
+// decide, pure (detect.ts judges the primary, repairs.ts the repairs, no-writer.ts explains a
+// cluster nobody writes to) → submit: a `cluster-failover` when the primary is dead (unless the
+// anti-flap rule holds it back), a `cluster-rebuild` for a fenced member that answers, and a
+// `cluster-repair` for each small repair (give writes back to the primary, start a restarted
+// replica's replication, re-point a replica left behind, stop a fenced member). Every change is a
+// recorded operation that takes its locks through the engine; this class never calls an agent.
+// It also keeps the write lease each node's agent gets with its heartbeat answer.
+export class ClusterReconciler {
   private timer: NodeJS.Timeout | undefined;
   private readonly probes = new Map<string, ProbeState>();
   private readonly leases = new Map<string, string[]>();
@@ -67,10 +67,10 @@ export class FailoverTrigger {
   private readonly blockedSince = new Map<string, { reason: string; sinceMs: number }>();
   // Per cluster: since when no member has taken writes, and why.
   private readonly noWriter = new Map<string, ClusterProblem>();
-  // Per primary: when the manager last opened it (a report measured before that is stale).
-  private readonly openedAt = new Map<string, number>();
+  // The repairs submitted, by `kind:instanceId` (repairs.ts): one at a time per member and kind,
+  // never again on a report that predates the last one's end, backing off after failures.
+  private readonly repairs = new Map<string, RepairMemo & { failures: number }>();
   private notices: FailoverNotice[] = [];
-  private readonly busy = new Set<string>();
   private readonly rebuildTried = new Map<string, number>();
   private readonly verdicts = new Map<string, string>();
   // Each member's last state read while its mysqld answered. The replication map holds only an
@@ -85,8 +85,8 @@ export class FailoverTrigger {
   private running = false;
 
   constructor(
-    private readonly d: { fleet: FleetState; engine: Engine; agents: Pick<AgentPool, 'for'>; replication: ReplicationMap; log: Logger },
-    private readonly cfg: TriggerConfig,
+    private readonly d: { fleet: FleetState; engine: Engine; replication: ReplicationMap; log: Logger },
+    private readonly cfg: ReconcilerConfig,
   ) {
     for (const { instanceId, ...r } of d.fleet.store.lastSeen.all()) {
       this.persisted.set(instanceId, r);
@@ -128,8 +128,7 @@ export class FailoverTrigger {
   async acknowledged(cluster: string): Promise<string | undefined> {
     while (this.running) await new Promise((r) => setTimeout(r, 20));
     await this.tick();
-    const op = this.d.engine.holder([{ kind: 'cluster', name: cluster }]);
-    return op?.type === 'cluster-failover' ? op.id : undefined;
+    return this.d.engine.holders([{ kind: 'cluster', name: cluster }]).find((op) => op.type === 'cluster-failover')?.id;
   }
 
   async tick(now = Date.now()): Promise<void> {
@@ -138,42 +137,93 @@ export class FailoverTrigger {
     try {
       const leases = new Map<string, string[]>();
       const notices: FailoverNotice[] = [];
-      for (const c of this.d.fleet.store.clusters.all()) {
-        const ms = this.d.fleet.store.instances.inCluster(c.name);
-        for (const m of ms) this.remember(m, c.flavor || m.flavor);
-        // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
-        for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
-        const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
-        const replicas = ms.filter((m) => m.clusterRole === 'replica' && !m.fenced);
-        if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
-        notices.push(...this.unacknowledged(c, ms, now));
-        for (const f of ms.filter((m) => m.fenced && m.state === 'running')) this.act(`fence:${f.id}`, () => this.stopFenced(f));
-        if (!primary || c.state !== 'running') {
-          if (c.state === 'running') this.watchWriter(c, primary, now);
-          else this.noWriter.delete(c.name);
-          continue;
-        }
-        for (const f of ms.filter((m) => this.mayRebuild(m, primary, now))) this.rebuild(c, f, now);
-        if (this.closedPrimary(primary, now)) this.act(`open:${primary.id}`, () => this.openPrimary(c, primary));
-        for (const r of replicas.filter((m) => this.restartedStopped(m))) this.act(`start:${r.id}`, () => this.startReplication(c, r));
-        const changedAt = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
-        for (const r of replicas.filter((m) => this.leftBehind(m, primary, changedAt))) this.act(`repoint:${r.id}`, () => this.repoint(c, r, primary));
-        if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
-        // After the judge: its verdict and the anti-flap rule's hold explain the state.
-        this.watchWriter(c, primary, now);
-      }
-      const names = new Set(this.d.fleet.store.clusters.all().map((c) => c.name));
-      for (const m of [this.noWriter, this.lastVerdicts, this.blockedSince]) for (const k of m.keys()) if (!names.has(k)) m.delete(k);
-      const members = new Set(this.d.fleet.store.clusters.all().flatMap((c) => this.d.fleet.store.instances.inCluster(c.name).map((m) => m.id)));
-      for (const id of this.lastKnown.keys()) if (!members.has(id)) this.forget(id);
+      const clusters = this.d.fleet.store.clusters.all();
+      for (const c of clusters) await this.reconcile(c, now, leases, notices);
+      this.forgetGone(clusters);
       for (const [node] of this.leases) if (!leases.has(node)) this.leases.delete(node);
       for (const [node, ids] of leases) this.leases.set(node, ids);
       this.notices = notices;
     } catch (err) {
-      this.d.log.error({ err: errorMessage(err) }, 'failover trigger failed');
+      this.d.log.error({ err: errorMessage(err) }, 'cluster reconciler failed');
     } finally {
       this.running = false;
     }
+  }
+
+  private async reconcile(c: ClusterRow, now: number, leases: Map<string, string[]>, notices: FailoverNotice[]): Promise<void> {
+    const ms = this.d.fleet.store.instances.inCluster(c.name);
+    for (const m of ms) this.remember(m, c.flavor || m.flavor);
+    // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
+    for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
+    const primary = ms.find((m) => m.clusterRole === 'primary' && !m.fenced);
+    const replicas = ms.filter((m) => m.clusterRole === 'replica' && !m.fenced);
+    if (primary && replicas.length > 0) leases.set(primary.node, [...(leases.get(primary.node) ?? []), primary.id]);
+    notices.push(...this.unacknowledged(c, ms, now));
+    const decided = decideRepairs(this.gather(c, ms, primary, now), { repairs: this.repairs, rebuildTried: this.rebuildTried }, this.cfg, now);
+    for (const d of decided) await this.submitRepair(c, d, now);
+    if (!primary || c.state !== 'running') {
+      if (c.state === 'running') this.watchWriter(c, primary, now);
+      else this.noWriter.delete(c.name);
+      return;
+    }
+    if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
+    // After the judge: its verdict and the anti-flap rule's hold explain the state.
+    this.watchWriter(c, primary, now);
+  }
+
+  // What decideRepairs reads of one cluster: the store's members, each one's latest report while
+  // its agent and the report are fresh, and what the engine holds.
+  private gather(c: ClusterRow, ms: InstanceRow[], primary: InstanceRow | undefined, now: number): ClusterView {
+    const fresh = (atMs: number) => now - atMs <= this.cfg.agentSilentMs;
+    const members = ms.map((m): MemberView => {
+      const nodeFresh = fresh(this.d.fleet.snapshot.get(m.node)?.lastHeartbeatMs ?? 0);
+      const r = this.d.replication.get(m.id);
+      const report = r && nodeFresh && fresh(r.receivedAtMs) ? { receivedAtMs: r.receivedAtMs, s: r.state } : undefined;
+      const role = m.clusterRole === 'primary' || m.clusterRole === 'replica' ? m.clusterRole : '';
+      return { id: m.id, name: m.name, role, fenced: m.fenced, state: m.state, nodeFresh, held: this.d.engine.busy(m.id), report };
+    });
+    const changedAtMs = Date.parse(this.d.fleet.store.clusters.history(c.name, 1)[0]?.finishedAt ?? '') || 0;
+    const primaryHost = primary ? (this.d.fleet.store.nodes.get(primary.node)?.host ?? '') : '';
+    const clusterHeld = !!this.d.engine.holder([{ kind: 'cluster', name: c.name }]);
+    return { name: c.name, running: c.state === 'running', members, primaryHost, primaryPort: primary?.port ?? 0, clusterHeld, changedAtMs, updatedAtMs: Date.parse(c.updatedAt) || 0 };
+  }
+
+  // Submitted through the engine, which refuses it when something holds what it touches; its end
+  // is remembered (a repair that failed is tried again after a backoff, never in a loop).
+  private async submitRepair(c: ClusterRow, d: Decision, now: number): Promise<void> {
+    try {
+      if (d.op === 'cluster-rebuild') {
+        const op = await this.d.engine.submit('cluster-rebuild', { cluster: c.name, instanceId: d.instanceId });
+        this.rebuildTried.set(d.instanceId, now);
+        this.d.log.warn({ cluster: c.name, instance: d.instanceId, operation: op.id }, 'fenced member answers again: rebuilding it from a copy of the primary');
+        return;
+      }
+      const key = repairKey(d.kind, d.instanceId);
+      const before = this.repairs.get(key);
+      const op = await this.d.engine.submit('cluster-repair', { cluster: c.name, kind: d.kind, instanceId: d.instanceId, ...(d.leaseFenced ? { leaseFenced: true } : {}) });
+      const memo = { pending: true, endedAtMs: before?.endedAtMs ?? 0, notBeforeMs: 0, failures: before?.failures ?? 0 };
+      this.repairs.set(key, memo);
+      void this.d.engine.wait(op.id, 2 ** 31 - 1).then((row) => this.repairEnded(memo, row?.state === 'succeeded'));
+    } catch (err) {
+      this.d.log.debug({ cluster: c.name, decision: d, err: errorMessage(err) }, 'repair not started');
+    }
+  }
+
+  private repairEnded(memo: RepairMemo & { failures: number }, ok: boolean): void {
+    const at = Date.now();
+    memo.pending = false;
+    memo.endedAtMs = at;
+    memo.failures = ok ? 0 : memo.failures + 1;
+    memo.notBeforeMs = ok ? 0 : at + Math.min(REPAIR_BACKOFF_MAX_MS, REPAIR_BACKOFF_MS * 2 ** (memo.failures - 1));
+  }
+
+  // Clusters and members that are gone: nothing of them is kept.
+  private forgetGone(clusters: ClusterRow[]): void {
+    const names = new Set(clusters.map((c) => c.name));
+    for (const m of [this.noWriter, this.lastVerdicts, this.blockedSince]) for (const k of m.keys()) if (!names.has(k)) m.delete(k);
+    const members = new Set(clusters.flatMap((c) => this.d.fleet.store.instances.inCluster(c.name).map((m) => m.id)));
+    for (const id of this.lastKnown.keys()) if (!members.has(id)) this.forget(id);
+    for (const [key, memo] of this.repairs) if (!memo.pending && !members.has(key.slice(key.indexOf(':') + 1))) this.repairs.delete(key);
   }
 
   private async judge(c: ClusterRow, primary: InstanceRow, replicas: InstanceRow[], now: number): Promise<void> {
@@ -195,7 +245,7 @@ export class FailoverTrigger {
       return;
     }
     this.blockedSince.delete(c.name);
-    this.submit(c, primary, v.reason, now);
+    await this.submit(c, primary, v.reason, now);
   }
 
   // Every change of a primary's verdict is logged with what it was judged on: a failover that
@@ -242,12 +292,10 @@ export class FailoverTrigger {
     return { executedGtids, serverUuid: last?.serverUuid || known?.serverUuid || '', serverId: last?.serverId || known?.serverId || primary.serverId };
   }
 
-  private submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): void {
+  private async submit(c: ClusterRow, primary: InstanceRow, reason: string, now: number): Promise<void> {
     const params: FailoverParams = { cluster: c.name, primaryId: primary.id, reason, detectedAtMs: now, lastPrimary: this.lastPrimary(primary) };
-    // Fenced members are not failed over (nor re-pointed): a rebuild may hold them meanwhile.
-    const subjects = [{ kind: 'cluster' as const, name: c.name }, ...this.d.fleet.store.instances.inCluster(c.name).filter((m) => !m.fenced).map((m) => ({ kind: 'instance' as const, name: m.id }))];
     try {
-      const op = this.d.engine.submit({ type: 'cluster-failover', params: params as unknown as Record<string, unknown>, subjects, ifBusy: 'refuse' });
+      const op = await this.d.engine.submit('cluster-failover', params);
       this.d.log.warn({ cluster: c.name, primary: primary.name, reason, operation: op.id }, 'primary is dead: failover started');
     } catch (err) {
       // Another operation holds the cluster (a switchover, a failover already running).
@@ -306,7 +354,8 @@ export class FailoverTrigger {
     const agentFresh = now - heard <= this.cfg.agentSilentMs;
     const rep = primary && this.d.replication.get(primary.id);
     const report = rep && agentFresh && now - rep.receivedAtMs <= this.cfg.agentSilentMs ? { mysqldUp: rep.state.mysqldUp, readOnly: rep.state.readOnly, leaseFenced: rep.state.leaseFenced } : undefined;
-    const op = this.d.engine.holder([{ kind: 'cluster', name: c.name }]);
+    // A repair holds the cluster for one agent call: it explains nothing.
+    const op = this.d.engine.holders([{ kind: 'cluster', name: c.name }]).find((o) => o.type !== 'cluster-repair');
     const step = op?.steps[op.state === 'rolling_back' ? op.undoStep : op.nextStep];
     const v = explainNoWriter({
       cluster: c.name,
@@ -322,101 +371,5 @@ export class FailoverTrigger {
       return;
     }
     this.noWriter.set(c.name, { cluster: c.name, sinceMs: this.noWriter.get(c.name)?.sinceMs ?? now, reason: v.reason, action: v.action });
-  }
-
-  // The store's primary, heard from, answering and read-only: it booted so (a cluster member
-  // always does) or its agent fenced it while the manager was away. Not again on a report that
-  // may have been read before the last opening: one received within OPEN_SETTLE_MS of it (the
-  // agent reads about once a second and reports every heartbeat; its clock is not ours).
-  private closedPrimary(p: InstanceRow, now: number): boolean {
-    const r = this.d.replication.get(p.id);
-    const n = this.d.fleet.snapshot.get(p.node);
-    if (!r || !n || now - n.lastHeartbeatMs > this.cfg.agentSilentMs || now - r.receivedAtMs > this.cfg.agentSilentMs) return false;
-    return r.state.mysqldUp && r.state.readOnly && r.receivedAtMs > (this.openedAt.get(p.id) ?? 0) + OPEN_SETTLE_MS;
-  }
-
-  // Writes come back to the primary the store names, unless an operation holds the cluster.
-  // One event per opening: reports that still say read-only because they were measured before
-  // it are not acted on again.
-  private async openPrimary(c: ClusterRow, p: InstanceRow): Promise<void> {
-    const cur = this.d.fleet.store.instances.get(p.id);
-    if (!cur || cur.fenced || cur.clusterRole !== 'primary' || this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
-    const leaseFenced = Boolean(this.d.replication.get(p.id)?.state.leaseFenced);
-    await this.d.agents.for(p.node).setReadOnly({ id: p.id, readOnly: false }, 3000);
-    this.openedAt.set(p.id, Date.now());
-    if (leaseFenced) this.d.fleet.event('cluster.lease.restored', c.name, `${p.name} made writable again: its agent had fenced it while it could not reach the manager`);
-    else this.d.fleet.event('cluster.primary.opened', c.name, `${p.name} made writable: it had booted read-only, as every member does`);
-  }
-
-  // A replica whose mysqld restarted: replicas start with replication stopped by design (read
-  // only, no replication at boot), so the manager starts it again; stopped on purpose (an error,
-  // or only one thread) is left alone.
-  private restartedStopped(r: InstanceRow): boolean {
-    const s = this.d.replication.get(r.id)?.state;
-    return Boolean(s?.mysqldUp && s.configured && !s.ioRunning && !s.ioConnecting && !s.sqlRunning && !s.lastIoError && !s.lastSqlError && s.readOnly);
-  }
-
-  private async startReplication(c: ClusterRow, r: InstanceRow): Promise<void> {
-    if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
-    await this.d.agents.for(r.node).startReplica({ id: r.id }, 3000);
-    this.d.fleet.event('cluster.replication.started', c.name, `replication of ${r.name} started again after its mysqld restarted`);
-  }
-
-  // A replica still pointed at an earlier primary (it was down or unreachable during the
-  // failover): it follows the current one by GTID, unless an operation holds the cluster.
-  // Reports older than the last switchover or failover (plus a heartbeat) may still name the
-  // earlier primary although the replica follows the new one already.
-  private leftBehind(r: InstanceRow, primary: InstanceRow, changedAt: number): boolean {
-    const s = this.d.replication.get(r.id)?.state;
-    if (!s || Number(s.measuredAtMs) < changedAt + 3000) return false;
-    const host = this.d.fleet.store.nodes.get(primary.node)?.host;
-    return Boolean(s?.mysqldUp && s.configured && !s.lastSqlError && host && (s.sourcePort !== primary.port || s.sourceHost !== host));
-  }
-
-  private async repoint(c: ClusterRow, r: InstanceRow, primary: InstanceRow): Promise<void> {
-    if (this.d.engine.holder([{ kind: 'cluster', name: c.name }])) return;
-    const deps = { fleet: this.d.fleet, agents: this.d.agents } as unknown as OperationDeps;
-    await repointReplica(endpointOf(deps, r), endpointOf(deps, primary), { user: c.replUser, password: c.replPassword }, { startTimeoutMs: 10_000 });
-    this.d.fleet.event('cluster.replica.repointed', c.name, `${r.name} was still replicating from an earlier primary: it follows ${primary.name} now`);
-  }
-
-  // A fenced instance (an old primary) whose host answers again is stopped: it is never
-  // rejoined as it is; a cluster-rebuild then replaces it with a copy of the primary.
-  private async stopFenced(f: InstanceRow): Promise<void> {
-    const n = this.d.fleet.snapshot.get(f.node);
-    if (!n || Date.now() - n.lastHeartbeatMs > this.cfg.agentSilentMs) return;
-    // Its rebuild starts it read-only to read what it executed: not stopped under it.
-    if (this.d.engine.holder([{ kind: 'instance', name: f.id }])) return;
-    await this.d.agents.for(f.node).stopInstance({ id: f.id }, 3000);
-    this.d.fleet.event('instance.fenced.stopped', f.id, `fenced ${f.name} answered again on ${f.node}: its container is stopped (it is rebuilt from a copy, never rejoined as it is)`);
-  }
-
-  // Only once it is stopped (the fence holds) on a host that answers, with a running primary
-  // to copy from, and not again soon after a failed try.
-  private mayRebuild(m: InstanceRow, primary: InstanceRow, now: number): boolean {
-    if (!this.cfg.rebuildRetryMs || !m.fenced || (m.state !== 'stopped' && m.state !== 'failed') || primary.state !== 'running') return false;
-    const n = this.d.fleet.snapshot.get(m.node);
-    if (!n || now - n.lastHeartbeatMs > this.cfg.agentSilentMs) return false;
-    return now - (this.rebuildTried.get(m.id) ?? 0) >= this.cfg.rebuildRetryMs;
-  }
-
-  // Holds only the member: a failover or switchover of the cluster (which leave fenced members
-  // out of their subjects) is never held up by a copy.
-  private rebuild(c: ClusterRow, m: InstanceRow, now: number): void {
-    try {
-      const op = this.d.engine.submit({ type: 'cluster-rebuild', params: { cluster: c.name, instanceId: m.id }, subjects: [{ kind: 'instance', name: m.id }], ifBusy: 'refuse' });
-      this.rebuildTried.set(m.id, now);
-      this.d.log.warn({ cluster: c.name, instance: m.name, operation: op.id }, 'fenced member answers again: rebuilding it from a copy of the primary');
-    } catch (err) {
-      this.d.log.debug({ cluster: c.name, instance: m.name, err: errorMessage(err) }, 'rebuild not started');
-    }
-  }
-
-  private act(key: string, fn: () => Promise<void>): void {
-    if (this.busy.has(key)) return;
-    this.busy.add(key);
-    fn()
-      .catch((err) => this.d.log.warn({ key, err: errorMessage(err) }, 'failover trigger action failed'))
-      .finally(() => this.busy.delete(key));
   }
 }
