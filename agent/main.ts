@@ -138,11 +138,11 @@ async function main(): Promise<void> {
   void purge();
   setInterval(() => void purge(), 3_600_000).unref();
 
-  const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
+  const usage = new UsageProbe(docker, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
 
   const repl = new Replication(instances);
-  const lease = new WriteLease(leaseFence(repl, instances, docker.api, log), log);
+  const lease = new WriteLease(leaseFence(repl, instances, docker, log), log);
   let nudge = () => undefined as void;
   const replication = new ReplicationProbe(() => instances.list(), { ...DEFAULT_REPLICATION_PROBE, intervalMs: o.replicationInterval * 1000 }, log, () => nudge(), (id, ro) => lease.isFenced(id, ro));
   replication.start();

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import { errorMessage } from '../src/errors';
 import type { Logger } from '../src/log';
 import { connectSocket } from '../src/mysql/connect';
+import type { DockerEngine } from './docker';
 import type { InstanceStatus } from './instance/lifecycle';
 import { Repeat } from './repeat';
 import { enforceBinlogCap } from './instance/binlog';
@@ -41,7 +41,7 @@ export class UsageProbe {
   private readonly repeat: Repeat;
 
   constructor(
-    private readonly docker: Docker,
+    private readonly docker: Pick<DockerEngine, 'usage'>,
     private readonly list: () => Promise<InstanceStatus[]>,
     private readonly cfg: UsageConfig,
     private readonly log: Logger,
@@ -109,13 +109,7 @@ export class UsageProbe {
 
   private async stats(id: string, containerId: string, now: number): Promise<{ memoryBytes: number; cpuMillis: number }> {
     try {
-      const s = (await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true })) as unknown as DockerStats;
-      const m = s.memory_stats ?? {};
-      const st = m.stats ?? {};
-      // Page cache the kernel can drop is not what the instance needs: the same sum `docker stats` shows.
-      const reclaimable = st.total_inactive_file ?? st.inactive_file ?? 0;
-      const memoryBytes = Math.max(0, (m.usage ?? 0) - reclaimable);
-      const totalNs = s.cpu_stats?.cpu_usage?.total_usage ?? 0;
+      const { memoryBytes, cpuTotalNs: totalNs } = await this.docker.usage(containerId);
       const prev = this.cpuPrev.get(id);
       this.cpuPrev.set(id, { totalNs, atMs: now });
       const cpuMillis = prev && now > prev.atMs && totalNs >= prev.totalNs ? Math.round((totalNs - prev.totalNs) / 1e6 / (now - prev.atMs) * 1000) : 0;
@@ -124,11 +118,6 @@ export class UsageProbe {
       return { memoryBytes: 0, cpuMillis: 0 };
     }
   }
-}
-
-interface DockerStats {
-  memory_stats?: { usage?: number; stats?: { total_inactive_file?: number; inactive_file?: number } };
-  cpu_stats?: { cpu_usage?: { total_usage?: number } };
 }
 
 // Bytes allocated on disk under dir (blocks, as du counts them: a sparse file counts what it holds).

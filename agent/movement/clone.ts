@@ -24,7 +24,7 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
   if (!inst) throw failedPrecondition(`instance ${req.id} must be created (empty, as a replica) before it is cloned into`);
   if (inst.flavor !== 'mysql') throw failedPrecondition(`instance ${req.id} is ${inst.flavor}: CLONE needs MySQL`);
   const socket = layoutFor(inst.diskPath, req.id).socket;
-  const startedBefore = await startedAt(ctx, inst.containerId);
+  const startedBefore = await ctx.docker.startedAt(inst.containerId);
   const src = { host: donor.host, port: donor.port, user: donor.user, password: donor.password };
   const cloning = withInstance(ctx.instances, req.id, async (s) => {
     const check = s.d.clonePluginCheck();
@@ -70,10 +70,6 @@ async function cloneProgress(socket: string): Promise<{ done: number; total: num
   }
 }
 
-async function startedAt(ctx: SeedContext, containerId: string): Promise<string> {
-  return (await ctx.docker.api.getContainer(containerId).inspect()).State.StartedAt;
-}
-
 // mysqld stops after the clone: Docker's unless-stopped policy restarts the container; start
 // it ourselves if it stays down. Done when the container has started again since the clone
 // began (the CLONE statement returns before the old mysqld has exited: answering then, it would
@@ -84,7 +80,7 @@ async function restarted(ctx: SeedContext, id: string, socket: string, startedBe
     async () => {
       const inst = await ctx.instances.get(id);
       if (inst?.state === 'stopped') await ctx.docker.start(inst.containerId);
-      if (!inst || (await startedAt(ctx, inst.containerId)) === startedBefore) throw new Error('mysqld has not restarted on the cloned data yet');
+      if (!inst || (await ctx.docker.startedAt(inst.containerId)) === startedBefore) throw new Error('mysqld has not restarted on the cloned data yet');
       const conn = await connectSocket(socket, 2000);
       try {
         const q = mysql.cloneStatus()!;

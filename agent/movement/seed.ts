@@ -188,22 +188,16 @@ async function startUnpack(ctx: SeedContext, req: SeedInstanceRequest__Output, l
   const fifoName = `berth-seed-${randomBytes(4).toString('hex')}.xbstream`;
   const fifo = path.join(layout.dirs.tmp, fifoName);
   await execFileP('mkfifo', ['-m', '0600', fifo]);
-  const c = await ctx.docker.api.createContainer({
-    Image: req.image,
-    Cmd: ['sh', '-c', `exec mbstream -x -C ${IN_CONTAINER.data} < ${IN_CONTAINER.tmp}/${fifoName}`],
-    AttachStdout: true,
-    AttachStderr: true,
-    Labels: labels(ctx, req.id),
-    HostConfig: { NetworkMode: 'none', Binds: binds(layout) },
+  const helper = await ctx.docker.startHelper({
+    image: req.image,
+    cmd: ['sh', '-c', `exec mbstream -x -C ${IN_CONTAINER.data} < ${IN_CONTAINER.tmp}/${fifoName}`],
+    binds: binds(layout),
+    labels: labels(ctx, req.id),
+    limits: 'none',
   });
-  const logs = (await c.attach({ stream: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
-  let out = '';
-  logs.on('data', (b: Buffer) => (out = (out + b.toString('utf8').replace(/[^\x20-\x7e\n]/g, '')).slice(-4000)));
-  logs.on('error', () => undefined);
-  await c.start();
   // An mbstream that dies before opening the FIFO would leave our open() waiting forever: open
   // it once for reading too, so the writer's open returns and its writes fail (EPIPE).
-  const exited = c.wait().then(async (r: { StatusCode: number }) => (await unblockReader(fifo), r.StatusCode));
+  const exited = helper.exited.then(async (code) => (await unblockReader(fifo), code));
   // A pipe stream, not a file write stream: written from the event loop (writev when the FIFO
   // is full), no thread-pool round trip per write.
   const stdin = new net.Socket({ fd: await openFd(fifo, fsConstants.O_WRONLY), readable: false, writable: true });
@@ -211,10 +205,10 @@ async function startUnpack(ctx: SeedContext, req: SeedInstanceRequest__Output, l
   return {
     stdin,
     exited,
-    output: () => out,
+    output: () => helper.output(),
     remove: async () => {
       stdin.destroy();
-      await c.remove({ force: true }).catch(() => undefined);
+      await helper.remove();
       await fs.unlink(fifo).catch(() => undefined);
     },
   };
