@@ -20,7 +20,8 @@ import { binds, DIRS, layoutFor } from '../agent/instance/layout';
 import type { Flavor } from '../src/mysql/dialect';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
-import { connectSocket, waitFor } from '../src/mysql/connect';
+import { connectSocket } from '../src/mysql/connect';
+import { waitFor } from '../src/wait';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);

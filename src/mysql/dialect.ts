@@ -1,3 +1,4 @@
+import { invalidArgument } from '../errors';
 import { commonMemorySettings, MARIADB_BESIDE_POOL, MYSQL_BESIDE_POOL, mysqlMemorySettings } from './memory';
 
 // All flavor-specific MySQL knowledge lives behind this interface, one implementation per
@@ -35,6 +36,22 @@ export interface Dialect {
   ensureAdminUser(user: string, password: string): Statement[];
   // Leaves root reachable only through the unix socket the agent owns.
   lockRootToSocket(): Statement[];
+
+  // ---- Server state the agent keeps (agent/instance) ----
+  // The statements with binary logging off for their session: the agent's own changes on a
+  // replica would be errant GTIDs (and stop MariaDB's strict-mode replication).
+  unlogged(sts: Statement[]): Statement[];
+  // SET GLOBAL of each; a name that is not a server variable's is refused (names cannot be
+  // bound as parameters).
+  setGlobals(vars: Record<string, string | number>): Statement[];
+  // One row: `pool` (innodb_buffer_pool_size) and `conns` (max_connections), as set now.
+  memoryVariables(): Statement;
+  // Rows {Variable_name, Value} of the global status variables matching the LIKE pattern.
+  globalStatus(like: string): Statement;
+  // Rows {Log_name, File_size}, oldest first.
+  binaryLogs(): Statement;
+  // Deletes the binary logs before `file`; one a connected replica still reads is kept.
+  purgeBinaryLogsTo(file: string): Statement;
 
   // ---- Replication and data movement (manager/movement, agent/movement) ----
   // A user that may only read the binlog stream, for one replica. Not binlogged unless asked:
@@ -192,6 +209,23 @@ const bypassers = (privileges: readonly string[], system: string): Statement => 
 const LOCK_ROOT = "ALTER USER 'root'@'localhost' IDENTIFIED WITH auth_socket";
 const INSTALL_AUTH_SOCKET = "INSTALL PLUGIN auth_socket SONAME 'auth_socket.so'";
 
+const VARIABLE = /^[a-z][a-z0-9_]{0,63}$/;
+
+// What both flavors spell alike.
+const serverState = {
+  unlogged: (sts: Statement[]) => noBinlog({}, sts),
+  setGlobals: (vars: Record<string, string | number>): Statement[] =>
+    Object.entries(vars).map(([name, value]) => {
+      if (!VARIABLE.test(name)) throw invalidArgument(`"${name.slice(0, 70)}" is not a server variable name`);
+      return { sql: `SET GLOBAL ${name} = ?`, params: [value] };
+    }),
+  memoryVariables: (): Statement => ({ sql: 'SELECT @@GLOBAL.innodb_buffer_pool_size AS pool, @@GLOBAL.max_connections AS conns', params: [] }),
+  // SHOW works on both (MySQL has no information_schema.GLOBAL_STATUS).
+  globalStatus: (like: string): Statement => ({ sql: 'SHOW GLOBAL STATUS LIKE ?', params: [like] }),
+  binaryLogs: (): Statement => ({ sql: 'SHOW BINARY LOGS', params: [] }),
+  purgeBinaryLogsTo: (file: string): Statement => ({ sql: 'PURGE BINARY LOGS TO ?', params: [file] }),
+};
+
 export const mariadb: Dialect = {
   flavor: 'mariadb',
   initCommand: (defaultsFile) =>
@@ -210,6 +244,7 @@ export const mariadb: Dialect = {
   ensureAdminUser: adminUser('', MARIADB_BYPASS),
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
+  ...serverState,
 
   createReplicationUser: (user, host, password, opts) => noBinlog(opts, replUser(user, host, password, 'BY ?', opts?.requireSsl)),
   dropReplicationUser: (user, host, opts) => noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }]),
@@ -307,6 +342,7 @@ export const mysql: Dialect = {
   ensureAdminUser: adminUser('WITH caching_sha2_password ', MYSQL_BYPASS),
   // Done at initialization already; repeated (idempotent) when a create is retried.
   lockRootToSocket: () => [{ sql: LOCK_ROOT, params: [] }],
+  ...serverState,
 
   createReplicationUser: (user, host, password, opts) => liftSuperReadOnly(noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?', opts?.requireSsl))),
   dropReplicationUser: (user, host, opts) => liftSuperReadOnly(noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }])),
