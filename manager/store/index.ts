@@ -9,6 +9,8 @@ import { InstanceTlsTable } from './instance-tls';
 import { LastSeenTable } from './last-seen';
 import { DiscardedTable } from './discarded';
 import { RevocationsTable } from './revocations';
+import { TokensTable } from './tokens';
+import { Retention } from './retention';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -22,6 +24,8 @@ export class Store {
   readonly lastSeen: LastSeenTable;
   readonly discarded: DiscardedTable;
   readonly revocations: RevocationsTable;
+  readonly tokens: TokensTable;
+  readonly retention: Retention;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -36,10 +40,21 @@ export class Store {
     this.lastSeen = new LastSeenTable(db);
     this.discarded = new DiscardedTable(db);
     this.revocations = new RevocationsTable(db);
+    this.tokens = new TokensTable(db);
+    this.retention = new Retention(db);
   }
 
   static open(file: string): Store {
     return new Store(openDb(file));
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  // Freed pages are overwritten, so a re-sealed secret's old bytes do not linger in the file.
+  secureDelete(): void {
+    this.db.pragma('secure_delete = ON');
   }
 
   // better-sqlite3 is synchronous: a function run here sees and writes one consistent state, and
