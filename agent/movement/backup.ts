@@ -56,12 +56,11 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
   const socket = offer ? await offer.accepted : undefined;
   const onAbortSocket = () => socket?.destroy();
   signal.addEventListener('abort', onAbortSocket);
-  const id = inst.id;
   let sent = 0;
   // The stream leaves the container through a FIFO in the instance's bind-mounted tmp dir, not
   // through Docker's exec stdout: dockerd's copy capped the stream at about 150 MB/s here.
   const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
-  const fifo = path.join(layoutFor(inst.diskPath, id).dirs.tmp, fifoName);
+  const fifo = path.join(layoutFor(inst.diskPath, inst.id).dirs.tmp, fifoName);
   await execFileP('mkfifo', ['-m', '0600', fifo]);
   // tmp/ is the tenant's (mysqld's uid writes there): every open below refuses anything but
   // this very FIFO, a symlink to a host file above all.
@@ -81,20 +80,7 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
     const code = proc.exited.then(async (c) => (await unblock(fifo, made), c));
     let read = false;
     try {
-      if (socket) {
-        sent = await fifoToSocket(fifo, made, socket, signal);
-      } else {
-        const input = fdReader(await openOwnFifo(fifo, fsConstants.O_RDONLY, made));
-        try {
-          for await (const data of fillChunks(input, MESSAGE_BYTES)) {
-            if (signal.aborted) break;
-            yield { data };
-            sent += data.length;
-          }
-        } finally {
-          await input.close();
-        }
-      }
+      sent = socket ? await fifoToSocket(fifo, made, socket, signal) : yield* fifoToMessages(fifo, made, signal);
       read = !signal.aborted;
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -109,6 +95,22 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
     socket?.destroy();
     await fs.unlink(fifo).catch(() => undefined);
   }
+}
+
+// The FIFO read into messages of MESSAGE_BYTES; returns the bytes passed on.
+async function* fifoToMessages(fifo: string, made: MadeFile, signal: AbortSignal): AsyncGenerator<BackupChunk, number> {
+  let sent = 0;
+  const input = fdReader(await openOwnFifo(fifo, fsConstants.O_RDONLY, made));
+  try {
+    for await (const data of fillChunks(input, MESSAGE_BYTES)) {
+      if (signal.aborted) break;
+      yield { data };
+      sent += data.length;
+    }
+  } finally {
+    await input.close();
+  }
+  return sent;
 }
 
 // The FIFO read as a pipe stream (from the event loop, no thread-pool round trip or promise per

@@ -118,18 +118,7 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
       messages = (call as AsyncIterable<BackupChunk__Output>)[Symbol.asyncIterator]();
       first = await messages.next();
     }
-    for (let m = first; !m.done; m = await messages.next()) {
-      const msg = m.value;
-      if (msg.totalBytesEstimate) progress.total = msg.totalBytesEstimate;
-      if (msg.data.length > 0) {
-        progress.done += msg.data.length;
-        if (!unpack.stdin.write(msg.data)) await Promise.race([once(unpack.stdin, 'drain'), unpack.exited]);
-      }
-      if (progress.due()) yield progress.report('copy');
-    }
-    unpack.stdin.end();
-    const code = await unpack.exited;
-    if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
+    yield* receiveGrpc(first, messages, unpack, progress);
     return 'grpc';
   } catch (err) {
     if (err instanceof BerthError) throw err;
@@ -144,6 +133,22 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
     client.close();
     await unpack.remove();
   }
+}
+
+// The bytes relayed in the gRPC messages, written into mbstream's FIFO as they come.
+async function* receiveGrpc(first: IteratorResult<BackupChunk__Output>, messages: AsyncIterator<BackupChunk__Output>, unpack: Unpack, progress: Progress): AsyncGenerator<SeedProgress> {
+  for (let m = first; !m.done; m = await messages.next()) {
+    const msg = m.value;
+    if (msg.totalBytesEstimate) progress.total = msg.totalBytesEstimate;
+    if (msg.data.length > 0) {
+      progress.done += msg.data.length;
+      if (!unpack.stdin.write(msg.data)) await Promise.race([once(unpack.stdin, 'drain'), unpack.exited]);
+    }
+    if (progress.due()) yield progress.report('copy');
+  }
+  unpack.stdin.end();
+  const code = await unpack.exited;
+  if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
 }
 
 // The bytes over the direct socket, straight into mbstream's FIFO; the gRPC stream says how
