@@ -65,7 +65,7 @@ async function* runBackup(docker: DockerEngine, inst: { id: string; diskPath: st
   // tmp/ is the tenant's (mysqld's uid writes there): every open below refuses anything but
   // this very FIFO, a symlink to a host file above all.
   const made = await identify(fifo);
-  const cmd = `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`;
+  const cmd = ['sh', '-c', `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`];
   let proc: RunningHelper | undefined;
   try {
     proc = await startBackupContainer(docker, inst, node, cmd);
@@ -135,10 +135,10 @@ async function fifoToSocket(fifo: string, made: MadeFile, socket: Socket, signal
 // with mysqld, and a 1-CPU instance's copy ran at about 110 MB/s. It gets what an init
 // container gets (2 CPUs, 1 GiB, no network); role=init, so an agent restarted mid-copy
 // removes it with the other leftovers.
-function startBackupContainer(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, cmd: string): Promise<RunningHelper> {
+function startBackupContainer(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, cmd: string[]): Promise<RunningHelper> {
   return docker.startHelper({
     image: inst.image,
-    cmd: ['sh', '-c', cmd],
+    cmd,
     binds: binds(layoutFor(inst.diskPath, inst.id)),
     labels: { [LABEL.managed]: 'true', [LABEL.node]: node, [LABEL.instance]: inst.id, [LABEL.role]: 'init' },
     limits: 'init',
