@@ -63,6 +63,36 @@ module.exports = {
       from: { path: '^src/', pathNot: TESTS },
       to: { path: '^(manager|agent)/' },
     },
+    // The boundaries of issue 19 (docs/design.md, "Boundaries"): each outside system is reached
+    // through one module. Statements themselves are checked by src/boundaries.test.ts.
+    {
+      name: 'docker-only-in-docker-module',
+      comment: 'only agent/docker.ts talks to the Docker Engine: the others get narrow methods there',
+      severity: 'error',
+      from: { path: '^(manager|agent|src)/', pathNot: `^agent/docker\\.ts$|${TESTS}` },
+      to: { path: '(^|/)node_modules/(@types/)?dockerode/' },
+    },
+    {
+      name: 'mysql-driver-only-in-connect',
+      comment: 'mysql2 is opened in src/mysql/connect.ts only',
+      severity: 'error',
+      from: { path: '^(manager|agent|src)/', pathNot: `^src/mysql/connect\\.ts$|${TESTS}` },
+      to: { path: '(^|/)node_modules/(@types/)?mysql2/' },
+    },
+    {
+      name: 'one-mysql-session-helper',
+      comment: 'the agent opens MySQL sessions through agent/session.ts only (statements from the Dialect)',
+      severity: 'error',
+      from: { path: '^(manager|agent|src)/', pathNot: `^agent/session\\.ts$|${TESTS}` },
+      to: { path: '^src/mysql/connect\\.ts$' },
+    },
+    {
+      name: 'sqlite-only-in-store',
+      comment: 'only manager/store/ opens and queries SQLite; everything else calls its tables',
+      severity: 'error',
+      from: { path: '^(manager|agent|src)/', pathNot: `^manager/store/|${TESTS}` },
+      to: { path: '(^|/)node_modules/(@types/)?better-sqlite3/' },
+    },
     {
       name: 'agent-apart-from-manager',
       comment: 'the agent and the manager talk over gRPC only',

@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { failedPrecondition } from '../src/errors';
 
-// The only module that talks to the Docker Engine API. Everything the agent owns carries these
+// The only module that talks to the Docker Engine API (dockerode is imported nowhere else:
+// .dependency-cruiser.cjs, docker-only-in-docker-module). Everything the agent owns carries these
 // labels, and every listing filters on them, so the agent never sees (or touches) other
 // containers on the host. Labels hold only what never changes for a container (managed, node,
 // instance, disk, role); what can change (shape, role in a cluster, read-only) is in the
@@ -31,6 +34,34 @@ export interface OwnedContainer {
   state: string; // running, exited, restarting, created, …
   image: string;
   labels: Record<string, string>;
+}
+
+// A throwaway container of an instance's image that runs beside it (no network) while the agent
+// reads or writes through a FIFO in its bind-mounted tmp dir: mbstream unpacking a copy,
+// mariabackup making one. `limits`: 'init' gives it what an init container gets (INIT_LIMITS).
+export interface HelperSpec {
+  image: string;
+  cmd: string[];
+  binds: string[];
+  labels: Record<string, string>;
+  limits: 'init' | 'none';
+}
+
+export interface RunningHelper {
+  // The exit code; -1 when Docker could not say.
+  exited: Promise<number>;
+  // The last 4000 characters of its stderr, and of stdout and stderr together.
+  stderr(): string;
+  output(): string;
+  // Force-removes the container (once, however often it is called).
+  remove(): Promise<void>;
+}
+
+// What a running container uses now (one-shot stats): memory without the page cache the
+// kernel can drop (the sum `docker stats` shows) and the CPU time used since it started.
+export interface ContainerUsage {
+  memoryBytes: number;
+  cpuTotalNs: number;
 }
 
 export interface MysqldSpec {
@@ -76,7 +107,7 @@ export const INIT_LIMITS = {
 };
 
 export class DockerEngine {
-  readonly api: Docker;
+  private readonly api: Docker;
 
   constructor(socketPath: string) {
     this.api = new Docker({ socketPath });
@@ -185,6 +216,80 @@ export class DockerEngine {
 
   async remove(id: string): Promise<void> {
     await this.api.getContainer(id).remove({ force: true, v: true }).catch(ignore(404));
+  }
+
+  // SIGKILL, no shutdown; Docker's restart policy does not bring a killed container back. A
+  // container that is not running (409) is left as it is.
+  async kill(id: string): Promise<void> {
+    await this.api.getContainer(id).kill().catch(ignore(409));
+  }
+
+  // When the container last started (RFC 3339, as Docker reports it): changes at each restart.
+  async startedAt(id: string): Promise<string> {
+    return (await this.api.getContainer(id).inspect()).State.StartedAt;
+  }
+
+  async usage(id: string): Promise<ContainerUsage> {
+    const s = (await this.api.getContainer(id).stats({ stream: false, 'one-shot': true })) as unknown as DockerStats;
+    const m = s.memory_stats ?? {};
+    const st = m.stats ?? {};
+    const reclaimable = st.total_inactive_file ?? st.inactive_file ?? 0;
+    return { memoryBytes: Math.max(0, (m.usage ?? 0) - reclaimable), cpuTotalNs: s.cpu_stats?.cpu_usage?.total_usage ?? 0 };
+  }
+
+  // Attached before it starts, so no output is lost.
+  async startHelper(spec: HelperSpec): Promise<RunningHelper> {
+    const c = await this.api.createContainer({
+      Image: spec.image,
+      Cmd: spec.cmd,
+      AttachStdout: true,
+      AttachStderr: true,
+      Labels: spec.labels,
+      HostConfig: { NetworkMode: 'none', Binds: spec.binds, ...(spec.limits === 'init' ? INIT_LIMITS : {}) },
+    });
+    const raw = (await c.attach({ stream: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
+    const demux = new Demux();
+    void pipeline(raw, demux).catch(() => undefined);
+    demux.resume();
+    await c.start();
+    let removed: Promise<void> | undefined;
+    return {
+      exited: c.wait().then((r: { StatusCode: number }) => r.StatusCode, () => -1),
+      stderr: () => demux.stderr,
+      output: () => demux.output,
+      remove: () => (removed ??= c.remove({ force: true }).then(() => undefined, () => undefined)),
+    };
+  }
+}
+
+interface DockerStats {
+  memory_stats?: { usage?: number; stats?: { total_inactive_file?: number; inactive_file?: number } };
+  cpu_stats?: { cpu_usage?: { total_usage?: number } };
+}
+
+const TAIL = 4000;
+
+// Docker's multiplexed attach stream (8-byte frame headers: stream type, 0, 0, 0, size) split
+// into stdout, passed on with backpressure, and stderr; the tails of stderr and of both
+// together are kept for error messages.
+export class Demux extends Transform {
+  private pending: Buffer = Buffer.alloc(0);
+  stderr = '';
+  output = '';
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (this.pending.length >= 8) {
+      const size = this.pending.readUInt32BE(4);
+      if (this.pending.length < 8 + size) break;
+      const payload = this.pending.subarray(8, 8 + size);
+      const text = payload.toString('utf8');
+      this.output = (this.output + text).slice(-TAIL);
+      if (this.pending[0] === 2) this.stderr = (this.stderr + text).slice(-TAIL);
+      else this.push(payload);
+      this.pending = this.pending.subarray(8 + size);
+    }
+    cb();
   }
 }
 

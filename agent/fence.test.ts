@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type Docker from 'dockerode';
 import { createLogger } from '../src/log';
 import { leaseFence } from './fence';
 import type { Instances } from './instance/lifecycle';
@@ -19,7 +18,7 @@ function setup(opts: { left?: number[]; readOnlyMs?: number; stopped?: boolean }
     },
   } as unknown as Replication;
   const instances = { get: async (id: string) => ({ id, containerId: `c-${id}`, state: opts.stopped ? 'stopped' : 'running' }) } as unknown as Instances;
-  const docker = { getContainer: (id: string) => ({ kill: async () => void calls.push(`sigkill ${id}`) }) } as unknown as Docker;
+  const docker = { kill: async (id: string) => void calls.push(`sigkill ${id}`) };
   return { calls, fence: leaseFence(repl, instances, docker, log) };
 }
 

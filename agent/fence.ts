@@ -1,10 +1,10 @@
 import fs from 'node:fs/promises';
-import type Docker from 'dockerode';
 import { failedPrecondition } from '../src/errors';
 import { dialectFor, type Flavor } from '../src/mysql/dialect';
 import { layoutFor } from './instance/layout';
 import { withReplicaSection } from './movement/replica-cnf';
 import type { Logger } from '../src/log';
+import type { DockerEngine } from './docker';
 import type { Instances } from './instance/lifecycle';
 import type { Replication } from './movement/replication';
 
@@ -19,10 +19,10 @@ const READ_ONLY_MS = 2000;
 // after a second, or read-only cannot be set (it waits for that commit), mysqld is killed
 // (SIGKILL: no shutdown that waits for acknowledgements), so its client gets a broken
 // connection instead of an OK. Docker does not restart a killed container.
-export function leaseFence(repl: Replication, instances: Instances, docker: Docker, log: Logger) {
+export function leaseFence(repl: Replication, instances: Instances, docker: Pick<DockerEngine, 'kill'>, log: Logger) {
   const kill = async (id: string, why: string) => {
     const i = await instances.get(id);
-    if (i?.containerId) await docker.getContainer(i.containerId).kill().catch((err: { statusCode?: number }) => (err.statusCode === 409 ? undefined : Promise.reject(err)));
+    if (i?.containerId) await docker.kill(i.containerId);
     log.error({ instance: id, why }, 'write lease expired: mysqld killed so that no waiting commit is acknowledged');
   };
   return async (id: string): Promise<void> => {

@@ -1,4 +1,5 @@
 import type { RegistryClient } from '../src/gen/berth/v1/Registry';
+import type { AgentInstance } from '../src/gen/berth/v1/AgentInstance';
 import type { NodeInfo } from '../src/gen/berth/v1/NodeInfo';
 import type { Logger } from '../src/log';
 import type { AsyncClient } from '../src/rpc';
@@ -63,44 +64,9 @@ export class Heartbeat {
     const sentAtMs = Date.now();
     try {
       const info = await this.info();
-      const instances = (await this.instances.list()).map((i) => {
-        const u = this.usage?.get(i.id);
-        const replication = this.health?.replication.get(i.id);
-        const out = replication ? { ...toAgentInstance(i), replication } : toAgentInstance(i);
-        return u
-          ? { ...out, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, usedCpuMillis: u.usedCpuMillis, mysqldUnresponsive: u.mysqldUnresponsive, usageMeasuredAtMs: u.measuredAtMs }
-          : out;
-      });
-      const keys = new Map(instances.map((i) => [i.id ?? '', reportKey(i)]));
-      if (!this.registered) {
-        const res = await this.registry.register({ node: info, instances, sentAtMs });
-        this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
-        this.registered = true;
-        this.acked = keys;
-        this.health?.lease.renew(sentAtMs, res.writeLease);
-        this.revocations?.apply(res.revocations);
-        this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
-      } else {
-        const plan = planBeat(this.acked, instances, keys, this.deltaOk && this.sinceFull < FULL_EVERY);
-        const res = await this.registry.heartbeat({
-          node: info.name,
-          disks: info.disks,
-          instances: plan.instances,
-          busyPorts: info.busyPorts,
-          delta: plan.delta,
-          removedInstanceIds: plan.removed,
-          revocationsVersion: this.revocations?.version ?? 0,
-          sentAtMs,
-        });
-        this.revocations?.apply(res.revocations);
-        this.deltaOk = res.acceptsDelta;
-        this.sinceFull = plan.delta ? this.sinceFull + 1 : 0;
-        this.acked = res.fullReport || res.reregister ? undefined : keys;
-        if (res.reregister) this.registered = false;
-        else this.health?.lease.renew(sentAtMs, res.writeLease);
-        // A manager that lost this node's report wants a full one now, not at the next tick.
-        if (res.fullReport) this.again = true;
-      }
+      const instances = await this.report();
+      if (this.registered) await this.beat(info, instances, sentAtMs);
+      else await this.register(info, instances, sentAtMs);
     } catch (err) {
       this.registered = false;
       this.acked = undefined;
@@ -114,6 +80,56 @@ export class Heartbeat {
     }
     this.timer = setTimeout(() => void this.tick(), this.intervalMs);
   }
+
+  // Every instance with what the probes last measured of it.
+  private async report(): Promise<AgentInstance[]> {
+    return (await this.instances.list()).map((i) => {
+      const u = this.usage?.get(i.id);
+      const replication = this.health?.replication.get(i.id);
+      const out = replication ? { ...toAgentInstance(i), replication } : toAgentInstance(i);
+      return u
+        ? { ...out, usedDiskBytes: u.usedDiskBytes, usedMemoryBytes: u.usedMemoryBytes, usedCpuMillis: u.usedCpuMillis, mysqldUnresponsive: u.mysqldUnresponsive, usageMeasuredAtMs: u.measuredAtMs }
+        : out;
+    });
+  }
+
+  private async register(info: NodeInfo, instances: AgentInstance[], sentAtMs: number): Promise<void> {
+    const res = await this.registry.register({ node: info, instances, sentAtMs });
+    this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
+    this.registered = true;
+    this.acked = keysOf(instances);
+    this.health?.lease.renew(sentAtMs, res.writeLease);
+    this.revocations?.apply(res.revocations);
+    this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
+  }
+
+  // A delta when the manager takes them and holds the last report, a full report otherwise.
+  private async beat(info: NodeInfo, instances: AgentInstance[], sentAtMs: number): Promise<void> {
+    const keys = keysOf(instances);
+    const plan = planBeat(this.acked, instances, keys, this.deltaOk && this.sinceFull < FULL_EVERY);
+    const res = await this.registry.heartbeat({
+      node: info.name,
+      disks: info.disks,
+      instances: plan.instances,
+      busyPorts: info.busyPorts,
+      delta: plan.delta,
+      removedInstanceIds: plan.removed,
+      revocationsVersion: this.revocations?.version ?? 0,
+      sentAtMs,
+    });
+    this.revocations?.apply(res.revocations);
+    this.deltaOk = res.acceptsDelta;
+    this.sinceFull = plan.delta ? this.sinceFull + 1 : 0;
+    this.acked = res.fullReport || res.reregister ? undefined : keys;
+    if (res.reregister) this.registered = false;
+    else this.health?.lease.renew(sentAtMs, res.writeLease);
+    // A manager that lost this node's report wants a full one now, not at the next tick.
+    if (res.fullReport) this.again = true;
+  }
+}
+
+function keysOf(instances: AgentInstance[]): Map<string, string> {
+  return new Map(instances.map((i) => [i.id ?? '', reportKey(i)]));
 }
 
 export async function probeNode(cfg: {

@@ -141,11 +141,11 @@ async function main(): Promise<void> {
   void purge();
   setInterval(() => void purge(), 3_600_000).unref();
 
-  const usage = new UsageProbe(docker.api, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
+  const usage = new UsageProbe(docker, () => instances.list(), { ...DEFAULT_USAGE_CONFIG, intervalMs: o.usageInterval * 1000, diskIntervalMs: o.diskUsageInterval * 1000 }, log);
   usage.start();
 
   const repl = new Replication(instances);
-  const fence = leaseFence(repl, instances, docker.api, log);
+  const fence = leaseFence(repl, instances, docker, log);
   // Noted before the fence starts: a request to open it that arrives meanwhile is refused.
   const lease = new WriteLease((id) => (gate.fenced(id), fence(id)), log);
   gate.onApplied = (id, req) => lease.applied(id, req);

@@ -1,12 +1,12 @@
 import type { AgentReplicationState } from '../src/gen/berth/v1/AgentReplicationState';
 import { errorMessage } from '../src/errors';
 import type { Logger } from '../src/log';
-import { connectSocket } from '../src/mysql/connect';
-import { dialectFor, type Flavor } from '../src/mysql/dialect';
+import type { Flavor } from '../src/mysql/dialect';
 import { formatGtidSet, parseGtidSet } from '../src/mysql/gtid';
 import type { InstanceStatus } from './instance/lifecycle';
 import { Repeat } from './repeat';
 import { layoutFor } from './instance/layout';
+import { onSocket, type Session } from './session';
 
 export interface ReplicationProbeConfig {
   intervalMs: number;
@@ -69,38 +69,36 @@ export class ReplicationProbe {
 
 // One socket connection, four reads; errors mean "mysqld does not answer" to the caller.
 export async function readState(i: InstanceStatus): Promise<AgentReplicationState> {
-  const d = dialectFor(i.flavor as Flavor);
-  const conn = await connectSocket(layoutFor(i.diskPath, i.id).socket, 1000);
-  try {
-    const q = async <T>(st: { sql: string; params: unknown[] }) => (await conn.query(st.sql, st.params))[0] as T[];
-    const [idRow] = await q<{ uuid: string; id: number; ro: number; sro: number }>(d.serverIdentity());
-    const [gtidRow] = await q<{ gtid: string | null }>(d.executedGtid());
-    const [replicaRow] = await q<Record<string, unknown>>(d.replicaStatus());
-    const semi = d.parseSemiSync(await q<{ name: string; value: unknown }>(d.semiSyncState()));
-    const t = d.parseReplicaStatus(replicaRow);
-    return {
-      serverUuid: String(idRow?.uuid ?? ''),
-      serverId: Number(idRow?.id ?? 0),
-      readOnly: Number(idRow?.ro) === 1,
-      superReadOnly: Number(idRow?.sro) === 1,
-      executedGtids: normalGtids(d.flavor, gtidRow?.gtid ?? ''),
-      configured: t.configured,
-      ioRunning: t.ioRunning,
-      ioConnecting: t.ioConnecting,
-      sqlRunning: t.sqlRunning,
-      secondsBehind: t.secondsBehind ?? -1,
-      receivedGtids: t.receivedGtids,
-      lastIoError: t.lastIoError,
-      lastSqlError: t.lastSqlError,
-      sourceHost: t.sourceHost,
-      sourcePort: t.sourcePort,
-      semiSyncEnabled: semi.enabled,
-      semiSyncActive: semi.active,
-      semiSyncClients: semi.clients,
-    };
-  } finally {
-    await conn.end().catch(() => conn.destroy());
-  }
+  return onSocket(layoutFor(i.diskPath, i.id).socket, i.flavor as Flavor, readOn, { timeoutMs: 1000 });
+}
+
+async function readOn(s: Session): Promise<AgentReplicationState> {
+  const { d } = s;
+  const [idRow] = await s.rows<{ uuid: string; id: number; ro: number; sro: number }>(d.serverIdentity());
+  const [gtidRow] = await s.rows<{ gtid: string | null }>(d.executedGtid());
+  const [replicaRow] = await s.rows(d.replicaStatus());
+  const semi = d.parseSemiSync(await s.rows<{ name: string; value: unknown }>(d.semiSyncState()));
+  const t = d.parseReplicaStatus(replicaRow);
+  return {
+    serverUuid: String(idRow?.uuid ?? ''),
+    serverId: Number(idRow?.id ?? 0),
+    readOnly: Number(idRow?.ro) === 1,
+    superReadOnly: Number(idRow?.sro) === 1,
+    executedGtids: normalGtids(d.flavor, gtidRow?.gtid ?? ''),
+    configured: t.configured,
+    ioRunning: t.ioRunning,
+    ioConnecting: t.ioConnecting,
+    sqlRunning: t.sqlRunning,
+    secondsBehind: t.secondsBehind ?? -1,
+    receivedGtids: t.receivedGtids,
+    lastIoError: t.lastIoError,
+    lastSqlError: t.lastSqlError,
+    sourceHost: t.sourceHost,
+    sourcePort: t.sourcePort,
+    semiSyncEnabled: semi.enabled,
+    semiSyncActive: semi.active,
+    semiSyncClients: semi.clients,
+  };
 }
 
 // A set the parser cannot read is passed on as the server wrote it (the manager says so) rather

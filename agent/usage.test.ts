@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageMap } from '../manager/state/usage';
-import { dirBytes, ping } from './usage';
+import { answers } from './session';
+import { dirBytes } from './usage';
 
 describe('usage measurement', () => {
   it('dirBytes counts allocated blocks of every file below a directory, sparse files by what they hold', async () => {
@@ -25,7 +26,7 @@ describe('usage measurement', () => {
   });
 
   it('ping is false when nothing listens on the socket', async () => {
-    expect(await ping('/nonexistent/mysqld.sock', 500)).toBe(false);
+    expect(await answers('/nonexistent/mysqld.sock', 500)).toBe(false);
   });
 
   it('the manager keeps the last measurement per instance and forgets instances a node no longer reports', () => {

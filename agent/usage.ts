@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type Docker from 'dockerode';
 import { errorMessage } from '../src/errors';
 import type { Logger } from '../src/log';
-import { connectSocket } from '../src/mysql/connect';
+import type { Flavor } from '../src/mysql/dialect';
+import { answers } from './session';
+import type { DockerEngine } from './docker';
 import type { InstanceStatus } from './instance/lifecycle';
 import { Repeat } from './repeat';
 import { enforceBinlogCap } from './instance/binlog';
@@ -41,7 +42,7 @@ export class UsageProbe {
   private readonly repeat: Repeat;
 
   constructor(
-    private readonly docker: Docker,
+    private readonly docker: Pick<DockerEngine, 'usage'>,
     private readonly list: () => Promise<InstanceStatus[]>,
     private readonly cfg: UsageConfig,
     private readonly log: Logger,
@@ -73,7 +74,7 @@ export class UsageProbe {
         if (!prev || now - (this.diskAt.get(i.id) ?? 0) >= this.cfg.diskIntervalMs) {
           usedDiskBytes = await dirBytes(layoutFor(i.diskPath, i.id).root);
           this.diskAt.set(i.id, now);
-          if (i.state === 'running' && i.diskBytes) await this.capBinlogs(i.id, layoutFor(i.diskPath, i.id).socket, i.diskBytes);
+          if (i.state === 'running' && i.diskBytes) await this.capBinlogs(i, i.diskBytes);
         }
         let usedMemoryBytes = 0;
         let usedCpuMillis = 0;
@@ -82,7 +83,7 @@ export class UsageProbe {
           const s = await this.stats(i.id, i.containerId, now);
           usedMemoryBytes = s.memoryBytes;
           usedCpuMillis = s.cpuMillis;
-          const ok = await ping(layoutFor(i.diskPath, i.id).socket, this.cfg.pingTimeoutMs);
+          const ok = await answers(layoutFor(i.diskPath, i.id).socket, this.cfg.pingTimeoutMs);
           const failures = ok ? 0 : (this.pingFailures.get(i.id) ?? 0) + 1;
           this.pingFailures.set(i.id, failures);
           mysqldUnresponsive = failures >= this.cfg.failuresToReport;
@@ -102,20 +103,14 @@ export class UsageProbe {
     }
   }
 
-  private async capBinlogs(id: string, socket: string, diskBytes: number): Promise<void> {
-    const to = await enforceBinlogCap(socket, diskBytes).catch((err: Error) => void this.log.warn({ instance: id, err: err.message }, 'binlog cap check failed'));
-    if (to) this.log.info({ instance: id, purgedTo: to }, 'binary logs over their share of the disk reservation: oldest purged');
+  private async capBinlogs(i: InstanceStatus, diskBytes: number): Promise<void> {
+    const to = await enforceBinlogCap(layoutFor(i.diskPath, i.id).socket, i.flavor as Flavor, diskBytes).catch((err: Error) => void this.log.warn({ instance: i.id, err: err.message }, 'binlog cap check failed'));
+    if (to) this.log.info({ instance: i.id, purgedTo: to }, 'binary logs over their share of the disk reservation: oldest purged');
   }
 
   private async stats(id: string, containerId: string, now: number): Promise<{ memoryBytes: number; cpuMillis: number }> {
     try {
-      const s = (await this.docker.getContainer(containerId).stats({ stream: false, 'one-shot': true })) as unknown as DockerStats;
-      const m = s.memory_stats ?? {};
-      const st = m.stats ?? {};
-      // Page cache the kernel can drop is not what the instance needs: the same sum `docker stats` shows.
-      const reclaimable = st.total_inactive_file ?? st.inactive_file ?? 0;
-      const memoryBytes = Math.max(0, (m.usage ?? 0) - reclaimable);
-      const totalNs = s.cpu_stats?.cpu_usage?.total_usage ?? 0;
+      const { memoryBytes, cpuTotalNs: totalNs } = await this.docker.usage(containerId);
       const prev = this.cpuPrev.get(id);
       this.cpuPrev.set(id, { totalNs, atMs: now });
       const cpuMillis = prev && now > prev.atMs && totalNs >= prev.totalNs ? Math.round((totalNs - prev.totalNs) / 1e6 / (now - prev.atMs) * 1000) : 0;
@@ -124,11 +119,6 @@ export class UsageProbe {
       return { memoryBytes: 0, cpuMillis: 0 };
     }
   }
-}
-
-interface DockerStats {
-  memory_stats?: { usage?: number; stats?: { total_inactive_file?: number; inactive_file?: number } };
-  cpu_stats?: { cpu_usage?: { total_usage?: number } };
 }
 
 // Bytes allocated on disk under dir (blocks, as du counts them: a sparse file counts what it holds).
@@ -157,16 +147,4 @@ export async function dirBytes(dir: string): Promise<number> {
     }
   }
   return total;
-}
-
-// True when mysqld completes a handshake on its socket in time; a frozen or hung server accepts
-// the connection in the kernel's backlog but never greets.
-export async function ping(socket: string, timeoutMs: number): Promise<boolean> {
-  try {
-    const c = await connectSocket(socket, timeoutMs);
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
 }

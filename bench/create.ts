@@ -19,7 +19,8 @@ import { binds, DIRS, layoutFor } from '../agent/instance/layout';
 import type { Flavor } from '../src/mysql/dialect';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
-import { connectSocket, waitFor } from '../src/mysql/connect';
+import { connectSocket } from '../src/mysql/connect';
+import { waitFor } from '../src/wait';
 import { atExit, benchFleet, freePort, runBench, writeResult } from './proc';
 
 const arg = (name: string) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);

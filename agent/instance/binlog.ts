@@ -1,4 +1,5 @@
-import { connectSocket } from '../../src/mysql/connect';
+import type { Flavor } from '../../src/mysql/dialect';
+import { onSocket } from '../session';
 
 // Binary logs must never fill a disk on their own: expiry by age (my.cnf) does not bound their
 // size, and MariaDB 10.11 has no max_binlog_total_size. The agent caps their total at a share
@@ -21,14 +22,16 @@ export function purgeTarget(files: readonly BinlogFile[], capBytes: number): str
   return i > 0 ? files[i]!.name : undefined;
 }
 
-export async function enforceBinlogCap(socket: string, diskBytes: number): Promise<string | undefined> {
-  const conn = await connectSocket(socket, 2000);
-  try {
-    const [rows] = (await conn.query('SHOW BINARY LOGS')) as unknown as [{ Log_name: string; File_size: number | string }[]];
-    const to = purgeTarget(rows.map((r) => ({ name: r.Log_name, bytes: Number(r.File_size) })), Math.floor(diskBytes * BINLOG_SHARE));
-    if (to) await conn.query('PURGE BINARY LOGS TO ?', [to]);
-    return to;
-  } finally {
-    await conn.end();
-  }
+export async function enforceBinlogCap(socket: string, flavor: Flavor, diskBytes: number): Promise<string | undefined> {
+  return onSocket(
+    socket,
+    flavor,
+    async (s) => {
+      const rows = await s.rows<{ Log_name: string; File_size: number | string }>(s.d.binaryLogs());
+      const to = purgeTarget(rows.map((r) => ({ name: r.Log_name, bytes: Number(r.File_size) })), Math.floor(diskBytes * BINLOG_SHARE));
+      if (to) await s.run([s.d.purgeBinaryLogsTo(to)]);
+      return to;
+    },
+    { timeoutMs: 2000 },
+  );
 }

@@ -56,66 +56,87 @@ function tlsSection(required: boolean): [string, Record<string, string>] {
   ];
 }
 
+type Section = [string, Record<string, string | number>];
+
 // Renders my.cnf from the instance's shape. Deterministic (sorted nothing, fixed order) so it can
 // be compared with expected files and so a re-render that changes nothing is visibly a no-op.
 export function renderMyCnf(i: MyCnfInput): string {
   const d = dialectFor(i.flavor);
-  const pool = bufferPoolBytes(i.memoryBytes, i.flavor);
-  const sections: [string, Record<string, string | number>][] = [
-    [
-      'identity and network',
-      {
-        'server-id': i.serverId,
-        'bind-address': i.bindAddress,
-        port: i.port,
-        'report-host': i.bindAddress,
-        'report-port': i.port,
-        'skip-name-resolve': 'ON',
-      },
-    ],
-    [
-      'files (bind-mounted from the host)',
-      {
-        user: 'mysql',
-        datadir: IN_CONTAINER.data,
-        socket: SOCKET,
-        'pid-file': `${IN_CONTAINER.run}/mysqld.pid`,
-        tmpdir: IN_CONTAINER.tmp,
-        'log-error': `${IN_CONTAINER.log}/error.log`,
-        'slow-query-log': 'ON',
-        'slow-query-log-file': `${IN_CONTAINER.log}/slow.log`,
-        'long-query-time': 1,
-      },
-    ],
-    [
-      'durability and replication',
-      {
-        'log-bin': 'binlog',
-        'sync-binlog': 1,
-        'innodb-flush-log-at-trx-commit': 1,
-        'binlog-expire-logs-seconds': 604800,
-        ...(i.diskBytes ? { 'max-binlog-size': binlogFileBytes(i.diskBytes) } : {}),
-        ...d.gtidSettings(),
-        ...d.applierSettings(),
-      },
-    ],
-    [
-      `memory (container limit ${i.memoryBytes} bytes)`,
-      {
-        'innodb-buffer-pool-size': pool,
-        ...d.redoLogSettings(pool, i.diskBytes),
-        'max-connections': maxConnections(i.memoryBytes),
-        ...d.memorySettings(i.memoryBytes),
-      },
-    ],
+  const sections: Section[] = [
+    identitySection(i),
+    FILES_SECTION,
+    durabilitySection(i),
+    memorySection(i),
     ['character set', { 'character-set-server': 'utf8mb4' }],
     ...(i.tls ? [tlsSection(i.tls.required)] : []),
     [`${i.flavor} only`, d.serverSettings()],
   ];
   if (i.semiSyncTimeoutMs) sections.push(['semi-sync replication (cluster member)', d.semiSyncSettings(i.semiSyncTimeoutMs)]);
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
+  return renderSections(i.instanceId, sections);
+}
 
-  const lines = [`# Written by the berth agent for instance ${i.instanceId}; edits are overwritten.`, '[mysqld]'];
+function identitySection(i: MyCnfInput): Section {
+  return [
+    'identity and network',
+    {
+      'server-id': i.serverId,
+      'bind-address': i.bindAddress,
+      port: i.port,
+      'report-host': i.bindAddress,
+      'report-port': i.port,
+      'skip-name-resolve': 'ON',
+    },
+  ];
+}
+
+const FILES_SECTION: Section = [
+  'files (bind-mounted from the host)',
+  {
+    user: 'mysql',
+    datadir: IN_CONTAINER.data,
+    socket: SOCKET,
+    'pid-file': `${IN_CONTAINER.run}/mysqld.pid`,
+    tmpdir: IN_CONTAINER.tmp,
+    'log-error': `${IN_CONTAINER.log}/error.log`,
+    'slow-query-log': 'ON',
+    'slow-query-log-file': `${IN_CONTAINER.log}/slow.log`,
+    'long-query-time': 1,
+  },
+];
+
+function durabilitySection(i: MyCnfInput): Section {
+  const d = dialectFor(i.flavor);
+  return [
+    'durability and replication',
+    {
+      'log-bin': 'binlog',
+      'sync-binlog': 1,
+      'innodb-flush-log-at-trx-commit': 1,
+      'binlog-expire-logs-seconds': 604800,
+      ...(i.diskBytes ? { 'max-binlog-size': binlogFileBytes(i.diskBytes) } : {}),
+      ...d.gtidSettings(),
+      ...d.applierSettings(),
+    },
+  ];
+}
+
+function memorySection(i: MyCnfInput): Section {
+  const d = dialectFor(i.flavor);
+  const pool = bufferPoolBytes(i.memoryBytes, i.flavor);
+  return [
+    `memory (container limit ${i.memoryBytes} bytes)`,
+    {
+      'innodb-buffer-pool-size': pool,
+      ...d.redoLogSettings(pool, i.diskBytes),
+      'max-connections': maxConnections(i.memoryBytes),
+      ...d.memorySettings(i.memoryBytes),
+    },
+  ];
+}
+
+function renderSections(instanceId: string, sections: Section[]): string {
+  const lines = [`# Written by the berth agent for instance ${instanceId}; edits are overwritten.`, '[mysqld]'];
   for (const [title, settings] of sections) {
     const entries = Object.entries(settings);
     if (entries.length === 0) continue;

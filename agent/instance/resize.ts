@@ -1,7 +1,6 @@
-import type mysql from 'mysql2/promise';
-import { connectSocket } from '../../src/mysql/connect';
 import type { Flavor } from '../../src/mysql/dialect';
 import type { Shape } from '../../src/validate';
+import { onSocket, type Session } from '../session';
 import { bufferPoolBytes, maxConnections } from './mycnf';
 
 // In place, in an order that never lets mysqld run into its container's limit: when memory
@@ -32,25 +31,21 @@ const RESIZE_DEADLINE_MS = 60_000;
 // says it is working and the pool has its final page count.
 export async function applyMemoryVariables(socket: string, memoryBytes: number, flavor: Flavor): Promise<ServerReadback> {
   const want = memoryVariables(memoryBytes, flavor);
-  const conn = await connectSocket(socket);
-  try {
-    await conn.query('SET GLOBAL max_connections = ?', [want.max_connections]);
-    const [cur] = await readVariables(conn);
+  return onSocket(socket, flavor, async (s) => {
+    await s.run(s.d.setGlobals({ max_connections: want.max_connections }));
+    const cur = await readBack(s);
     if (cur.bufferPoolBytes !== want.innodb_buffer_pool_size) {
-      await conn.query('SET GLOBAL innodb_buffer_pool_size = ?', [want.innodb_buffer_pool_size]);
-      await waitPoolResized(conn);
+      await s.run(s.d.setGlobals({ innodb_buffer_pool_size: want.innodb_buffer_pool_size }));
+      await waitPoolResized(s);
     }
-    return (await readVariables(conn))[0];
-  } finally {
-    await conn.end();
-  }
+    return readBack(s);
+  });
 }
 
-// SHOW GLOBAL STATUS works on both flavors (MySQL has no information_schema.GLOBAL_STATUS).
-async function readVariables(conn: mysql.Connection): Promise<[ServerReadback]> {
-  const [rows] = (await conn.query('SELECT @@innodb_buffer_pool_size AS pool, @@max_connections AS conns')) as unknown as [{ pool: number | string; conns: number | string }[]];
-  const [up] = (await conn.query("SHOW GLOBAL STATUS LIKE 'Uptime'")) as unknown as [{ Value: string }[]];
-  return [{ bufferPoolBytes: Number(rows[0]!.pool), maxConnections: Number(rows[0]!.conns), uptimeSeconds: Number(up[0]?.Value ?? 0) }];
+async function readBack(s: Session): Promise<ServerReadback> {
+  const [vars] = await s.rows<{ pool: number | string; conns: number | string }>(s.d.memoryVariables());
+  const [up] = await s.rows<{ Value: string }>(s.d.globalStatus('Uptime'));
+  return { bufferPoolBytes: Number(vars!.pool), maxConnections: Number(vars!.conns), uptimeSeconds: Number(up?.Value ?? 0) };
 }
 
 // "Resizing buffer pool from …", "Withdrawing blocks …", "Completed resizing buffer pool at …"
@@ -62,10 +57,10 @@ export function poolResizeBusy(status: Record<string, string>): boolean {
   return text !== '' && !/^completed|^size did not change/i.test(text);
 }
 
-async function waitPoolResized(conn: mysql.Connection): Promise<void> {
+async function waitPoolResized(s: Session): Promise<void> {
   const deadline = Date.now() + RESIZE_DEADLINE_MS;
   for (;;) {
-    const [rows] = (await conn.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status%'")) as unknown as [{ Variable_name: string; Value: string }[]];
+    const rows = await s.rows<{ Variable_name: string; Value: string }>(s.d.globalStatus('Innodb_buffer_pool_resize_status%'));
     const status = Object.fromEntries(rows.map((r) => [r.Variable_name.toLowerCase(), r.Value]));
     if (!poolResizeBusy(status)) return;
     if (Date.now() > deadline) throw new Error(`the buffer pool resize did not finish within ${RESIZE_DEADLINE_MS / 1000} s: ${JSON.stringify(status)}`);

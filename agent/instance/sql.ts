@@ -1,19 +1,15 @@
 import fs from 'node:fs/promises';
-import { invalidArgument } from '../../src/errors';
-import { connectSocket, connectTcp, run, waitFor } from '../../src/mysql/connect';
-import type mysql from 'mysql2/promise';
-import { dialectFor, parseGrantee, type Dialect, type Flavor, type Statement } from '../../src/mysql/dialect';
+import { waitFor } from '../../src/wait';
+import { parseGrantee, type Flavor } from '../../src/mysql/dialect';
+import { handshake, loginWorks, onSocket, type Session } from '../session';
 
-// SQL the agent runs on its instances, as root through the host side of the unix socket; what
-// differs between flavors comes from the Dialect.
+// SQL the agent runs on its instances, as root through the host side of the unix socket
+// (agent/session.ts); what differs between flavors comes from the Dialect.
 
 export async function waitReady(socket: string, timeoutMs: number, stop: () => Promise<string | undefined>): Promise<void> {
   await waitFor(
     'mysqld did not come up',
-    async () => {
-      const c = await connectSocket(socket, 2000);
-      await c.end();
-    },
+    () => handshake(socket, 2000),
     { timeoutMs, intervalMs: 250, stop },
   );
 }
@@ -21,9 +17,10 @@ export async function waitReady(socket: string, timeoutMs: number, stop: () => P
 // On a replica (agent/movement) the agent's own writes stay out of the binlog: they would be
 // errant GTIDs, and MariaDB's strict mode would stop replication on them.
 export async function configureUsers(flavor: Flavor, socket: string, admin: { user: string; password: string }, replica = false): Promise<void> {
-  const d = dialectFor(flavor);
-  const noBinlog = replica ? [{ sql: 'SET SESSION sql_log_bin = 0', params: [] }] : [];
-  await runOnSocket(socket, [...noBinlog, ...d.lockRootToSocket(), ...d.ensureAdminUser(admin.user, admin.password)]);
+  await onSocket(socket, flavor, async (s) => {
+    const sts = [...s.d.lockRootToSocket(), ...s.d.ensureAdminUser(admin.user, admin.password)];
+    await s.run(replica ? s.d.unlogged(sts) : sts, [admin.password]);
+  });
 }
 
 // The real check: the DBA's credentials work over TCP on the address the manager hands out.
@@ -31,32 +28,13 @@ export async function configureUsers(flavor: Flavor, socket: string, admin: { us
 // certificate and address as a client would.
 export async function checkLogin(host: string, port: number, admin: { user: string; password: string }, caFile?: string): Promise<void> {
   const ca = caFile ? await fs.readFile(caFile) : undefined;
-  const conn = await connectTcp({ host, port, user: admin.user, password: admin.password, ...(ca ? { ssl: { ca } } : {}) });
-  await conn.end();
+  await loginWorks({ host, port, user: admin.user, password: admin.password, ...(ca ? { ca } : {}) });
 }
 
 // MySQL also has super_read_only, which keeps even SUPER users out; MariaDB has only read_only
 // (the Dialect says which; agent/movement also revokes MariaDB's READ_ONLY ADMIN for a cut-over).
-export function readOnlyStatements(flavor: Flavor, on: boolean): Statement[] {
-  return dialectFor(flavor).setReadOnly(on);
-}
-
-const VARIABLE = /^[a-z][a-z0-9_]{0,63}$/;
-
-// SET GLOBAL for server variables; names are checked (they cannot be bound as parameters).
-export function setVariableStatements(vars: Record<string, string | number>): Statement[] {
-  return Object.entries(vars).map(([name, value]) => {
-    if (!VARIABLE.test(name)) throw invalidArgument(`"${name.slice(0, 70)}" is not a server variable name`);
-    return { sql: `SET GLOBAL ${name} = ?`, params: [value] };
-  });
-}
-
 export async function setReadOnly(flavor: Flavor, socket: string, on: boolean): Promise<void> {
-  await runOnSocket(socket, readOnlyStatements(flavor, on));
-}
-
-export async function setVariables(socket: string, vars: Record<string, string | number>): Promise<void> {
-  await runOnSocket(socket, setVariableStatements(vars));
+  await onSocket(socket, flavor, (s) => s.run(s.d.setReadOnly(on)));
 }
 
 export interface Account {
@@ -64,7 +42,7 @@ export interface Account {
   host: string;
 }
 
-type Sql = { d: Dialect; run(sts: Statement[]): Promise<void>; rows<T>(st: Statement): Promise<T[]> };
+type Sql = Pick<Session, 'd' | 'run' | 'rows'>;
 
 // No account but root on the socket may write through read_only (docs/design.md, "Closed to
 // client writes from the first boot"). Accounts made by berth never can; one that can (data
@@ -88,28 +66,5 @@ export async function closeReadOnlyBypass(s: Sql): Promise<Account[]> {
 
 // The same at a boot, on a fresh socket connection.
 export async function closeReadOnlyBypassOnSocket(flavor: Flavor, socket: string): Promise<Account[]> {
-  const conn = await connectSocket(socket);
-  try {
-    return await closeReadOnlyBypass(sessionOf(conn, dialectFor(flavor)));
-  } finally {
-    await conn.end();
-  }
-}
-
-function sessionOf(conn: mysql.Connection, d: Dialect): Sql {
-  return {
-    d,
-    run: (sts) => run(conn, sts),
-    rows: async <T>(st: Statement) => (await conn.query(st.sql, st.params))[0] as T[],
-  };
-}
-
-async function runOnSocket(socket: string, statements: Statement[]): Promise<void> {
-  if (statements.length === 0) return;
-  const conn = await connectSocket(socket);
-  try {
-    await run(conn, statements);
-  } finally {
-    await conn.end();
-  }
+  return onSocket(socket, flavor, closeReadOnlyBypass);
 }

@@ -7,13 +7,13 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { failedPrecondition, notFound } from '../../src/errors';
 import type { BackupChunk } from '../../src/gen/berth/v1/BackupChunk';
-import { INIT_LIMITS, LABEL, type DockerEngine } from '../docker';
+import { LABEL, type DockerEngine, type RunningHelper } from '../docker';
 import type { Instances } from '../instance/lifecycle';
 import { binds, IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
 import { Socket } from 'node:net';
 import { offerDirect, type DirectOffer, type DirectOptions } from './direct';
 import { identify, openOwnFifo, type MadeFile } from '../../src/security/nofollow';
-import { Demux, fillChunks } from './stream';
+import { fillChunks } from './stream';
 
 const MESSAGE_BYTES = 1024 * 1024;
 const execFileP = promisify(execFile);
@@ -66,18 +66,17 @@ export async function* runBackup(
   const socket = offer ? await offer.accepted : undefined;
   const onAbortSocket = () => socket?.destroy();
   signal.addEventListener('abort', onAbortSocket);
-  const id = inst.id;
   let sent = 0;
   // The stream leaves the container through a FIFO in the instance's bind-mounted tmp dir, not
   // through Docker's exec stdout: dockerd's copy capped the stream at about 150 MB/s here.
   const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
-  const fifo = path.join(layoutFor(inst.diskPath, id).dirs.tmp, fifoName);
+  const fifo = path.join(layoutFor(inst.diskPath, inst.id).dirs.tmp, fifoName);
   await execFileP('mkfifo', ['-m', '0600', fifo]);
   // tmp/ is the tenant's (mysqld's uid writes there): every open below refuses anything but
   // this very FIFO, a symlink to a host file above all.
   const made = await identify(fifo);
   const cmd = command ? command(`${IN_CONTAINER.tmp}/${fifoName}`) : ['sh', '-c', `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`];
-  let proc: BackupProcess | undefined;
+  let proc: RunningHelper | undefined;
   try {
     proc = await startBackupContainer(docker, inst, node, cmd);
     // Aborting (the target went away) ends the reading: the FIFO closes and mariabackup dies
@@ -91,20 +90,7 @@ export async function* runBackup(
     const code = proc.exited.then(async (c) => (await unblock(fifo, made), c));
     let read = false;
     try {
-      if (socket) {
-        sent = await fifoToSocket(fifo, made, socket, signal);
-      } else {
-        const input = fdReader(await openOwnFifo(fifo, fsConstants.O_RDONLY, made));
-        try {
-          for await (const data of fillChunks(input, MESSAGE_BYTES)) {
-            if (signal.aborted) break;
-            yield { data };
-            sent += data.length;
-          }
-        } finally {
-          await input.close();
-        }
-      }
+      sent = socket ? await fifoToSocket(fifo, made, socket, signal) : yield* fifoToMessages(fifo, made, signal);
       read = !signal.aborted;
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -119,6 +105,22 @@ export async function* runBackup(
     socket?.destroy();
     await fs.unlink(fifo).catch(() => undefined);
   }
+}
+
+// The FIFO read into messages of MESSAGE_BYTES; returns the bytes passed on.
+async function* fifoToMessages(fifo: string, made: MadeFile, signal: AbortSignal): AsyncGenerator<BackupChunk, number> {
+  let sent = 0;
+  const input = fdReader(await openOwnFifo(fifo, fsConstants.O_RDONLY, made));
+  try {
+    for await (const data of fillChunks(input, MESSAGE_BYTES)) {
+      if (signal.aborted) break;
+      yield { data };
+      sent += data.length;
+    }
+  } finally {
+    await input.close();
+  }
+  return sent;
 }
 
 // The FIFO read as a pipe stream (from the event loop, no thread-pool round trip or promise per
@@ -137,38 +139,20 @@ async function fifoToSocket(fifo: string, made: MadeFile, socket: Socket, signal
   }
 }
 
-interface BackupProcess {
-  exited: Promise<number>;
-  stderr(): string;
-  remove(): Promise<void>;
-}
-
 // mariabackup in a throwaway container of the instance's image with the instance's mounts (it
 // reads the data files and reaches mysqld through the socket in run/, as root, no password),
 // not `docker exec` in the instance's own container: there it shared the instance's CPU limit
 // with mysqld, and a 1-CPU instance's copy ran at about 110 MB/s. It gets what an init
 // container gets (2 CPUs, 1 GiB, no network); role=init, so an agent restarted mid-copy
 // removes it with the other leftovers.
-async function startBackupContainer(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, cmd: string[]): Promise<BackupProcess> {
-  const c = await docker.api.createContainer({
-    Image: inst.image,
-    Cmd: cmd,
-    AttachStdout: true,
-    AttachStderr: true,
-    Labels: { [LABEL.managed]: 'true', [LABEL.node]: node, [LABEL.instance]: inst.id, [LABEL.role]: 'init' },
-    HostConfig: { NetworkMode: 'none', Binds: binds(layoutFor(inst.diskPath, inst.id)), ...INIT_LIMITS },
+function startBackupContainer(docker: DockerEngine, inst: { id: string; diskPath: string; image: string }, node: string, cmd: string[]): Promise<RunningHelper> {
+  return docker.startHelper({
+    image: inst.image,
+    cmd,
+    binds: binds(layoutFor(inst.diskPath, inst.id)),
+    labels: { [LABEL.managed]: 'true', [LABEL.node]: node, [LABEL.instance]: inst.id, [LABEL.role]: 'init' },
+    limits: 'init',
   });
-  const raw = (await c.attach({ stream: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
-  const demux = new Demux();
-  void pipeline(raw, demux).catch(() => undefined);
-  demux.resume();
-  await c.start();
-  let removed: Promise<void> | undefined;
-  return {
-    exited: c.wait().then((r: { StatusCode: number }) => r.StatusCode, () => -1),
-    stderr: () => demux.stderr,
-    remove: () => (removed ??= c.remove({ force: true }).then(() => undefined, () => undefined)),
-  };
 }
 
 // A raw descriptor read the way fillChunks reads a FileHandle (openOwnFifo gives descriptors).

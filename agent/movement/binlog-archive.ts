@@ -38,9 +38,10 @@ export async function archiveBinlogs(ctx: SeedContext, req: ArchiveBinlogsReques
   const inst = await ctx.instances.get(req.id);
   if (!inst) throw notFound(`instance ${req.id} is not on this node`);
   const { names, purged, executed } = await withInstance(ctx.instances, inst.id, async (s) => {
-    await s.run([{ sql: 'FLUSH BINARY LOGS', params: [] }]);
-    const rows = await s.rows<{ Log_name: string }>({ sql: 'SHOW BINARY LOGS', params: [] });
-    const p = inst.flavor === 'mysql' ? await s.rows<{ g: string }>({ sql: 'SELECT @@GLOBAL.gtid_purged AS g', params: [] }) : [];
+    await s.run([s.d.flushBinaryLogs()]);
+    const rows = await s.rows<{ Log_name: string }>(s.d.binaryLogs());
+    const purgedSt = s.d.gtidPurged();
+    const p = purgedSt ? await s.rows<{ g: string }>(purgedSt) : [];
     return { names: rows.map((r) => r.Log_name), purged: String(p[0]?.g ?? '').replace(/\s+/g, ''), executed: (await executedGtid(s)).replace(/\s+/g, '') };
   });
   // The newest file is the one just opened by the flush: everything before it is closed.

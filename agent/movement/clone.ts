@@ -2,12 +2,12 @@ import { tlsTowards } from './tls';
 import { failedPrecondition, invalidArgument } from '../../src/errors';
 import type { SeedInstanceRequest__Output } from '../../src/gen/berth/v1/SeedInstanceRequest';
 import type { SeedProgress } from '../../src/gen/berth/v1/SeedProgress';
-import { connectSocket, waitFor } from '../../src/mysql/connect';
-import { mysql } from '../../src/mysql/dialect';
+import { waitFor } from '../../src/wait';
 import { layoutFor } from '../instance/layout';
 import { Progress } from './progress';
 import type { SeedContext } from './seed';
-import { executedGtid, redacted, withInstance } from './sql';
+import { onSocket, redacted } from '../session';
+import { executedGtid, withInstance } from './sql';
 
 // ER_CLONE_RESTART... "Restart server failed (mysqld is not managed by supervisor process)":
 // the clone finished and mysqld shut down to start on the new data; Docker's restart policy
@@ -24,7 +24,7 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
   if (!inst) throw failedPrecondition(`instance ${req.id} must be created (empty, as a replica) before it is cloned into`);
   if (inst.flavor !== 'mysql') throw failedPrecondition(`instance ${req.id} is ${inst.flavor}: CLONE needs MySQL`);
   const socket = layoutFor(inst.diskPath, req.id).socket;
-  const startedBefore = await startedAt(ctx, inst.containerId);
+  const startedBefore = await ctx.docker.startedAt(inst.containerId);
   const src = { host: donor.host, port: donor.port, user: donor.user, password: donor.password };
   const cloning = withInstance(ctx.instances, req.id, async (s) => {
     const check = s.d.clonePluginCheck();
@@ -56,22 +56,16 @@ export async function* seedByClone(ctx: SeedContext, req: SeedInstanceRequest__O
 }
 
 async function cloneProgress(socket: string): Promise<{ done: number; total: number } | undefined> {
-  const conn = await connectSocket(socket, 1000).catch(() => undefined);
-  if (!conn) return undefined;
-  try {
-    const st = mysql.cloneProgress()!;
-    const [rows] = await conn.query(st.sql, st.params);
-    const r = (rows as { done: number; total: number }[])[0];
-    return r ? { done: Number(r.done), total: Number(r.total) } : undefined;
-  } catch {
-    return undefined;
-  } finally {
-    conn.destroy();
-  }
-}
-
-async function startedAt(ctx: SeedContext, containerId: string): Promise<string> {
-  return (await ctx.docker.api.getContainer(containerId).inspect()).State.StartedAt;
+  const read = onSocket(
+    socket,
+    'mysql',
+    async (s) => {
+      const [r] = await s.rows<{ done: number; total: number }>(s.d.cloneProgress()!);
+      return r ? { done: Number(r.done), total: Number(r.total) } : undefined;
+    },
+    { timeoutMs: 1000, abrupt: true },
+  );
+  return read.catch(() => undefined);
 }
 
 // mysqld stops after the clone: Docker's unless-stopped policy restarts the container; start
@@ -84,16 +78,16 @@ async function restarted(ctx: SeedContext, id: string, socket: string, startedBe
     async () => {
       const inst = await ctx.instances.get(id);
       if (inst?.state === 'stopped') await ctx.docker.start(inst.containerId);
-      if (!inst || (await startedAt(ctx, inst.containerId)) === startedBefore) throw new Error('mysqld has not restarted on the cloned data yet');
-      const conn = await connectSocket(socket, 2000);
-      try {
-        const q = mysql.cloneStatus()!;
-        const [rows] = await conn.query(q.sql, q.params);
-        const st = (rows as { state: string; errno: number; msg: string }[])[0];
-        if (st && st.state !== 'Completed') throw new Error(`clone ${st.state}: ${st.errno} ${st.msg}`);
-      } finally {
-        conn.destroy();
-      }
+      if (!inst || (await ctx.docker.startedAt(inst.containerId)) === startedBefore) throw new Error('mysqld has not restarted on the cloned data yet');
+      await onSocket(
+        socket,
+        'mysql',
+        async (s) => {
+          const [st] = await s.rows<{ state: string; errno: number; msg: string }>(s.d.cloneStatus()!);
+          if (st && st.state !== 'Completed') throw new Error(`clone ${st.state}: ${st.errno} ${st.msg}`);
+        },
+        { timeoutMs: 2000, abrupt: true },
+      );
     },
     { timeoutMs: RESTART_TIMEOUT_MS, intervalMs: 250 },
   );

@@ -8,7 +8,7 @@ import { mariadb, mysql } from '../../src/mysql/dialect';
 import { copyBytes } from './backup';
 import { parseBinlogInfo, Progress } from './progress';
 import { withReplicaSection } from './replica-cnf';
-import { batched, Demux } from './stream';
+import { batched } from './stream';
 
 const base = { instanceId: 'i-0123456789', serverId: 7, bindAddress: '127.0.0.2', port: 3702, memoryBytes: 1024 ** 3 };
 
@@ -57,27 +57,7 @@ describe('copy progress', () => {
   });
 });
 
-describe('Docker stream frames', () => {
-  const frame = (type: number, text: string) => {
-    const body = Buffer.from(text);
-    const h = Buffer.alloc(8);
-    h[0] = type;
-    h.writeUInt32BE(body.length, 4);
-    return Buffer.concat([h, body]);
-  };
-
-  it('pass stdout on and keep stderr apart, across frames split anywhere', async () => {
-    const all = Buffer.concat([frame(1, 'hello '), frame(2, 'warning!'), frame(1, 'world')]);
-    const pieces = [all.subarray(0, 3), all.subarray(3, 17), all.subarray(17)];
-    const d = new Demux();
-    const out: Buffer[] = [];
-    await new Promise<void>((resolve, reject) => {
-      Readable.from(pieces).pipe(d).on('data', (b: Buffer) => out.push(b)).on('end', resolve).on('error', reject);
-    });
-    expect(Buffer.concat(out).toString()).toBe('hello world');
-    expect(d.stderr).toBe('warning!');
-  });
-
+describe('copy stream messages', () => {
   it('batch small reads into larger messages without losing a byte', async () => {
     const chunks = Array.from({ length: 10 }, (_, i) => Buffer.alloc(300, i));
     const got: Buffer[] = [];

@@ -118,18 +118,7 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
       messages = (call as AsyncIterable<BackupChunk__Output>)[Symbol.asyncIterator]();
       first = await messages.next();
     }
-    for (let m = first; !m.done; m = await messages.next()) {
-      const msg = m.value;
-      if (msg.totalBytesEstimate) progress.total = msg.totalBytesEstimate;
-      if (msg.data.length > 0) {
-        progress.done += msg.data.length;
-        if (!unpack.stdin.write(msg.data)) await Promise.race([once(unpack.stdin, 'drain'), unpack.exited]);
-      }
-      if (progress.due()) yield progress.report('copy');
-    }
-    unpack.stdin.end();
-    const code = await unpack.exited;
-    if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
+    yield* receiveGrpc(first, messages, unpack, progress);
     return 'grpc';
   } catch (err) {
     if (err instanceof BerthError) throw err;
@@ -144,6 +133,22 @@ async function* pull(ctx: SeedContext, req: SeedInstanceRequest__Output, layout:
     client.close();
     await unpack.remove();
   }
+}
+
+// The bytes relayed in the gRPC messages, written into mbstream's FIFO as they come.
+async function* receiveGrpc(first: IteratorResult<BackupChunk__Output>, messages: AsyncIterator<BackupChunk__Output>, unpack: Unpack, progress: Progress): AsyncGenerator<SeedProgress> {
+  for (let m = first; !m.done; m = await messages.next()) {
+    const msg = m.value;
+    if (msg.totalBytesEstimate) progress.total = msg.totalBytesEstimate;
+    if (msg.data.length > 0) {
+      progress.done += msg.data.length;
+      if (!unpack.stdin.write(msg.data)) await Promise.race([once(unpack.stdin, 'drain'), unpack.exited]);
+    }
+    if (progress.due()) yield progress.report('copy');
+  }
+  unpack.stdin.end();
+  const code = await unpack.exited;
+  if (code !== 0) throw new Error(`mbstream -x failed (exit ${code}): ${tail(unpack.output())}`);
 }
 
 // The bytes over the direct socket, straight into mbstream's FIFO; the gRPC stream says how
@@ -189,22 +194,16 @@ export async function startUnpack(ctx: SeedContext, req: { id: string; image: st
   const fifoName = `berth-seed-${randomBytes(4).toString('hex')}.xbstream`;
   const fifo = path.join(layout.dirs.tmp, fifoName);
   await execFileP('mkfifo', ['-m', '0600', fifo]);
-  const c = await ctx.docker.api.createContainer({
-    Image: req.image,
-    Cmd: command ? command(`${IN_CONTAINER.tmp}/${fifoName}`) : ['sh', '-c', `exec mbstream -x -C ${IN_CONTAINER.data} < ${IN_CONTAINER.tmp}/${fifoName}`],
-    AttachStdout: true,
-    AttachStderr: true,
-    Labels: labels(ctx, req.id),
-    HostConfig: { NetworkMode: 'none', Binds: binds(layout) },
+  const helper = await ctx.docker.startHelper({
+    image: req.image,
+    cmd: command ? command(`${IN_CONTAINER.tmp}/${fifoName}`) : ['sh', '-c', `exec mbstream -x -C ${IN_CONTAINER.data} < ${IN_CONTAINER.tmp}/${fifoName}`],
+    binds: binds(layout),
+    labels: labels(ctx, req.id),
+    limits: 'none',
   });
-  const logs = (await c.attach({ stream: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
-  let out = '';
-  logs.on('data', (b: Buffer) => (out = (out + b.toString('utf8').replace(/[^\x20-\x7e\n]/g, '')).slice(-4000)));
-  logs.on('error', () => undefined);
-  await c.start();
   // An mbstream that dies before opening the FIFO would leave our open() waiting forever: open
   // it once for reading too, so the writer's open returns and its writes fail (EPIPE).
-  const exited = c.wait().then(async (r: { StatusCode: number }) => (await unblockReader(fifo), r.StatusCode));
+  const exited = helper.exited.then(async (code) => (await unblockReader(fifo), code));
   // A pipe stream, not a file write stream: written from the event loop (writev when the FIFO
   // is full), no thread-pool round trip per write.
   const stdin = new net.Socket({ fd: await openFd(fifo, fsConstants.O_WRONLY), readable: false, writable: true });
@@ -212,10 +211,10 @@ export async function startUnpack(ctx: SeedContext, req: { id: string; image: st
   return {
     stdin,
     exited,
-    output: () => out,
+    output: () => helper.output(),
     remove: async () => {
       stdin.destroy();
-      await c.remove({ force: true }).catch(() => undefined);
+      await helper.remove();
       await fs.unlink(fifo).catch(() => undefined);
     },
   };

@@ -1,26 +1,3 @@
-import { Transform, type TransformCallback } from 'node:stream';
-
-// Docker's multiplexed attach/exec stream (8-byte frame headers: stream type, 0, 0, 0, size)
-// split into stdout, passed on with backpressure, and stderr, of which the tail is kept for
-// error messages.
-export class Demux extends Transform {
-  private pending: Buffer = Buffer.alloc(0);
-  stderr = '';
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (this.pending.length >= 8) {
-      const size = this.pending.readUInt32BE(4);
-      if (this.pending.length < 8 + size) break;
-      const payload = this.pending.subarray(8, 8 + size);
-      if (this.pending[0] === 2) this.stderr = (this.stderr + payload.toString('utf8')).slice(-4000);
-      else this.push(payload);
-      this.pending = this.pending.subarray(8 + size);
-    }
-    cb();
-  }
-}
-
 // Gathers small reads into messages of about `size` bytes: fewer, larger gRPC messages.
 export async function* batched(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
   let parts: Buffer[] = [];

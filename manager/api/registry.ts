@@ -1,5 +1,6 @@
 import type { InstanceTlsState } from '../state/instance-tls';
 import type * as grpc from '@grpc/grpc-js';
+import type { NodeInfo__Output } from '../../src/gen/berth/v1/NodeInfo';
 import type { RegistryHandlers } from '../../src/gen/berth/v1/Registry';
 import type { Logger } from '../../src/log';
 import { agentProto } from '../../src/proto';
@@ -45,67 +46,10 @@ export interface RegistryDeps {
 
 export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
   const { fleet, log } = d;
-  const checkPeer = (call: Parameters<typeof peerOf>[0], node: string) => {
-    if (!d.requireNodeCert) return;
-    const p = peerOf(call);
-    const revoked = d.revocations?.list.whyPeer(call.getAuthContext?.()?.sslPeerCertificate);
-    if (revoked) {
-      log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none', revoked }, 'registry call refused: revoked certificate');
-      throw permissionDenied(`${revoked}; node ${node} needs a new certificate (berthctl certs issue --node ${node} --force)`);
-    }
-    if (p?.kind !== 'node' || p.name !== node) {
-      log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'registry call refused: certificate does not name this node');
-      throw permissionDenied(`only the holder of node ${node}'s certificate may register or heartbeat as ${node}${p ? ` (this certificate names ${p.kind} ${p.name})` : ''}`);
-    }
-  };
+  const checkPeer = (call: Parameters<typeof peerOf>[0], node: string) => checkNodePeer(d, call, node);
   const reports = new NodeReports();
-  // Node names per agent address, from the store once, then kept by each registration (a
-  // manager start with thousands of agents registering must not scan every node row each time).
-  let byAddress: Map<string, Set<string>> | undefined;
-  const addressOf = new Map<string, string>();
-  const addresses = () => {
-    if (!byAddress) {
-      byAddress = new Map();
-      for (const x of fleet.store.nodes.all()) addressed(x.name, x.agentAddress);
-    }
-    return byAddress;
-  };
-  function addressed(name: string, address: string): void {
-    const m = addresses();
-    const before = addressOf.get(name);
-    if (before !== undefined) m.get(before)?.delete(name);
-    addressOf.set(name, address);
-    let s = m.get(address);
-    if (!s) m.set(address, (s = new Set()));
-    s.add(name);
-  }
-  // Another node registered at this address and heard from within the node timeout.
-  const liveAt = (address: string, name: string) => {
-    const now = Date.now();
-    for (const other of addresses().get(address) ?? []) {
-      if (other === name) continue;
-      const beat = fleet.snapshot.get(other)?.lastHeartbeatMs ?? 0;
-      if (now - beat < (d.nodeTimeoutMs ?? 15_000) && fleet.store.nodes.get(other)?.agentAddress === address) return { name: other };
-    }
-    return undefined;
-  };
-  // Usage, replication state and TLS are believed only from the node the store places the
-  // instance on: they feed failover ("replica lost its connection", "mysqld down"), alerts and
-  // expansion, and a node's certificate must not let it speak for another node's instances.
-  // Its own reconciliation needs no filter: it only ever touches the node's own rows.
-  const lastForeign = new Map<string, number>();
-  const ownOnly = <T extends { id: string }>(node: string, list: T[]): T[] => {
-    const mine = fleet.placedOn(node);
-    let foreign = 0;
-    for (const i of list) if (!mine.has(i.id)) foreign++;
-    if (foreign) d.onForeignReports?.(node, foreign);
-    // Logged when the count changes, not at every heartbeat.
-    if ((lastForeign.get(node) ?? 0) !== foreign) {
-      if (foreign) log.warn({ node, foreign, ids: list.filter((i) => !mine.has(i.id)).slice(0, 10).map((i) => i.id) }, 'heartbeat reports instances the store does not place on this node; their usage, replication and TLS reports are dropped');
-      lastForeign.set(node, foreign);
-    }
-    return foreign ? list.filter((i) => mine.has(i.id)) : list;
-  };
+  const book = new AddressBook(fleet, d.nodeTimeoutMs ?? 15_000);
+  const ownOnly = ownReportsOnly(d);
   const unknown = (node: string) => (ids: string[]) => log.warn({ node, unknown: ids }, 'agent runs berth containers this manager does not know; leaving them alone');
 
   const h: RegistryHandlers = {
@@ -115,31 +59,13 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
       // One live node per agent address: the manager dials agents by address, and two live rows
       // at one address make every call to either a gamble. A row left behind by a host that
       // re-registered under a new name is down, and does not block it.
-      const clash = liveAt(n.agentAddress, n.name);
+      const clash = book.liveAt(n.agentAddress, n.name);
       if (clash) {
         log.warn({ node: n.name, address: n.agentAddress, live: clash.name }, 'registration refused: another live node has this agent address');
         throw failedPrecondition(`agent address ${n.agentAddress} belongs to node ${clash.name}, which is alive; stop that agent (or wait until it is down) before registering ${n.name} there`);
       }
-      fleet.registerNode(
-        {
-          name: n.name,
-          agentAddress: n.agentAddress,
-          host: n.host,
-          labels: n.labels,
-          cpuMillis: n.cpuMillis,
-          memoryBytes: n.memoryBytes,
-          portMin: n.portMin,
-          portMax: n.portMax,
-          busyPorts: n.busyPorts,
-          agentVersion: n.agentVersion,
-          dockerVersion: n.dockerVersion,
-          lastHeartbeatMs: Date.now(),
-          disks: n.disks,
-        },
-        req.instances,
-        unknown(n.name),
-      );
-      addressed(n.name, n.agentAddress);
+      fleet.registerNode(nodeRegistration(n), req.instances, unknown(n.name));
+      book.addressed(n.name, n.agentAddress);
       d.heard?.(n.name, Number(req.sentAtMs) || 0);
       reports.apply(n.name, { instances: req.instances });
       const own = ownOnly(n.name, req.instances);
@@ -168,4 +94,99 @@ export function addRegistry(server: grpc.Server, d: RegistryDeps): void {
     }),
   };
   server.addService(agentProto().berth.v1.Registry.service, h);
+}
+
+function nodeRegistration(n: NodeInfo__Output): Parameters<FleetState['registerNode']>[0] {
+  return {
+    name: n.name,
+    agentAddress: n.agentAddress,
+    host: n.host,
+    labels: n.labels,
+    cpuMillis: n.cpuMillis,
+    memoryBytes: n.memoryBytes,
+    portMin: n.portMin,
+    portMax: n.portMax,
+    busyPorts: n.busyPorts,
+    agentVersion: n.agentVersion,
+    dockerVersion: n.dockerVersion,
+    lastHeartbeatMs: Date.now(),
+    disks: n.disks,
+  };
+}
+
+// With node certificates required, a registry call is taken only from the holder of that
+// node's certificate, and never from a revoked one.
+function checkNodePeer(d: RegistryDeps, call: Parameters<typeof peerOf>[0], node: string): void {
+  if (!d.requireNodeCert) return;
+  const p = peerOf(call);
+  const revoked = d.revocations?.list.whyPeer(call.getAuthContext?.()?.sslPeerCertificate);
+  if (revoked) {
+    d.log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none', revoked }, 'registry call refused: revoked certificate');
+    throw permissionDenied(`${revoked}; node ${node} needs a new certificate (berthctl certs issue --node ${node} --force)`);
+  }
+  if (p?.kind !== 'node' || p.name !== node) {
+    d.log.warn({ node, peer: p ? `${p.kind}:${p.name}` : 'none' }, 'registry call refused: certificate does not name this node');
+    throw permissionDenied(`only the holder of node ${node}'s certificate may register or heartbeat as ${node}${p ? ` (this certificate names ${p.kind} ${p.name})` : ''}`);
+  }
+}
+
+// Node names per agent address, from the store once, then kept by each registration (a
+// manager start with thousands of agents registering must not scan every node row each time).
+class AddressBook {
+  private byAddress: Map<string, Set<string>> | undefined;
+  private readonly addressOf = new Map<string, string>();
+
+  constructor(
+    private readonly fleet: FleetState,
+    private readonly nodeTimeoutMs: number,
+  ) {}
+
+  addressed(name: string, address: string): void {
+    const m = this.addresses();
+    const before = this.addressOf.get(name);
+    if (before !== undefined) m.get(before)?.delete(name);
+    this.addressOf.set(name, address);
+    let s = m.get(address);
+    if (!s) m.set(address, (s = new Set()));
+    s.add(name);
+  }
+
+  // Another node registered at this address and heard from within the node timeout.
+  liveAt(address: string, name: string): { name: string } | undefined {
+    const now = Date.now();
+    for (const other of this.addresses().get(address) ?? []) {
+      if (other === name) continue;
+      const beat = this.fleet.snapshot.get(other)?.lastHeartbeatMs ?? 0;
+      if (now - beat < this.nodeTimeoutMs && this.fleet.store.nodes.get(other)?.agentAddress === address) return { name: other };
+    }
+    return undefined;
+  }
+
+  private addresses(): Map<string, Set<string>> {
+    if (!this.byAddress) {
+      this.byAddress = new Map();
+      for (const x of this.fleet.store.nodes.all()) this.addressed(x.name, x.agentAddress);
+    }
+    return this.byAddress;
+  }
+}
+
+// Usage, replication state and TLS are believed only from the node the store places the
+// instance on: they feed failover ("replica lost its connection", "mysqld down"), alerts and
+// expansion, and a node's certificate must not let it speak for another node's instances.
+// Its own reconciliation needs no filter: it only ever touches the node's own rows.
+function ownReportsOnly(d: RegistryDeps): <T extends { id: string }>(node: string, list: T[]) => T[] {
+  const lastForeign = new Map<string, number>();
+  return (node, list) => {
+    const mine = d.fleet.placedOn(node);
+    let foreign = 0;
+    for (const i of list) if (!mine.has(i.id)) foreign++;
+    if (foreign) d.onForeignReports?.(node, foreign);
+    // Logged when the count changes, not at every heartbeat.
+    if ((lastForeign.get(node) ?? 0) !== foreign) {
+      if (foreign) d.log.warn({ node, foreign, ids: list.filter((i) => !mine.has(i.id)).slice(0, 10).map((i) => i.id) }, 'heartbeat reports instances the store does not place on this node; their usage, replication and TLS reports are dropped');
+      lastForeign.set(node, foreign);
+    }
+    return foreign ? list.filter((i) => mine.has(i.id)) : list;
+  };
 }

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { TokensTable } from '../auth/tokens';
+import { TokensTable } from '../store/tokens';
 import { Store } from '../store/index';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { portalRequestMethods } from './request-methods';
 
 function setup() {
   const store = Store.open(':memory:');
-  const tokens = new TokensTable(store.db);
+  const tokens = store.tokens;
   const methods = portalRequestMethods({ store, tokens, snapshot: { get: () => undefined }, scheduler: DEFAULT_SCHEDULER_CONFIG, agents: { for: () => { throw new Error('no agents here'); } } });
   return { store, tokens, methods };
 }

@@ -1,6 +1,6 @@
 import { failedPrecondition } from '../../src/errors';
 import type { Role } from '../../src/tls/ca';
-import { TokensTable } from '../auth/tokens';
+import { TokensTable } from '../store/tokens';
 import { clusterView, type ViewDeps } from './cluster-view';
 import type { RequestRow } from '../store/requests';
 import { servingNode, toInstance, toOperation } from './convert';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it, vi } from 'vitest';
-import { TokensTable } from '../auth/tokens';
+import { TokensTable } from '../store/tokens';
 import { createLogger } from '../../src/log';
 import { unary } from '../../src/rpc';
 import { portalGuard } from '../auth/principal';
@@ -48,7 +48,7 @@ function invoke<T>(store: Store, h: grpc.handleUnaryCall<any, any>, request: obj
   const metadata = new grpc.Metadata();
   if (token) metadata.set('authorization', `Bearer ${token}`);
   const call = { request, metadata, getDeadline: () => Infinity, once() {}, off() {} } as unknown as grpc.ServerUnaryCall<any, any>;
-  portalGuard({ tokens: new TokensTable(store.db), insecure: true })(call as grpc.ServerUnaryCall<unknown, unknown>, 'CordonNode');
+  portalGuard({ tokens: store.tokens, insecure: true })(call as grpc.ServerUnaryCall<unknown, unknown>, 'CordonNode');
   return new Promise((resolve, reject) => h(call, (err, res) => (err ? reject(err) : resolve(res as T))));
 }
 
@@ -77,7 +77,7 @@ describe('request ids on every mutating RPC (withRequestIds)', () => {
   it('ids are per caller: another caller with the same id makes its own request', async () => {
     const { store, engine, calls } = setup();
     const h = service(store, engine, calls);
-    const tokens = new TokensTable(store.db);
+    const tokens = store.tokens;
     const alice = tokens.create('alice', 'operator');
     const bob = tokens.create('bob', 'operator');
     const a = await invoke<{ value: number }>(store, h.Bump, { by: 2, requestId: 'x' }, alice);

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { readTokenFile } from '../../src/security/admin-token-file';
 import { Store } from '../store/index';
 import { chooseAdminToken, syncAdminTokenRow } from './admin-token';
-import { TokensTable } from './tokens';
+import { TokensTable } from '../store/tokens';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'berth-admintoken-'));
 
@@ -36,7 +36,7 @@ describe('the admin HTTP token', () => {
   it('its portal row follows the configuration: re-keyed when it changes, removed when there is none', () => {
     const dir = tmp();
     const store = Store.open(path.join(dir, 'berth.db'));
-    const tokens = new TokensTable(store.db);
+    const tokens = store.tokens;
     syncAdminTokenRow(tokens, 'old-admin-token');
     expect(tokens.verify('old-admin-token')).toMatchObject({ name: 'admin-token', role: 'admin' });
     syncAdminTokenRow(tokens, 'new-admin-token');

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { adminTokenFile, readTokenFile } from '../../src/security/admin-token-file';
-import type { TokensTable } from './tokens';
+import type { TokensTable } from '../store/tokens';
 
 // The admin HTTP server is authenticated by default. Every MySQL container runs on the host
 // network, so "loopback only" never meant "only the DBA": any process in any instance reaches

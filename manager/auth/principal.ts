@@ -4,7 +4,7 @@ import { permissionDenied, unauthenticated } from '../../src/errors';
 import { ROLES, type Role } from '../../src/tls/ca';
 import { peerOf } from '../../src/tls/credentials';
 import { allows, requiredRole } from './policy';
-import type { TokensTable } from './tokens';
+import type { TokensTable } from '../store/tokens';
 
 export interface Principal {
   // "cert:alice", "token:ci" or "insecure" (plaintext mode, no identity).

@@ -45,8 +45,7 @@ export function sealAll(store: Store, box: SecretBox): number {
 // Loads (or on first start creates) the key, finishes an interrupted rotation, rotates when
 // asked, and seals what is not sealed yet.
 export function openSecrets(store: Store, file: string, rotate = false): { box: SecretBox; sealed: number; rotated: boolean } {
-  // Overwrite freed pages, so a re-sealed password's old bytes do not linger in the file.
-  store.db.pragma('secure_delete = ON');
+  store.secureDelete();
   if (!fs.existsSync(file)) writeKey(file, newKey());
   const pending = `${file}.new`;
   let current = readKey(file);

@@ -5,7 +5,7 @@ import { unary } from '../../src/rpc';
 import { ROLES, type Role } from '../../src/tls/ca';
 import { checkName } from '../../src/validate';
 import { principalOf } from './principal';
-import type { TokensTable } from './tokens';
+import type { TokensTable } from '../store/tokens';
 
 type TokenHandlers = Pick<PortalHandlers, 'CreateToken' | 'ListTokens' | 'RevokeToken'>;
 

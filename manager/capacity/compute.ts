@@ -83,70 +83,73 @@ function figures(capacity: number, allocated: number, used: number, free: number
 export function computeCapacity(nodes: Iterable<NodeSnapshot>, instances: InstanceRow[], usage: UsageMap, cfg: SchedulerConfig, now: number): CapacityReport {
   const byNode = new Map<string, InstanceRow[]>();
   for (const i of instances) byNode.set(i.node, [...(byNode.get(i.node) ?? []), i]);
-
-  const out: NodeCapacity[] = [];
-  for (const n of nodes) {
-    const mine = byNode.get(n.name) ?? [];
-    const down = !heartbeatFresh(n.lastHeartbeatMs, now, cfg);
-    let usedCpu = 0;
-    let usedMem = 0;
-    const usedOnDisk = new Map<string, number>();
-    const byState: Record<string, number> = {};
-    for (const i of mine) {
-      byState[i.state] = (byState[i.state] ?? 0) + 1;
-      const u = usage.get(i.id);
-      if (!u) continue;
-      usedCpu += u.usedCpuMillis;
-      usedMem += u.usedMemoryBytes;
-      usedOnDisk.set(i.diskPath, (usedOnDisk.get(i.diskPath) ?? 0) + u.usedDiskBytes);
-    }
-    const disks: DiskCapacity[] = n.disks.map((d) => {
-      const allocatable = Math.max(0, Math.min(d.totalBytes - d.allocatedBytes, d.freeBytes));
-      return {
-        path: d.path,
-        totalBytes: d.totalBytes,
-        allocatedBytes: d.allocatedBytes,
-        usedBytes: d.totalBytes - d.freeBytes,
-        instancesUsedBytes: usedOnDisk.get(d.path) ?? 0,
-        freeBytes: d.freeBytes,
-        allocatableBytes: allocatable,
-        allocationPct: pct(d.allocatedBytes, d.totalBytes),
-        freePct: pct(d.freeBytes, d.totalBytes),
-      };
-    });
-    const sum = (f: (d: DiskCapacity) => number) => disks.reduce((s, d) => s + f(d), 0);
-    out.push({
-      name: n.name,
-      host: n.host,
-      zone: n.labels.zone ?? NO_LABEL,
-      rack: n.labels.rack ?? NO_LABEL,
-      labels: n.labels,
-      state: down ? 'down' : 'ready',
-      cordoned: n.cordoned,
-      schedulable: !down && !n.cordoned,
-      lastHeartbeatMs: n.lastHeartbeatMs,
-      cpu: figures(n.capacity.cpuMillis, n.allocated.cpuMillis, usedCpu, Math.max(0, n.capacity.cpuMillis * cfg.cpuOvercommit - n.allocated.cpuMillis), cfg.cpuOvercommit),
-      memory: figures(n.capacity.memoryBytes, n.allocated.memoryBytes, usedMem, Math.max(0, n.capacity.memoryBytes * cfg.memoryOvercommit - n.allocated.memoryBytes), cfg.memoryOvercommit),
-      disk: figures(sum((d) => d.totalBytes), sum((d) => d.allocatedBytes), sum((d) => d.usedBytes), sum((d) => d.allocatableBytes), 1),
-      instances: { total: mine.length, byState },
-      nodes: { total: 1, ready: down ? 0 : 1, down: down ? 1 : 0, cordoned: n.cordoned ? 1 : 0 },
-      disks,
-    });
-  }
+  const out = [...nodes].map((n) => nodeCapacity(n, byNode.get(n.name) ?? [], usage, cfg, now));
   out.sort((a, b) => a.name.localeCompare(b.name));
-
-  const groupBy = (key: (n: NodeCapacity) => string) => {
-    const m = new Map<string, NodeCapacity[]>();
-    for (const n of out) m.set(key(n), [...(m.get(key(n)) ?? []), n]);
-    return [...m.entries()].sort((a, b) => a[0].localeCompare(b[0]));
-  };
   return {
     at: new Date(now).toISOString(),
     fleet: aggregate(out, cfg),
-    zones: groupBy((n) => n.zone).map(([zone, ns]) => ({ zone, ...aggregate(ns, cfg) })),
-    racks: groupBy((n) => `${n.zone}\u0000${n.rack}`).map(([, ns]) => ({ zone: ns[0]!.zone, rack: ns[0]!.rack, ...aggregate(ns, cfg) })),
+    zones: groupBy(out, (n) => n.zone).map(([zone, ns]) => ({ zone, ...aggregate(ns, cfg) })),
+    racks: groupBy(out, (n) => `${n.zone}\u0000${n.rack}`).map(([, ns]) => ({ zone: ns[0]!.zone, rack: ns[0]!.rack, ...aggregate(ns, cfg) })),
     nodes: out,
   };
+}
+
+function nodeCapacity(n: NodeSnapshot, mine: InstanceRow[], usage: UsageMap, cfg: SchedulerConfig, now: number): NodeCapacity {
+  const down = !heartbeatFresh(n.lastHeartbeatMs, now, cfg);
+  const used = measuredUse(mine, usage);
+  const disks = n.disks.map((d) => diskCapacity(d, used.onDisk.get(d.path) ?? 0));
+  const sum = (f: (d: DiskCapacity) => number) => disks.reduce((s, d) => s + f(d), 0);
+  return {
+    name: n.name,
+    host: n.host,
+    zone: n.labels.zone ?? NO_LABEL,
+    rack: n.labels.rack ?? NO_LABEL,
+    labels: n.labels,
+    state: down ? 'down' : 'ready',
+    cordoned: n.cordoned,
+    schedulable: !down && !n.cordoned,
+    lastHeartbeatMs: n.lastHeartbeatMs,
+    cpu: figures(n.capacity.cpuMillis, n.allocated.cpuMillis, used.cpu, Math.max(0, n.capacity.cpuMillis * cfg.cpuOvercommit - n.allocated.cpuMillis), cfg.cpuOvercommit),
+    memory: figures(n.capacity.memoryBytes, n.allocated.memoryBytes, used.memory, Math.max(0, n.capacity.memoryBytes * cfg.memoryOvercommit - n.allocated.memoryBytes), cfg.memoryOvercommit),
+    disk: figures(sum((d) => d.totalBytes), sum((d) => d.allocatedBytes), sum((d) => d.usedBytes), sum((d) => d.allocatableBytes), 1),
+    instances: { total: mine.length, byState: used.byState },
+    nodes: { total: 1, ready: down ? 0 : 1, down: down ? 1 : 0, cordoned: n.cordoned ? 1 : 0 },
+    disks,
+  };
+}
+
+// What a node's instances use as their agents last measured it, and how many are in each state.
+function measuredUse(mine: InstanceRow[], usage: UsageMap): { cpu: number; memory: number; onDisk: Map<string, number>; byState: Record<string, number> } {
+  const used = { cpu: 0, memory: 0, onDisk: new Map<string, number>(), byState: {} as Record<string, number> };
+  for (const i of mine) {
+    used.byState[i.state] = (used.byState[i.state] ?? 0) + 1;
+    const u = usage.get(i.id);
+    if (!u) continue;
+    used.cpu += u.usedCpuMillis;
+    used.memory += u.usedMemoryBytes;
+    used.onDisk.set(i.diskPath, (used.onDisk.get(i.diskPath) ?? 0) + u.usedDiskBytes);
+  }
+  return used;
+}
+
+function diskCapacity(d: NodeSnapshot['disks'][number], instancesUsedBytes: number): DiskCapacity {
+  return {
+    path: d.path,
+    totalBytes: d.totalBytes,
+    allocatedBytes: d.allocatedBytes,
+    usedBytes: d.totalBytes - d.freeBytes,
+    instancesUsedBytes,
+    freeBytes: d.freeBytes,
+    allocatableBytes: Math.max(0, Math.min(d.totalBytes - d.allocatedBytes, d.freeBytes)),
+    allocationPct: pct(d.allocatedBytes, d.totalBytes),
+    freePct: pct(d.freeBytes, d.totalBytes),
+  };
+}
+
+function groupBy(nodes: NodeCapacity[], key: (n: NodeCapacity) => string): [string, NodeCapacity[]][] {
+  const m = new Map<string, NodeCapacity[]>();
+  for (const n of nodes) m.set(key(n), [...(m.get(key(n)) ?? []), n]);
+  return [...m.entries()].sort((a, b) => a[0].localeCompare(b[0]));
 }
 
 export function aggregate(nodes: NodeCapacity[], cfg: SchedulerConfig): GroupCapacity {

@@ -11,7 +11,7 @@ import type { UsageMap } from '../state/usage';
 import type { Snapshot } from '../scheduler/snapshot';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
-import type { TokensTable } from '../auth/tokens';
+import type { TokensTable } from '../store/tokens';
 import type { Metrics } from './metrics';
 
 // What the admin HTTP server is built from (AdminDeps) and what its routes see (AdminContext):

@@ -106,7 +106,7 @@ export class FleetState {
   change<T>(fn: () => T): T {
     if (this.pending) return fn();
     // Inside a bare store transaction "after the commit" would come before it.
-    if (this.store.db.inTransaction) throw new Error('a fleet change cannot run inside a bare store transaction: use change()');
+    if (this.store.inTransaction) throw new Error('a fleet change cannot run inside a bare store transaction: use change()');
     this.pending = [];
     try {
       const out = this.store.tx(fn);
@@ -424,10 +424,10 @@ export class FleetState {
   placedOn(node: string): ReadonlySet<string> {
     const version = this.versions.get(node) ?? 0;
     const c = this.placed.get(node);
-    if (c && c.version === version && !this.store.db.inTransaction) return c.ids;
+    if (c && c.version === version && !this.store.inTransaction) return c.ids;
     const ids = new Set(this.store.instances.idsOnNode(node));
     // Not kept while a transaction is open: it could still roll back what it read.
-    if (!this.store.db.inTransaction) this.placed.set(node, { version, ids });
+    if (!this.store.inTransaction) this.placed.set(node, { version, ids });
     return ids;
   }
 

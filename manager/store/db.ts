@@ -300,6 +300,12 @@ const MIGRATIONS: string[] = [
     PRIMARY KEY (resolution, scope, name, at)
   ) WITHOUT ROWID;
   `,
+  // The indexes the retention purge reads, made by its class (IF NOT EXISTS) outside the
+  // numbered migrations until now: a database it ran on has them already, hence IF NOT EXISTS.
+  `
+  CREATE INDEX IF NOT EXISTS events_at ON events(at);
+  CREATE INDEX IF NOT EXISTS operations_finished ON operations(finished_at) WHERE finished_at != '';
+  `,
 ];
 
 export function openDb(file: string): DB {

@@ -11,6 +11,8 @@ import { LastSeenTable } from './last-seen';
 import { DiscardedTable } from './discarded';
 import { RevocationsTable } from './revocations';
 import { CapacityHistoryTable } from './capacity-history';
+import { TokensTable } from './tokens';
+import { Retention } from './retention';
 import { GroupWriter } from './writer';
 
 export class Store {
@@ -26,6 +28,8 @@ export class Store {
   readonly revocations: RevocationsTable;
   readonly capacityHistory: CapacityHistoryTable;
   readonly backups: BackupsTable;
+  readonly tokens: TokensTable;
+  readonly retention: Retention;
   readonly writer: GroupWriter;
 
   constructor(readonly db: DB) {
@@ -42,10 +46,21 @@ export class Store {
     this.revocations = new RevocationsTable(db);
     this.capacityHistory = new CapacityHistoryTable(db);
     this.backups = new BackupsTable(db);
+    this.tokens = new TokensTable(db);
+    this.retention = new Retention(db);
   }
 
   static open(file: string): Store {
     return new Store(openDb(file));
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
+  // Freed pages are overwritten, so a re-sealed secret's old bytes do not linger in the file.
+  secureDelete(): void {
+    this.db.pragma('secure_delete = ON');
   }
 
   // better-sqlite3 is synchronous: a function run here sees and writes one consistent state, and

@@ -38,3 +38,47 @@ describe('store migrations', () => {
     expect(store.operations.running().map((o) => o.id)).toEqual(['op-old']);
   });
 });
+
+describe('the retention indexes in the numbered migrations', () => {
+  const indexes = (db: Database.Database) =>
+    (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ('events_at', 'operations_finished') ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+  const previous = (db: Database.Database) => db.pragma('user_version', { simple: true }) as number;
+
+  // The previous release stopped one migration short and made the indexes in Retention's
+  // constructor, which ran at every start: its databases have them, a test database may not.
+  it.each([true, false])('a store the previous release made opens with its rows kept (its indexes there before: %s)', (hadIndexes) => {
+    const db = new Database(':memory:');
+    db.pragma('foreign_keys = ON');
+    migrate(db);
+    const latest = previous(db);
+    const fresh = new Database(':memory:');
+    fresh.pragma('foreign_keys = ON');
+    migrate(fresh, latest - 1);
+    if (hadIndexes) {
+      fresh.exec(`
+        CREATE INDEX IF NOT EXISTS events_at ON events(at);
+        CREATE INDEX IF NOT EXISTS operations_finished ON operations(finished_at) WHERE finished_at != '';
+      `);
+    }
+    fresh.exec(`
+      INSERT INTO events (at, kind, subject, message) VALUES ('2026-01-01T00:00:00.000Z', 'node.registered', 'n1', 'new node');
+      INSERT INTO auth_tokens (name, role, hash, created_at) VALUES ('ci', 'operator', 'h', '2026-01-01');
+    `);
+    migrate(fresh);
+    expect(previous(fresh)).toBe(latest);
+    expect(indexes(fresh)).toEqual(['events_at', 'operations_finished']);
+    const store = new Store(fresh);
+    expect(store.events.recent().map((e) => [e.kind, e.subject])).toEqual([['node.registered', 'n1']]);
+    expect(store.tokens.exists('ci')).toBe(true);
+    expect(store.retention.purge(1, Date.parse('2026-02-01T00:00:00Z')).events).toBe(1);
+  });
+
+  it('no class makes a table or an index at run time: a store opened twice has the same schema', () => {
+    const db = new Database(':memory:');
+    migrate(db);
+    const schema = () => db.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY name').all();
+    const before = schema();
+    new Store(db);
+    expect(schema()).toEqual(before);
+  });
+});

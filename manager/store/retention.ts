@@ -2,16 +2,12 @@ import type { DB } from './db';
 
 // Events and ended operations (with their steps and subjects, by ON DELETE CASCADE) older than
 // the retention period are deleted; credential-read audit events are kept like the others.
-// Indexes are created here, outside the numbered migrations, so the purge reads an index rather
-// than scanning the tables.
+// The purge reads indexes (events_at, operations_finished: a migration in db.ts) rather than
+// scanning the tables.
 export class Retention {
   private readonly q;
 
   constructor(db: DB) {
-    db.exec(`
-      CREATE INDEX IF NOT EXISTS events_at ON events(at);
-      CREATE INDEX IF NOT EXISTS operations_finished ON operations(finished_at) WHERE finished_at != '';
-    `);
     this.q = {
       events: db.prepare('DELETE FROM events WHERE at < ?'),
       // A child of a kept parent, or any operation still running, is never removed.

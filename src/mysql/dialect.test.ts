@@ -126,3 +126,29 @@ describe('dialects', () => {
     expect(dialectFor('mariadb').createMonitorUser('u', '%', 'p', { binlog: false })[0]).toEqual({ sql: 'SET SESSION sql_log_bin = 0', params: [] });
   });
 });
+
+describe('server state the agent keeps, both flavors', () => {
+  it.each(['mariadb', 'mysql'] as const)('%s: SET GLOBAL binds values and refuses what is not a variable name', (flavor) => {
+    const d = dialectFor(flavor);
+    expect(d.setGlobals({ innodb_buffer_pool_size: 536870912, max_connections: 120 })).toEqual([
+      { sql: 'SET GLOBAL innodb_buffer_pool_size = ?', params: [536870912] },
+      { sql: 'SET GLOBAL max_connections = ?', params: [120] },
+    ]);
+    expect(() => d.setGlobals({ 'x = 1; DROP DATABASE mysql; --': 1 })).toThrow(/not a server variable name/);
+  });
+
+  it.each(['mariadb', 'mysql'] as const)('%s: the agent’s own statements can run with the binary log off for their session', (flavor) => {
+    const d = dialectFor(flavor);
+    expect(d.unlogged([{ sql: 'X', params: [] }]).map((s) => s.sql)).toEqual(['SET SESSION sql_log_bin = 0', 'X', 'SET SESSION sql_log_bin = 1']);
+  });
+
+  it.each(['mariadb', 'mysql'] as const)('%s: memory read back, status by pattern, binary logs listed and purged with bound names', (flavor) => {
+    const d = dialectFor(flavor);
+    expect(d.memoryVariables().sql).toMatch(/innodb_buffer_pool_size AS pool, .*max_connections AS conns/);
+    expect(d.globalStatus('Uptime')).toEqual({ sql: 'SHOW GLOBAL STATUS LIKE ?', params: ['Uptime'] });
+    expect(d.binaryLogs()).toEqual({ sql: 'SHOW BINARY LOGS', params: [] });
+    expect(d.purgeBinaryLogsTo("binlog.000007' OR 1")).toEqual({ sql: 'PURGE BINARY LOGS TO ?', params: ["binlog.000007' OR 1"] });
+    expect(d.flushBinaryLogs()).toEqual({ sql: 'FLUSH BINARY LOGS', params: [] });
+    expect(d.gtidPurged()?.sql).toBe(flavor === 'mysql' ? 'SELECT @@GLOBAL.gtid_purged AS g' : undefined);
+  });
+});

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { DB } from '../store/db';
+import type { DB } from './db';
 import type { Role } from '../../src/tls/ca';
 
 export interface TokenRow {
@@ -10,7 +10,7 @@ export interface TokenRow {
 
 // Bearer tokens for portal and /v1 callers. Only a SHA-256 of each token is stored: a token is
 // 32 random bytes, so a fast hash is enough (nothing to brute-force), and a copy of the database
-// gives no usable token. The table is made by the store's migrations (store/db.ts).
+// gives no usable token. The table is made by the store's migrations (db.ts).
 export class TokensTable {
   private readonly q;
 
