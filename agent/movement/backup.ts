@@ -67,15 +67,8 @@ export async function* runBackup(
   const onAbortSocket = () => socket?.destroy();
   signal.addEventListener('abort', onAbortSocket);
   let sent = 0;
-  // The stream leaves the container through a FIFO in the instance's bind-mounted tmp dir, not
-  // through Docker's exec stdout: dockerd's copy capped the stream at about 150 MB/s here.
-  const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
-  const fifo = path.join(layoutFor(inst.diskPath, inst.id).dirs.tmp, fifoName);
-  await execFileP('mkfifo', ['-m', '0600', fifo]);
-  // tmp/ is the tenant's (mysqld's uid writes there): every open below refuses anything but
-  // this very FIFO, a symlink to a host file above all.
-  const made = await identify(fifo);
-  const cmd = command ? command(`${IN_CONTAINER.tmp}/${fifoName}`) : ['sh', '-c', `exec ${BACKUP_CMD.join(' ')} > ${IN_CONTAINER.tmp}/${fifoName}`];
+  const { fifo, inContainer, made } = await makeFifo(inst);
+  const cmd = command ? command(inContainer) : ['sh', '-c', `exec ${BACKUP_CMD.join(' ')} > ${inContainer}`];
   let proc: RunningHelper | undefined;
   try {
     proc = await startBackupContainer(docker, inst, node, cmd);
@@ -105,6 +98,17 @@ export async function* runBackup(
     socket?.destroy();
     await fs.unlink(fifo).catch(() => undefined);
   }
+}
+
+// The stream leaves the container through a FIFO in the instance's bind-mounted tmp dir, not
+// through Docker's exec stdout: dockerd's copy capped the stream at about 150 MB/s here. tmp/ is
+// the tenant's (mysqld's uid writes there): every open of it refuses anything but this very FIFO
+// (`made`), a symlink to a host file above all.
+async function makeFifo(inst: { id: string; diskPath: string }): Promise<{ fifo: string; inContainer: string; made: MadeFile }> {
+  const fifoName = `berth-backup-${randomBytes(4).toString('hex')}.xbstream`;
+  const fifo = path.join(layoutFor(inst.diskPath, inst.id).dirs.tmp, fifoName);
+  await execFileP('mkfifo', ['-m', '0600', fifo]);
+  return { fifo, inContainer: `${IN_CONTAINER.tmp}/${fifoName}`, made: await identify(fifo) };
 }
 
 // The FIFO read into messages of MESSAGE_BYTES; returns the bytes passed on.

@@ -14,6 +14,7 @@ import type { SeedProgress } from '../../src/gen/berth/v1/SeedProgress';
 import { binds, DIRS, IN_CONTAINER, layoutFor } from '../instance/layout';
 import { readRecord } from '../instance/record';
 import { removeInstanceFiles } from '../instance/datadir';
+import type { BackupChunk } from '../../src/gen/berth/v1/BackupChunk';
 import { BACKUP_CMD, copyBytes, runBackup, tail } from './backup';
 import { parseBinlogInfo, Progress } from './progress';
 import { labels, OWNED_DIRS, PREPARE_TIMEOUT_MS, startUnpack, type SeedContext } from './seed';
@@ -36,81 +37,24 @@ function repositoryOf(spec: string): DirRepository {
 }
 
 export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequest__Output, signal: AbortSignal): AsyncGenerator<AgentBackupProgress> {
-  if (!BACKUP_ID.test(req.backupId)) throw invalidArgument('backup_id is not a backup id');
-  if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
-  const repo = repositoryOf(req.repository);
-  const inst = await ctx.instances.get(req.id);
-  if (!inst) throw notFound(`instance ${req.id} is not on this node`);
-  if (inst.state !== 'running') throw failedPrecondition(`instance ${req.id} is ${inst.state}: a backup needs it running`);
-  const layout = layoutFor(inst.diskPath, inst.id);
+  const { repo, inst, layout } = await backupTarget(ctx, req);
   const progress = new Progress();
   progress.total = await copyBytes(layout.dirs.data);
   const dataBytes = progress.total;
   const object = repo.objectPath(req.backupId, DATA_OBJECT);
   const partial = `${object}.partial`;
   await fs.mkdir(path.dirname(object), { recursive: true, mode: 0o700 });
-  let gtid = '';
-  let method: 'mariabackup' | 'clone';
-  let archive: 'xbstream' | 'tar';
-  let command: (fifo: string) => string[];
   const cloneHostDir = path.join(layout.dirs.tmp, CLONE_DIR(req.backupId));
   try {
-    if (inst.flavor === 'mariadb') {
-      [method, archive] = ['mariabackup', 'xbstream'];
-      command = (fifo) => bash(`${BACKUP_CMD.join(' ')} | gzip -1 > ${fifo}`);
-    } else if (inst.flavor === 'mysql') {
-      [method, archive] = ['clone', 'tar'];
-      yield progress.report('clone');
-      await fs.rm(cloneHostDir, { recursive: true, force: true });
-      gtid = await withInstance(ctx.instances, inst.id, async (s) => {
-        const check = s.d.clonePluginCheck();
-        if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
-        await s.run(s.d.cloneLocal(`${IN_CONTAINER.tmp}/${CLONE_DIR(req.backupId)}`));
-        const q = s.d.cloneGtid();
-        const rows = q ? await s.rows<{ gtid: string }>(q) : [];
-        return String(rows[0]?.gtid ?? '').replace(/\s+/g, '');
-      });
-      // The copy's identity is made afresh by the restored server: its own server_uuid and keys.
-      command = (fifo) => bash(`tar -C ${IN_CONTAINER.tmp}/${CLONE_DIR(req.backupId)} --exclude=./auto.cnf --exclude='./*.pem' -cf - . | gzip -1 > ${fifo}`);
-    } else {
-      throw failedPrecondition(`instance ${req.id} is ${inst.flavor}: no backup method`);
-    }
-    const plain = new HashStream();
-    const stored = new HashStream();
-    const chunks = runBackup(ctx.docker, inst, ctx.node, signal, undefined, command, method === 'clone' ? 'tar of the clone' : 'mariabackup --backup');
-    const source = Readable.from((async function* () {
-      for await (const c of chunks) if (c.data?.length) yield c.data as Buffer;
-    })());
-    let ended = false;
-    const writing = pipeline(source, new RateLimit(Number(req.rateBytesPerSecond)), plain, new EncryptStream(req.dataKey, `${req.backupId}/${DATA_OBJECT}`), stored, createWriteStream(partial, { mode: 0o600 }), { signal }).finally(() => (ended = true));
-    writing.catch(() => undefined);
-    while (!ended) {
-      await Promise.race([writing.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
-      // The archive is compressed: progress counts what was read, against the data's size.
-      progress.done = Math.min(plain.bytes, progress.total);
-      if (!ended && progress.due()) yield progress.report(method === 'clone' ? 'pack' : 'backup');
-    }
-    await writing;
-    const fh = await fs.open(partial, 'r');
-    await fh.sync();
-    await fh.close();
-    await fs.rename(partial, object);
-    await syncDir(path.dirname(object));
+    if (inst.flavor === 'mysql') yield progress.report('clone');
+    const how = await backupMethod(ctx, inst, req.backupId, cloneHostDir);
+    const chunks = runBackup(ctx.docker, inst, ctx.node, signal, undefined, how.command, how.method === 'clone' ? 'tar of the clone' : 'mariabackup --backup');
+    const { plain, stored } = yield* writeObject(chunks, req, partial, progress, how.method === 'clone' ? 'pack' : 'backup', signal);
+    await publish(partial, object);
     progress.done = progress.total;
     ctx.log.info({ instance: inst.id, backup: req.backupId, stored: stored.bytes, seconds: progress.seconds() }, 'backup written to the repository');
-    yield {
-      ...progress.report('done'),
-      method,
-      archive,
-      compression: 'gzip',
-      gtid,
-      object: DATA_OBJECT,
-      storedBytes: stored.bytes,
-      storedSha256: stored.sha256,
-      plainBytes: plain.bytes,
-      plainSha256: plain.sha256,
-      dataBytes,
-    };
+    const { method, archive, gtid } = how;
+    yield { ...progress.report('done'), method, archive, compression: 'gzip', gtid, object: DATA_OBJECT, storedBytes: stored.bytes, storedSha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256, dataBytes };
   } catch (err) {
     await fs.rm(partial, { force: true });
     await fs.rm(object, { force: true });
@@ -120,17 +64,81 @@ export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequ
   }
 }
 
+// The request checked at the edge, and the running instance it names.
+async function backupTarget(ctx: SeedContext, req: AgentBackupRequest__Output) {
+  if (!BACKUP_ID.test(req.backupId)) throw invalidArgument('backup_id is not a backup id');
+  if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
+  const repo = repositoryOf(req.repository);
+  const inst = await ctx.instances.get(req.id);
+  if (!inst) throw notFound(`instance ${req.id} is not on this node`);
+  if (inst.state !== 'running') throw failedPrecondition(`instance ${req.id} is ${inst.state}: a backup needs it running`);
+  return { repo, inst, layout: layoutFor(inst.diskPath, inst.id) };
+}
+
+interface BackupMethod {
+  method: 'mariabackup' | 'clone';
+  archive: 'xbstream' | 'tar';
+  // The command writing the compressed archive into the FIFO (its path in the container).
+  command: (fifo: string) => string[];
+  // MySQL: the executed GTID set the clone holds.
+  gtid: string;
+}
+
+// MariaDB: mariabackup's stream. MySQL: a CLONE LOCAL into the instance's tmp dir first (made
+// here), then a tar of it.
+async function backupMethod(ctx: SeedContext, inst: { id: string; flavor: string }, backupId: string, cloneHostDir: string): Promise<BackupMethod> {
+  if (inst.flavor === 'mariadb') return { method: 'mariabackup', archive: 'xbstream', gtid: '', command: (fifo) => bash(`${BACKUP_CMD.join(' ')} | gzip -1 > ${fifo}`) };
+  if (inst.flavor !== 'mysql') throw failedPrecondition(`instance ${inst.id} is ${inst.flavor}: no backup method`);
+  await fs.rm(cloneHostDir, { recursive: true, force: true });
+  const gtid = await withInstance(ctx.instances, inst.id, async (s) => {
+    const check = s.d.clonePluginCheck();
+    if (check && (await s.rows(check)).length === 0) await s.run(s.d.installClonePlugin());
+    await s.run(s.d.cloneLocal(`${IN_CONTAINER.tmp}/${CLONE_DIR(backupId)}`));
+    const q = s.d.cloneGtid();
+    const rows = q ? await s.rows<{ gtid: string }>(q) : [];
+    return String(rows[0]?.gtid ?? '').replace(/\s+/g, '');
+  });
+  // The copy's identity is made afresh by the restored server: its own server_uuid and keys.
+  const command = (fifo: string) => bash(`tar -C ${IN_CONTAINER.tmp}/${CLONE_DIR(backupId)} --exclude=./auto.cnf --exclude='./*.pem' -cf - . | gzip -1 > ${fifo}`);
+  return { method: 'clone', archive: 'tar', gtid, command };
+}
+
+// The archive's bytes through the rate limit, hashed, encrypted and hashed again into the
+// partial object; progress (what was read, against the data's size) every so often.
+async function* writeObject(chunks: AsyncIterable<BackupChunk>, req: AgentBackupRequest__Output, partial: string, progress: Progress, phase: string, signal: AbortSignal) {
+  const plain = new HashStream();
+  const stored = new HashStream();
+  const source = Readable.from((async function* () {
+    for await (const c of chunks) if (c.data?.length) yield c.data as Buffer;
+  })());
+  let ended = false;
+  const writing = pipeline(source, new RateLimit(Number(req.rateBytesPerSecond)), plain, new EncryptStream(req.dataKey, `${req.backupId}/${DATA_OBJECT}`), stored, createWriteStream(partial, { mode: 0o600 }), { signal }).finally(() => (ended = true));
+  writing.catch(() => undefined);
+  while (!ended) {
+    await Promise.race([writing.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
+    progress.done = Math.min(plain.bytes, progress.total);
+    if (!ended && progress.due()) yield progress.report(phase);
+  }
+  await writing;
+  return { plain, stored };
+}
+
+// Durable, then visible under its name: fsync the file, rename it, fsync the directory.
+async function publish(partial: string, object: string): Promise<void> {
+  const fh = await fs.open(partial, 'r');
+  await fh.sync();
+  await fh.close();
+  await fs.rename(partial, object);
+  await syncDir(path.dirname(object));
+}
+
 // SeedInstance method "restore": the new instance's data directory from a backup. The stored
 // object is checked against the manifest's size and SHA-256 before anything is unpacked; then it
 // is decrypted (each segment authenticated) and decompressed into the unpacker, and the
 // decrypted archive's SHA-256 is checked again at the end. MariaDB: mbstream -x, then
 // mariabackup --prepare; MySQL: tar -x of the clone. Any failure removes the partial directory.
 export async function* seedFromRepository(ctx: SeedContext, req: SeedInstanceRequest__Output, signal: AbortSignal): AsyncGenerator<SeedProgress> {
-  const r = req.restore;
-  if (!r || !BACKUP_ID.test(r.backupId) || r.dataKey.length !== 32 || r.object !== DATA_OBJECT) throw invalidArgument('restore needs a backup id, its 32-byte data key and its object');
-  if (!['xbstream', 'tar'].includes(r.archive) || r.compression !== 'gzip') throw invalidArgument(`archive ${r.archive.slice(0, 20)} / compression ${r.compression.slice(0, 20)} is not one this agent unpacks`);
-  const repo = repositoryOf(r.repository);
-  if (!ctx.disks.includes(req.diskPath)) throw invalidArgument(`disk ${req.diskPath} is not one of node ${ctx.node}'s data disks`);
+  const { r, repo } = checkRestore(ctx, req);
   if (await ctx.instances.get(req.id)) throw failedPrecondition(`instance ${req.id} already has a container on ${ctx.node}: a restore goes into a new instance`);
   const layout = layoutFor(req.diskPath, req.id);
   const marker = path.join(layout.root, 'seeded.json');
@@ -139,61 +147,88 @@ export async function* seedFromRepository(ctx: SeedContext, req: SeedInstanceReq
     yield finished as SeedProgress;
     return;
   }
-  if ((await readRecord(layout).catch(() => undefined))?.firstStartedAt) {
-    const [to] = await removeInstanceFiles([req.diskPath], req.id);
-    ctx.log.warn({ instance: req.id, trash: to }, 'a restore goes where mysqld had run: the old files are kept in the trash');
-  }
-  await fs.rm(layout.root, { recursive: true, force: true });
-  const file = repo.objectPath(r.backupId, r.object);
+  await clearTarget(ctx, req, layout);
   const progress = new Progress();
   progress.total = Number(r.storedBytes);
   try {
     yield progress.report('verify');
-    const sum = await repo.checksum(r.backupId, r.object).catch((err: Error) => Promise.reject(failedPrecondition(`backup ${r.backupId}: its object ${r.object} cannot be read from the repository: ${err.message}`)));
-    if (sum.bytes !== Number(r.storedBytes) || sum.sha256 !== r.storedSha256) {
-      throw failedPrecondition(`backup ${r.backupId}: object ${r.object} does not match its manifest (${sum.bytes} bytes, SHA-256 ${sum.sha256.slice(0, 16)}…; the manifest says ${r.storedBytes} bytes, ${r.storedSha256.slice(0, 16)}…): the stored copy is damaged, refusing to restore it`);
-    }
+    await verifyObject(repo, r);
     for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });
-    const unpackCmd = r.archive === 'xbstream' ? (fifo: string) => bash(`gzip -dc < ${fifo} | mbstream -x -C ${IN_CONTAINER.data}`) : (fifo: string) => bash(`gzip -dc < ${fifo} | tar -x -C ${IN_CONTAINER.data}`);
-    const unpack = await startUnpack(ctx, { id: req.id, image: req.image }, layout, unpackCmd);
-    const read = new HashStream();
-    const plain = new HashStream();
-    try {
-      let ended = false;
-      const feeding = pipeline(createReadStream(file), read, new DecryptStream(r.dataKey, `${r.backupId}/${r.object}`), plain, unpack.stdin as net.Socket, { signal }).finally(() => (ended = true));
-      feeding.catch(() => undefined);
-      while (!ended) {
-        await Promise.race([feeding.catch(() => undefined), new Promise((res) => setTimeout(res, 500))]);
-        progress.done = read.bytes;
-        if (!ended && progress.due()) yield progress.report('restore');
-      }
-      await feeding.catch((err: Error) => Promise.reject(failedPrecondition(`backup ${r.backupId}: ${err.message}`)));
-      if (plain.sha256 !== r.plainSha256 || plain.bytes !== Number(r.plainBytes)) throw failedPrecondition(`backup ${r.backupId}: the decrypted archive does not match its manifest's SHA-256`);
-      const code = await unpack.exited;
-      if (code !== 0) throw new Error(`unpacking the backup failed (exit ${code}): ${tail(unpack.output())}`);
-    } finally {
-      await unpack.remove();
-    }
+    const read = yield* unpackObject(ctx, req, r, repo.objectPath(r.backupId, r.object), layout, progress, signal);
     yield progress.report('prepare');
-    const prepare = r.archive === 'xbstream' ? `mariabackup --prepare --target-dir=${IN_CONTAINER.data} && ` : '';
-    const prep = await ctx.docker.runOnce({
-      image: req.image,
-      cmd: ['sh', '-c', `${prepare}chown -R mysql:mysql ${OWNED_DIRS}`],
-      binds: binds(layout),
-      labels: labels(ctx, req.id),
-      timeoutMs: PREPARE_TIMEOUT_MS,
-    });
-    if (prep.exitCode !== 0) throw new Error(`${prepare ? 'mariabackup --prepare' : 'chown'} failed (exit ${prep.exitCode}): ${tail(prep.output)}`);
+    await prepareRestored(ctx, req, r, layout);
     const info = await fs.readFile(path.join(layout.dirs.data, 'xtrabackup_binlog_info'), 'utf8').catch(() => '');
     const done: SeedProgress = { ...progress.report('done'), gtidPosition: parseBinlogInfo(info), positionApplied: r.archive === 'tar', method: 'restore', transport: 'repository' };
     await fs.writeFile(marker, JSON.stringify(done));
-    ctx.log.info({ instance: req.id, backup: r.backupId, bytes: read.bytes, seconds: progress.seconds() }, 'instance restored from a backup');
+    ctx.log.info({ instance: req.id, backup: r.backupId, bytes: read, seconds: progress.seconds() }, 'instance restored from a backup');
     yield done;
   } catch (err) {
     await fs.rm(layout.root, { recursive: true, force: true });
     ctx.log.warn({ instance: req.id, backup: r.backupId, err: { message: (err as Error).message } }, 'restore failed; partial data removed');
     throw err;
   }
+}
+
+type RestoreSpec = NonNullable<SeedInstanceRequest__Output['restore']>;
+
+// Refused at the edge: what no restore of this agent's looks like.
+function checkRestore(ctx: SeedContext, req: SeedInstanceRequest__Output): { r: RestoreSpec; repo: DirRepository } {
+  const r = req.restore;
+  if (!r || !BACKUP_ID.test(r.backupId) || r.dataKey.length !== 32 || r.object !== DATA_OBJECT) throw invalidArgument('restore needs a backup id, its 32-byte data key and its object');
+  if (!['xbstream', 'tar'].includes(r.archive) || r.compression !== 'gzip') throw invalidArgument(`archive ${r.archive.slice(0, 20)} / compression ${r.compression.slice(0, 20)} is not one this agent unpacks`);
+  const repo = repositoryOf(r.repository);
+  if (!ctx.disks.includes(req.diskPath)) throw invalidArgument(`disk ${req.diskPath} is not one of node ${ctx.node}'s data disks`);
+  return { r, repo };
+}
+
+// Files of an earlier try go; files mysqld ran on go to the trash (they may hold writes).
+async function clearTarget(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>): Promise<void> {
+  if ((await readRecord(layout).catch(() => undefined))?.firstStartedAt) {
+    const [to] = await removeInstanceFiles([req.diskPath], req.id);
+    ctx.log.warn({ instance: req.id, trash: to }, 'a restore goes where mysqld had run: the old files are kept in the trash');
+  }
+  await fs.rm(layout.root, { recursive: true, force: true });
+}
+
+// The stored object against the manifest's size and SHA-256, before anything is unpacked.
+async function verifyObject(repo: DirRepository, r: RestoreSpec): Promise<void> {
+  const sum = await repo.checksum(r.backupId, r.object).catch((err: Error) => Promise.reject(failedPrecondition(`backup ${r.backupId}: its object ${r.object} cannot be read from the repository: ${err.message}`)));
+  if (sum.bytes !== Number(r.storedBytes) || sum.sha256 !== r.storedSha256) {
+    throw failedPrecondition(`backup ${r.backupId}: object ${r.object} does not match its manifest (${sum.bytes} bytes, SHA-256 ${sum.sha256.slice(0, 16)}…; the manifest says ${r.storedBytes} bytes, ${r.storedSha256.slice(0, 16)}…): the stored copy is damaged, refusing to restore it`);
+  }
+}
+
+// Decrypted (each segment authenticated) and decompressed into the unpacker; the archive's
+// SHA-256 checked against the manifest. Answers the bytes read.
+async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, file: string, layout: ReturnType<typeof layoutFor>, progress: Progress, signal: AbortSignal) {
+  const unpackCmd = r.archive === 'xbstream' ? (fifo: string) => bash(`gzip -dc < ${fifo} | mbstream -x -C ${IN_CONTAINER.data}`) : (fifo: string) => bash(`gzip -dc < ${fifo} | tar -x -C ${IN_CONTAINER.data}`);
+  const unpack = await startUnpack(ctx, { id: req.id, image: req.image }, layout, unpackCmd);
+  const read = new HashStream();
+  const plain = new HashStream();
+  try {
+    let ended = false;
+    const feeding = pipeline(createReadStream(file), read, new DecryptStream(r.dataKey, `${r.backupId}/${r.object}`), plain, unpack.stdin as net.Socket, { signal }).finally(() => (ended = true));
+    feeding.catch(() => undefined);
+    while (!ended) {
+      await Promise.race([feeding.catch(() => undefined), new Promise((res) => setTimeout(res, 500))]);
+      progress.done = read.bytes;
+      if (!ended && progress.due()) yield progress.report('restore');
+    }
+    await feeding.catch((err: Error) => Promise.reject(failedPrecondition(`backup ${r.backupId}: ${err.message}`)));
+    if (plain.sha256 !== r.plainSha256 || plain.bytes !== Number(r.plainBytes)) throw failedPrecondition(`backup ${r.backupId}: the decrypted archive does not match its manifest's SHA-256`);
+    const code = await unpack.exited;
+    if (code !== 0) throw new Error(`unpacking the backup failed (exit ${code}): ${tail(unpack.output())}`);
+    return read.bytes;
+  } finally {
+    await unpack.remove();
+  }
+}
+
+// mariabackup --prepare (MariaDB), and the files given to mysqld's user.
+async function prepareRestored(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, layout: ReturnType<typeof layoutFor>): Promise<void> {
+  const prepare = r.archive === 'xbstream' ? `mariabackup --prepare --target-dir=${IN_CONTAINER.data} && ` : '';
+  const prep = await ctx.docker.runOnce({ image: req.image, cmd: ['sh', '-c', `${prepare}chown -R mysql:mysql ${OWNED_DIRS}`], binds: binds(layout), labels: labels(ctx, req.id), timeoutMs: PREPARE_TIMEOUT_MS });
+  if (prep.exitCode !== 0) throw new Error(`${prepare ? 'mariabackup --prepare' : 'chown'} failed (exit ${prep.exitCode}): ${tail(prep.output)}`);
 }
 
 

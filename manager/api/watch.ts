@@ -32,49 +32,34 @@ const ENDED = new Set(['succeeded', 'failed', 'stuck']);
 // caller (a portal that leaks streams is refused, not the manager exhausted). A slow reader is
 // waited for (backpressure), so a watch never buffers more than one message.
 export function watchHandlers(d: WatchDeps): Pick<PortalHandlers, 'WatchOperations' | 'WatchEvents'> {
-  const open = new Map<string, number>();
-  const wake = new Set<() => void>();
-  d.fleet.onEvent(() => {
-    for (const w of wake) w();
-  });
+  const w = new Watches(d);
+  return {
+    WatchOperations: w.held('WatchOperations', (req, signal) => w.operations(checkWatch({ id: req.id, subject: req.subject, kind: '' }), signal)),
+    WatchEvents: w.held('WatchEvents', (req, signal) => w.events({ afterId: Number(req.afterId), ...checkWatch({ id: '', kind: req.kind, subject: req.subject }) }, signal)),
+  };
+}
 
-  // Resolves after POLL_MS, at the next event, or when the caller goes away.
-  const pause = (signal: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        wake.delete(done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, POLL_MS);
-      wake.add(done);
-      signal.addEventListener('abort', done, { once: true });
+class Watches {
+  // Watches open per caller, and the watches waiting for the next look.
+  private readonly open = new Map<string, number>();
+  private readonly wake = new Set<() => void>();
+
+  constructor(private readonly d: WatchDeps) {
+    d.fleet.onEvent(() => {
+      for (const w of this.wake) w();
     });
-
-  function held<Req, Res>(name: string, fn: (req: Req, signal: AbortSignal) => AsyncGenerator<Res>): grpc.handleServerStreamingCall<Req, Res> {
-    return serverStream<Req, Res>(d.log, name, (req, signal, call) => limited(callerOf(call), () => fn(req, signal)));
   }
 
-  async function* limited<Res>(who: string, fn: () => AsyncGenerator<Res>): AsyncGenerator<Res> {
-    const n = open.get(who) ?? 0;
-    if (n >= MAX_WATCHES_PER_CALLER) throw resourceExhausted(`${who || 'this caller'} already has ${n} watches open (at most ${MAX_WATCHES_PER_CALLER}): cancel one first`);
-    open.set(who, n + 1);
-    try {
-      yield* fn();
-    } finally {
-      const left = (open.get(who) ?? 1) - 1;
-      if (left > 0) open.set(who, left);
-      else open.delete(who);
-    }
+  held<Req, Res>(name: string, fn: (req: Req, signal: AbortSignal) => AsyncGenerator<Res>): grpc.handleServerStreamingCall<Req, Res> {
+    return serverStream<Req, Res>(this.d.log, name, (req, signal, call) => this.limited(callerOf(call), () => fn(req, signal)));
   }
 
-  async function* operations(req: { id: string; subject: string }, signal: AbortSignal): AsyncGenerator<Operation> {
-    if (req.id && !d.operation(req.id)) throw notFound(`no operation ${req.id}`);
+  async *operations(req: { id: string; subject: string }, signal: AbortSignal): AsyncGenerator<Operation> {
+    if (req.id && !this.d.operation(req.id)) throw notFound(`no operation ${req.id}`);
     const sent = new Map<string, string>();
     const since = new Date().toISOString();
     while (!signal.aborted) {
-      for (const op of watched(req, since)) {
+      for (const op of this.watched(req, since)) {
         const msg = toOperation(op);
         const seen = JSON.stringify(msg);
         if (sent.get(op.id) === seen) continue;
@@ -82,35 +67,57 @@ export function watchHandlers(d: WatchDeps): Pick<PortalHandlers, 'WatchOperatio
         yield msg;
         if (req.id && ENDED.has(op.state)) return;
       }
-      await pause(signal);
+      await this.pause(signal);
     }
   }
 
-  // One operation; or every one still going, and those that ended since the watch began.
-  function watched(req: { id: string; subject: string }, since: string): OperationRow[] {
-    if (req.id) return [d.operation(req.id)!].filter(Boolean);
-    const ids = new Set([...d.store.operations.active().map((o) => o.id), ...d.store.operations.endedSince(since).map((o) => o.id)]);
-    return [...ids]
-      .map((id) => d.operation(id))
-      .filter((o): o is OperationRow => !!o && (!req.subject || o.subjects.some((s) => s.name === req.subject)));
-  }
-
-  async function* events(req: { afterId: number; kind: string; subject: string }, signal: AbortSignal): AsyncGenerator<Event> {
-    let cursor = req.afterId > 0 ? req.afterId : d.store.events.lastId();
+  async *events(req: { afterId: number; kind: string; subject: string }, signal: AbortSignal): AsyncGenerator<Event> {
+    let cursor = req.afterId > 0 ? req.afterId : this.d.store.events.lastId();
     while (!signal.aborted) {
-      const rows = d.store.events.after(cursor, { kind: req.kind, subject: req.subject }, EVENT_BATCH);
+      const rows = this.d.store.events.after(cursor, { kind: req.kind, subject: req.subject }, EVENT_BATCH);
       for (const e of rows) {
         cursor = e.id;
         yield e;
       }
-      if (rows.length < EVENT_BATCH) await pause(signal);
+      if (rows.length < EVENT_BATCH) await this.pause(signal);
     }
   }
 
-  return {
-    WatchOperations: held('WatchOperations', (req, signal) => operations(checkWatch({ id: req.id, subject: req.subject, kind: '' }), signal)),
-    WatchEvents: held('WatchEvents', (req, signal) => events({ afterId: Number(req.afterId), ...checkWatch({ id: '', kind: req.kind, subject: req.subject }) }, signal)),
-  };
+  private async *limited<Res>(who: string, fn: () => AsyncGenerator<Res>): AsyncGenerator<Res> {
+    const n = this.open.get(who) ?? 0;
+    if (n >= MAX_WATCHES_PER_CALLER) throw resourceExhausted(`${who || 'this caller'} already has ${n} watches open (at most ${MAX_WATCHES_PER_CALLER}): cancel one first`);
+    this.open.set(who, n + 1);
+    try {
+      yield* fn();
+    } finally {
+      const left = (this.open.get(who) ?? 1) - 1;
+      if (left > 0) this.open.set(who, left);
+      else this.open.delete(who);
+    }
+  }
+
+  // One operation; or every one still going, and those that ended since the watch began.
+  private watched(req: { id: string; subject: string }, since: string): OperationRow[] {
+    if (req.id) return [this.d.operation(req.id)!].filter(Boolean);
+    const ops = this.d.store.operations;
+    const ids = new Set([...ops.active().map((o) => o.id), ...ops.endedSince(since).map((o) => o.id)]);
+    return [...ids].map((id) => this.d.operation(id)).filter((o): o is OperationRow => !!o && (!req.subject || o.subjects.some((s) => s.name === req.subject)));
+  }
+
+  // Resolves after POLL_MS, at the next event, or when the caller goes away.
+  private pause(signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, POLL_MS);
+      this.wake.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
 }
 
 // Refused at the edge with INVALID_ARGUMENT: what no operation id, subject or event kind looks like.
