@@ -57,7 +57,7 @@ describe('safe operations', () => {
     const id = first.instance!.id;
     const op = await expectOp(cluster, first.operation!.id, 'failed', 120_000);
     const root = path.join(a.disks[0]!, 'berth', id);
-    expect(op.error).toMatch(/^create-container: .*; undo create-container: container removed, data kept at .*: the reservation stays; left behind: create-container, reserve$/);
+    expect(op.error).toMatch(/^create-container: .*; undo create-container: container removed, data kept at .*: the reservation stays; left behind: create-container, reservation$/);
     const failed = await cluster.portal.getInstance({ instance: 'late' });
     expect(failed.state).toBe('failed');
     expect(failed.message).toContain(`create failed after mysqld had started (create-container: `);

@@ -64,6 +64,30 @@ describe('WatchOperations and WatchEvents', () => {
     for (let i = 1; i < got.length; i++) expect(JSON.stringify(got[i])).not.toBe(JSON.stringify(got[i - 1]));
   });
 
+  it('an operation the engine finishes in place while its last running state is being sent still ends with its final state', async () => {
+    // The engine keeps the row it drives and changes it in place (its Mirror): the state a
+    // watch checks after sending must be the one it sent.
+    store.operations.insert({ id: 'op-0000000b', type: 'delete', params: {}, subjects: [{ kind: 'instance', name: 'i-2' }], steps: ['release'] });
+    const row = store.operations.get('op-0000000b')!;
+    const server2 = new grpc.Server();
+    server2.addService(portalProto().berth.v1.Portal.service, watchHandlers({
+      store, fleet, log: createLogger('test', 'silent'),
+      operation: () => {
+        if (row.state === 'running') queueMicrotask(() => (row.state = 'succeeded'));
+        return row;
+      },
+    }));
+    const port = await bindServer(server2, '127.0.0.1:0');
+    const c2 = new (portalProto().berth.v1.Portal)(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      const { got } = await collect<Operation__Output>(c2.watchOperations({ id: 'op-0000000b', subject: '' }), () => false);
+      expect(got.map((o) => o.state)).toEqual(['running', 'succeeded']);
+    } finally {
+      c2.close();
+      server2.forceShutdown();
+    }
+  });
+
   it('gives the events after a cursor in order, then new ones as they come; a resumed watch neither misses nor repeats one', async () => {
     for (let i = 0; i < 3; i++) fleet.event('cluster.test', 'c1', `before ${i}`);
     fleet.event('node.test', 'n1', 'another kind');

@@ -65,7 +65,8 @@ class Watches {
         if (sent.get(op.id) === seen) continue;
         sent.set(op.id, seen);
         yield msg;
-        if (req.id && ENDED.has(op.state)) return;
+        // The state sent, not the row's now: the engine changes its row in place meanwhile.
+        if (req.id && ENDED.has(msg.state ?? '')) return;
       }
       await this.pause(signal);
     }
