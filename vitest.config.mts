@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['src/**/*.test.ts', 'agent/**/*.test.ts', 'manager/**/*.test.ts'],
+          include: ['src/**/*.test.ts', 'agent/**/*.test.ts', 'manager/**/*.test.ts', 'packages/*/src/**/*.test.ts'],
           globalSetup: ['test/harness/unit-tmpdir.ts'],
         },
       },

@@ -41,7 +41,7 @@ if [ -z "${BERTH_SETUP_SKIP_NPM:-}" ] && [ "$(cat node_modules/.berth-lock-hash 
 fi
 
 # 2. Compiled JavaScript: production runs dist/, never a TypeScript loader.
-log "build (proto types + tsc)"
+log "build (proto types + tsc, and the client package)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
 # 3. Tools the set-up and the tests call: the Docker engine, compose, debootstrap, the mariadb

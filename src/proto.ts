@@ -29,10 +29,36 @@ function protoRoot(): string {
   throw new Error(`cannot find proto/berth/v1/portal.proto near ${__dirname}`);
 }
 
+const defs = new Map<string, protoLoader.PackageDefinition>();
+function definition(file: string): protoLoader.PackageDefinition {
+  let def = defs.get(file);
+  if (!def) {
+    const root = protoRoot();
+    def = protoLoader.loadSync(path.join(root, file), { ...LOADER_OPTIONS, includeDirs: [root] });
+    defs.set(file, def);
+  }
+  return def;
+}
+
 function load<T>(file: string): T {
-  const root = protoRoot();
-  const def = protoLoader.loadSync(path.join(root, file), { ...LOADER_OPTIONS, includeDirs: [root] });
-  return grpc.loadPackageDefinition(def) as unknown as T;
+  return grpc.loadPackageDefinition(definition(file)) as unknown as T;
+}
+
+// The Portal methods whose request carries `request_id` (the loader names it requestId): the
+// ones that change something, and that a client may ask again only with the same id. Read
+// from the protos, so a new mutating RPC is never retried without one.
+// Reads share some request messages with changes (GetCluster and DeleteCluster); the Portal
+// names its reads Get*, List*, Watch* and Plan*.
+const READS = /^(get|list|watch|plan)[A-Z]/;
+
+export function portalMutatingMethods(): Set<string> {
+  const service = definition('berth/v1/portal.proto')['berth.v1.Portal'] as protoLoader.ServiceDefinition;
+  const out = new Set<string>();
+  for (const m of Object.values(service)) {
+    const fields = (m.requestType.type as { field?: { name: string }[] }).field ?? [];
+    if (fields.some((f) => f.name === 'requestId' || f.name === 'request_id') && !READS.test(m.originalName ?? '')) out.add(m.originalName ?? '');
+  }
+  return out;
 }
 
 let portal: PortalProto | undefined;

@@ -48,3 +48,12 @@ describe('berthctl request ids (retrySafe)', () => {
     expect(ids[0]).toMatch(/^[0-9a-f-]{36}\.2$/);
   });
 });
+
+describe('which calls take a request id', () => {
+  it('every portal change, read from the protos, and no read', async () => {
+    const { portalMutatingMethods } = await import('../proto');
+    const m = portalMutatingMethods();
+    for (const name of ['createInstance', 'deleteCluster', 'retryOperation', 'createBackup', 'deleteBackup', 'restoreBackup', 'revokeCertificate', 'switchover']) expect(m.has(name), name).toBe(true);
+    for (const name of ['getCluster', 'getOperation', 'getClusterEndpoints', 'listInstances', 'watchEvents']) expect(m.has(name), name).toBe(false);
+  });
+});

@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { PortalClient } from '../gen/berth/v1/Portal';
+import { portalMutatingMethods } from '../proto';
 import { isServiceError, type AsyncClient } from '../rpc';
 
-// The portal RPCs that change something; each takes a request_id (portal.proto).
-export const MUTATING = new Set([
-  'createInstance', 'deleteInstance', 'resizeInstance', 'drainNode', 'cordonNode', 'uncordonNode', 'removeNode', 'retryOperation',
-  'createToken', 'revokeToken', 'createCluster', 'deleteCluster', 'addReplica', 'removeReplica', 'switchover', 'acknowledgeFailover',
-]);
+// The portal RPCs that change something: those taking a request_id (portal.proto).
+const MUTATING = portalMutatingMethods();
 
 // Answers that say the call may not have reached the manager, or may have been done without
 // the answer coming back: with a request id, asking again is safe.
