@@ -1,6 +1,6 @@
 // The dashboard: one self-contained page, no external scripts, fonts or styles (nothing to fetch
 // but the admin API: critical alerts, a cluster without a writable primary first, stand above
-// the rest as problems; then the fleet's allocation over the last day and the forecast,
+// the rest as problems; then the fleet's allocation over the last day and 90 days, the forecast,
 // operations in flight, clusters with their members' health, and the nodes). The token comes from the URL fragment (#token=…, never sent to the server
 // in the URL) or the form, and stays in sessionStorage for the tab.
 export const DASHBOARD_HTML = `<!doctype html>
@@ -32,6 +32,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .row { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; padding: 14px 20px 0; }
   .panel { background: #fff; border-radius: 6px; padding: 10px 14px; box-shadow: 0 1px 2px rgba(0,0,0,.12); }
   .panel h3 { font-size: 14px; margin: 0 0 6px; }
+  .panel h4 { font-size: 12px; font-weight: normal; color: #5b6575; margin: 6px 0 2px; }
   .panel table { border-collapse: collapse; width: 100%; font-size: 12px; } .panel td, .panel th { text-align: left; padding: 2px 6px 2px 0; }
   .panel .empty { color: #5b6575; font-size: 12px; }
   svg.chart .line { fill: none; stroke-width: 2; } svg.chart .cpu { stroke: #3b6fd4; } svg.chart .memory { stroke: #8e44ad; } svg.chart .disk { stroke: #e0a100; }
@@ -50,7 +51,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <form id="login" hidden><label>Admin token <input id="token" type="password" autocomplete="off"></label> <button>Show</button></form>
 <section id="problems" data-testid="problems" aria-live="polite"></section>
 <div class="row">
-  <section class="panel" id="history" data-testid="history"><h3>Fleet allocation, last day <span class="legend" style="color:#5b6575"><i style="background:#3b6fd4"></i>cpu<i style="background:#8e44ad"></i>memory<i style="background:#e0a100"></i>disk</span></h3><div id="chart"></div><div id="forecast"></div></section>
+  <section class="panel" id="history" data-testid="history"><h3>Fleet allocation <span class="legend" style="color:#5b6575"><i style="background:#3b6fd4"></i>cpu<i style="background:#8e44ad"></i>memory<i style="background:#e0a100"></i>disk</span></h3><h4>last day, a point a minute</h4><div id="chart"></div><h4>last 90 days, a point an hour</h4><div id="chart90"></div><div id="forecast"></div></section>
   <section class="panel" id="operations" data-testid="operations"><h3>Operations in flight</h3><div id="ops"></div></section>
 </div>
 <div class="row" id="clusters" data-testid="clusters"></div>
@@ -102,11 +103,13 @@ export const DASHBOARD_HTML = `<!doctype html>
       return '<div class="problem" data-rule="' + esc(a.rule) + '" data-subject="' + esc(a.subject) + '"><b>PROBLEM</b> ' + esc(a.rule) + ' · ' + esc(a.subject) + ': ' + esc(a.message) + '</div>';
     }).join('');
   }
-  // Allocation as a share of capacity over the last day (a point a minute), one line per resource.
-  function renderHistory(h) {
+  // Allocation as a share of capacity over time, one line per resource: the last day (a point a
+  // minute) and the last 90 days (a point an hour, the mean of its minutes).
+  function renderHistory(h, target, every) {
     var pts = h.samples, W = 600, H = 120;
-    if (!pts.length) { el('chart').innerHTML = '<span class="empty">no history yet (a point a minute)</span>'; return; }
+    if (!pts.length) { el(target).innerHTML = '<span class="empty">no history yet (a point ' + every + ')</span>'; return; }
     var t0 = Date.parse(pts[0].at), t1 = Math.max(Date.parse(pts[pts.length - 1].at), t0 + 60000);
+    var label = every === 'a minute' ? 'over the last day' : 'over the last 90 days';
     var line = function (k) {
       return '<polyline class="line ' + k + '" data-points="' + pts.length + '" points="' + pts.map(function (p) {
         var x = (Date.parse(p.at) - t0) / (t1 - t0) * W, y = H - Math.min(1, p[k].allocated / Math.max(p[k].capacity, 1)) * H;
@@ -115,7 +118,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     };
     var last = pts[pts.length - 1];
     var pct = function (k) { return Math.round(last[k].allocated / Math.max(last[k].capacity, 1) * 100) + '%'; };
-    el('chart').innerHTML = '<svg class="chart" width="100%" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '" preserveAspectRatio="none" role="img" aria-label="allocation over the last day">' +
+    el(target).innerHTML = '<svg class="chart" width="100%" height="' + H + '" viewBox="0 0 ' + W + ' ' + H + '" preserveAspectRatio="none" role="img" aria-label="allocation ' + label + '">' +
       '<rect x="0" y="0" width="' + W + '" height="' + H + '" fill="#f4f5f7"/>' + line('cpu') + line('memory') + line('disk') + '</svg>' +
       '<span class="nums">now: cpu ' + pct('cpu') + ' · memory ' + pct('memory') + ' · disk ' + pct('disk') + ' allocated · ' + pts.length + ' points since ' + new Date(t0).toLocaleString() + '</span>';
   }
@@ -155,7 +158,8 @@ export const DASHBOARD_HTML = `<!doctype html>
     var t = sessionStorage.getItem('berthToken');
     var headers = t ? { authorization: 'Bearer ' + t } : {};
     var get = function (url, fn) { fetch(url, { headers: headers }).then(function (res) { return res.ok ? res.json().then(fn) : undefined; }).catch(function () {}); };
-    get('/v1/capacity/history?resolution=1m', renderHistory);
+    get('/v1/capacity/history?resolution=1m', function (h) { renderHistory(h, 'chart', 'a minute'); });
+    get('/v1/capacity/history?resolution=1h', function (h) { renderHistory(h, 'chart90', 'an hour'); });
     get('/v1/capacity/forecast', renderForecast);
     get('/v1/operations?state=running&limit=20', renderOps);
     get('/v1/clusters?limit=20', function (l) { renderClusters(l, headers); });

@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
 import type { AsyncClient } from '../rpc';
 import type { PortalClient } from '../gen/berth/v1/Portal';
+import { portalMutatingMethods } from '../proto';
 import { retrySafe } from './retry-safe';
 
 const failure = (code: grpc.status) => Object.assign(new Error(grpc.status[code]), { code, details: grpc.status[code], metadata: new grpc.Metadata() });
@@ -50,8 +51,7 @@ describe('berthctl request ids (retrySafe)', () => {
 });
 
 describe('which calls take a request id', () => {
-  it('every portal change, read from the protos, and no read', async () => {
-    const { portalMutatingMethods } = await import('../proto');
+  it('every portal change, read from the protos, and no read', () => {
     const m = portalMutatingMethods();
     for (const name of ['createInstance', 'deleteCluster', 'retryOperation', 'createBackup', 'deleteBackup', 'restoreBackup', 'revokeCertificate', 'switchover']) expect(m.has(name), name).toBe(true);
     for (const name of ['getCluster', 'getOperation', 'getClusterEndpoints', 'listInstances', 'watchEvents']) expect(m.has(name), name).toBe(false);
