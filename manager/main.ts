@@ -24,6 +24,7 @@ import { UsageMap } from './state/usage';
 import { ReplicationMap } from './state/replication';
 import { DEFAULT_DETECTION } from './health/detect';
 import { ClusterReconciler, DEFAULT_RECONCILER } from './health/reconciler';
+import { BinlogArchiveReconciler } from './health/binlog-archiver';
 import { DEFAULT_FAILOVER, type OperationDeps } from './operations/deps';
 import { registerOperationTypes } from './operations/index';
 import { startAdminServer } from './http/listen';
@@ -282,6 +283,7 @@ async function main(): Promise<void> {
     ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
     : undefined;
   if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
+  const archiver = new BinlogArchiveReconciler({ fleet, agents, backup: backupConfig, replication, scheduler, log });
   const ops: OperationDeps = {
     fleet,
     agents,
@@ -330,13 +332,14 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const backups = new BackupOps(ops, engine);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser, archiveView: (c) => archiver.view(c) });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   const resumed = engine.resumeAll();
   failover.start();
+  archiver.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
@@ -351,6 +354,7 @@ async function main(): Promise<void> {
       alerts.stop();
       capacityHistory.stop();
       failover.stop();
+      archiver.stop();
       expander.stop();
       void admin?.app.close();
       agents.close();

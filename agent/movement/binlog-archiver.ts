@@ -79,7 +79,8 @@ export class BinlogArchivers {
     a.pending = a.pending.filter((p) => !req.recorded.includes(p.id!));
     await this.finish(req.archive, a);
     const st = this.status(a);
-    if (!a.pending.length) this.archives.delete(req.archive);
+    // What it sealed goes back in this answer; a later run here starts from the manager's word.
+    this.archives.delete(req.archive);
     return st;
   }
 
