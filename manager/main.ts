@@ -276,14 +276,15 @@ async function main(): Promise<void> {
   // A sample of the fleet's and each zone's capacity a minute, and a forecast every 10 minutes.
   const capacityHistory = new CapacityRecorder({ store, report: capacity, nodes: () => snapshot.nodes(), scheduler, pool: new FitPool(), log });
   capacityHistory.start();
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts() });
-  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
-  const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const backupConfig = o.backupRepository
     ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
     : undefined;
   if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
   const archiver = new BinlogArchiveReconciler({ fleet, agents, backup: backupConfig, replication, scheduler, log });
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts(), binlogArchives: archiver.archives() });
+  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
+  const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
+  metrics.binlogArchives(() => archiver.archives());
   const ops: OperationDeps = {
     fleet,
     agents,

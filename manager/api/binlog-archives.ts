@@ -6,7 +6,7 @@ import type { Flavor } from '../../src/mysql/dialect';
 import { formatGtidSet } from '../../src/mysql/gtid';
 import { unary } from '../../src/rpc';
 import { checkName } from '../../src/validate';
-import { archivedSet } from '../health/binlog-archive-decide';
+import { archivedSet } from '../clusters/binlog-archive-decide';
 import { newArchiveKey, type ArchiveView } from '../health/binlog-archiver';
 import type { OperationDeps } from '../operations/deps';
 import type { FleetState } from '../state/fleet';

@@ -11,7 +11,7 @@ import type { FleetState } from '../state/fleet';
 import type { ReplicationMap } from '../state/replication';
 import type { BinlogArchiveRow } from '../store/binlog-archives';
 import type { OperationDeps } from '../operations/deps';
-import { archiveBehind, archivedSet, chooseArchiverNode, gapBefore } from './binlog-archive-decide';
+import { archiveBehind, archivedSet, chooseArchiverNode, gapBefore } from '../clusters/binlog-archive-decide';
 
 // Continuous binlog archiving, the manager's side (docs/backup.md): every period, for each
 // cluster with archiving on, the archiver runs on a host other than the primary's and streams
