@@ -32,6 +32,7 @@ describe.each(FLAVORS)('continuous binlog archiving ($flavor)', (f) => {
     return { host: ep.primary!.host, port: ep.primary!.port, ...creds };
   };
   const status = () => tc.portal.getBinlogArchive({ cluster: 'arch' });
+  const nodeOf = async (instanceId: string) => (await tc.portal.getCluster({ name: 'arch' })).members.find((m) => m.instance!.id === instanceId)!.instance!.node;
 
   beforeAll(async () => {
     repoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-archive-'));
@@ -61,7 +62,7 @@ describe.each(FLAVORS)('continuous binlog archiving ($flavor)', (f) => {
     }, 60_000, 200);
     const endpoints = await tc.portal.getClusterEndpoints({ name: 'arch' });
     const oldPrimary = endpoints.primary!;
-    expect(first.node).not.toBe(oldPrimary.node);
+    expect(first.node).not.toBe(await nodeOf(oldPrimary.instanceId));
     expect(first.sourceInstance).toBe(oldPrimary.instanceId);
 
     // A full backup (from the replica) the restore starts from.
@@ -87,7 +88,7 @@ describe.each(FLAVORS)('continuous binlog archiving ($flavor)', (f) => {
       const s = await status();
       return s.sourceInstance === ep.primary!.instanceId && s.running ? s : undefined;
     }, 60_000, 250);
-    expect(followed.node).not.toBe(ep.primary!.node);
+    expect(followed.node).not.toBe(await nodeOf(ep.primary!.instanceId));
 
     // The point in time: a whole second after the failover, with writes on both sides of it.
     const to = new Date(Math.floor((Date.now() + 1100) / 1000) * 1000);
