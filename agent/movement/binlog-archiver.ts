@@ -140,6 +140,13 @@ export class BinlogArchivers {
     return s.busy;
   }
 
+  // A closed file whose transactions are all sealed leaves the archiver's disk (only a Rotate or
+  // Stop event is left past its last transaction).
+  private async drop(s: Session, name: string): Promise<void> {
+    await fs.rm(path.join(s.dir, name), { force: true });
+    s.files.delete(name);
+  }
+
   private async scan(a: Archive, s: Session, final: boolean): Promise<void> {
     const names = (await fs.readdir(s.dir)).filter((n) => FILE.test(n)).sort();
     const now = Date.now();
@@ -150,7 +157,10 @@ export class BinlogArchivers {
       s.files.set(name, f);
       const closed = i < names.length - 1;
       const st = await nextStretch(s.dir, f, a.flavor);
-      if (!st) continue;
+      if (!st) {
+        if (closed) await this.drop(s, name);
+        continue;
+      }
       if (st.lastAt > a.lastEventAt) (a.lastEventAt = st.lastAt), (a.receivedAtMs = now);
       if (!(closed || due)) {
         tail = union(tail, parseGtidSet(a.flavor, st.gtids.join(',')));
@@ -160,6 +170,7 @@ export class BinlogArchivers {
       a.pending.push(piece);
       a.archived = union(a.archived, parseGtidSet(a.flavor, piece.gtids!));
       s.lastSealMs = now;
+      if (closed) await this.drop(s, name);
     }
     s.tail = tail;
     if (!isEmpty(tail) && !a.receivedAtMs) a.receivedAtMs = now;

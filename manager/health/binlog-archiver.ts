@@ -42,7 +42,10 @@ export interface ArchiverDeps {
   log: Logger;
 }
 
-export const DEFAULT_ARCHIVER = { periodMs: 1000, sealEveryMs: 1000, agentDeadlineMs: 20_000 };
+// The tail is on the archiver's host within the stream's latency whatever the seal period; a
+// piece every 5 s (while there are writes) bounds what the repository lacks if that host is
+// lost too, without a directory and a manifest per second per cluster.
+export const DEFAULT_ARCHIVER = { periodMs: 1000, sealEveryMs: 5000, agentDeadlineMs: 20_000 };
 
 export class BinlogArchiveReconciler {
   private timer?: NodeJS.Timeout;
