@@ -124,7 +124,8 @@ export class BinlogArchivers {
     await s.helper.remove();
     await this.tick(archive, a, s, true);
     a.session = undefined;
-    if (!a.error) await fs.rm(s.dir, { recursive: true, force: true });
+    // What was complete is sealed; the rest (a cut-off transaction, the account's file) goes.
+    await fs.rm(s.dir, { recursive: true, force: true });
     this.ctx.log.info({ archive, source: s.source, archived: formatGtidSet(a.archived) }, 'binlog archiver stopped');
   }
 
@@ -170,6 +171,7 @@ export class BinlogArchivers {
       a.pending.push(piece);
       a.archived = union(a.archived, parseGtidSet(a.flavor, piece.gtids!));
       s.lastSealMs = now;
+      a.error = '';
       if (closed) await this.drop(s, name);
     }
     s.tail = tail;
