@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log';
-import { DirRepository, loadRepositoryKey, parseRepository } from '../../src/backup/repository';
+import { DirRepository, loadRepositoryKey, openDataKey, parseRepository } from '../../src/backup/repository';
+import { syncCatalog } from '../operations/backup';
 import type { SealedBinlogPiece } from '../../src/gen/berth/v1/SealedBinlogPiece';
 import { FleetState } from '../state/fleet';
 import { ReplicationMap } from '../state/replication';
@@ -69,6 +70,16 @@ describe('binlog archive reconciler', () => {
       expect(rec.view('shop')).toMatchObject({ node: 'a', gap: expect.stringMatching(/gap/) });
       await rec.tick();
       expect(calls.at(-1)).toMatch(/recorded b-000000000003$/);
+
+      // A new manager with the repository and its key alone rebuilds the archive's chain.
+      const fresh = FleetState.load(Store.open(':memory:'));
+      const { added } = await syncCatalog({ fleet: fresh, backup } as never);
+      expect(added).toEqual(['b-000000000001', 'b-000000000002', 'b-000000000003']);
+      expect(fresh.store.binlogArchives.pieces('shop').map((p) => [p.id, p.gtids, p.before])).toEqual(fleet.store.binlogArchives.pieces('shop').map((p) => [p.id, p.gtids, p.before]));
+      const a = fresh.store.binlogArchives.get('shop')!;
+      const orig = fleet.store.binlogArchives.get('shop')!;
+      expect(a.enabled).toBe(false);
+      expect(openDataKey(backup.keys, { id: a.keyId, dataKey: a.dataKey })).toEqual(openDataKey(backup.keys, { id: orig.keyId, dataKey: orig.dataKey }));
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
