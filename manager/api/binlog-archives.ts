@@ -30,7 +30,7 @@ export function binlogArchiveHandlers(d: BinlogArchiveApiDeps): Pick<PortalHandl
       const c = store.clusters.get(name);
       if (!c) throw notFound(`no cluster ${name}`);
       if (!d.backup) throw failedPrecondition('this manager has no backup repository: start it with --backup-repository dir:/path');
-      const flavor = store.instances.inCluster(name)[0]?.flavor || 'mariadb';
+      const flavor = c.flavor || store.instances.inCluster(name)[0]?.flavor || 'mariadb';
       await d.fleet.commit(() => {
         if (req.enabled) store.binlogArchives.enable({ cluster: name, flavor, ...newArchiveKey(d.backup!.keys) });
         else if (store.binlogArchives.get(name)) store.binlogArchives.disable(name);
