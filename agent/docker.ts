@@ -45,6 +45,8 @@ export interface HelperSpec {
   binds: string[];
   labels: Record<string, string>;
   limits: 'init' | 'none';
+  // 'host' for a client that must reach a server (the binlog archiver); no network otherwise.
+  network?: 'none' | 'host';
 }
 
 export interface RunningHelper {
@@ -245,7 +247,7 @@ export class DockerEngine {
       AttachStdout: true,
       AttachStderr: true,
       Labels: spec.labels,
-      HostConfig: { NetworkMode: 'none', Binds: spec.binds, ...(spec.limits === 'init' ? INIT_LIMITS : {}) },
+      HostConfig: { NetworkMode: spec.network ?? 'none', Binds: spec.binds, ...(spec.limits === 'init' ? INIT_LIMITS : {}) },
     });
     const raw = (await c.attach({ stream: true, stdout: true, stderr: true })) as unknown as NodeJS.ReadableStream;
     const demux = new Demux();

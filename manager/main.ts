@@ -24,6 +24,7 @@ import { UsageMap } from './state/usage';
 import { ReplicationMap } from './state/replication';
 import { DEFAULT_DETECTION } from './health/detect';
 import { ClusterReconciler, DEFAULT_RECONCILER } from './health/reconciler';
+import { BinlogArchiveReconciler } from './health/binlog-archiver';
 import { DEFAULT_FAILOVER, type OperationDeps } from './operations/deps';
 import { registerOperationTypes } from './operations/index';
 import { startAdminServer } from './http/listen';
@@ -275,13 +276,15 @@ async function main(): Promise<void> {
   // A sample of the fleet's and each zone's capacity a minute, and a forecast every 10 minutes.
   const capacityHistory = new CapacityRecorder({ store, report: capacity, nodes: () => snapshot.nodes(), scheduler, pool: new FitPool(), log });
   capacityHistory.start();
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts() });
-  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
-  const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const backupConfig = o.backupRepository
     ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
     : undefined;
   if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
+  const archiver = new BinlogArchiveReconciler({ fleet, agents, backup: backupConfig, replication, scheduler, log });
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts(), binlogArchives: archiver.archives() });
+  const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
+  const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
+  metrics.binlogArchives(() => archiver.archives());
   const ops: OperationDeps = {
     fleet,
     agents,
@@ -330,13 +333,14 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const backups = new BackupOps(ops, engine);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser });
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser, archiveView: (c) => archiver.view(c) });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
   const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
   const resumed = engine.resumeAll();
   failover.start();
+  archiver.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
@@ -351,6 +355,7 @@ async function main(): Promise<void> {
       alerts.stop();
       capacityHistory.stop();
       failover.stop();
+      archiver.stop();
       expander.stop();
       void admin?.app.close();
       agents.close();

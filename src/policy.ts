@@ -37,4 +37,6 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   BackupInstance: 'manager',
   ArchiveBinlogs: 'manager',
   ApplyBinlogs: 'manager',
+  RunBinlogArchiver: 'manager',
+  StopBinlogArchiver: 'manager',
 };

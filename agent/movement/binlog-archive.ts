@@ -10,6 +10,7 @@ import type { ApplyBinlogsResponse } from '../../src/gen/berth/v1/ApplyBinlogsRe
 import type { ArchiveBinlogsRequest__Output } from '../../src/gen/berth/v1/ArchiveBinlogsRequest';
 import type { ArchiveBinlogsResponse } from '../../src/gen/berth/v1/ArchiveBinlogsResponse';
 import type { ArchivedBinlog } from '../../src/gen/berth/v1/ArchivedBinlog';
+import type { ArchivedBinlog__Output } from '../../src/gen/berth/v1/ArchivedBinlog';
 import { binds, IN_CONTAINER, SOCKET, layoutFor } from '../instance/layout';
 import { tail } from './backup';
 import { labels, type SeedContext } from './seed';
@@ -65,6 +66,16 @@ export async function archiveBinlogs(ctx: SeedContext, req: ArchiveBinlogsReques
   return { files, purgedGtids: purged, executedGtids: executed };
 }
 
+// One archived binlog (a file of an on-demand archive, or a piece of the continuous one): checked
+// as stored against its checksums, decrypted, checked again.
+async function fetchBinlog(repo: DirRepository, archiveId: string, key: Buffer, f: ArchivedBinlog__Output, out: string): Promise<void> {
+  const sum = await repo.checksum(archiveId, f.name).catch((err: Error) => Promise.reject(failedPrecondition(`binlog archive ${archiveId}: ${f.name} cannot be read: ${err.message}`)));
+  if (sum.bytes !== Number(f.storedBytes) || sum.sha256 !== f.storedSha256) throw failedPrecondition(`binlog archive ${archiveId}: ${f.name} does not match its manifest: damaged, refusing to replay it`);
+  const plain = new HashStream();
+  await pipeline(createReadStream(repo.objectPath(archiveId, f.name)), new DecryptStream(key, `${archiveId}/${f.name}`), plain, createWriteStream(out, { mode: 0o600 }));
+  if (plain.sha256 !== f.plainSha256) throw failedPrecondition(`binlog archive ${archiveId}: ${f.name} decrypts to other bytes than were archived`);
+}
+
 export async function applyBinlogs(ctx: SeedContext, req: ApplyBinlogsRequest__Output): Promise<ApplyBinlogsResponse> {
   if (!BACKUP_ID.test(req.archiveId)) throw invalidArgument('archive_id is not a backup id');
   if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
@@ -83,12 +94,14 @@ export async function applyBinlogs(ctx: SeedContext, req: ApplyBinlogsRequest__O
     const names: string[] = [];
     for (const f of req.files) {
       if (!f.name.endsWith('.enc') || !BINLOG_FILE.test(f.name.slice(0, -4))) throw invalidArgument(`"${f.name.slice(0, 60)}" is not an archived binlog`);
-      const sum = await repo.checksum(req.archiveId, f.name).catch((err: Error) => Promise.reject(failedPrecondition(`binlog archive ${req.archiveId}: ${f.name} cannot be read: ${err.message}`)));
-      if (sum.bytes !== Number(f.storedBytes) || sum.sha256 !== f.storedSha256) throw failedPrecondition(`binlog archive ${req.archiveId}: ${f.name} does not match its manifest: damaged, refusing to replay it`);
-      const plain = new HashStream();
-      const name = f.name.slice(0, -4);
-      await pipeline(createReadStream(repo.objectPath(req.archiveId, f.name)), new DecryptStream(req.dataKey, `${req.archiveId}/${f.name}`), plain, createWriteStream(path.join(dir, name), { mode: 0o600 }));
-      if (plain.sha256 !== f.plainSha256) throw failedPrecondition(`binlog archive ${req.archiveId}: ${f.name} decrypts to other bytes than were archived`);
+      await fetchBinlog(repo, req.archiveId, req.dataKey, f, path.join(dir, f.name.slice(0, -4)));
+      names.push(f.name.slice(0, -4));
+    }
+    // Pieces of the continuous archive, in archive order, each its own directory.
+    for (const [i, p] of req.pieces.entries()) {
+      if (!BACKUP_ID.test(p.archiveId) || p.dataKey.length !== 32 || !p.object || p.object.name !== 'binlog.enc') throw invalidArgument('a piece is an archive id, a 32-byte key and its binlog.enc');
+      const name = `piece.${String(i + 1).padStart(6, '0')}`;
+      await fetchBinlog(repo, p.archiveId, p.dataKey, p.object, path.join(dir, name));
       names.push(name);
     }
     if (names.length) {

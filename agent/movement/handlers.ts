@@ -13,6 +13,7 @@ import { serverStream } from '../../src/rpc-stream';
 import { WriteGate } from '../write-gate';
 import { backupToRepository, seedFromRepository } from './repository-backup';
 import { applyBinlogs, archiveBinlogs } from './binlog-archive';
+import { BinlogArchivers } from './binlog-archiver';
 
 type MovementRpc =
   | 'StreamBackup'
@@ -29,7 +30,9 @@ type MovementRpc =
   | 'WaitForGtid'
   | 'BackupInstance'
   | 'ArchiveBinlogs'
-  | 'ApplyBinlogs';
+  | 'ApplyBinlogs'
+  | 'RunBinlogArchiver'
+  | 'StopBinlogArchiver';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -53,6 +56,7 @@ export function gtidWaitLimitMs(timeoutMs: number): number {
 export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles; listenHost?: string }, log: Logger, gate = new WriteGate()): MovementHandlers {
   const repl = new Replication(instances);
   const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log, tls: node.tls };
+  const archivers = new BinlogArchivers(ctx);
   return {
     StreamBackup: serverStream(log, 'StreamBackup', (req, signal, call) => {
       // The socket is for the identity this call was authorized as (agent/server.ts).
@@ -83,6 +87,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     BackupInstance: serverStream(log, 'BackupInstance', (req, signal) => backupToRepository(ctx, { ...req, id: checkId(req.id) }, signal)),
     ArchiveBinlogs: unary(log, 'ArchiveBinlogs', (req) => archiveBinlogs(ctx, { ...req, id: checkId(req.id) }), 30 * 60_000),
     ApplyBinlogs: unary(log, 'ApplyBinlogs', (req) => applyBinlogs(ctx, { ...req, id: checkId(req.id) }), 65 * 60_000),
+    RunBinlogArchiver: unary(log, 'RunBinlogArchiver', (req) => archivers.run(req)),
+    StopBinlogArchiver: unary(log, 'StopBinlogArchiver', (req) => archivers.stop(req)),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }

@@ -41,6 +41,9 @@ export const PORTAL_ROLES: Record<string, Role> = {
   DeleteBackup: 'operator',
   RestoreBackup: 'operator',
   SyncBackupCatalog: 'operator',
+  // Turning continuous binlog archiving on or off changes what the fleet runs; its state is a view.
+  SetBinlogArchiving: 'operator',
+  GetBinlogArchive: 'viewer',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',

@@ -15,6 +15,13 @@ export class Metrics {
   // Per-instance reports a node sent for instances the store does not place on it (dropped).
   readonly foreignReports: client.Counter<'node'>;
 
+  // Continuous binlog archiving (health/binlog-archiver.ts): lag and pieces per archive.
+  binlogArchives(views: () => { cluster: string; lagSeconds: number; pieces: number; running: boolean }[]): void {
+    const lag = new client.Gauge({ name: 'berth_binlog_archive_lag_seconds', help: 'seconds the primary has held transactions the binlog archiver had not received (0: caught up)', labelNames: ['cluster'], registers: [this.registry], collect() { lag.reset(); for (const v of views()) lag.set({ cluster: v.cluster }, v.lagSeconds); } });
+    const pieces = new client.Gauge({ name: 'berth_binlog_archive_pieces', help: 'pieces of the binlog archive sealed into the repository', labelNames: ['cluster'], registers: [this.registry], collect() { pieces.reset(); for (const v of views()) pieces.set({ cluster: v.cluster }, v.pieces); } });
+    const up = new client.Gauge({ name: 'berth_binlog_archiver_running', help: '1 when the binlog archiver of the cluster runs', labelNames: ['cluster'], registers: [this.registry], collect() { up.reset(); for (const v of views()) up.set({ cluster: v.cluster }, v.running ? 1 : 0); } });
+  }
+
   constructor(
     private readonly store: Store,
     private report: () => CapacityReport,

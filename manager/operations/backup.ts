@@ -267,7 +267,25 @@ export async function syncCatalog(d: BackupDeps): Promise<{ added: string[]; inc
       });
       added.push(m.id);
     }
-    if (added.length) d.fleet.event('backup.catalog-synced', '', `${added.length} backups added to the catalog from ${formatRepository(d.backup.repository.spec)}`);
+    added.push(...syncArchivePieces(d, scan.complete));
+    if (added.length) d.fleet.event('backup.catalog-synced', '', `${added.length} backups and binlog archive pieces added to the catalog from ${formatRepository(d.backup.repository.spec)}`);
   });
   return { added, incomplete: scan.incomplete, refused: scan.refused.map((r) => `${r.id}: ${r.error}`) };
+}
+
+// Pieces of continuous binlog archives (manifests with a binlog section), in the order they were
+// written; an archive the catalog lacks is made turned off, its key the first piece's (each
+// manifest holds the archive's data key sealed for its own id).
+function syncArchivePieces(d: BackupDeps, manifests: Manifest[]): string[] {
+  const t = d.fleet.store.binlogArchives;
+  const pieces = manifests.filter((m) => m.binlog && !t.piece(m.id)).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.binlog!.firstEventAt - b.binlog!.firstEventAt || a.binlog!.fromOffset - b.binlog!.fromOffset);
+  for (const m of pieces) {
+    const b = m.binlog!;
+    if (!t.get(b.archive)) {
+      t.enable({ cluster: b.archive, flavor: m.instance.flavor, keyId: m.id, dataKey: m.dataKey });
+      t.disable(b.archive);
+    }
+    t.addPiece({ id: m.id, cluster: b.archive, sourceInstance: m.source.instanceId, file: b.file, fromOffset: b.fromOffset, toOffset: b.toOffset, gtids: b.gtids, before: b.before, firstEventAt: b.firstEventAt, lastEventAt: b.lastEventAt, storedBytes: m.objects[0]?.storedBytes ?? 0 });
+  }
+  return pieces.map((m) => m.id);
 }

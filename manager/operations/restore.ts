@@ -14,6 +14,8 @@ import { findStrategy } from '../scheduler/strategies/index';
 import type { Constraint } from '../scheduler/types';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
+import { piecesAfter } from '../clusters/binlog-archive-decide';
+import type { ArchivedBinlog } from '../../src/gen/berth/v1/ArchivedBinlog';
 import { agentCreateRequest, backupDeps, mustInstance, type BackupDeps, type OperationDeps } from './deps';
 import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
@@ -228,6 +230,9 @@ async function remove(d: BackupDeps, ctx: Ctx): Promise<void> {
 // ---- point in time ----
 
 interface ArchiveOut {
+  // Pieces of the cluster's continuous archive (then archiveId is the archive's key id and
+  // files is empty), or an archive made for this restore.
+  continuous?: { pieces: { id: string; object: ArchivedBinlog }[]; dataKey: string };
   archiveId: string;
   source: string;
   node: string;
@@ -251,6 +256,8 @@ function binlogSource(d: BackupDeps, backupId: string): InstanceRow {
 // MySQL no transaction after the backup may have been purged already.
 async function archive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | null> {
   if (!ctx.params.to) return null;
+  const fromArchive = await continuousArchive(d, ctx);
+  if (fromArchive) return fromArchive;
   const src = binlogSource(d, ctx.params.backupId);
   const archiveId = newBackupId();
   const dataKey = randomBytes(32);
@@ -289,26 +296,65 @@ async function archive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | null> {
 
 async function removeArchive(d: BackupDeps, ctx: Ctx): Promise<void> {
   const a = ctx.output<ArchiveOut | null>('archive-binlogs');
-  if (a) await d.backup.repository.remove(a.archiveId);
+  if (a && !a.continuous) await d.backup.repository.remove(a.archiveId);
 }
 
 // Replayed into the restored server (taking writes for the replay only: MySQL's
 // super_read_only stops even root), from the backup's position up to the point in time.
-async function rollForward(d: BackupDeps, ctx: Ctx): Promise<{ executedGtids: string; files: number; to: string } | null> {
+async function rollForward(d: BackupDeps, ctx: Ctx): Promise<{ executedGtids: string; files: number; to: string; continuous: boolean } | null> {
   const a = ctx.output<ArchiveOut | null>('archive-binlogs');
   if (!ctx.params.to || !a) return null;
   const i = mustInstance(d, ctx.params.instanceId);
   const agent = d.agents.for(i.node);
   const seeded = ctx.output<{ gtid: string }>('seed');
-  ctx.progress({ phase: `replaying ${a.files.length} binary logs up to ${ctx.params.to}` });
+  ctx.progress({ phase: `replaying ${a.files.length || a.continuous?.pieces.length || 0} binary logs up to ${ctx.params.to}` });
   await agent.setReadOnly({ id: i.id, readOnly: false });
   const stop = ctx.params.to.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  const key = openDataKey(d.backup.keys, { id: a.archiveId, dataKey: a.dataKey });
+  const pieces = (a.continuous?.pieces ?? []).map((p) => ({ archiveId: p.id, dataKey: key, object: p.object }));
   const res = await agent.applyBinlogs(
-    { id: i.id, repository: formatRepository(d.backup.repository.spec), archiveId: a.archiveId, dataKey: openDataKey(d.backup.keys, { id: a.archiveId, dataKey: a.dataKey }), files: a.files, stopDatetime: stop, startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
+    { id: i.id, repository: formatRepository(d.backup.repository.spec), archiveId: a.archiveId, dataKey: key, files: a.files, pieces, stopDatetime: stop, startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
     65 * 60_000,
   );
-  // The archive served its purpose (this slice archives on demand, not continuously).
-  await d.backup.repository.remove(a.archiveId).catch(() => undefined);
-  d.fleet.event('restore.rolled-forward', i.id, `${i.name} rolled forward to ${ctx.params.to} with ${a.files.length} binary logs of ${a.source}: ${res.executedGtids}`);
-  return { executedGtids: res.executedGtids, files: a.files.length, to: ctx.params.to };
+  // An archive made for this restore served its purpose; the continuous one stays.
+  if (!a.continuous) await d.backup.repository.remove(a.archiveId).catch(() => undefined);
+  const what = a.continuous ? `${pieces.length} pieces of the continuous archive of ${a.source}` : `${a.files.length} binary logs of ${a.source}`;
+  d.fleet.event('restore.rolled-forward', i.id, `${i.name} rolled forward to ${ctx.params.to} with ${what}: ${res.executedGtids}`);
+  return { executedGtids: res.executedGtids, files: a.files.length + pieces.length, to: ctx.params.to, continuous: !!a.continuous };
+}
+
+// ---- from the continuous archive ----
+
+const ARCHIVE_WAIT_MS = 60_000;
+
+// The cluster's continuous archive serves the roll-forward when it reaches past the point in
+// time (a sealed piece with an event at or after it; waited for up to a minute, the archiver
+// seals every second) and its chain continues from the backup's GTID state without a gap.
+// Otherwise undefined: the restore archives on demand as before.
+async function continuousArchive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | undefined> {
+  const store = d.fleet.store;
+  const b = store.backups.get(ctx.params.backupId);
+  const a = b?.cluster ? store.binlogArchives.get(b.cluster) : undefined;
+  if (!b || !a || !ctx.params.to) return undefined;
+  const toSec = Math.floor(Date.parse(ctx.params.to) / 1000);
+  const reaches = () => store.binlogArchives.pieces(a.cluster).some((p) => p.lastEventAt >= toSec);
+  for (const until = Date.now() + ARCHIVE_WAIT_MS; !reaches() && Date.now() < until && !ctx.signal.aborted; ) await new Promise((r) => setTimeout(r, 500));
+  if (!reaches()) return undefined;
+  const base = b.flavor === 'mariadb' ? (ctx.output<{ gtid: string }>('seed')?.gtid ?? b.gtid) : b.gtid;
+  const all = store.binlogArchives.pieces(a.cluster);
+  const chain = piecesAfter(a.flavor as 'mysql' | 'mariadb', base, all);
+  if (!chain) {
+    ctx.progress({ phase: `the continuous archive of ${a.cluster} does not continue from backup ${b.id} without a gap: archiving on demand` });
+    return undefined;
+  }
+  const last = chain.findIndex((p) => p.lastEventAt >= toSec);
+  const used = last < 0 ? chain : chain.slice(0, last + 1);
+  const pieces: { id: string; object: ArchivedBinlog }[] = [];
+  for (const p of used) {
+    const m = await d.backup.repository.readManifest(d.backup.keys, p.id);
+    if (!m) throw new Error(`piece ${p.id} of the binlog archive of ${a.cluster} has no manifest in the repository`);
+    pieces.push({ id: p.id, object: m.objects[0]! });
+  }
+  ctx.progress({ phase: `${pieces.length} pieces of the continuous archive of ${a.cluster}` });
+  return { continuous: { pieces, dataKey: a.dataKey }, archiveId: a.keyId, source: a.cluster, node: '', files: [], dataKey: a.dataKey };
 }

@@ -306,6 +306,38 @@ const MIGRATIONS: string[] = [
   CREATE INDEX IF NOT EXISTS events_at ON events(at);
   CREATE INDEX IF NOT EXISTS operations_finished ON operations(finished_at) WHERE finished_at != '';
   `,
+  // Continuous binlog archiving (docs/backup.md): an archive per cluster that has it turned on,
+  // and the pieces sealed into the repository, in the order they were recorded.
+  `
+  CREATE TABLE binlog_archives (
+    cluster TEXT PRIMARY KEY,
+    enabled INTEGER NOT NULL,
+    flavor TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    data_key TEXT NOT NULL,
+    node TEXT NOT NULL DEFAULT '',
+    source TEXT NOT NULL DEFAULT '',
+    gap TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+  );
+  CREATE TABLE binlog_archive_pieces (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    cluster TEXT NOT NULL,
+    source_instance TEXT NOT NULL,
+    file TEXT NOT NULL,
+    from_offset INTEGER NOT NULL,
+    to_offset INTEGER NOT NULL,
+    gtids TEXT NOT NULL,
+    before TEXT NOT NULL,
+    first_event_at INTEGER NOT NULL,
+    last_event_at INTEGER NOT NULL,
+    stored_bytes INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+  );
+  CREATE INDEX binlog_archive_pieces_cluster ON binlog_archive_pieces(cluster, seq);
+  `,
 ];
 
 export function openDb(file: string): DB {

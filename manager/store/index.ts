@@ -1,4 +1,5 @@
 import { BackupsTable } from './backups';
+import { BinlogArchivesTable } from './binlog-archives';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
@@ -28,6 +29,7 @@ export class Store {
   readonly revocations: RevocationsTable;
   readonly capacityHistory: CapacityHistoryTable;
   readonly backups: BackupsTable;
+  readonly binlogArchives: BinlogArchivesTable;
   readonly tokens: TokensTable;
   readonly retention: Retention;
   readonly writer: GroupWriter;
@@ -46,6 +48,7 @@ export class Store {
     this.revocations = new RevocationsTable(db);
     this.capacityHistory = new CapacityHistoryTable(db);
     this.backups = new BackupsTable(db);
+    this.binlogArchives = new BinlogArchivesTable(db);
     this.tokens = new TokensTable(db);
     this.retention = new Retention(db);
   }

@@ -66,6 +66,10 @@ export interface Manifest {
   // (MySQL, from the clone).
   gtid: string;
   objects: ManifestObject[];
+  // A piece of a continuous binlog archive (method binlog): which archive, where in the source's
+  // file it was cut, the GTIDs it holds and the source's state before them, so the archive's
+  // chain is rebuilt and checked for gaps from the repository alone.
+  binlog?: { archive: string; file: string; fromOffset: number; toOffset: number; gtids: string; before: string; firstEventAt: number; lastEventAt: number };
   // The backup's data key, sealed with the repository key (never in the clear).
   dataKey: string;
   // HMAC-SHA256 of the rest, with a key derived from the repository key.

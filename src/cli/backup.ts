@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import type { Backup__Output } from '../gen/berth/v1/Backup';
+import type { BinlogArchive__Output } from '../gen/berth/v1/BinlogArchive';
 import type { Operation__Output } from '../gen/berth/v1/Operation';
 import type { PortalClient } from '../gen/berth/v1/Portal';
 import type { AsyncClient } from '../rpc';
@@ -87,6 +88,27 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
       if (out.json()) out.print(r);
       else process.stdout.write(`added ${r.added.length} (${r.added.join(', ')}); ${r.incomplete.length} incomplete, never usable; ${r.refused.length} refused${r.refused.length ? `: ${r.refused.join('; ')}` : ''}\n`);
     });
+
+  // Continuous binlog archiving of a cluster (docs/backup.md).
+  const archive = backup.command('archive').description("continuous binlog archiving of a cluster's primary, off its host");
+  const showArchive = (a: BinlogArchive__Output) => {
+    if (out.json()) return out.print(a);
+    out.table(['CLUSTER', 'ENABLED', 'NODE', 'SOURCE', 'RUNNING', 'PIECES', 'STORED', 'LAG'], [[a.cluster, String(a.enabled), a.node, a.sourceInstance, String(a.running), a.pieces, formatSize(a.storedBytes), `${a.lagSeconds.toFixed(1)} s`]]);
+    if (a.gap) process.stdout.write(`GAP: ${a.gap}\n`);
+    if (a.error) process.stdout.write(`error: ${a.error}\n`);
+  };
+  archive
+    .command('enable <cluster>')
+    .description('archive the primary\'s binlogs continuously into the repository')
+    .action(async (cluster: string) => showArchive(await portal().setBinlogArchiving({ cluster, enabled: true })));
+  archive
+    .command('disable <cluster>')
+    .description('stop archiving (the archived pieces stay)')
+    .action(async (cluster: string) => showArchive(await portal().setBinlogArchiving({ cluster, enabled: false })));
+  archive
+    .command('status <cluster>')
+    .description('where the archiver runs, what it archived, its lag, gaps')
+    .action(async (cluster: string) => showArchive(await portal().getBinlogArchive({ cluster })));
 
   program
     .command('restore <backup>')

@@ -48,6 +48,16 @@ export interface HealthState {
   failovers?: FailoverNotice[];
   noWriter?: NoWriterNotice[];
   capacityRunway?: Forecast[];
+  binlogArchives?: BinlogArchiveNotice[];
+}
+
+// What the binlog archiver reconciler saw of each archive with archiving on.
+export interface BinlogArchiveNotice {
+  cluster: string;
+  running: boolean;
+  lagSeconds: number;
+  gap: string;
+  error: string;
 }
 
 export type Severity = 'warning' | 'critical';
