@@ -21,8 +21,12 @@ MON_PORT="${BERTH_S3_MON_PORT:-6789}"
 CONF="$STATE/ceph.conf"
 ENDPOINT="http://$ADDR:$PORT"
 
-log() { printf '[s3-server] %s\n' "$*" >&2; }
-die() { printf '[s3-server] ERROR: %s\n' "$*" >&2; exit 1; }
+log() { printf '[s3-server] +%ss %s\n' "$SECONDS" "$*" >&2; }
+die() {
+  printf '[s3-server] ERROR: %s\n' "$*" >&2
+  tail -n 15 "$STATE/log/setup.log" >&2 2>/dev/null || true
+  exit 1
+}
 
 answers() { curl -s -o /dev/null -m 2 "$ENDPOINT/" 2>/dev/null; }
 
@@ -108,7 +112,15 @@ start() {
   uuid=$(cat /proc/sys/kernel/random/uuid)
   [ "$(ceph -c "$CONF" osd new "$uuid" 2>>"$STATE/log/setup.log")" = 0 ] || die "ceph osd new did not give osd.0"
   ceph-osd -c "$CONF" -i 0 --mkfs --osd-uuid "$uuid" >>"$STATE/log/setup.log" 2>&1 || die "ceph-osd --mkfs failed, see $STATE/log"
-  ceph-osd -c "$CONF" -i 0 >>"$STATE/log/setup.log" 2>&1 || die "ceph-osd did not start, see $STATE/log"
+  # Seen once right after a stop: the daemon's start failed and the next one worked. Try thrice.
+  local try
+  for try in 1 2 3; do
+    ceph-osd -c "$CONF" -i 0 >>"$STATE/log/setup.log" 2>&1 && break
+    [ "$try" -lt 3 ] || die "ceph-osd did not start, see $STATE/log"
+    log "ceph-osd did not start (try $try), again"
+    cp "$STATE/log/osd.0.log" "$STATE/log/osd.0.try$try.log" 2>/dev/null || true
+    sleep 1
+  done
   wait_for 60 osd_up || die "osd.0 is not up, see $STATE/log/osd.0.log"
 
   log "radosgw on $ENDPOINT"
