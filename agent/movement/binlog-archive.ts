@@ -1,11 +1,10 @@
 import { createReadStream, createWriteStream } from 'node:fs';
-import type { ObjectWriter } from '../../src/backup/repository';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
 import { DecryptStream, EncryptStream, HashStream } from '../../src/backup/crypto';
-import { BACKUP_ID } from '../../src/backup/repository';
+import { BACKUP_ID, type ObjectWriter } from '../../src/backup/repository';
 import { repositoryOf } from './repository-of';
 import type { ApplyBinlogsRequest__Output } from '../../src/gen/berth/v1/ApplyBinlogsRequest';
 import type { ApplyBinlogsResponse } from '../../src/gen/berth/v1/ApplyBinlogsResponse';
