@@ -6,9 +6,14 @@
 //    against `gzip -dc | tar -x` of that baseline archive (unpacking only: a lower bound of a
 //    restore by hand, which also has to prepare and start a server).
 //
-//   npm run bench:backup [-- --gb 0.5 --flavor mariadb|mysql]
-// Writes bench-results/backup-<flavor>.json. Plaintext gRPC (a benchmark on one machine).
-import { execFileSync, type ChildProcess } from 'node:child_process';
+//   npm run bench:backup [-- --gb 0.5 --flavor mariadb|mysql] [--s3]
+// --s3: the repository is a bucket on the radosgw of scripts/s3-server.sh (started if needed),
+// and the baselines upload to / download from the same bucket (no encryption, no checksum).
+// Writes bench-results/backup-<flavor>[-s3].json. Plaintext gRPC (a benchmark on one machine).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { pipeline } from 'node:stream/promises';
+import { openRepository } from '../src/backup/open-repository';
+import { newBackupId, type Repository } from '../src/backup/repository';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,6 +30,7 @@ const arg = (name: string, dflt: number) => {
 const FLAVOR = process.argv.includes('mysql') ? 'mysql' : 'mariadb';
 const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_MARIADB_IMAGE ?? 'berth/mariadb:10.11');
 const GB = arg('gb', 0.5);
+const S3 = process.argv.includes('--s3');
 const M = 1024 ** 2;
 const shape = { cpuMillis: 1000, memoryBytes: 1024 * M, diskBytes: 8 * 1024 * M };
 
@@ -45,11 +51,37 @@ function timed(script: string): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
+// A bucket on the test radosgw: its spec, a 0600 credentials file and a client for the baselines.
+function s3Repository(dir: string): { spec: string; args: string[]; repo: Repository } {
+  const env = Object.fromEntries(execFileSync('bash', ['scripts/s3-server.sh', 'start'], { encoding: 'utf8' }).trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+  const spec = `s3://bench-${process.pid}?endpoint=${encodeURIComponent(env.BERTH_S3_ENDPOINT!)}&region=${env.BERTH_S3_REGION}`;
+  const creds = path.join(dir, 's3-credentials');
+  fs.writeFileSync(creds, `BERTH_S3_ACCESS_KEY=${env.BERTH_S3_ACCESS_KEY}\nBERTH_S3_SECRET_KEY=${env.BERTH_S3_SECRET_KEY}\n`, { mode: 0o600 });
+  return { spec, args: ['--backup-s3-credentials-file', creds], repo: openRepository(spec, { accessKeyId: env.BERTH_S3_ACCESS_KEY!, secretAccessKey: env.BERTH_S3_SECRET_KEY! }) };
+}
+
+// The baselines against S3: the shell pipeline's output uploaded (or the object downloaded into
+// its input) by the same client berth uses.
+async function timedS3(repo: Repository, id: string, script: string, upload: boolean): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const p = spawn('bash', ['-o', 'pipefail', '-c', script], { stdio: [upload ? 'ignore' : 'pipe', upload ? 'pipe' : 'ignore', 'ignore'] });
+  const exited = new Promise<number>((res) => p.on('close', (code) => res(code ?? -1)));
+  if (upload) {
+    const w = await repo.createObject(id, 'baseline.tar.gz');
+    await pipeline(p.stdout!, w.stream);
+    await w.commit();
+  } else await pipeline(await repo.readObject(id, 'baseline.tar.gz'), p.stdin!);
+  const code = await exited;
+  if (code !== 0 && code !== 1) throw new Error(`${script} exited ${code}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
 async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-bench-backup-'));
   const repo = path.join(dir, 'repository');
   fs.mkdirSync(repo);
-  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE, '--mariadb-image', 'berth/mariadb:10.11', '--mysql-image', 'berth/mysql:9.7', '--backup-repository', `dir:${repo}`]);
+  const s3 = S3 ? s3Repository(dir) : undefined;
+  const m = await managerArgs(path.join(dir, 'state'), ['--image', IMAGE, '--mariadb-image', 'berth/mariadb:10.11', '--mysql-image', 'berth/mysql:9.7', '--backup-repository', s3?.spec ?? `dir:${repo}`, ...(s3?.args ?? [])]);
   const procs: ChildProcess[] = [];
   const node = { name: `bbk-${process.pid}`, host: '127.0.0.43', disk: path.join(dir, 'disk'), ports: '3781-3790' };
   procs.push(start(m.args, path.join(dir, 'manager.log')));
@@ -61,7 +93,7 @@ async function main(): Promise<void> {
     if (op.state !== 'succeeded') throw new Error(`${op.type} ${op.state}: ${op.error}`);
     return op;
   };
-  const out: Record<string, unknown> = { flavor: FLAVOR, image: IMAGE, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, repository: 'a directory on the same filesystem as the data disk' };
+  const out: Record<string, unknown> = { flavor: FLAVOR, image: IMAGE, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, repository: s3 ? 'a bucket on radosgw (one memstore OSD) on this machine' : 'a directory on the same filesystem as the data disk' };
   try {
     for (let i = 0; ; i++) {
       if ((await portal.listNodes({}).catch(() => ({ nodes: [] }))).nodes.some((n) => n.state === 'ready')) break;
@@ -93,8 +125,11 @@ async function main(): Promise<void> {
     const backupSeconds = (Date.now() - b0) / 1000;
     const row = await portal.getBackup({ id: b.backup!.id });
     const baseline = path.join(repo, 'baseline.tar.gz');
-    const tarSeconds = timed(`tar -C '${data}' --exclude='binlog.*' -cf - . | gzip -1 > '${baseline}'`);
-    out.backup = { seconds: backupSeconds, storedBytes: row.storedBytes, tarGzipSeconds: tarSeconds, tarGzipBytes: fs.statSync(baseline).size, ratio: tarSeconds / backupSeconds };
+    const baselineId = newBackupId();
+    const tar = `tar -C '${data}' --exclude='binlog.*' -cf - . | gzip -1`;
+    const tarSeconds = s3 ? await timedS3(s3.repo, baselineId, tar, true) : timed(`${tar} > '${baseline}'`);
+    const tarBytes = s3 ? (await s3.repo.checksum(baselineId, 'baseline.tar.gz')).bytes : fs.statSync(baseline).size;
+    out.backup = { seconds: backupSeconds, storedBytes: row.storedBytes, tarGzipSeconds: tarSeconds, tarGzipBytes: tarBytes, ratio: tarSeconds / backupSeconds };
     console.log(`backup ${backupSeconds.toFixed(1)} s (${(row.storedBytes / 1e6).toFixed(0)} MB); tar | gzip -1 ${tarSeconds.toFixed(1)} s: ${(tarSeconds / backupSeconds).toFixed(2)}x the baseline's speed`);
 
     const r0 = Date.now();
@@ -103,10 +138,11 @@ async function main(): Promise<void> {
     const restoreSeconds = (Date.now() - r0) / 1000;
     const unpackDir = path.join(node.disk, 'baseline-unpack');
     fs.mkdirSync(unpackDir);
-    const unpackSeconds = timed(`gzip -dc '${baseline}' | tar -C '${unpackDir}' -xf -`);
+    const unpackSeconds = s3 ? await timedS3(s3.repo, baselineId, `gzip -dc | tar -C '${unpackDir}' -xf -`, false) : timed(`gzip -dc '${baseline}' | tar -C '${unpackDir}' -xf -`);
     out.restore = { seconds: restoreSeconds, unpackOnlySeconds: unpackSeconds, ratio: restoreSeconds / unpackSeconds };
     console.log(`restore ${restoreSeconds.toFixed(1)} s; gzip -dc | tar -x alone ${unpackSeconds.toFixed(1)} s (${(restoreSeconds / unpackSeconds).toFixed(2)}x)`);
-    writeResult(`backup-${FLAVOR}`, out);
+    writeResult(`backup-${FLAVOR}${s3 ? '-s3' : ''}`, out);
+    if (s3) await s3.repo.remove(baselineId);
   } finally {
     for (const p of procs) p.kill('SIGTERM');
     execFileSync('bash', ['-c', `docker ps -aq --filter label=berth.node=${node.name} | xargs -r docker rm -f >/dev/null`]);

@@ -35,7 +35,8 @@ import { Expander } from './expansion/expander';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { BackupOps } from './operations/backups';
-import { DirRepository, loadRepositoryKey, parseRepository } from '../src/backup/repository';
+import { formatRepository, loadRepositoryKey, parseRepository } from '../src/backup/repository';
+import { loadS3Credentials, openRepository } from '../src/backup/open-repository';
 import { FleetState } from './state/fleet';
 import { checkReservationsAtStart } from './state/consistency';
 import { alertInstances } from './state/watched';
@@ -120,7 +121,8 @@ const program = new Command('berth-manager')
   .option('--failover-mysqld-down <seconds>', 'mysqld must not have answered its agent this long', secondsOpt, DEFAULT_DETECTION.mysqldDownMs / 1000)
   .option('--failover-probe-fail <seconds>', "the manager's own probe of mysqld must fail this long", secondsOpt, DEFAULT_DETECTION.probeFailMs / 1000)
   .option('--failover-period <seconds>', 'no second automatic failover of a cluster within this long unless a DBA acknowledges the first', secondsOpt, DEFAULT_RECONCILER.periodMs / 1000)
-  .option('--backup-repository <spec>', 'where backups are kept: dir:/path (a local disk or an NFS share every host mounts at the same path); without it backups are refused')
+  .option('--backup-repository <spec>', 'where backups are kept: dir:/path (a local disk or an NFS share every host mounts at the same path) or s3://bucket[/prefix][?endpoint=URL&region=NAME] (S3-compatible object storage); without it backups are refused')
+  .option('--backup-s3-credentials-file <file>', 'an s3: repository\'s access key (0600; lines BERTH_S3_ACCESS_KEY=… and BERTH_S3_SECRET_KEY=…, or JSON {accessKeyId, secretAccessKey}); sent to agents with each backup request, never stored')
   .option('--backup-key-file <file>', 'AES-256-GCM key sealing each backup\'s data key; a new manager needs it to read old backups: keep a copy apart from the repository (default: <state-dir>/backup.key)')
   .option('--backup-rate <bytes/s>', 'default bandwidth of a backup (0: unlimited)', Number, 0)
   .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_RECONCILER.leaseMs / 1000)
@@ -136,6 +138,7 @@ const o = program.opts<{
   secretKeyFile?: string;
   backupRepository?: string;
   backupKeyFile?: string;
+  backupS3CredentialsFile?: string;
   backupRate: number;
   rotateSecretKey?: boolean;
   retentionDays: number;
@@ -199,6 +202,15 @@ function printAdminToken(token: string, file: string, listen: string): void {
       '',
     ].join('\n'),
   );
+}
+
+// The repository from the flags: an s3: one needs its credentials file (never in the spec).
+function backupConfigOf(opts: typeof o) {
+  const spec = parseRepository(opts.backupRepository!);
+  if (spec.kind === 's3' && !opts.backupS3CredentialsFile) throw new Error('an s3: --backup-repository needs --backup-s3-credentials-file');
+  const credentials = spec.kind === 's3' ? loadS3Credentials(path.resolve(opts.backupS3CredentialsFile!)) : undefined;
+  const keys = [loadRepositoryKey(path.resolve(opts.backupKeyFile ?? path.join(opts.stateDir, 'backup.key')))];
+  return { repository: openRepository(spec, credentials), credentials, keys, rateBytesPerSecond: Math.max(0, opts.backupRate || 0) };
 }
 
 async function main(): Promise<void> {
@@ -276,10 +288,8 @@ async function main(): Promise<void> {
   // A sample of the fleet's and each zone's capacity a minute, and a forecast every 10 minutes.
   const capacityHistory = new CapacityRecorder({ store, report: capacity, nodes: () => snapshot.nodes(), scheduler, pool: new FitPool(), log });
   capacityHistory.start();
-  const backupConfig = o.backupRepository
-    ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
-    : undefined;
-  if (backupConfig) log.info({ repository: o.backupRepository, keyId: backupConfig.keys[0]!.id }, 'backup repository');
+  const backupConfig = o.backupRepository ? backupConfigOf(o) : undefined;
+  if (backupConfig) log.info({ repository: formatRepository(backupConfig.repository.spec), keyId: backupConfig.keys[0]!.id }, 'backup repository');
   const archiver = new BinlogArchiveReconciler({ fleet, agents, backup: backupConfig, replication, scheduler, log });
   const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts(), binlogArchives: archiver.archives() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);

@@ -45,7 +45,7 @@ log "build (proto types + tsc, and the client package)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
 # 3. Tools the set-up and the tests call: the Docker engine, compose, debootstrap, the mariadb
-# client, chromium, promtool.
+# client, chromium, promtool, Ceph's radosgw.
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-compose >/dev/null || missing+=(docker-compose) # 1.29 in bookworm; runs docker-compose.yml
@@ -54,7 +54,15 @@ command -v mariadb >/dev/null || missing+=(mariadb-client)
 command -v chromium >/dev/null || missing+=(chromium) # the dashboard test drives headless Chromium
 command -v iptables >/dev/null || missing+=(iptables) # the failover test cuts a simulated host off (loopback only)
 command -v promtool >/dev/null || missing+=(prometheus) # promtool checks deploy/prometheus (the server is not started)
+command -v curl >/dev/null || missing+=(curl) # scripts/s3-server.sh asks radosgw whether it answers
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+# The real S3 server the S3 backup repository is tested against (scripts/s3-server.sh: one Ceph
+# monitor, one memstore OSD, radosgw). Without recommends: about 1 min, no Ceph manager/dashboard.
+ceph_missing=()
+for b in radosgw:radosgw ceph-mon:ceph-mon ceph-osd:ceph-osd ceph:ceph-common; do
+  command -v "${b%%:*}" >/dev/null || ceph_missing+=("${b#*:}")
+done
+if [ "${#ceph_missing[@]}" -gt 0 ]; then apt_install --no-install-recommends "${ceph_missing[@]}"; fi
 
 # 4. A Docker engine that answers.
 if ! docker info >/dev/null 2>&1; then

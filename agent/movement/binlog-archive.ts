@@ -4,7 +4,8 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
 import { DecryptStream, EncryptStream, HashStream } from '../../src/backup/crypto';
-import { BACKUP_ID, DirRepository, parseRepository, syncDir } from '../../src/backup/repository';
+import { BACKUP_ID, type ObjectWriter, type Repository } from '../../src/backup/repository';
+import { repositoryOf } from './repository-of';
 import type { ApplyBinlogsRequest__Output } from '../../src/gen/berth/v1/ApplyBinlogsRequest';
 import type { ApplyBinlogsResponse } from '../../src/gen/berth/v1/ApplyBinlogsResponse';
 import type { ArchiveBinlogsRequest__Output } from '../../src/gen/berth/v1/ArchiveBinlogsRequest';
@@ -24,18 +25,10 @@ const APPLY_TIMEOUT_MS = 3600_000;
 const DATETIME = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 const GTID_LIST = /^[0-9A-Za-z:,\-\s]*$/;
 
-function repositoryOf(spec: string): DirRepository {
-  try {
-    return new DirRepository(parseRepository(spec));
-  } catch (err) {
-    throw invalidArgument((err as Error).message);
-  }
-}
-
 export async function archiveBinlogs(ctx: SeedContext, req: ArchiveBinlogsRequest__Output): Promise<ArchiveBinlogsResponse> {
   if (!BACKUP_ID.test(req.archiveId)) throw invalidArgument('archive_id is not a backup id');
   if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
-  const repo = repositoryOf(req.repository);
+  const repo = repositoryOf(req.repository, req.repositoryCredentials);
   const inst = await ctx.instances.get(req.id);
   if (!inst) throw notFound(`instance ${req.id} is not on this node`);
   const { names, purged, executed } = await withInstance(ctx.instances, inst.id, async (s) => {
@@ -50,29 +43,29 @@ export async function archiveBinlogs(ctx: SeedContext, req: ArchiveBinlogsReques
   const dataDir = layoutFor(inst.diskPath, inst.id).dirs.data;
   const files: ArchivedBinlog[] = [];
   for (const name of closed) {
-    const object = repo.objectPath(req.archiveId, `${name}.enc`);
-    await fs.mkdir(path.dirname(object), { recursive: true, mode: 0o700 });
+    const out: ObjectWriter = await repo.createObject(req.archiveId, `${name}.enc`);
     const plain = new HashStream();
     const stored = new HashStream();
-    await pipeline(createReadStream(path.join(dataDir, name)), plain, new EncryptStream(req.dataKey, `${req.archiveId}/${name}.enc`), stored, createWriteStream(`${object}.partial`, { mode: 0o600 }));
-    const fh = await fs.open(`${object}.partial`, 'r');
-    await fh.sync();
-    await fh.close();
-    await fs.rename(`${object}.partial`, object);
+    try {
+      await pipeline(createReadStream(path.join(dataDir, name)), plain, new EncryptStream(req.dataKey, `${req.archiveId}/${name}.enc`), stored, out.stream);
+      await out.commit();
+    } catch (err) {
+      await out.abort().catch(() => undefined);
+      throw err;
+    }
     files.push({ name: `${name}.enc`, storedBytes: stored.bytes, storedSha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256 });
   }
-  await syncDir(repo.backupDir(req.archiveId)).catch(() => undefined);
   ctx.log.info({ instance: inst.id, archive: req.archiveId, files: files.length }, 'binary logs archived');
   return { files, purgedGtids: purged, executedGtids: executed };
 }
 
 // One archived binlog (a file of an on-demand archive, or a piece of the continuous one): checked
 // as stored against its checksums, decrypted, checked again.
-async function fetchBinlog(repo: DirRepository, archiveId: string, key: Buffer, f: ArchivedBinlog__Output, out: string): Promise<void> {
+async function fetchBinlog(repo: Repository, archiveId: string, key: Buffer, f: ArchivedBinlog__Output, out: string): Promise<void> {
   const sum = await repo.checksum(archiveId, f.name).catch((err: Error) => Promise.reject(failedPrecondition(`binlog archive ${archiveId}: ${f.name} cannot be read: ${err.message}`)));
   if (sum.bytes !== Number(f.storedBytes) || sum.sha256 !== f.storedSha256) throw failedPrecondition(`binlog archive ${archiveId}: ${f.name} does not match its manifest: damaged, refusing to replay it`);
   const plain = new HashStream();
-  await pipeline(createReadStream(repo.objectPath(archiveId, f.name)), new DecryptStream(key, `${archiveId}/${f.name}`), plain, createWriteStream(out, { mode: 0o600 }));
+  await pipeline(await repo.readObject(archiveId, f.name), new DecryptStream(key, `${archiveId}/${f.name}`), plain, createWriteStream(out, { mode: 0o600 }));
   if (plain.sha256 !== f.plainSha256) throw failedPrecondition(`binlog archive ${archiveId}: ${f.name} decrypts to other bytes than were archived`);
 }
 
@@ -81,7 +74,7 @@ export async function applyBinlogs(ctx: SeedContext, req: ApplyBinlogsRequest__O
   if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
   if (!DATETIME.test(req.stopDatetime)) throw invalidArgument('stop_datetime must be "YYYY-MM-DD HH:MM:SS" (UTC)');
   if (!GTID_LIST.test(req.startGtid) || req.startGtid.length > 10_000) throw invalidArgument('start_gtid is not a GTID list');
-  const repo = repositoryOf(req.repository);
+  const repo = repositoryOf(req.repository, req.repositoryCredentials);
   const inst = await ctx.instances.get(req.id);
   if (!inst) throw notFound(`instance ${req.id} is not on this node`);
   if (inst.state !== 'running') throw failedPrecondition(`instance ${req.id} is ${inst.state}: binlogs are replayed into a running server`);

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { failedPrecondition, invalidArgument } from '../../src/errors';
 import type { BinlogFlavor } from '../../src/backup/binlog-events';
-import { DirRepository, parseRepository } from '../../src/backup/repository';
+import type { Repository } from '../../src/backup/repository';
+import { repositoryOf } from './repository-of';
 import { formatGtidSet, isEmpty, parseGtidSet, union, type GtidSet } from '../../src/mysql/gtid';
 import type { BinlogArchiverStatus } from '../../src/gen/berth/v1/BinlogArchiverStatus';
 import type { RunBinlogArchiverRequest__Output } from '../../src/gen/berth/v1/RunBinlogArchiverRequest';
@@ -31,7 +32,7 @@ interface Session {
   busy?: Promise<void>;
   lastSealMs: number;
   sealEveryMs: number;
-  repo: DirRepository;
+  repo: Repository;
   dataKey: Buffer;
   // GTIDs seen in the unsealed tail at the last scan.
   tail: GtidSet;
@@ -99,7 +100,7 @@ export class BinlogArchivers {
     await this.removeLeftovers(req.archive);
     const cmd = clientCommand(req.flavor as BinlogFlavor, { host: req.sourceHost, port: req.sourcePort, start: a.archived, serverId: archiverServerId(req.archive) });
     const helper = await this.ctx.docker.startHelper({ image: req.image, cmd: ['bash', '-c', `cd /archive && exec ${cmd}`], binds: [`${dir}:/archive`], labels: this.labels(req.archive), limits: 'init', network: 'host' });
-    const s: Session = { source: req.sourceInstance, dir, helper, files: new Map(), lastSealMs: Date.now(), sealEveryMs: Math.max(200, req.sealEveryMs || 2000), repo: new DirRepository(parseRepository(req.repository)), dataKey: Buffer.from(req.dataKey), tail: parseGtidSet(req.flavor as BinlogFlavor, '') };
+    const s: Session = { source: req.sourceInstance, dir, helper, files: new Map(), lastSealMs: Date.now(), sealEveryMs: Math.max(200, req.sealEveryMs || 2000), repo: repositoryOf(req.repository, req.repositoryCredentials), dataKey: Buffer.from(req.dataKey), tail: parseGtidSet(req.flavor as BinlogFlavor, '') };
     s.timer = setInterval(() => void this.tick(req.archive, a, s, false), TICK_MS);
     this.ctx.log.info({ archive: req.archive, source: req.sourceInstance, from: formatGtidSet(a.archived) }, 'binlog archiver started');
     return s;

@@ -1,11 +1,10 @@
-import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { EncryptStream, HashStream } from '../../src/backup/crypto';
 import { scanStretch, type BinlogFlavor } from '../../src/backup/binlog-events';
-import { newBackupId, syncDir, type DirRepository } from '../../src/backup/repository';
+import { newBackupId, type Repository } from '../../src/backup/repository';
 import { formatGtidSet, parseGtidSet, union, type GtidSet } from '../../src/mysql/gtid';
 import type { SealedBinlogPiece } from '../../src/gen/berth/v1/SealedBinlogPiece';
 
@@ -70,18 +69,20 @@ export function beforeOf(flavor: BinlogFlavor, f: TailFile, gtids: string[]): Gt
 
 // The piece encrypted and checksummed into the repository as <id>/binlog.enc (written beside,
 // fsynced, renamed); the manager writes its manifest when it records it.
-export async function sealPiece(repo: DirRepository, dataKey: Buffer, s: Stretched, f: TailFile, meta: { seq: number; source: string; flavor: BinlogFlavor }): Promise<SealedBinlogPiece> {
+export async function sealPiece(repo: Repository, dataKey: Buffer, s: Stretched, f: TailFile, meta: { seq: number; source: string; flavor: BinlogFlavor }): Promise<SealedBinlogPiece> {
   const id = newBackupId();
-  const object = repo.objectPath(id, 'binlog.enc');
-  await fs.mkdir(path.dirname(object), { recursive: true, mode: 0o700 });
+  // Written so that a piece cut short is never visible (dir: beside, fsynced, renamed; s3: an
+  // upload that completes or is aborted).
+  const out = await repo.createObject(id, 'binlog.enc');
   const plain = new HashStream();
   const stored = new HashStream();
-  await pipeline(Readable.from([s.piece]), plain, new EncryptStream(dataKey, `${id}/binlog.enc`), stored, createWriteStream(`${object}.partial`, { mode: 0o600 }));
-  const fh = await fs.open(`${object}.partial`, 'r');
-  await fh.sync();
-  await fh.close();
-  await fs.rename(`${object}.partial`, object);
-  await syncDir(path.dirname(object));
+  try {
+    await pipeline(Readable.from([s.piece]), plain, new EncryptStream(dataKey, `${id}/binlog.enc`), stored, out.stream);
+    await out.commit();
+  } catch (err) {
+    await out.abort().catch(() => undefined);
+    throw err;
+  }
   const before = beforeOf(meta.flavor, f, s.gtids);
   const gtids = parseGtidSet(meta.flavor, s.gtids.join(','));
   if (meta.flavor === 'mysql') f.before = union(f.before ?? gtids, gtids);

@@ -1,4 +1,3 @@
-import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
@@ -6,7 +5,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
 import { DecryptStream, EncryptStream, HashStream, RateLimit } from '../../src/backup/crypto';
-import { BACKUP_ID, DATA_OBJECT, DirRepository, parseRepository, syncDir } from '../../src/backup/repository';
+import { BACKUP_ID, DATA_OBJECT, type ObjectWriter, type Repository } from '../../src/backup/repository';
+import { repositoryOf } from './repository-of';
 import type { AgentBackupProgress } from '../../src/gen/berth/v1/AgentBackupProgress';
 import type { AgentBackupRequest__Output } from '../../src/gen/berth/v1/AgentBackupRequest';
 import type { SeedInstanceRequest__Output } from '../../src/gen/berth/v1/SeedInstanceRequest';
@@ -23,41 +23,32 @@ import { withInstance } from './sql';
 // Full physical backups into the backup repository and restores out of it (docs/backup.md).
 // The bytes go: a throwaway container of the instance's image (mariabackup | gzip, or tar of a
 // CLONE LOCAL directory | gzip) → a FIFO in the instance's tmp dir → this agent (rate limit,
-// SHA-256, AES-256-GCM segments, SHA-256) → <repository>/…/<backup>/data.enc.partial, fsynced
-// and renamed. The images hold gzip but no zstd, hence gzip -1 (fast) in the container.
+// SHA-256, AES-256-GCM segments, SHA-256) → the repository's object for <backup>/data.enc, visible
+// only once complete (a directory: .partial, fsynced, renamed; S3: a completed multipart
+// upload). The images hold gzip but no zstd, hence gzip -1 (fast) in the container.
 const bash = (script: string) => ['bash', '-o', 'pipefail', '-c', script];
 const CLONE_DIR = (backupId: string) => `berth-clone-${backupId}`;
-
-function repositoryOf(spec: string): DirRepository {
-  try {
-    return new DirRepository(parseRepository(spec));
-  } catch (err) {
-    throw invalidArgument((err as Error).message);
-  }
-}
 
 export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequest__Output, signal: AbortSignal): AsyncGenerator<AgentBackupProgress> {
   const { repo, inst, layout } = await backupTarget(ctx, req);
   const progress = new Progress();
   progress.total = await copyBytes(layout.dirs.data);
   const dataBytes = progress.total;
-  const object = repo.objectPath(req.backupId, DATA_OBJECT);
-  const partial = `${object}.partial`;
-  await fs.mkdir(path.dirname(object), { recursive: true, mode: 0o700 });
   const cloneHostDir = path.join(layout.dirs.tmp, CLONE_DIR(req.backupId));
+  let out: ObjectWriter | undefined;
   try {
     if (inst.flavor === 'mysql') yield progress.report('clone');
     const how = await backupMethod(ctx, inst, req.backupId, cloneHostDir);
     const chunks = runBackup(ctx.docker, inst, ctx.node, signal, undefined, how.command, how.method === 'clone' ? 'tar of the clone' : 'mariabackup --backup');
-    const { plain, stored } = yield* writeObject(chunks, req, partial, progress, how.method === 'clone' ? 'pack' : 'backup', signal);
-    await publish(partial, object);
+    out = await repo.createObject(req.backupId, DATA_OBJECT);
+    const { plain, stored } = yield* writeObject(chunks, req, out, progress, how.method === 'clone' ? 'pack' : 'backup', signal);
+    await out.commit();
     progress.done = progress.total;
     ctx.log.info({ instance: inst.id, backup: req.backupId, stored: stored.bytes, seconds: progress.seconds() }, 'backup written to the repository');
     const { method, archive, gtid } = how;
     yield { ...progress.report('done'), method, archive, compression: 'gzip', gtid, object: DATA_OBJECT, storedBytes: stored.bytes, storedSha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256, dataBytes };
   } catch (err) {
-    await fs.rm(partial, { force: true });
-    await fs.rm(object, { force: true });
+    await out?.abort().catch(() => undefined);
     throw err;
   } finally {
     await fs.rm(cloneHostDir, { recursive: true, force: true }).catch(() => undefined);
@@ -68,7 +59,7 @@ export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequ
 async function backupTarget(ctx: SeedContext, req: AgentBackupRequest__Output) {
   if (!BACKUP_ID.test(req.backupId)) throw invalidArgument('backup_id is not a backup id');
   if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
-  const repo = repositoryOf(req.repository);
+  const repo = repositoryOf(req.repository, req.repositoryCredentials);
   const inst = await ctx.instances.get(req.id);
   if (!inst) throw notFound(`instance ${req.id} is not on this node`);
   if (inst.state !== 'running') throw failedPrecondition(`instance ${req.id} is ${inst.state}: a backup needs it running`);
@@ -104,15 +95,15 @@ async function backupMethod(ctx: SeedContext, inst: { id: string; flavor: string
 }
 
 // The archive's bytes through the rate limit, hashed, encrypted and hashed again into the
-// partial object; progress (what was read, against the data's size) every so often.
-async function* writeObject(chunks: AsyncIterable<BackupChunk>, req: AgentBackupRequest__Output, partial: string, progress: Progress, phase: string, signal: AbortSignal) {
+// object being written; progress (what was read, against the data's size) every so often.
+async function* writeObject(chunks: AsyncIterable<BackupChunk>, req: AgentBackupRequest__Output, out: ObjectWriter, progress: Progress, phase: string, signal: AbortSignal) {
   const plain = new HashStream();
   const stored = new HashStream();
   const source = Readable.from((async function* () {
     for await (const c of chunks) if (c.data?.length) yield c.data as Buffer;
   })());
   let ended = false;
-  const writing = pipeline(source, new RateLimit(Number(req.rateBytesPerSecond)), plain, new EncryptStream(req.dataKey, `${req.backupId}/${DATA_OBJECT}`), stored, createWriteStream(partial, { mode: 0o600 }), { signal }).finally(() => (ended = true));
+  const writing = pipeline(source, new RateLimit(Number(req.rateBytesPerSecond)), plain, new EncryptStream(req.dataKey, `${req.backupId}/${DATA_OBJECT}`), stored, out.stream, { signal }).finally(() => (ended = true));
   writing.catch(() => undefined);
   while (!ended) {
     await Promise.race([writing.catch(() => undefined), new Promise((r) => setTimeout(r, 500))]);
@@ -121,15 +112,6 @@ async function* writeObject(chunks: AsyncIterable<BackupChunk>, req: AgentBackup
   }
   await writing;
   return { plain, stored };
-}
-
-// Durable, then visible under its name: fsync the file, rename it, fsync the directory.
-async function publish(partial: string, object: string): Promise<void> {
-  const fh = await fs.open(partial, 'r');
-  await fh.sync();
-  await fh.close();
-  await fs.rename(partial, object);
-  await syncDir(path.dirname(object));
 }
 
 // SeedInstance method "restore": the new instance's data directory from a backup. The stored
@@ -154,7 +136,7 @@ export async function* seedFromRepository(ctx: SeedContext, req: SeedInstanceReq
     yield progress.report('verify');
     await verifyObject(repo, r);
     for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });
-    const read = yield* unpackObject(ctx, req, r, repo.objectPath(r.backupId, r.object), layout, progress, signal);
+    const read = yield* unpackObject(ctx, req, r, repo, layout, progress, signal);
     yield progress.report('prepare');
     await prepareRestored(ctx, req, r, layout);
     const info = await fs.readFile(path.join(layout.dirs.data, 'xtrabackup_binlog_info'), 'utf8').catch(() => '');
@@ -172,11 +154,11 @@ export async function* seedFromRepository(ctx: SeedContext, req: SeedInstanceReq
 type RestoreSpec = NonNullable<SeedInstanceRequest__Output['restore']>;
 
 // Refused at the edge: what no restore of this agent's looks like.
-function checkRestore(ctx: SeedContext, req: SeedInstanceRequest__Output): { r: RestoreSpec; repo: DirRepository } {
+function checkRestore(ctx: SeedContext, req: SeedInstanceRequest__Output): { r: RestoreSpec; repo: Repository } {
   const r = req.restore;
   if (!r || !BACKUP_ID.test(r.backupId) || r.dataKey.length !== 32 || r.object !== DATA_OBJECT) throw invalidArgument('restore needs a backup id, its 32-byte data key and its object');
   if (!['xbstream', 'tar'].includes(r.archive) || r.compression !== 'gzip') throw invalidArgument(`archive ${r.archive.slice(0, 20)} / compression ${r.compression.slice(0, 20)} is not one this agent unpacks`);
-  const repo = repositoryOf(r.repository);
+  const repo = repositoryOf(r.repository, r.repositoryCredentials);
   if (!ctx.disks.includes(req.diskPath)) throw invalidArgument(`disk ${req.diskPath} is not one of node ${ctx.node}'s data disks`);
   return { r, repo };
 }
@@ -191,7 +173,7 @@ async function clearTarget(ctx: SeedContext, req: SeedInstanceRequest__Output, l
 }
 
 // The stored object against the manifest's size and SHA-256, before anything is unpacked.
-async function verifyObject(repo: DirRepository, r: RestoreSpec): Promise<void> {
+async function verifyObject(repo: Repository, r: RestoreSpec): Promise<void> {
   const sum = await repo.checksum(r.backupId, r.object).catch((err: Error) => Promise.reject(failedPrecondition(`backup ${r.backupId}: its object ${r.object} cannot be read from the repository: ${err.message}`)));
   if (sum.bytes !== Number(r.storedBytes) || sum.sha256 !== r.storedSha256) {
     throw failedPrecondition(`backup ${r.backupId}: object ${r.object} does not match its manifest (${sum.bytes} bytes, SHA-256 ${sum.sha256.slice(0, 16)}…; the manifest says ${r.storedBytes} bytes, ${r.storedSha256.slice(0, 16)}…): the stored copy is damaged, refusing to restore it`);
@@ -200,14 +182,15 @@ async function verifyObject(repo: DirRepository, r: RestoreSpec): Promise<void> 
 
 // Decrypted (each segment authenticated) and decompressed into the unpacker; the archive's
 // SHA-256 checked against the manifest. Answers the bytes read.
-async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, file: string, layout: ReturnType<typeof layoutFor>, progress: Progress, signal: AbortSignal) {
+async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, repo: Repository, layout: ReturnType<typeof layoutFor>, progress: Progress, signal: AbortSignal) {
   const unpackCmd = r.archive === 'xbstream' ? (fifo: string) => bash(`gzip -dc < ${fifo} | mbstream -x -C ${IN_CONTAINER.data}`) : (fifo: string) => bash(`gzip -dc < ${fifo} | tar -x -C ${IN_CONTAINER.data}`);
   const unpack = await startUnpack(ctx, { id: req.id, image: req.image }, layout, unpackCmd);
   const read = new HashStream();
   const plain = new HashStream();
   try {
     let ended = false;
-    const feeding = pipeline(createReadStream(file), read, new DecryptStream(r.dataKey, `${r.backupId}/${r.object}`), plain, unpack.stdin as net.Socket, { signal }).finally(() => (ended = true));
+    const source = await repo.readObject(r.backupId, r.object);
+    const feeding = pipeline(source, read, new DecryptStream(r.dataKey, `${r.backupId}/${r.object}`), plain, unpack.stdin as net.Socket, { signal }).finally(() => (ended = true));
     feeding.catch(() => undefined);
     while (!ended) {
       await Promise.race([feeding.catch(() => undefined), new Promise((res) => setTimeout(res, 500))]);

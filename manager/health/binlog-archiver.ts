@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey } from '../../src/backup/repository';
+import { makeManifest, newBackupId, openDataKey, sealDataKey } from '../../src/backup/repository';
 import type { Flavor } from '../../src/mysql/dialect';
 import { formatGtidSet } from '../../src/mysql/gtid';
 import type { Logger } from '../../src/log';
@@ -10,7 +10,7 @@ import type { SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
 import type { ReplicationMap } from '../state/replication';
 import type { BinlogArchiveRow } from '../store/binlog-archives';
-import type { OperationDeps } from '../operations/deps';
+import { repositoryFields, type OperationDeps } from '../operations/deps';
 import { archiveBehind, archivedSet, chooseArchiverNode, gapBefore } from '../clusters/binlog-archive-decide';
 
 // Continuous binlog archiving, the manager's side (docs/backup.md): every period, for each
@@ -110,7 +110,7 @@ export class BinlogArchiveReconciler {
       {
         archive: a.cluster, flavor: a.flavor, image: primary.image, sourceInstance: primary.id, sourceHost: host, sourcePort: primary.port, user: cluster.replUser, password: cluster.replPassword,
         startGtids: formatGtidSet(archivedSet(a.flavor as Flavor, store.binlogArchives.pieces(a.cluster)) ?? archivedSet(a.flavor as Flavor, [{ gtids: '' }])!),
-        repository: formatRepository(this.d.backup!.repository.spec), dataKey, recorded: this.recorded.get(a.cluster) ?? [], sealEveryMs: this.cfg.sealEveryMs,
+        ...repositoryFields(this.d.backup!), dataKey, recorded: this.recorded.get(a.cluster) ?? [], sealEveryMs: this.cfg.sealEveryMs,
       },
       this.cfg.agentDeadlineMs,
     );

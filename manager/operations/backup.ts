@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { failedPrecondition, notFound } from '../../src/errors';
-import { DirRepository, formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
+import { formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
 import type { SecretKey } from '../../src/security/secretbox';
 import type { AgentBackupProgress__Output } from '../../src/gen/berth/v1/AgentBackupProgress';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
@@ -11,7 +11,7 @@ import { heartbeatFresh } from '../scheduler/liveness';
 import type { BackupRow } from '../store/backups';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
-import { backupDeps, type BackupDeps, type OperationDeps } from './deps';
+import { backupDeps, repositoryFields, type BackupDeps, type OperationDeps } from './deps';
 import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 export type { BackupConfig, BackupDeps } from './deps';
@@ -128,12 +128,13 @@ async function stream(d: BackupDeps, ctx: Ctx): Promise<AgentDone & { dataKey: s
   const src = ctx.output<SourceOut>('choose-source')!;
   const dataKey = randomBytes(32);
   d.fleet.store.backups.update(ctx.params.backupId, { sourceInstance: src.instanceId, sourceNode: src.node });
+  await d.backup.repository.prepare();
   const t0 = Date.now();
   const client = d.agents.raw?.(src.node) ?? (new (agentProto().berth.v1.Agent)(d.fleet.store.nodes.get(src.node)!.agentAddress, grpc.credentials.createInsecure()) as AgentClient);
   const own = !d.agents.raw;
   const done = await new Promise<AgentBackupProgress__Output>((resolve, reject) => {
     const call = client.backupInstance(
-      { id: src.instanceId, repository: formatRepository(d.backup.repository.spec), backupId: ctx.params.backupId, dataKey, rateBytesPerSecond: ctx.params.rateBytesPerSecond },
+      { id: src.instanceId, ...repositoryFields(d.backup), backupId: ctx.params.backupId, dataKey, rateBytesPerSecond: ctx.params.rateBytesPerSecond },
       { deadline: Date.now() + STREAM_DEADLINE_MS },
     );
     let last: AgentBackupProgress__Output | undefined;

@@ -6,7 +6,8 @@ import type { OnDiscarded } from '../movement/discard';
 import type { FailoverLimits } from '../movement/decide';
 import type { UsageMap } from '../state/usage';
 import type { Subject } from './types';
-import type { DirRepository } from '../../src/backup/repository';
+import { formatRepository, type Repository } from '../../src/backup/repository';
+import type { S3Credentials } from '../../src/backup/s3-repository';
 import type { SecretKey } from '../../src/security/secretbox';
 import { failedPrecondition } from '../../src/errors';
 
@@ -39,7 +40,9 @@ export interface OperationDeps {
 
 // The backup repository as the manager sees it (--backup-repository, its key file).
 export interface BackupConfig {
-  repository: DirRepository;
+  repository: Repository;
+  // s3: its access key (--backup-s3-credentials-file), sent to agents with each request.
+  credentials?: S3Credentials;
   // The first seals new backups' data keys; all of them open (a rotated key stays readable).
   keys: SecretKey[];
   // Default bytes per second of a backup (0: unlimited).
@@ -47,6 +50,13 @@ export interface BackupConfig {
 }
 
 export type BackupDeps = OperationDeps & { backup: BackupConfig };
+
+// What an agent request names the repository by: its spec, and for s3: the credentials (over
+// the manager's mTLS channel, as the data key; the spec itself never holds a secret).
+export function repositoryFields(cfg: BackupConfig) {
+  const c = cfg.credentials;
+  return { repository: formatRepository(cfg.repository.spec), repositoryCredentials: c ? { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey } : null };
+}
 
 // The deps of the backup and restore types: reading `backup` without a repository refuses with
 // FAILED_PRECONDITION, at admission (nothing recorded) or in a step.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { alreadyExists, failedPrecondition, notFound, resourceExhausted } from '../../src/errors';
-import { formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
+import { makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
 import { formatGtidSet, isEmpty, parseGtidSet, subtract } from '../../src/mysql/gtid';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
@@ -16,7 +16,7 @@ import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
 import { piecesAfter } from '../clusters/binlog-archive-decide';
 import type { ArchivedBinlog } from '../../src/gen/berth/v1/ArchivedBinlog';
-import { agentCreateRequest, backupDeps, mustInstance, type BackupDeps, type OperationDeps } from './deps';
+import { agentCreateRequest, backupDeps, mustInstance, repositoryFields, type BackupDeps, type OperationDeps } from './deps';
 import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 export interface RestoreParams {
@@ -157,7 +157,7 @@ async function seed(d: BackupDeps, ctx: Ctx): Promise<{ bytes: number; seconds: 
     diskPath: i.diskPath,
     method: 'restore',
     restore: {
-      repository: `${d.backup.repository.spec.kind}:${d.backup.repository.spec.path}`,
+      ...repositoryFields(d.backup),
       backupId: m.id,
       dataKey: openDataKey(d.backup.keys, m),
       object: o.name,
@@ -261,7 +261,7 @@ async function archive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | null> {
   const src = binlogSource(d, ctx.params.backupId);
   const archiveId = newBackupId();
   const dataKey = randomBytes(32);
-  const res = await d.agents.for(src.node).archiveBinlogs({ id: src.id, repository: formatRepository(d.backup.repository.spec), archiveId, dataKey }, 30 * 60_000);
+  const res = await d.agents.for(src.node).archiveBinlogs({ id: src.id, ...repositoryFields(d.backup), archiveId, dataKey }, 30 * 60_000);
   const m = await d.backup.repository.readManifest(d.backup.keys, ctx.params.backupId);
   if (m && src.flavor === 'mysql' && res.purgedGtids) {
     const purged = parseGtidSet('mysql', res.purgedGtids);
@@ -313,7 +313,7 @@ async function rollForward(d: BackupDeps, ctx: Ctx): Promise<{ executedGtids: st
   const key = openDataKey(d.backup.keys, { id: a.archiveId, dataKey: a.dataKey });
   const pieces = (a.continuous?.pieces ?? []).map((p) => ({ archiveId: p.id, dataKey: key, object: p.object }));
   const res = await agent.applyBinlogs(
-    { id: i.id, repository: formatRepository(d.backup.repository.spec), archiveId: a.archiveId, dataKey: key, files: a.files, pieces, stopDatetime: stop, startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
+    { id: i.id, ...repositoryFields(d.backup), archiveId: a.archiveId, dataKey: key, files: a.files, pieces, stopDatetime: stop, startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
     65 * 60_000,
   );
   // An archive made for this restore served its purpose; the continuous one stays.

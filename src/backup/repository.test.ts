@@ -4,9 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { describe, expect, it } from 'vitest';
+import fsSync from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DecryptStream, EncryptStream, HashStream, RateLimit } from './crypto';
-import { DATA_OBJECT, DirRepository, loadRepositoryKey, makeManifest, newBackupId, openDataKey, parseManifest, parseRepository, writeAtomic, type ManifestBody } from './repository';
+import { DATA_OBJECT, DirRepository, formatRepository, newBackupId, parseRepository } from './repository';
+import { loadS3Credentials, openRepository } from './open-repository';
+import { repositoryContract } from '../../test/harness/repository-contract';
 
 async function run(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   const out: Buffer[] = [];
@@ -52,74 +55,65 @@ describe('segmented AES-256-GCM', () => {
   });
 });
 
-describe('directory repository', () => {
-  const body = (id: string): ManifestBody => ({
-    id,
-    createdAt: '2026-12-07T10:00:00.000Z',
-    completedAt: '2026-12-07T10:00:05.000Z',
-    instance: { id: 'i-0123456789', name: 'orders', cluster: '', flavor: 'mariadb', version: '10.11', image: 'berth/mariadb:10.11', cpuMillis: 500, memoryBytes: 1 << 30, diskBytes: 1 << 30 },
-    source: { instanceId: 'i-0123456789', name: 'orders', node: 'n1', role: 'standalone' },
-    method: 'mariabackup',
-    archive: 'xbstream',
-    compression: 'gzip',
-    gtid: '0-1-7',
-    objects: [{ name: DATA_OBJECT, storedBytes: 0, storedSha256: '', plainBytes: 0, plainSha256: '' }],
-  });
-
-  it('parses only dir: specs', () => {
+describe('repository specs', () => {
+  it('parses dir: and s3: specs, and never echoes what may hold a secret', () => {
     expect(parseRepository('dir:/srv/backups/')).toEqual({ kind: 'dir', path: '/srv/backups' });
-    expect(() => parseRepository('s3://bucket')).toThrow(/dir:/);
     expect(() => parseRepository('dir:relative')).toThrow();
     expect(() => parseRepository('dir:/')).toThrow();
+    const s3 = parseRepository('s3://berth-backups/fleet/eu?endpoint=http://127.0.0.81:7480/&region=default');
+    expect(s3).toEqual({ kind: 's3', bucket: 'berth-backups', prefix: 'fleet/eu', endpoint: 'http://127.0.0.81:7480', region: 'default' });
+    expect(formatRepository(s3)).toBe('s3://berth-backups/fleet/eu?endpoint=http%3A%2F%2F127.0.0.81%3A7480&region=default');
+    expect(parseRepository(formatRepository(s3))).toEqual(s3);
+    expect(parseRepository('s3://bucket')).toEqual({ kind: 's3', bucket: 'bucket', prefix: '', endpoint: '', region: 'us-east-1' });
+    // Credentials never go in the spec (it is kept in the catalog and logged).
+    expect(() => parseRepository('s3://bucket?endpoint=http://AKIA:SECRETKEY@host:7480')).toThrow(/without credentials/);
+    expect(() => parseRepository('s3://bucket?secret_key=SECRETKEY')).toThrow(/unknown parameter/);
+    for (const bad of ['s3://bucket?endpoint=http://AKIA:SECRETKEY@host:7480', 's3://bucket?secret_key=SECRETKEY', 'http://AKIA:SECRETKEY@host/b', 's3://UPPER/x']) {
+      expect(() => parseRepository(bad)).toThrow();
+      try {
+        parseRepository(bad);
+      } catch (err) {
+        expect((err as Error).message).not.toContain('SECRETKEY');
+      }
+    }
+    expect(() => parseRepository('s3://bucket?endpoint=ftp://host')).toThrow(/http/);
+    expect(() => parseRepository('s3://bucket/../x')).toThrow();
   });
 
-  it('writes an object and its manifest, verifies checksums, rebuilds the catalog from the repository alone, and deletes', async () => {
-    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'repo-'));
-    const keyFile = path.join(root, 'state', 'backup.key');
-    const keys = [loadRepositoryKey(keyFile)];
-    expect((await fs.stat(keyFile)).mode & 0o777).toBe(0o600);
+  it('reads s3 credentials from a 0600 file only', () => {
+    const dir = fsSync.mkdtempSync(path.join(os.tmpdir(), 'creds-'));
+    const f = path.join(dir, 'c');
+    fsSync.writeFileSync(f, 'BERTH_S3_ENDPOINT=http://x\nBERTH_S3_ACCESS_KEY=AK\nBERTH_S3_SECRET_KEY=SK\n', { mode: 0o600 });
+    expect(loadS3Credentials(f)).toEqual({ accessKeyId: 'AK', secretAccessKey: 'SK' });
+    fsSync.writeFileSync(f, JSON.stringify({ accessKeyId: 'A', secretAccessKey: 'S' }));
+    expect(loadS3Credentials(f)).toEqual({ accessKeyId: 'A', secretAccessKey: 'S' });
+    fsSync.chmodSync(f, 0o644);
+    expect(() => loadS3Credentials(f)).toThrow(/chmod 600/);
+    fsSync.chmodSync(f, 0o600);
+    fsSync.writeFileSync(f, 'BERTH_S3_ACCESS_KEY=AK\n');
+    expect(() => loadS3Credentials(f)).toThrow(/no access key/);
+    expect(() => openRepository('s3://bucket?endpoint=http://127.0.0.81:7480')).toThrow(/no credentials/);
+  });
+});
+
+describe('directory repository', () => {
+  let root = '';
+  beforeAll(async () => {
+    root = await fs.mkdtemp(path.join(os.tmpdir(), 'repo-'));
+  });
+  repositoryContract(async () => new DirRepository(parseRepository(`dir:${root}/repo`)));
+
+  it('writes objects as .partial files, renamed into place when complete', async () => {
     const repo = new DirRepository(parseRepository(`dir:${root}/repo`));
     const id = newBackupId();
-    const dataKey = randomBytes(32);
-    const plain = randomBytes(5000);
-    const enc = await run([plain], new EncryptStream(dataKey, `${id}/${DATA_OBJECT}`, 1024));
-    await writeAtomic(repo.objectPath(id, DATA_OBJECT), enc);
-    const sum = await repo.checksum(id, DATA_OBJECT);
-    const b = body(id);
-    b.objects[0] = { name: DATA_OBJECT, storedBytes: sum.bytes, storedSha256: sum.sha256, plainBytes: plain.length, plainSha256: createHash('sha256').update(plain).digest('hex') };
-    // An interrupted backup beside it: a directory with an object and no manifest.
-    const cut = newBackupId();
-    await writeAtomic(repo.objectPath(cut, DATA_OBJECT), enc.subarray(0, 100));
-    await repo.writeManifest(makeManifest(keys, b, dataKey));
-
-    // A new manager: the key file and the repository, nothing else.
-    const again = [loadRepositoryKey(keyFile, false)];
-    const scan = await new DirRepository(parseRepository(`dir:${root}/repo`)).scan(again);
-    expect(scan.complete.map((m) => m.id)).toEqual([id]);
-    expect(scan.incomplete).toEqual([cut]);
-    const m = scan.complete[0]!;
-    expect(m.instance.name).toBe('orders');
-    await repo.verify(m);
-    const got = await run([await fs.readFile(repo.objectPath(id, DATA_OBJECT))], new DecryptStream(openDataKey(again, m), `${id}/${DATA_OBJECT}`));
-    expect(got).toEqual(plain);
-
-    // A flipped byte in the stored object: verify refuses, naming the object.
-    const f = await fs.readFile(repo.objectPath(id, DATA_OBJECT));
-    f[f.length >> 1]! ^= 0x40;
-    await fs.writeFile(repo.objectPath(id, DATA_OBJECT), f);
-    await expect(repo.verify(m)).rejects.toThrow(/object data.enc does not match its manifest/);
-
-    // An altered manifest (a checksum changed to match) does not authenticate; another key's neither.
-    const text = await fs.readFile(repo.objectPath(id, 'manifest.json'), 'utf8');
-    const altered = JSON.parse(text);
-    altered.objects[0].storedSha256 = 'ab'.repeat(32);
-    expect(() => parseManifest(keys, JSON.stringify(altered))).toThrow(/does not authenticate/);
-    expect(() => parseManifest([loadRepositoryKey(path.join(root, 'other.key'))], text)).toThrow(/key file does not hold/);
-    const scan2 = await repo.scan([loadRepositoryKey(path.join(root, 'other.key'))]);
-    expect(scan2.refused.map((r) => r.id)).toEqual([id]);
-
+    const w = await repo.createObject(id, DATA_OBJECT);
+    await new Promise<void>((res) => w.stream.end(Buffer.from('abc'), () => res()));
+    expect(fsSync.existsSync(`${repo.objectPath(id, DATA_OBJECT)}.partial`)).toBe(true);
+    expect(fsSync.existsSync(repo.objectPath(id, DATA_OBJECT))).toBe(false);
+    await w.commit();
+    expect(await fs.readFile(repo.objectPath(id, DATA_OBJECT), 'utf8')).toBe('abc');
+    expect(fsSync.existsSync(`${repo.objectPath(id, DATA_OBJECT)}.partial`)).toBe(false);
     await repo.remove(id);
-    await expect(fs.stat(repo.backupDir(id))).rejects.toThrow();
-    expect((await repo.scan(keys)).complete).toEqual([]);
+    expect(fsSync.existsSync(repo.backupDir(id))).toBe(false);
   });
 });

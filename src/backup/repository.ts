@@ -1,10 +1,10 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { SecretBox, newKey, type SecretKey } from '../security/secretbox';
 import { HashStream } from './crypto';
 
@@ -18,20 +18,54 @@ import { HashStream } from './crypto';
 // An object is written as <name>.partial, fsynced and renamed; the manifest, which names every
 // object with its size and SHA-256, is written the same way and only after every object is in
 // place. A backup directory without a manifest is an interrupted backup: never listed as usable.
-export interface RepositorySpec {
-  kind: 'dir';
-  path: string;
-}
+export type RepositorySpec =
+  | { kind: 'dir'; path: string }
+  // S3-compatible object storage: objects under <prefix>/berth-backups/v1/ of the bucket. The
+  // endpoint (empty: AWS) and region are part of the spec; the credentials never are (they are
+  // secrets: the manager reads them from a file and hands them to agents over mTLS).
+  | { kind: 's3'; bucket: string; prefix: string; endpoint: string; region: string };
 
+const S3_SPEC = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])((?:\/[A-Za-z0-9._-]+)*)\/?(?:\?(.*))?$/;
+
+// The spec is echoed in errors only when it cannot hold a secret (a dir: path).
 export function parseRepository(spec: string): RepositorySpec {
+  if (spec.startsWith('s3://')) return parseS3(spec);
   const m = /^dir:(\/.*)$/.exec(spec);
-  if (!m) throw new Error(`backup repository "${spec.slice(0, 80)}" is not dir:/absolute/path (the only backend so far)`);
+  if (!m) throw new Error(`backup repository "${spec.startsWith('dir:') ? spec.slice(0, 80) : spec.slice(0, 5) + '…'}" is not dir:/absolute/path nor s3://bucket[/prefix][?endpoint=URL&region=NAME]`);
   const p = path.normalize(m[1]!).replace(/(.)\/+$/, '$1');
   if (p === '/' || p.includes('\u0000')) throw new Error(`backup repository path ${p} is not usable`);
   return { kind: 'dir', path: p };
 }
 
-export const formatRepository = (r: RepositorySpec) => `${r.kind}:${r.path}`;
+function parseS3(spec: string): RepositorySpec {
+  const m = S3_SPEC.exec(spec);
+  if (!m) throw new Error('backup repository s3://… is not s3://bucket[/prefix][?endpoint=URL&region=NAME] (bucket: 3-63 lower-case letters, digits, dots, dashes; prefix: letters, digits, ., _, -)');
+  if ((m[2] ?? '').split('/').some((seg) => seg === '.' || seg === '..')) throw new Error(`backup repository s3://${m[1]}: the prefix may not hold . or .. segments`);
+  const q = new URLSearchParams(m[3] ?? '');
+  for (const k of q.keys()) if (k !== 'endpoint' && k !== 'region') throw new Error(`backup repository s3://${m[1]}: unknown parameter "${k.slice(0, 20)}" (endpoint, region; credentials go in --backup-s3-credentials-file)`);
+  const endpoint = q.get('endpoint') ?? '';
+  if (endpoint) {
+    let u: URL;
+    try {
+      u = new URL(endpoint);
+    } catch {
+      throw new Error(`backup repository s3://${m[1]}: the endpoint is not a URL`);
+    }
+    if (!/^https?:$/.test(u.protocol) || u.username || u.password || u.search || (u.pathname !== '/' && u.pathname !== '')) throw new Error(`backup repository s3://${m[1]}: the endpoint must be http(s)://host[:port] without credentials, path or query`);
+  }
+  const region = q.get('region') ?? 'us-east-1';
+  if (!/^[a-z0-9-]{1,40}$/.test(region)) throw new Error(`backup repository s3://${m[1]}: region "${region.slice(0, 40)}" is not a region name`);
+  return { kind: 's3', bucket: m[1]!, prefix: (m[2] ?? '').replace(/^\//, ''), endpoint: endpoint ? new URL(endpoint).origin : '', region };
+}
+
+// The canonical form: kept in the catalog, compared, logged. Never holds a secret.
+export function formatRepository(r: RepositorySpec): string {
+  if (r.kind === 'dir') return `dir:${r.path}`;
+  const q = new URLSearchParams();
+  if (r.endpoint) q.set('endpoint', r.endpoint);
+  q.set('region', r.region);
+  return `s3://${r.bucket}${r.prefix ? `/${r.prefix}` : ''}?${q.toString()}`;
+}
 
 export const BACKUP_ID = /^b-[0-9a-f]{12}$/;
 export const newBackupId = () => `b-${randomBytes(6).toString('hex')}`;
@@ -155,38 +189,52 @@ export function parseManifest(keys: SecretKey[], text: string, expectId?: string
   return m;
 }
 
-// ---- the directory backend ----
+// ---- the backends ----
 
-export class DirRepository {
-  readonly root: string;
+export type Scan = { complete: Manifest[]; incomplete: string[]; refused: { id: string; error: string }[] };
 
-  constructor(readonly spec: RepositorySpec) {
-    this.root = path.join(spec.path, 'berth-backups', 'v1');
-  }
+// An object being written: bytes go into `stream`; `commit` makes the object visible under its
+// name only once every byte is durable (a directory's rename, S3's completed upload), `abort`
+// leaves nothing behind. A partial object is never visible under its name.
+export interface ObjectWriter {
+  stream: Writable;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+}
 
-  backupDir(id: string): string {
-    if (!BACKUP_ID.test(id)) throw new Error(`"${id.slice(0, 40)}" is not a backup id`);
-    return path.join(this.root, id);
-  }
+// What the manager and the agents need of a repository; the manifest, scan and verify logic is
+// shared, each backend gives the storage primitives.
+export abstract class Repository {
+  constructor(readonly spec: RepositorySpec) {}
 
-  objectPath(id: string, name: string): string {
-    return path.join(this.backupDir(id), name);
-  }
+  // Ready to take objects (S3: the bucket exists). Called before a backup's agent writes.
+  async prepare(): Promise<void> {}
+
+  // Every backup id the repository holds anything of (complete or not).
+  protected abstract listIds(): Promise<string[]>;
+  // A small object's text, undefined when it does not exist.
+  protected abstract getText(id: string, name: string): Promise<string | undefined>;
+  protected abstract putText(id: string, name: string, text: string): Promise<void>;
+  abstract createObject(id: string, name: string): Promise<ObjectWriter>;
+  abstract readObject(id: string, name: string): Promise<Readable>;
+  // Removes the manifest first, then everything else of the backup (partial objects included).
+  abstract remove(id: string): Promise<void>;
 
   async writeManifest(m: Manifest): Promise<void> {
-    await writeAtomic(this.objectPath(m.id, MANIFEST), JSON.stringify(m, null, 2) + '\n');
+    await this.putText(m.id, MANIFEST, JSON.stringify(m, null, 2) + '\n');
   }
 
   async readManifest(keys: SecretKey[], id: string): Promise<Manifest | undefined> {
-    const text = await fs.readFile(this.objectPath(id, MANIFEST), 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+    checkId(id);
+    const text = await this.getText(id, MANIFEST);
     return text === undefined ? undefined : parseManifest(keys, text, id);
   }
 
   // Everything the repository holds: the complete backups (authenticated manifests), the
-  // directories without a manifest (interrupted backups) and those whose manifest is refused.
-  async scan(keys: SecretKey[]): Promise<{ complete: Manifest[]; incomplete: string[]; refused: { id: string; error: string }[] }> {
-    const out = { complete: [] as Manifest[], incomplete: [] as string[], refused: [] as { id: string; error: string }[] };
-    const ids = await fs.readdir(this.root).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  // backups without a manifest (interrupted) and those whose manifest is refused.
+  async scan(keys: SecretKey[]): Promise<Scan> {
+    const out: Scan = { complete: [], incomplete: [], refused: [] };
+    const ids = await this.listIds();
     for (const id of ids.filter((x) => BACKUP_ID.test(x)).sort()) {
       try {
         const m = await this.readManifest(keys, id);
@@ -202,7 +250,7 @@ export class DirRepository {
   // SHA-256 and size of an object as stored.
   async checksum(id: string, name: string): Promise<{ bytes: number; sha256: string }> {
     const h = new HashStream();
-    await pipeline(createReadStream(this.objectPath(id, name)), h, new Writable({ write: (_c, _e, cb) => cb() }));
+    await pipeline(await this.readObject(id, name), h, new Writable({ write: (_c, _e, cb) => cb() }));
     return { bytes: h.bytes, sha256: h.sha256 };
   }
 
@@ -215,9 +263,77 @@ export class DirRepository {
       }
     }
   }
+}
 
-  // The manifest goes first, so a delete cut short leaves an incomplete backup, never a complete
-  // one missing objects.
+export function checkId(id: string): void {
+  if (!BACKUP_ID.test(id)) throw new Error(`"${id.slice(0, 40)}" is not a backup id`);
+}
+
+export function checkObjectName(name: string): void {
+  if (!/^[a-z0-9.-]{1,80}$/.test(name) || name.startsWith('.')) throw new Error(`"${name.slice(0, 40)}" is not an object name`);
+}
+
+// A directory every host sees at the same path.
+export class DirRepository extends Repository {
+  readonly root: string;
+
+  constructor(spec: RepositorySpec) {
+    super(spec);
+    if (spec.kind !== 'dir') throw new Error('a DirRepository needs a dir: spec');
+    this.root = path.join(spec.path, 'berth-backups', 'v1');
+  }
+
+  backupDir(id: string): string {
+    checkId(id);
+    return path.join(this.root, id);
+  }
+
+  objectPath(id: string, name: string): string {
+    checkObjectName(name);
+    return path.join(this.backupDir(id), name);
+  }
+
+  protected async listIds(): Promise<string[]> {
+    return fs.readdir(this.root).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  }
+
+  protected async getText(id: string, name: string): Promise<string | undefined> {
+    return fs.readFile(this.objectPath(id, name), 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+  }
+
+  protected async putText(id: string, name: string, text: string): Promise<void> {
+    await writeAtomic(this.objectPath(id, name), text);
+  }
+
+  // <name>.partial, fsynced, renamed, the directory fsynced.
+  async createObject(id: string, name: string): Promise<ObjectWriter> {
+    const object = this.objectPath(id, name);
+    const partial = `${object}.partial`;
+    await fs.mkdir(path.dirname(object), { recursive: true, mode: 0o700 });
+    const stream = createWriteStream(partial, { mode: 0o600 });
+    return {
+      stream,
+      commit: async () => {
+        const fh = await fs.open(partial, 'r');
+        await fh.sync();
+        await fh.close();
+        await fs.rename(partial, object);
+        await syncDir(path.dirname(object));
+      },
+      abort: async () => {
+        stream.destroy();
+        await fs.rm(partial, { force: true });
+        await fs.rm(object, { force: true });
+      },
+    };
+  }
+
+  async readObject(id: string, name: string): Promise<Readable> {
+    const file = this.objectPath(id, name);
+    const fh = await fs.open(file, 'r');
+    return fh.createReadStream();
+  }
+
   async remove(id: string): Promise<void> {
     const dir = this.backupDir(id);
     await fs.rm(path.join(dir, MANIFEST), { force: true });
