@@ -1,4 +1,6 @@
 import { BackupsTable } from './backups';
+import { BackupPoliciesTable } from './backup-policies';
+import { BackupDrillsTable } from './backup-drills';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
@@ -28,6 +30,8 @@ export class Store {
   readonly revocations: RevocationsTable;
   readonly capacityHistory: CapacityHistoryTable;
   readonly backups: BackupsTable;
+  readonly backupPolicies: BackupPoliciesTable;
+  readonly backupDrills: BackupDrillsTable;
   readonly tokens: TokensTable;
   readonly retention: Retention;
   readonly writer: GroupWriter;
@@ -46,6 +50,8 @@ export class Store {
     this.revocations = new RevocationsTable(db);
     this.capacityHistory = new CapacityHistoryTable(db);
     this.backups = new BackupsTable(db);
+    this.backupPolicies = new BackupPoliciesTable(db);
+    this.backupDrills = new BackupDrillsTable(db);
     this.tokens = new TokensTable(db);
     this.retention = new Retention(db);
   }
