@@ -13,6 +13,7 @@ import { serverStream } from '../../src/rpc-stream';
 import { WriteGate } from '../write-gate';
 import { backupToRepository, seedFromRepository } from './repository-backup';
 import { applyBinlogs, archiveBinlogs } from './binlog-archive';
+import { verifyTables } from './verify-tables';
 
 type MovementRpc =
   | 'StreamBackup'
@@ -29,7 +30,8 @@ type MovementRpc =
   | 'WaitForGtid'
   | 'BackupInstance'
   | 'ArchiveBinlogs'
-  | 'ApplyBinlogs';
+  | 'ApplyBinlogs'
+  | 'VerifyTables';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -83,6 +85,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     BackupInstance: serverStream(log, 'BackupInstance', (req, signal) => backupToRepository(ctx, { ...req, id: checkId(req.id) }, signal)),
     ArchiveBinlogs: unary(log, 'ArchiveBinlogs', (req) => archiveBinlogs(ctx, { ...req, id: checkId(req.id) }), 30 * 60_000),
     ApplyBinlogs: unary(log, 'ApplyBinlogs', (req) => applyBinlogs(ctx, { ...req, id: checkId(req.id) }), 65 * 60_000),
+    // A drill's checks read every table: minutes on a large instance.
+    VerifyTables: unary(log, 'VerifyTables', (req) => verifyTables(instances, checkId(req.id), Math.min(req.sample, 1000)), 30 * 60_000),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }
