@@ -1,4 +1,5 @@
 import type { AlertRule } from '../types';
+import { backupDrillFailed, backupNotVerified } from './backup-drills';
 import { capacityRunway } from './capacity-runway';
 import { diskFree } from './disk-free';
 import { instanceDisk } from './instance-disk';
@@ -7,4 +8,4 @@ import { nodeDown } from './node-down';
 import { clusterNoWritablePrimary, failoverHappened, replicationBroken, replicationLag, semiSyncDegraded } from './replication';
 
 // Replication lag and failover rules join here with replicated clusters.
-export const DEFAULT_RULES: AlertRule[] = [nodeDown, diskFree, instanceDisk, mysqldUnresponsive, replicationBroken, replicationLag, semiSyncDegraded, failoverHappened, clusterNoWritablePrimary, capacityRunway];
+export const DEFAULT_RULES: AlertRule[] = [nodeDown, diskFree, instanceDisk, mysqldUnresponsive, replicationBroken, replicationLag, semiSyncDegraded, failoverHappened, clusterNoWritablePrimary, capacityRunway, backupDrillFailed, backupNotVerified];
