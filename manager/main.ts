@@ -31,6 +31,8 @@ import { CapacityRecorder } from './capacity/history';
 import { FitPool } from './capacity/fit-pool';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
+import { BackupScheduler } from './backups/scheduler';
+import type { TargetStatus } from './backups/status';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { BackupOps } from './operations/backups';
@@ -122,6 +124,10 @@ const program = new Command('berth-manager')
   .option('--backup-repository <spec>', 'where backups are kept: dir:/path (a local disk or an NFS share every host mounts at the same path); without it backups are refused')
   .option('--backup-key-file <file>', 'AES-256-GCM key sealing each backup\'s data key; a new manager needs it to read old backups: keep a copy apart from the repository (default: <state-dir>/backup.key)')
   .option('--backup-rate <bytes/s>', 'default bandwidth of a backup (0: unlimited)', Number, 0)
+  .option('--backup-scheduler-interval <seconds>', 'how often backup policies are checked for due backups, retention and drills', secondsOpt, 10)
+  .option('--backup-max-drills <n>', 'restore drills running at once, fleet-wide (each restores an instance into spare capacity)', Number, 1)
+  .option('--backup-drill-sample <n>', 'tables per drill counted and checksummed (every table is CHECKed)', Number, 5)
+  .option('--alert-backup-verified-hours <hours>', 'alert when a backup policy\'s target has no backup verified by a drill this recently (0: never)', Number, DEFAULT_THRESHOLDS.backupVerifiedHours)
   .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_RECONCILER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -136,6 +142,10 @@ const o = program.opts<{
   backupRepository?: string;
   backupKeyFile?: string;
   backupRate: number;
+  backupSchedulerInterval: number;
+  backupMaxDrills: number;
+  backupDrillSample: number;
+  alertBackupVerifiedHours: number;
   rotateSecretKey?: boolean;
   retentionDays: number;
   stateDir: string;
@@ -258,7 +268,7 @@ async function main(): Promise<void> {
   const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   if (!(o.alertCapacityDays >= 0)) throw new Error(`--alert-capacity-days must be 0 or more, got ${o.alertCapacityDays}`);
-  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag, capacityRunwayDays: o.alertCapacityDays };
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag, capacityRunwayDays: o.alertCapacityDays, backupVerifiedHours: Math.max(0, o.alertBackupVerifiedHours || 0) };
   const failover = new ClusterReconciler(
     { fleet, engine, replication, log },
     {
@@ -275,7 +285,9 @@ async function main(): Promise<void> {
   // A sample of the fleet's and each zone's capacity a minute, and a forecast every 10 minutes.
   const capacityHistory = new CapacityRecorder({ store, report: capacity, nodes: () => snapshot.nodes(), scheduler, pool: new FitPool(), log });
   capacityHistory.start();
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts() });
+  // The backup scheduler is made once the engine is (below); until then no target has a status.
+  let backupStatus: () => TargetStatus[] = () => [];
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts(), backups: backupStatus() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   const backupConfig = o.backupRepository
@@ -330,7 +342,13 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const backups = new BackupOps(ops, engine);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser });
+  const backupScheduler = new BackupScheduler(
+    { fleet, engine, backups, agents, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, adminUser: o.adminUser, log, sample: Math.max(0, o.backupDrillSample) },
+    { maxDrills: Math.max(0, o.backupMaxDrills) },
+  );
+  backupStatus = () => backupScheduler.status();
+  metrics.backupStatus(backupStatus);
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, backupStatus, adminUser: o.adminUser });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -340,7 +358,8 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory }, o.adminListen);
+  if (backupConfig) backupScheduler.start(o.backupSchedulerInterval * 1000);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, backupStatus }, o.adminListen);
 
   stopOnSignals(
     log,
@@ -352,6 +371,7 @@ async function main(): Promise<void> {
       capacityHistory.stop();
       failover.stop();
       expander.stop();
+      void backupScheduler.stop();
       void admin?.app.close();
       agents.close();
       store.close();

@@ -34,6 +34,8 @@ import { clusterHandlers } from './clusters';
 import { watchHandlers } from './watch';
 import type { ViewDeps } from './cluster-view';
 import { backupHandlers } from './backups';
+import { backupPolicyHandlers } from './backup-policies';
+import type { TargetStatus } from '../backups/status';
 import type { BackupOps } from '../operations/backups';
 
 const MAX_WAIT_MS = 15 * 60_000;
@@ -62,6 +64,8 @@ export interface PortalDeps {
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
   // Backups and restores (refused with FAILED_PRECONDITION when no repository is configured).
   backups: BackupOps;
+  // Per target a backup policy covers (the backup scheduler's status).
+  backupStatus?: () => TargetStatus[];
   adminUser: string;
 }
 
@@ -271,7 +275,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, engine: d.engine, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }), ...backupPolicyHandlers({ store, backups: d.backups, status: d.backupStatus ?? (() => []), log }) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

@@ -41,6 +41,12 @@ export const PORTAL_ROLES: Record<string, Role> = {
   DeleteBackup: 'operator',
   RestoreBackup: 'operator',
   SyncBackupCatalog: 'operator',
+  // Policies: reading them and the drills' status is a view; setting one starts backups.
+  ListBackupPolicies: 'viewer',
+  GetBackupPolicy: 'viewer',
+  GetBackupStatus: 'viewer',
+  SetBackupPolicy: 'operator',
+  DeleteBackupPolicy: 'operator',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',
@@ -74,6 +80,8 @@ export const HTTP_ROLES: Record<string, Role> = {
   'GET /v1/clusters': 'viewer',
   'GET /v1/clusters/:name': 'viewer',
   'GET /v1/backups': 'viewer',
+  'GET /v1/backup-policies': 'viewer',
+  'GET /v1/backups/status': 'viewer',
 };
 
 // The role an admin HTTP request needs: its route's entry; admin for a route without one; a

@@ -5,6 +5,7 @@ import type { Engine } from '../operations/engine';
 import type { FleetState } from '../state/fleet';
 import { runDrill, type DrillDeps } from './drill';
 import { decide, effectivePolicy, targetKey, type Plan, type Target, type TargetView } from './plan';
+import { targetStatus, type TargetStatus } from './status';
 
 export interface BackupSchedulerConfig {
   // Drills running at once, fleet-wide: each takes an instance's worth of spare capacity.
@@ -83,6 +84,10 @@ export class BackupScheduler {
       const last = s.backupDrills.forTarget(key, 1)[0];
       return [{ target, policy, backups, lastDrillStartedAt: last?.startedAt ?? '', drillRunning: [...this.drilling.keys()].includes(key) }];
     });
+  }
+
+  status(now = Date.now()): TargetStatus[] {
+    return targetStatus(this.d.fleet.store, this.gather(), now);
   }
 
   // Backups a running restore or drill reads.

@@ -5,6 +5,7 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import type { AsyncClient } from '../rpc';
 import { collect, cpuOpt, sizeOpt } from '../cliopts';
 import { formatSize } from '../units';
+import { addBackupPolicyCommands } from './backup-policy';
 
 interface Out {
   json: () => boolean;
@@ -87,6 +88,8 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
       if (out.json()) out.print(r);
       else process.stdout.write(`added ${r.added.length} (${r.added.join(', ')}); ${r.incomplete.length} incomplete, never usable; ${r.refused.length} refused${r.refused.length ? `: ${r.refused.join('; ')}` : ''}\n`);
     });
+
+  addBackupPolicyCommands(backup, portal, out);
 
   program
     .command('restore <backup>')
