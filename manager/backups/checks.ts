@@ -17,6 +17,8 @@ export interface DrillChecks {
   failedTables: string[];
   sample: { table: string; rows: number; checksum: string }[];
   backupGtid: string;
+  // The source's executed set when it was read ('' when it was not).
+  sourceGtid: string;
   // 'equal' (compared, all equal), 'differs' (compared, a table differs), 'moved' (the source is
   // past the backup's GTID set: not compared), 'unavailable' (the source could not be read).
   comparison: 'equal' | 'differs' | 'moved' | 'unavailable';
@@ -36,6 +38,7 @@ export function judge(flavor: Flavor, restored: TableCheck__Output[], backupGtid
     failedTables: restored.filter((t) => !t.ok).map((t) => `${tableName(t)}: ${t.message}`),
     sample: sampled.map((t) => ({ table: tableName(t), rows: Number(t.rows), checksum: t.checksum })),
     backupGtid,
+    sourceGtid: source?.executedGtids ?? '',
     comparison: 'unavailable',
     differences: [],
   };
@@ -54,6 +57,6 @@ export function judge(flavor: Flavor, restored: TableCheck__Output[], backupGtid
 export function verdict(c: DrillChecks): { ok: boolean; message: string } {
   if (c.failedTables.length) return { ok: false, message: `${c.failedTables.length} of ${c.tables} tables failed CHECK TABLE: ${c.failedTables.slice(0, 5).join('; ')}` };
   if (c.comparison === 'differs') return { ok: false, message: `the restored copy differs from the source at the same GTID set: ${c.differences.slice(0, 5).join('; ')}` };
-  const compared = c.comparison === 'equal' ? `; ${c.sample.length} sampled tables equal to the source at ${c.backupGtid}` : c.comparison === 'moved' ? '; the source has moved past the backup, sample recorded, not compared' : '';
+  const compared = c.comparison === 'equal' ? `; ${c.sample.length} sampled tables equal to the source at ${c.backupGtid}` : c.comparison === 'moved' ? `; the source has moved past the backup (${c.sourceGtid || 'nothing'} against ${c.backupGtid || 'no GTID recorded'}): sample recorded, not compared` : '';
   return { ok: true, message: `${c.tables} tables passed CHECK TABLE${compared}` };
 }

@@ -70,7 +70,10 @@ async function check(d: DrillDeps, copyId: string, backupId: string, gtid: strin
   const b = d.fleet.store.backups.get(backupId);
   const src = b ? d.fleet.store.instances.get(b.sourceInstance || b.instanceId) : undefined;
   const theirs = src && src.state === 'running' ? await d.agents.for(src.node).verifyTables({ id: src.id, sample: d.sample }, VERIFY_MS).catch(() => undefined) : undefined;
-  return judge(copy.flavor as Flavor, mine.tables, gtid || b?.gtid || '', theirs);
+  // The backup's position: what the catalog or the restore's seed recorded; else (MySQL: CLONE
+  // LOCAL reports no GTID set) the restored copy's own executed set, read before anything
+  // writes to it (the agent's set-up of the copy is not binlogged).
+  return judge(copy.flavor as Flavor, mine.tables, gtid || b?.gtid || mine.executedGtids, theirs);
 }
 
 async function removeCopy(d: DrillDeps, id: string): Promise<void> {
