@@ -15,7 +15,7 @@ function setup() {
   store.instances.insert({ ...i, id: 'i-1', name: 'orders', port: 3301 });
   store.instances.insert({ ...i, id: 'i-2', name: 'other', port: 3302, serverId: 2 });
   const fleet = FleetState.load(store);
-  const backups = { configured: true, create: vi.fn(async () => ({})), delete: vi.fn(async () => ({})), restore: vi.fn() };
+  const backups = { configured: true, create: vi.fn(async () => ({})), delete: vi.fn(async (_id: string) => ({})), restore: vi.fn() };
   const s = new BackupScheduler({ fleet, engine: {} as Engine, backups: backups as unknown as BackupOps, agents: { for: () => ({}) as never }, images: {}, adminUser: 'admin', log, sample: 5 }, { maxDrills: 1 });
   return { store, backups, s };
 }
