@@ -80,7 +80,7 @@ export function checkPolicy(store: Store, repository: string | undefined, req: B
   if (keepFull > 10_000) throw invalidArgument('keep_full must be at most 10000');
   if (!Number.isFinite(keepDays) || keepDays < 0 || keepDays > 36_500) throw invalidArgument('keep_days must be between 0 and 36500');
   if (req.repository && req.repository !== repository) throw invalidArgument(`repository ${req.repository.slice(0, 100)} is not this manager's (${repository})`);
-  return { ...ref, schedule: req.schedule, spreadSeconds: spread, keepFull, keepDays, repository, drillSchedule: req.drillSchedule ?? '' };
+  return { ...ref, schedule: req.schedule, spreadSeconds: spread, keepFull, keepDays, repository, drillSchedule: req.drillSchedule ?? '', drillPointInTime: !!req.drillPointInTime };
 }
 
 export function backupPolicyHandlers(d: BackupPolicyApiDeps): Pick<PortalHandlers, BackupPolicyRpc> {

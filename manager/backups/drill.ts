@@ -31,12 +31,15 @@ const VERIFY_MS = 30 * 60_000;
 // against its manifest, decrypted, unpacked, prepared, started), its tables checked (checks.ts),
 // then the instance deleted (operation `delete`). The restore's own time is the measured
 // restore time. Recorded in backup_drills with an event either way.
-export async function runDrill(d: DrillDeps, target: Target, backupId: string): Promise<DrillRow> {
+// `pointInTime`: rolled forward to a random second between the backup's completion and now
+// (the restore's own archive and replay of the source's binary logs).
+export async function runDrill(d: DrillDeps, target: Target, backupId: string, pointInTime = false): Promise<DrillRow> {
   const hex = randomBytes(4).toString('hex');
   const row = d.fleet.store.backupDrills.insert({ id: `d-${hex}`, target: targetKey(target), backupId, restoredName: `drill-${hex}`, startedAt: new Date().toISOString() });
   let restored: string | undefined;
   try {
-    const r = await d.backups.restore({ backupId, name: row.restoredName, images: d.images, adminUser: d.adminUser });
+    const to = pointInTime ? randomPoint(d.fleet.store.backups.get(backupId)?.completedAt ?? '', Date.now()) : undefined;
+    const r = await d.backups.restore({ backupId, name: row.restoredName, images: d.images, adminUser: d.adminUser, ...(to ? { to } : {}) });
     restored = r.instance.id;
     d.fleet.store.backupDrills.update(row.id, { operationId: r.operation.id });
     const op = await d.engine.wait(r.operation.id, RESTORE_WAIT_MS);
@@ -45,12 +48,22 @@ export async function runDrill(d: DrillDeps, target: Target, backupId: string): 
     d.fleet.store.backupDrills.update(row.id, { restoreSeconds: seconds });
     const checks = await check(d, r.instance.id, backupId, seedGtid(op));
     const v = verdict(checks);
-    return finish(d, row, v.ok ? 'verified' : 'failed', v.message, { restoreSeconds: seconds, tables: checks.tables, checks: JSON.stringify(checks) });
+    const rolled = to ? `; rolled forward to ${to.toISOString()}` : pointInTime ? '; not rolled forward (the backup is less than 2 s old)' : '';
+    return finish(d, row, v.ok ? 'verified' : 'failed', v.message + rolled, { restoreSeconds: seconds, tables: checks.tables, checks: JSON.stringify({ ...checks, ...(to ? { pointInTime: to.toISOString() } : {}) }) });
   } catch (err) {
     return finish(d, row, 'failed', errorMessage(err), {});
   } finally {
     if (restored) await removeCopy(d, restored);
   }
+}
+
+// A whole second after the backup completed and before now (a restore's `to` is whole seconds,
+// not before the backup's completion, not in the future); none when there is no such second.
+export function randomPoint(completedAt: string, now: number, random = Math.random): Date | undefined {
+  const from = Math.ceil(Date.parse(completedAt) / 1000) + 1;
+  const until = Math.floor(now / 1000) - 1;
+  if (!completedAt || !(until >= from)) return undefined;
+  return new Date((from + Math.floor(random() * (until - from + 1))) * 1000);
 }
 
 function seedGtid(op: OperationRow): string {

@@ -4,7 +4,7 @@ import { decide, effectivePolicy, type TargetView } from './plan';
 
 const NOW = Date.parse('2026-12-08T12:00:00Z');
 const policy = (over: Partial<BackupPolicyRow> = {}): BackupPolicyRow => ({
-  scope: 'fleet', name: '', schedule: '0 2 * * *', spreadSeconds: 3600, keepFull: 0, keepDays: 0, repository: '', drillSchedule: '', createdAt: '2026-12-01T00:00:00.000Z', updatedAt: '', ...over,
+  scope: 'fleet', name: '', schedule: '0 2 * * *', spreadSeconds: 3600, keepFull: 0, keepDays: 0, repository: '', drillSchedule: '', drillPointInTime: false, createdAt: '2026-12-01T00:00:00.000Z', updatedAt: '', ...over,
 });
 const t = (name: string) => ({ kind: 'instance' as const, name, instanceId: `i-${name}` });
 const b = (id: string, hoursAgo: number, status = 'complete') => {
@@ -30,7 +30,7 @@ describe('backup plan', () => {
 
   it('drills the latest complete backup when the drill slot passed, within the drill slots', () => {
     const v = view({ policy: policy({ drillSchedule: '0 * * * *', spreadSeconds: 0 }), backups: [b('b2', 0.2, 'running'), b('b1', 5)] });
-    expect(decide([v], NOW, new Set(), 1).drills).toEqual([{ target: v.target, backupId: 'b1' }]);
+    expect(decide([v], NOW, new Set(), 1).drills).toEqual([{ target: v.target, backupId: 'b1', pointInTime: false }]);
     expect(decide([v], NOW, new Set(), 0).drills).toEqual([]);
     expect(decide([{ ...v, drillRunning: true }], NOW, new Set(), 1).drills).toEqual([]);
     expect(decide([{ ...v, lastDrillStartedAt: new Date(NOW).toISOString() }], NOW, new Set(), 1).drills).toEqual([]);

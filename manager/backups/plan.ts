@@ -33,7 +33,7 @@ export interface TargetView {
 
 export interface Plan {
   backups: Target[];
-  drills: { target: Target; backupId: string }[];
+  drills: { target: Target; backupId: string; pointInTime: boolean }[];
   retention: { target: Target; decision: RetentionDecision }[];
 }
 
@@ -52,7 +52,7 @@ export function decide(views: TargetView[], now: number, inUse: ReadonlySet<stri
     if (!running && isDue({ schedule: v.policy.schedule, spreadMs, id: key, sinceMs: since, lastRunMs: lastBackup, now })) plan.backups.push(v.target);
     const latest = v.backups.find((b) => b.status === 'complete' && b.method !== 'binlog');
     if (v.policy.drillSchedule && latest && !v.drillRunning && plan.drills.length < drillSlots && isDue({ schedule: v.policy.drillSchedule, spreadMs, id: `drill:${key}`, sinceMs: since, lastRunMs: ms(v.lastDrillStartedAt), now })) {
-      plan.drills.push({ target: v.target, backupId: latest.id });
+      plan.drills.push({ target: v.target, backupId: latest.id, pointInTime: v.policy.drillPointInTime });
     }
     const decision = decideRetention(v.backups, { keepFull: v.policy.keepFull, keepDays: v.policy.keepDays }, now, inUse);
     if (decision.delete.length) plan.retention.push({ target: v.target, decision });

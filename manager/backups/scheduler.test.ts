@@ -36,8 +36,8 @@ describe('backup scheduler round', () => {
   it('backs up what its policy makes due (the instance policy over the fleet one) and deletes what retention allows', async () => {
     const { s, store, backups } = setup();
     const now = Date.now();
-    store.backupPolicies.set({ scope: 'fleet', name: '', schedule: '0 0 1 1 *', spreadSeconds: 0, keepFull: 0, keepDays: 0, repository: 'dir:/r', drillSchedule: '' });
-    store.backupPolicies.set({ scope: 'instance', name: 'orders', schedule: '* * * * * *', spreadSeconds: 0, keepFull: 1, keepDays: 0, repository: 'dir:/r', drillSchedule: '' });
+    store.backupPolicies.set({ scope: 'fleet', name: '', schedule: '0 0 1 1 *', spreadSeconds: 0, keepFull: 0, keepDays: 0, repository: 'dir:/r', drillSchedule: '', drillPointInTime: false });
+    store.backupPolicies.set({ scope: 'instance', name: 'orders', schedule: '* * * * * *', spreadSeconds: 0, keepFull: 1, keepDays: 0, repository: 'dir:/r', drillSchedule: '', drillPointInTime: false });
     // Both policies date from "now": move them back so slots since exist.
     store.db.prepare("UPDATE backup_policies SET created_at = '2026-01-01T00:00:00.000Z'").run();
     catalog(store, 'b-000000000001', 'orders', 30, now);
@@ -53,7 +53,7 @@ describe('backup scheduler round', () => {
   it('spares a backup a restore in flight reads', async () => {
     const { s, store, backups } = setup();
     const now = Date.now();
-    store.backupPolicies.set({ scope: 'instance', name: 'orders', schedule: '0 0 1 1 *', spreadSeconds: 0, keepFull: 1, keepDays: 0, repository: 'dir:/r', drillSchedule: '' });
+    store.backupPolicies.set({ scope: 'instance', name: 'orders', schedule: '0 0 1 1 *', spreadSeconds: 0, keepFull: 1, keepDays: 0, repository: 'dir:/r', drillSchedule: '', drillPointInTime: false });
     catalog(store, 'b-000000000001', 'orders', 30, now);
     catalog(store, 'b-000000000002', 'orders', 20, now);
     catalog(store, 'b-000000000003', 'orders', 10, now);

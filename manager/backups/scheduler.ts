@@ -113,13 +113,13 @@ export class BackupScheduler {
         }
       }
     }
-    for (const dr of plan.drills) this.startDrill(dr.target, dr.backupId);
+    for (const dr of plan.drills) this.startDrill(dr.target, dr.backupId, dr.pointInTime);
   }
 
-  private startDrill(target: Target, backupId: string): void {
+  private startDrill(target: Target, backupId: string, pointInTime: boolean): void {
     const key = targetKey(target);
     this.drilling.set(key, backupId);
-    const p = runDrill(this.d, target, backupId)
+    const p = runDrill(this.d, target, backupId, pointInTime)
       .catch((err) => this.d.log.error({ target: key, err: errorMessage(err) }, 'drill failed to run'))
       .finally(() => {
         this.drilling.delete(key);

@@ -4,7 +4,7 @@ import { Store } from './index';
 describe('backup policies and drills', () => {
   it('sets, replaces (keeping the creation time), lists and removes policies', () => {
     const s = Store.open(':memory:');
-    const p = { scope: 'instance' as const, name: 'orders', schedule: '0 2 * * *', spreadSeconds: 3600, keepFull: 7, keepDays: 0, repository: 'dir:/r', drillSchedule: '' };
+    const p = { scope: 'instance' as const, name: 'orders', schedule: '0 2 * * *', spreadSeconds: 3600, keepFull: 7, keepDays: 0, repository: 'dir:/r', drillSchedule: '', drillPointInTime: false };
     const a = s.backupPolicies.set(p);
     const b = s.backupPolicies.set({ ...p, keepFull: 3, drillSchedule: '0 4 * * 0' });
     expect(b).toMatchObject({ keepFull: 3, drillSchedule: '0 4 * * 0', createdAt: a.createdAt });

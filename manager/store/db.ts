@@ -319,6 +319,7 @@ const MIGRATIONS: string[] = [
     keep_days REAL NOT NULL DEFAULT 0,
     repository TEXT NOT NULL DEFAULT '',
     drill_schedule TEXT NOT NULL DEFAULT '',
+    drill_point_in_time INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (scope, name)

@@ -16,7 +16,7 @@ function scopeOf(target: string): { scope: string; name: string } {
   return m ? { scope: m[1]!, name: m[2]! } : { scope: 'instance', name: target };
 }
 
-const policyRow = (p: BackupPolicy__Output) => [p.scope === 'fleet' ? 'fleet' : `${p.scope}:${p.name}`, p.schedule, `${p.spreadSeconds}s`, p.keepFull || '-', p.keepDays || '-', p.drillSchedule || '-', p.repository];
+const policyRow = (p: BackupPolicy__Output) => [p.scope === 'fleet' ? 'fleet' : `${p.scope}:${p.name}`, p.schedule, `${p.spreadSeconds}s`, p.keepFull || '-', p.keepDays || '-', p.drillSchedule ? `${p.drillSchedule}${p.drillPointInTime ? ' (PITR)' : ''}` : '-', p.repository];
 const policyHead = ['TARGET', 'SCHEDULE', 'SPREAD', 'KEEP FULL', 'KEEP DAYS', 'DRILLS', 'REPOSITORY'];
 
 // `berthctl backup policy set|get|list|delete` and `berthctl backup status` (docs/backup.md).
@@ -30,9 +30,10 @@ export function addBackupPolicyCommands(backup: Command, portal: () => AsyncClie
     .option('--keep-full <n>', 'keep the newest N complete backups', Number, 0)
     .option('--keep-days <days>', 'keep backups younger than this', Number, 0)
     .option('--drill-schedule <cron>', 'when to restore the latest backup into spare capacity and check it')
+    .option('--drill-point-in-time', 'drills roll the backup forward to a random second after it (with the binary logs)')
     .option('--repository <spec>', "the manager's repository (default)")
-    .action(async (target: string, o: { schedule: string; spread: number; keepFull: number; keepDays: number; drillSchedule?: string; repository?: string }) => {
-      const p = await portal().setBackupPolicy({ ...scopeOf(target), schedule: o.schedule, spreadSeconds: o.spread, keepFull: o.keepFull, keepDays: o.keepDays, drillSchedule: o.drillSchedule ?? '', repository: o.repository ?? '' });
+    .action(async (target: string, o: { schedule: string; spread: number; keepFull: number; keepDays: number; drillSchedule?: string; drillPointInTime?: boolean; repository?: string }) => {
+      const p = await portal().setBackupPolicy({ ...scopeOf(target), schedule: o.schedule, spreadSeconds: o.spread, keepFull: o.keepFull, keepDays: o.keepDays, drillSchedule: o.drillSchedule ?? '', drillPointInTime: !!o.drillPointInTime, repository: o.repository ?? '' });
       if (out.json()) out.print(p);
       else out.table(policyHead, [policyRow(p)]);
     });
