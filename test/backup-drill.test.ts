@@ -67,8 +67,8 @@ describe.each(FLAVORS.map((f, i) => ({ ...f, host: `127.0.0.7${i + 1}`, ports: i
   const ctl = async (...args: string[]) => (await run(process.execPath, [path.join(ROOT, 'bin', 'berthctl.js'), '--manager', tc.managerAddress, ...args], { cwd: ROOT })).stdout;
   const status = async (): Promise<Status> => (JSON.parse(await ctl('backup', 'status', '--json')) as Status[]).find((t) => t.target === 'instance:orders')!;
   const api = async (url: string) => (await (await fetch(`${tc.adminUrl}${url}`)).json()) as { items: any[] };
-  const setPolicy = (schedule: string, drills: string, keepFull = 0) =>
-    ctl('backup', 'policy', 'set', 'instance:orders', '--schedule', schedule, '--spread', '0', '--keep-full', String(keepFull), ...(drills ? ['--drill-schedule', drills] : []), '--json');
+  const setPolicy = (schedule: string, drills: string, keepFull = 0, pitr = false) =>
+    ctl('backup', 'policy', 'set', 'instance:orders', '--schedule', schedule, '--spread', '0', '--keep-full', String(keepFull), ...(drills ? ['--drill-schedule', drills] : []), ...(pitr ? ['--drill-point-in-time'] : []), '--json');
   const backups = async () => (await tc.portal.listBackups({ instance: 'orders', limit: 1000 })).backups;
   const noDrillCopies = async () => (await tc.portal.listInstances({})).instances.every((i) => !i.name.startsWith('drill-'));
 
@@ -173,5 +173,30 @@ describe.each(FLAVORS.map((f, i) => ({ ...f, host: `127.0.0.7${i + 1}`, ports: i
       const kept = newestTwo.includes(id);
       expect(fs.existsSync(path.join(repoDir, 'berth-backups', 'v1', id, 'manifest.json')), `${id} kept=${kept}`).toBe(kept);
     }
+  }, 300_000);
+
+  it('a drill rolled forward to a random point after the backup: the binary logs replayed, the copy verified and removed', async () => {
+    const c = await tc.portal.getCredentials({ instance: 'orders' });
+    const conn = await mysql.createConnection({ host: c.host, port: c.port, user: c.user, password: c.password, connectTimeout: 5000 });
+    try {
+      await conn.query('INSERT INTO app.items VALUES ?', [Array.from({ length: 50 }, (_, j) => [1000 + j, `after ${j}`])]);
+    } finally {
+      await conn.end();
+    }
+    // A second exists between the latest backup's completion and now.
+    const latest = (await backups()).find((b) => b.status === 'complete')!;
+    await waitUntil('3 s after the backup', async () => Date.now() > Date.parse(latest.completedAt) + 3500, 10_000, 200);
+    const before = (await status()).lastDrillId;
+    const p = JSON.parse(await setPolicy(NEVER, OFTEN, 2, true)) as { drillPointInTime: boolean };
+    expect(p.drillPointInTime).toBe(true);
+    const s = await waitUntil('a point-in-time drill ended', async () => {
+      const x = await status();
+      return x.lastDrillId !== before && x.lastDrillOutcome !== 'running' && x.lastDrillOutcome ? x : undefined;
+    }, 180_000, 500);
+    await setPolicy(NEVER, '', 2);
+    console.log(`[${f.flavor}] point-in-time drill: restore ${s.lastDrillRestoreSeconds.toFixed(1)} s; ${s.lastDrillMessage}`);
+    expect(s.lastDrillOutcome).toBe('verified');
+    expect(s.lastDrillMessage).toMatch(/rolled forward to \d{4}-\d{2}-\d{2}T/);
+    await waitUntil('no drill copy left', noDrillCopies, 60_000);
   }, 300_000);
 });
