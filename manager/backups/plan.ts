@@ -1,4 +1,4 @@
-import { isDue } from '../../src/backup/schedule';
+import { CronCache, isDue } from '../../src/backup/schedule';
 import { decideRetention, type CatalogEntry, type RetentionDecision } from '../../src/backup/retention';
 import type { BackupPolicyRow } from '../store/backup-policies';
 
@@ -43,15 +43,16 @@ const ms = (iso: string) => (iso ? Date.parse(iso) : 0);
 // `drillSlots`: how many more drills may start now (spare capacity is finite).
 export function decide(views: TargetView[], now: number, inUse: ReadonlySet<string>, drillSlots: number): Plan {
   const plan: Plan = { backups: [], drills: [], retention: [] };
+  const cache = new CronCache(now);
   for (const v of views) {
     const key = targetKey(v.target);
     const spreadMs = v.policy.spreadSeconds * 1000;
     const since = ms(v.policy.createdAt);
     const running = v.backups.some((b) => b.status === 'running');
     const lastBackup = v.backups.reduce((m, b) => Math.max(m, ms(b.createdAt)), 0);
-    if (!running && isDue({ schedule: v.policy.schedule, spreadMs, id: key, sinceMs: since, lastRunMs: lastBackup, now })) plan.backups.push(v.target);
+    if (!running && isDue({ schedule: v.policy.schedule, spreadMs, id: key, sinceMs: since, lastRunMs: lastBackup, now, cache })) plan.backups.push(v.target);
     const latest = v.backups.find((b) => b.status === 'complete' && b.method !== 'binlog');
-    if (v.policy.drillSchedule && latest && !v.drillRunning && plan.drills.length < drillSlots && isDue({ schedule: v.policy.drillSchedule, spreadMs, id: `drill:${key}`, sinceMs: since, lastRunMs: ms(v.lastDrillStartedAt), now })) {
+    if (v.policy.drillSchedule && latest && !v.drillRunning && plan.drills.length < drillSlots && isDue({ schedule: v.policy.drillSchedule, spreadMs, id: `drill:${key}`, sinceMs: since, lastRunMs: ms(v.lastDrillStartedAt), now, cache })) {
       plan.drills.push({ target: v.target, backupId: latest.id, pointInTime: v.policy.drillPointInTime });
     }
     const decision = decideRetention(v.backups, { keepFull: v.policy.keepFull, keepDays: v.policy.keepDays }, now, inUse);

@@ -1,4 +1,4 @@
-import { nextSlotMs } from '../../src/backup/schedule';
+import { CronCache, nextSlotMs } from '../../src/backup/schedule';
 import type { BackupHealth } from '../health/alerts/types';
 import type { Store } from '../store/index';
 import { targetKey, type TargetView } from './plan';
@@ -19,6 +19,7 @@ export interface TargetStatus extends BackupHealth {
 }
 
 export function targetStatus(store: Store, views: TargetView[], now: number): TargetStatus[] {
+  const cache = new CronCache(now);
   return views.map((v) => {
     const key = targetKey(v.target);
     const drills = store.backupDrills.forTarget(key, 20);
@@ -38,8 +39,8 @@ export function targetStatus(store: Store, views: TargetView[], now: number): Ta
       lastDrillAt: newest?.startedAt ?? '',
       lastDrillRestoreSeconds: ended?.restoreSeconds ?? 0,
       lastVerifiedAt: store.backupDrills.lastVerified(key)?.endedAt ?? '',
-      nextBackupAt: new Date(nextSlotMs(v.policy.schedule, key, spread, now)).toISOString(),
-      nextDrillAt: v.policy.drillSchedule ? new Date(nextSlotMs(v.policy.drillSchedule, `drill:${key}`, spread, now)).toISOString() : '',
+      nextBackupAt: new Date(nextSlotMs(v.policy.schedule, key, spread, now, cache)).toISOString(),
+      nextDrillAt: v.policy.drillSchedule ? new Date(nextSlotMs(v.policy.drillSchedule, `drill:${key}`, spread, now, cache)).toISOString() : '',
     };
   });
 }

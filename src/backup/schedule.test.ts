@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cronPeriodMs, isDue, lastSlotMs, nextSlotMs, spreadOffsetMs, validateCron } from './schedule';
+import { CronCache, cronPeriodMs, isDue, lastSlotMs, nextSlotMs, spreadOffsetMs, validateCron } from './schedule';
 
 const T = (s: string) => Date.parse(s);
 const ids = Array.from({ length: 500 }, (_, i) => `i-${(i * 7919).toString(16).padStart(12, '0')}`);
@@ -30,6 +30,18 @@ describe('spread', () => {
     const slots = ids.map((id) => lastSlotMs('0 2 * * *', id, HOUR, now)!);
     for (const s of slots) expect(s).toBeGreaterThanOrEqual(T('2026-12-08T02:00:00Z')), expect(s).toBeLessThan(T('2026-12-08T03:00:00Z'));
     expect(new Set(slots).size).toBeGreaterThan(450);
+  });
+
+  it('a round shares one parse per schedule: the slots are the same with and without the cache', () => {
+    const now = T('2026-12-08T02:30:00Z');
+    const cache = new CronCache(now);
+    for (const id of ids) {
+      expect(lastSlotMs('0 2 * * *', id, HOUR, now, cache)).toBe(lastSlotMs('0 2 * * *', id, HOUR, now));
+      expect(nextSlotMs('0 2 * * *', id, HOUR, now, cache)).toBe(nextSlotMs('0 2 * * *', id, HOUR, now));
+      const s = lastSlotMs('0 2 * * *', id, HOUR, now)!;
+      // Before 02:30 the slot is today's when the offset is under 30 minutes, else yesterday's.
+      expect(s).toBe(spreadOffsetMs(id, HOUR) <= 30 * 60_000 ? T('2026-12-08T02:00:00Z') + spreadOffsetMs(id, HOUR) : T('2026-12-07T02:00:00Z') + spreadOffsetMs(id, HOUR));
+    }
   });
 
   it('caps the window at the schedule period', () => {

@@ -35,16 +35,46 @@ export function cronPeriodMs(expr: string, at: number): number {
   return b - a;
 }
 
-// The latest slot (fire + offset) at or before `now`, or undefined when the schedule never fired.
-export function lastSlotMs(expr: string, id: string, windowMs: number, now: number): number | undefined {
-  const w = Math.min(windowMs, cronPeriodMs(expr, now));
-  const off = spreadOffsetMs(id, w);
-  const e = CronExpressionParser.parse(expr, { currentDate: new Date(now - off + 1), tz: 'UTC' });
-  try {
-    return e.prev().getTime() + off;
-  } catch {
-    return undefined;
+// The fires around one moment, computed once per schedule: a round over 500 targets on one
+// schedule parses the expression once, not 500 times (about 0.2 ms a parse).
+interface Fires {
+  period: number;
+  // Newest first: the latest fires at or before `now`.
+  prev: number[];
+  // Oldest first: the fires after `now`.
+  next: number[];
+}
+
+export class CronCache {
+  private readonly m = new Map<string, Fires>();
+  constructor(readonly now: number) {}
+
+  fires(expr: string): Fires {
+    let f = this.m.get(expr);
+    if (!f) {
+      const back = CronExpressionParser.parse(expr, { currentDate: new Date(this.now + 1), tz: 'UTC' });
+      const fwd = CronExpressionParser.parse(expr, { currentDate: new Date(this.now), tz: 'UTC' });
+      const prev: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        try {
+          prev.push(back.prev().getTime());
+        } catch {
+          break;
+        }
+      }
+      const next = [fwd.next().getTime(), fwd.next().getTime()];
+      f = { period: next[1]! - next[0]!, prev, next };
+      this.m.set(expr, f);
+    }
+    return f;
   }
+}
+
+// The latest slot (fire + offset) at or before `now`, or undefined when the schedule never fired.
+export function lastSlotMs(expr: string, id: string, windowMs: number, now: number, cache = new CronCache(now)): number | undefined {
+  const f = cache.fires(expr);
+  const off = spreadOffsetMs(id, Math.min(windowMs, f.period));
+  return f.prev.map((x) => x + off).find((slot) => slot <= now);
 }
 
 export interface DueInput {
@@ -55,19 +85,20 @@ export interface DueInput {
   sinceMs: number;
   lastRunMs: number;
   now: number;
+  // Shared by a round's calls (same `now`).
+  cache?: CronCache;
 }
 
 // Due when a slot passed after both the policy's creation and the last run: a manager that was
 // down over several slots runs once, not once per missed slot.
 export function isDue(i: DueInput): boolean {
-  const slot = lastSlotMs(i.schedule, i.id, i.spreadMs, i.now);
+  const slot = lastSlotMs(i.schedule, i.id, i.spreadMs, i.now, i.cache);
   return slot !== undefined && slot > i.sinceMs && slot > i.lastRunMs && slot <= i.now;
 }
 
 // The next slot after `now` (for status displays).
-export function nextSlotMs(expr: string, id: string, windowMs: number, now: number): number {
-  const w = Math.min(windowMs, cronPeriodMs(expr, now));
-  const off = spreadOffsetMs(id, w);
-  const e = CronExpressionParser.parse(expr, { currentDate: new Date(now - off), tz: 'UTC' });
-  return e.next().getTime() + off;
+export function nextSlotMs(expr: string, id: string, windowMs: number, now: number, cache = new CronCache(now)): number {
+  const f = cache.fires(expr);
+  const off = spreadOffsetMs(id, Math.min(windowMs, f.period));
+  return [f.prev[0], ...f.next].filter((x): x is number => x !== undefined).map((x) => x + off).find((slot) => slot > now)!;
 }
