@@ -46,7 +46,8 @@ export async function runDrill(d: DrillDeps, target: Target, backupId: string, p
     if (op?.state !== 'succeeded') throw new Error(`the restore (operation ${r.operation.id}) ${op?.state ?? 'did not end'}: ${op?.error || 'no error recorded'}`);
     const seconds = (Date.parse(op.finishedAt) - Date.parse(op.createdAt)) / 1000;
     d.fleet.store.backupDrills.update(row.id, { restoreSeconds: seconds });
-    const checks = await check(d, r.instance.id, backupId, seedGtid(op));
+    // Rolled forward, the copy stands at what it replayed: its own executed set is its position.
+    const checks = await check(d, r.instance.id, backupId, to ? undefined : seedGtid(op));
     const v = verdict(checks);
     const rolled = to ? `; rolled forward to ${to.toISOString()}` : pointInTime ? '; not rolled forward (the backup is less than 2 s old)' : '';
     return finish(d, row, v.ok ? 'verified' : 'failed', v.message + rolled, { restoreSeconds: seconds, tables: checks.tables, checks: JSON.stringify({ ...checks, ...(to ? { pointInTime: to.toISOString() } : {}) }) });
@@ -77,16 +78,17 @@ function seedGtid(op: OperationRow): string {
 
 // The restored copy's tables; the backed-up server's sample too, to compare when it still
 // stands at the backup's GTID set.
-async function check(d: DrillDeps, copyId: string, backupId: string, gtid: string): Promise<DrillChecks> {
+async function check(d: DrillDeps, copyId: string, backupId: string, gtid: string | undefined): Promise<DrillChecks> {
   const copy = d.fleet.store.instances.get(copyId)!;
   const mine = await d.agents.for(copy.node).verifyTables({ id: copy.id, sample: d.sample }, VERIFY_MS);
   const b = d.fleet.store.backups.get(backupId);
   const src = b ? d.fleet.store.instances.get(b.sourceInstance || b.instanceId) : undefined;
   const theirs = src && src.state === 'running' ? await d.agents.for(src.node).verifyTables({ id: src.id, sample: d.sample }, VERIFY_MS).catch(() => undefined) : undefined;
-  // The backup's position: what the catalog or the restore's seed recorded; else (MySQL: CLONE
-  // LOCAL reports no GTID set) the restored copy's own executed set, read before anything
-  // writes to it (the agent's set-up of the copy is not binlogged).
-  return judge(copy.flavor as Flavor, mine.tables, gtid || b?.gtid || mine.executedGtids, theirs);
+  // The copy's position: what the catalog or the restore's seed recorded for the backup; else
+  // (MySQL: CLONE LOCAL reports no GTID set; or a copy rolled forward) the copy's own executed
+  // set, read in the same session as its tables (the agent's set-up of the copy is not binlogged).
+  const position = gtid === undefined ? mine.executedGtids : gtid || b?.gtid || mine.executedGtids;
+  return judge(copy.flavor as Flavor, mine.tables, position, theirs);
 }
 
 async function removeCopy(d: DrillDeps, id: string): Promise<void> {
