@@ -61,4 +61,22 @@ describe('backup scheduler round', () => {
     await s.tick(now);
     expect(backups.delete.mock.calls.map((c) => c[0])).toEqual(['b-000000000002']);
   });
+
+  it('at start, marks a drill a previous manager left running failed and deletes its copy once its restore ended', async () => {
+    const store = Store.open(':memory:');
+    store.db.prepare("INSERT INTO nodes (name, agent_address, host, cpu_millis, memory_bytes, port_min, port_max, registered_at, last_heartbeat_ms) VALUES ('n1', 'x', 'h', 1000, 1, 3301, 3310, 'now', 0)").run();
+    store.instances.insert({ serverId: 1, node: 'n1', diskPath: '/d', cpuMillis: 100, memoryBytes: 1, diskBytes: 1, image: 'x', state: 'running', adminUser: 'a', adminPassword: 'p', id: 'i-c', name: 'drill-0a0b0c0d', port: 3301 });
+    store.backupDrills.insert({ id: 'd-1', target: 'instance:orders', backupId: 'b-000000000001', restoredName: 'drill-0a0b0c0d', operationId: 'op-restore', startedAt: new Date().toISOString() });
+    const calls: string[] = [];
+    const engine = {
+      wait: vi.fn(async (id: string) => (calls.push(`wait ${id}`), { state: 'succeeded' })),
+      submit: vi.fn(async (type: string, r: { instance: string }) => (calls.push(`${type} ${r.instance}`), { id: 'op-del' })),
+    };
+    const s = new BackupScheduler({ fleet: FleetState.load(store), engine: engine as unknown as Engine, backups: { configured: true } as unknown as BackupOps, agents: { for: () => ({}) as never }, images: {}, adminUser: 'admin', log, sample: 5 }, { maxDrills: 1 });
+    s.start(3600_000);
+    await s.stop();
+    await s.idle();
+    expect(store.backupDrills.get('d-1')).toMatchObject({ outcome: 'failed', message: expect.stringMatching(/interrupted/) });
+    expect(calls).toEqual(['wait op-restore', 'delete i-c', 'wait op-del']);
+  });
 });

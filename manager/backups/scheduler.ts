@@ -22,21 +22,43 @@ export class BackupScheduler {
   // Drills in flight in this process: their backups are in use, their copies are not targets.
   private readonly drilling = new Map<string, string>();
   private readonly running = new Set<Promise<unknown>>();
+  // Copies of interrupted drills being deleted.
+  private readonly cleaning = new Set<string>();
 
   constructor(
     private readonly d: DrillDeps & { fleet: FleetState; engine: Engine; backups: BackupOps; log: Logger },
     private readonly cfg: BackupSchedulerConfig,
   ) {}
 
-  // Drills a previous manager left running: their copies are deleted, the drills marked failed.
+  // Drills a previous manager left running are marked failed and their copies deleted (once
+  // the copy's restore, resumed by the engine, has ended); meanwhile the copies are no target.
   start(intervalMs: number): void {
     for (const r of this.d.fleet.store.backupDrills.running()) {
-      const copy = this.d.fleet.store.instances.find(r.restoredName);
       this.d.fleet.store.backupDrills.update(r.id, { outcome: 'failed', message: 'interrupted: the manager restarted during the drill', endedAt: new Date().toISOString() });
-      if (copy) void this.d.engine.submit('delete', { instance: copy.id }).catch((err) => this.d.log.error({ err: errorMessage(err) }, 'deleting an interrupted drill copy'));
+      this.track(this.removeInterrupted(r.restoredName, r.operationId));
     }
     this.timer = setInterval(() => void this.tick(), intervalMs);
     this.timer.unref();
+  }
+
+  private async removeInterrupted(name: string, restoreOp: string): Promise<void> {
+    this.cleaning.add(name);
+    try {
+      if (restoreOp) await this.d.engine.wait(restoreOp, 6 * 3600_000);
+      const copy = this.d.fleet.store.instances.find(name);
+      if (!copy) return;
+      const op = await this.d.engine.submit('delete', { instance: copy.id });
+      await this.d.engine.wait(op.id, 10 * 60_000);
+    } catch (err) {
+      this.d.log.error({ copy: name, err: errorMessage(err) }, 'deleting an interrupted drill copy');
+    } finally {
+      this.cleaning.delete(name);
+    }
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.finally(() => this.running.delete(q));
+    this.running.add(q);
   }
 
   async stop(): Promise<void> {
@@ -68,7 +90,7 @@ export class BackupScheduler {
     const s = this.d.fleet.store;
     const policies = s.backupPolicies.list();
     if (!policies.length) return [];
-    const copies = new Set(s.backupDrills.running().map((r) => r.restoredName));
+    const copies = new Set([...s.backupDrills.running().map((r) => r.restoredName), ...this.cleaning]);
     const targets: Target[] = [
       ...s.instances.all().filter((i) => !i.clusterName && i.state === 'running' && !copies.has(i.name)).map((i) => ({ kind: 'instance' as const, name: i.name, instanceId: i.id })),
       ...s.clusters.all().flatMap((c) => {
@@ -119,12 +141,10 @@ export class BackupScheduler {
   private startDrill(target: Target, backupId: string, pointInTime: boolean): void {
     const key = targetKey(target);
     this.drilling.set(key, backupId);
-    const p = runDrill(this.d, target, backupId, pointInTime)
-      .catch((err) => this.d.log.error({ target: key, err: errorMessage(err) }, 'drill failed to run'))
-      .finally(() => {
-        this.drilling.delete(key);
-        this.running.delete(p);
-      });
-    this.running.add(p);
+    this.track(
+      runDrill(this.d, target, backupId, pointInTime)
+        .catch((err) => this.d.log.error({ target: key, err: errorMessage(err) }, 'drill failed to run'))
+        .finally(() => this.drilling.delete(key)),
+    );
   }
 }
