@@ -165,9 +165,11 @@ describe.each(FLAVORS.map((f, i) => ({ ...f, host: `127.0.0.7${i + 1}`, ports: i
     await waitUntil('no backup running', async () => (await backups()).every((b) => b.status !== 'running'), 60_000, 300);
     await note();
     const newestTwo = [...seen.entries()].sort((a, b) => b[1].localeCompare(a[1])).slice(0, 2).map(([id]) => id);
+    // Converged: the two newest complete, every other row gone (a delete in progress shows as
+    // `deleting` until its objects are removed).
     await waitUntil('retention converged', async () => {
-      const left = (await backups()).filter((b) => b.status === 'complete').map((b) => b.id);
-      return left.length === 2 && newestTwo.every((id) => left.includes(id));
+      const rows = (await backups()).filter((b) => b.status !== 'failed');
+      return rows.length === 2 && rows.every((b) => b.status === 'complete' && newestTwo.includes(b.id));
     }, 60_000, 300);
     for (const id of seen.keys()) {
       const kept = newestTwo.includes(id);
