@@ -12,7 +12,8 @@
 //                              and schedules inside its transactions, hence above the scheduler
 //   capacity, movement, clusters   what operations are made of
 //   operations                 the engine and the operation types (each owns its admission)
-//   health, expansion          reconcilers that watch the fleet and start operations
+//   health, expansion, backups reconcilers that watch the fleet and start operations (backups:
+//                              the backup scheduler, retention and restore drills)
 //   api, http                  the gRPC and admin HTTP edges
 //   main.ts                    wiring
 //
@@ -25,7 +26,7 @@ const LAYERS = [
   ['state'],
   ['capacity', 'movement', 'clusters'],
   ['operations'],
-  ['health', 'expansion'],
+  ['health', 'expansion', 'backups'],
   ['api', 'http'],
 ];
 const ORDER = LAYERS.flat();

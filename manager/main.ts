@@ -32,6 +32,8 @@ import { CapacityRecorder } from './capacity/history';
 import { FitPool } from './capacity/fit-pool';
 import { Metrics } from './http/metrics';
 import { Expander } from './expansion/expander';
+import { BackupScheduler } from './backups/scheduler';
+import type { TargetStatus } from './backups/status';
 import { DEFAULT_POLICY, type AutoExpandMode } from './expansion/policy';
 import { Engine } from './operations/engine';
 import { BackupOps } from './operations/backups';
@@ -125,6 +127,10 @@ const program = new Command('berth-manager')
   .option('--backup-s3-credentials-file <file>', 'an s3: repository\'s access key (0600; lines BERTH_S3_ACCESS_KEY=… and BERTH_S3_SECRET_KEY=…, or JSON {accessKeyId, secretAccessKey}); sent to agents with each backup request, never stored')
   .option('--backup-key-file <file>', 'AES-256-GCM key sealing each backup\'s data key; a new manager needs it to read old backups: keep a copy apart from the repository (default: <state-dir>/backup.key)')
   .option('--backup-rate <bytes/s>', 'default bandwidth of a backup (0: unlimited)', Number, 0)
+  .option('--backup-scheduler-interval <seconds>', 'how often backup policies are checked for due backups, retention and drills', secondsOpt, 10)
+  .option('--backup-max-drills <n>', 'restore drills running at once, fleet-wide (each restores an instance into spare capacity)', Number, 1)
+  .option('--backup-drill-sample <n>', 'tables per drill counted and checksummed (every table is CHECKed)', Number, 5)
+  .option('--alert-backup-verified-hours <hours>', 'alert when a backup policy\'s target has no backup verified by a drill this recently (0: never)', Number, DEFAULT_THRESHOLDS.backupVerifiedHours)
   .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_RECONCILER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -140,6 +146,10 @@ const o = program.opts<{
   backupKeyFile?: string;
   backupS3CredentialsFile?: string;
   backupRate: number;
+  backupSchedulerInterval: number;
+  backupMaxDrills: number;
+  backupDrillSample: number;
+  alertBackupVerifiedHours: number;
   rotateSecretKey?: boolean;
   retentionDays: number;
   stateDir: string;
@@ -271,7 +281,7 @@ async function main(): Promise<void> {
   const replication = new ReplicationMap();
   const webhook = o.alertWebhook ? new WebhookSender({ ...DEFAULT_WEBHOOK, url: o.alertWebhook, attempts: o.alertWebhookAttempts }, log) : undefined;
   if (!(o.alertCapacityDays >= 0)) throw new Error(`--alert-capacity-days must be 0 or more, got ${o.alertCapacityDays}`);
-  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag, capacityRunwayDays: o.alertCapacityDays };
+  const thresholds = { diskFreePct: o.alertDiskFreePct, instanceDiskPct: o.alertInstanceDiskPct, replicationLagSeconds: o.alertReplicationLag, capacityRunwayDays: o.alertCapacityDays, backupVerifiedHours: Math.max(0, o.alertBackupVerifiedHours || 0) };
   const failover = new ClusterReconciler(
     { fleet, engine, replication, log },
     {
@@ -291,7 +301,9 @@ async function main(): Promise<void> {
   const backupConfig = o.backupRepository ? backupConfigOf(o) : undefined;
   if (backupConfig) log.info({ repository: formatRepository(backupConfig.repository.spec), keyId: backupConfig.keys[0]!.id }, 'backup repository');
   const archiver = new BinlogArchiveReconciler({ fleet, agents, backup: backupConfig, replication, scheduler, log });
-  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts(), binlogArchives: archiver.archives() });
+  // The backup scheduler is made once the engine is (below); until then no target has a status.
+  let backupStatus: () => TargetStatus[] = () => [];
+  const gather = () => ({ now: Date.now(), nodes: [...snapshot.nodes()], instances: alertInstances(store, usage, replication), usage, scheduler, thresholds, replication, failovers: failover.failovers(), noWriter: failover.problems(), capacityRunway: capacityHistory.forecasts(), binlogArchives: archiver.archives(), backups: backupStatus() });
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   metrics.binlogArchives(() => archiver.archives());
@@ -343,7 +355,13 @@ async function main(): Promise<void> {
   // client-certificate rule (agents must present one; portal callers a certificate or a token).
   const server = new grpc.Server(SERVER_OPTIONS);
   const backups = new BackupOps(ops, engine);
-  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, adminUser: o.adminUser, archiveView: (c) => archiver.view(c) });
+  const backupScheduler = new BackupScheduler(
+    { fleet, engine, backups, agents, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, adminUser: o.adminUser, log, sample: Math.max(0, o.backupDrillSample) },
+    { maxDrills: Math.max(0, o.backupMaxDrills) },
+  );
+  backupStatus = () => backupScheduler.status();
+  metrics.backupStatus(backupStatus);
+  addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, backupStatus, adminUser: o.adminUser, archiveView: (c) => archiver.view(c) });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
@@ -354,7 +372,8 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory }, o.adminListen);
+  if (backupConfig) backupScheduler.start(o.backupSchedulerInterval * 1000);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, backupStatus }, o.adminListen);
 
   stopOnSignals(
     log,
@@ -367,6 +386,7 @@ async function main(): Promise<void> {
       failover.stop();
       archiver.stop();
       expander.stop();
+      void backupScheduler.stop();
       void admin?.app.close();
       agents.close();
       store.close();

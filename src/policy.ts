@@ -39,4 +39,5 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   ApplyBinlogs: 'manager',
   RunBinlogArchiver: 'manager',
   StopBinlogArchiver: 'manager',
+  VerifyTables: 'manager',
 };

@@ -14,6 +14,7 @@ import { WriteGate } from '../write-gate';
 import { backupToRepository, seedFromRepository } from './repository-backup';
 import { applyBinlogs, archiveBinlogs } from './binlog-archive';
 import { BinlogArchivers } from './binlog-archiver';
+import { verifyTables } from './verify-tables';
 
 type MovementRpc =
   | 'StreamBackup'
@@ -32,7 +33,8 @@ type MovementRpc =
   | 'ArchiveBinlogs'
   | 'ApplyBinlogs'
   | 'RunBinlogArchiver'
-  | 'StopBinlogArchiver';
+  | 'StopBinlogArchiver'
+  | 'VerifyTables';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -89,6 +91,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     ApplyBinlogs: unary(log, 'ApplyBinlogs', (req) => applyBinlogs(ctx, { ...req, id: checkId(req.id) }), 65 * 60_000),
     RunBinlogArchiver: unary(log, 'RunBinlogArchiver', (req) => archivers.run(req)),
     StopBinlogArchiver: unary(log, 'StopBinlogArchiver', (req) => archivers.stop(req)),
+    // A drill's checks read every table: minutes on a large instance.
+    VerifyTables: unary(log, 'VerifyTables', (req) => verifyTables(instances, checkId(req.id), Math.min(req.sample, 1000)), 30 * 60_000),
     WaitForGtid: unary(log, 'WaitForGtid', (req) => repl.waitForGtid(checkId(req.id), req.gtidSet, Math.min(req.timeoutMs, MAX_GTID_WAIT_MS - 10_000)), (req) => gtidWaitLimitMs(req.timeoutMs)),
   };
 }

@@ -36,6 +36,8 @@ import type { ViewDeps } from './cluster-view';
 import { backupHandlers } from './backups';
 import { binlogArchiveHandlers } from './binlog-archives';
 import type { ArchiveView } from '../health/binlog-archiver';
+import { backupPolicyHandlers } from './backup-policies';
+import type { TargetStatus } from '../backups/status';
 import type { BackupOps } from '../operations/backups';
 
 const MAX_WAIT_MS = 15 * 60_000;
@@ -64,6 +66,8 @@ export interface PortalDeps {
   failover?: { problem: NonNullable<ViewDeps['problem']>; acknowledged(cluster: string): Promise<string | undefined> };
   // Backups and restores (refused with FAILED_PRECONDITION when no repository is configured).
   backups: BackupOps;
+  // Per target a backup policy covers (the backup scheduler's status).
+  backupStatus?: () => TargetStatus[];
   adminUser: string;
   // The binlog archiver reconciler's view of each archive.
   archiveView?: (cluster: string) => ArchiveView | undefined;
@@ -275,7 +279,7 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   }
 
   const clusters = clusterHandlers({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, engine: d.engine, images: d.images, log, problem: d.failover?.problem });
-  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }), ...binlogArchiveHandlers({ fleet: d.fleet, backup: d.ops.backup, view: d.archiveView ?? (() => undefined), log }) };
+  const all = { ...h, ...clusters, ...tokenHandlers(d.auth.tokens, (kind, subject, message) => d.fleet.event(kind, subject, message), log), ...certHandlers(d.revocations, log), ...failoverHandlers(d.fleet, log, d.failover?.acknowledged), ...watchHandlers({ store, fleet: d.fleet, operation: (id) => d.engine.get(id), log }), ...backupHandlers({ store, backups: d.backups, images: d.images, adminUser: d.adminUser, log, instanceOut }), ...binlogArchiveHandlers({ fleet: d.fleet, backup: d.ops.backup, view: d.archiveView ?? (() => undefined), log }), ...backupPolicyHandlers({ store, backups: d.backups, status: d.backupStatus ?? (() => []), log }) };
   // Every mutating RPC takes a request_id (api/requests.ts); the guard runs first, so ids are per caller.
   const retrySafe = withRequestIds(all, portalRequestMethods({ store, snapshot: d.snapshot, scheduler: d.scheduler, agents: d.agents, tokens: d.auth.tokens }), store);
   server.addService(portalProto().berth.v1.Portal.service, guarded(retrySafe, portalGuard(d.auth)));

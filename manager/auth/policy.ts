@@ -44,6 +44,12 @@ export const PORTAL_ROLES: Record<string, Role> = {
   // Turning continuous binlog archiving on or off changes what the fleet runs; its state is a view.
   SetBinlogArchiving: 'operator',
   GetBinlogArchive: 'viewer',
+  // Policies: reading them and the drills' status is a view; setting one starts backups.
+  ListBackupPolicies: 'viewer',
+  GetBackupPolicy: 'viewer',
+  GetBackupStatus: 'viewer',
+  SetBackupPolicy: 'operator',
+  DeleteBackupPolicy: 'operator',
   GetCredentials: 'admin',
   RemoveNode: 'admin',
   CreateToken: 'admin',
@@ -77,6 +83,8 @@ export const HTTP_ROLES: Record<string, Role> = {
   'GET /v1/clusters': 'viewer',
   'GET /v1/clusters/:name': 'viewer',
   'GET /v1/backups': 'viewer',
+  'GET /v1/backup-policies': 'viewer',
+  'GET /v1/backups/status': 'viewer',
 };
 
 // The role an admin HTTP request needs: its route's entry; admin for a route without one; a

@@ -4,6 +4,7 @@ import type { CapacityReport } from '../capacity/compute';
 import type { CapacityRecorder } from '../capacity/history';
 import type { ViewDeps } from '../api/cluster-view';
 import type { Expander } from '../expansion/expander';
+import type { TargetStatus } from '../backups/status';
 import type { Engine } from '../operations/engine';
 import type { AlertManager } from '../health/alerts/manager';
 import type { WebhookSender } from '../health/alerts/webhook';
@@ -45,6 +46,8 @@ export interface AdminDeps {
   agents?: ViewDeps['agents'];
   // A cluster's PROBLEM while no member takes writes (the cluster reconciler).
   clusterProblem?: ViewDeps['problem'];
+  // The backup scheduler's status per policy target (GET /v1/backups/status).
+  backupStatus?: () => TargetStatus[];
   // The capacity history's latest forecast (GET /v1/capacity/forecast).
   capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast' | 'stale'>;
 }

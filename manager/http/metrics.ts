@@ -1,6 +1,8 @@
 import client from 'prom-client';
 import type { CapacityReport, NodeCapacity } from '../capacity/compute';
 import type { Store } from '../store/index';
+import type { TargetStatus } from '../backups/status';
+import { registerBackupGauges } from './backup-metrics';
 
 export const DEFAULT_REPORT_EVERY_MS = 5000;
 
@@ -54,6 +56,11 @@ export class Metrics {
     });
     registerFailovers(r, store);
     registerWebhook(r, webhook);
+  }
+
+  // The backup scheduler's status, per target (made after the metrics, with the engine).
+  backupStatus(status: () => TargetStatus[]): void {
+    registerBackupGauges(this.registry, status);
   }
 
   // Operations ended since the manager started: counted and timed from the store, which the

@@ -1,3 +1,4 @@
+import { formatRepository } from '../../src/backup/repository';
 import type { BackupRow } from '../store/backups';
 import type { InstanceRow } from '../store/instances';
 import type { OperationRow } from '../store/operations';
@@ -18,6 +19,11 @@ export class BackupOps {
 
   get configured(): boolean {
     return !!this.deps.backup;
+  }
+
+  // The repository as policies and the catalog name it (dir:/path); undefined without one.
+  get repository(): string | undefined {
+    return this.deps.backup ? formatRepository(this.deps.backup.repository.spec) : undefined;
   }
 
   async create(i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean }): Promise<{ backup: BackupRow; operation: OperationRow }> {

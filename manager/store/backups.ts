@@ -45,6 +45,7 @@ export class BackupsTable {
       get: db.prepare(`SELECT ${COLUMNS} FROM backups WHERE id = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM backups ORDER BY created_at DESC, id LIMIT ?`),
       byName: db.prepare(`SELECT ${COLUMNS} FROM backups WHERE instance_name = ? ORDER BY created_at DESC, id LIMIT ?`),
+      byCluster: db.prepare(`SELECT ${COLUMNS} FROM backups WHERE cluster = ? ORDER BY created_at DESC, id LIMIT ?`),
       remove: db.prepare('DELETE FROM backups WHERE id = ?'),
     };
   }
@@ -65,6 +66,11 @@ export class BackupsTable {
   // Newest first; instanceName '' for all.
   list(instanceName: string, limit: number): BackupRow[] {
     return (instanceName ? this.q.byName.all(instanceName, limit) : this.q.all.all(limit)) as BackupRow[];
+  }
+
+  // A cluster's backups (whichever member each was asked of), newest first.
+  listCluster(cluster: string, limit: number): BackupRow[] {
+    return this.q.byCluster.all(cluster, limit) as BackupRow[];
   }
 
   update(id: string, patch: Partial<Omit<BackupRow, 'id' | 'instanceId' | 'instanceName' | 'repository' | 'operationId' | 'createdAt'>>): void {

@@ -338,6 +338,40 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX binlog_archive_pieces_cluster ON binlog_archive_pieces(cluster, seq);
   `,
+  // Backup policies and restore drills (issue 20 items 4 and 6): a policy per instance, per
+  // cluster, or the fleet's default (scope 'fleet', name ''); each drill's outcome and measured
+  // restore time, per backed-up instance or cluster (manager/backups/).
+  `
+  CREATE TABLE backup_policies (
+    scope TEXT NOT NULL CHECK (scope IN ('fleet', 'cluster', 'instance')),
+    name TEXT NOT NULL,
+    schedule TEXT NOT NULL,
+    spread_seconds INTEGER NOT NULL DEFAULT 0,
+    keep_full INTEGER NOT NULL DEFAULT 0,
+    keep_days REAL NOT NULL DEFAULT 0,
+    repository TEXT NOT NULL DEFAULT '',
+    drill_schedule TEXT NOT NULL DEFAULT '',
+    drill_point_in_time INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (scope, name)
+  );
+  CREATE TABLE backup_drills (
+    id TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    backup_id TEXT NOT NULL,
+    restored_name TEXT NOT NULL DEFAULT '',
+    operation_id TEXT NOT NULL DEFAULT '',
+    outcome TEXT NOT NULL CHECK (outcome IN ('running', 'verified', 'failed')),
+    restore_seconds REAL NOT NULL DEFAULT 0,
+    tables INTEGER NOT NULL DEFAULT 0,
+    checks TEXT NOT NULL DEFAULT '{}',
+    message TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL DEFAULT ''
+  );
+  CREATE INDEX backup_drills_target ON backup_drills(target, started_at);
+  `,
 ];
 
 export function openDb(file: string): DB {

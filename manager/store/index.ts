@@ -1,5 +1,7 @@
 import { BackupsTable } from './backups';
 import { BinlogArchivesTable } from './binlog-archives';
+import { BackupPoliciesTable } from './backup-policies';
+import { BackupDrillsTable } from './backup-drills';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
 import { EventsTable } from './events';
@@ -30,6 +32,8 @@ export class Store {
   readonly capacityHistory: CapacityHistoryTable;
   readonly backups: BackupsTable;
   readonly binlogArchives: BinlogArchivesTable;
+  readonly backupPolicies: BackupPoliciesTable;
+  readonly backupDrills: BackupDrillsTable;
   readonly tokens: TokensTable;
   readonly retention: Retention;
   readonly writer: GroupWriter;
@@ -49,6 +53,8 @@ export class Store {
     this.capacityHistory = new CapacityHistoryTable(db);
     this.backups = new BackupsTable(db);
     this.binlogArchives = new BinlogArchivesTable(db);
+    this.backupPolicies = new BackupPoliciesTable(db);
+    this.backupDrills = new BackupDrillsTable(db);
     this.tokens = new TokensTable(db);
     this.retention = new Retention(db);
   }

@@ -6,6 +6,7 @@ import type { PortalClient } from '../gen/berth/v1/Portal';
 import type { AsyncClient } from '../rpc';
 import { collect, cpuOpt, sizeOpt } from '../cliopts';
 import { formatSize } from '../units';
+import { addBackupPolicyCommands } from './backup-policy';
 
 interface Out {
   json: () => boolean;
@@ -109,6 +110,7 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
     .command('status <cluster>')
     .description('where the archiver runs, what it archived, its lag, gaps')
     .action(async (cluster: string) => showArchive(await portal().getBinlogArchive({ cluster })));
+  addBackupPolicyCommands(backup, portal, out);
 
   program
     .command('restore <backup>')

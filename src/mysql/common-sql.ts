@@ -162,3 +162,18 @@ export function parseGrantee(grantee: string): { user: string; host: string } {
   if (!m) throw new Error(`cannot read account ${grantee.slice(0, 100)}`);
   return { user: m[1]!.replaceAll("''", "'"), host: m[2]!.replaceAll("''", "'") };
 }
+
+// Identifiers cannot be bound as parameters: quoted, a backtick doubled (the server's own rule).
+const ident = (name: string): string => `\`${name.replaceAll('`', '``')}\``;
+const qualified = (schema: string, table: string) => `${ident(schema)}.${ident(table)}`;
+
+// A restore drill's reads, spelled alike by both flavors.
+export const tableChecks = {
+  userTables: (): Statement => ({
+    sql: "SELECT TABLE_SCHEMA AS s, TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN ('mysql', 'sys', 'information_schema', 'performance_schema') ORDER BY TABLE_SCHEMA, TABLE_NAME",
+    params: [],
+  }),
+  checkTable: (schema: string, table: string): Statement => ({ sql: `CHECK TABLE ${qualified(schema, table)}`, params: [] }),
+  countRows: (schema: string, table: string): Statement => ({ sql: `SELECT COUNT(*) AS n FROM ${qualified(schema, table)}`, params: [] }),
+  checksumTable: (schema: string, table: string): Statement => ({ sql: `CHECKSUM TABLE ${qualified(schema, table)}`, params: [] }),
+};

@@ -54,6 +54,16 @@ export interface Dialect {
   // One row, column `g`: the GTIDs no binary log holds any more (MySQL); MariaDB has no such set.
   gtidPurged(): Statement | undefined;
 
+  // ---- Restore drills (agent/movement/verify-tables.ts) ----
+  // Rows {s, t}: the base tables of the instance's own schemas, by schema then name.
+  userTables(): Statement;
+  // CHECK TABLE of one table: rows {Msg_type, Msg_text}.
+  checkTable(schema: string, table: string): Statement;
+  // One row {n}: the table's row count.
+  countRows(schema: string, table: string): Statement;
+  // One row {Checksum}: CHECKSUM TABLE.
+  checksumTable(schema: string, table: string): Statement;
+
   // ---- Replication and data movement (manager/movement, agent/movement) ----
   // A user that may only read the binlog stream, for one replica. Not binlogged unless asked:
   // the source's GTID set stays free of berth's own bookkeeping (errant-transaction checks).

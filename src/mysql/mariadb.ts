@@ -1,6 +1,6 @@
 import type { Dialect } from './dialect-interface';
 import { commonMemorySettings, MARIADB_BESIDE_POOL } from './memory';
-import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, threads } from './common-sql';
+import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
 
 // Every statement and setting of MariaDB (10.11): the Dialect for its flavor.
 
@@ -25,6 +25,7 @@ export const mariadb: Dialect = {
   // mariadb-install-db already made root@localhost socket-only (and no anonymous users).
   lockRootToSocket: () => [],
   ...serverState,
+  ...tableChecks,
 
   createReplicationUser: (user, host, password, opts) => noBinlog(opts, replUser(user, host, password, 'BY ?', opts?.requireSsl)),
   dropReplicationUser: (user, host, opts) => noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }]),

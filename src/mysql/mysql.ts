@@ -1,6 +1,6 @@
 import type { Dialect } from './dialect-interface';
 import { commonMemorySettings, MYSQL_BESIDE_POOL, mysqlMemorySettings } from './memory';
-import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, liftSuperReadOnly, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, threads } from './common-sql';
+import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, liftSuperReadOnly, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
 
 // Every statement and setting of MySQL (8.4, 9.x): the Dialect for its flavor.
 
@@ -40,6 +40,7 @@ export const mysql: Dialect = {
   // Done at initialization already; repeated (idempotent) when a create is retried.
   lockRootToSocket: () => [{ sql: LOCK_ROOT, params: [] }],
   ...serverState,
+  ...tableChecks,
 
   createReplicationUser: (user, host, password, opts) => liftSuperReadOnly(noBinlog(opts, replUser(user, host, password, 'WITH caching_sha2_password BY ?', opts?.requireSsl))),
   dropReplicationUser: (user, host, opts) => liftSuperReadOnly(noBinlog(opts, [{ sql: 'DROP USER IF EXISTS ?@?', params: [user, host] }])),

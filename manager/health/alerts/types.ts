@@ -15,9 +15,11 @@ export interface AlertThresholds {
   // A zone (or the fleet) whose common shapes run out within this many days at the recent
   // growth (capacity/forecast.ts).
   capacityRunwayDays?: number;
+  // A backup policy's target with no verified restore drill younger than this (0: never alert).
+  backupVerifiedHours?: number;
 }
 
-export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90, replicationLagSeconds: 30, capacityRunwayDays: 14 };
+export const DEFAULT_THRESHOLDS: AlertThresholds = { diskFreePct: 10, instanceDiskPct: 90, replicationLagSeconds: 30, capacityRunwayDays: 14, backupVerifiedHours: 192 };
 
 // A failover a DBA has not acknowledged yet (it also blocks the next automatic one).
 export interface FailoverNotice {
@@ -36,6 +38,18 @@ export interface NoWriterNotice {
   action: string;
 }
 
+// A backup policy's target (an instance or a cluster) and what its restore drills found
+// (manager/backups/status.ts).
+export interface BackupHealth {
+  // 'instance:<name>' or 'cluster:<name>'.
+  target: string;
+  // When the target's policy was made: a new policy is given the threshold to verify a backup.
+  policySince: string;
+  // The newest drill that ended.
+  lastDrill?: { id: string; backupId: string; outcome: string; endedAt: string; message: string };
+  lastVerifiedAt: string;
+}
+
 // Everything a rule may look at, gathered once per evaluation. Rules never do I/O.
 export interface HealthState {
   now: number;
@@ -48,6 +62,7 @@ export interface HealthState {
   failovers?: FailoverNotice[];
   noWriter?: NoWriterNotice[];
   capacityRunway?: Forecast[];
+  backups?: BackupHealth[];
   binlogArchives?: BinlogArchiveNotice[];
 }
 

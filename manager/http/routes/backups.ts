@@ -44,5 +44,16 @@ export function backupRoutes(ctx: AdminContext) {
         return { items, total: items.length };
       },
     );
+
+    // Policies as stored (GET only: they are set through the Portal, berthctl backup policy set).
+    app.get('/v1/backup-policies', { schema: { tags: ['backup'], summary: 'backup policies: fleet default, per cluster, per instance' } }, async () => {
+      const items = ctx.store.backupPolicies.list();
+      return { items, total: items.length };
+    });
+    // Per target a policy covers: last backup, last drill (outcome, restore time), last verified.
+    app.get('/v1/backups/status', { schema: { tags: ['backup'], summary: "each policy target's last backup, last restore drill and its restore time, last verified backup, next slots" } }, async () => {
+      const items = ctx.backupStatus?.() ?? [];
+      return { items, total: items.length };
+    });
   };
 }
