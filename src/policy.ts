@@ -37,4 +37,5 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   BackupInstance: 'manager',
   ArchiveBinlogs: 'manager',
   ApplyBinlogs: 'manager',
+  ApplyRouter: 'manager',
 };
