@@ -45,7 +45,7 @@ log "build (proto types + tsc)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
 # 3. Tools the set-up and the tests call: the Docker engine, compose, debootstrap, the mariadb
-# client, chromium, promtool.
+# client, chromium, promtool, haproxy.
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-compose >/dev/null || missing+=(docker-compose) # 1.29 in bookworm; runs docker-compose.yml
@@ -54,6 +54,7 @@ command -v mariadb >/dev/null || missing+=(mariadb-client)
 command -v chromium >/dev/null || missing+=(chromium) # the dashboard test drives headless Chromium
 command -v iptables >/dev/null || missing+=(iptables) # the failover test cuts a simulated host off (loopback only)
 command -v promtool >/dev/null || missing+=(prometheus) # promtool checks deploy/prometheus (the server is not started)
+command -v haproxy >/dev/null || missing+=(haproxy) # stable endpoints: each router node's agent runs HAProxy 2.6 (docs/endpoints.md)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 
 # 4. A Docker engine that answers.

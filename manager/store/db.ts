@@ -306,6 +306,22 @@ const MIGRATIONS: string[] = [
   CREATE INDEX IF NOT EXISTS events_at ON events(at);
   CREATE INDEX IF NOT EXISTS operations_finished ON operations(finished_at) WHERE finished_at != '';
   `,
+  // Stable endpoints (docs/endpoints.md): a host:port on a router node per cluster role (rw, ro)
+  // and per standalone instance. A port is held on its node like an instance's.
+  `
+  CREATE TABLE endpoints (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('rw', 'ro', 'instance')),
+    cluster_name TEXT NOT NULL DEFAULT '',
+    instance_id TEXT NOT NULL DEFAULT '',
+    node TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (node, port)
+  );
+  CREATE INDEX endpoints_cluster ON endpoints(cluster_name) WHERE cluster_name != '';
+  CREATE INDEX endpoints_instance ON endpoints(instance_id) WHERE instance_id != '';
+  `,
 ];
 
 export function openDb(file: string): DB {

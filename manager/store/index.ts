@@ -1,6 +1,7 @@
 import { BackupsTable } from './backups';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
+import { EndpointsTable } from './endpoints';
 import { EventsTable } from './events';
 import { InstancesTable } from './instances';
 import { NodesTable } from './nodes';
@@ -29,6 +30,7 @@ export class Store {
   readonly capacityHistory: CapacityHistoryTable;
   readonly backups: BackupsTable;
   readonly tokens: TokensTable;
+  readonly endpoints: EndpointsTable;
   readonly retention: Retention;
   readonly writer: GroupWriter;
 
@@ -47,6 +49,7 @@ export class Store {
     this.capacityHistory = new CapacityHistoryTable(db);
     this.backups = new BackupsTable(db);
     this.tokens = new TokensTable(db);
+    this.endpoints = new EndpointsTable(db);
     this.retention = new Retention(db);
   }
 
