@@ -54,7 +54,9 @@ export function renderConfig(bindHost: string, fs: RouterFrontend[], p: RouterPa
     'global',
     `  stats socket ${p.socket} mode 600 level admin expose-fd listeners`,
     `  pidfile ${p.pidFile}`,
-    '  maxconn 20000',
+    // Two descriptors per connection: HAProxy refuses to start when the process's hard limit is
+    // below what maxconn needs (this machine's is 20000).
+    '  maxconn 4000',
     'defaults',
     '  mode tcp',
     '  timeout connect 2s',
@@ -65,7 +67,9 @@ export function renderConfig(bindHost: string, fs: RouterFrontend[], p: RouterPa
     '  default-server on-marked-down shutdown-sessions',
   ];
   for (const f of fs) {
-    out.push(`frontend ${f.name}`, `  bind ${bindHost}:${f.port}`, `  default_backend ${f.name}`, `backend ${f.name}`);
+    // No server to send it to (closed, failing over): refused at once, so a client fails fast
+    // and retries instead of waiting for a greeting that never comes.
+    out.push(`frontend ${f.name}`, `  bind ${bindHost}:${f.port}`, `  tcp-request connection reject if { nbsrv(${f.name}) lt 1 }`, `  default_backend ${f.name}`, `backend ${f.name}`);
     for (const s of f.servers) out.push(`  server ${s.name} ${s.host}:${s.port}${s.backup ? ' backup' : ''}${s.ready ? '' : ' disabled'}`);
   }
   return out.join('\n') + '\n';
@@ -89,6 +93,20 @@ export function runtimeCommands(from: RouterFrontend[], to: RouterFrontend[]): s
     }
   }
   return [...off, ...on];
+}
+
+// The servers `from` -> `to` takes out of service (to maintenance, or moved elsewhere).
+export function serversLeaving(from: RouterFrontend[], to: RouterFrontend[]): { backend: string; server: string }[] {
+  const next = new Map(to.flatMap((f) => f.servers.map((s) => [`${f.name}/${s.name}`, s] as const)));
+  return from.flatMap((f) =>
+    f.servers
+      .filter((s) => s.ready)
+      .filter((s) => {
+        const n = next.get(`${f.name}/${s.name}`);
+        return !n || !n.ready || n.host !== s.host || n.port !== s.port;
+      })
+      .map((s) => ({ backend: f.name, server: s.name })),
+  );
 }
 
 // Every server in maintenance with its sessions shut: how a router fails closed.

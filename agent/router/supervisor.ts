@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../src/log';
-import { closedFrontends, renderConfig, runtimeCommands, shapeOf, type RouterFrontend } from './config';
-import { runtimeCommand, runtimeError } from './runtime';
+import { closedFrontends, renderConfig, runtimeCommands, serversLeaving, shapeOf, type RouterFrontend } from './config';
+import { oldWorkers, runtimeCommand, runtimeError, sessionsTo } from './runtime';
 import { parseShowStat, type FrontendStats } from './stats';
 
 export interface RouterOptions {
@@ -32,14 +32,18 @@ export class HaproxyRouter {
   private leaseTimer?: NodeJS.Timeout;
   private closed = false;
   private stopping = false;
+  // Its last words, for an error that says why it did not come up.
+  private lastStderr = '';
   // Calls run one at a time: the socket commands of one apply never interleave with another's.
   private chain: Promise<unknown> = Promise.resolve();
   readonly socket: string;
+  private readonly master: string;
   private readonly cfg: string;
   private readonly pidFile: string;
 
   constructor(private readonly o: RouterOptions, private readonly log: Logger) {
     this.socket = path.join(o.dir, 'haproxy.sock');
+    this.master = path.join(o.dir, 'master.sock');
     this.cfg = path.join(o.dir, 'haproxy.cfg');
     this.pidFile = path.join(o.dir, 'haproxy.pid');
   }
@@ -65,20 +69,33 @@ export class HaproxyRouter {
       this.current = [];
       return false;
     }
+    const leaving = serversLeaving(this.current, to);
+    let reloaded = false;
     if (!this.proc || shapeOf(to) !== shapeOf(this.current)) {
       await this.writeConfig(to);
       await this.startOrReload();
-      this.current = to;
-      return true;
-    }
-    for (const c of runtimeCommands(this.current, to)) {
-      const err = runtimeError(await runtimeCommand(this.socket, c));
-      if (err) throw new Error(`HAProxy refused "${c}": ${err}`);
+      reloaded = true;
+    } else {
+      for (const c of runtimeCommands(this.current, to)) {
+        const err = runtimeError(await runtimeCommand(this.socket, c));
+        if (err) throw new Error(`HAProxy refused "${c}": ${err}`);
+      }
+      // The file follows, so a restart after a crash routes as the socket did.
+      await this.writeConfig(to);
     }
     this.current = to;
-    // The file follows, so a restart after a crash routes as the socket did.
-    await this.writeConfig(to);
-    return false;
+    if (leaving.length) await this.shutOldSessions(leaving);
+    return reloaded;
+  }
+
+  // Sessions an earlier reload left in an old worker, to servers taken out of service.
+  private async shutOldSessions(leaving: { backend: string; server: string }[]): Promise<void> {
+    for (const pid of oldWorkers(await runtimeCommand(this.master, 'show proc'))) {
+      const sess = await runtimeCommand(this.master, `@!${pid} show sess`);
+      for (const l of leaving) {
+        for (const id of sessionsTo(sess, l.backend, l.server)) await runtimeCommand(this.master, `@!${pid} shutdown session ${id}`);
+      }
+    }
   }
 
   private async writeConfig(fs_: RouterFrontend[]): Promise<void> {
@@ -112,9 +129,12 @@ export class HaproxyRouter {
     } catch {
       // No pid file or no such process: nothing left over.
     }
-    const p = spawn(this.o.haproxy ?? 'haproxy', ['-W', '-db', '-f', this.cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn(this.o.haproxy ?? 'haproxy', ['-W', '-db', '-S', `${this.master},mode,600`, '-f', this.cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = p;
-    p.stderr?.setEncoding('utf8').on('data', (d: string) => this.log.info({ haproxy: d.trim().slice(0, 500) }, 'haproxy'));
+    p.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      this.lastStderr = d.trim().slice(-500);
+      this.log.info({ haproxy: d.trim().slice(0, 500) }, 'haproxy');
+    });
     p.on('exit', (code, signal) => {
       if (this.proc === p) this.proc = undefined;
       if (this.stopping) return;
@@ -143,7 +163,7 @@ export class HaproxyRouter {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`HAProxy did not answer on ${this.socket} within ${timeoutMs} ms${last ? `: ${last}` : ''}`);
+    throw new Error(`HAProxy did not answer on ${this.socket} within ${timeoutMs} ms${last ? `: ${last}` : ''}${this.lastStderr ? `; it said: ${this.lastStderr}` : ''}`);
   }
 
   // The worker answering the socket has every frontend of the file (and not an older set).
