@@ -352,7 +352,7 @@ async function main(): Promise<void> {
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, endpoints }, o.adminListen);
 
   stopOnSignals(
     log,

@@ -67,6 +67,13 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
     await waitUntil('rw to lead to the primary', async () => (await behind(rw)) === (await serverIdOf(p)), 30_000);
     const replicaIds = await Promise.all((await cluster.portal.getClusterEndpoints({ name: 'ep' })).replicas.map((r) => serverIdOf(r.instanceId)));
     await waitUntil('ro to lead to a replica', async () => replicaIds.includes(await behind(ro)), 30_000);
+    // The admin HTTP server lists them with HAProxy's own counters (as of the last push).
+    const listed = await waitUntil('endpoint stats', async () => {
+      const { items } = (await (await fetch(`${cluster.adminUrl}/v1/endpoints`)).json()) as { items: { name: string; port: number; stats: { totalSessions: number; serversReady: number } | null }[] };
+      const mine = items.find((i) => i.port === rw.port);
+      return mine?.stats && mine.stats.totalSessions > 0 ? mine : undefined;
+    }, 30_000);
+    expect(listed.stats!.serversReady).toBe(1);
   }, 120_000);
 
   it('a writer on the rw endpoint that never re-resolves keeps every acknowledged row through a switchover and a docker kill failover, and only the primary of the moment acknowledged', async () => {
