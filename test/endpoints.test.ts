@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableEndpoint__Output } from '../src/gen/berth/v1/StableEndpoint';
 import { missingRows, startAckedWriter } from './harness/acked-writer';
@@ -48,8 +48,13 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
   const serverIdOf = async (id: string) => (await cluster.portal.getInstance({ instance: id })).serverId;
   // Where the endpoint leads now: the server_id that answers through it.
   const behind = async (ep: StableEndpoint__Output): Promise<number> => {
-    const out = execFileSync('mariadb', ['-h', ep.host, '-P', String(ep.port), '-u', creds.user, `-p${creds.password}`, '--connect-timeout=2', '-N', '-e', 'SELECT @@server_id'], { encoding: 'utf8' });
-    return Number(out.trim());
+    const c = await mysql.createConnection({ host: ep.host, port: ep.port, ...creds, connectTimeout: 2000 });
+    try {
+      const [rows] = (await c.query('SELECT @@server_id AS s')) as unknown as [{ s: number }[]];
+      return Number(rows[0]!.s);
+    } finally {
+      c.destroy();
+    }
   };
 
   it('allocates rw and ro on router nodes in the endpoint range, shown with the cluster and its members', async () => {
