@@ -57,9 +57,10 @@ export class HaproxyRouter {
   private async applyNow(generation: number, frontends: RouterFrontend[], leaseMs: number): Promise<ApplyResult> {
     if (generation < this.generation) return { applied: false, reloaded: false, stats: await this.stats() };
     this.generation = generation;
-    this.armLease(leaseMs);
     const reloaded = await this.converge(frontends);
     this.closed = false;
+    // From when the routing is in place: a slow reload does not eat the lease.
+    this.armLease(leaseMs);
     return { applied: true, reloaded, stats: await this.stats() };
   }
 
@@ -90,10 +91,23 @@ export class HaproxyRouter {
 
   // Sessions an earlier reload left in an old worker, to servers taken out of service.
   private async shutOldSessions(leaving: { backend: string; server: string }[]): Promise<void> {
-    for (const pid of oldWorkers(await runtimeCommand(this.master, 'show proc'))) {
-      const sess = await runtimeCommand(this.master, `@!${pid} show sess`);
+    for (const pid of oldWorkers(await this.masterCommand('show proc'))) {
+      const sess = await this.masterCommand(`@!${pid} show sess`);
       for (const l of leaving) {
-        for (const id of sessionsTo(sess, l.backend, l.server)) await runtimeCommand(this.master, `@!${pid} shutdown session ${id}`);
+        for (const id of sessionsTo(sess, l.backend, l.server)) await this.masterCommand(`@!${pid} shutdown session ${id}`);
+      }
+    }
+  }
+
+  // The master re-executes itself on a reload and opens its CLI socket again: retried meanwhile.
+  private async masterCommand(command: string, timeoutMs = 5000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await runtimeCommand(this.master, command);
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 50));
       }
     }
   }
