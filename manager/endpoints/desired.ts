@@ -17,6 +17,8 @@ export interface Member {
   lagSeconds?: number;
 }
 
+export type RouteTarget = string | null | { host: string; port: number };
+
 export interface Server {
   name: string;
   host: string;
@@ -34,9 +36,10 @@ export interface Frontend {
 export interface DesiredInput {
   endpoints: EndpointRow[];
   members: Member[];
-  // An operation moving a cluster's primary decides where rw goes meanwhile: an instance id, or
-  // null for nowhere (closed). It wins over the store until the operation releases it.
-  overrides: Map<string, string | null>;
+  // An operation moving a primary (a cluster's) or an instance (a migration) decides where its
+  // endpoint leads meanwhile: an instance id, an address (a migration's target), or null for
+  // nowhere (closed). Keyed by cluster name or instance id; wins over the store until released.
+  overrides: Map<string, RouteTarget>;
   maxLagSeconds: number;
 }
 
@@ -50,7 +53,7 @@ export function desiredFor(node: string, i: DesiredInput): Frontend[] {
 }
 
 function serversOf(e: EndpointRow, i: DesiredInput, byId: Map<string, Member>): Server[] {
-  if (e.kind === 'instance') return [server('s0', byId.get(e.instanceId), false)];
+  if (e.kind === 'instance') return [server('s0', i.overrides.has(e.instanceId) ? resolve(i.overrides.get(e.instanceId)!, byId) : byId.get(e.instanceId), false)];
   const primary = primaryOf(e.clusterName, i, byId);
   if (e.kind === 'rw') return [server('s0', primary, false)];
   const replicas = i.members
@@ -62,14 +65,16 @@ function serversOf(e: EndpointRow, i: DesiredInput, byId: Map<string, Member>): 
 }
 
 // The override when an operation holds one, else the store's unfenced primary.
-function primaryOf(cluster: string, i: DesiredInput, byId: Map<string, Member>): Member | undefined {
-  if (i.overrides.has(cluster)) {
-    const id = i.overrides.get(cluster);
-    return id ? byId.get(id) : undefined;
-  }
+function primaryOf(cluster: string, i: DesiredInput, byId: Map<string, Member>): (Pick<Member, 'host' | 'port'> & { id?: string }) | undefined {
+  if (i.overrides.has(cluster)) return resolve(i.overrides.get(cluster)!, byId);
   return i.members.find((m) => m.clusterName === cluster && m.role === 'primary' && !m.fenced);
 }
 
-function server(name: string, m: Member | undefined, backup: boolean): Server {
-  return m ? { name, host: m.host, port: m.port, ready: true, backup } : { name, ...NOWHERE, ready: false, backup };
+function resolve(t: RouteTarget, byId: Map<string, Member>): Pick<Member, 'host' | 'port'> & { id?: string } | undefined {
+  if (t === null) return undefined;
+  return typeof t === 'string' ? byId.get(t) : t;
+}
+
+function server(name: string, m: Pick<Member, 'host' | 'port'> | undefined, backup: boolean): Server {
+  return m && m.host ? { name, host: m.host, port: m.port, ready: true, backup } : { name, ...NOWHERE, ready: false, backup };
 }

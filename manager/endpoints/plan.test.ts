@@ -55,3 +55,13 @@ describe('desired routing', () => {
     expect(desiredFor('b', { endpoints: eps, members, overrides: new Map(), maxLagSeconds: 10 })).toEqual([]);
   });
 });
+
+describe('desired routing of a standalone instance', () => {
+  const inst = [row({ name: 'i-0123456789', kind: 'instance', instanceId: 'i-0123456789', node: 'a', port: 4653 })];
+  const members = [{ ...m('i-0123456789', ''), clusterName: '', port: 3651 }];
+  it('follows the store, or a migration: closed, then its target address before it is writable', () => {
+    expect(desiredFor('a', { endpoints: inst, members, overrides: new Map(), maxLagSeconds: 10 })[0]!.servers[0]).toMatchObject({ port: 3651, ready: true });
+    expect(desiredFor('a', { endpoints: inst, members, overrides: new Map([['i-0123456789', null]]), maxLagSeconds: 10 })[0]!.servers[0]!.ready).toBe(false);
+    expect(desiredFor('a', { endpoints: inst, members, overrides: new Map([['i-0123456789', { host: '127.0.0.52', port: 3670 }]]), maxLagSeconds: 10 })[0]!.servers[0]).toMatchObject({ host: '127.0.0.52', port: 3670, ready: true });
+  });
+});

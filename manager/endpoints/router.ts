@@ -5,7 +5,7 @@ import type { AgentPool } from '../agents/pool';
 import type { FleetState } from '../state/fleet';
 import type { ReplicationMap } from '../state/replication';
 import type { EndpointRow } from '../store/endpoints';
-import { desiredFor, type Member } from './desired';
+import { desiredFor, type Member, type RouteTarget } from './desired';
 import { planEndpoints } from './plan';
 
 export interface EndpointConfig {
@@ -31,7 +31,7 @@ const OVERRIDE_TTL_MS = 5 * 60_000;
 // `route` at the moments the switch must happen; a reconcile loop pushes everything again every
 // interval, so a router that missed a push catches up when it answers.
 export class EndpointRouter {
-  private readonly overrides = new Map<string, { to: string | null; atMs: number }>();
+  private readonly overrides = new Map<string, { to: RouteTarget; atMs: number }>();
   private generation = Date.now() * 1000;
   private timer?: NodeJS.Timeout;
   private known = new Set<string>();
@@ -51,25 +51,26 @@ export class EndpointRouter {
     if (this.timer) clearTimeout(this.timer);
   }
 
-  // rw of `cluster` to this instance (null: nowhere, closed), pushed to its routers now. Resolves
-  // once every router answered or the deadline passed: a router that did not answer closes by
-  // its lease, and the next reconcile brings it up to date.
-  async route(cluster: string, to: string | null): Promise<{ unanswered: string[] }> {
-    this.overrides.set(cluster, { to, atMs: Date.now() });
-    const nodes = [...new Set(this.d.fleet.store.endpoints.ofCluster(cluster).map((e) => e.node))];
+  // rw of a cluster (or the endpoint of a standalone instance: `owner` is its id) to this
+  // instance or address (null: nowhere, closed), pushed to its routers now. Resolves once every
+  // router answered or the deadline passed: a router that did not answer closes by its lease,
+  // and the next reconcile brings it up to date.
+  async route(owner: string, to: RouteTarget): Promise<{ unanswered: string[] }> {
+    this.overrides.set(owner, { to, atMs: Date.now() });
+    const nodes = this.nodesOf(owner);
     const results = await Promise.all(nodes.map((n) => this.push(n).then(() => undefined, () => n)));
     return { unanswered: results.filter((n): n is string => !!n) };
   }
 
-  // The operation is done: the store says where the primary is again.
-  release(cluster: string): void {
-    this.overrides.delete(cluster);
-    void this.pushCluster(cluster);
+  // The operation is done: the store says where the primary (the instance) is again.
+  release(owner: string): void {
+    this.overrides.delete(owner);
+    void Promise.all(this.nodesOf(owner).map((n) => this.push(n).catch(() => undefined)));
   }
 
-  private async pushCluster(cluster: string): Promise<void> {
-    const nodes = new Set(this.d.fleet.store.endpoints.ofCluster(cluster).map((e) => e.node));
-    await Promise.all([...nodes].map((n) => this.push(n).catch(() => undefined)));
+  private nodesOf(owner: string): string[] {
+    const s = this.d.fleet.store.endpoints;
+    return [...new Set([...s.ofCluster(owner), ...s.ofInstance(owner)].map((e) => e.node))];
   }
 
   async reconcile(): Promise<void> {
@@ -105,8 +106,8 @@ export class EndpointRouter {
     return r;
   }
 
-  private liveOverrides(): Map<string, string | null> {
-    const out = new Map<string, string | null>();
+  private liveOverrides(): Map<string, RouteTarget> {
+    const out = new Map<string, RouteTarget>();
     for (const [c, o] of this.overrides) {
       if (Date.now() - o.atMs > OVERRIDE_TTL_MS) this.overrides.delete(c);
       else out.set(c, o.to);

@@ -92,7 +92,7 @@ export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOv
 // is CutOverIncomplete (roll forward, never undo: the source stays read-only).
 // `bootReadOnly`: the target is a cluster member, which boots read-only whatever its role (its
 // my.cnf keeps the replica lines; the manager opens the primary); a standalone target drops them.
-export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'onProgress' | 'bootReadOnly' | 'routes'>): Promise<void> {
+export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'onProgress' | 'bootReadOnly'> & { routes?: Pick<CutOverRoutes, 'beforeTargetWritable'> }): Promise<void> {
   try {
     opts.onProgress?.({ phase: 'cut-over: target writable' });
     await opts.routes?.beforeTargetWritable();
