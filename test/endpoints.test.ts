@@ -81,6 +81,38 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
     expect(listed.stats!.serversReady).toBe(1);
   }, 120_000);
 
+  it('ro never leads to a replica whose applier stopped (lag unknown, then growing) once the manager heard of it, and falls back to the primary when no replica qualifies', async () => {
+    const ro = await stable('ro');
+    const ep = await cluster.portal.getClusterEndpoints({ name: 'ep' });
+    const [r1, r2] = ep.replicas;
+    const [sid1, sid2, sidP] = await Promise.all([serverIdOf(r1!.instanceId), serverIdOf(r2!.instanceId), serverIdOf(ep.primary!.instanceId)]);
+    const applier = async (r: { host: string; port: number }, run: boolean) => {
+      const c = await mysql.createConnection({ host: r.host, port: r.port, ...creds, connectTimeout: 2000 });
+      try {
+        await c.query(`${run ? 'START' : 'STOP'} ${f.flavor === 'mysql' ? 'REPLICA' : 'SLAVE'} SQL_THREAD`);
+      } finally {
+        c.destroy();
+      }
+    };
+    const sample = async (n: number) => {
+      const seen: number[] = [];
+      for (let k = 0; k < n; k++) seen.push(await behind(ro));
+      return seen;
+    };
+    await applier(r1!, false);
+    try {
+      // Within a heartbeat and a routing interval: then every read goes to the other replica.
+      await waitUntil('ro to leave the replica whose applier stopped', async () => !(await sample(6)).includes(sid1), 30_000);
+      expect(new Set(await sample(20))).toEqual(new Set([sid2]));
+      await applier(r2!, false);
+      await waitUntil('ro to fall back to the primary', async () => (await sample(6)).every((s) => s === sidP), 30_000);
+    } finally {
+      await applier(r1!, true);
+      await applier(r2!, true);
+    }
+    await waitUntil('ro to lead to both replicas again', async () => { const s = new Set(await sample(8)); return s.has(sid1) && s.has(sid2); }, 30_000);
+  }, 120_000);
+
   it('a writer on the rw endpoint that never re-resolves keeps every acknowledged row through a switchover and a docker kill failover, and only the primary of the moment acknowledged', async () => {
     const rw = await stable('rw');
     const addr = { host: rw.host, port: rw.port, ...creds };
