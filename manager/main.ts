@@ -288,6 +288,7 @@ async function main(): Promise<void> {
   const endpoints = o.endpointPorts
     ? new EndpointRouter({ fleet, agents, replication, log: log.child({ part: 'endpoints' }) }, { ...DEFAULT_ENDPOINTS, range: o.endpointPorts, maxLagSeconds: o.endpointMaxLag, leaseMs: o.endpointLease * 1000 })
     : undefined;
+  if (endpoints) metrics.watchEndpoints(endpoints);
   const backupConfig = o.backupRepository
     ? { repository: new DirRepository(parseRepository(o.backupRepository)), keys: [loadRepositoryKey(path.resolve(o.backupKeyFile ?? path.join(o.stateDir, 'backup.key')))], rateBytesPerSecond: Math.max(0, o.backupRate || 0) }
     : undefined;

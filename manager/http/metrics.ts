@@ -1,6 +1,7 @@
 import client from 'prom-client';
 import type { CapacityReport, NodeCapacity } from '../capacity/compute';
 import type { Store } from '../store/index';
+import { registerEndpointGauges, type EndpointStatsSource } from './endpoint-metrics';
 
 export const DEFAULT_REPORT_EVERY_MS = 5000;
 
@@ -73,6 +74,11 @@ export class Metrics {
     });
     r.registerMetric(opsTotal);
     r.registerMetric(opsSeconds);
+  }
+
+  // Stable endpoints' per-endpoint gauges (when the manager has --endpoint-ports).
+  watchEndpoints(source: EndpointStatsSource): void {
+    registerEndpointGauges(this.registry, this.store, source);
   }
 
   private readonly ended = () => this.store.operations.endedSince(this.opWatermark.at);
