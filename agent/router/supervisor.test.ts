@@ -101,4 +101,14 @@ describe('HAProxy router (real haproxy)', () => {
     expect(await again.ping()).toBe('a');
     again.end();
   }, 30_000);
+
+  it('stops HAProxy when no endpoint is left and starts it again for the next one', async () => {
+    await router.apply(20, [], 0);
+    expect(await refused()).toBe(true);
+    expect(await router.stats()).toEqual([]);
+    expect((await router.apply(21, [rw(a.port)], 0)).reloaded).toBe(true);
+    const s = await session();
+    expect(await s.ping()).toBe('a');
+    s.end();
+  }, 30_000);
 });

@@ -66,7 +66,9 @@ export class HaproxyRouter {
 
   // Reload when the shape changed or HAProxy is not running; the runtime socket otherwise.
   private async converge(to: RouterFrontend[]): Promise<boolean> {
-    if (to.length === 0 && !this.proc) {
+    if (to.length === 0) {
+      // HAProxy without a listener does not run: stopped until an endpoint comes back.
+      await this.stopProcess();
       this.current = [];
       return false;
     }
@@ -150,8 +152,9 @@ export class HaproxyRouter {
       this.log.info({ haproxy: d.trim().slice(0, 500) }, 'haproxy');
     });
     p.on('exit', (code, signal) => {
+      const meant = this.proc !== p;
       if (this.proc === p) this.proc = undefined;
-      if (this.stopping) return;
+      if (this.stopping || meant) return;
       this.log.warn({ code, signal }, 'haproxy exited: restarting it with the last routing');
       setTimeout(() => void this.restart(), RESTART_BACKOFF_MS).unref();
     });
@@ -208,6 +211,17 @@ export class HaproxyRouter {
     this.leaseTimer.unref();
   }
 
+  // Ended on purpose (no endpoint left): not restarted.
+  private async stopProcess(): Promise<void> {
+    const p = this.proc;
+    if (!p) return;
+    this.proc = undefined;
+    await new Promise<void>((r) => {
+      p.once('exit', () => r());
+      p.kill('SIGTERM');
+    });
+  }
+
   kill(): void {
     this.stopping = true;
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
@@ -217,11 +231,6 @@ export class HaproxyRouter {
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.leaseTimer) clearTimeout(this.leaseTimer);
-    const p = this.proc;
-    if (!p) return;
-    await new Promise<void>((r) => {
-      p.once('exit', () => r());
-      p.kill('SIGTERM');
-    });
+    await this.stopProcess();
   }
 }
