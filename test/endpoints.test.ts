@@ -135,7 +135,12 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
     const [c] = await docker.listContainers({ filters: JSON.stringify({ label: [`berth.instance=${p1}`, 'berth.role=mysqld'] }) });
     const killAt = Date.now();
     await docker.getContainer(c!.Id).kill();
-    const p2 = await waitUntil('a replica promoted', async () => { const p = await primaryId(); return p && p !== p1 ? p : undefined; }, 90_000, 100);
+    const p2 = await waitUntil('a replica promoted', async () => { const p = await primaryId(); return p && p !== p1 ? p : undefined; }, 90_000, 100).catch((err: Error) => {
+      // The manager's and agents' logs outlive the run's directory for whoever reads the failure.
+      const keep = fs.mkdtempSync(`/tmp/berth-endpoints-${f.flavor}-`);
+      for (const l of fs.readdirSync(cluster.dir).filter((n) => n.endsWith('.log'))) fs.copyFileSync(`${cluster.dir}/${l}`, `${keep}/${l}`);
+      throw new Error(`${err.message} (logs kept in ${keep})`);
+    });
     const s2 = await serverIdOf(p2);
     await waitUntil('writes acknowledged by the promoted replica through the same endpoint', async () => writer.acked.some((a) => a.server.includes(`id=${s2} `) && a.at > killAt), 60_000);
     await writer.stop();
