@@ -10,7 +10,7 @@
 //   scheduler                  pure placement rules and the in-memory Snapshot they read
 //   state                      FleetState, the one owner of fleet state: it owns the Snapshot
 //                              and schedules inside its transactions, hence above the scheduler
-//   capacity, movement, clusters   what operations are made of
+//   capacity, movement, clusters, endpoints   what operations are made of
 //   operations                 the engine and the operation types (each owns its admission)
 //   health, expansion, backups reconcilers that watch the fleet and start operations (backups:
 //                              the backup scheduler, retention and restore drills)
@@ -24,7 +24,7 @@ const LAYERS = [
   ['agents', 'auth'],
   ['scheduler'],
   ['state'],
-  ['capacity', 'movement', 'clusters'],
+  ['capacity', 'movement', 'clusters', 'endpoints'],
   ['operations'],
   ['health', 'expansion', 'backups'],
   ['api', 'http'],

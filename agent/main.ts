@@ -20,6 +20,8 @@ import { Instances } from './instance/lifecycle';
 import { movementHandlers } from './movement/handlers';
 import { purgeTrash } from './instance/datadir';
 import { agentServer } from './server';
+import { routerHandlers } from './router/handlers';
+import { HaproxyRouter } from './router/supervisor';
 import { DEFAULT_USAGE_CONFIG, UsageProbe } from './usage';
 import { DEFAULT_REPLICATION_PROBE, ReplicationProbe } from './replication-state';
 import { WriteLease } from './write-lease';
@@ -52,6 +54,8 @@ const program = new Command('berth-agent')
       .default('on'),
   )
   .option('--ports <min-max>', 'port range for instances', portRangeOpt, [3301, 3399] as [number, number])
+  .option('--router-dir <dir>', 'HAProxy config, pid file and runtime socket of this node\'s endpoints (default: <first disk>/berth/.router)')
+  .option('--haproxy <path>', 'HAProxy binary run for stable endpoints', 'haproxy')
   .option('--docker-socket <path>', 'Docker Engine socket', '/var/run/docker.sock')
   .option('--cpus <n>', 'CPU to offer (default: all cores)', cpuOpt)
   .option('--memory <size>', 'memory to offer (default: all of it)', sizeOpt)
@@ -79,6 +83,8 @@ const o = program.opts<{
   disk: string[];
   ports: [number, number];
   dockerSocket: string;
+  routerDir?: string;
+  haproxy: string;
   cpus?: number;
   memory?: number;
   usageInterval: number;
@@ -128,7 +134,10 @@ async function main(): Promise<void> {
   revocations.load();
   // One gate for the whole agent: the write lease tells it what it fenced.
   const gate = new WriteGate();
-  const server = agentServer(instances, log, movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log, gate), Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
+  // Started at the first routing the manager sends (only router nodes get frontends).
+  const router = new HaproxyRouter({ dir: o.routerDir ?? path.join(disks[0]!, 'berth', '.router'), bindHost: host, haproxy: o.haproxy }, log.child({ part: 'router' }));
+  const handlers = { ...movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log, gate), ...routerHandlers(router, log) };
+  const server = agentServer(instances, log, handlers, Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
@@ -188,6 +197,9 @@ async function main(): Promise<void> {
     server,
     () => {
       hb.stop();
+      // Unlike mysqld, the proxy is this process's child: it goes with it (a new agent starts it
+      // again at the manager's next routing).
+      router.kill();
       usage.stop();
       replication.stop();
       lease.stop();

@@ -14,6 +14,7 @@ import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { InstanceStatus, Instances } from './instance/lifecycle';
 import type { MovementHandlers } from './movement/handlers';
+import type { RouterHandlers } from './router/handlers';
 import { readOnlyAtBoot } from './fence';
 import { probeDisk } from './host';
 
@@ -48,7 +49,7 @@ const FROM_NODES = new Set(Object.entries(AGENT_POLICY).filter(([, who]) => who 
 // checks (its port range, its disks) are the instance code's.
 // requireManager: every call must come over a connection whose client certificate is the
 // manager's (the TLS layer has checked it against the fleet CA); false only with --insecure.
-export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[]; ca?: string }): grpc.Server {
+export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers & RouterHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[]; ca?: string }): grpc.Server {
   const ca = self?.ca ? new X509Certificate(readFileSync(self.ca)) : undefined;
   const mine = (req: { id: string; node?: string; diskPath?: string }) => {
     if (self && req.node && req.node !== self.node) throw failedPrecondition(`this agent is node ${self.node}, not ${req.node}: nothing removed`);

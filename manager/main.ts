@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, InvalidArgumentError } from 'commander';
-import { hostPortOpt, logFormatOption, secondsOpt } from '../src/cliopts';
+import { hostPortOpt, logFormatOption, portRangeOpt, secondsOpt } from '../src/cliopts';
 import type { LogFormat } from '../src/logformat';
 import { VERSION } from '../src/version';
 import { runMain, stopOnSignals } from '../src/lifecycle';
@@ -22,6 +22,7 @@ import { DEFAULT_THRESHOLDS } from './health/alerts/types';
 import { DEFAULT_WEBHOOK, WebhookSender } from './health/alerts/webhook';
 import { UsageMap } from './state/usage';
 import { ReplicationMap } from './state/replication';
+import { DEFAULT_ENDPOINTS, EndpointRouter } from './endpoints/router';
 import { DEFAULT_DETECTION } from './health/detect';
 import { ClusterReconciler, DEFAULT_RECONCILER } from './health/reconciler';
 import { BinlogArchiveReconciler } from './health/binlog-archiver';
@@ -117,6 +118,9 @@ const program = new Command('berth-manager')
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
   .option('--repair-reservations', 'at start-up, mark failed the reservations no operation is working on (default: report them only, as log lines, events and a metric)')
   .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
+  .option('--endpoint-ports <min-max>', 'stable endpoints on router nodes (label router=true, or every node when none has it) get ports in this range; without it there are none', portRangeOpt)
+  .option('--endpoint-max-lag <seconds>', 'a replica further behind than this serves no reads through its cluster\'s read-only endpoint', secondsOpt, DEFAULT_ENDPOINTS.maxLagSeconds)
+  .option('--endpoint-lease <seconds>', 'a router not refreshed by the manager this long closes its endpoints', secondsOpt, DEFAULT_ENDPOINTS.leaseMs / 1000)
   .option('--drain-concurrency <n>', 'migrations a drain runs at a time', countOpt, 2)
   .option('--failover <on|off>', 'automatic failover of cluster primaries', (v) => v !== 'off', true)
   .option('--failover-agent-silent <seconds>', "a primary's agent not heard from this long is silent (then the manager probes mysqld and asks the replicas)", secondsOpt, DEFAULT_DETECTION.agentSilentMs / 1000)
@@ -187,6 +191,9 @@ const o = program.opts<{
   maxMigrations: number;
   diskPressureFreePct: number;
   drainConcurrency: number;
+  endpointPorts?: [number, number];
+  endpointMaxLag: number;
+  endpointLease: number;
   mysqlRequireTls?: boolean;
   repairReservations?: boolean;
   failover: boolean;
@@ -307,6 +314,10 @@ async function main(): Promise<void> {
   const alerts = new AlertManager(DEFAULT_RULES, gather, (kind, subject, message) => fleet.event(kind, subject, message), webhook, log);
   const metrics = new Metrics(store, capacity, () => alerts.firing(), () => webhook ?? { delivered: 0, failed: 0 });
   metrics.binlogArchives(() => archiver.archives());
+  const endpoints = o.endpointPorts
+    ? new EndpointRouter({ fleet, agents, replication, log: log.child({ part: 'endpoints' }) }, { ...DEFAULT_ENDPOINTS, range: o.endpointPorts, maxLagSeconds: o.endpointMaxLag, leaseMs: o.endpointLease * 1000 })
+    : undefined;
+  if (endpoints) metrics.watchEndpoints(endpoints);
   const ops: OperationDeps = {
     fleet,
     agents,
@@ -320,6 +331,7 @@ async function main(): Promise<void> {
     drainConcurrency: Math.max(1, o.drainConcurrency),
     failover: DEFAULT_FAILOVER,
     backup: backupConfig,
+    endpoints,
   };
   registerOperationTypes(engine, ops);
 
@@ -369,11 +381,12 @@ async function main(): Promise<void> {
   const resumed = engine.resumeAll();
   failover.start();
   archiver.start();
+  endpoints?.start();
   log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
   if (backupConfig) backupScheduler.start(o.backupSchedulerInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, backupStatus }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, backupStatus, endpoints }, o.adminListen);
 
   stopOnSignals(
     log,
@@ -385,6 +398,7 @@ async function main(): Promise<void> {
       capacityHistory.stop();
       failover.stop();
       archiver.stop();
+      endpoints?.stop();
       expander.stop();
       void backupScheduler.stop();
       void admin?.app.close();

@@ -45,7 +45,7 @@ log "build (proto types + tsc, and the client package)"
 npm run --silent build || die "build failed (proto types + TypeScript)"
 
 # 3. Tools the set-up and the tests call: the Docker engine, compose, debootstrap, the mariadb
-# client, chromium, promtool, Ceph's radosgw.
+# client, chromium, promtool, haproxy, Ceph's radosgw.
 missing=()
 command -v dockerd >/dev/null || missing+=(docker.io)
 command -v docker-compose >/dev/null || missing+=(docker-compose) # 1.29 in bookworm; runs docker-compose.yml
@@ -55,6 +55,7 @@ command -v chromium >/dev/null || missing+=(chromium) # the dashboard test drive
 command -v iptables >/dev/null || missing+=(iptables) # the failover test cuts a simulated host off (loopback only)
 command -v promtool >/dev/null || missing+=(prometheus) # promtool checks deploy/prometheus (the server is not started)
 command -v curl >/dev/null || missing+=(curl) # scripts/s3-server.sh asks radosgw whether it answers
+command -v haproxy >/dev/null || missing+=(haproxy) # stable endpoints: each router node's agent runs HAProxy 2.6 (docs/endpoints.md)
 if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
 # The real S3 server the S3 backup repository is tested against (scripts/s3-server.sh: one Ceph
 # monitor, one memstore OSD, radosgw). Without recommends: about 1 min, no Ceph manager/dashboard.

@@ -40,4 +40,5 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   RunBinlogArchiver: 'manager',
   StopBinlogArchiver: 'manager',
   VerifyTables: 'manager',
+  ApplyRouter: 'manager',
 };

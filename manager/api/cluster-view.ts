@@ -13,6 +13,7 @@ import type { SchedulerConfig } from '../scheduler/types';
 import type { ClusterHistoryRow, ClusterRow } from '../store/clusters';
 import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
+import { stableEndpoints } from './stable-endpoints';
 import { memberHealth, type MemberStatus } from '../clusters/health';
 
 export interface ViewDeps {
@@ -47,7 +48,7 @@ function endpoint(d: ViewDeps, i: InstanceRow): ClusterEndpoint {
 // From the store: the primary, and the replicas clients may read from (never a fenced one).
 export function endpointsOf(d: ViewDeps, name: string, members = d.store.instances.inCluster(name)): ClusterEndpoints {
   const primary = members.find((m) => m.clusterRole === 'primary' && !m.fenced);
-  return { cluster: name, primary: primary ? endpoint(d, primary) : null, replicas: members.filter((m) => m.clusterRole === 'replica' && !m.fenced).map((m) => endpoint(d, m)) };
+  return { cluster: name, primary: primary ? endpoint(d, primary) : null, replicas: members.filter((m) => m.clusterRole === 'replica' && !m.fenced).map((m) => endpoint(d, m)), stable: stableEndpoints(d.store, { cluster: name }) };
 }
 
 async function statusOf(d: ViewDeps, i: InstanceRow): Promise<MemberStatus | undefined> {

@@ -23,6 +23,7 @@ import type { Snapshot } from '../scheduler/snapshot';
 import type { FleetState } from '../state/fleet';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { Store } from '../store/index';
+import { stableEndpoints } from './stable-endpoints';
 import type { InstanceRow } from '../store/instances';
 import { explain } from '../scheduler/schedule';
 import { servingNode, toInstance, toNode, toOperation } from './convert';
@@ -123,11 +124,11 @@ export function addPortal(server: grpc.Server, d: PortalDeps): void {
   };
   const instanceOut = (i: InstanceRow) => {
     const t = store.instanceTls.get(i.id);
-    return { ...toInstance(i, nodeOf(i)), tls: t.tls, tlsRequired: t.required };
+    return { ...toInstance(i, nodeOf(i)), tls: t.tls, tlsRequired: t.required, endpoints: stableEndpoints(store, { instance: i }) };
   };
   const credentialsOf = (i: InstanceRow) => {
     const t = store.instanceTls.get(i.id);
-    return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword, tls: t.tls, tlsRequired: t.required, caCertificate: t.tls ? (d.mysqlCaPem ?? '') : '' };
+    return { instanceId: i.id, host: hostOf(i), port: i.port, user: i.adminUser, password: i.adminPassword, tls: t.tls, tlsRequired: t.required, caCertificate: t.tls ? (d.mysqlCaPem ?? '') : '', endpoints: stableEndpoints(store, { instance: i }) };
   };
   const nodeOut = (name: string) => toNode(store.nodes.get(name)!, d.snapshot.get(name), d.scheduler, Date.now());
 

@@ -82,6 +82,7 @@ export const HTTP_ROLES: Record<string, Role> = {
   'GET /v1/expansions': 'viewer',
   'GET /v1/clusters': 'viewer',
   'GET /v1/clusters/:name': 'viewer',
+  'GET /v1/endpoints': 'viewer',
   'GET /v1/backups': 'viewer',
   'GET /v1/backup-policies': 'viewer',
   'GET /v1/backups/status': 'viewer',

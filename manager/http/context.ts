@@ -1,3 +1,4 @@
+import type { EndpointRouter } from '../endpoints/router';
 import type { Logger } from '../../src/log';
 import type { TlsFiles } from '../../src/tls/credentials';
 import type { CapacityReport } from '../capacity/compute';
@@ -50,6 +51,8 @@ export interface AdminDeps {
   backupStatus?: () => TargetStatus[];
   // The capacity history's latest forecast (GET /v1/capacity/forecast).
   capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast' | 'stale'>;
+  // Stable endpoints' routers: HAProxy's own counters as last pushed (GET /v1/endpoints).
+  endpoints?: Pick<EndpointRouter, 'lastStats'>;
 }
 
 export interface AdminContext extends AdminDeps {

@@ -30,3 +30,20 @@ describe('/metrics cost', () => {
     store.close();
   });
 });
+
+describe('stable endpoint gauges', () => {
+  it("one series per endpoint and field from the routers' last show stat; none for an endpoint without stats", async () => {
+    const store = Store.open(':memory:');
+    store.endpoints.insert({ name: 'c-orders-rw', kind: 'rw', clusterName: 'orders', instanceId: '', node: 'n1', port: 4651 });
+    store.endpoints.insert({ name: 'c-orders-ro', kind: 'ro', clusterName: 'orders', instanceId: '', node: 'n2', port: 4651 });
+    const m = new Metrics(store, () => computeCapacity([], [], new UsageMap(), DEFAULT_SCHEDULER_CONFIG, 0));
+    const lastStats = new Map([['n1', [{ name: 'c-orders-rw', status: 'OPEN', currentSessions: 3, totalSessions: 40, bytesIn: 1000, bytesOut: 5000, errors: 1, serversReady: 0 }]]]);
+    m.watchEndpoints({ lastStats });
+    const body = (await m.render()).body;
+    expect(body).toContain('berth_endpoint_current_sessions{endpoint="c-orders-rw",kind="rw",node="n1"} 3');
+    expect(body).toContain('berth_endpoint_servers_ready{endpoint="c-orders-rw",kind="rw",node="n1"} 0');
+    expect(body).toContain('berth_endpoint_bytes_out{endpoint="c-orders-rw",kind="rw",node="n1"} 5000');
+    expect(body).not.toContain('endpoint="c-orders-ro"');
+    store.close();
+  });
+});

@@ -3,6 +3,7 @@ import type { CapacityReport, NodeCapacity } from '../capacity/compute';
 import type { Store } from '../store/index';
 import type { TargetStatus } from '../backups/status';
 import { registerBackupGauges } from './backup-metrics';
+import { registerEndpointGauges, type EndpointStatsSource } from './endpoint-metrics';
 
 export const DEFAULT_REPORT_EVERY_MS = 5000;
 
@@ -87,6 +88,11 @@ export class Metrics {
     });
     r.registerMetric(opsTotal);
     r.registerMetric(opsSeconds);
+  }
+
+  // Stable endpoints' per-endpoint gauges (when the manager has --endpoint-ports).
+  watchEndpoints(source: EndpointStatsSource): void {
+    registerEndpointGauges(this.registry, this.store, source);
   }
 
   private readonly ended = () => this.store.operations.endedSince(this.opWatermark.at);

@@ -11,6 +11,16 @@ export interface CutOverOptions extends MovementOptions {
   deadlineMs: number;
   // The target is a cluster member: see promote().
   bootReadOnly?: boolean;
+  // Stable endpoints (manager/endpoints): told when the source has turned read-only (close its
+  // route, shut the proxy's sessions to it), before the target is made writable (route to it),
+  // and before an abandoned cut-over makes the source writable again (route back to it).
+  routes?: CutOverRoutes;
+}
+
+export interface CutOverRoutes {
+  sourceReadOnly(): Promise<void>;
+  beforeTargetWritable(): Promise<void>;
+  beforeSourceWritable(): Promise<void>;
 }
 
 export type CutOverResult =
@@ -59,6 +69,7 @@ export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOv
   try {
     opts.onProgress?.({ phase: 'cut-over: source read-only' });
     await source.agent.setReadOnly({ id: source.id, readOnly: true });
+    await opts.routes?.sourceReadOnly();
     if (opts.graceMs > 0) await sleep(Math.min(opts.graceMs, Math.max(0, deadline - Date.now())), opts.signal);
     const k = await source.agent.killClientConnections({ id: source.id }, Math.max(1000, deadline - Date.now()));
     opts.onProgress?.({ phase: 'cut-over: target applying the last transactions' });
@@ -70,6 +81,7 @@ export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOv
     }
     return { ok: true, startedAt: t0, finalGtid: k.executedGtids, killed: k.killed };
   } catch (err) {
+    await opts.routes?.beforeSourceWritable();
     await source.agent.setReadOnly({ id: source.id, readOnly: false });
     return { ok: false, blockedMs: Date.now() - t0, reason: errorMessage(err) };
   }
@@ -80,9 +92,10 @@ export async function stopWrites(source: Endpoint, target: Endpoint, opts: CutOv
 // is CutOverIncomplete (roll forward, never undo: the source stays read-only).
 // `bootReadOnly`: the target is a cluster member, which boots read-only whatever its role (its
 // my.cnf keeps the replica lines; the manager opens the primary); a standalone target drops them.
-export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'onProgress' | 'bootReadOnly'>): Promise<void> {
+export async function promote(source: Pick<Endpoint, 'id'>, target: Endpoint, opts: Pick<CutOverOptions, 'onProgress' | 'bootReadOnly'> & { routes?: Pick<CutOverRoutes, 'beforeTargetWritable'> }): Promise<void> {
   try {
     opts.onProgress?.({ phase: 'cut-over: target writable' });
+    await opts.routes?.beforeTargetWritable();
     await target.agent.resetReplica({ id: target.id });
     await target.agent.setReadOnly({ id: target.id, readOnly: false, persist: !opts.bootReadOnly });
   } catch (err) {

@@ -4,6 +4,6 @@
 export { copy, type CopyOptions, type CopyResult } from './copy';
 export { discardCopy, type Discarded, type OnDiscarded } from './discard';
 export { catchUp, makeReplica, releaseReplica, repointReplica, type CatchUpResult, type ReplicaLink } from './replica';
-export { cutOver, CutOverIncomplete, promote, stopWrites, type CutOverOptions, type CutOverResult, type StopWritesResult, type WritesStopped } from './cutover';
+export { cutOver, CutOverIncomplete, promote, stopWrites, type CutOverOptions, type CutOverRoutes, type CutOverResult, type StopWritesResult, type WritesStopped } from './cutover';
 export { errantTransactions, hasAll, isCaughtUp, lagTransactions, mayCutOver, mostAdvanced, replicationBroken, type Candidate, type LagLimits } from './decide';
 export { MovementAborted, type Endpoint, type MovementOptions, type MovementProgress, type TargetEndpoint } from './types';

@@ -45,7 +45,10 @@ export function clusterFailoverOperation(d: OperationDeps, cfg: FailoverConfig =
   return {
     type: 'cluster-failover',
     admit: (r) => admitFailover(d, r),
-    failed: (ctx, f) => recordAborted(d, ctx, f.error),
+    failed: (ctx, f) => {
+      d.endpoints?.release(ctx.params.cluster);
+      return recordAborted(d, ctx, f.error);
+    },
     stuck: (ctx, error) => d.fleet.event('cluster.failover.stuck', ctx.params.cluster, `failover of ${ctx.params.cluster} is stuck after the promotion: ${error}`),
     steps: [
       { name: 'stop-io', retries: 1, backoffMs: 500, run: (ctx) => stopIo(d, cfg, ctx), undo: (ctx) => restartIo(d, cfg, ctx) },
@@ -81,6 +84,9 @@ const agentOf = (d: OperationDeps, i: InstanceRow) => d.agents.for(i.node);
 // Receiving stops everywhere first, so no replica gets more of the old primary while the others
 // are compared (a primary judged dead could still be sending).
 async function stopIo(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise<Gathered> {
+  // The primary judged dead may still answer someone: its stable endpoint takes no new session
+  // and keeps none from here (closed until the promotion routes it to the new primary).
+  await d.endpoints?.route(ctx.params.cluster, null);
   const out: Gathered = { replicas: [], unreachable: [] };
   await Promise.all(
     replicasOf(d, ctx).map(async (r) => {
@@ -161,9 +167,11 @@ async function promote(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
   const i = mustInstance(d, c.id);
   const agent = agentOf(d, i);
   await agent.resetReplica({ id: i.id }, cfg.agentDeadlineMs);
+  await d.endpoints?.route(ctx.params.cluster, i.id);
   // Not persisted: a cluster member boots read-only whatever its role, and the manager opens the
   // primary (the reconciler's open-primary repair), so a restart never makes a server writable by itself.
   const res = await agent.setReadOnly({ id: i.id, readOnly: false }, cfg.agentDeadlineMs);
+  d.endpoints?.release(ctx.params.cluster);
   ctx.log.warn({ cluster: ctx.params.cluster, from: old.name, to: i.name }, 'failover: replica promoted');
   return { promotedAtMs: Date.now(), executedGtids: res.executedGtids };
 }

@@ -2,7 +2,7 @@ import { errorMessage } from '../../src/errors';
 import { chooseSwitchoverTarget } from '../clusters/decide';
 import type { MemberStatus } from '../clusters/health';
 import { endpointOf, memberRow, mustCluster, primaryOf } from '../clusters/members';
-import { CutOverIncomplete, cutOver, isCaughtUp, lagTransactions, replicationBroken, repointReplica, type MovementProgress } from '../movement/index';
+import { CutOverIncomplete, cutOver, type CutOverRoutes, isCaughtUp, lagTransactions, replicationBroken, repointReplica, type MovementProgress } from '../movement/index';
 import { view } from '../movement/replica';
 import { sleep } from '../movement/types';
 import { applyRate, catchUpLimits, type ApplySample } from '../clusters/catchup';
@@ -145,22 +145,41 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
   const { from, to } = ctx.output<Chosen>('choose')!;
   const src = endpointOf(d, memberRow(d, from));
   const tgt = endpointOf(d, memberRow(d, to));
+  const routes = switchoverRoutes(d, ctx.params.cluster, from, to);
   let out: CutOut;
   try {
-    const r = await cutOver(src, tgt, { graceMs: SWITCHOVER.graceMs, deadlineMs: SWITCHOVER.cutOverDeadlineMs, onProgress: report(ctx), bootReadOnly: true });
+    const r = await cutOver(src, tgt, { graceMs: SWITCHOVER.graceMs, deadlineMs: SWITCHOVER.cutOverDeadlineMs, onProgress: report(ctx), bootReadOnly: true, routes });
     if (!r.ok) throw new Error(`cut-over abandoned after ${r.blockedMs} ms, ${memberRow(d, from).name} takes writes again: ${r.reason}`);
     out = { blockedMs: r.blockedMs, finalGtid: r.finalGtid, killed: r.killed };
   } catch (err) {
-    if (!(err instanceof CutOverIncomplete)) throw err;
+    if (!(err instanceof CutOverIncomplete)) {
+      d.endpoints?.release(ctx.params.cluster);
+      throw err;
+    }
     // The old primary is read-only for good and the target has every transaction: finish.
     await tgt.agent.resetReplica({ id: tgt.id });
+    await routes?.beforeTargetWritable();
     // Not persisted: a cluster member boots read-only whatever its role (the manager opens it).
     await tgt.agent.setReadOnly({ id: tgt.id, readOnly: false });
     out = { blockedMs: -1, finalGtid: '', killed: 0 };
   }
   // Clients asking for the primary's endpoint learn the new one from here on.
   d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`);
+  // The store names the new primary: the stable endpoints follow it from here.
+  d.endpoints?.release(ctx.params.cluster);
   return out;
+}
+
+// The rw endpoint during the cut-over: closed (sessions to the old primary shut) once it is
+// read-only, to the target before it is writable, back to the old primary if abandoned.
+function switchoverRoutes(d: OperationDeps, cluster: string, from: string, to: string): CutOverRoutes | undefined {
+  const e = d.endpoints;
+  if (!e) return undefined;
+  return {
+    sourceReadOnly: async () => void (await e.route(cluster, null)),
+    beforeTargetWritable: async () => void (await e.route(cluster, to)),
+    beforeSourceWritable: async () => void (await e.route(cluster, from)),
+  };
 }
 
 // A commit that was waiting (for a semi-sync acknowledgement, or in the group commit queue

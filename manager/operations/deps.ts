@@ -1,3 +1,4 @@
+import type { EndpointRouter } from '../endpoints/router';
 import type { AgentPool } from '../agents/pool';
 import type { SchedulerConfig } from '../scheduler/types';
 import type { FleetState } from '../state/fleet';
@@ -36,6 +37,8 @@ export interface OperationDeps {
   failover?: FailoverConfig;
   // The backup repository (--backup-repository); without it backups and restores are refused.
   backup?: BackupConfig;
+  // Stable endpoints (--endpoint-ports): operations that move a primary switch them.
+  endpoints?: Pick<EndpointRouter, 'route' | 'release'>;
 }
 
 // The backup repository as the manager sees it (--backup-repository, its key file).

@@ -185,7 +185,10 @@ async function doCatchUp(d: OperationDeps, ctx: Ctx): Promise<{ waitedMs: number
 // is removed). Its end is the point of no return: the source never takes writes again.
 async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<Omit<WritesStopped, 'ok'>> {
   const { src, tgt } = endpoints(d, ctx);
-  const r = await stopWrites(src, tgt, { graceMs: MIGRATION.graceMs, deadlineMs: MIGRATION.cutOverDeadlineMs, onProgress: report(ctx), signal: ctx.signal });
+  const e = d.endpoints;
+  // The instance's stable endpoint: closed once the source is read-only, back to it if abandoned.
+  const routes = e && { sourceReadOnly: async () => void (await e.route(src.id, null)), beforeTargetWritable: async () => undefined, beforeSourceWritable: async () => void (await e.route(src.id, { host: src.host, port: src.port })) };
+  const r = await stopWrites(src, tgt, { graceMs: MIGRATION.graceMs, deadlineMs: MIGRATION.cutOverDeadlineMs, onProgress: report(ctx), signal: ctx.signal, routes });
   if (!r.ok) throw new Error(`cut-over abandoned after ${r.blockedMs} ms, the source takes writes again: ${r.reason}`);
   return { startedAt: r.startedAt, finalGtid: r.finalGtid, killed: r.killed };
 }
@@ -195,7 +198,9 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<Omit<WritesStopped
 async function doPromote(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: number; finalGtid: string; killed: number }> {
   const { src, tgt } = endpoints(d, ctx);
   const cut = ctx.output<Omit<WritesStopped, 'ok'>>('cut-over')!;
-  await promote(src, tgt, { onProgress: report(ctx) });
+  const e = d.endpoints;
+  // To the target before it is writable; released once the record names the target.
+  await promote(src, tgt, { onProgress: report(ctx), routes: e && { beforeTargetWritable: async () => void (await e.route(src.id, { host: tgt.host, port: tgt.port })) } });
   const blockedMs = Date.now() - cut.startedAt;
   // The replication account stays on the source: it goes with the source at retire-source.
   // Dropping it here would lift MySQL's super_read_only, and a privileged client still pointed
@@ -208,9 +213,11 @@ async function doPromote(d: OperationDeps, ctx: Ctx): Promise<{ blockedMs: numbe
 async function abandonCutOver(d: OperationDeps, ctx: Ctx): Promise<void> {
   const { src } = endpoints(d, ctx);
   await removeTarget(d, ctx);
+  await d.endpoints?.route(src.id, { host: src.host, port: src.port });
   await src.agent.setReadOnly({ id: src.id, readOnly: false }).catch((err: unknown) => {
     throw new Error(`the source could not be made writable again: ${errorMessage(err)}`);
   });
+  d.endpoints?.release(src.id);
 }
 
 // One fleet change: the target reservation goes and the instance's record takes its place
@@ -229,6 +236,8 @@ async function switchRecord(d: OperationDeps, ctx: Ctx): Promise<{ node: string;
     }
     return mustInstance(d, i.id);
   });
+  // The record names the target: the stable endpoint follows the store from here.
+  d.endpoints?.release(moved.id);
   return { node: moved.node, host: d.fleet.store.nodes.get(moved.node)?.host ?? '', port: moved.port };
 }
 

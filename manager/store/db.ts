@@ -372,6 +372,22 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX backup_drills_target ON backup_drills(target, started_at);
   `,
+  // Stable endpoints (docs/endpoints.md): a host:port on a router node per cluster role (rw, ro)
+  // and per standalone instance. A port is held on its node like an instance's.
+  `
+  CREATE TABLE endpoints (
+    name TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('rw', 'ro', 'instance')),
+    cluster_name TEXT NOT NULL DEFAULT '',
+    instance_id TEXT NOT NULL DEFAULT '',
+    node TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (node, port)
+  );
+  CREATE INDEX endpoints_cluster ON endpoints(cluster_name) WHERE cluster_name != '';
+  CREATE INDEX endpoints_instance ON endpoints(instance_id) WHERE instance_id != '';
+  `,
 ];
 
 export function openDb(file: string): DB {

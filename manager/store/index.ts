@@ -4,6 +4,7 @@ import { BackupPoliciesTable } from './backup-policies';
 import { BackupDrillsTable } from './backup-drills';
 import { ClustersTable } from './clusters';
 import { openDb, type DB } from './db';
+import { EndpointsTable } from './endpoints';
 import { EventsTable } from './events';
 import { InstancesTable } from './instances';
 import { NodesTable } from './nodes';
@@ -35,6 +36,7 @@ export class Store {
   readonly backupPolicies: BackupPoliciesTable;
   readonly backupDrills: BackupDrillsTable;
   readonly tokens: TokensTable;
+  readonly endpoints: EndpointsTable;
   readonly retention: Retention;
   readonly writer: GroupWriter;
 
@@ -56,6 +58,7 @@ export class Store {
     this.backupPolicies = new BackupPoliciesTable(db);
     this.backupDrills = new BackupDrillsTable(db);
     this.tokens = new TokensTable(db);
+    this.endpoints = new EndpointsTable(db);
     this.retention = new Retention(db);
   }
 

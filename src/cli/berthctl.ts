@@ -252,8 +252,13 @@ instance
   .description('show one instance (by name or id)')
   .action(async (ref: string) => {
     const i = await portal().getInstance({ instance: ref });
-    if (json()) print(i);
-    else instanceRows([i]);
+    if (json()) {
+      print(i);
+      return;
+    }
+    instanceRows([i]);
+    // Where clients should connect: the address survives moves, switchovers and failovers.
+    for (const e of i.endpoints) process.stdout.write(`${e.kind} endpoint: ${e.host}:${e.port} (router ${e.node})\n`);
   });
 
 instance
@@ -262,7 +267,7 @@ instance
   .action(async (ref: string) => {
     const c = await portal().getCredentials({ instance: ref });
     if (json()) print(c);
-    else process.stdout.write(`host: ${c.host}\nport: ${c.port}\nuser: ${c.user}\npassword: ${c.password}\n`);
+    else process.stdout.write(`host: ${c.host}\nport: ${c.port}\nuser: ${c.user}\npassword: ${c.password}\n${c.endpoints.map((e) => `${e.kind} endpoint: ${e.host}:${e.port}\n`).join('')}`);
   });
 
 instance

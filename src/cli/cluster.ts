@@ -135,12 +135,13 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
 
   cluster
     .command('endpoints <name>')
-    .description("where to write (the primary) and read (the replicas)")
+    .description("where to write and read: the stable endpoints (rw, ro: they follow switchovers and failovers), then the primary and the replicas themselves")
     .action(async (name: string) => {
       const e: ClusterEndpoints__Output = await portal().getClusterEndpoints({ name });
       if (out.json()) return out.print(e);
+      const stable = e.stable.map((x) => [`${x.kind} endpoint`, `${x.host}:${x.port}`, `(router ${x.node})`]);
       const rows = [...(e.primary ? [e.primary] : []), ...e.replicas].map((x) => [x.role, `${x.host}:${x.port}`, x.instance]);
-      out.table(['ROLE', 'ADDRESS', 'INSTANCE'], rows);
+      out.table(['ROLE', 'ADDRESS', 'INSTANCE'], [...stable, ...rows]);
     });
 
   cluster

@@ -16,6 +16,12 @@ export function listClusters(ctx: AdminContext) {
 // from the store; one cluster with every member's status asked of its agent now).
 export function clusterRoutes(ctx: AdminContext) {
   return async function (app: FastifyInstance): Promise<void> {
+    app.get('/v1/endpoints', { schema: { tags: ['clusters'], summary: "stable endpoints: where each is served (router node, port) and its proxy's counters (HAProxy show stat, as of the last routing push): sessions, bytes, errors, servers taking connections" } }, async () => ({
+      items: ctx.store.endpoints.all().map((e) => {
+        const stats = ctx.endpoints?.lastStats.get(e.node)?.find((s) => s.name === e.name);
+        return { ...e, host: ctx.store.nodes.get(e.node)?.host ?? '', stats: stats ?? null };
+      }),
+    }));
     app.get(
       '/v1/clusters/:name',
       {
