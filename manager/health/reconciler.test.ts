@@ -17,7 +17,7 @@ const log = createLogger('test', 'silent');
 const up: AgentReplicationState__Output = {
   measuredAtMs: 0, mysqldUp: true, mysqldDownSinceMs: 0, serverUuid: '', serverId: 7, readOnly: false, superReadOnly: false, executedGtids: '0-7-42',
   configured: false, ioRunning: false, ioConnecting: false, sqlRunning: false, secondsBehind: -1, receivedGtids: '', lastIoError: '', lastSqlError: '',
-  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 2, leaseFenced: false,
+  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 2, leaseFenced: false, groupState: '', groupRole: '', groupOnline: 0, groupSize: 0, groupVersion: '',
 };
 
 // A port that answers like mysqld (a greeting packet), and one that refuses.

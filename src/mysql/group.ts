@@ -4,7 +4,6 @@ import { GiB, liftSuperReadOnly, MiB } from './common-sql';
 // MySQL Group Replication (single-primary): its my.cnf lines and statements, the part of the
 // MySQL Dialect consensus clusters use (docs/design.md, "Consensus clusters").
 
-export const GROUP_CONSISTENCY = ['EVENTUAL', 'BEFORE_ON_PRIMARY_FAILOVER', 'BEFORE', 'AFTER', 'BEFORE_AND_AFTER'] as const;
 export const DEFAULT_GROUP_CONSISTENCY = 'BEFORE_ON_PRIMARY_FAILOVER';
 
 // The cache of messages a member that was unreachable for a moment catches up from. MySQL's
