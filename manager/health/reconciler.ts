@@ -10,6 +10,7 @@ import type { FailoverNotice } from './alerts/types';
 import { lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
+import { electedPrimary } from '../clusters/group';
 import { probeMysqld } from './probe';
 import { decideRepairs, REPAIR_BACKOFF_MAX_MS, REPAIR_BACKOFF_MS, repairKey, type ClusterView, type Decision, type MemberView, type RepairMemo } from './repairs';
 import type { ReplicationMap } from '../state/replication';
@@ -152,6 +153,9 @@ export class ClusterReconciler {
 
   private async reconcile(c: ClusterRow, now: number, leases: Map<string, string[]>, notices: FailoverNotice[]): Promise<void> {
     const ms = this.d.fleet.store.instances.inCluster(c.name);
+    // A consensus cluster's group elects, fences and opens its own primary: berth follows it
+    // and never acts (no failover, repair, lease or read-only change).
+    if (c.replication === 'group') return this.followGroup(c, ms, now);
     for (const m of ms) this.remember(m, c.flavor || m.flavor);
     // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
     for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
@@ -169,6 +173,26 @@ export class ClusterReconciler {
     if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
     // After the judge: its verdict and the anti-flap rule's hold explain the state.
     this.watchWriter(c, primary, now);
+  }
+
+  // The store's primary becomes the one the group elected, as soon as a member's fresh report
+  // says so (clusters/group.ts electedPrimary).
+  private followGroup(c: ClusterRow, ms: InstanceRow[], now: number): void {
+    this.noWriter.delete(c.name);
+    if (c.state !== 'running') return;
+    const reports = ms.flatMap((m) => {
+      const r = this.d.replication.get(m.id);
+      return r && now - r.receivedAtMs <= this.cfg.agentSilentMs ? [{ id: m.id, ...r.state }] : [];
+    });
+    const elected = electedPrimary(reports, ms.length);
+    const current = ms.find((m) => m.clusterRole === 'primary');
+    if (!elected || elected === current?.id) return;
+    try {
+      this.d.fleet.setPrimary(c.name, elected, 'elected by the group');
+      this.d.log.warn({ cluster: c.name, primary: elected, previous: current?.id ?? '' }, 'the group elected a new primary: following it');
+    } catch (err) {
+      this.d.log.error({ cluster: c.name, primary: elected, err: errorMessage(err) }, 'could not follow the group primary');
+    }
   }
 
   // What decideRepairs reads of one cluster: the store's members, each one's latest report while

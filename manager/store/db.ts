@@ -306,6 +306,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX IF NOT EXISTS events_at ON events(at);
   CREATE INDEX IF NOT EXISTS operations_finished ON operations(finished_at) WHERE finished_at != '';
   `,
+  // Consensus clusters (issue 22): the group's name (a UUID), its consistency level and the
+  // members' election weight. Empty/0 for replicated clusters.
+  `
+  ALTER TABLE clusters ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clusters ADD COLUMN group_consistency TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clusters ADD COLUMN member_weight INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function openDb(file: string): DB {
