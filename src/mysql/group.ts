@@ -32,6 +32,9 @@ export function groupSettings(g: GroupConfig, memoryBytes: number, tls: boolean)
     'loose-group_replication_autorejoin_tries': g.autorejoinTries,
     'loose-group_replication_exit_state_action': 'READ_ONLY',
     'loose-group_replication_message_cache_size': messageCacheBytes(memoryBytes),
+    // The recovery channel takes only an account (CHANGE ... GET_SOURCE_PUBLIC_KEY is refused
+    // on it): without TLS, caching_sha2_password needs the donor's RSA key to send the password.
+    'loose-group_replication_recovery_get_public_key': 'ON',
     ...(tls ? { 'loose-group_replication_ssl_mode': 'REQUIRED', 'loose-group_replication_recovery_use_ssl': 'ON' } : {}),
   };
 }
@@ -39,7 +42,7 @@ export function groupSettings(g: GroupConfig, memoryBytes: number, tls: boolean)
 // The distributed recovery channel's account (binlog only: REPLICATION SLAVE; a member with no
 // data is seeded by berth's CLONE before it joins, so the account needs no BACKUP_ADMIN).
 export function recoveryChannel(user: string, password: string): Statement[] {
-  return [{ sql: "CHANGE REPLICATION SOURCE TO SOURCE_USER = ?, SOURCE_PASSWORD = ?, GET_SOURCE_PUBLIC_KEY = 1 FOR CHANNEL 'group_replication_recovery'", params: [user, password] }];
+  return [{ sql: "CHANGE REPLICATION SOURCE TO SOURCE_USER = ?, SOURCE_PASSWORD = ? FOR CHANNEL 'group_replication_recovery'", params: [user, password] }];
 }
 
 // The first member makes the group; the flag is turned off again whatever START answered (a
