@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEndpoints__Output } from '../src/gen/berth/v1/ClusterEndpoints';
@@ -15,16 +16,29 @@ const HOSTS = ['127.0.0.91', '127.0.0.92', '127.0.0.93'];
 const PORTS = ['3991-3993', '3994-3996', '3997-3999'];
 const mysqlCase = FLAVORS.find((f) => f.flavor === 'mysql')!;
 
+// Group communication refuses a local address no interface has ("There is no local IP address
+// matching the one configured for the local node"): 127.0.0.x answers on lo without being one of
+// its addresses. A real host has its address on an interface; the simulated ones get theirs
+// here, and lose them after.
+const added: string[] = [];
+const hasAddress = (host: string) => execFileSync('ip', ['-o', 'addr', 'show', 'dev', 'lo'], { encoding: 'utf8' }).includes(` ${host}/`);
+
 describe('consensus clusters: MySQL Group Replication', () => {
   let cluster: TestCluster;
 
   beforeAll(async () => {
+    for (const host of HOSTS) {
+      if (hasAddress(host)) continue;
+      execFileSync('ip', ['addr', 'add', `${host}/32`, 'dev', 'lo']);
+      added.push(host);
+    }
     cluster = new TestCluster(flavorArgs(mysqlCase));
     await cluster.start(HOSTS.map((host, i) => ({ name: `g${i + 1}`, host, ports: PORTS[i]!, cpus: '8', memory: '8G' })));
   }, 120_000);
 
   afterAll(async () => {
     await cluster?.stop();
+    for (const host of added.splice(0)) execFileSync('ip', ['addr', 'del', `${host}/32`, 'dev', 'lo']);
   });
 
   it('refuses multi-primary and a group that is not 3, 5 or 7 with INVALID_ARGUMENT', async () => {
@@ -86,9 +100,9 @@ describe('consensus clusters: MySQL Group Replication', () => {
     const after = await waitUntil('the group of two shown by berth', async () => {
       const v = await cluster.portal.getCluster({ name: 'g1' });
       const m = v.members.find((x) => x.instance!.id === now.instanceId)!;
-      return m.groupRole === 'PRIMARY' && m.groupState === 'ONLINE' && v.members.filter((x) => x.groupState === 'ONLINE').length === 2 ? v : undefined;
+      const gone = v.members.find((x) => x.instance!.id === old.instanceId)!;
+      return m.groupRole === 'PRIMARY' && m.groupState === 'ONLINE' && v.members.filter((x) => x.groupState === 'ONLINE').length === 2 && gone.health === 'down' ? v : undefined;
     }, 30_000);
-    expect(after.members.find((m) => m.instance!.id === old.instanceId)!.health).toBe('down');
     // berth never failed over or fenced anything itself.
     expect((await cluster.portal.listClusterHistory({ cluster: 'g1' })).entries).toEqual([]);
     expect(after.members.some((m) => m.fenced)).toBe(false);
