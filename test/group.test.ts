@@ -1,4 +1,6 @@
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClusterEndpoints__Output } from '../src/gen/berth/v1/ClusterEndpoints';
@@ -35,6 +37,16 @@ describe('consensus clusters: MySQL Group Replication', () => {
     cluster = new TestCluster(flavorArgs(mysqlCase));
     await cluster.start(HOSTS.map((host, i) => ({ name: `g${i + 1}`, host, ports: PORTS[i]!, cpus: '8', memory: '8G' })));
   }, 120_000);
+
+  // The group as the survivors see it and what the manager and agents logged about it, kept in
+  // a directory that outlives the run.
+  async function diagnose(): Promise<string> {
+    const keep = fs.mkdtempSync(path.join('/tmp', 'berth-group-'));
+    fs.cpSync(cluster.dir, keep, { recursive: true, filter: (src) => !/\/data\d|\/tls/.test(src) });
+    const view = await cluster.portal.getCluster({ name: 'g1' }).catch((e: Error) => e.message);
+    const lines = fs.readFileSync(path.join(cluster.dir, 'manager.log'), 'utf8').split('\n').filter((l) => /group|primary|reconciler/i.test(l)).slice(-20);
+    return [`kept in ${keep}`, `cluster: ${JSON.stringify(view, null, 1)}`, `manager:\n${lines.join('\n')}`].join('\n');
+  }
 
   afterAll(async () => {
     await cluster?.stop();
@@ -82,7 +94,9 @@ describe('consensus clusters: MySQL Group Replication', () => {
     const now = await waitUntil('berth to follow the primary the group elected', async () => {
       const ep = await endpoints();
       return ep.primary && ep.primary.instanceId !== old.instanceId ? ep.primary : undefined;
-    }, 90_000, 100);
+    }, 120_000, 100).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await diagnose()}`);
+    });
     const electedMs = Date.now() - killedAt;
     await waitUntil('writes acknowledged by the new primary', async () => writer.acked.filter((a) => a.port === now.port && a.at > killedAt).length >= 50, 60_000);
     await writer.stop();

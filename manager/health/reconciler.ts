@@ -68,6 +68,8 @@ export class ClusterReconciler {
   private readonly blockedSince = new Map<string, { reason: string; sinceMs: number }>();
   // Per cluster: since when no member has taken writes, and why.
   private readonly noWriter = new Map<string, ClusterProblem>();
+  // What the members of each consensus cluster last said of themselves (logged on change).
+  private readonly groupSaid = new Map<string, string>();
   // The repairs submitted, by `kind:instanceId` (repairs.ts): one at a time per member and kind,
   // never again on a report that predates the last one's end, backing off after failures.
   private readonly repairs = new Map<string, RepairMemo & { failures: number }>();
@@ -186,6 +188,13 @@ export class ClusterReconciler {
     });
     const elected = electedPrimary(reports, ms.length);
     const current = ms.find((m) => m.clusterRole === 'primary');
+    // Each change of what the members say is logged once, so a group berth does not follow can be
+    // explained from the log.
+    const said = reports.map((r) => `${r.id}=${r.groupState || '-'}/${r.groupRole || '-'}/${r.groupOnline}of${r.groupSize}`).join(' ');
+    if (this.groupSaid.get(c.name) !== said) {
+      this.groupSaid.set(c.name, said);
+      this.d.log.info({ cluster: c.name, members: said, elected: elected ?? '' }, 'group view');
+    }
     if (!elected || elected === current?.id) return;
     try {
       this.d.fleet.setPrimary(c.name, elected, 'elected by the group');
