@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { electedPrimary, groupConfigFor, groupMemberHealth } from './group';
 
-const report = (id: string, role: string, online: number, state = 'ONLINE') => ({ id, groupState: state, groupRole: role, groupOnline: online, groupSize: 3 });
+const report = (id: string, role: string, online: number, state = 'ONLINE', mysqldUp = true) => ({ id, mysqldUp, groupState: state, groupRole: role, groupOnline: online, groupSize: 3 });
 
 describe('consensus clusters: what the manager decides', () => {
   it('renders seeds, allowlist and the local address from the members, group ports beside instance ports', () => {
@@ -29,6 +29,8 @@ describe('consensus clusters: what the manager decides', () => {
     expect(electedPrimary([report('a', 'PRIMARY', 1), report('b', 'PRIMARY', 2), report('c', 'SECONDARY', 2)], 3)).toBe('b');
     expect(electedPrimary([report('a', 'PRIMARY', 3, 'RECOVERING')], 3)).toBeUndefined();
     expect(electedPrimary([], 3)).toBeUndefined();
+    // The killed primary's last report (its mysqld no longer answers) says what it was.
+    expect(electedPrimary([report('a', 'PRIMARY', 3, 'ONLINE', false), report('b', 'PRIMARY', 2), report('c', 'SECONDARY', 2)], 3)).toBe('b');
   });
 
   it('judges a member by its own row in the group', () => {

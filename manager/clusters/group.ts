@@ -41,6 +41,8 @@ export function groupConfigFor(c: Pick<ClusterRow, 'groupName' | 'groupConsisten
 // What a member's latest report says of its place in the group.
 export interface GroupReport {
   id: string;
+  // mysqld answered this measurement: a report of a dead server carries its last group state on.
+  mysqldUp: boolean;
   groupState: string;
   groupRole: string;
   groupOnline: number;
@@ -50,11 +52,13 @@ export interface GroupReport {
 // The primary the group elected, as its members report it: ONLINE and PRIMARY in a view where
 // a majority of the group is ONLINE. A primary cut off from the majority still calls itself
 // ONLINE/PRIMARY, but sees the others UNREACHABLE, so it is never taken for the elected one; two
-// majority views cannot both exist. Undefined while no report says so (an election under way,
+// majority views cannot both exist. Only a report read from a live mysqld counts: the agent's
+// report of a killed server keeps its last state (ONLINE/PRIMARY of a full group), which the
+// integration test caught berth following. Undefined while no report says so (an election under way,
 // or no majority).
 export function electedPrimary(reports: GroupReport[], groupSize: number): string | undefined {
   const majority = Math.floor(groupSize / 2) + 1;
-  return reports.find((r) => r.groupState === 'ONLINE' && r.groupRole === 'PRIMARY' && r.groupOnline >= majority)?.id;
+  return reports.find((r) => r.mysqldUp && r.groupState === 'ONLINE' && r.groupRole === 'PRIMARY' && r.groupOnline >= majority)?.id;
 }
 
 // What GetCluster says of a group member, from its own row in the group as it sees it now.

@@ -91,7 +91,7 @@ describe('ClusterReconciler', () => {
     await trigger.tick();
     expect(trigger.leaseFor('a')).toBeUndefined();
     // The primary is killed: its container stopped, mysqld down; the two left elect b.
-    report('a', ids.a!, { mysqldUp: false, mysqldDownSinceMs: Date.now() - 60_000 });
+    report('a', ids.a!, { ...group('PRIMARY', 3), mysqldUp: false, mysqldDownSinceMs: Date.now() - 60_000 });
     await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
     report('b', ids.b!, group('SECONDARY', 2));
     report('c', ids.c!, group('SECONDARY', 2));

@@ -184,13 +184,13 @@ export class ClusterReconciler {
     if (c.state !== 'running') return;
     const reports = ms.flatMap((m) => {
       const r = this.d.replication.get(m.id);
-      return r && now - r.receivedAtMs <= this.cfg.agentSilentMs ? [{ id: m.id, ...r.state }] : [];
+      return r && now - r.receivedAtMs <= this.cfg.agentSilentMs ? [{ ...r.state, id: m.id, mysqldUp: Boolean(r.state.mysqldUp) }] : [];
     });
     const elected = electedPrimary(reports, ms.length);
     const current = ms.find((m) => m.clusterRole === 'primary');
     // Each change of what the members say is logged once, so a group berth does not follow can be
     // explained from the log.
-    const said = reports.map((r) => `${r.id}=${r.groupState || '-'}/${r.groupRole || '-'}/${r.groupOnline}of${r.groupSize}`).join(' ');
+    const said = reports.map((r) => `${r.id}=${r.mysqldUp ? '' : 'down:'}${r.groupState || '-'}/${r.groupRole || '-'}/${r.groupOnline}of${r.groupSize}`).join(' ');
     if (this.groupSaid.get(c.name) !== said) {
       this.groupSaid.set(c.name, said);
       this.d.log.info({ cluster: c.name, members: said, elected: elected ?? '' }, 'group view');
