@@ -281,7 +281,11 @@ async function main(): Promise<void> {
   agents.writeGrantMs = o.writeLease > 0 ? o.writeLease * 1000 : (o.failoverAgentSilent * 1000) / 2;
   // A cluster member made writable is covered by its agent's write lease at once (unless the
   // lease is off); a standalone instance never is.
-  agents.leased = (id) => o.writeLease > 0 && Boolean(store.instances.get(id)?.clusterName);
+  // Never a consensus cluster's member: its group owns super_read_only (docs/design.md).
+  agents.leased = (id) => {
+    const cluster = store.instances.get(id)?.clusterName;
+    return o.writeLease > 0 && Boolean(cluster) && store.clusters.get(cluster!)?.replication !== 'group';
+  };
   agents.followRegistrations((l) => fleet.onEvent(l));
   // Instances using less than half of any threshold are left out of the periodic scans.
   const usage = new UsageMap({ diskPct: Math.min(o.alertInstanceDiskPct, o.expandDiskPct) / 2, memoryPct: o.expandMemoryPct / 2 });

@@ -34,6 +34,8 @@ export const AGENT_POLICY: Record<string, AgentCaller> = {
   SetReadOnly: 'manager',
   KillClientConnections: 'manager',
   WaitForGtid: 'manager',
+  StartGroupReplication: 'manager',
+  GetGroupStatus: 'manager',
   BackupInstance: 'manager',
   ArchiveBinlogs: 'manager',
   ApplyBinlogs: 'manager',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { checkAgentCreate, checkAntiAffinityGroup, checkName, checkNodeInfo, checkShape } from './validate';
+import { checkAgentCreate, checkAntiAffinityGroup, checkGroupConfig, checkName, checkNodeInfo, checkShape } from './validate';
 
 const G = 1024 ** 3;
 
@@ -67,5 +67,22 @@ describe('edge checks shared by the portal, the admin API and the agent', () => 
     expect(checkNodeInfo(n)).toBe(n);
     for (const bad of [{ name: '' }, { host: '' }, { portMin: 4000 }, { disks: [] }]) expect(code(() => checkNodeInfo({ ...n, ...bad }))).toBe(status.INVALID_ARGUMENT);
     expect(code(() => checkNodeInfo(undefined))).toBe(status.INVALID_ARGUMENT);
+  });
+});
+
+describe('checkGroupConfig (what an agent writes into a group member my.cnf)', () => {
+  const g = { groupName: '3f6c0c8e-55b1-4c2e-9d1a-6f1e2b7a9c01', localAddress: '127.0.0.2:4301', seeds: ['127.0.0.2:4301', 'db-3.example:4302'], allowlist: ['127.0.0.2', '127.0.0.1'], memberWeight: 50, consistency: 'BEFORE_ON_PRIMARY_FAILOVER', autorejoinTries: 3 };
+  const bad = (x: object, re: RegExp) => expect(() => checkGroupConfig({ ...g, ...x })).toThrow(expect.objectContaining({ code: status.INVALID_ARGUMENT, message: expect.stringMatching(re) }));
+
+  it('accepts a well-formed group', () => expect(checkGroupConfig(g)).toEqual(g));
+  it('refuses anything that could change what mysqld reads', () => {
+    bad({ groupName: 'not-a-uuid' }, /not a lower-case UUID/);
+    bad({ localAddress: '127.0.0.2:4301\nskip-grant-tables' }, /not host:port/);
+    bad({ seeds: ['127.0.0.2:4301,evil:1'] }, /not host:port/);
+    bad({ allowlist: ['0.0.0.0/0'] }, /not a host name or address/);
+    bad({ allowlist: [] }, /1 to 9 hosts/);
+    bad({ memberWeight: 101 }, /between 0 and 100/);
+    bad({ consistency: 'x' }, /not one of/);
+    bad({ autorejoinTries: -1 }, /between 0 and 2016/);
   });
 });

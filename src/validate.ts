@@ -109,6 +109,42 @@ export interface AgentCreateInput {
   adminPassword: string;
   replica?: boolean;
   semiSyncTimeoutMs?: number;
+  group?: GroupConfigInput | null;
+}
+
+export interface GroupConfigInput {
+  groupName: string;
+  localAddress: string;
+  seeds: string[];
+  allowlist: string[];
+  memberWeight: number;
+  consistency: string;
+  autorejoinTries: number;
+}
+
+export const GROUP_CONSISTENCY = ['EVENTUAL', 'BEFORE_ON_PRIMARY_FAILOVER', 'BEFORE', 'AFTER', 'BEFORE_AND_AFTER'] as const;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+// Host names or IPv4 addresses only: these go into my.cnf, where a space, comma or newline
+// would change what the server reads.
+const HOST = /^[A-Za-z0-9.-]{1,253}$/;
+function checkHostPort(what: string, a: string): string {
+  const m = /^([^:]+):(\d{1,5})$/.exec(a);
+  if (!m || !HOST.test(m[1]!) || Number(m[2]) < 1 || Number(m[2]) > 65535) throw invalidArgument(`${what} "${a.slice(0, 60)}" is not host:port`);
+  return a;
+}
+
+// A consensus cluster member's group settings, before they are written into its my.cnf.
+export function checkGroupConfig(g: GroupConfigInput) {
+  if (!UUID.test(g.groupName)) throw invalidArgument(`group name "${g.groupName.slice(0, 40)}" is not a lower-case UUID`);
+  checkHostPort('group local address', g.localAddress);
+  if (g.seeds.length < 1 || g.seeds.length > 9) throw invalidArgument(`a group has 1 to 9 seeds, got ${g.seeds.length}`);
+  g.seeds.forEach((s) => checkHostPort('group seed', s));
+  if (g.allowlist.length < 1 || g.allowlist.length > 9) throw invalidArgument(`a group allowlist has 1 to 9 hosts, got ${g.allowlist.length}`);
+  for (const h of g.allowlist) if (!HOST.test(h)) throw invalidArgument(`group allowlist host "${h.slice(0, 60)}" is not a host name or address`);
+  if (!Number.isInteger(g.memberWeight) || g.memberWeight < 0 || g.memberWeight > 100) throw invalidArgument(`member weight ${g.memberWeight} is not between 0 and 100`);
+  if (!(GROUP_CONSISTENCY as readonly string[]).includes(g.consistency)) throw invalidArgument(`group consistency "${g.consistency.slice(0, 40)}" is not one of ${GROUP_CONSISTENCY.join(', ')}`);
+  if (!Number.isInteger(g.autorejoinTries) || g.autorejoinTries < 0 || g.autorejoinTries > 2016) throw invalidArgument(`autorejoin tries ${g.autorejoinTries} is not between 0 and 2016`);
+  return { groupName: g.groupName, localAddress: g.localAddress, seeds: [...g.seeds], allowlist: [...g.allowlist], memberWeight: g.memberWeight, consistency: g.consistency, autorejoinTries: g.autorejoinTries };
 }
 
 // What an agent accepts in CreateInstance; the node-specific checks (port range, disks) are
@@ -121,7 +157,7 @@ export function checkAgentCreate(r: AgentCreateInput) {
   if (!Number.isSafeInteger(r.port) || r.port < 1 || r.port > 65535) throw invalidArgument(`port ${r.port} is out of range`);
   if (!r.diskPath || !r.diskPath.startsWith('/')) throw invalidArgument('disk path must be absolute');
   return {
-    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId, replica: !!r.replica, semiSyncTimeoutMs: checkSemiSyncTimeout(r.semiSyncTimeoutMs ?? 0) },
+    spec: { id: checkInstanceId(r.id), name: checkName('instance name', r.name), image: checkImage(r.image)!, ...shape, port: r.port, diskPath: r.diskPath, serverId: r.serverId, replica: !!r.replica, semiSyncTimeoutMs: checkSemiSyncTimeout(r.semiSyncTimeoutMs ?? 0), ...(r.group ? { group: checkGroupConfig(r.group) } : {}) },
     admin: { user: r.adminUser, password: r.adminPassword },
   };
 }

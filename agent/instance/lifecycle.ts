@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
 import type { Logger } from '../../src/log';
-import type { Flavor } from '../../src/mysql/dialect';
+import { dialectFor, type Flavor } from '../../src/mysql/dialect';
+import type { GroupConfig } from '../../src/mysql/dialect-interface';
 import { LABEL, type DockerEngine, type OwnedContainer } from '../docker';
 import { InstanceContainers } from './container';
 import { deleteTrashed, discardData, errorLogTail, exists, initCommand, installTls, isInitialized, prepareDirs, removeInstanceFiles, writeMyCnf } from './datadir';
@@ -32,6 +33,8 @@ export interface InstanceSpec {
   requireTls?: boolean;
   // See AgentCreateInstanceRequest.semi_sync_timeout_ms.
   semiSyncTimeoutMs?: number;
+  // See AgentCreateInstanceRequest.group.
+  group?: GroupConfig;
 }
 
 export type InstanceState = 'creating' | 'running' | 'stopped' | 'restarting' | 'missing';
@@ -165,7 +168,7 @@ export class Instances {
         if (step === 'limits') await this.docker.update(cur.containerId, { nanoCpus: nanoCpus(shape), memoryBytes: shape.memoryBytes });
         else server = await applyMemoryVariables(layout.socket, shape.memoryBytes, rec.flavor as Flavor);
       }
-      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), tls: rec.tls, semiSyncTimeoutMs: rec.semiSyncTimeoutMs });
+      await writeMyCnf(layout, { flavor: rec.flavor as Flavor, instanceId: id, serverId: rec.serverId, bindAddress: this.ctx.host, port: rec.port, memoryBytes: shape.memoryBytes, diskBytes: shape.diskBytes, replica: await hasReplicaSection(layout), tls: rec.tls, semiSyncTimeoutMs: rec.semiSyncTimeoutMs, group: rec.group });
       await writeRecord(layout, { ...rec, shape });
       const applyMs = Date.now() - t0;
       this.log.info({ instance: id, shape, applyMs }, 'instance resized in place');
@@ -212,11 +215,12 @@ export class Instances {
 
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
+    if (spec.group && !dialectFor(flavor).group) throw failedPrecondition(`image ${spec.image} is ${flavor}: consensus clusters need MySQL (Group Replication) for now`);
     if (spec.requireTls && !this.ctx.mysqlTls) throw failedPrecondition(`node ${this.ctx.node} has no MySQL certificate (mysql-${this.ctx.node}.crt in its --tls-dir): it cannot require TLS`);
     await prepareDirs(layout);
     const tls = this.ctx.mysqlTls ? { required: !!spec.requireTls } : undefined;
     if (this.ctx.mysqlTls) await installTls(layout, this.ctx.mysqlTls);
-    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica, tls, semiSyncTimeoutMs: spec.semiSyncTimeoutMs });
+    await writeMyCnf(layout, { flavor, instanceId: spec.id, serverId: spec.serverId, bindAddress: this.ctx.host, port: spec.port, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes, replica: spec.replica, tls, semiSyncTimeoutMs: spec.semiSyncTimeoutMs, group: spec.group });
     const old = await readRecord(layout).catch(() => undefined);
     const shape = { cpuMillis: spec.cpuMillis, memoryBytes: spec.memoryBytes, diskBytes: spec.diskBytes };
     await writeRecord(layout, {
@@ -225,6 +229,7 @@ export class Instances {
       ...(old?.firstStartedAt ? { firstStartedAt: old.firstStartedAt } : {}),
       ...(tls ? { tls } : {}),
       ...(spec.semiSyncTimeoutMs ? { semiSyncTimeoutMs: spec.semiSyncTimeoutMs } : {}),
+      ...(spec.group ? { group: spec.group } : {}),
     });
   }
 

@@ -29,6 +29,21 @@ describe('renderMyCnf', () => {
   it.each(['mariadb', 'mysql'] as const)('renders a %s semi-sync cluster member as expected', (flavor) =>
     expect(renderMyCnf({ ...base, flavor, replica: true, semiSyncTimeoutMs: 5000 })).toBe(expected(`${flavor}-semisync-member.cnf`)));
 
+  // A Group Replication member (3 members on 127.0.0.2-4, GR ports beside the instance ports),
+  // with TLS: the group's traffic and its recovery channel use the instance's certificate.
+  const group = {
+    groupName: '3f6c0c8e-55b1-4c2e-9d1a-6f1e2b7a9c01',
+    localAddress: '127.0.0.2:4301',
+    seeds: ['127.0.0.2:4301', '127.0.0.3:4302', '127.0.0.4:4303'],
+    allowlist: ['127.0.0.2', '127.0.0.3', '127.0.0.4'],
+    memberWeight: 60,
+    consistency: 'BEFORE_ON_PRIMARY_FAILOVER',
+    autorejoinTries: 3,
+  };
+  it('renders a MySQL group replication member as expected', () =>
+    expect(renderMyCnf({ ...base, flavor: 'mysql', replica: true, tls: { required: false }, group })).toBe(expected('mysql-group-member.cnf')));
+  it('refuses a group member on MariaDB (Galera is not built)', () => expect(() => renderMyCnf({ ...base, replica: true, group })).toThrow(/no consensus clusters/));
+
   // Names MySQL 8.0.x deprecated and 8.4/9.x removed or warn about at start-up; the integration
   // test also fails on any such warning in mysqld's error log.
   const goneInMysql9 = [

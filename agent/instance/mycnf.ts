@@ -1,4 +1,5 @@
 import { dialectFor, type Flavor } from '../../src/mysql/dialect';
+import type { GroupConfig } from '../../src/mysql/dialect-interface';
 import { IN_CONTAINER, SOCKET } from './layout';
 
 export interface MyCnfInput {
@@ -17,6 +18,8 @@ export interface MyCnfInput {
   tls?: { required: boolean };
   // A member of a semi-sync cluster: the acknowledgement timeout (ms); 0 or absent: none.
   semiSyncTimeoutMs?: number;
+  // A member of a consensus cluster (MySQL Group Replication): its group.
+  group?: GroupConfig;
 }
 
 // Where the agent puts the node's MySQL certificate, its key and the fleet CA (conf/tls).
@@ -72,8 +75,15 @@ export function renderMyCnf(i: MyCnfInput): string {
     [`${i.flavor} only`, d.serverSettings()],
   ];
   if (i.semiSyncTimeoutMs) sections.push(['semi-sync replication (cluster member)', d.semiSyncSettings(i.semiSyncTimeoutMs)]);
+  if (i.group) sections.push(['group replication (consensus cluster member)', groupSettings(i)]);
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
   return renderSections(i.instanceId, sections);
+}
+
+function groupSettings(i: MyCnfInput): Record<string, string | number> {
+  const g = dialectFor(i.flavor).group;
+  if (!g) throw new Error(`${i.flavor} has no consensus clusters yet`);
+  return g.settings(i.group!, i.memoryBytes, !!i.tls);
 }
 
 function identitySection(i: MyCnfInput): Section {

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { LABEL } from '../docker';
 import type { Layout } from './layout';
+import type { GroupConfig } from '../../src/mysql/dialect-interface';
 
 export type Role = 'standalone' | 'primary' | 'replica';
 
@@ -22,6 +23,9 @@ export interface DesiredState {
   readOnly: boolean;
   // Member of a semi-sync cluster (AgentCreateInstanceRequest.semi_sync_timeout_ms); absent: none.
   semiSyncTimeoutMs?: number;
+  // Member of a consensus cluster (AgentCreateInstanceRequest.group); absent: none. Kept so every
+  // re-render of my.cnf (a resize) keeps the group's section.
+  group?: GroupConfig;
   // Learned from the image's mysqld.
   flavor: string;
   mysqlVersion: string;

@@ -8,6 +8,7 @@ import type { Instances } from '../instance/lifecycle';
 import { streamBackup } from './backup';
 import { seedByClone } from './clone';
 import { Replication } from './replication';
+import { GroupControl, GROUP_START_LIMIT_MS } from './group';
 import { seedFromBackup, type SeedContext } from './seed';
 import { serverStream } from '../../src/rpc-stream';
 import { WriteGate } from '../write-gate';
@@ -34,7 +35,9 @@ type MovementRpc =
   | 'ApplyBinlogs'
   | 'RunBinlogArchiver'
   | 'StopBinlogArchiver'
-  | 'VerifyTables';
+  | 'VerifyTables'
+  | 'StartGroupReplication'
+  | 'GetGroupStatus';
 export type MovementHandlers = Pick<AgentHandlers, MovementRpc>;
 
 const ID = /^i-[0-9a-f]{10,32}$/;
@@ -57,6 +60,7 @@ export function gtidWaitLimitMs(timeoutMs: number): number {
 // lease tells it when it fenced one.
 export function movementHandlers(docker: DockerEngine, instances: Instances, node: { node: string; disks: string[]; tls?: TlsFiles; listenHost?: string }, log: Logger, gate = new WriteGate()): MovementHandlers {
   const repl = new Replication(instances);
+  const group = new GroupControl(instances);
   const ctx: SeedContext = { docker, instances, node: node.node, disks: node.disks, log, tls: node.tls };
   const archivers = new BinlogArchivers(ctx);
   return {
@@ -79,6 +83,8 @@ export function movementHandlers(docker: DockerEngine, instances: Instances, nod
     StopReplica: unary(log, 'StopReplica', (req) => repl.stop(checkId(req.id), req.ioOnly)),
     ResetReplica: unary(log, 'ResetReplica', (req) => repl.reset(checkId(req.id))),
     GetReplicaStatus: unary(log, 'GetReplicaStatus', (req) => repl.status(checkId(req.id))),
+    StartGroupReplication: unary(log, 'StartGroupReplication', (req) => group.start({ ...req, id: checkId(req.id) }), GROUP_START_LIMIT_MS),
+    GetGroupStatus: unary(log, 'GetGroupStatus', (req) => group.status(checkId(req.id))),
     SetReadOnly: unary(log, 'SetReadOnly', async (req) => {
       gate.admit(checkId(req.id), req);
       const res = await repl.setReadOnly({ ...req, id: req.id });

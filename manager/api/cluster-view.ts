@@ -15,6 +15,8 @@ import type { Store } from '../store/index';
 import type { InstanceRow } from '../store/instances';
 import { stableEndpoints } from './stable-endpoints';
 import { memberHealth, type MemberStatus } from '../clusters/health';
+import { groupMemberHealth } from '../clusters/group';
+import type { AgentGroupMember__Output } from '../../src/gen/berth/v1/AgentGroupMember';
 
 export interface ViewDeps {
   store: Store;
@@ -59,9 +61,33 @@ async function statusOf(d: ViewDeps, i: InstanceRow): Promise<MemberStatus | und
   }
 }
 
+async function groupSelfOf(d: ViewDeps, i: InstanceRow): Promise<AgentGroupMember__Output | undefined> {
+  try {
+    return (await d.agents.for(i.node).getGroupStatus({ id: i.id }, STATUS_DEADLINE_MS)).members.find((m) => m.local);
+  } catch {
+    return undefined;
+  }
+}
+
+// A consensus cluster's members as each sees itself in the group now (state, role, version,
+// transactions received and not applied); berth's replication threads do not apply.
+async function groupMembersView(d: ViewDeps, members: InstanceRow[], live: boolean): Promise<ClusterMember[]> {
+  const selves = live ? await Promise.all(members.map((m) => (m.state === 'running' && nodeOf(d, m).up ? groupSelfOf(d, m) : undefined))) : [];
+  return members.map((m, k) => {
+    const instance = toInstance(m, nodeOf(d, m));
+    const self = selves[k];
+    return {
+      instance, role: m.clusterRole, fenced: m.fenced, health: live ? groupMemberHealth(self ? { state: self.state, queue: Number(self.queue) } : undefined, instance.state ?? m.state) : '',
+      executedGtids: '', receivedGtids: '', secondsBehind: -1, lagTransactions: Number(self?.queue ?? 0), ioRunning: false, sqlRunning: false, readOnly: false, source: '', lastError: '',
+      groupState: self?.state ?? '', groupRole: self?.role ?? '', groupVersion: self?.version ?? '',
+    };
+  });
+}
+
 // live: ask every member's agent now (GetCluster); otherwise the store's view only (lists).
 export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Promise<Cluster> {
   const members = d.store.instances.inCluster(c.name);
+  if (c.replication === 'group') return { ...base(d, c, members), members: await groupMembersView(d, members, live) };
   const statuses = live ? await Promise.all(members.map((m) => (m.state === 'running' && nodeOf(d, m).up ? statusOf(d, m) : undefined))) : [];
   const primaryAt = members.findIndex((m) => m.clusterRole === 'primary');
   const p = primaryAt >= 0 ? members[primaryAt]! : undefined;
@@ -89,6 +115,11 @@ export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Pr
       lastError: h?.problem || s?.lastSqlError || s?.lastIoError || '',
     };
   });
+  return { ...base(d, c, members), members: out };
+}
+
+function base(d: ViewDeps, c: ClusterRow, members: InstanceRow[]): Omit<Cluster, 'members'> {
+  const p = members.find((m) => m.clusterRole === 'primary');
   return {
     name: c.name,
     state: c.state,
@@ -98,7 +129,6 @@ export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Pr
     image: c.image,
     resources: { cpuMillis: c.cpuMillis, memoryBytes: c.memoryBytes, diskBytes: c.diskBytes },
     primary: p?.name ?? '',
-    members: out,
     endpoints: endpointsOf(d, c.name, members),
     constraints: c.placement.constraints,
     spreadOver: c.placement.spreadOver,
@@ -106,6 +136,9 @@ export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Pr
     createdAt: c.createdAt,
     message: c.message,
     problem: problemText(d, c.name),
+    groupName: c.groupName,
+    groupConsistency: c.groupConsistency,
+    memberWeight: c.memberWeight,
   };
 }
 

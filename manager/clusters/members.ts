@@ -5,6 +5,8 @@ import type { AgentPool } from '../agents/pool';
 import type { FleetState } from '../state/fleet';
 import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
+import type { AgentGroupConfig } from '../../src/gen/berth/v1/AgentGroupConfig';
+import { groupConfigFor } from './group';
 
 // Members as data movement sees them: where their agent and their mysqld answer. The movement
 // library (copy, makeReplica, cutOver) works on these, for clusters as for migrations.
@@ -51,14 +53,24 @@ export function endpointOf(d: MemberDeps, i: InstanceRow, flavor = i.flavor): En
 
 // A member to be built by a copy of the primary: everything the agent's CreateInstance needs.
 export function targetOf(d: MemberDeps, i: InstanceRow, c: ClusterRow, flavor: string): TargetEndpoint {
-  return { ...endpointOf(d, i, flavor), create: createRequest(i, c, !!d.requireMysqlTls) };
+  return { ...endpointOf(d, i, flavor), create: createRequest(i, c, !!d.requireMysqlTls, groupConfigOf(d, c, i)) };
 }
 
-export function createRequest(i: InstanceRow, c: ClusterRow, requireTls = false) {
+export function createRequest(i: InstanceRow, c: ClusterRow, requireTls = false, group?: AgentGroupConfig) {
   return {
     ...agentCreateRequest(i, requireTls),
-    // Every member starts read-only with replication stopped; the manager opens the primary.
+    // Every member starts read-only with replication stopped; the manager opens the primary
+    // (a consensus cluster's group opens the primary it elects).
     replica: true,
     semiSyncTimeoutMs: c.replication === 'semi-sync' ? c.semiSyncTimeoutMs : 0,
+    ...(group ? { group } : {}),
   };
+}
+
+// A consensus cluster member's group settings, from where every member is placed; undefined
+// for a replicated cluster.
+export function groupConfigOf(d: MemberDeps, c: ClusterRow, i: InstanceRow): AgentGroupConfig | undefined {
+  if (c.replication !== 'group') return undefined;
+  const at = (m: InstanceRow) => ({ host: d.fleet.store.nodes.get(m.node)?.host ?? '', port: m.port });
+  return groupConfigFor(c, at(i), d.fleet.store.instances.inCluster(c.name).map(at));
 }

@@ -6,7 +6,7 @@ export type { ClusterRole } from '../store/instances';
 
 // Roles a member can have; the store allows one primary per cluster.
 export const MEMBER_ROLES: readonly Exclude<ClusterRole, ''>[] = ['primary', 'replica'];
-export const REPLICATION_MODES: readonly ReplicationMode[] = ['async', 'semi-sync'];
+export const REPLICATION_MODES: readonly ReplicationMode[] = ['async', 'semi-sync', 'group'];
 export const MAX_REPLICAS = 5;
 export const DEFAULT_SEMI_SYNC_TIMEOUT_MS = 10_000;
 

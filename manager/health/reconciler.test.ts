@@ -17,7 +17,7 @@ const log = createLogger('test', 'silent');
 const up: AgentReplicationState__Output = {
   measuredAtMs: 0, mysqldUp: true, mysqldDownSinceMs: 0, serverUuid: '', serverId: 7, readOnly: false, superReadOnly: false, executedGtids: '0-7-42',
   configured: false, ioRunning: false, ioConnecting: false, sqlRunning: false, secondsBehind: -1, receivedGtids: '', lastIoError: '', lastSqlError: '',
-  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 2, leaseFenced: false,
+  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 2, leaseFenced: false, groupState: '', groupRole: '', groupOnline: 0, groupSize: 0, groupVersion: '',
 };
 
 // A port that answers like mysqld (a greeting packet), and one that refuses.
@@ -35,13 +35,13 @@ beforeAll(async () => {
 });
 afterAll(() => greeter.close());
 
-function setup(primaryPort: number) {
+function setup(primaryPort: number, mode: 'semi-sync' | 'group' = 'semi-sync') {
   const fleet = FleetState.load(Store.open(':memory:'));
   const now = Date.now();
   for (const n of ['a', 'b', 'c']) {
     fleet.registerNode({ name: n, agentAddress: `${n}:1`, host: '127.0.0.1', labels: {}, cpuMillis: 4000, memoryBytes: 4 * G, portMin: 1, portMax: 65535, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: now, disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] }, []);
   }
-  fleet.createCluster({ name: 'orders', state: 'running', replication: 'semi-sync', semiSyncTimeoutMs: 10_000, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
+  fleet.createCluster({ name: 'orders', state: 'running', replication: mode, semiSyncTimeoutMs: 10_000, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
   const ids: Record<string, string> = {};
   for (const [k, n] of ['a', 'b', 'c'].entries()) {
     const i = fleet.reserveInstance({ id: `i-${n}`, name: `orders-${k + 1}`, serverId: 7 + k, node: n, diskPath: '/d', port: n === 'a' ? primaryPort : 4000 + k, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: n === 'a' ? 'primary' : 'replica' } as never);
@@ -82,6 +82,36 @@ function spiedEngine(fleet: FleetState, agents: unknown): { engine: Engine; subm
 const settle = () => new Promise((r) => setTimeout(r, 20));
 
 describe('ClusterReconciler', () => {
+  it('a consensus cluster: follows the primary the group elected, and never fails over, repairs, leases or opens anything itself', async () => {
+    const { fleet, ids, submitted, trigger, report, opened } = setup(deadPort, 'group');
+    const group = (role: string, online: number, state = 'ONLINE') => ({ groupState: state, groupRole: role, groupOnline: online, groupSize: 3, readOnly: role !== 'PRIMARY', superReadOnly: role !== 'PRIMARY' });
+    report('a', ids.a!, group('PRIMARY', 3));
+    report('b', ids.b!, group('SECONDARY', 3));
+    report('c', ids.c!, group('SECONDARY', 3));
+    await trigger.tick();
+    expect(trigger.leaseFor('a')).toBeUndefined();
+    // The primary is killed: its container stopped, mysqld down; the two left elect b.
+    report('a', ids.a!, { ...group('PRIMARY', 3), mysqldUp: false, mysqldDownSinceMs: Date.now() - 60_000 });
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    report('b', ids.b!, group('SECONDARY', 2));
+    report('c', ids.c!, group('SECONDARY', 2));
+    await trigger.tick();
+    expect(fleet.store.instances.get(ids.a!)!.clusterRole).toBe('primary');
+    // A minority view calling itself PRIMARY is not followed; the majority's election is.
+    report('c', ids.c!, group('PRIMARY', 1));
+    await trigger.tick();
+    expect(fleet.store.instances.get(ids.c!)!.clusterRole).toBe('replica');
+    report('b', ids.b!, group('PRIMARY', 2));
+    await trigger.tick();
+    await settle();
+    expect(fleet.store.instances.get(ids.b!)!.clusterRole).toBe('primary');
+    expect(fleet.store.instances.get(ids.a!)!.clusterRole).toBe('replica');
+    expect(fleet.store.instances.get(ids.a!)!.fenced).toBe(false);
+    expect(submitted).toEqual([]);
+    expect(opened).toEqual([]);
+    expect(trigger.problemOf('orders', Date.now() + 3600_000)).toBeUndefined();
+  });
+
   it('grants the write lease to the node of each cluster primary, and to no other node', async () => {
     const { ids, trigger } = setup(alivePort);
     await trigger.tick();

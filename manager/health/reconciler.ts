@@ -10,6 +10,7 @@ import type { FailoverNotice } from './alerts/types';
 import { lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
+import { electedPrimary } from '../clusters/group';
 import { probeMysqld } from './probe';
 import { decideRepairs, REPAIR_BACKOFF_MAX_MS, REPAIR_BACKOFF_MS, repairKey, type ClusterView, type Decision, type MemberView, type RepairMemo } from './repairs';
 import type { ReplicationMap } from '../state/replication';
@@ -67,6 +68,8 @@ export class ClusterReconciler {
   private readonly blockedSince = new Map<string, { reason: string; sinceMs: number }>();
   // Per cluster: since when no member has taken writes, and why.
   private readonly noWriter = new Map<string, ClusterProblem>();
+  // What the members of each consensus cluster last said of themselves (logged on change).
+  private readonly groupSaid = new Map<string, string>();
   // The repairs submitted, by `kind:instanceId` (repairs.ts): one at a time per member and kind,
   // never again on a report that predates the last one's end, backing off after failures.
   private readonly repairs = new Map<string, RepairMemo & { failures: number }>();
@@ -152,6 +155,9 @@ export class ClusterReconciler {
 
   private async reconcile(c: ClusterRow, now: number, leases: Map<string, string[]>, notices: FailoverNotice[]): Promise<void> {
     const ms = this.d.fleet.store.instances.inCluster(c.name);
+    // A consensus cluster's group elects, fences and opens its own primary: berth follows it
+    // and never acts (no failover, repair, lease or read-only change).
+    if (c.replication === 'group') return this.followGroup(c, ms, now);
     for (const m of ms) this.remember(m, c.flavor || m.flavor);
     // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
     for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
@@ -169,6 +175,33 @@ export class ClusterReconciler {
     if (this.cfg.enabled && replicas.length > 0) await this.judge(c, primary, replicas, now);
     // After the judge: its verdict and the anti-flap rule's hold explain the state.
     this.watchWriter(c, primary, now);
+  }
+
+  // The store's primary becomes the one the group elected, as soon as a member's fresh report
+  // says so (clusters/group.ts electedPrimary).
+  private followGroup(c: ClusterRow, ms: InstanceRow[], now: number): void {
+    this.noWriter.delete(c.name);
+    if (c.state !== 'running') return;
+    const reports = ms.flatMap((m) => {
+      const r = this.d.replication.get(m.id);
+      return r && now - r.receivedAtMs <= this.cfg.agentSilentMs ? [{ ...r.state, id: m.id, mysqldUp: Boolean(r.state.mysqldUp) }] : [];
+    });
+    const elected = electedPrimary(reports, ms.length);
+    const current = ms.find((m) => m.clusterRole === 'primary');
+    // Each change of what the members say is logged once, so a group berth does not follow can be
+    // explained from the log.
+    const said = reports.map((r) => `${r.id}=${r.mysqldUp ? '' : 'down:'}${r.groupState || '-'}/${r.groupRole || '-'}/${r.groupOnline}of${r.groupSize}`).join(' ');
+    if (this.groupSaid.get(c.name) !== said) {
+      this.groupSaid.set(c.name, said);
+      this.d.log.info({ cluster: c.name, members: said, elected: elected ?? '' }, 'group view');
+    }
+    if (!elected || elected === current?.id) return;
+    try {
+      this.d.fleet.setPrimary(c.name, elected, 'elected by the group');
+      this.d.log.warn({ cluster: c.name, primary: elected, previous: current?.id ?? '' }, 'the group elected a new primary: following it');
+    } catch (err) {
+      this.d.log.error({ cluster: c.name, primary: elected, err: errorMessage(err) }, 'could not follow the group primary');
+    }
   }
 
   // What decideRepairs reads of one cluster: the store's members, each one's latest report while

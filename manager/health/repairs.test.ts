@@ -6,7 +6,7 @@ const NOW = 1_000_000;
 const base: AgentReplicationState__Output = {
   measuredAtMs: NOW, mysqldUp: true, mysqldDownSinceMs: 0, serverUuid: '', serverId: 7, readOnly: false, superReadOnly: false, executedGtids: '',
   configured: false, ioRunning: false, ioConnecting: false, sqlRunning: false, secondsBehind: -1, receivedGtids: '', lastIoError: '', lastSqlError: '',
-  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 1, leaseFenced: false,
+  sourceHost: '', sourcePort: 0, semiSyncEnabled: true, semiSyncActive: true, semiSyncClients: 1, leaseFenced: false, groupState: '', groupRole: '', groupOnline: 0, groupSize: 0, groupVersion: '',
 };
 const following = { configured: true, ioRunning: true, sqlRunning: true, readOnly: true, sourceHost: 'h1', sourcePort: 3301 };
 

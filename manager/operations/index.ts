@@ -1,6 +1,7 @@
 import { backupOperation } from './backup';
 import { clusterCreateOperation } from './cluster-create';
 import { clusterDeleteOperation } from './cluster-delete';
+import { clusterGroupCreateOperation } from './cluster-group-create';
 import { clusterAddReplicaOperation } from './cluster-add-replica';
 import { clusterFailoverOperation } from './cluster-failover';
 import { clusterRebuildOperation } from './cluster-rebuild';
@@ -27,6 +28,7 @@ export const OPERATION_TYPES = {
   drain: drainOperation,
   migrate: migrateOperation,
   'cluster-create': clusterCreateOperation,
+  'cluster-group-create': clusterGroupCreateOperation,
   'cluster-delete': clusterDeleteOperation,
   'cluster-add-replica': clusterAddReplicaOperation,
   'cluster-remove-replica': clusterRemoveReplicaOperation,

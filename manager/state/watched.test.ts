@@ -20,7 +20,7 @@ const node = (name: string, lastHeartbeatMs: number): NodeRow => ({
 const replica: AgentReplicationState__Output = {
   measuredAtMs: now, mysqldUp: true, mysqldDownSinceMs: 0, serverUuid: '', serverId: 2, readOnly: true, superReadOnly: false, executedGtids: '',
   configured: true, ioRunning: true, ioConnecting: false, sqlRunning: true, secondsBehind: 0, receivedGtids: '', lastIoError: '', lastSqlError: '',
-  sourceHost: '127.0.0.1', sourcePort: 3301, semiSyncEnabled: false, semiSyncActive: false, semiSyncClients: 0, leaseFenced: false,
+  sourceHost: '127.0.0.1', sourcePort: 3301, semiSyncEnabled: false, semiSyncActive: false, semiSyncClients: 0, leaseFenced: false, groupState: '', groupRole: '', groupOnline: 0, groupSize: 0, groupVersion: '',
 };
 
 // One instance as the store holds it and as its agent last reported it.

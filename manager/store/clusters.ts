@@ -9,7 +9,8 @@ export const monitorContext = (name: string) => secretContext('clusters', 'monit
 // creating: members being built; running; deleting; failed (a create or delete that could not
 // finish: the message says what is left).
 export type ClusterState = 'creating' | 'running' | 'deleting' | 'failed';
-export type ReplicationMode = 'async' | 'semi-sync';
+// group: a consensus cluster (MySQL Group Replication): the group elects its primary.
+export type ReplicationMode = 'async' | 'semi-sync' | 'group';
 
 // What the members were placed with, so an added replica is placed the same way.
 export interface ClusterPlacement {
@@ -40,9 +41,15 @@ export interface ClusterRow {
   message: string;
   createdAt: string;
   updatedAt: string;
+  // Consensus clusters: the group's name (a UUID made at create), its consistency level and the
+  // members' weight in the group's primary election; empty and 0 otherwise.
+  groupName: string;
+  groupConsistency: string;
+  memberWeight: number;
 }
 
-export type NewCluster = Omit<ClusterRow, 'createdAt' | 'updatedAt' | 'message'>;
+type GroupFields = 'groupName' | 'groupConsistency' | 'memberWeight';
+export type NewCluster = Omit<ClusterRow, 'createdAt' | 'updatedAt' | 'message' | GroupFields> & Partial<Pick<ClusterRow, GroupFields>>;
 
 export type HistoryKind = 'switchover' | 'failover';
 export type HistoryOutcome = 'done' | 'aborted' | 'failed';
@@ -74,7 +81,8 @@ export type NewHistory = Omit<ClusterHistoryRow, 'id' | 'finishedAt' | 'acknowle
 
 const COLUMNS = `name, state, replication, semi_sync_timeout_ms AS semiSyncTimeoutMs, flavor, image, cpu_millis AS cpuMillis,
   memory_bytes AS memoryBytes, disk_bytes AS diskBytes, placement, repl_user AS replUser, repl_password AS replPassword,
-  monitor_user AS monitorUser, monitor_password AS monitorPassword, message, created_at AS createdAt, updated_at AS updatedAt`;
+  monitor_user AS monitorUser, monitor_password AS monitorPassword, message, created_at AS createdAt, updated_at AS updatedAt,
+  group_name AS groupName, group_consistency AS groupConsistency, member_weight AS memberWeight`;
 
 const HISTORY = `id, cluster, kind, outcome, from_instance AS fromInstance, to_instance AS toInstance, started_at AS startedAt,
   finished_at AS finishedAt, operation_id AS operationId, blocked_ms AS blockedMs, lost_transactions AS lostTransactions,
@@ -90,9 +98,9 @@ export class ClustersTable {
     this.q = {
       insert: db.prepare(`
         INSERT INTO clusters (name, state, replication, semi_sync_timeout_ms, flavor, image, cpu_millis, memory_bytes, disk_bytes, placement,
-                              repl_user, repl_password, monitor_user, monitor_password, created_at, updated_at)
+                              repl_user, repl_password, monitor_user, monitor_password, created_at, updated_at, group_name, group_consistency, member_weight)
         VALUES (@name, @state, @replication, @semiSyncTimeoutMs, @flavor, @image, @cpuMillis, @memoryBytes, @diskBytes, @placement,
-                @replUser, @replPassword, @monitorUser, @monitorPassword, @now, @now)`),
+                @replUser, @replPassword, @monitorUser, @monitorPassword, @now, @now, @groupName, @groupConsistency, @memberWeight)`),
       get: db.prepare(`SELECT ${COLUMNS} FROM clusters WHERE name = ?`),
       all: db.prepare(`SELECT ${COLUMNS} FROM clusters ORDER BY name`),
       setState: db.prepare('UPDATE clusters SET state = @state, message = COALESCE(@message, message), flavor = COALESCE(@flavor, flavor), updated_at = @now WHERE name = @name'),
@@ -128,7 +136,7 @@ export class ClustersTable {
   }
 
   insert(c: NewCluster): ClusterRow {
-    this.q.insert.run({ ...c, placement: JSON.stringify(c.placement), replPassword: this.seal(c.replPassword, replContext(c.name)), monitorPassword: this.seal(c.monitorPassword, monitorContext(c.name)), now: nowIso() });
+    this.q.insert.run({ groupName: '', groupConsistency: '', memberWeight: 0, ...c, placement: JSON.stringify(c.placement), replPassword: this.seal(c.replPassword, replContext(c.name)), monitorPassword: this.seal(c.monitorPassword, monitorContext(c.name)), now: nowIso() });
     return this.get(c.name)!;
   }
 

@@ -388,6 +388,13 @@ const MIGRATIONS: string[] = [
   CREATE INDEX endpoints_cluster ON endpoints(cluster_name) WHERE cluster_name != '';
   CREATE INDEX endpoints_instance ON endpoints(instance_id) WHERE instance_id != '';
   `,
+  // Consensus clusters (issue 22): the group's name (a UUID), its consistency level and the
+  // members' election weight. Empty/0 for replicated clusters.
+  `
+  ALTER TABLE clusters ADD COLUMN group_name TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clusters ADD COLUMN group_consistency TEXT NOT NULL DEFAULT '';
+  ALTER TABLE clusters ADD COLUMN member_weight INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function openDb(file: string): DB {

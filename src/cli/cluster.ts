@@ -46,7 +46,11 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
       .requiredOption('--memory <size>', 'memory of each member: 1G', sizeOpt)
       .requiredOption('--disk <size>', 'disk reservation of each member: 20G', sizeOpt)
       .option('--replicas <n>', 'replicas besides the primary (0-5)', countOpt, 2)
-      .addOption(new Option('--replication <mode>', 'semi-sync (default with replicas) or async').choices(['async', 'semi-sync']))
+      .addOption(new Option('--replication <mode>', 'semi-sync (default with replicas), async, or group (a consensus cluster: MySQL Group Replication, single-primary)').choices(['async', 'semi-sync', 'group']))
+      .option('--members <n>', 'group: 3, 5 or 7 members on distinct hosts', countOpt, 3)
+      .option('--group-mode <mode>', 'group: single-primary (multi-primary is refused)', 'single-primary')
+      .option('--group-consistency <level>', 'group: EVENTUAL, BEFORE_ON_PRIMARY_FAILOVER (default), BEFORE, AFTER or BEFORE_AND_AFTER')
+      .option('--member-weight <n>', 'group: election weight of every member, 0-100 (default 50)', countOpt, 0)
       .option('--semi-sync-timeout <ms>', 'semi-sync: the primary goes on asynchronously after this long without an acknowledgement', countOpt, 0)
       .option('--image <ref>', "MySQL or MariaDB image (default: the manager's)")
       .addOption(new Option('--flavor <flavor>', "the manager's image for this flavor (instead of --image)").choices(['mysql', 'mariadb']).conflicts('image'))
@@ -54,12 +58,14 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
       .option('--spread-over <label>', 'members on distinct values of this label too (zone, rack); prefix ~ for a preference')
       .option('--strategy <name>', "spread, binpack or weighted (default: the manager's)"),
     1800,
-  ).action(async (name: string, o: { cpu: number; memory: number; disk: number; replicas: number; replication?: string; semiSyncTimeout: number; image?: string; flavor?: string; constraint: string[]; spreadOver?: string; strategy?: string; wait?: boolean; timeout: number }) => {
+  ).action(async (name: string, o: { cpu: number; memory: number; disk: number; replicas: number; replication?: string; members: number; groupMode: string; groupConsistency?: string; memberWeight: number; semiSyncTimeout: number; image?: string; flavor?: string; constraint: string[]; spreadOver?: string; strategy?: string; wait?: boolean; timeout: number }) => {
     const res = await portal().createCluster({
       name,
       resources: { cpuMillis: o.cpu, memoryBytes: o.memory, diskBytes: o.disk },
-      replicas: o.replicas,
+      // A group takes members, not replicas.
+      replicas: o.replication === 'group' ? 0 : o.replicas,
       replication: o.replication ?? '',
+      ...(o.replication === 'group' ? { members: o.members, groupMode: o.groupMode, groupConsistency: o.groupConsistency ?? '', memberWeight: o.memberWeight } : {}),
       semiSyncTimeoutMs: o.semiSyncTimeout,
       image: o.image ?? '',
       flavor: o.flavor ?? '',
@@ -90,6 +96,7 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
       const c = await portal().getCluster({ name });
       if (out.json()) return out.print(c);
       header(c);
+      if (c.replication === 'group') return groupTable(c);
       out.table(
         ['MEMBER', 'ROLE', 'HEALTH', 'NODE', 'ADDRESS', 'EXECUTED GTIDS', 'LAG', 'SOURCE', 'PROBLEM'],
         c.members.map((m) => [
@@ -105,6 +112,15 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
         ]),
       );
     });
+
+  // A consensus cluster's members as each sees itself in the group.
+  function groupTable(c: Cluster__Output): void {
+    process.stdout.write(`group ${c.groupName}, consistency ${c.groupConsistency}, member weight ${c.memberWeight}\n`);
+    out.table(
+      ['MEMBER', 'ROLE', 'HEALTH', 'NODE', 'ADDRESS', 'GROUP STATE', 'GROUP ROLE', 'VERSION', 'QUEUE'],
+      c.members.map((m) => [m.instance!.name, m.role, m.health, m.instance!.node, `${m.instance!.host}:${m.instance!.port}`, m.groupState, m.groupRole, m.groupVersion, String(m.lagTransactions)]),
+    );
+  }
 
   function header(c: Cluster__Output): void {
     const r = c.resources;

@@ -155,6 +155,68 @@ export interface Dialect {
   // Replication and process status only (SHOW REPLICA STATUS, binlog position, processlist):
   // no data, no writes. Binlogged unless told not to, so every member of a cluster has it.
   createMonitorUser(user: string, host: string, password: string, opts?: { binlog?: boolean }): Statement[];
+
+  // ---- Consensus clusters (docs/design.md "Consensus clusters"); absent where the flavor has
+  // none yet (MariaDB: Galera is not built).
+  readonly group?: GroupDialect;
+}
+
+// MySQL Group Replication, single-primary (src/mysql/group.ts).
+export interface GroupDialect {
+  // my.cnf lines of a member (the message cache sized from the container's memory).
+  settings(g: GroupConfig, memoryBytes: number, tls: boolean): Record<string, string | number>;
+  // The distributed recovery channel's account, set before the member starts its group part.
+  setRecoveryAccount(user: string, password: string): Statement[];
+  bootstrapOn(): Statement[];
+  bootstrapOff(): Statement[];
+  start(): Statement[];
+  stop(): Statement[];
+  // The group as this member sees it.
+  members(): Statement;
+  parseMembers(rows: Record<string, unknown>[]): GroupMember[];
+}
+
+// What one member's my.cnf says of its group (AgentCreateInstanceRequest.group).
+export interface GroupConfig {
+  // A UUID made at the cluster's create: the group's identity and the origin of its GTIDs.
+  groupName: string;
+  // host:port of this member's group communication (XCom) endpoint.
+  localAddress: string;
+  // Every member's localAddress, this one's included.
+  seeds: string[];
+  // The members' hosts: XCom refuses connections from anywhere else.
+  allowlist: string[];
+  memberWeight: number;
+  // EVENTUAL, BEFORE_ON_PRIMARY_FAILOVER, BEFORE, AFTER or BEFORE_AND_AFTER.
+  consistency: string;
+  autorejoinTries: number;
+}
+
+export interface GroupMember {
+  // server_uuid
+  id: string;
+  host: string;
+  port: number;
+  // ONLINE, RECOVERING, OFFLINE, ERROR, UNREACHABLE
+  state: string;
+  // PRIMARY, SECONDARY
+  role: string;
+  version: string;
+  // Transactions received and not yet applied.
+  queue: number;
+  // This server's own row.
+  local: boolean;
+}
+
+// What a member reports of itself in heartbeats. A member cut off from the majority still says
+// ONLINE/PRIMARY of itself but sees the others UNREACHABLE: `online` out of `size` tells the
+// two apart.
+export interface GroupSelf {
+  state: string;
+  role: string;
+  online: number;
+  size: number;
+  version: string;
 }
 
 // The primary side of semi-sync in one shape for both flavors. `enabled && !active` is a primary

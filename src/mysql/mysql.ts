@@ -1,5 +1,6 @@
 import type { Dialect } from './dialect-interface';
 import { commonMemorySettings, MYSQL_BESIDE_POOL, mysqlMemorySettings } from './memory';
+import { mysqlGroup } from './group';
 import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, liftSuperReadOnly, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
 
 // Every statement and setting of MySQL (8.4, 9.x): the Dialect for its flavor.
@@ -131,4 +132,5 @@ export const mysql: Dialect = {
   semiSyncStatus: () => semiSyncStatus('performance_schema.global_status', 'Rpl_semi_sync_source_status', 'Rpl_semi_sync_source_clients', 'Rpl_semi_sync_replica_status'),
   // REPLICATION CLIENT: SHOW REPLICA STATUS and SHOW BINARY LOG STATUS.
   createMonitorUser: (user, host, password, opts) => liftSuperReadOnly(monitorUser(user, host, password, 'WITH caching_sha2_password BY ?', 'REPLICATION CLIENT, PROCESS', opts)),
+  group: mysqlGroup,
 };

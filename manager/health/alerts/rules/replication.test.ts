@@ -15,7 +15,7 @@ const inst = (id: string, n: string) => ({ id, name: `n-${id}`, node: n, port: 3
 const healthy: AgentReplicationState__Output = {
   measuredAtMs: now, mysqldUp: true, mysqldDownSinceMs: 0, serverUuid: '', serverId: 2, readOnly: true, superReadOnly: false, executedGtids: '0-1-5',
   configured: true, ioRunning: true, ioConnecting: false, sqlRunning: true, secondsBehind: 0, receivedGtids: '0-1-5', lastIoError: '', lastSqlError: '',
-  sourceHost: '127.0.0.1', sourcePort: 3301, semiSyncEnabled: false, semiSyncActive: false, semiSyncClients: 0, leaseFenced: false,
+  sourceHost: '127.0.0.1', sourcePort: 3301, semiSyncEnabled: false, semiSyncActive: false, semiSyncClients: 0, leaseFenced: false, groupState: '', groupRole: '', groupOnline: 0, groupSize: 0, groupVersion: '',
 };
 
 function state(reports: Record<string, Partial<AgentReplicationState__Output>>, opts: { down?: string; failovers?: FailoverNotice[]; noWriter?: NoWriterNotice[] } = {}): HealthState {

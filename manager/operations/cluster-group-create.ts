@@ -1,0 +1,162 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { alreadyExists, invalidArgument, resourceExhausted } from '../../src/errors';
+import type { Shape } from '../../src/validate';
+import { groupPort } from '../clusters/group';
+import { placeMembers } from '../clusters/placement';
+import { createRequest, endpointOf, groupConfigOf, memberRow, mustCluster, targetOf } from '../clusters/members';
+import { clusterGroup, MONITOR_USER, REPL_USER } from '../clusters/types';
+import { copy, discardCopy } from '../movement/index';
+import type { Constraint } from '../scheduler/types';
+import { discardRecorder, type OperationDeps } from './deps';
+import { clusterSubjects, markRunning, removeMembers, reserveMember, type SeedOut } from './cluster-common';
+import { strategyNamed } from './placement';
+import type { Admission, AdmitContext, OperationType, StepContext } from './types';
+
+// Validated at the API edge (manager/api/clusters.ts).
+export interface CreateGroupInput {
+  name: string;
+  shape: Shape;
+  members: number;
+  consistency: string;
+  memberWeight: number;
+  image?: string;
+  constraints: Constraint[];
+  spreadOver?: { key: string; soft: boolean };
+  strategy?: string;
+}
+
+export interface GroupCreateParams {
+  cluster: string;
+  // The first one makes the group (bootstrap); the others join it.
+  memberIds: string[];
+}
+
+type Ctx = StepContext<GroupCreateParams>;
+
+const secret = () => randomBytes(18).toString('base64url');
+
+// Every member placed at once on distinct hosts and reserved, with the cluster's row (its group
+// name a fresh UUID), in the transaction that records the operation.
+function admitGroup(d: OperationDeps, req: CreateGroupInput, a: AdmitContext): Admission<GroupCreateParams> {
+  const strategy = strategyNamed(d, req.strategy);
+  if (d.fleet.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
+  const want = { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver };
+  const placed = placeMembers(d.fleet.snapshot.nodes(), want, req.members, { now: a.now, config: d.scheduler }, strategy);
+  if (!placed.ok) throw resourceExhausted(`group ${req.name} needs ${req.members} distinct hosts: ${placed.message}`);
+  const tooHigh = placed.placements.find((p) => groupPort(p.port) > 65535);
+  if (tooHigh) throw invalidArgument(`member port ${tooHigh.port} on ${tooHigh.node} leaves no group communication port (port + 1000) below 65536`);
+  const c = d.fleet.createCluster({
+    name: req.name,
+    state: 'creating',
+    replication: 'group',
+    semiSyncTimeoutMs: 0,
+    flavor: '',
+    image: req.image || d.defaultImage || '',
+    ...req.shape,
+    placement: { constraints: req.constraints.map((x) => x.text), spreadOver: req.spreadOver ? `${req.spreadOver.soft ? '~' : ''}${req.spreadOver.key}` : '', strategy: req.strategy ?? '' },
+    replUser: REPL_USER,
+    replPassword: secret(),
+    monitorUser: MONITOR_USER,
+    monitorPassword: secret(),
+    groupName: randomUUID(),
+    groupConsistency: req.consistency,
+    memberWeight: req.memberWeight,
+  });
+  const adminPassword = secret();
+  const rows = placed.placements.map((p, k) => reserveMember(d, c, p, k === 0 ? 'primary' : 'replica', adminPassword));
+  d.fleet.event('cluster.create-started', req.name, `group of ${req.members} ${req.name} (group ${c.groupName}): ${rows.map((r) => `${r.name} on ${r.node}`).join(', ')}`);
+  return { params: { cluster: req.name, memberIds: rows.map((r) => r.id) }, subjects: clusterSubjects(d, req.name), ifBusy: 'refuse' };
+}
+
+// Builds a consensus cluster: the first member, its recovery and monitoring accounts
+// (binlogged, so every member has them), the group bootstrapped on it; then each other member
+// from a CLONE of it, joined to the group (it recovers what it lacks since the clone from a
+// donor's binlog). The group elects and opens its primary; berth never sets read-only on a
+// member. Any failure undoes every container, then the reservations and the cluster's row.
+export function clusterGroupCreateOperation(d: OperationDeps): OperationType<GroupCreateParams, CreateGroupInput> {
+  const fleet = d.fleet;
+  return {
+    type: 'cluster-group-create',
+    admit: (r, a) => admitGroup(d, r, a),
+    release: { run: (ctx) => void fleet.change(() => ctx.params.memberIds.forEach((id) => fleet.releaseInstance(id))), independent: true },
+    failed: (ctx, f) => {
+      const name = ctx.params.cluster;
+      if (f.clean && fleet.store.instances.inCluster(name).length === 0) {
+        fleet.deleteCluster(name);
+        fleet.event('cluster.create-failed', name, `create of group ${name} failed and was undone: ${f.error}`);
+      } else if (fleet.store.clusters.get(name)) {
+        fleet.setClusterState(name, 'failed', { message: `create failed and was not fully undone (left: ${f.left.join(', ')}); delete the cluster to clean up: ${f.error}` });
+      }
+    },
+    steps: [
+      { name: 'create-first', timeoutMs: 15 * 60_000, run: (ctx) => createFirst(d, ctx), undo: (ctx) => removeMembers(d, [ctx.params.memberIds[0]!]) },
+      { name: 'bootstrap', retries: 2, backoffMs: 1000, run: (ctx) => bootstrap(d, ctx) },
+      { name: 'join-members', timeoutMs: 6 * 3600_000, run: (ctx) => joinAll(d, ctx), undo: (ctx) => removeMembers(d, ctx.params.memberIds.slice(1)) },
+      { name: 'running', run: (ctx) => running(d, ctx) },
+    ],
+  };
+}
+
+async function createFirst(d: OperationDeps, ctx: Ctx): Promise<{ containerId: string; flavor: string; version: string }> {
+  const c = mustCluster(d, ctx.params.cluster);
+  const p = memberRow(d, ctx.params.memberIds[0]!);
+  await d.fleet.commit(() => d.fleet.updateInstance(p.id, { state: 'creating' }));
+  const res = await d.agents.for(p.node).createInstance(createRequest(p, c, !!d.requireMysqlTls, groupConfigOf(d, c, p)), d.agentCreateDeadlineMs);
+  await d.fleet.commit(() => d.fleet.updateInstance(p.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId }));
+  d.fleet.setClusterState(c.name, 'creating', { flavor: res.flavor });
+  return { containerId: res.containerId, flavor: res.flavor, version: res.version };
+}
+
+// The accounts before the group exists, so they are the group's first transactions and every
+// member (cloned or recovering) has them. The recovery channel uses the replication account.
+async function bootstrap(d: OperationDeps, ctx: Ctx): Promise<{ members: number }> {
+  const c = mustCluster(d, ctx.params.cluster);
+  const ep = endpointOf(d, memberRow(d, ctx.params.memberIds[0]!));
+  await ep.agent.createReplicationUser({ id: ep.id, user: c.replUser, password: c.replPassword, binlog: true });
+  await ep.agent.createReplicationUser({ id: ep.id, user: c.monitorUser || MONITOR_USER, password: c.monitorPassword, binlog: true, monitor: true });
+  const g = await ep.agent.startGroupReplication({ id: ep.id, bootstrap: true, recoveryUser: c.replUser, recoveryPassword: c.replPassword }, 120_000);
+  const self = g.members.find((m) => m.local);
+  if (self?.state !== 'ONLINE') throw new Error(`the group did not start on ${ep.id}: it is ${self?.state ?? 'not listed'}`);
+  return { members: g.members.length };
+}
+
+// One after another: a donor serves one CLONE at a time, and a group admits one joiner at a
+// time in any case.
+async function joinAll(d: OperationDeps, ctx: Ctx): Promise<Record<string, SeedOut>> {
+  const out: Record<string, SeedOut> = {};
+  for (const id of ctx.params.memberIds.slice(1)) out[id] = await joinMember(d, ctx, id);
+  return out;
+}
+
+// A CLONE of the first member (the group's data and GTID set as of the clone), then START
+// GROUP_REPLICATION: the member recovers the rest from a donor and comes ONLINE as a secondary.
+// A failed join removes the copy, so a retry starts from nothing.
+async function joinMember(d: OperationDeps, ctx: Ctx, id: string): Promise<SeedOut> {
+  const c = mustCluster(d, ctx.params.cluster);
+  const first = memberRow(d, ctx.params.memberIds[0]!);
+  const r = memberRow(d, id);
+  await d.fleet.commit(() => d.fleet.updateInstance(r.id, { state: 'creating' }));
+  const src = endpointOf(d, first);
+  const tgt = targetOf(d, r, c, first.flavor);
+  const onDiscarded = discardRecorder(d, ctx, r.id, r.node, `a clone of ${first.name} that did not join the group`);
+  const done = await copy(src, tgt, { signal: ctx.signal, createDeadlineMs: d.agentCreateDeadlineMs, onDiscarded, onProgress: (p) => ctx.progress({ phase: `${r.name}: ${p.phase}` }) });
+  ctx.progress({ phase: `${r.name}: joining the group` });
+  try {
+    const g = await tgt.agent.startGroupReplication({ id: r.id, bootstrap: false, recoveryUser: c.replUser, recoveryPassword: c.replPassword }, 10 * 60_000);
+    const self = g.members.find((m) => m.local);
+    if (self?.state !== 'ONLINE') throw new Error(`${r.name} did not join the group: it is ${self?.state ?? 'not listed'}`);
+  } catch (err) {
+    const gone = await discardCopy({ ...tgt, diskPath: r.diskPath, node: r.node }, src, d.agentRemoveDeadlineMs).catch(() => undefined);
+    if (gone) onDiscarded(gone);
+    throw err;
+  }
+  const seen = await tgt.agent.inspectInstance({ id: r.id });
+  await d.fleet.commit(() => d.fleet.updateInstance(r.id, { state: 'creating', flavor: seen.flavor, version: seen.version, containerId: seen.containerId }));
+  return { method: done.method, bytes: done.bytes, seconds: done.seconds, bytesPerSecond: done.bytesPerSecond };
+}
+
+async function running(d: OperationDeps, ctx: Ctx): Promise<void> {
+  await markRunning(d, ctx.params.memberIds);
+  d.fleet.setClusterState(ctx.params.cluster, 'running', { message: '' });
+  d.fleet.event('cluster.created', ctx.params.cluster, `group ${ctx.params.cluster} running: ${ctx.params.memberIds.length} members, primary ${memberRow(d, ctx.params.memberIds[0]!).name}`);
+}
