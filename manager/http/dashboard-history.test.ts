@@ -9,6 +9,7 @@ import { CapacityRecorder } from '../capacity/history';
 import { Snapshot } from '../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { UsageMap } from '../state/usage';
+import type { TargetStatus } from '../backups/status';
 import type { CapacitySample } from '../store/capacity-history';
 import { Store } from '../store/index';
 import { buildAdminServer } from './server';
@@ -21,7 +22,17 @@ const DAYS = 90;
 // with noise) behind the real admin server: the dashboard plots all of it in headless Chromium, and
 // the forecast reads the growth off its last two weeks: 7 more 4 GiB instances fit, taken at
 // 1/16 of one a day, so the first refusal is about 112 days away.
-describe('dashboard: 90 days of capacity history and the forecast from it', () => {
+// Two policy targets as the backup scheduler reports them: one verified by its last drill, one
+// whose last drill failed (the dashboard lists it first).
+const status = (target: string, outcome: string, restore: number, verified: string): TargetStatus => ({
+  target, policy: 'fleet:', policySince: '2026-12-01T00:00:00.000Z', schedule: '0 2 * * *', drillSchedule: '0 5 * * *',
+  lastBackup: { id: `b-${target.length}`, status: 'complete', createdAt: '2026-12-07T02:10:00.000Z' }, completeBackups: 3,
+  lastDrillRestoreSeconds: restore, lastDrillOutcome: outcome, lastDrillAt: '2026-12-07T05:00:00.000Z', lastVerifiedAt: verified,
+  nextBackupAt: '2026-12-08T02:10:00.000Z', nextDrillAt: '2026-12-08T05:00:00.000Z',
+});
+const BACKUPS = [status('instance:billing', 'verified', 42.4, '2026-12-07T05:03:00.000Z'), status('cluster:orders', 'failed', 0, '')];
+
+describe('dashboard: 90 days of capacity history and the forecast from it, backups and drills', () => {
   const store = new Store(Store.open(':memory:').db);
   const base = { host: '127.0.0.1', cpuMillis: 16000, memoryBytes: 32 * G, portMin: 3301, portMax: 3399, busyPorts: [], agentVersion: '', dockerVersion: '' };
   store.nodes.register({ ...base, name: 'h1', agentAddress: 'x:1', labels: { zone: 'a' }, lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 500 * G, freeBytes: 500 * G }] });
@@ -48,7 +59,7 @@ describe('dashboard: 90 days of capacity history and the forecast from it', () =
     store.capacityHistory.putMany('1h', samples);
     // And the minute the manager is in (the series a forecast is made for come from the minutes).
     recorder.sample(Date.now());
-    app = await buildAdminServer({ store, snapshot, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG, log: createLogger('test', 'silent'), token: 't', capacityHistory: recorder });
+    app = await buildAdminServer({ store, snapshot, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG, log: createLogger('test', 'silent'), token: 't', capacityHistory: recorder, backupStatus: () => BACKUPS });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   });
@@ -72,6 +83,10 @@ describe('dashboard: 90 days of capacity history and the forecast from it', () =
       expect(Number(await page.getAttribute('#chart polyline.line.memory', 'data-points'))).toBe(1);
       await page.waitForSelector('#forecast tr[data-scope="fleet"] .days', { timeout: 20_000 });
       expect(await page.textContent('#forecast tr[data-scope="fleet"] .days')).toMatch(new RegExp(`^${fleet.days} d \\(`));
+      // Backups and drills: the failed drill first, then the verified one with its restore time.
+      await page.waitForSelector('#backups tr.backup', { timeout: 20_000 });
+      const rows = await page.$$eval('#backups tr.backup', (els) => els.map((e) => [e.getAttribute('data-target'), e.querySelector('.outcome')?.textContent, e.querySelector('.restore')?.textContent]));
+      expect(rows).toEqual([['cluster:orders', 'failed', ''], ['instance:billing', 'verified', '42.4 s']]);
       await screenshot(page, 'dashboard-90-days');
     });
   });
