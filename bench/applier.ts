@@ -22,12 +22,9 @@ import { dialectFor, type Flavor } from '../src/mysql/dialect';
 import { count, parseGtidSet } from '../src/mysql/gtid';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
-import { benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
+import { argOf, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-};
+const arg = argOf;
 const FLAVORS = arg('flavor', 'mysql,mariadb').split(',') as Flavor[];
 const HOLD_S = Number(arg('hold', '6'));
 const WINDOW_S = Number(arg('window', '8'));

@@ -21,12 +21,9 @@ import mysql from 'mysql2/promise';
 import { portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import * as grpc from '@grpc/grpc-js';
-import { freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { argOf, freePort, managerArgs, runBench, start, writeResult } from './proc';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : dflt;
-};
+const arg = (name: string, dflt: number) => Number(argOf(name, String(dflt)));
 const FLAVOR = process.argv.includes('mysql') ? 'mysql' : 'mariadb';
 const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_MARIADB_IMAGE ?? 'berth/mariadb:10.11');
 const GB = arg('gb', 0.5);

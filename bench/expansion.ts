@@ -22,7 +22,7 @@ import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
 import { asyncClient } from '../src/rpc';
 import { orderedAgent } from '../manager/agents/pool';
-import { benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
+import { argOf, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
 import type { Flavor } from '../src/mysql/dialect';
 import { initCa, issueCert, type CertKind } from '../src/tls/ca';
@@ -30,10 +30,7 @@ import { channelCredentials, filesIn } from '../src/tls/credentials';
 import { GrantSigner, setBackupGrantIssuer } from '../src/tls/grant';
 import { catchUp, copy, cutOver, makeReplica, type Endpoint, type TargetEndpoint } from '../manager/movement/index';
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : dflt;
-};
+const arg = (name: string, dflt: number) => Number(argOf(name, String(dflt)));
 const FLAVOR: Flavor = process.argv.includes('mysql') ? 'mysql' : 'mariadb';
 const IMAGE = FLAVOR === 'mysql' ? (process.env.BERTH_MYSQL_IMAGE ?? 'berth/mysql:9.7') : (process.env.BERTH_IMAGE ?? 'berth/mariadb:10.11');
 const COPY_ONLY = process.argv.includes('--copy-only');

@@ -21,12 +21,9 @@ import mysql from 'mysql2/promise';
 import type { PortalClient } from '../src/gen/berth/v1/Portal';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
-import { atExit, freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { argOf, atExit, freePort, managerArgs, runBench, start, writeResult } from './proc';
 
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-};
+const arg = argOf;
 const RUNS = Number(arg('runs', '5'));
 const SWITCHOVERS = Number(arg('switchovers', '5'));
 const FLAVORS = arg('flavor', 'mariadb,mysql').split(',') as ('mariadb' | 'mysql')[];

@@ -98,3 +98,9 @@ export function benchFleet(nodes: string[]): { start: (args: string[], log: stri
   });
   return { start: (args, log) => (procs.push(start(args, log)), procs.at(-1)!), procs, end };
 }
+
+// A benchmark's `--name value` option, or its default.
+export function argOf(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}

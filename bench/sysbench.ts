@@ -26,12 +26,9 @@ import { connectSocket, connectTcp } from '../src/mysql/connect';
 import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
 import { waitFor } from '../src/wait';
-import { atExit, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
+import { argOf, atExit, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 
-const arg = (name: string, dflt: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
-};
+const arg = argOf;
 const FLAVORS = arg('flavor', 'mysql,mariadb').split(',') as Flavor[];
 const TIME_S = Number(arg('time', '30'));
 const ROUNDS = Number(arg('rounds', '3'));
