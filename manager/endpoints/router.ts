@@ -4,7 +4,7 @@ import type { ApplyRouterResponse__Output } from '../../src/gen/berth/v1/ApplyRo
 import type { AgentPool } from '../agents/pool';
 import type { FleetState } from '../state/fleet';
 import type { ReplicationMap } from '../state/replication';
-import type { EndpointRow } from '../store/endpoints';
+import type { EndpointKind, EndpointRow } from '../store/endpoints';
 import { desiredFor, type Member, type RouteTarget } from './desired';
 import { planEndpoints } from './plan';
 
@@ -23,6 +23,26 @@ export interface EndpointConfig {
 
 export const DEFAULT_ENDPOINTS: EndpointConfig = { range: [4400, 4499], maxLagSeconds: 10, leaseMs: 10_000, intervalMs: 2000, pushDeadlineMs: 2000 };
 
+// An endpoint whose router reports no server to send a session to, since when (alert rules).
+export interface EndpointNotice {
+  name: string;
+  kind: EndpointKind;
+  // The cluster's name, or the standalone instance's id.
+  owner: string;
+  node: string;
+  port: number;
+  sinceMs: number;
+}
+
+// Keeps, per endpoint, when its router first reported it without a ready server; one that has
+// a server again is forgotten.
+export function noteBackends(since: Map<string, number>, stats: { name: string; serversReady: number }[], now: number): void {
+  for (const f of stats) {
+    if (f.serversReady > 0) since.delete(f.name);
+    else if (!since.has(f.name)) since.set(f.name, now);
+  }
+}
+
 // Overrides an operation forgot (a crash, a bug) lapse after this: the store is the truth then.
 const OVERRIDE_TTL_MS = 5 * 60_000;
 
@@ -36,6 +56,8 @@ export class EndpointRouter {
   private timer?: NodeJS.Timeout;
   private known = new Set<string>();
   readonly lastStats = new Map<string, ApplyRouterResponse__Output['stats']>();
+  // Since when each endpoint has had no server to send a session to (its router said so).
+  private readonly noBackendSince = new Map<string, number>();
 
   constructor(
     private readonly d: { fleet: FleetState; agents: Pick<AgentPool, 'for'>; replication?: ReplicationMap; log: Logger },
@@ -103,7 +125,20 @@ export class EndpointRouter {
     if (frontends.length) this.known.add(node);
     else this.known.delete(node);
     this.lastStats.set(node, r.stats);
+    noteBackends(this.noBackendSince, r.stats, Date.now());
     return r;
+  }
+
+  // For the alert rules: each endpoint its router reports without a backend, and since when.
+  noBackends(): EndpointNotice[] {
+    const live = new Map(this.d.fleet.store.endpoints.all().map((e) => [e.name, e]));
+    const out: EndpointNotice[] = [];
+    for (const [name, sinceMs] of this.noBackendSince) {
+      const e = live.get(name);
+      if (e) out.push({ name, kind: e.kind, owner: e.clusterName || e.instanceId, node: e.node, port: e.port, sinceMs });
+      else this.noBackendSince.delete(name);
+    }
+    return out;
   }
 
   private liveOverrides(): Map<string, RouteTarget> {

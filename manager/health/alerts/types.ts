@@ -1,3 +1,4 @@
+import type { EndpointNotice } from '../../endpoints/router';
 import type { Forecast } from '../../capacity/forecast';
 import { heartbeatFresh } from '../../scheduler/liveness';
 import type { NodeSnapshot, SchedulerConfig } from '../../scheduler/types';
@@ -64,6 +65,8 @@ export interface HealthState {
   capacityRunway?: Forecast[];
   backups?: BackupHealth[];
   binlogArchives?: BinlogArchiveNotice[];
+  // Stable endpoints their router reports without a backend (manager/endpoints/router.ts).
+  endpoints?: EndpointNotice[];
 }
 
 // What the binlog archiver reconciler saw of each archive with archiving on.
