@@ -9,6 +9,7 @@ import { CapacityRecorder } from '../capacity/history';
 import { Snapshot } from '../scheduler/snapshot';
 import { DEFAULT_SCHEDULER_CONFIG } from '../scheduler/types';
 import { UsageMap } from '../state/usage';
+import type { ApplyRouterResponse__Output } from '../../src/gen/berth/v1/ApplyRouterResponse';
 import type { TargetStatus } from '../backups/status';
 import type { CapacitySample } from '../store/capacity-history';
 import { Store } from '../store/index';
@@ -32,7 +33,7 @@ const status = (target: string, outcome: string, restore: number, verified: stri
 });
 const BACKUPS = [status('instance:billing', 'verified', 42.4, '2026-12-07T05:03:00.000Z'), status('cluster:orders', 'failed', 0, '')];
 
-describe('dashboard: 90 days of capacity history and the forecast from it, backups and drills', () => {
+describe('dashboard: 90 days of capacity history and the forecast from it, backups and drills, endpoints', () => {
   const store = new Store(Store.open(':memory:').db);
   const base = { host: '127.0.0.1', cpuMillis: 16000, memoryBytes: 32 * G, portMin: 3301, portMax: 3399, busyPorts: [], agentVersion: '', dockerVersion: '' };
   store.nodes.register({ ...base, name: 'h1', agentAddress: 'x:1', labels: { zone: 'a' }, lastHeartbeatMs: Date.now(), disks: [{ path: '/d', totalBytes: 500 * G, freeBytes: 500 * G }] });
@@ -41,6 +42,7 @@ describe('dashboard: 90 days of capacity history and the forecast from it, backu
   const recorder = new CapacityRecorder({ store, report: () => computeCapacity(snapshot.nodes(), store.instances.all(), new UsageMap(), DEFAULT_SCHEDULER_CONFIG, Date.now()), nodes: () => snapshot.nodes(), scheduler: DEFAULT_SCHEDULER_CONFIG, pool: new FitPool(), log: createLogger('test', 'silent') });
   let app: FastifyInstance;
   let url: string;
+  const routerStats = new Map<string, ApplyRouterResponse__Output['stats']>();
   const now = Math.floor(Date.now() / HOUR) * HOUR;
   const points = DAYS * 24;
 
@@ -57,9 +59,14 @@ describe('dashboard: 90 days of capacity history and the forecast from it, backu
         samples.push({ at: new Date(now - i * HOUR).toISOString(), scope, name, cpu: r(16000, 1000), memory: r(32 * G, mem), disk: r(500 * G, 20 * G), instances: 1 });
     }
     store.capacityHistory.putMany('1h', samples);
+    // Two endpoints of a cluster, as the router reported them: rw refusing (no ready server).
+    store.endpoints.insert({ name: 'orders-rw', kind: 'rw', clusterName: 'orders', instanceId: '', node: 'h1', port: 4401 });
+    store.endpoints.insert({ name: 'orders-ro', kind: 'ro', clusterName: 'orders', instanceId: '', node: 'h1', port: 4402 });
+    const stat = (name: string, serversReady: number, currentSessions: number) => ({ name, status: 'OPEN', currentSessions, totalSessions: 9, bytesIn: 0, bytesOut: 0, errors: 0, serversReady });
+    routerStats.set('h1', [stat('orders-ro', 2, 3), stat('orders-rw', 0, 0)]);
     // And the minute the manager is in (the series a forecast is made for come from the minutes).
     recorder.sample(Date.now());
-    app = await buildAdminServer({ store, snapshot, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG, log: createLogger('test', 'silent'), token: 't', capacityHistory: recorder, backupStatus: () => BACKUPS });
+    app = await buildAdminServer({ store, snapshot, usage: new UsageMap(), scheduler: DEFAULT_SCHEDULER_CONFIG, log: createLogger('test', 'silent'), token: 't', capacityHistory: recorder, backupStatus: () => BACKUPS, endpoints: { lastStats: routerStats } });
     await app.listen({ host: '127.0.0.1', port: 0 });
     url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   });
@@ -87,6 +94,10 @@ describe('dashboard: 90 days of capacity history and the forecast from it, backu
       await page.waitForSelector('#backups tr.backup', { timeout: 20_000 });
       const rows = await page.$$eval('#backups tr.backup', (els) => els.map((e) => [e.getAttribute('data-target'), e.querySelector('.outcome')?.textContent, e.querySelector('.restore')?.textContent]));
       expect(rows).toEqual([['cluster:orders', 'failed', ''], ['instance:billing', 'verified', '42.4 s']]);
+      // Endpoints: the one refusing clients first, then the ro one with its sessions.
+      await page.waitForSelector('#endpoints tr.endpoint', { timeout: 20_000 });
+      const eps = await page.$$eval('#endpoints tr.endpoint', (els) => els.map((e) => [e.getAttribute('data-endpoint'), e.classList.contains('closed'), e.querySelector('.ready')?.textContent]));
+      expect(eps).toEqual([['orders-rw', true, '0'], ['orders-ro', false, '2']]);
       await screenshot(page, 'dashboard-90-days');
     });
   });

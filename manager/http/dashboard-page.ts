@@ -1,7 +1,7 @@
 // The dashboard: one self-contained page, no external scripts, fonts or styles (nothing to fetch
 // but the admin API: critical alerts, a cluster without a writable primary first, stand above
 // the rest as problems; then the fleet's allocation over the last day and 90 days, the forecast,
-// operations in flight, backups and restore drills, clusters with their members' health, and the nodes). The token comes from the URL fragment (#token=…, never sent to the server
+// operations in flight, backups and restore drills, stable endpoints, clusters with their members' health, and the nodes). The token comes from the URL fragment (#token=…, never sent to the server
 // in the URL) or the form, and stays in sessionStorage for the tab.
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -32,6 +32,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   .row { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 14px; padding: 14px 20px 0; }
   .panel { background: #fff; border-radius: 6px; padding: 10px 14px; box-shadow: 0 1px 2px rgba(0,0,0,.12); }
   .panel h3 { font-size: 14px; margin: 0 0 6px; }
+  tr.endpoint.closed td.ready { color: #c0392b; font-weight: 600; }
   tr.backup.failed td.outcome { color: #c0392b; font-weight: 600; }
   .panel h4 { font-size: 12px; font-weight: normal; color: #5b6575; margin: 6px 0 2px; }
   .panel table { border-collapse: collapse; width: 100%; font-size: 12px; } .panel td, .panel th { text-align: left; padding: 2px 6px 2px 0; }
@@ -53,7 +54,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <section id="problems" data-testid="problems" aria-live="polite"></section>
 <div class="row">
   <section class="panel" id="history" data-testid="history"><h3>Fleet allocation <span class="legend" style="color:#5b6575"><i style="background:#3b6fd4"></i>cpu<i style="background:#8e44ad"></i>memory<i style="background:#e0a100"></i>disk</span></h3><h4>last day, a point a minute</h4><div id="chart"></div><h4>last 90 days, a point an hour</h4><div id="chart90"></div><div id="forecast"></div></section>
-  <section class="panel" id="operations" data-testid="operations"><h3>Operations in flight</h3><div id="ops"></div><h3>Backups and restore drills</h3><div id="backups"></div></section>
+  <section class="panel" id="operations" data-testid="operations"><h3>Operations in flight</h3><div id="ops"></div><h3>Backups and restore drills</h3><div id="backups"></div><h3>Stable endpoints</h3><div id="endpoints"></div></section>
 </div>
 <div class="row" id="clusters" data-testid="clusters"></div>
 <main id="nodes" data-testid="nodes"></main>
@@ -143,6 +144,16 @@ export const DASHBOARD_HTML = `<!doctype html>
         '</td><td class="restore">' + (t.lastDrillRestoreSeconds ? t.lastDrillRestoreSeconds.toFixed(1) + ' s' : '') + '</td><td>' + (t.lastVerifiedAt ? esc(new Date(t.lastVerifiedAt).toLocaleString()) : 'never') + '</td></tr>';
     }).join('') + '</table>' : '<span class="empty">no backup policy</span>';
   }
+  // Each stable endpoint: where it is served, what it leads to, its proxy's sessions; one that
+  // refuses every client (no ready server) first.
+  function renderEndpoints(page) {
+    var items = page.items.slice().sort(function (a, b) { return ((b.stats && b.stats.serversReady === 0) - (a.stats && a.stats.serversReady === 0)) || (a.name < b.name ? -1 : 1); });
+    el('endpoints').innerHTML = items.length ? '<table><tr><th>endpoint</th><th>of</th><th>address</th><th>ready servers</th><th>sessions now</th><th>errors</th></tr>' + items.map(function (e) {
+      var st = e.stats, ready = st ? st.serversReady : '?';
+      return '<tr class="endpoint' + (st && st.serversReady === 0 ? ' closed' : '') + '" data-endpoint="' + esc(e.name) + '"><td>' + esc(e.name) + ' <small>' + esc(e.kind) + '</small></td><td>' + esc(e.clusterName || e.instanceId) + '</td><td>' + esc(e.host) + ':' + e.port +
+        '</td><td class="ready">' + ready + '</td><td>' + (st ? st.currentSessions : '') + '</td><td>' + (st ? st.errors : '') + '</td></tr>';
+    }).join('') + '</table>' : '<span class="empty">none (the manager runs without --endpoint-ports)</span>';
+  }
   function renderOps(page) {
     el('ops').innerHTML = page.items.length ? '<table><tr><th>operation</th><th>on</th><th>state</th><th>progress</th></tr>' + page.items.map(function (o) {
       var p = o.progress || {}, pctDone = p.bytesTotal ? Math.floor(p.bytesDone / p.bytesTotal * 100) : -1;
@@ -174,6 +185,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     get('/v1/capacity/forecast', renderForecast);
     get('/v1/operations?state=running&limit=20', renderOps);
     get('/v1/backups/status', renderBackups);
+    get('/v1/endpoints', renderEndpoints);
     get('/v1/clusters?limit=20', function (l) { renderClusters(l, headers); });
     fetch('/v1/alerts', { headers: headers }).then(function (res) { return res.ok ? res.json().then(renderProblems) : undefined; }).catch(function () {});
     fetch('/v1/capacity', { headers: headers }).then(function (res) {
