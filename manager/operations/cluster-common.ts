@@ -1,12 +1,17 @@
-import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
+import { randomBytes } from 'node:crypto';
+import { alreadyExists, failedPrecondition, invalidArgument, notFound, resourceExhausted } from '../../src/errors';
+import type { Shape } from '../../src/validate';
+import { placeMembers, type MembersPlacement } from '../clusters/placement';
 import { copy, discardCopy, makeReplica, type MovementProgress } from '../movement/index';
 import { endpointOf, memberRow, mustCluster, primaryOf, targetOf } from '../clusters/members';
-import { clusterGroup, memberName } from '../clusters/types';
-import type { ClusterRow } from '../store/clusters';
+import { clusterGroup, memberName, MONITOR_USER, REPL_USER } from '../clusters/types';
+import type { Constraint } from '../scheduler/types';
+import type { ClusterRow, NewCluster } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import { discardRecorder, type OperationDeps } from './deps';
 import { removeContainer } from './create';
-import { newId } from './placement';
+import { newId, strategyNamed } from './placement';
+import type { AdmitContext } from './types';
 import type { StepContext, Subject } from './types';
 
 // What the cluster operations share: their admissions' checks and subjects, and steps (create,
@@ -40,6 +45,54 @@ export function memberOf(d: OperationDeps, c: ClusterRow, ref: string): Instance
 
 // Placed like its cluster's members: its anti-affinity group, the cluster's constraints and
 // spread. The admin password is the cluster's (a copy carries the primary's accounts).
+// What every kind of cluster asks for at creation (validated at the API edge).
+export interface NewClusterRequest {
+  name: string;
+  shape: Shape;
+  image?: string;
+  constraints: Constraint[];
+  spreadOver?: { key: string; soft: boolean };
+  strategy?: string;
+}
+
+export const secret = () => randomBytes(18).toString('base64url');
+
+// A new cluster's admission, whatever its kind: every member placed at once on distinct hosts
+// (manager/clusters/placement.ts), the cluster's row with fresh account passwords, and each
+// member reserved, in the transaction that records the operation. `check` may refuse the
+// placements before anything is written; `kind` holds the cluster's own columns.
+export function admitClusterMembers(
+  d: OperationDeps,
+  req: NewClusterRequest,
+  count: number,
+  a: AdmitContext,
+  kind: Pick<NewCluster, 'replication' | 'semiSyncTimeoutMs'> & Partial<Pick<NewCluster, 'groupName' | 'groupConsistency' | 'memberWeight'>>,
+  check?: (placed: Extract<MembersPlacement, { ok: true }>) => void,
+): { cluster: ClusterRow; rows: InstanceRow[]; relaxedSoft: boolean } {
+  const strategy = strategyNamed(d, req.strategy);
+  if (d.fleet.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
+  const want = { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver };
+  const placed = placeMembers(d.fleet.snapshot.nodes(), want, count, { now: a.now, config: d.scheduler }, strategy);
+  if (!placed.ok) throw resourceExhausted(`cluster ${req.name} needs ${count} distinct hosts: ${placed.message}`);
+  check?.(placed);
+  const c = d.fleet.createCluster({
+    name: req.name,
+    state: 'creating',
+    flavor: '',
+    image: req.image || d.defaultImage || '',
+    ...req.shape,
+    placement: { constraints: req.constraints.map((x) => x.text), spreadOver: req.spreadOver ? `${req.spreadOver.soft ? '~' : ''}${req.spreadOver.key}` : '', strategy: req.strategy ?? '' },
+    replUser: REPL_USER,
+    replPassword: secret(),
+    monitorUser: MONITOR_USER,
+    monitorPassword: secret(),
+    ...kind,
+  });
+  const adminPassword = secret();
+  const rows = placed.placements.map((p, k) => reserveMember(d, c, p, k === 0 ? 'primary' : 'replica', adminPassword));
+  return { cluster: c, rows, relaxedSoft: !!placed.relaxedSoft };
+}
+
 export function reserveMember(d: OperationDeps, c: ClusterRow, p: { node: string; diskPath: string; port: number }, role: 'primary' | 'replica', adminPassword: string): InstanceRow {
   return d.fleet.reserveInstance({
     id: newId('i'),

@@ -1,27 +1,15 @@
-import { randomBytes } from 'node:crypto';
-import { alreadyExists, resourceExhausted } from '../../src/errors';
-import type { Shape } from '../../src/validate';
-import { placeMembers } from '../clusters/placement';
 import { createRequest, endpointOf, memberRow, mustCluster } from '../clusters/members';
-import { clusterGroup, MONITOR_USER, REPL_USER } from '../clusters/types';
-import type { Constraint } from '../scheduler/types';
+import { MONITOR_USER } from '../clusters/types';
 import type { ReplicationMode } from '../store/clusters';
 import type { OperationDeps } from './deps';
-import { clusterSubjects, markRunning, reserveMember, removeMembers, seedReplica, type SeedOut } from './cluster-common';
-import { strategyNamed } from './placement';
+import { admitClusterMembers, clusterSubjects, markRunning, removeMembers, seedReplica, type NewClusterRequest, type SeedOut } from './cluster-common';
 import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 // Validated at the API edge (manager/api/clusters.ts).
-export interface CreateClusterInput {
-  name: string;
-  shape: Shape;
+export interface CreateClusterInput extends NewClusterRequest {
   replicas: number;
   replication: ReplicationMode;
   semiSyncTimeoutMs: number;
-  image?: string;
-  constraints: Constraint[];
-  spreadOver?: { key: string; soft: boolean };
-  strategy?: string;
 }
 
 export interface ClusterCreateParams {
@@ -32,34 +20,13 @@ export interface ClusterCreateParams {
 
 type Ctx = StepContext<ClusterCreateParams>;
 
-const secret = () => randomBytes(18).toString('base64url');
-
 // Every member placed at once (manager/clusters/placement.ts) and reserved, with the cluster's
 // row, in the transaction that records the operation.
 function admitCluster(d: OperationDeps, req: CreateClusterInput, a: AdmitContext): Admission<ClusterCreateParams> {
-  const strategy = strategyNamed(d, req.strategy);
-  if (d.fleet.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
-  const want = { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver };
-  const placed = placeMembers(d.fleet.snapshot.nodes(), want, 1 + req.replicas, { now: a.now, config: d.scheduler }, strategy);
-  if (!placed.ok) throw resourceExhausted(`cluster ${req.name} needs ${1 + req.replicas} distinct hosts: ${placed.message}`);
-  const c = d.fleet.createCluster({
-    name: req.name,
-    state: 'creating',
-    replication: req.replication,
-    semiSyncTimeoutMs: req.replication === 'semi-sync' ? req.semiSyncTimeoutMs : 0,
-    flavor: '',
-    image: req.image || d.defaultImage || '',
-    ...req.shape,
-    placement: { constraints: req.constraints.map((x) => x.text), spreadOver: req.spreadOver ? `${req.spreadOver.soft ? '~' : ''}${req.spreadOver.key}` : '', strategy: req.strategy ?? '' },
-    replUser: REPL_USER,
-    replPassword: secret(),
-    monitorUser: MONITOR_USER,
-    monitorPassword: secret(),
-  });
-  const adminPassword = secret();
-  const rows = placed.placements.map((p, k) => reserveMember(d, c, p, k === 0 ? 'primary' : 'replica', adminPassword));
+  const semiSyncTimeoutMs = req.replication === 'semi-sync' ? req.semiSyncTimeoutMs : 0;
+  const { rows, relaxedSoft } = admitClusterMembers(d, req, 1 + req.replicas, a, { replication: req.replication, semiSyncTimeoutMs });
   const where = rows.map((r) => `${r.name} on ${r.node}`).join(', ');
-  d.fleet.event('cluster.create-started', req.name, `${req.replication} cluster ${req.name}: ${where}${placed.relaxedSoft ? ' (preferences dropped: no node met them)' : ''}`);
+  d.fleet.event('cluster.create-started', req.name, `${req.replication} cluster ${req.name}: ${where}${relaxedSoft ? ' (preferences dropped: no node met them)' : ''}`);
   const [primary, ...replicas] = rows;
   return { params: { cluster: req.name, primaryId: primary!.id, replicaIds: replicas.map((r) => r.id) }, subjects: clusterSubjects(d, req.name), ifBusy: 'refuse' };
 }

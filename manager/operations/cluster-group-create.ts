@@ -1,28 +1,18 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { alreadyExists, invalidArgument, resourceExhausted } from '../../src/errors';
-import type { Shape } from '../../src/validate';
+import { randomUUID } from 'node:crypto';
+import { invalidArgument } from '../../src/errors';
 import { groupPort } from '../clusters/group';
-import { placeMembers } from '../clusters/placement';
 import { createRequest, endpointOf, groupConfigOf, memberRow, mustCluster, targetOf } from '../clusters/members';
-import { clusterGroup, MONITOR_USER, REPL_USER } from '../clusters/types';
+import { MONITOR_USER } from '../clusters/types';
 import { copy, discardCopy } from '../movement/index';
-import type { Constraint } from '../scheduler/types';
 import { discardRecorder, type OperationDeps } from './deps';
-import { clusterSubjects, markRunning, removeMembers, reserveMember, type SeedOut } from './cluster-common';
-import { strategyNamed } from './placement';
+import { admitClusterMembers, clusterSubjects, markRunning, removeMembers, type NewClusterRequest, type SeedOut } from './cluster-common';
 import type { Admission, AdmitContext, OperationType, StepContext } from './types';
 
 // Validated at the API edge (manager/api/clusters.ts).
-export interface CreateGroupInput {
-  name: string;
-  shape: Shape;
+export interface CreateGroupInput extends NewClusterRequest {
   members: number;
   consistency: string;
   memberWeight: number;
-  image?: string;
-  constraints: Constraint[];
-  spreadOver?: { key: string; soft: boolean };
-  strategy?: string;
 }
 
 export interface GroupCreateParams {
@@ -33,37 +23,17 @@ export interface GroupCreateParams {
 
 type Ctx = StepContext<GroupCreateParams>;
 
-const secret = () => randomBytes(18).toString('base64url');
-
 // Every member placed at once on distinct hosts and reserved, with the cluster's row (its group
 // name a fresh UUID), in the transaction that records the operation.
 function admitGroup(d: OperationDeps, req: CreateGroupInput, a: AdmitContext): Admission<GroupCreateParams> {
-  const strategy = strategyNamed(d, req.strategy);
-  if (d.fleet.store.clusters.get(req.name)) throw alreadyExists(`a cluster named ${req.name} already exists`);
-  const want = { ...req.shape, constraints: req.constraints.length ? req.constraints : undefined, antiAffinityGroup: clusterGroup(req.name), spreadOver: req.spreadOver };
-  const placed = placeMembers(d.fleet.snapshot.nodes(), want, req.members, { now: a.now, config: d.scheduler }, strategy);
-  if (!placed.ok) throw resourceExhausted(`group ${req.name} needs ${req.members} distinct hosts: ${placed.message}`);
-  const tooHigh = placed.placements.find((p) => groupPort(p.port) > 65535);
-  if (tooHigh) throw invalidArgument(`member port ${tooHigh.port} on ${tooHigh.node} leaves no group communication port (port + 1000) below 65536`);
-  const c = d.fleet.createCluster({
-    name: req.name,
-    state: 'creating',
-    replication: 'group',
-    semiSyncTimeoutMs: 0,
-    flavor: '',
-    image: req.image || d.defaultImage || '',
-    ...req.shape,
-    placement: { constraints: req.constraints.map((x) => x.text), spreadOver: req.spreadOver ? `${req.spreadOver.soft ? '~' : ''}${req.spreadOver.key}` : '', strategy: req.strategy ?? '' },
-    replUser: REPL_USER,
-    replPassword: secret(),
-    monitorUser: MONITOR_USER,
-    monitorPassword: secret(),
-    groupName: randomUUID(),
-    groupConsistency: req.consistency,
-    memberWeight: req.memberWeight,
-  });
-  const adminPassword = secret();
-  const rows = placed.placements.map((p, k) => reserveMember(d, c, p, k === 0 ? 'primary' : 'replica', adminPassword));
+  const { cluster: c, rows } = admitClusterMembers(
+    d, req, req.members, a,
+    { replication: 'group', semiSyncTimeoutMs: 0, groupName: randomUUID(), groupConsistency: req.consistency, memberWeight: req.memberWeight },
+    (placed) => {
+      const tooHigh = placed.placements.find((p) => groupPort(p.port) > 65535);
+      if (tooHigh) throw invalidArgument(`member port ${tooHigh.port} on ${tooHigh.node} leaves no group communication port (port + 1000) below 65536`);
+    },
+  );
   d.fleet.event('cluster.create-started', req.name, `group of ${req.members} ${req.name} (group ${c.groupName}): ${rows.map((r) => `${r.name} on ${r.node}`).join(', ')}`);
   return { params: { cluster: req.name, memberIds: rows.map((r) => r.id) }, subjects: clusterSubjects(d, req.name), ifBusy: 'refuse' };
 }
