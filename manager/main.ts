@@ -390,7 +390,7 @@ async function main(): Promise<void> {
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
   if (backupConfig) backupScheduler.start(o.backupSchedulerInterval * 1000);
-  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, backupStatus, endpoints }, o.adminListen);
+  const admin = await startAdminServer({ store, snapshot, usage, scheduler, log, token, tokens, tls, allowedHosts: o.adminHosts, alerts, webhook, metrics, engine, expander, agents, clusterProblem: (c) => failover.problemOf(c), capacityHistory, backupStatus, endpoints, backupRepository: backupConfig ? { spec: formatRepository(backupConfig.repository.spec), freeBytes: () => backupConfig.repository.freeBytes() } : undefined }, o.adminListen);
 
   stopOnSignals(
     log,

@@ -53,6 +53,9 @@ export interface AdminDeps {
   capacityHistory?: Pick<CapacityRecorder, 'forecasts' | 'refreshForecast' | 'stale'>;
   // Stable endpoints' routers: HAProxy's own counters as last pushed (GET /v1/endpoints).
   endpoints?: Pick<EndpointRouter, 'lastStats'>;
+  // The backup repository (--backup-repository, as shown: no secret) and the free space where
+  // it can be measured (a dir: repository's file system; undefined for object storage).
+  backupRepository?: { spec: string; freeBytes: () => Promise<number | undefined> };
 }
 
 export interface AdminContext extends AdminDeps {

@@ -47,6 +47,7 @@ export class BackupsTable {
       byName: db.prepare(`SELECT ${COLUMNS} FROM backups WHERE instance_name = ? ORDER BY created_at DESC, id LIMIT ?`),
       byCluster: db.prepare(`SELECT ${COLUMNS} FROM backups WHERE cluster = ? ORDER BY created_at DESC, id LIMIT ?`),
       remove: db.prepare('DELETE FROM backups WHERE id = ?'),
+      usage: db.prepare(`SELECT count(*) AS count, coalesce(sum(stored_bytes), 0) AS bytes FROM backups WHERE status = 'complete'`),
     };
   }
 
@@ -66,6 +67,11 @@ export class BackupsTable {
   // Newest first; instanceName '' for all.
   list(instanceName: string, limit: number): BackupRow[] {
     return (instanceName ? this.q.byName.all(instanceName, limit) : this.q.all.all(limit)) as BackupRow[];
+  }
+
+  // Complete backups and the bytes they hold in the repository (the capacity report).
+  usage(): { count: number; bytes: number } {
+    return this.q.usage.get() as { count: number; bytes: number };
   }
 
   // A cluster's backups (whichever member each was asked of), newest first.

@@ -55,7 +55,13 @@ export class BinlogArchivesTable {
         VALUES (@id, @cluster, @sourceInstance, @file, @fromOffset, @toOffset, @gtids, @before, @firstEventAt, @lastEventAt, @storedBytes, @now)`),
       pieces: db.prepare(`SELECT ${PIECE} FROM binlog_archive_pieces WHERE cluster = ? ORDER BY seq`),
       piece: db.prepare(`SELECT ${PIECE} FROM binlog_archive_pieces WHERE id = ?`),
+      usage: db.prepare('SELECT count(*) AS count, coalesce(sum(stored_bytes), 0) AS bytes FROM binlog_archive_pieces'),
     };
+  }
+
+  // Sealed pieces of every archive and the bytes they hold in the repository (the capacity report).
+  usage(): { count: number; bytes: number } {
+    return this.q.usage.get() as { count: number; bytes: number };
   }
 
   get(cluster: string): BinlogArchiveRow | undefined {

@@ -210,6 +210,11 @@ export abstract class Repository {
   // Ready to take objects (S3: the bucket exists). Called before a backup's agent writes.
   async prepare(): Promise<void> {}
 
+  // Bytes the repository can still take, where its storage says (object storage does not).
+  async freeBytes(): Promise<number | undefined> {
+    return undefined;
+  }
+
   // Every backup id the repository holds anything of (complete or not).
   protected abstract listIds(): Promise<string[]>;
   // A small object's text, undefined when it does not exist.
@@ -281,6 +286,14 @@ export class DirRepository extends Repository {
     super(spec);
     if (spec.kind !== 'dir') throw new Error('a DirRepository needs a dir: spec');
     this.root = path.join(spec.path, 'berth-backups', 'v1');
+  }
+
+  // The file system holding the repository (the configured directory: the tree below it may not
+  // exist before the first backup).
+  override async freeBytes(): Promise<number | undefined> {
+    if (this.spec.kind !== 'dir') return undefined;
+    const st = await fs.statfs(this.spec.path);
+    return st.bavail * st.bsize;
   }
 
   backupDir(id: string): string {

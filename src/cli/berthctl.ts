@@ -532,7 +532,8 @@ const adminOpts = (c: Command) =>
 const capacity = adminOpts(program.command('capacity').description('fleet capacity: per zone, rack and node, allocated, used and free'))
   .option('--zone <zone>', 'only this zone')
   .action(async (o: { admin: string; token?: string; zone?: string }) => {
-    type Report = { fleet: CapGroup; zones: (CapGroup & { zone: string })[]; racks: (CapGroup & { zone: string; rack: string })[]; nodes: (CapGroup & { name: string; state: string; cordoned: boolean })[] };
+    type Repository = { spec: string; backups: number; backupBytes: number; binlogPieces: number; binlogBytes: number; freeBytes: number | null };
+    type Report = { fleet: CapGroup; zones: (CapGroup & { zone: string })[]; racks: (CapGroup & { zone: string; rack: string })[]; nodes: (CapGroup & { name: string; state: string; cordoned: boolean })[]; repository?: Repository };
     const r = await admin<Report>(o, `/v1/capacity${o.zone ? `?zone=${encodeURIComponent(o.zone)}` : ''}`);
     if (json()) {
       print(r);
@@ -548,6 +549,8 @@ const capacity = adminOpts(program.command('capacity').description('fleet capaci
         ...r.nodes.map((n) => capRow(n.name, n.state + (n.cordoned ? ',cordoned' : ''), n)),
       ],
     );
+    const b = r.repository;
+    if (b) process.stdout.write(`backup repository ${b.spec}: ${b.backups} backups ${formatSize(b.backupBytes)}, ${b.binlogPieces} binlog pieces ${formatSize(b.binlogBytes)}, ${b.freeBytes === null ? 'free space not known' : `${formatSize(b.freeBytes)} free`}\n`);
   });
 
 capacity

@@ -39,6 +39,15 @@ export function parseShape(param: string, raw: { cpu: string; memory: string; di
   return { cpuMillis, memoryBytes, diskBytes, ...(raw.zone ? { zone: raw.zone } : {}) };
 }
 
+// The backup repository's use: complete backups and archived binlog pieces as the catalog
+// records them, and the free space where the repository's file system can be asked.
+async function repositoryUse(ctx: AdminContext) {
+  const b = ctx.store.backups.usage();
+  const p = ctx.store.binlogArchives.usage();
+  const free = await ctx.backupRepository!.freeBytes().catch(() => undefined);
+  return { spec: ctx.backupRepository!.spec, backups: b.count, backupBytes: b.bytes, binlogPieces: p.count, binlogBytes: p.bytes, usedBytes: b.bytes + p.bytes, freeBytes: free ?? null };
+}
+
 export function capacityRoutes(ctx: AdminContext) {
   return async function (app: FastifyInstance): Promise<void> {
     app.get(
@@ -60,7 +69,7 @@ export function capacityRoutes(ctx: AdminContext) {
       },
       async (req) => {
         const q = req.query as { zone?: string; node?: string };
-        const r = ctx.capacity();
+        const r = { ...ctx.capacity(), ...(ctx.backupRepository ? { repository: await repositoryUse(ctx) } : {}) };
         if (!q.zone && !q.node) return r;
         const keep = (n: { zone: string; name?: string }) => (!q.zone || n.zone === q.zone) && (!q.node || n.name === q.node);
         return { ...r, zones: r.zones.filter((z) => !q.zone || z.zone === q.zone), racks: r.racks.filter((x) => keep(x)), nodes: r.nodes.filter((n) => keep(n)) };

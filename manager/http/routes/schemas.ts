@@ -58,6 +58,11 @@ export const capacityReportSchema = {
     zones: { type: 'array', items: { type: 'object', properties: { zone: str, ...group } } },
     racks: { type: 'array', items: { type: 'object', properties: { zone: str, rack: str, ...group } } },
     nodes: { type: 'array', items: nodeCapacitySchema },
+    // With a backup repository: what the catalog says it holds, and its free space when known.
+    repository: {
+      type: 'object',
+      properties: { spec: str, backups: num, backupBytes: num, binlogPieces: num, binlogBytes: num, usedBytes: num, freeBytes: { type: ['number', 'null'] } },
+    },
   },
 } as const;
 
