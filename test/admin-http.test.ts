@@ -245,8 +245,13 @@ describe('admin HTTP against a live manager and real agents', () => {
         expect(i.usage.mysqldUnresponsive).toBe(false);
       }
 
-      const m = (await api('/metrics', { token: null })).body as string;
-      expect(m).toContain(`berth_node_memory_allocated_bytes{node="${node('a')}",zone="a",rack="r1"} ${G}`);
+      // /metrics makes its capacity report at most every 5 s (a scrape before the placements
+      // may still be served): wait for one made after them.
+      const allocated = `berth_node_memory_allocated_bytes{node="${node('a')}",zone="a",rack="r1"} ${G}`;
+      const m = await waitUntil('a /metrics report made after the placements', async () => {
+        const body = (await api('/metrics', { token: null })).body as string;
+        return body.includes(allocated) ? body : undefined;
+      }, 15_000);
       expect(m).toContain(`berth_node_cpu_capacity_cores{node="${node('c')}",zone="b",rack="r2"} 1`);
       expect(m).toContain(`berth_instances{node="${node('b')}",state="running"} 2`);
       expect(m).toMatch(/berth_scheduler_duration_seconds_count\{result="placed"\} 4/);
