@@ -257,6 +257,10 @@ export class TestCluster {
   }
 
   async waitForNodes(): Promise<void> {
+    // The manager binds its admin HTTP port last: until it has, the port this run chose for it
+    // is free, and a simulated host binding port 0 could be given it (the manager then goes on
+    // without its admin server, and the suite's HTTP calls reach the wrong server).
+    await waitUntil('the admin HTTP server to answer', async () => (await fetch(`${this.adminUrl}/`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0)) > 0 || undefined, 30_000);
     const want = new Set(this.agents.filter((a) => a.proc).map((a) => a.node));
     await waitUntil(
       `nodes ${[...want].join(', ')} to be ready`,
