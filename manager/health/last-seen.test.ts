@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LAST_SEEN_PERSIST_MS, lastSeenDue, type Seen } from './last-seen';
+import { atLeast, LAST_SEEN_PERSIST_MS, lastSeenDue, type Seen } from './last-seen';
 
 const A = 'aaaaaaaa-0000-0000-0000-000000000001';
 const B = 'bbbbbbbb-0000-0000-0000-000000000002';
@@ -30,5 +30,19 @@ describe('lastSeenDue', () => {
     expect(lastSeenDue('mariadb', seen('0-7-40,1-3-5', 1000), seen('0-7-90,1-3-5'))).toBe(false);
     expect(lastSeenDue('mariadb', seen('0-3-40', 1000), seen('0-7-41'))).toBe(true);
     expect(lastSeenDue('mariadb', seen('0-7-40,1-3-5', 1000), seen('0-7-40,1-3-6'))).toBe(true);
+  });
+});
+
+describe('atLeast', () => {
+  it("a report from before the cut-over still counts the old primary's last transactions the promotion waited for", () => {
+    // Caught up to B:1-3309 when the probe last read it; the cut-over's final set was B:1-3324.
+    expect(atLeast('mysql', `${B}:1-3309,${A}:1-20`, `${B}:1-3324`)).toBe(`${A}:1-20,${B}:1-3324`);
+    expect(atLeast('mariadb', '0-2-3309', '0-2-3324')).toBe('0-2-3324');
+  });
+
+  it('either one alone, and an unreadable report passed on as it is', () => {
+    expect(atLeast('mysql', `${A}:1-5`, '')).toBe(`${A}:1-5`);
+    expect(atLeast('mysql', '', `${A}:1-5`)).toBe(`${A}:1-5`);
+    expect(atLeast('mysql', 'nonsense', `${A}:1-5`)).toBe('nonsense');
   });
 });

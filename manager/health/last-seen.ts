@@ -1,5 +1,5 @@
 import type { Flavor } from '../../src/mysql/dialect';
-import { equals, parseGtidSet } from '../../src/mysql/gtid';
+import { equals, formatGtidSet, parseGtidSet, union } from '../../src/mysql/gtid';
 import { notFrom } from '../movement/decide';
 import type { LastSeenRow } from '../store/last-seen';
 
@@ -30,5 +30,18 @@ function sameForeignPart(flavor: Flavor, before: string, seen: Seen): boolean {
   } catch {
     // Unreadable: the periodic write carries it.
     return true;
+  }
+}
+
+// A primary's executed set as the failover takes it: what it last reported, and never less than
+// what it held when it was promoted (both are lower bounds of what it had; their union is one
+// too). An unreadable set is passed on as it is: the failover then refuses with the reason.
+export function atLeast(flavor: Flavor, reported: string, promoted: string): string {
+  if (!promoted) return reported;
+  if (!reported) return promoted;
+  try {
+    return formatGtidSet(union(parseGtidSet(flavor, reported), parseGtidSet(flavor, promoted)));
+  } catch {
+    return reported;
   }
 }

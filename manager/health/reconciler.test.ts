@@ -128,6 +128,20 @@ describe('ClusterReconciler', () => {
     expect(submitted).toEqual([expect.objectContaining({ cluster: 'orders', primaryId: ids.a, lastPrimary: { executedGtids: '0-7-42', serverUuid: '', serverId: 7 }, reason: expect.stringMatching(/stopped/) })]);
   });
 
+  it('a primary killed before its agent reported after its promotion: the failover counts what the promotion waited for', async () => {
+    const { fleet, ids, submitted, trigger, report, replicasLost } = setup(deadPort);
+    // A switchover to b and back to a, each with the set it caught up to; the last report of a
+    // (0-7-42) is from before the second cut-over (0-7-50).
+    fleet.setPrimary('orders', ids.b!, 'test', '0-7-45');
+    fleet.setPrimary('orders', ids.a!, 'test', '0-7-50');
+    expect(fleet.store.lastSeen.promoted(ids.b!), 'a demoted member keeps no promotion set').toBe('');
+    report('a', ids.a!, { mysqldUp: false, mysqldDownSinceMs: Date.now() - 5000 });
+    replicasLost();
+    await fleet.heartbeat('a', Date.now(), [], [], [{ id: ids.a!, state: 'stopped', containerId: 'c' }] as never, () => undefined);
+    await trigger.tick();
+    expect(submitted).toEqual([expect.objectContaining({ primaryId: ids.a, lastPrimary: { executedGtids: '0-7-50', serverUuid: '', serverId: 7 } })]);
+  });
+
   it('a restarted agent that reports the primary without identity before its container dies: the failover gets the identity and GTIDs last seen alive', async () => {
     const { fleet, ids, submitted, trigger, report, replicasLost } = setup(deadPort);
     report('a', ids.a!, { serverUuid: 'aaaaaaaa-0000-0000-0000-000000000001', executedGtids: 'aaaaaaaa-0000-0000-0000-000000000001:1-42' });

@@ -7,7 +7,7 @@ import type { FleetState } from '../state/fleet';
 import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { FailoverNotice } from './alerts/types';
-import { lastSeenDue, type Seen } from './last-seen';
+import { atLeast, lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
 import { electedPrimary } from '../clusters/group';
@@ -318,10 +318,14 @@ export class ClusterReconciler {
 
   // The dead primary as last seen alive: its latest report when that still names it, else what
   // was remembered (the identity never changes; the executed set only grows).
+  // The executed set is also never less than what the primary was known to hold at its
+  // promotion: killed within a probe period of a switchover, its last report is from before the
+  // cut-over, and the old primary's last transactions (on every replica) would look errant.
   lastPrimary(primary: InstanceRow): LastPrimary {
     const last = this.d.replication.get(primary.id)?.state;
     const known = this.lastKnown.get(primary.id);
-    const executedGtids = last?.executedGtids || known?.executedGtids || '';
+    const flavor = this.d.fleet.store.clusters.get(primary.clusterName)?.flavor || primary.flavor;
+    const executedGtids = atLeast(flavor === 'mysql' ? 'mysql' : 'mariadb', last?.executedGtids || known?.executedGtids || '', this.d.fleet.store.lastSeen.promoted(primary.id));
     return { executedGtids, serverUuid: last?.serverUuid || known?.serverUuid || '', serverId: last?.serverId || known?.serverId || primary.serverId };
   }
 

@@ -163,7 +163,7 @@ async function promote(d: OperationDeps, cfg: FailoverConfig, ctx: Ctx): Promise
   const c = chosen(ctx);
   const old = mustInstance(d, ctx.params.primaryId);
   if (!old.fenced) d.fleet.fenceInstance(old.id, `failover of ${ctx.params.cluster}: ${ctx.params.reason}`);
-  d.fleet.setPrimary(ctx.params.cluster, c.id, `failover: ${ctx.params.reason}`);
+  d.fleet.setPrimary(ctx.params.cluster, c.id, `failover: ${ctx.params.reason}`, c.set);
   const i = mustInstance(d, c.id);
   const agent = agentOf(d, i);
   await agent.resetReplica({ id: i.id }, cfg.agentDeadlineMs);

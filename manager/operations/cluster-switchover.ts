@@ -164,7 +164,8 @@ async function doCutOver(d: OperationDeps, ctx: Ctx): Promise<CutOut> {
     out = { blockedMs: -1, finalGtid: '', killed: 0 };
   }
   // Clients asking for the primary's endpoint learn the new one from here on.
-  d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`);
+  // With the final set it waited for: a failover right after judges the new primary by it.
+  d.fleet.setPrimary(ctx.params.cluster, to, `switchover from ${memberRow(d, from).name}${out.blockedMs >= 0 ? `, writes blocked ${out.blockedMs} ms` : ''}`, out.finalGtid);
   // The store names the new primary: the stable endpoints follow it from here.
   d.endpoints?.release(ctx.params.cluster);
   return out;

@@ -346,7 +346,9 @@ export class FleetState {
   // `id` becomes the cluster's only primary and the previous one a replica, in one transaction
   // (the store's unique index refuses two primaries regardless). Refuses a fenced instance or
   // one that is not a member. Returns the previous primary's id ('' when there was none).
-  setPrimary(cluster: string, id: string, why: string): { previous: string } {
+  // `heldGtids`: what it is known to hold as it takes the role (a cut-over's final set, a
+  // failover's chosen set), kept for the failover that may judge it before its agent reports again.
+  setPrimary(cluster: string, id: string, why: string, heldGtids = ''): { previous: string } {
     return this.change(() => {
       const i = this.mustGet(id);
       if (i.clusterName !== cluster) throw new Error(`instance ${i.name} is not a member of cluster ${cluster}`);
@@ -355,6 +357,8 @@ export class FleetState {
       if (previous?.id === id) return { previous: '' };
       if (previous) this.store.instances.setMembership(previous.id, cluster, 'replica');
       this.store.instances.setMembership(id, cluster, 'primary');
+      if (previous) this.store.lastSeen.setPromoted(previous.id, '');
+      this.store.lastSeen.setPromoted(id, heldGtids);
       this.event('cluster.primary', cluster, `${i.name} (${i.id}) is the primary${previous ? ` instead of ${previous.name} (${previous.id})` : ''}: ${why}`);
       return { previous: previous?.id ?? '' };
     });

@@ -395,6 +395,12 @@ const MIGRATIONS: string[] = [
   ALTER TABLE clusters ADD COLUMN group_consistency TEXT NOT NULL DEFAULT '';
   ALTER TABLE clusters ADD COLUMN member_weight INTEGER NOT NULL DEFAULT 0;
   `,
+  // The GTID set a member was known to hold when it was made the primary (a switchover's final
+  // set, a failover's chosen set): its agent's next probe may come after it died, and the
+  // failover judging it must not take the transactions it caught up on last for errant ones.
+  `
+  ALTER TABLE instance_last_seen ADD COLUMN promoted_gtids TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 export function openDb(file: string): DB {

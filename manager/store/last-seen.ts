@@ -26,6 +26,12 @@ export class LastSeenTable {
         ON CONFLICT(instance_id) DO UPDATE SET server_uuid = excluded.server_uuid, server_id = excluded.server_id,
           executed_gtids = excluded.executed_gtids, role = excluded.role, seen_at_ms = excluded.seen_at_ms`),
       forget: db.prepare('DELETE FROM instance_last_seen WHERE instance_id = ?'),
+      // Its own column: the reconciler's put never overwrites it.
+      promote: db.prepare(`
+        INSERT INTO instance_last_seen (instance_id, promoted_gtids, seen_at_ms)
+        SELECT @instanceId, @gtids, 0 WHERE EXISTS (SELECT 1 FROM instances WHERE id = @instanceId)
+        ON CONFLICT(instance_id) DO UPDATE SET promoted_gtids = excluded.promoted_gtids`),
+      promoted: db.prepare('SELECT promoted_gtids AS g FROM instance_last_seen WHERE instance_id = ?'),
     };
   }
 
@@ -39,5 +45,14 @@ export class LastSeenTable {
 
   forget(instanceId: string): void {
     this.q.forget.run(instanceId);
+  }
+
+  // The set a member held when it was made the primary ('' to clear it when it stops being one).
+  setPromoted(instanceId: string, gtids: string): void {
+    this.q.promote.run({ instanceId, gtids });
+  }
+
+  promoted(instanceId: string): string {
+    return (this.q.promoted.get(instanceId) as { g: string } | undefined)?.g ?? '';
   }
 }
