@@ -8,7 +8,7 @@ import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { FailoverNotice } from './alerts/types';
 import { lastSeenDue, type Seen } from './last-seen';
-import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
+import { failoverBlocked, judgePrimary, probeDue, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
 import { electedPrimary } from '../clusters/group';
 import { probeMysqld } from './probe';
@@ -340,9 +340,6 @@ export class ClusterReconciler {
     const node = this.d.fleet.snapshot.get(primary.node);
     const report = this.d.replication.get(primary.id);
     const agentLastHeartbeatMs = node?.lastHeartbeatMs ?? 0;
-    const agentSilent = now - agentLastHeartbeatMs > this.cfg.agentSilentMs;
-    const suspicious = agentSilent || primary.state !== 'running' || (report && !report.state.mysqldUp);
-    const managerProbe = suspicious ? await this.probe(primary, now) : (this.probes.delete(primary.id), undefined);
     const host = this.d.fleet.store.nodes.get(primary.node)?.host ?? '';
     const rs: ReplicaObservation[] = replicas.map((r) => {
       const rep = this.d.replication.get(r.id);
@@ -351,6 +348,8 @@ export class ClusterReconciler {
       const ofPrimary = rep?.state.sourcePort === primary.port && (!host || !rep.state.sourceHost || rep.state.sourceHost === host);
       return { name: r.name, fresh, ioRunning: Boolean(rep?.state.ioRunning && ofPrimary) };
     });
+    const due = probeDue({ now, agentLastHeartbeatMs, containerState: primary.state, replicas: rs, mysqldUp: report?.state.mysqldUp }, this.cfg);
+    const managerProbe = due ? await this.probe(primary, now) : (this.probes.delete(primary.id), undefined);
     return {
       now,
       agentLastHeartbeatMs,

@@ -44,6 +44,14 @@ export const serverState = {
   flushBinaryLogs: (): Statement => ({ sql: 'FLUSH BINARY LOGS', params: [] }),
 };
 
+// A replica gives up on a silent source after this long and reconnects (failure detection asks
+// the replicas whether they lost the primary: a cut-off host must show within ~2 s, not the
+// default minute). The source sends a heartbeat every quarter of it when it has nothing else to
+// send, so a live but idle source never trips it; reconnects are tried every second (not every
+// minute), so a replica that gave up on a source that was only slow is back at once.
+export const REPLICA_NET_TIMEOUT_S = 2;
+export const replicaHeartbeatPeriod = (netTimeoutSeconds: number): number => netTimeoutSeconds / 4;
+
 export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
 // The redo log exists in full from the first start, before any data: sized from memory alone,
