@@ -44,7 +44,7 @@ const PORTS = ['5501-5533', '5534-5566', '5567-5599'];
 const M = 1024 ** 2;
 // 1G: MySQL 9.7 at 512M was OOM-killed by its memory cgroup under a tight-loop writer.
 const shape = { cpuMillis: 500, memoryBytes: 1024 * M, diskBytes: 1024 * M };
-const DETECTION = arg('manager-args', '--failover-agent-silent 2.5 --write-lease 2 --failover-probe-fail 1').split(/\s+/).filter(Boolean);
+const DETECTION = arg('manager-args', '--failover-agent-silent 5 --write-lease 3 --failover-probe-fail 1').split(/\s+/).filter(Boolean);
 // A query the client gets no answer to within this long (its server cut off) is given up and the
 // endpoint asked again, as a pool with a timeout would.
 const QUERY_TIMEOUT_MS = 1000;

@@ -23,8 +23,8 @@ const PORTS = ['4101-4133', '4134-4166', '4167-4199'];
 // the isolated primary keeps acknowledging.
 const CLIENT = '127.0.0.99';
 // Detection thresholds of this file's manager (seconds); the lease stays below the silence.
-const SILENT_S = 2.5;
-const LEASE_S = 2;
+const SILENT_S = 5;
+const LEASE_S = 3;
 
 describe.each(FLAVORS)('failover ($flavor)', (f: FlavorCase) => {
   let cluster: TestCluster;
