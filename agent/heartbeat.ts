@@ -8,6 +8,7 @@ import { listeningPorts, probeDisk } from './host';
 import type { Instances } from './instance/lifecycle';
 import { toAgentInstance } from './server';
 import { FULL_EVERY, planBeat, reportKey } from './heartbeat-delta';
+import { heartbeatInterval } from './heartbeat-interval';
 import type { UsageProbe } from './usage';
 import type { ReplicationProbe } from './replication-state';
 import type { WriteLease } from './write-lease';
@@ -18,6 +19,9 @@ import type { AgentRevocations } from './revocations';
 export class Heartbeat {
   private timer: NodeJS.Timeout | undefined;
   private registered = false;
+  // The manager's interval (its register answer); intervalMs is shorter while this node holds
+  // leased primaries (heartbeat-interval.ts).
+  private managerIntervalMs = 2000;
   private intervalMs = 2000;
   private stopped = false;
   private busy = false;
@@ -95,10 +99,11 @@ export class Heartbeat {
 
   private async register(info: NodeInfo, instances: AgentInstance[], sentAtMs: number): Promise<void> {
     const res = await this.registry.register({ node: info, instances, sentAtMs });
-    this.intervalMs = res.heartbeatIntervalMs || this.intervalMs;
+    this.managerIntervalMs = res.heartbeatIntervalMs || this.managerIntervalMs;
     this.registered = true;
     this.acked = keysOf(instances);
     this.health?.lease.renew(sentAtMs, res.writeLease);
+    this.intervalMs = heartbeatInterval(this.managerIntervalMs, res.writeLease);
     this.revocations?.apply(res.revocations);
     this.log.info({ node: info.name, instances: instances.length }, 'registered with the manager');
   }
@@ -123,6 +128,7 @@ export class Heartbeat {
     this.acked = res.fullReport || res.reregister ? undefined : keys;
     if (res.reregister) this.registered = false;
     else this.health?.lease.renew(sentAtMs, res.writeLease);
+    this.intervalMs = heartbeatInterval(this.managerIntervalMs, res.writeLease);
     // A manager that lost this node's report wants a full one now, not at the next tick.
     if (res.fullReport) this.again = true;
   }

@@ -6,6 +6,7 @@ import { formatGtidSet, parseGtidSet } from '../src/mysql/gtid';
 import { groupSelf } from '../src/mysql/group';
 import type { InstanceStatus } from './instance/lifecycle';
 import { Repeat } from './repeat';
+import { urgentChange } from './replication-change';
 import { layoutFor } from './instance/layout';
 import { onSocket, type Session } from './session';
 
@@ -20,7 +21,8 @@ export const DEFAULT_REPLICATION_PROBE: ReplicationProbeConfig = { intervalMs: 1
 // Reads every instance's replication, read-only and semi-sync state through the Dialect about
 // once a second, so heartbeats carry it without a query of their own and failure detection
 // sees a mysqld that stopped answering within a second or two. `onChange` is told when an
-// instance goes up or down, so the heartbeat can leave at once instead of at its next tick.
+// instance goes up or down or a replica's IO thread stops or starts (replication-change.ts), so
+// the heartbeat can leave at once instead of at its next tick.
 export class ReplicationProbe {
   private readonly cache = new Map<string, AgentReplicationState>();
   private readonly repeat: Repeat;
@@ -58,7 +60,7 @@ export class ReplicationProbe {
         const next: AgentReplicationState = read
           ? { ...read, measuredAtMs: now, mysqldUp: true, mysqldDownSinceMs: 0, leaseFenced: this.isLeaseFenced(i.id, Boolean(read.readOnly)) }
           : { ...(prev ?? {}), measuredAtMs: now, mysqldUp: false, mysqldDownSinceMs: prev && !prev.mysqldUp ? prev.mysqldDownSinceMs : now };
-        if (!prev || prev.mysqldUp !== next.mysqldUp) changed = true;
+        if (urgentChange(prev, next)) changed = true;
         this.cache.set(i.id, next);
       }),
     );

@@ -68,13 +68,14 @@ function cleanUp(): void {
 // and still ends everything the benchmark started.
 export function runBench(main: () => Promise<void>): void {
   const fail = (what: string) => (err: unknown) => {
-    console.error(`${what}:`, err);
+    console.error(`${what}: ${describeError(err)}`);
     cleanUp();
     process.exit(1);
   };
   process.on('uncaughtException', fail('uncaught exception'));
   process.on('unhandledRejection', fail('unhandled rejection'));
-  process.on('SIGINT', () => fail('interrupted')(new Error('SIGINT')));
+  // Ctrl-C, a kill or a closed terminal: what the benchmark started goes with it.
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => fail('interrupted')(new Error(sig)));
   process.on('exit', cleanUp);
   main().then(() => {
     cleanUp();
@@ -97,6 +98,16 @@ export function benchFleet(nodes: string[]): { start: (args: string[], log: stri
     process.once('exit', () => procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL')));
   });
   return { start: (args, log) => (procs.push(start(args, log)), procs.at(-1)!), procs, end };
+}
+
+// An error with everything that says why: its stack, its code (ECONNREFUSED, a gRPC status) and
+// its causes, so a failed run never reports only "timed out".
+export function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const e = err as Error & { code?: unknown; details?: unknown };
+  const code = e.code !== undefined ? ` [code ${String(e.code)}]` : '';
+  const cause = e.cause !== undefined ? `\n  caused by: ${describeError(e.cause)}` : '';
+  return `${e.stack ?? e.message}${code}${cause}`;
 }
 
 // A benchmark's `--name value` option, or its default.

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import { failedPrecondition, invalidArgument } from '../../src/errors';
+import { REPLICA_NET_TIMEOUT_S } from '../../src/mysql/common-sql';
 import type { AgentReplicaStatus } from '../../src/gen/berth/v1/AgentReplicaStatus';
 import type { ConfigureReplicaRequest__Output } from '../../src/gen/berth/v1/ConfigureReplicaRequest';
 import type { KillClientConnectionsResponse } from '../../src/gen/berth/v1/KillClientConnectionsResponse';
@@ -18,8 +19,6 @@ const USER = /^[A-Za-z0-9_]{1,32}$/;
 const HOST = /^[A-Za-z0-9_.:%-]{1,60}$/;
 // How long killed sessions get to disappear before the call gives up on them.
 const KILL_SETTLE_MS = 10_000;
-// A replica gives up on a silent source after this long (failure detection asks the replicas).
-const REPLICA_NET_TIMEOUT_S = 4;
 
 export class Replication {
   constructor(private readonly instances: Instances) {}

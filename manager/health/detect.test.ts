@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_DETECTION as T, failoverBlocked, judgePrimary, type PrimaryObservation } from './detect';
+import { DEFAULT_DETECTION as T, failoverBlocked, judgePrimary, probeDue, type PrimaryObservation } from './detect';
 
 const now = 1_000_000;
 const base: PrimaryObservation = {
@@ -94,5 +94,38 @@ describe('failoverBlocked (anti-flap)', () => {
   });
   it('older than the period: allowed', () => {
     expect(failoverBlocked([{ atMs: now - hour - 1, acknowledged: false }], now, hour)).toBeUndefined();
+  });
+});
+
+describe('probeDue', () => {
+  it('all well (agent heard, container running, every replica connected): no probe', () => {
+    expect(probeDue(base, T)).toBe(false);
+  });
+
+  it('the agent quiet for half the silence threshold: probe already, so the probe has failed long enough when it turns silent', () => {
+    expect(probeDue({ ...base, agentLastHeartbeatMs: now - T.agentSilentMs / 2 - 1 }, T)).toBe(true);
+    expect(probeDue({ ...base, agentLastHeartbeatMs: now - T.agentSilentMs / 2 + 100 }, T)).toBe(false);
+  });
+
+  it('a replica heard from that lost its IO connection, the container not running, or mysqld down: probe', () => {
+    expect(probeDue({ ...base, replicas: [base.replicas[0]!, { name: 'c', fresh: true, ioRunning: false }] }, T)).toBe(true);
+    expect(probeDue({ ...base, containerState: 'stopped' }, T)).toBe(true);
+    expect(probeDue({ ...base, mysqldUp: false }, T)).toBe(true);
+  });
+
+  it('a replica not heard from says nothing', () => {
+    expect(probeDue({ ...base, replicas: [base.replicas[0]!, { name: 'c', fresh: false, ioRunning: false }] }, T)).toBe(false);
+  });
+});
+
+describe('a cut-off host with the early probe', () => {
+  it('judged dead as soon as the agent turns silent: the probe started failing at half the silence, every replica lost its source', () => {
+    const t = { agentSilentMs: 3000, mysqldDownMs: 1000, probeFailMs: 1000 };
+    const o = { ...base, agentLastHeartbeatMs: now - 3001, replicas: lost, managerProbe: { atMs: now, reachable: false, failingSinceMs: now - 1500 } };
+    expect(judgePrimary(o, t).state).toBe('dead');
+    // One replica still connected: never, however long the silence.
+    expect(judgePrimary({ ...o, replicas: [lost[0]!, base.replicas[1]!] }, t).state).toBe('suspect');
+    // The agent dead alone, mysqld answering the manager: never.
+    expect(judgePrimary({ ...o, managerProbe: { atMs: now, reachable: true, failingSinceMs: 0 } }, t).state).toBe('healthy');
   });
 });

@@ -76,6 +76,17 @@ function judgeWithoutAgent(o: PrimaryObservation, t: DetectionThresholds): Prima
   return dead(`agent silent for ${silentFor} ms, mysqld unreachable for ${failingFor} ms, and every replica (${heard.map((r) => r.name).join(', ')}) lost its connection`);
 }
 
+// Whether the manager should probe the primary's mysqld itself now. Before its agent counts as
+// silent already: once the agent is quiet for half that time, or a replica reports its IO thread
+// lost, so that by the time the agent is silent the probe has been failing long enough
+// (--failover-probe-fail) and a cut-off host is judged at the silence threshold, not a probe
+// period or two after it. A probe is one TCP connection and changes no verdict by itself.
+export function probeDue(o: Pick<PrimaryObservation, 'now' | 'agentLastHeartbeatMs' | 'containerState' | 'replicas'> & { mysqldUp?: boolean }, t: DetectionThresholds): boolean {
+  if (o.now - o.agentLastHeartbeatMs > t.agentSilentMs / 2) return true;
+  if (o.containerState !== 'running' || o.mysqldUp === false) return true;
+  return o.replicas.some((r) => r.fresh && !r.ioRunning);
+}
+
 export interface PastFailover {
   atMs: number;
   acknowledged: boolean;

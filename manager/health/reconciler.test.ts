@@ -199,7 +199,31 @@ describe('ClusterReconciler', () => {
     replicasLost();
     await fleet.heartbeat('a', Date.now() - 60_000, [], [], [], () => undefined);
     await trigger.tick(Date.now() + 60_000);
+    // The next tick judges on the probe the first one started (it greeted).
+    await settle();
+    await trigger.tick(Date.now() + 60_000);
     expect(submitted).toEqual([]);
+  });
+
+  it('agent silent and its host cut off (mysqld never greets): a tick never waits out the probe; once a probe failed, the failover starts', async () => {
+    const mute = net.createServer(() => undefined);
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    try {
+      const { fleet, ids, submitted, trigger, replicasLost } = setup((mute.address() as net.AddressInfo).port);
+      replicasLost();
+      await fleet.heartbeat('a', Date.now() - 60_000, [], [], [], () => undefined);
+      const t0 = Date.now();
+      await trigger.tick();
+      expect(Date.now() - t0).toBeLessThan(DEFAULT_RECONCILER.probeTimeoutMs / 2);
+      // Not probed yet: never a failover on silence alone.
+      expect(submitted).toEqual([]);
+      // The replicas' reports stay fresh meanwhile; the agent's last heartbeat is a minute old.
+      await new Promise((r) => setTimeout(r, DEFAULT_RECONCILER.probeTimeoutMs + 200));
+      await trigger.tick();
+      expect(submitted).toEqual([expect.objectContaining({ cluster: 'orders', primaryId: ids.a, reason: expect.stringMatching(/agent silent/) })]);
+    } finally {
+      mute.close();
+    }
   });
 
   it('an unacknowledged failover within the period blocks the next one, with one event', async () => {

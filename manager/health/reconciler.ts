@@ -8,7 +8,7 @@ import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { FailoverNotice } from './alerts/types';
 import { atLeast, lastSeenDue, type Seen } from './last-seen';
-import { failoverBlocked, judgePrimary, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
+import { failoverBlocked, judgePrimary, probeDue, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
 import { electedPrimary } from '../clusters/group';
 import { probeMysqld } from './probe';
@@ -61,6 +61,10 @@ interface ProbeState {
 export class ClusterReconciler {
   private timer: NodeJS.Timeout | undefined;
   private readonly probes = new Map<string, ProbeState>();
+  // Probes under way, each with the episode it belongs to: a result arriving after the primary
+  // stopped being probed (a new episode began) is dropped, so failingSinceMs never spans two.
+  private readonly probing = new Map<string, Promise<ProbeState>>();
+  private readonly episode = new Map<string, number>();
   private readonly leases = new Map<string, string[]>();
   // Per cluster: the judge's last verdict on its primary, and since when the anti-flap rule has
   // held its failover back.
@@ -344,9 +348,6 @@ export class ClusterReconciler {
     const node = this.d.fleet.snapshot.get(primary.node);
     const report = this.d.replication.get(primary.id);
     const agentLastHeartbeatMs = node?.lastHeartbeatMs ?? 0;
-    const agentSilent = now - agentLastHeartbeatMs > this.cfg.agentSilentMs;
-    const suspicious = agentSilent || primary.state !== 'running' || (report && !report.state.mysqldUp);
-    const managerProbe = suspicious ? await this.probe(primary, now) : (this.probes.delete(primary.id), undefined);
     const host = this.d.fleet.store.nodes.get(primary.node)?.host ?? '';
     const rs: ReplicaObservation[] = replicas.map((r) => {
       const rep = this.d.replication.get(r.id);
@@ -355,6 +356,8 @@ export class ClusterReconciler {
       const ofPrimary = rep?.state.sourcePort === primary.port && (!host || !rep.state.sourceHost || rep.state.sourceHost === host);
       return { name: r.name, fresh, ioRunning: Boolean(rep?.state.ioRunning && ofPrimary) };
     });
+    const due = probeDue({ now, agentLastHeartbeatMs, containerState: primary.state, replicas: rs, mysqldUp: report?.state.mysqldUp }, this.cfg);
+    const managerProbe = due ? await this.probeFor(primary, now, now - agentLastHeartbeatMs > this.cfg.agentSilentMs / 2) : this.forgetProbe(primary.id);
     return {
       now,
       agentLastHeartbeatMs,
@@ -365,13 +368,36 @@ export class ClusterReconciler {
     };
   }
 
-  private async probe(i: InstanceRow, now: number): Promise<ProbeState> {
+  // The manager's probe of a primary. While its agent still reports, the tick waits for the
+  // result (a closed port or a greeting answers in milliseconds, and the verdict weighs it against
+  // the agent's report). Once the agent is quiet, a probe of a cut-off host takes its whole
+  // timeout (dropped packets): the tick does not wait for it but judges on the last finished one,
+  // so a tick stays a tick and the silence is acted on within one of crossing its threshold. A
+  // silent agent with no finished probe is never a failover (detect.ts: "not probed yet").
+  private async probeFor(i: InstanceRow, now: number, agentQuiet: boolean): Promise<ProbeState | undefined> {
+    const running = this.probing.get(i.id) ?? this.startProbe(i, now);
+    return agentQuiet ? this.probes.get(i.id) : running;
+  }
+
+  private startProbe(i: InstanceRow, now: number): Promise<ProbeState> {
+    const episode = this.episode.get(i.id) ?? 0;
     const host = this.d.fleet.store.nodes.get(i.node)?.host ?? '127.0.0.1';
-    const r = await probeMysqld(host, i.port, this.cfg.probeTimeoutMs);
-    const prev = this.probes.get(i.id);
-    const s: ProbeState = { atMs: now, reachable: r.reachable, failingSinceMs: r.reachable ? 0 : prev && !prev.reachable ? prev.failingSinceMs : now };
-    this.probes.set(i.id, s);
-    return s;
+    const run = probeMysqld(host, i.port, this.cfg.probeTimeoutMs).then((r) => {
+      const prev = this.probes.get(i.id);
+      const s: ProbeState = { atMs: now, reachable: r.reachable, failingSinceMs: r.reachable ? 0 : prev && !prev.reachable ? prev.failingSinceMs : now };
+      if ((this.episode.get(i.id) ?? 0) === episode) this.probes.set(i.id, s);
+      return s;
+    });
+    const tracked = run.finally(() => this.probing.get(i.id) === tracked && this.probing.delete(i.id));
+    this.probing.set(i.id, tracked);
+    return tracked;
+  }
+
+  // The primary looks well: the next suspicion starts a new probing episode.
+  private forgetProbe(id: string): undefined {
+    if (this.probes.delete(id) || this.probing.has(id)) this.episode.set(id, (this.episode.get(id) ?? 0) + 1);
+    this.probing.delete(id);
+    return undefined;
   }
 
   // Failovers a DBA has not acknowledged, within the anti-flap period (the `failover` alert).

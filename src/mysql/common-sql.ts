@@ -44,6 +44,18 @@ export const serverState = {
   flushBinaryLogs: (): Statement => ({ sql: 'FLUSH BINARY LOGS', params: [] }),
 };
 
+// A replica gives up on a silent source after this long and reconnects (failure detection asks
+// the replicas whether they lost the primary: a cut-off host must show within a second or two,
+// not the default minute). It is also the replica's connect timeout, which bounds how long a
+// failover's STOP of an IO thread that is reconnecting to a cut-off host waits (bench:failover
+// --mode partition: 2 s of stop-io at 2 s). The source sends a heartbeat every quarter of it when
+// it has nothing else to send, so a live but idle source never trips it; reconnects are tried
+// every second (not every minute), so a replica that gave up on a source that was only slow is
+// back at once, and a failover needs every replica to have lost it besides a silent agent and a
+// failing probe, so a spurious reconnect alone never causes one.
+export const REPLICA_NET_TIMEOUT_S = 1;
+export const replicaHeartbeatPeriod = (netTimeoutSeconds: number): number => netTimeoutSeconds / 4;
+
 export const MiB = 1024 ** 2;
 export const GiB = 1024 ** 3;
 // The redo log exists in full from the first start, before any data: sized from memory alone,

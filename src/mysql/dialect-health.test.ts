@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { REPLICA_NET_TIMEOUT_S } from './common-sql';
 import { mariadb, mysql } from './dialect';
 
 describe('health SQL, per flavor', () => {
@@ -39,14 +40,20 @@ describe('health SQL, per flavor', () => {
     expect(mariadb.serverIdentity().sql).toMatch(/'' AS uuid.*server_id AS id.*0 AS sro/);
   });
 
-  it('replicas notice a vanished source within seconds: heartbeat every second, short net timeout', () => {
-    expect(mariadb.replicaLossDetection(4)).toEqual([
-      { sql: 'SET GLOBAL slave_net_timeout = ?', params: [4] },
-      { sql: 'CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1', params: [] },
+  it('replicas notice a vanished source within seconds: heartbeat every quarter of a short net timeout, reconnect every second', () => {
+    expect(mariadb.replicaLossDetection(2)).toEqual([
+      { sql: 'SET GLOBAL slave_net_timeout = ?', params: [2] },
+      { sql: 'CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 0.5, MASTER_CONNECT_RETRY = 1', params: [] },
     ]);
-    expect(mysql.replicaLossDetection(4)).toEqual([
-      { sql: 'SET GLOBAL replica_net_timeout = ?', params: [4] },
-      { sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 1', params: [] },
+    expect(mysql.replicaLossDetection(2)).toEqual([
+      { sql: 'SET GLOBAL replica_net_timeout = ?', params: [2] },
+      { sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 0.5, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400', params: [] },
     ]);
+  });
+
+  it('the net timeout is in every my.cnf too (a restarted replica keeps it), at most 2 s', () => {
+    expect(mariadb.applierSettings()).toMatchObject({ slave_net_timeout: REPLICA_NET_TIMEOUT_S });
+    expect(mysql.applierSettings()).toMatchObject({ replica_net_timeout: REPLICA_NET_TIMEOUT_S });
+    expect(REPLICA_NET_TIMEOUT_S).toBeLessThanOrEqual(2);
   });
 });

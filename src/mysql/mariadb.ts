@@ -1,6 +1,6 @@
 import type { Dialect } from './dialect-interface';
 import { commonMemorySettings, MARIADB_BESIDE_POOL } from './memory';
-import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
+import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, REPLICA_NET_TIMEOUT_S, replicaHeartbeatPeriod, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
 
 // Every statement and setting of MariaDB (10.11): the Dialect for its flavor.
 
@@ -17,7 +17,8 @@ export const mariadb: Dialect = {
   // One applier thread (the default): it applied 2.2 times the commit rate of a one-client tight
   // loop in bench:applier, and 4 optimistic threads only 1.3 times more. Parallel replication
   // always commits in order on MariaDB.
-  applierSettings: () => ({}),
+  // Kept across a restart (SET GLOBAL is not): replicaLossDetection.
+  applierSettings: () => ({ slave_net_timeout: REPLICA_NET_TIMEOUT_S }),
   serverSettings: () => ({}),
   memorySettings: (mem) => commonMemorySettings(mem),
   memoryBesidePool: MARIADB_BESIDE_POOL,
@@ -67,7 +68,8 @@ export const mariadb: Dialect = {
   parseSemiSync: (rows) => semiSync(rows, 'master'),
   replicaLossDetection: (t) => [
     { sql: 'SET GLOBAL slave_net_timeout = ?', params: [t] },
-    { sql: 'CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = 1', params: [] },
+    // master_retry_count is a server variable here (86400 by default): retried for a day.
+    { sql: `CHANGE MASTER TO MASTER_HEARTBEAT_PERIOD = ${replicaHeartbeatPeriod(t)}, MASTER_CONNECT_RETRY = 1`, params: [] },
   ],
   // MariaDB copies with mariabackup (agent/movement), not with the server.
   clonePluginCheck: () => undefined,

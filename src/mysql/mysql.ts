@@ -1,7 +1,7 @@
 import type { Dialect } from './dialect-interface';
 import { commonMemorySettings, MYSQL_BESIDE_POOL, mysqlMemorySettings } from './memory';
 import { mysqlGroup } from './group';
-import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, liftSuperReadOnly, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
+import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, liftSuperReadOnly, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, REPLICA_NET_TIMEOUT_S, replicaHeartbeatPeriod, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
 
 // Every statement and setting of MySQL (8.4, 9.x): the Dialect for its flavor.
 
@@ -28,7 +28,8 @@ export const mysql: Dialect = {
   // 0.75-0.98x the commits of a one-client tight loop on the same disk (bench:applier), with 16
   // 1.05-1.14x (then CPU binds at 0.5 core; 32 workers were no better). WRITESET dependency tracking is the only mode since 8.4, so
   // one client's transactions on different rows are applied in parallel.
-  applierSettings: () => ({ replica_parallel_workers: 16, replica_preserve_commit_order: 'ON' }),
+  // replica_net_timeout: kept across a restart (SET GLOBAL is not): replicaLossDetection.
+  applierSettings: () => ({ replica_parallel_workers: 16, replica_preserve_commit_order: 'ON', replica_net_timeout: REPLICA_NET_TIMEOUT_S }),
   // The X Protocol plugin would take port 33060 for every instance on the host: berth serves the
   // classic protocol only. NUMA interleaving needs mbind(), which Docker's seccomp profile
   // refuses (a warning at every start).
@@ -94,7 +95,9 @@ export const mysql: Dialect = {
   parseSemiSync: (rows) => semiSync(rows, 'source'),
   replicaLossDetection: (t) => [
     { sql: 'SET GLOBAL replica_net_timeout = ?', params: [t] },
-    { sql: 'CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = 1', params: [] },
+    // SOURCE_RETRY_COUNT may default to 10 (recent releases): at one try a second the IO thread would stop with an
+    // error after 10 s of a source restarting; a day, as MariaDB's default.
+    { sql: `CHANGE REPLICATION SOURCE TO SOURCE_HEARTBEAT_PERIOD = ${replicaHeartbeatPeriod(t)}, SOURCE_CONNECT_RETRY = 1, SOURCE_RETRY_COUNT = 86400`, params: [] },
   ],
   clonePluginCheck: () => ({ sql: "SELECT PLUGIN_STATUS AS status FROM information_schema.PLUGINS WHERE PLUGIN_NAME = 'clone'", params: [] }),
   // mysql.plugin is a table super_read_only protects (a read-only donor installs it too).
