@@ -56,7 +56,7 @@ describe('consensus clusters: MariaDB Galera with one writer chosen by berth', (
 
   async function diagnose(): Promise<string> {
     const keep = fs.mkdtempSync(path.join('/tmp', 'berth-galera-'));
-    fs.cpSync(cluster.dir, keep, { recursive: true, filter: (src) => !/\/data\d\/berth\/[^/]+\/data|\/tls/.test(src) });
+    fs.cpSync(cluster.dir, keep, { recursive: true, filter: (src) => !/\/(data|tls)$/.test(src) });
     const view = await cluster.portal.getCluster({ name: 'gal1' }).catch((e: Error) => e.message);
     const lines = fs.readFileSync(path.join(cluster.dir, 'manager.log'), 'utf8').split('\n').filter((l) => /galera|writer|primary/i.test(l)).slice(-30);
     return [`kept in ${keep}`, `cluster: ${JSON.stringify(view, null, 1)}`, `manager:\n${lines.join('\n')}`].join('\n');
@@ -65,7 +65,8 @@ describe('consensus clusters: MariaDB Galera with one writer chosen by berth', (
   it('makes a 3-member Galera cluster; docker kill of the writer: berth picks another Synced member, every acknowledged row is on it, only the writer of the moment acknowledged', async () => {
     const res = await cluster.portal.createCluster({ name: 'gal1', resources: shape, replication: 'group', members: 3, flavor: 'mariadb' }, 30_000);
     const op = await cluster.portal.waitOperation({ id: res.operation!.id, timeoutMs: 300_000 }, 310_000);
-    expect(op.state, `${op.error}\n${op.steps.map((s) => `${s.name}=${s.state} ${s.error}`).join('\n')}\n${cluster.logs()}`).toBe('succeeded');
+    const why = op.state === 'succeeded' ? '' : await diagnose();
+    expect(op.state, `${op.error}\n${op.steps.map((s) => `${s.name}=${s.state} ${s.error}`).join('\n')}\n${why}\n${cluster.logs()}`).toBe('succeeded');
     const login = { user: res.credentials!.user, password: res.credentials!.password };
 
     // Every member Synced in a Primary component of three; one writer, the store's primary.

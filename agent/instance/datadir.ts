@@ -103,7 +103,10 @@ export async function purgeTrash(disks: readonly string[], retentionMs: number, 
 
 export async function errorLogTail(layout: Layout): Promise<string> {
   // The container writes this directory: never follow a link it may have planted.
-  return tail(await readTailNoFollow(path.join(layout.dirs.log, 'error.log')));
+  const text = await readTailNoFollow(path.join(layout.dirs.log, 'error.log'));
+  // A crash report buries the cause under its dump: the last errors first, then the tail.
+  const errors = text.split('\n').filter((l) => /\[ERROR\]|WSREP_SST: \[ERROR\]|got signal/.test(l)).slice(-4);
+  return [...(errors.length ? [`errors: ${errors.join(' | ').slice(0, 1200)}`] : []), tail(text)].join(' || ');
 }
 
 export async function exists(p: string): Promise<boolean> {
