@@ -14,6 +14,10 @@ export async function prepareDirs(layout: Layout): Promise<void> {
 
 export async function writeMyCnf(layout: Layout, input: MyCnfInput): Promise<void> {
   await fs.writeFile(layout.mycnf, renderMyCnf(input), { mode: 0o644 });
+  // Galera's state transfer (wsrep_sst_mariabackup and mariabackup, on donor and joiner) runs as
+  // the container's mysql user and reads this file: conf must be traversable from inside, as
+  // with TLS (installTls). The instance's root stays 0750 root on the host.
+  if (input.group) await fs.chmod(layout.dirs.conf, 0o751);
 }
 
 // The node's MySQL certificate, its key and the fleet CA, copied into the instance's conf/tls
