@@ -3,7 +3,6 @@ import { errorMessage } from '../src/errors';
 import type { Logger } from '../src/log';
 import type { Flavor } from '../src/mysql/dialect';
 import { formatGtidSet, parseGtidSet } from '../src/mysql/gtid';
-import { groupSelf } from '../src/mysql/group';
 import type { InstanceStatus } from './instance/lifecycle';
 import { Repeat } from './repeat';
 import { urgentChange } from './replication-change';
@@ -83,7 +82,7 @@ async function readOn(s: Session): Promise<AgentReplicationState> {
   const semi = d.parseSemiSync(await s.rows<{ name: string; value: unknown }>(d.semiSyncState()));
   const t = d.parseReplicaStatus(replicaRow);
   // A consensus cluster member's place in its group (none on a server outside one).
-  const g = d.group ? groupSelf(d.group.parseMembers(await s.rows(d.group.members()))) : undefined;
+  const g = d.group ? d.group.self(d.group.parseMembers(await s.rows(d.group.members()))) : undefined;
   return {
     serverUuid: String(idRow?.uuid ?? ''),
     serverId: Number(idRow?.id ?? 0),

@@ -48,6 +48,7 @@ import { GrantSigner, grantIssuerFor, setBackupGrantIssuer } from '../src/tls/gr
 import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
+import { DEFAULT_GALERA_PORT_OFFSET } from './clusters/galera';
 
 function ratioOpt(v: string): number {
   const n = Number(v);
@@ -62,6 +63,11 @@ function countOpt(v: string): number {
 function weightOpt(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || Math.abs(n) > 1000) throw new InvalidArgumentError(`want a number between -1000 and 1000, got "${v}"`);
+  return n;
+}
+function galeraOffsetOpt(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1 || n > 20000) throw new InvalidArgumentError(`want a whole number between 1 and 20000, got "${v}"`);
   return n;
 }
 function autoExpandOpt(v: string): AutoExpandMode {
@@ -117,6 +123,7 @@ const program = new Command('berth-manager')
   .option('--max-migrations <n>', 'automatic migrations in the fleet at a time', countOpt, DEFAULT_POLICY.maxMigrationsFleet)
   .option('--disk-pressure-free-pct <pct>', 'move instances off a data disk with less real free space than this', Number, DEFAULT_POLICY.diskPressureFreePct)
   .option('--repair-reservations', 'at start-up, mark failed the reservations no operation is working on (default: report them only, as log lines, events and a metric)')
+  .option('--galera-port-offset <n>', "a Galera member's group communication, IST and SST ports are its instance port plus 1, 2 and 3 times this (nodes' port ranges must be narrower)", galeraOffsetOpt, DEFAULT_GALERA_PORT_OFFSET)
   .option('--mysql-require-tls', 'new instances require TLS from their clients (require_secure_transport; every node needs its MySQL certificate)')
   .option('--endpoint-ports <min-max>', 'stable endpoints on router nodes (label router=true, or every node when none has it) get ports in this range; without it there are none', portRangeOpt)
   .option('--endpoint-max-lag <seconds>', 'a replica further behind than this serves no reads through its cluster\'s read-only endpoint', secondsOpt, DEFAULT_ENDPOINTS.maxLagSeconds)
@@ -195,6 +202,7 @@ const o = program.opts<{
   endpointMaxLag: number;
   endpointLease: number;
   mysqlRequireTls?: boolean;
+  galeraPortOffset: number;
   repairReservations?: boolean;
   failover: boolean;
   failoverAgentSilent: number;
@@ -327,6 +335,7 @@ async function main(): Promise<void> {
     agents,
     agentCreateDeadlineMs: 10 * 60_000,
     requireMysqlTls: !!o.mysqlRequireTls,
+    galeraPortOffset: o.galeraPortOffset,
     scheduler,
     defaultImage: o.image || o.mariadbImage,
     adminUser: o.adminUser,

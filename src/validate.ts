@@ -120,6 +120,17 @@ export interface GroupConfigInput {
   memberWeight: number;
   consistency: string;
   autorejoinTries: number;
+  // MariaDB Galera (AgentGroupConfig.galera_*): empty cluster name means none.
+  galeraClusterName?: string;
+  galeraAddress?: string;
+  galeraPeers?: string[];
+  galeraIstAddress?: string;
+  galeraSstAddress?: string;
+  galeraIncomingAddress?: string;
+  galeraBootstrap?: boolean;
+  galeraSstUser?: string;
+  galeraSstPassword?: string;
+  galeraGtidDomain?: number;
 }
 
 export const GROUP_CONSISTENCY = ['EVENTUAL', 'BEFORE_ON_PRIMARY_FAILOVER', 'BEFORE', 'AFTER', 'BEFORE_AND_AFTER'] as const;
@@ -144,8 +155,38 @@ export function checkGroupConfig(g: GroupConfigInput) {
   if (!Number.isInteger(g.memberWeight) || g.memberWeight < 0 || g.memberWeight > 100) throw invalidArgument(`member weight ${g.memberWeight} is not between 0 and 100`);
   if (!(GROUP_CONSISTENCY as readonly string[]).includes(g.consistency)) throw invalidArgument(`group consistency "${g.consistency.slice(0, 40)}" is not one of ${GROUP_CONSISTENCY.join(', ')}`);
   if (!Number.isInteger(g.autorejoinTries) || g.autorejoinTries < 0 || g.autorejoinTries > 2016) throw invalidArgument(`autorejoin tries ${g.autorejoinTries} is not between 0 and 2016`);
-  return { groupName: g.groupName, localAddress: g.localAddress, seeds: [...g.seeds], allowlist: [...g.allowlist], memberWeight: g.memberWeight, consistency: g.consistency, autorejoinTries: g.autorejoinTries };
+  const galera = g.galeraClusterName ? { galera: checkGaleraConfig(g) } : {};
+  return { groupName: g.groupName, localAddress: g.localAddress, seeds: [...g.seeds], allowlist: [...g.allowlist], memberWeight: g.memberWeight, consistency: g.consistency, autorejoinTries: g.autorejoinTries, ...galera };
 }
+
+// Galera's part of a member's my.cnf: names, addresses and the state transfer account, none of
+// which may carry a space, quote, comma, semicolon or newline (wsrep_provider_options and
+// wsrep_sst_auth are lists split on those).
+const GALERA_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const SECRET = /^[A-Za-z0-9_-]{8,64}$/;
+function checkGaleraConfig(g: GroupConfigInput) {
+  if (!GALERA_NAME.test(g.galeraClusterName!)) throw invalidArgument(`galera cluster name "${g.galeraClusterName!.slice(0, 40)}" is not letters, digits, _ or -`);
+  const peers = g.galeraPeers ?? [];
+  if (peers.length < 1 || peers.length > 9) throw invalidArgument(`a galera cluster has 1 to 9 peers, got ${peers.length}`);
+  peers.forEach((p) => checkHostPort('galera peer', p));
+  if (!USER.test(g.galeraSstUser ?? '')) throw invalidArgument('the galera state transfer user is letters, digits and _ (1-32)');
+  if (!SECRET.test(g.galeraSstPassword ?? '')) throw invalidArgument('the galera state transfer password is 8-64 letters, digits, _ or -');
+  const domain = g.galeraGtidDomain ?? 0;
+  if (!Number.isInteger(domain) || domain < 1 || domain > 2 ** 32 - 1) throw invalidArgument(`galera GTID domain ${domain} is out of range`);
+  return {
+    clusterName: g.galeraClusterName!,
+    address: checkHostPort('galera address', g.galeraAddress ?? ''),
+    peers: [...peers],
+    istAddress: checkHostPort('galera IST address', g.galeraIstAddress ?? ''),
+    sstAddress: checkHostPort('galera SST address', g.galeraSstAddress ?? ''),
+    incomingAddress: checkHostPort('galera incoming address', g.galeraIncomingAddress ?? ''),
+    bootstrap: !!g.galeraBootstrap,
+    sstUser: g.galeraSstUser!,
+    sstPassword: g.galeraSstPassword!,
+    gtidDomain: domain,
+  };
+}
+const USER = /^[A-Za-z0-9_]{1,32}$/;
 
 // What an agent accepts in CreateInstance; the node-specific checks (port range, disks) are
 // the agent's, against its own configuration.

@@ -33,3 +33,19 @@ describe('data directory', () => {
     expect(initCommand('mysql')[2]).toContain('--initialize-insecure');
   });
 });
+
+describe('writeMyCnf for a Galera member', () => {
+  it("lets the container's mysql user traverse conf: the state transfer scripts read my.cnf as that user", async () => {
+    const disk = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-dd3-'));
+    const layout = layoutFor(disk, 'i-0123456789');
+    await prepareDirs(layout);
+    const base = { flavor: 'mariadb' as const, instanceId: 'i-0123456789', serverId: 3, bindAddress: '127.0.0.5', port: 3307, memoryBytes: 1024 ** 3 };
+    await writeMyCnf(layout, base);
+    expect(fs.statSync(layout.dirs.conf).mode & 0o777).toBe(0o750);
+    const galera = { clusterName: 'j', address: '127.0.0.5:4307', peers: ['127.0.0.5:4307'], istAddress: '127.0.0.5:5307', sstAddress: '127.0.0.5:6307', incomingAddress: '127.0.0.5:3307', bootstrap: false, sstUser: 'berth_repl', sstPassword: 'pw-12345678', gtidDomain: 3 };
+    await writeMyCnf(layout, { ...base, replica: true, group: { groupName: '', localAddress: '', seeds: [], allowlist: [], memberWeight: 50, consistency: '', autorejoinTries: 0, galera } });
+    expect(fs.statSync(layout.dirs.conf).mode & 0o777).toBe(0o751);
+    expect(fs.statSync(layout.mycnf).mode & 0o777).toBe(0o644);
+    fs.rmSync(disk, { recursive: true, force: true });
+  });
+});

@@ -14,6 +14,10 @@ export async function prepareDirs(layout: Layout): Promise<void> {
 
 export async function writeMyCnf(layout: Layout, input: MyCnfInput): Promise<void> {
   await fs.writeFile(layout.mycnf, renderMyCnf(input), { mode: 0o644 });
+  // Galera's state transfer (wsrep_sst_mariabackup and mariabackup, on donor and joiner) runs as
+  // the container's mysql user and reads this file: conf must be traversable from inside, as
+  // with TLS (installTls). The instance's root stays 0750 root on the host.
+  if (input.group) await fs.chmod(layout.dirs.conf, 0o751);
 }
 
 // The node's MySQL certificate, its key and the fleet CA, copied into the instance's conf/tls
@@ -103,7 +107,10 @@ export async function purgeTrash(disks: readonly string[], retentionMs: number, 
 
 export async function errorLogTail(layout: Layout): Promise<string> {
   // The container writes this directory: never follow a link it may have planted.
-  return tail(await readTailNoFollow(path.join(layout.dirs.log, 'error.log')));
+  const text = await readTailNoFollow(path.join(layout.dirs.log, 'error.log'));
+  // A crash report buries the cause under its dump: the last errors first, then the tail.
+  const errors = text.split('\n').filter((l) => /\[ERROR\]|WSREP_SST: \[ERROR\]|got signal/.test(l)).slice(-4);
+  return [...(errors.length ? [`errors: ${errors.join(' | ').slice(0, 1200)}`] : []), tail(text)].join(' || ');
 }
 
 export async function exists(p: string): Promise<boolean> {

@@ -15,6 +15,7 @@ import { applyMemoryVariables, nanoCpus, resizeOrder, type ServerReadback } from
 import type { Shape } from '../../src/validate';
 import { checkLogin, closeReadOnlyBypassOnSocket, configureUsers, setReadOnly, waitReady } from './sql';
 import { Templates } from './template';
+import { createSstUser, isGalera, joined, waitSynced } from './galera';
 import { errorMessage } from '../../src/errors';
 
 export interface InstanceSpec {
@@ -190,6 +191,7 @@ export class Instances {
     else containerId = await this.containers.createMysqld(spec, layout);
     await this.waitReady(containerId, layout);
     await markStarted(layout);
+    if (spec.group && dialectFor(flavor).group?.kind === 'galera') await this.galeraStarted(spec, layout, flavor, version, containerId);
     await this.closeBypass(spec.id, flavor, layout);
     await configureUsers(flavor, layout.socket, admin, spec.replica);
     await checkLogin(this.ctx.host, spec.port, admin, this.ctx.mysqlTls?.ca);
@@ -215,7 +217,8 @@ export class Instances {
 
   // Directories, my.cnf and the record; a record already there keeps its role and read-only.
   private async prepare(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string): Promise<void> {
-    if (spec.group && !dialectFor(flavor).group) throw failedPrecondition(`image ${spec.image} is ${flavor}: consensus clusters need MySQL (Group Replication) for now`);
+    if (spec.group && !dialectFor(flavor).group) throw failedPrecondition(`image ${spec.image} is ${flavor}: it has no consensus clusters`);
+    if (dialectFor(flavor).group?.kind === 'galera' && spec.group && !isGalera(spec.group)) throw failedPrecondition(`image ${spec.image} is ${flavor}: a Galera member needs its Galera settings`);
     if (spec.requireTls && !this.ctx.mysqlTls) throw failedPrecondition(`node ${this.ctx.node} has no MySQL certificate (mysql-${this.ctx.node}.crt in its --tls-dir): it cannot require TLS`);
     await prepareDirs(layout);
     const tls = this.ctx.mysqlTls ? { required: !!spec.requireTls } : undefined;
@@ -279,6 +282,22 @@ export class Instances {
   private async closeBypass(id: string, flavor: Flavor, layout: Layout): Promise<void> {
     const closed = await closeReadOnlyBypassOnSocket(flavor, layout.socket);
     if (closed.length) this.log.warn({ instance: id, accounts: closed.map((a) => `${a.user}@${a.host}`) }, 'accounts that could write through read-only lost that right');
+  }
+
+  // Synced first (a joiner's state transfer is done); the first member then makes the state
+  // transfer account, and from here on its my.cnf and record join the peers.
+  private async galeraStarted(spec: InstanceSpec, layout: Layout, flavor: Flavor, version: string, containerId: string): Promise<void> {
+    await waitSynced(flavor, layout.socket, MYSQLD_READY_TIMEOUT_MS, () => this.exited(containerId, layout));
+    if (!spec.group!.galera!.bootstrap) return;
+    await createSstUser(flavor, layout.socket, spec.group!);
+    await this.prepare({ ...spec, group: joined(spec.group!) }, layout, flavor, version);
+  }
+
+  private async exited(containerId: string, layout: Layout): Promise<string | undefined> {
+    const s = await this.docker.state(containerId);
+    if (!s) return 'its container is gone';
+    if (s.status === 'exited' || s.restarting) return `mysqld exited (code ${s.exitCode}): ${await errorLogTail(layout)}`;
+    return undefined;
   }
 
   private async waitReady(containerId: string, layout: Layout): Promise<void> {

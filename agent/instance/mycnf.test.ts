@@ -42,7 +42,28 @@ describe('renderMyCnf', () => {
   };
   it('renders a MySQL group replication member as expected', () =>
     expect(renderMyCnf({ ...base, flavor: 'mysql', replica: true, tls: { required: false }, group })).toBe(expected('mysql-group-member.cnf')));
-  it('refuses a group member on MariaDB (Galera is not built)', () => expect(() => renderMyCnf({ ...base, replica: true, group })).toThrow(/no consensus clusters/));
+  // A Galera member (3 members on 127.0.0.2-4; Galera ports 1000, 2000 and 3000 above the
+  // instance ports), after its first start: it joins the peers.
+  const galera = {
+    clusterName: 'ledger',
+    address: '127.0.0.2:4301',
+    peers: ['127.0.0.2:4301', '127.0.0.3:4302', '127.0.0.4:4303'],
+    istAddress: '127.0.0.2:5301',
+    sstAddress: '127.0.0.2:6301',
+    incomingAddress: '127.0.0.2:3301',
+    bootstrap: false,
+    sstUser: 'berth_sst',
+    sstPassword: 'c2VjcmV0LXNzdC1wYXNz',
+    gtidDomain: 7,
+  };
+  it('renders a MariaDB Galera member as expected', () => expect(renderMyCnf({ ...base, replica: true, group: { ...group, galera } })).toBe(expected('mariadb-galera-member.cnf')));
+  it('makes a new cluster only at the first start of the first member', () => {
+    expect(renderMyCnf({ ...base, replica: true, group: { ...group, galera: { ...galera, bootstrap: true } } })).toContain('\nwsrep-cluster-address = gcomm://\n');
+    expect(renderMyCnf({ ...base, replica: true, group: { ...group, galera } })).toContain('\nwsrep-cluster-address = gcomm://127.0.0.2:4301,127.0.0.3:4302,127.0.0.4:4303\n');
+  });
+  it('refuses a MariaDB group member without its Galera settings', () => expect(() => renderMyCnf({ ...base, replica: true, group })).toThrow(/Galera settings/));
+  it('writes no Galera line for a MySQL group member given Galera settings too', () =>
+    expect(renderMyCnf({ ...base, flavor: 'mysql', replica: true, tls: { required: false }, group: { ...group, galera } })).toBe(expected('mysql-group-member.cnf')));
 
   // Names MySQL 8.0.x deprecated and 8.4/9.x removed or warn about at start-up; the integration
   // test also fails on any such warning in mysqld's error log.

@@ -18,7 +18,7 @@ export interface MyCnfInput {
   tls?: { required: boolean };
   // A member of a semi-sync cluster: the acknowledgement timeout (ms); 0 or absent: none.
   semiSyncTimeoutMs?: number;
-  // A member of a consensus cluster (MySQL Group Replication): its group.
+  // A member of a consensus cluster (MySQL Group Replication, MariaDB Galera): its group.
   group?: GroupConfig;
 }
 
@@ -75,7 +75,7 @@ export function renderMyCnf(i: MyCnfInput): string {
     [`${i.flavor} only`, d.serverSettings()],
   ];
   if (i.semiSyncTimeoutMs) sections.push(['semi-sync replication (cluster member)', d.semiSyncSettings(i.semiSyncTimeoutMs)]);
-  if (i.group) sections.push(['group replication (consensus cluster member)', groupSettings(i)]);
+  if (i.group) sections.push([d.group?.kind === 'galera' ? 'galera (consensus cluster member)' : 'group replication (consensus cluster member)', groupSettings(i)]);
   if (i.replica) sections.push([REPLICA_SECTION, d.replicaSettings()]);
   return renderSections(i.instanceId, sections);
 }

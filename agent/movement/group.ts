@@ -13,7 +13,7 @@ export const GROUP_START_LIMIT_MS = 10 * 60_000;
 
 function groupOf(s: Session): GroupDialect {
   const g = s.d.group;
-  if (!g) throw failedPrecondition(`instance ${s.inst.id} is ${s.d.flavor}: it has no Group Replication`);
+  if (!g || g.kind !== 'group-replication') throw failedPrecondition(`instance ${s.inst.id} is ${s.d.flavor}: it has no Group Replication`);
   return g;
 }
 
@@ -45,9 +45,11 @@ export class GroupControl {
     });
   }
 
+  // Either flavor: Galera answers its own row and its component's client addresses.
   status(id: string): Promise<AgentGroupStatus> {
     return withInstance(this.instances, id, async (s) => {
-      const g = groupOf(s);
+      const g = s.d.group;
+      if (!g) throw failedPrecondition(`instance ${s.inst.id} is ${s.d.flavor}: it has no consensus clusters`);
       return { members: g.parseMembers(await s.rows(g.members())) };
     });
   }

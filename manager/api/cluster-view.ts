@@ -16,6 +16,7 @@ import type { InstanceRow } from '../store/instances';
 import { stableEndpoints } from './stable-endpoints';
 import { memberHealth, type MemberStatus } from '../clusters/health';
 import { groupMemberHealth } from '../clusters/group';
+import { galeraMemberHealth, isGaleraFlavor } from '../clusters/galera';
 import type { AgentGroupMember__Output } from '../../src/gen/berth/v1/AgentGroupMember';
 
 export interface ViewDeps {
@@ -71,15 +72,19 @@ async function groupSelfOf(d: ViewDeps, i: InstanceRow): Promise<AgentGroupMembe
 
 // A consensus cluster's members as each sees itself in the group now (state, role, version,
 // transactions received and not applied); berth's replication threads do not apply.
-async function groupMembersView(d: ViewDeps, members: InstanceRow[], live: boolean): Promise<ClusterMember[]> {
+// Galera members show wsrep_local_state_comment, wsrep_cluster_status, wsrep_cluster_size and
+// wsrep_ready the same way (clusters/galera.ts galeraMemberHealth).
+async function groupMembersView(d: ViewDeps, members: InstanceRow[], live: boolean, galera: boolean): Promise<ClusterMember[]> {
+  const health = (self: AgentGroupMember__Output | undefined, state: string) =>
+    galera ? galeraMemberHealth(self, state) : groupMemberHealth(self ? { state: self.state, queue: Number(self.queue) } : undefined, state);
   const selves = live ? await Promise.all(members.map((m) => (m.state === 'running' && nodeOf(d, m).up ? groupSelfOf(d, m) : undefined))) : [];
   return members.map((m, k) => {
     const instance = toInstance(m, nodeOf(d, m));
     const self = selves[k];
     return {
-      instance, role: m.clusterRole, fenced: m.fenced, health: live ? groupMemberHealth(self ? { state: self.state, queue: Number(self.queue) } : undefined, instance.state ?? m.state) : '',
+      instance, role: m.clusterRole, fenced: m.fenced, health: live ? health(self, instance.state ?? m.state) : '',
       executedGtids: '', receivedGtids: '', secondsBehind: -1, lagTransactions: Number(self?.queue ?? 0), ioRunning: false, sqlRunning: false, readOnly: false, source: '', lastError: '',
-      groupState: self?.state ?? '', groupRole: self?.role ?? '', groupVersion: self?.version ?? '',
+      groupState: self?.state ?? '', groupRole: self?.role ?? '', groupVersion: self?.version ?? '', groupSize: self?.size ?? 0, groupReady: self?.ready ?? false,
     };
   });
 }
@@ -87,7 +92,7 @@ async function groupMembersView(d: ViewDeps, members: InstanceRow[], live: boole
 // live: ask every member's agent now (GetCluster); otherwise the store's view only (lists).
 export async function clusterView(d: ViewDeps, c: ClusterRow, live: boolean): Promise<Cluster> {
   const members = d.store.instances.inCluster(c.name);
-  if (c.replication === 'group') return { ...base(d, c, members), members: await groupMembersView(d, members, live) };
+  if (c.replication === 'group') return { ...base(d, c, members), members: await groupMembersView(d, members, live, isGaleraFlavor(c.flavor)) };
   const statuses = live ? await Promise.all(members.map((m) => (m.state === 'running' && nodeOf(d, m).up ? statusOf(d, m) : undefined))) : [];
   const primaryAt = members.findIndex((m) => m.clusterRole === 'primary');
   const p = primaryAt >= 0 ? members[primaryAt]! : undefined;

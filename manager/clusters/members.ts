@@ -7,6 +7,7 @@ import type { ClusterRow } from '../store/clusters';
 import type { InstanceRow } from '../store/instances';
 import type { AgentGroupConfig } from '../../src/gen/berth/v1/AgentGroupConfig';
 import { groupConfigFor } from './group';
+import { DEFAULT_GALERA_PORT_OFFSET, galeraFieldsFor } from './galera';
 
 // Members as data movement sees them: where their agent and their mysqld answer. The movement
 // library (copy, makeReplica, cutOver) works on these, for clusters as for migrations.
@@ -16,6 +17,8 @@ export interface MemberDeps {
   fleet: FleetState;
   agents: Pick<AgentPool, 'for'> & Partial<Pick<AgentPool, 'raw'>>;
   requireMysqlTls?: boolean;
+  // Galera's ports above each member's instance port (--galera-port-offset).
+  galeraPortOffset?: number;
 }
 
 export function mustCluster(d: MemberDeps, name: string): ClusterRow {
@@ -69,8 +72,12 @@ export function createRequest(i: InstanceRow, c: ClusterRow, requireTls = false,
 
 // A consensus cluster member's group settings, from where every member is placed; undefined
 // for a replicated cluster.
-export function groupConfigOf(d: MemberDeps, c: ClusterRow, i: InstanceRow): AgentGroupConfig | undefined {
+// Both flavors' settings go to the agent, which uses its image's (the manager learns the flavor
+// only from the first member's create); `bootstrap` makes a new Galera cluster at the first start.
+export function groupConfigOf(d: MemberDeps, c: ClusterRow, i: InstanceRow, o: { bootstrap?: boolean } = {}): AgentGroupConfig | undefined {
   if (c.replication !== 'group') return undefined;
-  const at = (m: InstanceRow) => ({ host: d.fleet.store.nodes.get(m.node)?.host ?? '', port: m.port });
-  return groupConfigFor(c, at(i), d.fleet.store.instances.inCluster(c.name).map(at));
+  const at = (m: InstanceRow) => ({ host: d.fleet.store.nodes.get(m.node)?.host ?? '', port: m.port, serverId: m.serverId });
+  const members = d.fleet.store.instances.inCluster(c.name).map(at);
+  const galera = galeraFieldsFor(c, at(i), members, { offset: d.galeraPortOffset ?? DEFAULT_GALERA_PORT_OFFSET, bootstrap: !!o.bootstrap });
+  return { ...groupConfigFor(c, at(i), members), ...galera };
 }

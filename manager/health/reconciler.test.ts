@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentReplicationState__Output } from '../../src/gen/berth/v1/AgentReplicationState';
 import { createLogger } from '../../src/log';
 import { clusterFailoverOperation, type FailoverParams } from '../operations/cluster-failover';
+import { clusterGaleraWriterOperation, type GaleraWriterParams } from '../operations/cluster-galera-writer';
 import { clusterRebuildOperation, type RebuildParams } from '../operations/cluster-rebuild';
 import type { AdmitContext, Engine } from '../operations/engine';
 import { fleetEngine } from '../../test/harness/operation-types';
@@ -35,13 +36,14 @@ beforeAll(async () => {
 });
 afterAll(() => greeter.close());
 
-function setup(primaryPort: number, mode: 'semi-sync' | 'group' = 'semi-sync') {
+function setup(primaryPort: number, mode: 'semi-sync' | 'group' | 'galera' = 'semi-sync') {
   const fleet = FleetState.load(Store.open(':memory:'));
   const now = Date.now();
   for (const n of ['a', 'b', 'c']) {
     fleet.registerNode({ name: n, agentAddress: `${n}:1`, host: '127.0.0.1', labels: {}, cpuMillis: 4000, memoryBytes: 4 * G, portMin: 1, portMax: 65535, busyPorts: [], agentVersion: '', dockerVersion: '', lastHeartbeatMs: now, disks: [{ path: '/d', totalBytes: 100 * G, freeBytes: 100 * G }] }, []);
   }
-  fleet.createCluster({ name: 'orders', state: 'running', replication: mode, semiSyncTimeoutMs: 10_000, flavor: 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
+  // A consensus cluster is Group Replication on MySQL and Galera on MariaDB.
+  fleet.createCluster({ name: 'orders', state: 'running', replication: mode === 'galera' ? 'group' : mode, semiSyncTimeoutMs: 10_000, flavor: mode === 'group' ? 'mysql' : 'mariadb', image: 'img', cpuMillis: 500, memoryBytes: G, diskBytes: G, placement: { constraints: [], spreadOver: '', strategy: '' }, replUser: 'r', replPassword: 'p', monitorUser: 'm', monitorPassword: 'p' });
   const ids: Record<string, string> = {};
   for (const [k, n] of ['a', 'b', 'c'].entries()) {
     const i = fleet.reserveInstance({ id: `i-${n}`, name: `orders-${k + 1}`, serverId: 7 + k, node: n, diskPath: '/d', port: n === 'a' ? primaryPort : 4000 + k, cpuMillis: 500, memoryBytes: G, diskBytes: G, image: 'img', state: 'running', adminUser: 'admin', adminPassword: 'x', clusterName: 'orders', clusterRole: n === 'a' ? 'primary' : 'replica' } as never);
@@ -72,6 +74,8 @@ function spiedEngine(fleet: FleetState, agents: unknown): { engine: Engine; subm
   const { engine, deps } = fleetEngine(fleet, agents);
   const submitted: Record<string, unknown>[] = [];
   const hold = [{ name: 'hold', run: () => new Promise<never>(() => undefined) }];
+  const writer = clusterGaleraWriterOperation(deps);
+  engine.register({ ...writer, admit: (r: GaleraWriterParams, a: AdmitContext) => (submitted.push({ ...r }), writer.admit(r, a)), steps: hold });
   const failover = clusterFailoverOperation(deps);
   engine.register({ ...failover, admit: (r: FailoverParams, a: AdmitContext) => (submitted.push({ ...r }), failover.admit(r, a)), steps: hold });
   const rebuild = clusterRebuildOperation(deps);
@@ -110,6 +114,39 @@ describe('ClusterReconciler', () => {
     expect(submitted).toEqual([]);
     expect(opened).toEqual([]);
     expect(trigger.problemOf('orders', Date.now() + 3600_000)).toBeUndefined();
+  });
+
+  it('a Galera cluster: replaces a writer that died with a Synced member of the Primary component, once, and never fails over, leases or repairs', async () => {
+    const { ids, submitted, trigger, report, opened } = setup(deadPort, 'galera');
+    const wsrep = (state: string, role: string, online: number, readOnly: boolean) => ({ groupState: state, groupRole: role, groupOnline: online, groupSize: online || 1, readOnly });
+    report('a', ids.a!, wsrep('Synced', 'Primary', 3, false));
+    report('b', ids.b!, wsrep('Synced', 'Primary', 3, true));
+    report('c', ids.c!, wsrep('Synced', 'Primary', 3, true));
+    await trigger.tick();
+    expect(submitted).toEqual([]);
+    expect(trigger.leaseFor('a')).toBeUndefined();
+    // The writer is killed; b is still joining (not Synced), c is Synced in the Primary component.
+    report('a', ids.a!, { ...wsrep('Synced', 'Primary', 3, false), mysqldUp: false, mysqldDownSinceMs: Date.now() - 60_000 });
+    report('b', ids.b!, wsrep('Joined', 'Primary', 2, true));
+    report('c', ids.c!, wsrep('Synced', 'Primary', 2, true));
+    await trigger.tick();
+    await settle();
+    expect(submitted).toEqual([{ cluster: 'orders', from: ids.a, to: ids.c, reason: expect.stringMatching(/not Synced in the Primary component/) }]);
+    // While that operation holds the cluster, nothing more is submitted.
+    await trigger.tick();
+    expect(submitted).toHaveLength(1);
+    expect(opened).toEqual([]);
+    expect(trigger.problemOf('orders', Date.now() + 3600_000)).toBeUndefined();
+  });
+
+  it('a Galera cluster: a member outside the Primary component is never chosen (no quorum: no writer)', async () => {
+    const { ids, submitted, trigger, report } = setup(deadPort, 'galera');
+    report('a', ids.a!, { groupState: 'Synced', groupRole: 'Primary', groupOnline: 3, readOnly: false, mysqldUp: false });
+    report('b', ids.b!, { groupState: 'Synced', groupRole: 'non-Primary', groupOnline: 0, readOnly: true });
+    report('c', ids.c!, { groupState: 'Synced', groupRole: 'non-Primary', groupOnline: 0, readOnly: true });
+    await trigger.tick();
+    await settle();
+    expect(submitted).toEqual([]);
   });
 
   it('grants the write lease to the node of each cluster primary, and to no other node', async () => {

@@ -11,8 +11,9 @@ import { atLeast, lastSeenDue, type Seen } from './last-seen';
 import { failoverBlocked, judgePrimary, probeDue, type DetectionThresholds, type PrimaryObservation, type PrimaryVerdict, type ReplicaObservation } from './detect';
 import { explainNoWriter } from './no-writer';
 import { electedPrimary } from '../clusters/group';
+import { decideWriter, isGaleraFlavor, type GaleraReport } from '../clusters/galera';
 import { probeMysqld } from './probe';
-import { decideRepairs, REPAIR_BACKOFF_MAX_MS, REPAIR_BACKOFF_MS, repairKey, type ClusterView, type Decision, type MemberView, type RepairMemo } from './repairs';
+import { decideRepairs, REPAIR_BACKOFF_MAX_MS, REPAIR_BACKOFF_MS, repairKey, type ClusterView, type Decision, type MemberView, type RepairMemo, OPEN_SETTLE_MS } from './repairs';
 import type { ReplicationMap } from '../state/replication';
 
 export interface ReconcilerConfig extends DetectionThresholds {
@@ -74,6 +75,8 @@ export class ClusterReconciler {
   private readonly noWriter = new Map<string, ClusterProblem>();
   // What the members of each consensus cluster last said of themselves (logged on change).
   private readonly groupSaid = new Map<string, string>();
+  // Per Galera cluster: the writer decision waiting to be acted on, and since when.
+  private readonly writerPending = new Map<string, { key: string; sinceMs: number }>();
   // The repairs submitted, by `kind:instanceId` (repairs.ts): one at a time per member and kind,
   // never again on a report that predates the last one's end, backing off after failures.
   private readonly repairs = new Map<string, RepairMemo & { failures: number }>();
@@ -161,7 +164,7 @@ export class ClusterReconciler {
     const ms = this.d.fleet.store.instances.inCluster(c.name);
     // A consensus cluster's group elects, fences and opens its own primary: berth follows it
     // and never acts (no failover, repair, lease or read-only change).
-    if (c.replication === 'group') return this.followGroup(c, ms, now);
+    if (c.replication === 'group') return isGaleraFlavor(c.flavor) ? this.keepGaleraWriter(c, ms, now) : this.followGroup(c, ms, now);
     for (const m of ms) this.remember(m, c.flavor || m.flavor);
     // A rebuilt (unfenced) member fenced again later is rebuilt at once, not a period later.
     for (const m of ms) if (!m.fenced) this.rebuildTried.delete(m.id);
@@ -205,6 +208,44 @@ export class ClusterReconciler {
       this.d.log.warn({ cluster: c.name, primary: elected, previous: current?.id ?? '' }, 'the group elected a new primary: following it');
     } catch (err) {
       this.d.log.error({ cluster: c.name, primary: elected, err: errorMessage(err) }, 'could not follow the group primary');
+    }
+  }
+
+  // A Galera cluster's writer is berth's choice (clusters/galera.ts decideWriter): when it can no
+  // longer write, another Synced member of the Primary component takes over; a writer that
+  // restarted (read-only, as every member boots) is opened again once that has held for
+  // OPEN_SETTLE_MS (a report from just before an opening still says read-only).
+  private async keepGaleraWriter(c: ClusterRow, ms: InstanceRow[], now: number): Promise<void> {
+    this.noWriter.delete(c.name);
+    if (c.state !== 'running') return;
+    const reports = ms.filter((m) => !m.fenced).map((m): GaleraReport => {
+      const r = this.d.replication.get(m.id);
+      const fresh = !!r && now - r.receivedAtMs <= this.cfg.agentSilentMs;
+      return { id: m.id, live: fresh && Boolean(r.state.mysqldUp), state: r?.state.groupState ?? '', role: r?.state.groupRole ?? '', online: r?.state.groupOnline ?? 0, readOnly: Boolean(r?.state.readOnly) };
+    });
+    const writer = ms.find((m) => m.clusterRole === 'primary');
+    const decision = decideWriter(writer?.id, reports);
+    const said = reports.map((r) => `${r.id}=${r.live ? '' : 'down:'}${r.state || '-'}/${r.role || '-'}/${r.online}${r.readOnly ? '/ro' : ''}`).join(' ');
+    if (this.groupSaid.get(c.name) !== said) {
+      this.groupSaid.set(c.name, said);
+      this.d.log.info({ cluster: c.name, members: said, writer: writer?.id ?? '', decision }, 'galera view');
+    }
+    const key = decision.kind === 'open' ? `open:${decision.id}` : decision.kind === 'change' ? `change:${decision.from}>${decision.to}` : '';
+    const since = this.writerPending.get(c.name);
+    if (!key) return void this.writerPending.delete(c.name);
+    if (since?.key !== key) this.writerPending.set(c.name, { key, sinceMs: now });
+    if (decision.kind === 'open' && now - (this.writerPending.get(c.name)!.sinceMs) < OPEN_SETTLE_MS) return;
+    if (this.d.engine.holders([{ kind: 'cluster', name: c.name }]).length) return;
+    const params = decision.kind === 'open'
+      ? { cluster: c.name, from: decision.id, to: decision.id, reason: 'the writer is read-only (it restarted)' }
+      : decision.kind === 'change' ? { cluster: c.name, from: decision.from, to: decision.to, reason: 'the writer is not Synced in the Primary component' } : undefined;
+    if (!params) return;
+    try {
+      const op = await this.d.engine.submit('cluster-galera-writer', params);
+      this.writerPending.delete(c.name);
+      this.d.log.warn({ ...params, operation: op.id }, 'galera writer: changing it');
+    } catch (err) {
+      this.d.log.debug({ cluster: c.name, err: errorMessage(err) }, 'galera writer change not started');
     }
   }
 

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { invalidArgument } from '../../src/errors';
 import { groupPort } from '../clusters/group';
+import { galeraPorts, isGaleraFlavor } from '../clusters/galera';
+import { galeraBootstrap, galeraJoinAll, openWriter } from './galera-steps';
 import { createRequest, endpointOf, groupConfigOf, memberRow, mustCluster, targetOf } from '../clusters/members';
 import { MONITOR_USER } from '../clusters/types';
 import { copy, discardCopy } from '../movement/index';
@@ -30,8 +32,8 @@ function admitGroup(d: OperationDeps, req: CreateGroupInput, a: AdmitContext): A
     d, req, req.members, a,
     { replication: 'group', semiSyncTimeoutMs: 0, groupName: randomUUID(), groupConsistency: req.consistency, memberWeight: req.memberWeight },
     (placed) => {
-      const tooHigh = placed.placements.find((p) => groupPort(p.port) > 65535);
-      if (tooHigh) throw invalidArgument(`member port ${tooHigh.port} on ${tooHigh.node} leaves no group communication port (port + 1000) below 65536`);
+      const tooHigh = placed.placements.find((p) => groupPort(p.port) > 65535 || galeraPorts(p.port, d.galeraPortOffset).sst > 65535);
+      if (tooHigh) throw invalidArgument(`member port ${tooHigh.port} on ${tooHigh.node} leaves no group communication or Galera ports below 65536`);
     },
   );
   d.fleet.event('cluster.create-started', req.name, `group of ${req.members} ${req.name} (group ${c.groupName}): ${rows.map((r) => `${r.name} on ${r.node}`).join(', ')}`);
@@ -71,7 +73,7 @@ async function createFirst(d: OperationDeps, ctx: Ctx): Promise<{ containerId: s
   const c = mustCluster(d, ctx.params.cluster);
   const p = memberRow(d, ctx.params.memberIds[0]!);
   await d.fleet.commit(() => d.fleet.updateInstance(p.id, { state: 'creating' }));
-  const res = await d.agents.for(p.node).createInstance(createRequest(p, c, !!d.requireMysqlTls, groupConfigOf(d, c, p)), d.agentCreateDeadlineMs);
+  const res = await d.agents.for(p.node).createInstance(createRequest(p, c, !!d.requireMysqlTls, groupConfigOf(d, c, p, { bootstrap: true })), d.agentCreateDeadlineMs);
   await d.fleet.commit(() => d.fleet.updateInstance(p.id, { state: 'creating', flavor: res.flavor, version: res.version, containerId: res.containerId }));
   d.fleet.setClusterState(c.name, 'creating', { flavor: res.flavor });
   return { containerId: res.containerId, flavor: res.flavor, version: res.version };
@@ -81,6 +83,7 @@ async function createFirst(d: OperationDeps, ctx: Ctx): Promise<{ containerId: s
 // member (cloned or recovering) has them. The recovery channel uses the replication account.
 async function bootstrap(d: OperationDeps, ctx: Ctx): Promise<{ members: number }> {
   const c = mustCluster(d, ctx.params.cluster);
+  if (isGaleraFlavor(c.flavor)) return galeraBootstrap(d, c.name, ctx.params.memberIds[0]!);
   const ep = endpointOf(d, memberRow(d, ctx.params.memberIds[0]!));
   await ep.agent.createReplicationUser({ id: ep.id, user: c.replUser, password: c.replPassword, binlog: true });
   await ep.agent.createReplicationUser({ id: ep.id, user: c.monitorUser || MONITOR_USER, password: c.monitorPassword, binlog: true, monitor: true });
@@ -93,6 +96,7 @@ async function bootstrap(d: OperationDeps, ctx: Ctx): Promise<{ members: number 
 // One after another: a donor serves one CLONE at a time, and a group admits one joiner at a
 // time in any case.
 async function joinAll(d: OperationDeps, ctx: Ctx): Promise<Record<string, SeedOut>> {
+  if (isGaleraFlavor(mustCluster(d, ctx.params.cluster).flavor)) return galeraJoinAll(d, ctx.params.cluster, ctx.params.memberIds.slice(1), (phase) => ctx.progress({ phase }));
   const out: Record<string, SeedOut> = {};
   for (const id of ctx.params.memberIds.slice(1)) out[id] = await joinMember(d, ctx, id);
   return out;
@@ -125,7 +129,10 @@ async function joinMember(d: OperationDeps, ctx: Ctx, id: string): Promise<SeedO
   return { method: done.method, bytes: done.bytes, seconds: done.seconds, bytesPerSecond: done.bytesPerSecond };
 }
 
+// A Galera cluster's first member is made its writer (the others stay read-only); a group of
+// MySQL opens the primary it elected by itself.
 async function running(d: OperationDeps, ctx: Ctx): Promise<void> {
+  if (isGaleraFlavor(mustCluster(d, ctx.params.cluster).flavor)) await openWriter(d, ctx.params.cluster, ctx.params.memberIds[0]!);
   await markRunning(d, ctx.params.memberIds);
   d.fleet.setClusterState(ctx.params.cluster, 'running', { message: '' });
   d.fleet.event('cluster.created', ctx.params.cluster, `group ${ctx.params.cluster} running: ${ctx.params.memberIds.length} members, primary ${memberRow(d, ctx.params.memberIds[0]!).name}`);

@@ -23,6 +23,8 @@ export interface OperationDeps {
   agentRemoveDeadlineMs?: number;
   // Creates ask the agent for require_secure_transport (--mysql-require-tls).
   requireMysqlTls?: boolean;
+  // Galera's ports above each member's instance port (--galera-port-offset).
+  galeraPortOffset?: number;
   // Placement (creates, clusters, migrations' targets).
   scheduler: SchedulerConfig;
   // New instances and clusters: the image when the caller names none, and the admin user.

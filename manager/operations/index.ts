@@ -2,6 +2,7 @@ import { backupOperation } from './backup';
 import { clusterCreateOperation } from './cluster-create';
 import { clusterDeleteOperation } from './cluster-delete';
 import { clusterGroupCreateOperation } from './cluster-group-create';
+import { clusterGaleraWriterOperation } from './cluster-galera-writer';
 import { clusterAddReplicaOperation } from './cluster-add-replica';
 import { clusterFailoverOperation } from './cluster-failover';
 import { clusterRebuildOperation } from './cluster-rebuild';
@@ -29,6 +30,7 @@ export const OPERATION_TYPES = {
   migrate: migrateOperation,
   'cluster-create': clusterCreateOperation,
   'cluster-group-create': clusterGroupCreateOperation,
+  'cluster-galera-writer': clusterGaleraWriterOperation,
   'cluster-delete': clusterDeleteOperation,
   'cluster-add-replica': clusterAddReplicaOperation,
   'cluster-remove-replica': clusterRemoveReplicaOperation,

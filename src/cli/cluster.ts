@@ -115,10 +115,20 @@ export function addClusterCommands(program: Command, portal: () => AsyncClient<P
 
   // A consensus cluster's members as each sees itself in the group.
   function groupTable(c: Cluster__Output): void {
+    if (c.flavor === 'mariadb') return galeraTable(c);
     process.stdout.write(`group ${c.groupName}, consistency ${c.groupConsistency}, member weight ${c.memberWeight}\n`);
     out.table(
       ['MEMBER', 'ROLE', 'HEALTH', 'NODE', 'ADDRESS', 'GROUP STATE', 'GROUP ROLE', 'VERSION', 'QUEUE'],
       c.members.map((m) => [m.instance!.name, m.role, m.health, m.instance!.node, `${m.instance!.host}:${m.instance!.port}`, m.groupState, m.groupRole, m.groupVersion, String(m.lagTransactions)]),
+    );
+  }
+
+  // Galera: berth's writer is the primary; each member's wsrep state as it sees itself.
+  function galeraTable(c: Cluster__Output): void {
+    process.stdout.write(`galera cluster ${c.name}: one writer chosen by berth (the primary), the others read-only\n`);
+    out.table(
+      ['MEMBER', 'ROLE', 'HEALTH', 'NODE', 'ADDRESS', 'WSREP STATE', 'CLUSTER STATUS', 'SIZE', 'READY', 'PROVIDER', 'QUEUE'],
+      c.members.map((m) => [m.instance!.name, m.role === 'primary' ? 'writer' : 'reader', m.health, m.instance!.node, `${m.instance!.host}:${m.instance!.port}`, m.groupState, m.groupRole, String(m.groupSize), m.groupReady ? 'ON' : 'OFF', m.groupVersion, String(m.lagTransactions)]),
     );
   }
 

@@ -156,13 +156,15 @@ export interface Dialect {
   // no data, no writes. Binlogged unless told not to, so every member of a cluster has it.
   createMonitorUser(user: string, host: string, password: string, opts?: { binlog?: boolean }): Statement[];
 
-  // ---- Consensus clusters (docs/design.md "Consensus clusters"); absent where the flavor has
-  // none yet (MariaDB: Galera is not built).
+  // ---- Consensus clusters (docs/design.md "Consensus clusters"): MySQL Group Replication
+  // (src/mysql/group.ts), MariaDB Galera (src/mysql/galera.ts).
   readonly group?: GroupDialect;
 }
 
-// MySQL Group Replication, single-primary (src/mysql/group.ts).
+// One shape for both flavors' consensus clusters. Galera has no statement to start the group
+// part (a member joins at mysqld's start), so its start/bootstrap statements are never run.
 export interface GroupDialect {
+  readonly kind: 'group-replication' | 'galera';
   // my.cnf lines of a member (the message cache sized from the container's memory).
   settings(g: GroupConfig, memoryBytes: number, tls: boolean): Record<string, string | number>;
   // The distributed recovery channel's account, set before the member starts its group part.
@@ -174,6 +176,10 @@ export interface GroupDialect {
   // The group as this member sees it.
   members(): Statement;
   parseMembers(rows: Record<string, unknown>[]): GroupMember[];
+  // What this member reports of itself in heartbeats, from parseMembers' rows.
+  self(ms: GroupMember[]): GroupSelf | undefined;
+  // Galera: the state transfer account (mariabackup on the donor).
+  createSstUser?(user: string, password: string): Statement[];
 }
 
 // What one member's my.cnf says of its group (AgentCreateInstanceRequest.group).
@@ -190,6 +196,25 @@ export interface GroupConfig {
   // EVENTUAL, BEFORE_ON_PRIMARY_FAILOVER, BEFORE, AFTER or BEFORE_AND_AFTER.
   consistency: string;
   autorejoinTries: number;
+  // MariaDB Galera (AgentGroupConfig.galera_*); absent for MySQL.
+  galera?: GaleraConfig;
+}
+
+export interface GaleraConfig {
+  clusterName: string;
+  // host:port of this member's group communication.
+  address: string;
+  // Every member's address, this one's included.
+  peers: string[];
+  istAddress: string;
+  sstAddress: string;
+  // host:port of this member's mysqld.
+  incomingAddress: string;
+  // Only for the first start of the first member: make a new cluster.
+  bootstrap: boolean;
+  sstUser: string;
+  sstPassword: string;
+  gtidDomain: number;
 }
 
 export interface GroupMember {
@@ -206,6 +231,9 @@ export interface GroupMember {
   queue: number;
   // This server's own row.
   local: boolean;
+  // Galera only: members in its component (wsrep_cluster_size) and wsrep_ready.
+  size?: number;
+  ready?: boolean;
 }
 
 // What a member reports of itself in heartbeats. A member cut off from the majority still says

@@ -8,9 +8,9 @@ const GiB = 1024 ** 3;
 describe('MySQL Group Replication in the Dialect', () => {
   const g = dialectFor('mysql').group!;
 
-  it('is there for MySQL only (Galera is not built yet)', () => {
-    expect(dialectFor('mariadb').group).toBeUndefined();
-    expect(g).toBeDefined();
+  it('is Group Replication on MySQL and Galera on MariaDB', () => {
+    expect(g.kind).toBe('group-replication');
+    expect(dialectFor('mariadb').group!.kind).toBe('galera');
   });
 
   it('sizes the message cache at an eighth of the container, within MySQL 128M minimum and 1G', () => {

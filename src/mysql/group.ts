@@ -92,6 +92,7 @@ export function groupSelf(ms: GroupMember[]): GroupSelf | undefined {
 }
 
 export const mysqlGroup: GroupDialect = {
+  kind: 'group-replication',
   settings: groupSettings,
   setRecoveryAccount,
   bootstrapOn,
@@ -100,4 +101,5 @@ export const mysqlGroup: GroupDialect = {
   stop: stopGroup,
   members: groupMembers,
   parseMembers: parseGroupMembers,
+  self: groupSelf,
 };

@@ -1,4 +1,5 @@
 import type { Dialect } from './dialect-interface';
+import { mariadbGroup } from './galera';
 import { commonMemorySettings, MARIADB_BESIDE_POOL } from './memory';
 import { adminUser, bypassers, bypassPrivilege, clamp, clientConnections, GiB, MiB, monitorUser, noBinlog, READ_ONLY_STATE, redoCap, REPLICA_NET_TIMEOUT_S, replicaHeartbeatPeriod, replUser, semiSync, semiSyncQuery, semiSyncStatus, serverState, tableChecks, threads } from './common-sql';
 
@@ -95,4 +96,6 @@ export const mariadb: Dialect = {
   semiSyncStatus: () => semiSyncStatus('information_schema.GLOBAL_STATUS', 'RPL_SEMI_SYNC_MASTER_STATUS', 'RPL_SEMI_SYNC_MASTER_CLIENTS', 'RPL_SEMI_SYNC_SLAVE_STATUS'),
   // SLAVE MONITOR: SHOW SLAVE STATUS; BINLOG MONITOR: binlog and GTID positions (10.5+ names).
   createMonitorUser: (user, host, password, opts) => monitorUser(user, host, password, 'BY ?', 'SLAVE MONITOR, BINLOG MONITOR, PROCESS', opts),
+  // Consensus clusters: Galera (src/mysql/galera.ts).
+  group: mariadbGroup,
 };
