@@ -52,6 +52,9 @@ export function toBackup(b: BackupRow): Backup {
     message: b.message,
     createdAt: b.createdAt,
     completedAt: b.completedAt,
+    parent: b.parentId,
+    fromLsn: b.fromLsn,
+    toLsn: b.toLsn,
   };
 }
 
@@ -80,7 +83,8 @@ export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc
       const ref = req.instance.slice(0, 200);
       const i = store.instances.find(ref) ?? (store.clusters.get(ref) ? store.instances.inCluster(ref).find((m) => m.clusterRole === 'primary') : undefined);
       if (!i) throw notFound(`no instance or cluster ${req.instance.slice(0, 64)}`);
-      const r = await d.backups.create(i, { rateBytesPerSecond: Number(req.rateBytesPerSecond), allowPrimary: req.allowPrimary });
+      if (req.incremental && i.flavor !== 'mariadb') throw invalidArgument(`${ref} is ${i.flavor || 'of an unknown flavor'}: only MariaDB backups can be incremental (MySQL's CLONE has no incremental form; its binary logs carry the changes between full backups)`);
+      const r = await d.backups.create(i, { rateBytesPerSecond: Number(req.rateBytesPerSecond), allowPrimary: req.allowPrimary, incremental: req.incremental });
       return { backup: toBackup(r.backup), operation: toOperation(r.operation) };
     }),
     ListBackups: unary(log, 'ListBackups', (req) => {

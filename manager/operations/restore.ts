@@ -5,6 +5,8 @@ import { makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } fr
 import { formatGtidSet, isEmpty, parseGtidSet, subtract } from '../../src/mysql/gtid';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
+import type { RestoreSource } from '../../src/gen/berth/v1/RestoreSource';
+import { chainOf } from '../../src/backup/chain';
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
 import { errorMessage } from '../../src/errors';
@@ -77,6 +79,8 @@ export async function prepareRestore(deps: OperationDeps, r: RestoreRequest): Pr
   }
   if (!m) throw failedPrecondition(`backup ${b.id} has no manifest in ${b.repository}: it cannot be restored`);
   if (m.method === 'binlog') throw failedPrecondition(`${b.id} is an archive of binary logs, not a backup`);
+  const chain = chainOf(b.id, (id) => d.fleet.store.backups.get(id));
+  if (!chain.ok) throw failedPrecondition(`backup ${b.id} cannot be restored: ${chain.error}`);
   if (r.to && r.to.getTime() < Date.parse(m.completedAt)) throw failedPrecondition(`backup ${b.id} was completed at ${m.completedAt}, after ${r.to.toISOString()}: restore an older backup to reach that point`);
   const flavor = m.instance.flavor;
   const image = m.instance.image || r.images[flavor];
@@ -147,31 +151,47 @@ export function restoreOperation(deps: OperationDeps): OperationType<RestorePara
 async function seed(d: BackupDeps, ctx: Ctx): Promise<{ bytes: number; seconds: number; gtid: string }> {
   const i = mustInstance(d, ctx.params.instanceId);
   await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating', message: `restoring backup ${ctx.params.backupId}` }));
-  const m = await d.backup.repository.readManifest(d.backup.keys, ctx.params.backupId);
-  if (!m) throw new Error(`backup ${ctx.params.backupId} has no manifest in the repository any more`);
-  const o = m.objects[0]!;
+  const [full, ...incrementals] = await chainManifests(d, ctx.params.backupId);
+  const last = incrementals.at(-1) ?? full!;
   const t0 = Date.now();
-  const req: SeedInstanceRequest = {
-    id: i.id,
-    image: i.image,
-    diskPath: i.diskPath,
-    method: 'restore',
-    restore: {
-      ...repositoryFields(d.backup),
-      backupId: m.id,
-      dataKey: openDataKey(d.backup.keys, m),
-      object: o.name,
-      storedBytes: o.storedBytes,
-      storedSha256: o.storedSha256,
-      plainBytes: o.plainBytes,
-      plainSha256: o.plainSha256,
-      archive: m.archive,
-      compression: m.compression,
-      method: m.method,
-    },
-  };
+  const req: SeedInstanceRequest = { id: i.id, image: i.image, diskPath: i.diskPath, method: 'restore', restore: restoreSource(d, full!), incrementals: incrementals.map((m) => restoreSource(d, m)) };
+  if (incrementals.length) ctx.progress({ phase: `restoring full backup ${full!.id} and ${incrementals.length} incremental${incrementals.length > 1 ? 's' : ''}` });
   const done = await seedCall(d, i.node, req, ctx);
-  return { bytes: Number(done.bytesDone), seconds: (Date.now() - t0) / 1000, gtid: done.gtidPosition || m.gtid };
+  return { bytes: Number(done.bytesDone), seconds: (Date.now() - t0) / 1000, gtid: done.gtidPosition || last.gtid };
+}
+
+// The manifests of the backup's chain, full first: the catalog says which, each manifest (as
+// authenticated) must name the same parent and continue its parent's LSN range, or the restore
+// is refused before the agent reads a byte.
+async function chainManifests(d: BackupDeps, backupId: string): Promise<Manifest[]> {
+  const chain = chainOf(backupId, (id) => d.fleet.store.backups.get(id));
+  if (!chain.ok) throw new Error(chain.error);
+  const out: Manifest[] = [];
+  for (const link of chain.links) {
+    const m = await d.backup.repository.readManifest(d.backup.keys, link.id);
+    if (!m) throw new Error(`backup ${link.id}${link.id === backupId ? '' : ` (in the chain of ${backupId})`} has no manifest in the repository any more`);
+    const parent = out.at(-1);
+    if ((m.parent ?? '') !== (parent?.id ?? '') || (parent && (!m.lsn || m.lsn.from !== parent.lsn?.to))) throw new Error(`the manifest of backup ${m.id} does not continue ${parent?.id ?? 'nothing'} (parent ${m.parent ?? 'none'}, LSN ${m.lsn?.from ?? '?'}): the chain is broken`);
+    out.push(m);
+  }
+  return out;
+}
+
+function restoreSource(d: BackupDeps, m: Manifest): RestoreSource {
+  const o = m.objects[0]!;
+  return {
+    ...repositoryFields(d.backup),
+    backupId: m.id,
+    dataKey: openDataKey(d.backup.keys, m),
+    object: o.name,
+    storedBytes: o.storedBytes,
+    storedSha256: o.storedSha256,
+    plainBytes: o.plainBytes,
+    plainSha256: o.plainSha256,
+    archive: m.archive,
+    compression: m.compression,
+    method: m.method,
+  };
 }
 
 function seedCall(d: BackupDeps, node: string, req: SeedInstanceRequest, ctx: Ctx): Promise<SeedProgress__Output> {

@@ -33,19 +33,21 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
     return op;
   }
 
-  const row = (b: Backup__Output) => [b.id, b.instance, b.flavor, b.status, b.method, b.sourceInstance ? `${b.sourceInstance}@${b.sourceNode}` : '', formatSize(b.storedBytes), b.gtid.length > 40 ? `${b.gtid.slice(0, 37)}...` : b.gtid, b.createdAt];
+  // An incremental's method reads "mariabackup+<parent>".
+  const row = (b: Backup__Output) => [b.id, b.instance, b.flavor, b.status, b.parent ? `${b.method}+${b.parent}` : b.method, b.sourceInstance ? `${b.sourceInstance}@${b.sourceNode}` : '', formatSize(b.storedBytes), b.gtid.length > 40 ? `${b.gtid.slice(0, 37)}...` : b.gtid, b.createdAt];
   const head = ['ID', 'INSTANCE', 'FLAVOR', 'STATUS', 'METHOD', 'SOURCE', 'STORED', 'GTID', 'CREATED'];
 
   backup
     .command('create <instance>')
-    .description('take a full physical backup (of a healthy replica when the instance is in a cluster)')
+    .description('take a full physical backup (of a healthy replica when the instance is in a cluster), or an incremental one')
     .option('--rate <bytes/s>', "bandwidth limit, e.g. 50M (default: the manager's --backup-rate)", rateOpt)
     .option('--allow-primary', 'back up the primary of a cluster that has no healthy replica')
+    .option('--incremental', 'MariaDB: only the pages changed since the newest complete backup (read from the same server)')
     .option('--wait', 'follow the backup until it ends, with its progress')
     .option('--timeout <seconds>', 'how long --wait waits', Number, 6 * 3600)
-    .action(async (instance: string, o: { rate?: number; allowPrimary?: boolean; wait?: boolean; timeout: number }) => {
-      const res = await portal().createBackup({ instance, rateBytesPerSecond: o.rate ?? 0, allowPrimary: !!o.allowPrimary });
-      if (!out.json()) process.stdout.write(`backup ${res.backup!.id} of ${res.backup!.instance} started\n`);
+    .action(async (instance: string, o: { rate?: number; allowPrimary?: boolean; incremental?: boolean; wait?: boolean; timeout: number }) => {
+      const res = await portal().createBackup({ instance, rateBytesPerSecond: o.rate ?? 0, allowPrimary: !!o.allowPrimary, incremental: !!o.incremental });
+      if (!out.json()) process.stdout.write(`backup ${res.backup!.id} of ${res.backup!.instance} started${res.backup!.parent ? ` (incremental on ${res.backup!.parent})` : ''}\n`);
       const op = await finish(res.operation!, o, 'backup');
       if (out.json()) out.print({ backup: o.wait ? await portal().getBackup({ id: res.backup!.id }) : res.backup, operation: op });
     });
