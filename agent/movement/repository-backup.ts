@@ -34,6 +34,8 @@ const LSN_DIR = (backupId: string) => `berth-lsn-${backupId}`;
 const LSN = /^\d{1,20}$/;
 // Where a restore unpacks an incremental before applying it (the new instance's tmp dir).
 const INC_DIR = (backupId: string) => `berth-inc-${backupId}`;
+// Where an incremental's prepare sees the instance's root (data/ and tmp/ on one mount).
+const ROOT_IN_CONTAINER = '/berth-instance';
 
 export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequest__Output, signal: AbortSignal): AsyncGenerator<AgentBackupProgress> {
   const { repo, inst, layout } = await backupTarget(ctx, req);
@@ -182,7 +184,7 @@ export async function* seedFromRepository(ctx: SeedContext, req: SeedInstanceReq
       await fs.rm(path.join(layout.dirs.tmp, INC_DIR(inc.backupId)), { recursive: true, force: true });
       read += yield* unpackObject(ctx, req, inc, repo, layout, progress, signal, dir, true);
       yield progress.report(`prepare ${inc.backupId}`);
-      await applyIncremental(ctx, req, layout, dir);
+      await applyIncremental(ctx, req, layout, INC_DIR(inc.backupId));
     }
     await ownFiles(ctx, req, layout);
     const info = await fs.readFile(path.join(layout.dirs.data, 'xtrabackup_binlog_info'), 'utf8').catch(() => '');
@@ -270,9 +272,14 @@ async function prepareRestored(ctx: SeedContext, req: SeedInstanceRequest__Outpu
 
 // One incremental applied onto the prepared data (its .delta pages and redo), then its
 // unpacked files removed; its xtrabackup_binlog_info becomes the data's (the position a
-// roll-forward starts from).
-async function applyIncremental(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>, dir: string): Promise<void> {
-  await runPrepare(ctx, req, layout, `mariabackup --prepare --target-dir=${IN_CONTAINER.data} --incremental-dir=${dir} && rm -rf ${dir}`, `mariabackup --prepare --incremental-dir (${dir})`);
+// roll-forward starts from). mariabackup renames files from the incremental's dir into the
+// data dir: both must be on one mount (data/ and tmp/ are separate bind mounts, and a rename
+// across them fails with EXDEV), so this container sees the instance's root as one mount.
+async function applyIncremental(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>, incName: string): Promise<void> {
+  const data = `${ROOT_IN_CONTAINER}/${path.basename(layout.dirs.data)}`;
+  const dir = `${ROOT_IN_CONTAINER}/${path.basename(layout.dirs.tmp)}/${incName}`;
+  const script = `mariabackup --prepare --target-dir=${data} --incremental-dir=${dir} && rm -rf ${dir}`;
+  await runPrepare(ctx, req, layout, script, `mariabackup --prepare --incremental-dir (${incName})`, [`${layout.root}:${ROOT_IN_CONTAINER}`]);
 }
 
 // The files given to mysqld's user.
@@ -280,7 +287,7 @@ async function ownFiles(ctx: SeedContext, req: SeedInstanceRequest__Output, layo
   await runPrepare(ctx, req, layout, `chown -R mysql:mysql ${OWNED_DIRS}`, 'chown');
 }
 
-async function runPrepare(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>, script: string, what: string): Promise<void> {
-  const prep = await ctx.docker.runOnce({ image: req.image, cmd: ['sh', '-c', script], binds: binds(layout), labels: labels(ctx, req.id), timeoutMs: PREPARE_TIMEOUT_MS });
+async function runPrepare(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>, script: string, what: string, mounts = binds(layout)): Promise<void> {
+  const prep = await ctx.docker.runOnce({ image: req.image, cmd: ['sh', '-c', script], binds: mounts, labels: labels(ctx, req.id), timeoutMs: PREPARE_TIMEOUT_MS });
   if (prep.exitCode !== 0) throw new Error(`${what} failed (exit ${prep.exitCode}): ${tail(prep.output)}`);
 }
