@@ -2,6 +2,7 @@ import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
 import type { Backup } from '../../src/gen/berth/v1/Backup';
 import { invalidArgument, notFound } from '../../src/errors';
 import { BACKUP_ID } from '../../src/backup/repository';
+import { isOneGtid } from '../../src/mysql/gtid';
 import type { Logger } from '../../src/log';
 import { unary } from '../../src/rpc';
 import { checkName, checkShape } from '../../src/validate';
@@ -67,6 +68,14 @@ export function pointInTime(v: string): Date {
   return t;
 }
 
+// One GTID of the backup's flavor, and not with a time as well.
+export function checkUntilGtid(flavor: string, v: string, withTime: boolean): string {
+  if (withTime) throw invalidArgument('give either to (a time) or until_gtid (a transaction), not both');
+  const g = v.trim().toLowerCase();
+  if (!isOneGtid(flavor, g)) throw invalidArgument(`until_gtid "${v.slice(0, 60)}" is not one ${flavor} GTID (${flavor === 'mysql' ? 'uuid:N' : 'domain-server-seq'})`);
+  return g;
+}
+
 // Validated here, once; the operations (manager/operations/backup.ts, restore.ts) decide.
 export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc> {
   const { store, log } = d;
@@ -100,7 +109,8 @@ export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc
       if (req.node) checkName('node name', req.node);
       const shape = req.resources ? checkShape(req.resources) : undefined;
       const to = req.to ? pointInTime(req.to) : undefined;
-      const r = await d.backups.restore({ backupId: b.id, name, shape, to, node: req.node || undefined, constraints: parseConstraints(req.constraints), images: { mysql: d.images.mysql, mariadb: d.images.mariadb }, adminUser: d.adminUser });
+      const untilGtid = req.untilGtid ? checkUntilGtid(b.flavor, req.untilGtid, !!to) : undefined;
+      const r = await d.backups.restore({ backupId: b.id, name, shape, to, untilGtid, node: req.node || undefined, constraints: parseConstraints(req.constraints), images: { mysql: d.images.mysql, mariadb: d.images.mariadb }, adminUser: d.adminUser });
       return { instance: d.instanceOut(r.instance), operation: toOperation(r.operation) };
     }),
     SyncBackupCatalog: unary(log, 'SyncBackupCatalog', () => d.backups.sync()),

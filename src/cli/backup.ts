@@ -124,11 +124,12 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
     .option('--node <name>', 'place it on this node')
     .option('--constraint <expr>', 'node label constraint, repeatable', collect, [])
     .option('--to <time>', 'point in time, UTC: "YYYY-MM-DD HH:MM:SS" (rolled forward with the binary logs up to, not including, that second)')
+    .option('--until-gtid <gtid>', 'point in time as a transaction: rolled forward up to and including it (MySQL uuid:N, MariaDB domain-server-seq)')
     .option('--wait', 'follow the restore until it ends, with its progress')
     .option('--timeout <seconds>', 'how long --wait waits', Number, 6 * 3600)
-    .action(async (id: string, o: { as: string; cpu?: number; memory?: number; disk?: number; node?: string; constraint: string[]; to?: string; wait?: boolean; timeout: number }) => {
+    .action(async (id: string, o: { as: string; cpu?: number; memory?: number; disk?: number; node?: string; constraint: string[]; to?: string; untilGtid?: string; wait?: boolean; timeout: number }) => {
       const shape = o.cpu || o.memory || o.disk ? { cpuMillis: o.cpu ?? 0, memoryBytes: o.memory ?? 0, diskBytes: o.disk ?? 0 } : null;
-      const res = await portal().restoreBackup({ backup: id, name: o.as, resources: shape, node: o.node ?? '', constraints: o.constraint, to: o.to ?? '' });
+      const res = await portal().restoreBackup({ backup: id, name: o.as, resources: shape, node: o.node ?? '', constraints: o.constraint, to: o.to ?? '', untilGtid: o.untilGtid ?? '' });
       if (!out.json()) process.stdout.write(`restoring backup ${id} as ${res.instance!.name} on ${res.instance!.node} (${res.instance!.host}:${res.instance!.port}); its admin password: berthctl instance credentials ${res.instance!.name}\n`);
       const op = await finish(res.operation!, o, 'restore');
       if (out.json()) out.print({ instance: o.wait ? await portal().getInstance({ instance: res.instance!.id }) : res.instance, operation: op });
