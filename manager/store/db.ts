@@ -403,6 +403,7 @@ const MIGRATIONS: string[] = [
   ALTER TABLE backups ADD COLUMN from_lsn TEXT NOT NULL DEFAULT '';
   ALTER TABLE backups ADD COLUMN to_lsn TEXT NOT NULL DEFAULT '';
   CREATE INDEX backups_parent ON backups(parent_id) WHERE parent_id != '';
+  ALTER TABLE backup_policies ADD COLUMN full_every INTEGER NOT NULL DEFAULT 0;
   `,
 ];
 
