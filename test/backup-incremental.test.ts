@@ -169,9 +169,10 @@ describe('incremental backups', () => {
   for (const flavor of ['mariadb', 'mysql'] as const) {
     it(`restore --until-gtid (${flavor}): exactly the rows up to and including that transaction`, async () => {
       const instance = flavor === 'mariadb' ? 'orders' : 'ledger';
-      const base = flavor === 'mariadb' ? chain[2]! : await backup('ledger', false);
       const src = await credentialsOf(instance);
+      // MySQL: the database first, so the backup holds at least one of the server's transactions.
       if (flavor === 'mysql') await mysql.createConnection({ ...src, connectTimeout: 5000 }).then(async (c) => (await c.query('CREATE DATABASE IF NOT EXISTS w'), await c.end()));
+      const base = flavor === 'mariadb' ? chain[2]! : await backup('ledger', false);
       const gtids = await writeTracked(src, flavor, 'g', 40);
       const stop = gtids[24]!;
       // Refused at the edge: a form of the other flavor, a time as well, a GTID the backup holds.
