@@ -71,7 +71,7 @@ export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequ
 // LSN it was asked for, else the chain would have a hole) and the GTID of the last change.
 // Only digits and a GTID's characters are taken from these files (the dir sits in the tenant's
 // tmp).
-async function readLsnDir(dir: string, askedFrom: string): Promise<{ fromLsn: string; toLsn: string; gtid: string }> {
+export async function readLsnDir(dir: string, askedFrom: string): Promise<{ fromLsn: string; toLsn: string; gtid: string }> {
   const checkpoints = await fs.readFile(path.join(dir, 'xtrabackup_checkpoints'), 'utf8').catch(() => '');
   const info = await fs.readFile(path.join(dir, 'xtrabackup_info'), 'utf8').catch(() => '');
   const field = (name: string) => new RegExp(`^${name} = (\\d{1,20})$`, 'm').exec(checkpoints)?.[1] ?? '';
