@@ -28,6 +28,14 @@ import { withInstance } from './sql';
 // upload). The images hold gzip but no zstd, hence gzip -1 (fast) in the container.
 const bash = (script: string) => ['bash', '-o', 'pipefail', '-c', script];
 const CLONE_DIR = (backupId: string) => `berth-clone-${backupId}`;
+// mariabackup's --extra-lsndir: its xtrabackup_checkpoints (the LSN range) and xtrabackup_info
+// (the GTID of the last change), read by this agent after the stream ended.
+const LSN_DIR = (backupId: string) => `berth-lsn-${backupId}`;
+const LSN = /^\d{1,20}$/;
+// Where a restore unpacks an incremental before applying it (the new instance's tmp dir).
+const INC_DIR = (backupId: string) => `berth-inc-${backupId}`;
+// Where an incremental's prepare sees the instance's root (data/ and tmp/ on one mount).
+const ROOT_IN_CONTAINER = '/berth-instance';
 
 export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequest__Output, signal: AbortSignal): AsyncGenerator<AgentBackupProgress> {
   const { repo, inst, layout } = await backupTarget(ctx, req);
@@ -35,30 +43,51 @@ export async function* backupToRepository(ctx: SeedContext, req: AgentBackupRequ
   progress.total = await copyBytes(layout.dirs.data);
   const dataBytes = progress.total;
   const cloneHostDir = path.join(layout.dirs.tmp, CLONE_DIR(req.backupId));
+  const lsnHostDir = path.join(layout.dirs.tmp, LSN_DIR(req.backupId));
   let out: ObjectWriter | undefined;
   try {
     if (inst.flavor === 'mysql') yield progress.report('clone');
-    const how = await backupMethod(ctx, inst, req.backupId, cloneHostDir);
+    const how = await backupMethod(ctx, inst, req, cloneHostDir, lsnHostDir);
     const chunks = runBackup(ctx.docker, inst, ctx.node, signal, undefined, how.command, how.method === 'clone' ? 'tar of the clone' : 'mariabackup --backup');
     out = await repo.createObject(req.backupId, DATA_OBJECT);
     const { plain, stored } = yield* writeObject(chunks, req, out, progress, how.method === 'clone' ? 'pack' : 'backup', signal);
     await out.commit();
     progress.done = progress.total;
     ctx.log.info({ instance: inst.id, backup: req.backupId, stored: stored.bytes, seconds: progress.seconds() }, 'backup written to the repository');
-    const { method, archive, gtid } = how;
-    yield { ...progress.report('done'), method, archive, compression: 'gzip', gtid, object: DATA_OBJECT, storedBytes: stored.bytes, storedSha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256, dataBytes };
+    const { method, archive } = how;
+    const lsn = how.method === 'mariabackup' ? await readLsnDir(lsnHostDir, req.incrementalLsn) : { fromLsn: '', toLsn: '', gtid: '' };
+    const gtid = how.gtid || lsn.gtid;
+    yield { ...progress.report('done'), method, archive, compression: 'gzip', gtid, object: DATA_OBJECT, storedBytes: stored.bytes, storedSha256: stored.sha256, plainBytes: plain.bytes, plainSha256: plain.sha256, dataBytes, fromLsn: lsn.fromLsn, toLsn: lsn.toLsn };
   } catch (err) {
     await out?.abort().catch(() => undefined);
     throw err;
   } finally {
     await fs.rm(cloneHostDir, { recursive: true, force: true }).catch(() => undefined);
+    await fs.rm(lsnHostDir, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+// What mariabackup wrote into --extra-lsndir: the LSN range (an incremental's from must be the
+// LSN it was asked for, else the chain would have a hole) and the GTID of the last change.
+// Only digits and a GTID's characters are taken from these files (the dir sits in the tenant's
+// tmp).
+export async function readLsnDir(dir: string, askedFrom: string): Promise<{ fromLsn: string; toLsn: string; gtid: string }> {
+  const checkpoints = await fs.readFile(path.join(dir, 'xtrabackup_checkpoints'), 'utf8').catch(() => '');
+  const info = await fs.readFile(path.join(dir, 'xtrabackup_info'), 'utf8').catch(() => '');
+  const field = (name: string) => new RegExp(`^${name} = (\\d{1,20})$`, 'm').exec(checkpoints)?.[1] ?? '';
+  const fromLsn = field('from_lsn');
+  const toLsn = field('to_lsn');
+  if (!toLsn) throw new Error('mariabackup wrote no to_lsn (xtrabackup_checkpoints): the backup cannot be the parent of an incremental');
+  if (askedFrom && fromLsn !== askedFrom) throw new Error(`mariabackup's incremental starts at LSN ${fromLsn || '?'}, not at the parent's ${askedFrom}`);
+  const gtid = /GTID of the last change '([0-9,-]{1,4000})'/.exec(info)?.[1] ?? '';
+  return { fromLsn, toLsn, gtid };
 }
 
 // The request checked at the edge, and the running instance it names.
 async function backupTarget(ctx: SeedContext, req: AgentBackupRequest__Output) {
   if (!BACKUP_ID.test(req.backupId)) throw invalidArgument('backup_id is not a backup id');
   if (req.dataKey.length !== 32) throw invalidArgument('data_key must be 32 bytes');
+  if (req.incrementalLsn && !LSN.test(req.incrementalLsn)) throw invalidArgument('incremental_lsn is not an LSN');
   const repo = repositoryOf(req.repository, req.repositoryCredentials);
   const inst = await ctx.instances.get(req.id);
   if (!inst) throw notFound(`instance ${req.id} is not on this node`);
@@ -75,10 +104,18 @@ interface BackupMethod {
   gtid: string;
 }
 
-// MariaDB: mariabackup's stream. MySQL: a CLONE LOCAL into the instance's tmp dir first (made
-// here), then a tar of it.
-async function backupMethod(ctx: SeedContext, inst: { id: string; flavor: string }, backupId: string, cloneHostDir: string): Promise<BackupMethod> {
-  if (inst.flavor === 'mariadb') return { method: 'mariabackup', archive: 'xbstream', gtid: '', command: (fifo) => bash(`${BACKUP_CMD.join(' ')} | gzip -1 > ${fifo}`) };
+// MariaDB: mariabackup's stream (incremental from an LSN when asked), its checkpoints into an
+// LSN dir. MySQL: a CLONE LOCAL into the instance's tmp dir first (made here), then a tar of it.
+async function backupMethod(ctx: SeedContext, inst: { id: string; flavor: string }, req: AgentBackupRequest__Output, cloneHostDir: string, lsnHostDir: string): Promise<BackupMethod> {
+  const backupId = req.backupId;
+  if (req.incrementalLsn && inst.flavor !== 'mariadb') throw invalidArgument(`instance ${inst.id} is ${inst.flavor}: only MariaDB backups are incremental (CLONE copies everything)`);
+  if (inst.flavor === 'mariadb') {
+    await fs.rm(lsnHostDir, { recursive: true, force: true });
+    await fs.mkdir(lsnHostDir, { mode: 0o700 });
+    const incremental = req.incrementalLsn ? ` --incremental-lsn=${req.incrementalLsn}` : '';
+    const cmd = `${BACKUP_CMD.join(' ')} --extra-lsndir=${IN_CONTAINER.tmp}/${LSN_DIR(backupId)}${incremental}`;
+    return { method: 'mariabackup', archive: 'xbstream', gtid: '', command: (fifo) => bash(`${cmd} | gzip -1 > ${fifo}`) };
+  }
   if (inst.flavor !== 'mysql') throw failedPrecondition(`instance ${inst.id} is ${inst.flavor}: no backup method`);
   await fs.rm(cloneHostDir, { recursive: true, force: true });
   const gtid = await withInstance(ctx.instances, inst.id, async (s) => {
@@ -131,18 +168,29 @@ export async function* seedFromRepository(ctx: SeedContext, req: SeedInstanceReq
   }
   await clearTarget(ctx, req, layout);
   const progress = new Progress();
-  progress.total = Number(r.storedBytes);
+  const chain = [r, ...req.incrementals];
+  progress.total = chain.reduce((n, x) => n + Number(x.storedBytes), 0);
   try {
     yield progress.report('verify');
-    await verifyObject(repo, r);
+    // Every link of a chain before anything is unpacked: a damaged incremental refuses the
+    // whole restore, not half of it.
+    for (const x of chain) await verifyObject(repo, x);
     for (const d of DIRS) await fs.mkdir(layout.dirs[d], { recursive: true, mode: 0o750 });
-    const read = yield* unpackObject(ctx, req, r, repo, layout, progress, signal);
+    let read = yield* unpackObject(ctx, req, r, repo, layout, progress, signal, IN_CONTAINER.data);
     yield progress.report('prepare');
     await prepareRestored(ctx, req, r, layout);
+    for (const inc of req.incrementals) {
+      const dir = `${IN_CONTAINER.tmp}/${INC_DIR(inc.backupId)}`;
+      await fs.rm(path.join(layout.dirs.tmp, INC_DIR(inc.backupId)), { recursive: true, force: true });
+      read += yield* unpackObject(ctx, req, inc, repo, layout, progress, signal, dir, true);
+      yield progress.report(`prepare ${inc.backupId}`);
+      await applyIncremental(ctx, req, layout, INC_DIR(inc.backupId));
+    }
+    await ownFiles(ctx, req, layout);
     const info = await fs.readFile(path.join(layout.dirs.data, 'xtrabackup_binlog_info'), 'utf8').catch(() => '');
     const done: SeedProgress = { ...progress.report('done'), gtidPosition: parseBinlogInfo(info), positionApplied: r.archive === 'tar', method: 'restore', transport: 'repository' };
     await fs.writeFile(marker, JSON.stringify(done));
-    ctx.log.info({ instance: req.id, backup: r.backupId, bytes: read, seconds: progress.seconds() }, 'instance restored from a backup');
+    ctx.log.info({ instance: req.id, backup: r.backupId, incrementals: req.incrementals.length, bytes: read, seconds: progress.seconds() }, 'instance restored from a backup');
     yield done;
   } catch (err) {
     await fs.rm(layout.root, { recursive: true, force: true });
@@ -158,6 +206,11 @@ function checkRestore(ctx: SeedContext, req: SeedInstanceRequest__Output): { r: 
   const r = req.restore;
   if (!r || !BACKUP_ID.test(r.backupId) || r.dataKey.length !== 32 || r.object !== DATA_OBJECT) throw invalidArgument('restore needs a backup id, its 32-byte data key and its object');
   if (!['xbstream', 'tar'].includes(r.archive) || r.compression !== 'gzip') throw invalidArgument(`archive ${r.archive.slice(0, 20)} / compression ${r.compression.slice(0, 20)} is not one this agent unpacks`);
+  for (const inc of req.incrementals) {
+    if (!BACKUP_ID.test(inc.backupId) || inc.dataKey.length !== 32 || inc.object !== DATA_OBJECT || inc.archive !== 'xbstream' || inc.compression !== 'gzip' || inc.method !== 'mariabackup') throw invalidArgument('an incremental needs a backup id, its 32-byte data key, its object and a gzip xbstream archive of mariabackup');
+    if (inc.repository !== r.repository) throw invalidArgument('the incrementals of a chain are in the full backup\'s repository');
+  }
+  if (req.incrementals.length && r.archive !== 'xbstream') throw invalidArgument('only a mariabackup backup has incrementals');
   const repo = repositoryOf(r.repository, r.repositoryCredentials);
   if (!ctx.disks.includes(req.diskPath)) throw invalidArgument(`disk ${req.diskPath} is not one of node ${ctx.node}'s data disks`);
   return { r, repo };
@@ -182,8 +235,12 @@ async function verifyObject(repo: Repository, r: RestoreSpec): Promise<void> {
 
 // Decrypted (each segment authenticated) and decompressed into the unpacker; the archive's
 // SHA-256 checked against the manifest. Answers the bytes read.
-async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, repo: Repository, layout: ReturnType<typeof layoutFor>, progress: Progress, signal: AbortSignal) {
-  const unpackCmd = r.archive === 'xbstream' ? (fifo: string) => bash(`gzip -dc < ${fifo} | mbstream -x -C ${IN_CONTAINER.data}`) : (fifo: string) => bash(`gzip -dc < ${fifo} | tar -x -C ${IN_CONTAINER.data}`);
+// `into`: the directory in the container (the data dir; an incremental's own dir in tmp/, made
+// by the unpacker when `make`).
+async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, repo: Repository, layout: ReturnType<typeof layoutFor>, progress: Progress, signal: AbortSignal, into: string, make = false) {
+  const mk = make ? `mkdir -m 0700 ${into} && ` : '';
+  const unpackCmd = r.archive === 'xbstream' ? (fifo: string) => bash(`${mk}gzip -dc < ${fifo} | mbstream -x -C ${into}`) : (fifo: string) => bash(`${mk}gzip -dc < ${fifo} | tar -x -C ${into}`);
+  const before = progress.done;
   const unpack = await startUnpack(ctx, { id: req.id, image: req.image }, layout, unpackCmd);
   const read = new HashStream();
   const plain = new HashStream();
@@ -194,7 +251,7 @@ async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output,
     feeding.catch(() => undefined);
     while (!ended) {
       await Promise.race([feeding.catch(() => undefined), new Promise((res) => setTimeout(res, 500))]);
-      progress.done = read.bytes;
+      progress.done = before + read.bytes;
       if (!ended && progress.due()) yield progress.report('restore');
     }
     await feeding.catch((err: Error) => Promise.reject(failedPrecondition(`backup ${r.backupId}: ${err.message}`)));
@@ -207,11 +264,30 @@ async function* unpackObject(ctx: SeedContext, req: SeedInstanceRequest__Output,
   }
 }
 
-// mariabackup --prepare (MariaDB), and the files given to mysqld's user.
+// mariabackup --prepare of the full backup (MariaDB; nothing for a clone).
 async function prepareRestored(ctx: SeedContext, req: SeedInstanceRequest__Output, r: RestoreSpec, layout: ReturnType<typeof layoutFor>): Promise<void> {
-  const prepare = r.archive === 'xbstream' ? `mariabackup --prepare --target-dir=${IN_CONTAINER.data} && ` : '';
-  const prep = await ctx.docker.runOnce({ image: req.image, cmd: ['sh', '-c', `${prepare}chown -R mysql:mysql ${OWNED_DIRS}`], binds: binds(layout), labels: labels(ctx, req.id), timeoutMs: PREPARE_TIMEOUT_MS });
-  if (prep.exitCode !== 0) throw new Error(`${prepare ? 'mariabackup --prepare' : 'chown'} failed (exit ${prep.exitCode}): ${tail(prep.output)}`);
+  if (r.archive !== 'xbstream') return;
+  await runPrepare(ctx, req, layout, `mariabackup --prepare --target-dir=${IN_CONTAINER.data}`, 'mariabackup --prepare');
 }
 
+// One incremental applied onto the prepared data (its .delta pages and redo), then its
+// unpacked files removed; its xtrabackup_binlog_info becomes the data's (the position a
+// roll-forward starts from). mariabackup renames files from the incremental's dir into the
+// data dir: both must be on one mount (data/ and tmp/ are separate bind mounts, and a rename
+// across them fails with EXDEV), so this container sees the instance's root as one mount.
+async function applyIncremental(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>, incName: string): Promise<void> {
+  const data = `${ROOT_IN_CONTAINER}/${path.basename(layout.dirs.data)}`;
+  const dir = `${ROOT_IN_CONTAINER}/${path.basename(layout.dirs.tmp)}/${incName}`;
+  const script = `mariabackup --prepare --target-dir=${data} --incremental-dir=${dir} && rm -rf ${dir}`;
+  await runPrepare(ctx, req, layout, script, `mariabackup --prepare --incremental-dir (${incName})`, [`${layout.root}:${ROOT_IN_CONTAINER}`]);
+}
 
+// The files given to mysqld's user.
+async function ownFiles(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>): Promise<void> {
+  await runPrepare(ctx, req, layout, `chown -R mysql:mysql ${OWNED_DIRS}`, 'chown');
+}
+
+async function runPrepare(ctx: SeedContext, req: SeedInstanceRequest__Output, layout: ReturnType<typeof layoutFor>, script: string, what: string, mounts = binds(layout)): Promise<void> {
+  const prep = await ctx.docker.runOnce({ image: req.image, cmd: ['sh', '-c', script], binds: mounts, labels: labels(ctx, req.id), timeoutMs: PREPARE_TIMEOUT_MS });
+  if (prep.exitCode !== 0) throw new Error(`${what} failed (exit ${prep.exitCode}): ${tail(prep.output)}`);
+}

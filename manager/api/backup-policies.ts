@@ -79,8 +79,17 @@ export function checkPolicy(store: Store, repository: string | undefined, req: B
   const keepDays = Number(req.keepDays ?? 0);
   if (keepFull > 10_000) throw invalidArgument('keep_full must be at most 10000');
   if (!Number.isFinite(keepDays) || keepDays < 0 || keepDays > 36_500) throw invalidArgument('keep_days must be between 0 and 36500');
+  const fullEvery = Number(req.fullEvery ?? 0);
+  if (fullEvery > 1000) throw invalidArgument('full_every must be at most 1000');
+  if (fullEvery > 1 && ref.scope !== 'fleet' && flavorOf(store, ref) !== 'mariadb') throw invalidArgument(`full_every: ${ref.name} is not MariaDB, and only MariaDB backups can be incremental`);
   if (req.repository && req.repository !== repository) throw invalidArgument(`repository ${req.repository.slice(0, 100)} is not this manager's (${repository})`);
-  return { ...ref, schedule: req.schedule, spreadSeconds: spread, keepFull, keepDays, repository, drillSchedule: req.drillSchedule ?? '', drillPointInTime: !!req.drillPointInTime };
+  return { ...ref, schedule: req.schedule, spreadSeconds: spread, keepFull, keepDays, repository, drillSchedule: req.drillSchedule ?? '', drillPointInTime: !!req.drillPointInTime, fullEvery };
+}
+
+// An instance's flavor, or a cluster's (its members').
+function flavorOf(store: Store, ref: { scope: string; name: string }): string {
+  const i = ref.scope === 'cluster' ? store.instances.inCluster(ref.name)[0] : store.instances.find(ref.name);
+  return i?.flavor ?? '';
 }
 
 export function backupPolicyHandlers(d: BackupPolicyApiDeps): Pick<PortalHandlers, BackupPolicyRpc> {

@@ -2,6 +2,7 @@ import type { PortalHandlers } from '../../src/gen/berth/v1/Portal';
 import type { Backup } from '../../src/gen/berth/v1/Backup';
 import { invalidArgument, notFound } from '../../src/errors';
 import { BACKUP_ID } from '../../src/backup/repository';
+import { isOneGtid } from '../../src/mysql/gtid';
 import type { Logger } from '../../src/log';
 import { unary } from '../../src/rpc';
 import { checkName, checkShape } from '../../src/validate';
@@ -52,6 +53,9 @@ export function toBackup(b: BackupRow): Backup {
     message: b.message,
     createdAt: b.createdAt,
     completedAt: b.completedAt,
+    parent: b.parentId,
+    fromLsn: b.fromLsn,
+    toLsn: b.toLsn,
   };
 }
 
@@ -62,6 +66,14 @@ export function pointInTime(v: string): Date {
   if (!t || Number.isNaN(t.getTime())) throw invalidArgument(`to "${v.slice(0, 40)}" is not a time: use "YYYY-MM-DD HH:MM:SS" (UTC) or ISO 8601 in whole seconds`);
   if (t.getTime() > Date.now()) throw invalidArgument(`to ${t.toISOString()} is in the future`);
   return t;
+}
+
+// One GTID of the backup's flavor, and not with a time as well.
+export function checkUntilGtid(flavor: string, v: string, withTime: boolean): string {
+  if (withTime) throw invalidArgument('give either to (a time) or until_gtid (a transaction), not both');
+  const g = v.trim().toLowerCase();
+  if (!isOneGtid(flavor, g)) throw invalidArgument(`until_gtid "${v.slice(0, 60)}" is not one ${flavor} GTID (${flavor === 'mysql' ? 'uuid:N' : 'domain-server-seq'})`);
+  return g;
 }
 
 // Validated here, once; the operations (manager/operations/backup.ts, restore.ts) decide.
@@ -80,7 +92,8 @@ export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc
       const ref = req.instance.slice(0, 200);
       const i = store.instances.find(ref) ?? (store.clusters.get(ref) ? store.instances.inCluster(ref).find((m) => m.clusterRole === 'primary') : undefined);
       if (!i) throw notFound(`no instance or cluster ${req.instance.slice(0, 64)}`);
-      const r = await d.backups.create(i, { rateBytesPerSecond: Number(req.rateBytesPerSecond), allowPrimary: req.allowPrimary });
+      if (req.incremental && i.flavor !== 'mariadb') throw invalidArgument(`${ref} is ${i.flavor || 'of an unknown flavor'}: only MariaDB backups can be incremental (MySQL's CLONE has no incremental form; its binary logs carry the changes between full backups)`);
+      const r = await d.backups.create(i, { rateBytesPerSecond: Number(req.rateBytesPerSecond), allowPrimary: req.allowPrimary, incremental: req.incremental });
       return { backup: toBackup(r.backup), operation: toOperation(r.operation) };
     }),
     ListBackups: unary(log, 'ListBackups', (req) => {
@@ -96,7 +109,8 @@ export function backupHandlers(d: BackupApiDeps): Pick<PortalHandlers, BackupRpc
       if (req.node) checkName('node name', req.node);
       const shape = req.resources ? checkShape(req.resources) : undefined;
       const to = req.to ? pointInTime(req.to) : undefined;
-      const r = await d.backups.restore({ backupId: b.id, name, shape, to, node: req.node || undefined, constraints: parseConstraints(req.constraints), images: { mysql: d.images.mysql, mariadb: d.images.mariadb }, adminUser: d.adminUser });
+      const untilGtid = req.untilGtid ? checkUntilGtid(b.flavor, req.untilGtid, !!to) : undefined;
+      const r = await d.backups.restore({ backupId: b.id, name, shape, to, untilGtid, node: req.node || undefined, constraints: parseConstraints(req.constraints), images: { mysql: d.images.mysql, mariadb: d.images.mariadb }, adminUser: d.adminUser });
       return { instance: d.instanceOut(r.instance), operation: toOperation(r.operation) };
     }),
     SyncBackupCatalog: unary(log, 'SyncBackupCatalog', () => d.backups.sync()),

@@ -29,15 +29,28 @@ export interface TargetView {
   backups: (CatalogEntry & { createdAt: string })[];
   lastDrillStartedAt: string;
   drillRunning: boolean;
+  // The target's flavor (only MariaDB backups can be incremental).
+  flavor?: string;
 }
 
 export interface Plan {
-  backups: Target[];
+  // `incremental`: the policy's full_every says this one builds on the newest complete backup.
+  backups: (Target & { incremental?: boolean })[];
   drills: { target: Target; backupId: string; pointInTime: boolean }[];
   retention: { target: Target; decision: RetentionDecision }[];
 }
 
 const ms = (iso: string) => (iso ? Date.parse(iso) : 0);
+
+// With full_every N (MariaDB), a full backup then N-1 incrementals, counted over the complete
+// backups since the newest full: a failed one is not counted, so the chain stays N long.
+export function wantIncremental(v: Pick<TargetView, 'policy' | 'backups' | 'flavor'>): boolean {
+  if ((v.policy.fullEvery ?? 0) <= 1 || v.flavor !== 'mariadb') return false;
+  const complete = v.backups.filter((b) => b.status === 'complete' && b.method !== 'binlog');
+  const sinceFull = complete.findIndex((b) => !b.parentId);
+  if (sinceFull < 0) return false;
+  return sinceFull + 1 < v.policy.fullEvery;
+}
 
 // `inUse`: backups a running restore or drill reads (retention never deletes them).
 // `drillSlots`: how many more drills may start now (spare capacity is finite).
@@ -50,7 +63,9 @@ export function decide(views: TargetView[], now: number, inUse: ReadonlySet<stri
     const since = ms(v.policy.createdAt);
     const running = v.backups.some((b) => b.status === 'running');
     const lastBackup = v.backups.reduce((m, b) => Math.max(m, ms(b.createdAt)), 0);
-    if (!running && isDue({ schedule: v.policy.schedule, spreadMs, id: key, sinceMs: since, lastRunMs: lastBackup, now, cache })) plan.backups.push(v.target);
+    if (!running && isDue({ schedule: v.policy.schedule, spreadMs, id: key, sinceMs: since, lastRunMs: lastBackup, now, cache })) {
+      plan.backups.push(wantIncremental(v) ? { ...v.target, incremental: true } : v.target);
+    }
     const latest = v.backups.find((b) => b.status === 'complete' && b.method !== 'binlog');
     if (v.policy.drillSchedule && latest && !v.drillRunning && plan.drills.length < drillSlots && isDue({ schedule: v.policy.drillSchedule, spreadMs, id: `drill:${key}`, sinceMs: since, lastRunMs: ms(v.lastDrillStartedAt), now, cache })) {
       plan.drills.push({ target: v.target, backupId: latest.id, pointInTime: v.policy.drillPointInTime });

@@ -104,7 +104,8 @@ export class BackupScheduler {
       const backups = target.kind === 'cluster' ? s.backups.listCluster(target.name, 1000) : s.backups.list(target.name, 1000);
       const key = targetKey(target);
       const last = s.backupDrills.forTarget(key, 1)[0];
-      return [{ target, policy, backups, lastDrillStartedAt: last?.startedAt ?? '', drillRunning: [...this.drilling.keys()].includes(key) }];
+      const flavor = s.instances.get(target.instanceId)?.flavor ?? '';
+      return [{ target, policy, backups, flavor, lastDrillStartedAt: last?.startedAt ?? '', drillRunning: [...this.drilling.keys()].includes(key) }];
     });
   }
 
@@ -123,7 +124,9 @@ export class BackupScheduler {
     for (const t of plan.backups) {
       const i = this.d.fleet.store.instances.get(t.instanceId);
       if (!i) continue;
-      await this.d.backups.create(i, {}).catch((err) => this.d.log.warn({ target: targetKey(t), err: errorMessage(err) }, 'scheduled backup refused'));
+      // An incremental refused at admission (its parent gone meanwhile) becomes a full one.
+      const full = () => this.d.backups.create(i, {});
+      await (t.incremental ? this.d.backups.create(i, { incremental: true }).catch(full) : full()).catch((err) => this.d.log.warn({ target: targetKey(t), err: errorMessage(err) }, 'scheduled backup refused'));
     }
     for (const r of plan.retention) {
       for (const x of r.decision.delete) {

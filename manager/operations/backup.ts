@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { failedPrecondition, notFound } from '../../src/errors';
+import { failedPrecondition, invalidArgument, notFound } from '../../src/errors';
 import { formatRepository, makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
 import type { SecretKey } from '../../src/security/secretbox';
 import type { AgentBackupProgress__Output } from '../../src/gen/berth/v1/AgentBackupProgress';
@@ -21,6 +21,9 @@ export interface BackupParams {
   instanceId: string;
   rateBytesPerSecond: number;
   allowPrimary?: boolean;
+  // An incremental (MariaDB): the backup it builds on, the LSN it starts from (the parent's
+  // to_lsn) and the member it must be read from (the parent's: LSNs are one server's).
+  parent?: { id: string; toLsn: string; sourceInstance: string };
 }
 
 interface SourceOut {
@@ -32,7 +35,7 @@ interface SourceOut {
   caughtUpTo?: string;
 }
 
-type AgentDone = Pick<AgentBackupProgress__Output, 'method' | 'archive' | 'compression' | 'gtid' | 'object' | 'storedBytes' | 'storedSha256' | 'plainBytes' | 'plainSha256' | 'dataBytes'> & { seconds: number };
+type AgentDone = Pick<AgentBackupProgress__Output, 'method' | 'archive' | 'compression' | 'gtid' | 'object' | 'storedBytes' | 'storedSha256' | 'plainBytes' | 'plainSha256' | 'dataBytes' | 'fromLsn' | 'toLsn'> & { seconds: number };
 
 type Ctx = StepContext<BackupParams>;
 
@@ -46,6 +49,18 @@ export interface BackupRequest {
   instanceId: string;
   rateBytesPerSecond?: number;
   allowPrimary?: boolean;
+  incremental?: boolean;
+}
+
+// The parent of an incremental: the target's newest complete MariaDB backup that recorded its
+// LSN (a cluster's: whichever member it was asked of).
+export function parentFor(d: BackupDeps, i: InstanceRow): BackupParams['parent'] {
+  if (i.flavor !== 'mariadb') throw invalidArgument(`instance ${i.name} is ${i.flavor || 'of an unknown flavor'}: only MariaDB backups can be incremental (MySQL's CLONE copies everything)`);
+  const mine = i.clusterName ? d.fleet.store.backups.listCluster(i.clusterName, 1000) : d.fleet.store.backups.list(i.name, 1000).filter((b) => b.instanceId === i.id);
+  const p = mine.find((b) => b.status === 'complete' && b.method === 'mariabackup');
+  if (!p) throw failedPrecondition(`${i.clusterName ? `cluster ${i.clusterName}` : `instance ${i.name}`} has no complete backup to build an incremental on: take a full backup first`);
+  if (!p.toLsn || !p.sourceInstance) throw failedPrecondition(`backup ${p.id}, the newest of ${i.clusterName || i.name}, recorded no LSN: take a full backup first`);
+  return { id: p.id, toLsn: p.toLsn, sourceInstance: p.sourceInstance };
 }
 
 // Records the catalog row (running) with the operation, in the submit's transaction.
@@ -57,10 +72,12 @@ function admitBackup(d: BackupDeps, r: BackupRequest, a: AdmitContext): Admissio
   const i = d.fleet.store.instances.get(r.instanceId);
   if (!i) throw notFound(`no instance ${r.instanceId}`);
   if (i.state !== 'running') throw failedPrecondition(`instance ${i.name} is ${i.state}: a backup needs it running`);
+  const parent = r.incremental ? parentFor(d, i) : undefined;
   const backupId = newBackupId();
-  d.fleet.store.backups.insert({ id: backupId, instanceId: i.id, instanceName: i.name, cluster: i.clusterName, flavor: i.flavor, repository: formatRepository(cfg.repository.spec), operationId: a.opId });
-  d.fleet.event('backup.started', i.id, `backup ${backupId} of ${i.name} started`);
-  return { params: { backupId, instanceId: i.id, rateBytesPerSecond: r.rateBytesPerSecond || cfg.rateBytesPerSecond, ...(r.allowPrimary ? { allowPrimary: true } : {}) }, subjects: [], ifBusy: 'wait' };
+  d.fleet.store.backups.insert({ id: backupId, instanceId: i.id, instanceName: i.name, cluster: i.clusterName, flavor: i.flavor, repository: formatRepository(cfg.repository.spec), operationId: a.opId, parentId: parent?.id ?? '' });
+  d.fleet.event('backup.started', i.id, `backup ${backupId} of ${i.name} started${parent ? ` (incremental on ${parent.id})` : ''}`);
+  const params: BackupParams = { backupId, instanceId: i.id, rateBytesPerSecond: r.rateBytesPerSecond || cfg.rateBytesPerSecond, ...(r.allowPrimary ? { allowPrimary: true } : {}), ...(parent ? { parent } : {}) };
+  return { params, subjects: [], ifBusy: 'wait' };
 }
 
 // ---- the operation type ----
@@ -90,13 +107,20 @@ async function chooseSource(d: BackupDeps, ctx: Ctx): Promise<SourceOut> {
   const i = d.fleet.store.instances.get(ctx.params.instanceId);
   if (!i) throw new Error(`instance ${ctx.params.instanceId} is gone`);
   const out = (m: InstanceRow, role: string): SourceOut => ({ instanceId: m.id, name: m.name, node: m.node, role });
-  if (!i.clusterName) return out(i, 'standalone');
+  // An incremental is read where its parent was: another member's pages carry other LSNs.
+  const only = ctx.params.parent?.sourceInstance;
+  const fromParent = (m: InstanceRow) => !only || m.id === only;
+  const notParents = () => new Error(`an incremental backup is read from the server its parent ${ctx.params.parent!.id} was read from (${only}), which cannot serve it now: take a full backup`);
+  if (!i.clusterName) {
+    if (!fromParent(i)) throw notParents();
+    return out(i, 'standalone');
+  }
   const now = Date.now();
   const fresh = (m: InstanceRow) => {
     const n = d.fleet.snapshot.get(m.node);
     return !!n && heartbeatFresh(n.lastHeartbeatMs, now, d.scheduler ?? { nodeTimeoutMs: 15_000 });
   };
-  const replicas = d.fleet.store.instances.inCluster(i.clusterName).filter((m) => m.clusterRole === 'replica' && !m.fenced && m.state === 'running' && fresh(m));
+  const replicas = d.fleet.store.instances.inCluster(i.clusterName).filter((m) => m.clusterRole === 'replica' && !m.fenced && m.state === 'running' && fresh(m) && fromParent(m));
   const why: string[] = [];
   // What the primary had committed when the backup was asked for: the replica must have applied
   // it before its copy starts, so the backup holds every write acknowledged before it began.
@@ -119,6 +143,7 @@ async function chooseSource(d: BackupDeps, ctx: Ctx): Promise<SourceOut> {
   }
   const p = d.fleet.store.instances.inCluster(i.clusterName).find((m) => m.clusterRole === 'primary');
   if (!p) throw new Error(`cluster ${i.clusterName} has no primary`);
+  if (!fromParent(p)) throw notParents();
   return out(p, 'primary');
 }
 
@@ -134,7 +159,7 @@ async function stream(d: BackupDeps, ctx: Ctx): Promise<AgentDone & { dataKey: s
   const own = !d.agents.raw;
   const done = await new Promise<AgentBackupProgress__Output>((resolve, reject) => {
     const call = client.backupInstance(
-      { id: src.instanceId, ...repositoryFields(d.backup), backupId: ctx.params.backupId, dataKey, rateBytesPerSecond: ctx.params.rateBytesPerSecond },
+      { id: src.instanceId, ...repositoryFields(d.backup), backupId: ctx.params.backupId, dataKey, rateBytesPerSecond: ctx.params.rateBytesPerSecond, incrementalLsn: ctx.params.parent?.toLsn ?? '' },
       { deadline: Date.now() + STREAM_DEADLINE_MS },
     );
     let last: AgentBackupProgress__Output | undefined;
@@ -168,6 +193,8 @@ const pick = (p: AgentBackupProgress__Output): Omit<AgentDone, 'seconds'> => ({
   plainBytes: Number(p.plainBytes),
   plainSha256: p.plainSha256,
   dataBytes: Number(p.dataBytes),
+  fromLsn: p.fromLsn,
+  toLsn: p.toLsn,
 });
 
 function manifestBody(d: BackupDeps, ctx: Ctx, src: SourceOut, a: AgentDone) {
@@ -194,6 +221,8 @@ function manifestBody(d: BackupDeps, ctx: Ctx, src: SourceOut, a: AgentDone) {
     compression: a.compression as Manifest['compression'],
     gtid: a.gtid,
     objects: [{ name: a.object, storedBytes: a.storedBytes, storedSha256: a.storedSha256, plainBytes: a.plainBytes, plainSha256: a.plainSha256 }],
+    ...(a.toLsn ? { lsn: { from: a.fromLsn, to: a.toLsn } } : {}),
+    ...(ctx.params.parent ? { parent: ctx.params.parent.id } : {}),
   };
 }
 
@@ -206,7 +235,7 @@ async function writeManifest(d: BackupDeps, ctx: Ctx): Promise<{ storedBytes: nu
   await d.backup.repository.verify(m);
   await d.backup.repository.writeManifest(m);
   d.fleet.change(() => {
-    d.fleet.store.backups.update(ctx.params.backupId, { status: 'complete', method: s.method, storedBytes: s.storedBytes, dataBytes: s.dataBytes, gtid: s.gtid, flavor: m.instance.flavor, completedAt: m.completedAt, message: '' });
+    d.fleet.store.backups.update(ctx.params.backupId, { status: 'complete', method: s.method, storedBytes: s.storedBytes, dataBytes: s.dataBytes, gtid: s.gtid, flavor: m.instance.flavor, completedAt: m.completedAt, message: '', fromLsn: s.fromLsn ?? '', toLsn: s.toLsn ?? '' });
     d.fleet.event('backup.completed', ctx.params.instanceId, `backup ${ctx.params.backupId} of ${m.instance.name} complete: ${s.storedBytes} bytes stored (${s.dataBytes} bytes of data, ${s.method} from ${src.name} on ${src.node}) in ${s.seconds.toFixed(1)} s`);
   });
   return { storedBytes: s.storedBytes, seconds: s.seconds };
@@ -228,6 +257,9 @@ export async function deleteBackup(d: BackupDeps, operation: (id: string) => Ope
     const op = operation(b.operationId);
     if (op && (op.state === 'running' || op.state === 'rolling_back')) throw failedPrecondition(`backup ${id} is still being taken (operation ${b.operationId}): wait for it to end`);
   }
+  // Never a backup an incremental builds on (running or complete): delete those first.
+  const children = d.fleet.store.backups.children(id);
+  if (children.length) throw failedPrecondition(`backup ${id} is the parent of incremental backup${children.length > 1 ? 's' : ''} ${children.map((c) => c.id).join(', ')}: delete ${children.length > 1 ? 'them' : 'it'} first`);
   if (b.repository !== formatRepository(d.backup.repository.spec)) throw failedPrecondition(`backup ${id} is in repository ${b.repository}, not this manager's ${formatRepository(d.backup.repository.spec)}`);
   d.fleet.store.backups.update(id, { status: 'deleting' });
   await d.backup.repository.remove(id);
@@ -265,6 +297,9 @@ export async function syncCatalog(d: BackupDeps): Promise<{ added: string[]; inc
         createdAt: m.createdAt,
         completedAt: m.completedAt,
         message: 'found in the repository',
+        parentId: m.parent ?? '',
+        fromLsn: m.lsn?.from ?? '',
+        toLsn: m.lsn?.to ?? '',
       });
       added.push(m.id);
     }

@@ -26,7 +26,7 @@ export class BackupOps {
     return this.deps.backup ? formatRepository(this.deps.backup.repository.spec) : undefined;
   }
 
-  async create(i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean }): Promise<{ backup: BackupRow; operation: OperationRow }> {
+  async create(i: InstanceRow, opts: { rateBytesPerSecond?: number; allowPrimary?: boolean; incremental?: boolean }): Promise<{ backup: BackupRow; operation: OperationRow }> {
     const op = await this.engine.submit('backup', { instanceId: i.id, ...opts });
     return { backup: this.deps.fleet.store.backups.get(op.params.backupId)!, operation: op };
   }

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { alreadyExists, failedPrecondition, notFound, resourceExhausted } from '../../src/errors';
 import { makeManifest, newBackupId, openDataKey, sealDataKey, type Manifest } from '../../src/backup/repository';
-import { formatGtidSet, isEmpty, parseGtidSet, subtract } from '../../src/mysql/gtid';
+import { contains, emptyGtidSet, formatGtidSet, isEmpty, parseGtidSet, subtract, union } from '../../src/mysql/gtid';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { SeedInstanceRequest } from '../../src/gen/berth/v1/SeedInstanceRequest';
+import type { RestoreSource } from '../../src/gen/berth/v1/RestoreSource';
+import { chainOf } from '../../src/backup/chain';
 import type { SeedProgress__Output } from '../../src/gen/berth/v1/SeedProgress';
 import { agentProto } from '../../src/proto';
 import { errorMessage } from '../../src/errors';
@@ -26,6 +28,8 @@ export interface RestoreParams {
   // Point in time (ISO, whole seconds, UTC): the backup rolled forward with the backed-up
   // instance's binary logs up to (not including) this second.
   to?: string;
+  // Or up to and including this transaction.
+  untilGtid?: string;
 }
 
 type Ctx = StepContext<RestoreParams>;
@@ -44,8 +48,10 @@ export interface RestoreRequest {
   // Image per flavor, for a backup whose manifest names none.
   images: Record<string, string>;
   adminUser: string;
-  // Point in time (validated at the edge: a date, not in the future).
+  // Point in time (validated at the edge: a date, not in the future), or a GTID (validated at
+  // the edge as one of the backup's flavor).
   to?: Date;
+  untilGtid?: string;
 }
 
 // What admission needs, read (asynchronously) from the catalog and the backup's manifest first
@@ -62,6 +68,7 @@ export interface RestoreAdmit {
   flavor: string;
   adminUser: string;
   to?: string;
+  untilGtid?: string;
 }
 
 export async function prepareRestore(deps: OperationDeps, r: RestoreRequest): Promise<RestoreAdmit> {
@@ -77,14 +84,19 @@ export async function prepareRestore(deps: OperationDeps, r: RestoreRequest): Pr
   }
   if (!m) throw failedPrecondition(`backup ${b.id} has no manifest in ${b.repository}: it cannot be restored`);
   if (m.method === 'binlog') throw failedPrecondition(`${b.id} is an archive of binary logs, not a backup`);
+  const chain = chainOf(b.id, (id) => d.fleet.store.backups.get(id));
+  if (!chain.ok) throw failedPrecondition(`backup ${b.id} cannot be restored: ${chain.error}`);
+  if (r.untilGtid && m.gtid && gtidHeld(m.instance.flavor, m.gtid, r.untilGtid)) throw failedPrecondition(`backup ${b.id} already holds ${r.untilGtid} (it stands at ${m.gtid}): restore an older backup to stop there`);
   if (r.to && r.to.getTime() < Date.parse(m.completedAt)) throw failedPrecondition(`backup ${b.id} was completed at ${m.completedAt}, after ${r.to.toISOString()}: restore an older backup to reach that point`);
   const flavor = m.instance.flavor;
   const image = m.instance.image || r.images[flavor];
   if (!image) throw failedPrecondition(`backup ${b.id} is of flavor ${flavor}, for which this manager has no image`);
   const shape: Shape = r.shape ?? { cpuMillis: m.instance.cpuMillis, memoryBytes: m.instance.memoryBytes, diskBytes: m.instance.diskBytes };
   if (!shape.cpuMillis || !shape.memoryBytes || !shape.diskBytes) throw failedPrecondition(`backup ${b.id} does not record the instance's shape: give the restore one`);
-  return { backupId: b.id, sourceName: b.instanceName, name: r.name, shape, node: r.node, constraints: r.constraints, image, flavor, adminUser: r.adminUser, ...(r.to ? { to: r.to.toISOString() } : {}) };
+  return { backupId: b.id, sourceName: b.instanceName, name: r.name, shape, node: r.node, constraints: r.constraints, image, flavor, adminUser: r.adminUser, ...(r.to ? { to: r.to.toISOString() } : {}), ...(r.untilGtid ? { untilGtid: r.untilGtid } : {}) };
 }
+
+const gtidHeld = (flavor: string, set: string, gtid: string) => contains(parseGtidSet(flavor as 'mysql' | 'mariadb', set), parseGtidSet(flavor as 'mysql' | 'mariadb', gtid));
 
 // The new instance is placed and reserved like a create (scheduler, in the transaction that
 // records the operation; release() frees it when the restore is undone), with its own generated
@@ -113,7 +125,7 @@ function admitRestore(d: BackupDeps, r: RestoreAdmit, a: AdmitContext): Admissio
   });
   d.fleet.updateInstance(id, { state: 'pending', flavor: r.flavor, message: `restoring backup ${r.backupId} of ${r.sourceName}` });
   d.fleet.event('restore.started', id, `${r.name} placed on ${row.node} port ${row.port}, restoring backup ${r.backupId} of ${r.sourceName}`);
-  return { params: { backupId: r.backupId, instanceId: id, ...(r.to ? { to: r.to } : {}) }, subjects: [{ kind: 'instance', name: id }], ifBusy: 'refuse' };
+  return { params: { backupId: r.backupId, instanceId: id, ...(r.to ? { to: r.to } : {}), ...(r.untilGtid ? { untilGtid: r.untilGtid } : {}) }, subjects: [{ kind: 'instance', name: id }], ifBusy: 'refuse' };
 }
 
 // ---- the operation type ----
@@ -147,31 +159,47 @@ export function restoreOperation(deps: OperationDeps): OperationType<RestorePara
 async function seed(d: BackupDeps, ctx: Ctx): Promise<{ bytes: number; seconds: number; gtid: string }> {
   const i = mustInstance(d, ctx.params.instanceId);
   await d.fleet.commit(() => d.fleet.updateInstance(i.id, { state: 'creating', message: `restoring backup ${ctx.params.backupId}` }));
-  const m = await d.backup.repository.readManifest(d.backup.keys, ctx.params.backupId);
-  if (!m) throw new Error(`backup ${ctx.params.backupId} has no manifest in the repository any more`);
-  const o = m.objects[0]!;
+  const [full, ...incrementals] = await chainManifests(d, ctx.params.backupId);
+  const last = incrementals.at(-1) ?? full!;
   const t0 = Date.now();
-  const req: SeedInstanceRequest = {
-    id: i.id,
-    image: i.image,
-    diskPath: i.diskPath,
-    method: 'restore',
-    restore: {
-      ...repositoryFields(d.backup),
-      backupId: m.id,
-      dataKey: openDataKey(d.backup.keys, m),
-      object: o.name,
-      storedBytes: o.storedBytes,
-      storedSha256: o.storedSha256,
-      plainBytes: o.plainBytes,
-      plainSha256: o.plainSha256,
-      archive: m.archive,
-      compression: m.compression,
-      method: m.method,
-    },
-  };
+  const req: SeedInstanceRequest = { id: i.id, image: i.image, diskPath: i.diskPath, method: 'restore', restore: restoreSource(d, full!), incrementals: incrementals.map((m) => restoreSource(d, m)) };
+  if (incrementals.length) ctx.progress({ phase: `restoring full backup ${full!.id} and ${incrementals.length} incremental${incrementals.length > 1 ? 's' : ''}` });
   const done = await seedCall(d, i.node, req, ctx);
-  return { bytes: Number(done.bytesDone), seconds: (Date.now() - t0) / 1000, gtid: done.gtidPosition || m.gtid };
+  return { bytes: Number(done.bytesDone), seconds: (Date.now() - t0) / 1000, gtid: done.gtidPosition || last.gtid };
+}
+
+// The manifests of the backup's chain, full first: the catalog says which, each manifest (as
+// authenticated) must name the same parent and continue its parent's LSN range, or the restore
+// is refused before the agent reads a byte.
+async function chainManifests(d: BackupDeps, backupId: string): Promise<Manifest[]> {
+  const chain = chainOf(backupId, (id) => d.fleet.store.backups.get(id));
+  if (!chain.ok) throw new Error(chain.error);
+  const out: Manifest[] = [];
+  for (const link of chain.links) {
+    const m = await d.backup.repository.readManifest(d.backup.keys, link.id);
+    if (!m) throw new Error(`backup ${link.id}${link.id === backupId ? '' : ` (in the chain of ${backupId})`} has no manifest in the repository any more`);
+    const parent = out.at(-1);
+    if ((m.parent ?? '') !== (parent?.id ?? '') || (parent && (!m.lsn || m.lsn.from !== parent.lsn?.to))) throw new Error(`the manifest of backup ${m.id} does not continue ${parent?.id ?? 'nothing'} (parent ${m.parent ?? 'none'}, LSN ${m.lsn?.from ?? '?'}): the chain is broken`);
+    out.push(m);
+  }
+  return out;
+}
+
+function restoreSource(d: BackupDeps, m: Manifest): RestoreSource {
+  const o = m.objects[0]!;
+  return {
+    ...repositoryFields(d.backup),
+    backupId: m.id,
+    dataKey: openDataKey(d.backup.keys, m),
+    object: o.name,
+    storedBytes: o.storedBytes,
+    storedSha256: o.storedSha256,
+    plainBytes: o.plainBytes,
+    plainSha256: o.plainSha256,
+    archive: m.archive,
+    compression: m.compression,
+    method: m.method,
+  };
 }
 
 function seedCall(d: BackupDeps, node: string, req: SeedInstanceRequest, ctx: Ctx): Promise<SeedProgress__Output> {
@@ -255,7 +283,7 @@ function binlogSource(d: BackupDeps, backupId: string): InstanceRow {
 // of their own (a manifest per archive, like a backup's), and checked to cover the backup: on
 // MySQL no transaction after the backup may have been purged already.
 async function archive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | null> {
-  if (!ctx.params.to) return null;
+  if (!ctx.params.to && !ctx.params.untilGtid) return null;
   const fromArchive = await continuousArchive(d, ctx);
   if (fromArchive) return fromArchive;
   const src = binlogSource(d, ctx.params.backupId);
@@ -303,24 +331,25 @@ async function removeArchive(d: BackupDeps, ctx: Ctx): Promise<void> {
 // super_read_only stops even root), from the backup's position up to the point in time.
 async function rollForward(d: BackupDeps, ctx: Ctx): Promise<{ executedGtids: string; files: number; to: string; continuous: boolean } | null> {
   const a = ctx.output<ArchiveOut | null>('archive-binlogs');
-  if (!ctx.params.to || !a) return null;
+  if ((!ctx.params.to && !ctx.params.untilGtid) || !a) return null;
   const i = mustInstance(d, ctx.params.instanceId);
+  const point = ctx.params.untilGtid ? `GTID ${ctx.params.untilGtid}` : ctx.params.to!;
   const agent = d.agents.for(i.node);
   const seeded = ctx.output<{ gtid: string }>('seed');
-  ctx.progress({ phase: `replaying ${a.files.length || a.continuous?.pieces.length || 0} binary logs up to ${ctx.params.to}` });
+  ctx.progress({ phase: `replaying ${a.files.length || a.continuous?.pieces.length || 0} binary logs up to ${point}` });
   await agent.setReadOnly({ id: i.id, readOnly: false });
-  const stop = ctx.params.to.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+  const stop = ctx.params.to ? ctx.params.to.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '';
   const key = openDataKey(d.backup.keys, { id: a.archiveId, dataKey: a.dataKey });
   const pieces = (a.continuous?.pieces ?? []).map((p) => ({ archiveId: p.id, dataKey: key, object: p.object }));
   const res = await agent.applyBinlogs(
-    { id: i.id, ...repositoryFields(d.backup), archiveId: a.archiveId, dataKey: key, files: a.files, pieces, stopDatetime: stop, startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
+    { id: i.id, ...repositoryFields(d.backup), archiveId: a.archiveId, dataKey: key, files: a.files, pieces, stopDatetime: stop, stopGtid: ctx.params.untilGtid ?? '', startGtid: i.flavor === 'mariadb' ? (seeded?.gtid ?? '') : '' },
     65 * 60_000,
   );
   // An archive made for this restore served its purpose; the continuous one stays.
   if (!a.continuous) await d.backup.repository.remove(a.archiveId).catch(() => undefined);
   const what = a.continuous ? `${pieces.length} pieces of the continuous archive of ${a.source}` : `${a.files.length} binary logs of ${a.source}`;
-  d.fleet.event('restore.rolled-forward', i.id, `${i.name} rolled forward to ${ctx.params.to} with ${what}: ${res.executedGtids}`);
-  return { executedGtids: res.executedGtids, files: a.files.length + pieces.length, to: ctx.params.to, continuous: !!a.continuous };
+  d.fleet.event('restore.rolled-forward', i.id, `${i.name} rolled forward to ${point} with ${what}: ${res.executedGtids}`);
+  return { executedGtids: res.executedGtids, files: a.files.length + pieces.length, to: point, continuous: !!a.continuous };
 }
 
 // ---- from the continuous archive ----
@@ -335,9 +364,17 @@ async function continuousArchive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | 
   const store = d.fleet.store;
   const b = store.backups.get(ctx.params.backupId);
   const a = b?.cluster ? store.binlogArchives.get(b.cluster) : undefined;
-  if (!b || !a || !ctx.params.to) return undefined;
-  const toSec = Math.floor(Date.parse(ctx.params.to) / 1000);
-  const reaches = () => store.binlogArchives.pieces(a.cluster).some((p) => p.lastEventAt >= toSec);
+  if (!b || !a || (!ctx.params.to && !ctx.params.untilGtid)) return undefined;
+  const flavor = a.flavor as 'mysql' | 'mariadb';
+  const toSec = ctx.params.to ? Math.floor(Date.parse(ctx.params.to) / 1000) : 0;
+  const target = ctx.params.untilGtid ? parseGtidSet(flavor, ctx.params.untilGtid) : undefined;
+  // Whether the archive up to and including piece `k` of `list` reaches the point.
+  const reachedAt = (list: { gtids: string; lastEventAt: number }[]) => {
+    if (!target) return list.findIndex((p) => p.lastEventAt >= toSec);
+    let seen = emptyGtidSet(flavor);
+    return list.findIndex((p) => contains((seen = union(seen, parseGtidSet(flavor, p.gtids))), target));
+  };
+  const reaches = () => reachedAt(store.binlogArchives.pieces(a.cluster)) >= 0;
   for (const until = Date.now() + ARCHIVE_WAIT_MS; !reaches() && Date.now() < until && !ctx.signal.aborted; ) await new Promise((r) => setTimeout(r, 500));
   if (!reaches()) return undefined;
   const base = b.flavor === 'mariadb' ? (ctx.output<{ gtid: string }>('seed')?.gtid ?? b.gtid) : b.gtid;
@@ -347,7 +384,7 @@ async function continuousArchive(d: BackupDeps, ctx: Ctx): Promise<ArchiveOut | 
     ctx.progress({ phase: `the continuous archive of ${a.cluster} does not continue from backup ${b.id} without a gap: archiving on demand` });
     return undefined;
   }
-  const last = chain.findIndex((p) => p.lastEventAt >= toSec);
+  const last = reachedAt(chain);
   const used = last < 0 ? chain : chain.slice(0, last + 1);
   const pieces: { id: string; object: ArchivedBinlog }[] = [];
   for (const p of used) {

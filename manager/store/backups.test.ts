@@ -16,4 +16,18 @@ describe('backups catalog', () => {
     s.backups.remove('b-000000000002');
     expect(s.backups.list('', 10).map((b) => b.id)).toEqual(['b-000000000001']);
   });
+
+  it("records an incremental backup's parent and LSN range, and lists the backups built on one", () => {
+    const s = Store.open(':memory:');
+    const base = { instanceId: 'i-1', instanceName: 'orders', cluster: '', flavor: 'mariadb', repository: 'dir:/r', operationId: 'op' };
+    s.backups.insert({ ...base, id: 'b-00000000000a', fromLsn: '0', toLsn: '46000' });
+    s.backups.insert({ ...base, id: 'b-00000000000b', parentId: 'b-00000000000a', createdAt: '2026-12-07T10:00:00.000Z' });
+    s.backups.insert({ ...base, id: 'b-00000000000c', parentId: 'b-00000000000a', createdAt: '2026-12-07T11:00:00.000Z' });
+    s.backups.update('b-00000000000b', { fromLsn: '46000', toLsn: '18446744073709551615' });
+    s.backups.update('b-00000000000c', { status: 'failed' });
+    expect(s.backups.get('b-00000000000b')).toMatchObject({ parentId: 'b-00000000000a', fromLsn: '46000', toLsn: '18446744073709551615' });
+    expect(s.backups.get('b-00000000000a')).toMatchObject({ parentId: '', toLsn: '46000' });
+    // A failed incremental depends on nothing: it is never restored.
+    expect(s.backups.children('b-00000000000a').map((b) => b.id)).toEqual(['b-00000000000b']);
+  });
 });

@@ -401,6 +401,16 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE instance_last_seen ADD COLUMN promoted_gtids TEXT NOT NULL DEFAULT '';
   `,
+  // Incremental backups (issue 20, MariaDB): the backup each one builds on and mariabackup's LSN
+  // range (a full backup's too: an incremental's --incremental-lsn is its parent's to_lsn).
+  // LSNs are 64-bit: kept as text.
+  `
+  ALTER TABLE backups ADD COLUMN parent_id TEXT NOT NULL DEFAULT '';
+  ALTER TABLE backups ADD COLUMN from_lsn TEXT NOT NULL DEFAULT '';
+  ALTER TABLE backups ADD COLUMN to_lsn TEXT NOT NULL DEFAULT '';
+  CREATE INDEX backups_parent ON backups(parent_id) WHERE parent_id != '';
+  ALTER TABLE backup_policies ADD COLUMN full_every INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function openDb(file: string): DB {

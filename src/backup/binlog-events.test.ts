@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readEvents, scanStretch } from './binlog-events';
+import { readEvents, scanStretch, transactionEnd } from './binlog-events';
 
 // Real files, written by `mariadb-binlog -R --raw --start-position=0-7-4` and `mysqlbinlog
 // --read-from-remote-source=BINLOG-DUMP-GTIDS --raw --exclude-gtids=…:1-4` against servers that had
@@ -42,5 +42,20 @@ describe('binlog stretches', () => {
     expect(cutShort.cut).toBe(cutShort.headerEnd);
     expect(scanStretch(buf, 'mariadb', whole.cut)!.gtids).toEqual([]);
     expect(scanStretch(Buffer.from('nope'), 'mysql')).toBeUndefined();
+  });
+
+  it("finds where one GTID's transaction ends, and nothing for a GTID the file lacks", () => {
+    const buf = fixture('mariadb.000002');
+    const ends = ['0-7-6', '0-7-7', '0-7-8'].map((g) => transactionEnd(buf, 'mariadb', g)!);
+    expect(ends[0]).toBeGreaterThan(0);
+    // Each end is an event boundary, in order; the cut file holds exactly the transactions up to it.
+    expect(ends[0]! < ends[1]! && ends[1]! < ends[2]!).toBe(true);
+    expect(scanStretch(buf.subarray(0, ends[1]), 'mariadb')!.gtids).toEqual(['0-7-6', '0-7-7']);
+    expect(transactionEnd(buf, 'mariadb', '0-7-5')).toBeUndefined();
+    expect(transactionEnd(buf, 'mariadb', '0-7-60')).toBeUndefined();
+    const my = fixture('mysql.000002');
+    const end = transactionEnd(my, 'mysql', `${UUID}:6`)!;
+    expect(scanStretch(my.subarray(0, end), 'mysql')!.gtids).toEqual([`${UUID}:6`]);
+    expect(transactionEnd(my, 'mysql', `${UUID}:5`)).toBeUndefined();
   });
 });

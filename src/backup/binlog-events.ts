@@ -174,3 +174,21 @@ function gtidText(e: BinlogEvent, flavor: BinlogFlavor): string | undefined {
   const m = mariadbGtid(e);
   return m ? `${m.domain}-${m.server}-${m.seq}` : undefined;
 }
+
+// Where the transaction of `gtid` ends in a binlog file (the offset just past its commit), or
+// undefined when the file does not hold it. A restore to a GTID cuts the file there, so the
+// flavor's binlog client replays everything up to and including that transaction and nothing
+// after it, without either client's own stop options (MySQL and MariaDB read positions and GTID
+// bounds differently; a file that simply ends is read the same way by both).
+export function transactionEnd(buf: Buffer, flavor: BinlogFlavor, gtid: string): number | undefined {
+  if (!isBinlog(buf)) return undefined;
+  let open = false;
+  for (const e of readEvents(buf)) {
+    if (isGtid(e.type)) {
+      open = gtidText(e, flavor) === gtid;
+      continue;
+    }
+    if (open && endsTransaction(e)) return e.end;
+  }
+  return undefined;
+}

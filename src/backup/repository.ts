@@ -104,6 +104,11 @@ export interface Manifest {
   // file it was cut, the GTIDs it holds and the source's state before them, so the archive's
   // chain is rebuilt and checked for gaps from the repository alone.
   binlog?: { archive: string; file: string; fromOffset: number; toOffset: number; gtids: string; before: string; firstEventAt: number; lastEventAt: number };
+  // MariaDB: mariabackup's LSN range (xtrabackup_checkpoints; a full backup's from is 0), and for
+  // an incremental backup the backup it builds on, so a chain is rebuilt and checked from the
+  // repository alone (each link's from is its parent's to).
+  lsn?: { from: string; to: string };
+  parent?: string;
   // The backup's data key, sealed with the repository key (never in the clear).
   dataKey: string;
   // HMAC-SHA256 of the rest, with a key derived from the repository key.

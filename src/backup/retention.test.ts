@@ -57,4 +57,49 @@ describe('retention', () => {
     expect(deleted(d)).toEqual(['b4', 'b5', 'l4']);
     expect(d.keep).toEqual(expect.arrayContaining(['l0', 'l2']));
   });
+
+  describe('incremental chains', () => {
+    const inc = (id: string, parentId: string, daysAgo: number, status = 'complete'): CatalogEntry => ({ id, status, method: 'mariabackup', parentId, completedAt: new Date(NOW - daysAgo * DAY).toISOString() });
+    // Two chains: f1 (3 days) <- i11 <- i12, and f2 (1 day) <- i21.
+    const chains = [inc('f1', '', 3), inc('i11', 'f1', 2.5), inc('i12', 'i11', 2), inc('f2', '', 1), inc('i21', 'f2', 0.5)];
+
+    it('keep N full counts chains: an old chain goes whole, its incrementals deepest first', () => {
+      const d = decideRetention(chains, { keepFull: 1, keepDays: 0 }, NOW, none);
+      expect(d.delete.map((x) => x.id)).toEqual(['i12', 'i11', 'f1']);
+      expect(d.keep.sort()).toEqual(['f2', 'i21']);
+      expect(d.delete[0]!.why).toMatch(/incremental of f1/);
+    });
+
+    it('never deletes a backup a kept one builds on', () => {
+      // keep 2 days: f1 is 3 days old, but its incremental i12 (2 days) is not kept by age
+      // alone (incrementals follow their full), so the chain goes; with i12 in use, the whole
+      // chain under it stays.
+      expect(deleted(decideRetention(chains, { keepFull: 0, keepDays: 2.2 }, NOW, none))).toEqual(['f1', 'i11', 'i12']);
+      expect(deleted(decideRetention(chains, { keepFull: 0, keepDays: 2.2 }, NOW, new Set(['i12'])))).toEqual([]);
+      expect(deleted(decideRetention(chains, { keepFull: 0, keepDays: 2.2 }, NOW, new Set(['i11'])))).toEqual([]);
+    });
+
+    it('the newest complete backup, an incremental, keeps its chain', () => {
+      const rows = [inc('f0', '', 9), inc('f1', '', 5), inc('i11', 'f1', 4), inc('i12', 'i11', 0.1)];
+      const d = decideRetention(rows, { keepFull: 0, keepDays: 1 }, NOW, none);
+      expect(deleted(d)).toEqual(['f0']);
+      expect(d.keep.sort()).toEqual(['f1', 'i11', 'i12']);
+    });
+
+    it('whatever the rule, no kept incremental ever loses an ancestor', () => {
+      const rows = [...chains, inc('i13', 'i12', 0.2, 'running'), inc('i22', 'i21', 0.1, 'failed')];
+      for (const keepFull of [0, 1, 2, 3]) {
+        for (const keepDays of [0, 0.7, 1.5, 2.7, 4]) {
+          for (const used of [[], ['i11'], ['i12'], ['f1'], ['i21']]) {
+            const d = decideRetention(rows, { keepFull, keepDays }, NOW, new Set(used));
+            const gone = new Set(d.delete.map((x) => x.id));
+            const parent = new Map(rows.map((r) => [r.id, r.parentId ?? '']));
+            for (const id of d.keep) for (let p = parent.get(id); p; p = parent.get(p)) expect(gone.has(p), `${id} kept, its ancestor ${p} deleted (${keepFull}, ${keepDays}, ${used})`).toBe(false);
+            // A running incremental keeps its chain too (it is being built on it).
+            expect(gone.has('i12') && !gone.has('i13')).toBe(false);
+          }
+        }
+      }
+    });
+  });
 });

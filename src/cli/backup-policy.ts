@@ -16,7 +16,7 @@ function scopeOf(target: string): { scope: string; name: string } {
   return m ? { scope: m[1]!, name: m[2]! } : { scope: 'instance', name: target };
 }
 
-const policyRow = (p: BackupPolicy__Output) => [p.scope === 'fleet' ? 'fleet' : `${p.scope}:${p.name}`, p.schedule, `${p.spreadSeconds}s`, p.keepFull || '-', p.keepDays || '-', p.drillSchedule ? `${p.drillSchedule}${p.drillPointInTime ? ' (PITR)' : ''}` : '-', p.repository];
+const policyRow = (p: BackupPolicy__Output) => [p.scope === 'fleet' ? 'fleet' : `${p.scope}:${p.name}`, p.schedule, `${p.spreadSeconds}s`, p.fullEvery > 1 ? `${p.keepFull || '-'} (1 in ${p.fullEvery} full)` : p.keepFull || '-', p.keepDays || '-', p.drillSchedule ? `${p.drillSchedule}${p.drillPointInTime ? ' (PITR)' : ''}` : '-', p.repository];
 const policyHead = ['TARGET', 'SCHEDULE', 'SPREAD', 'KEEP FULL', 'KEEP DAYS', 'DRILLS', 'REPOSITORY'];
 
 // `berthctl backup policy set|get|list|delete` and `berthctl backup status` (docs/backup.md).
@@ -32,8 +32,9 @@ export function addBackupPolicyCommands(backup: Command, portal: () => AsyncClie
     .option('--drill-schedule <cron>', 'when to restore the latest backup into spare capacity and check it')
     .option('--drill-point-in-time', 'drills roll the backup forward to a random second after it (with the binary logs)')
     .option('--repository <spec>', "the manager's repository (default)")
-    .action(async (target: string, o: { schedule: string; spread: number; keepFull: number; keepDays: number; drillSchedule?: string; drillPointInTime?: boolean; repository?: string }) => {
-      const p = await portal().setBackupPolicy({ ...scopeOf(target), schedule: o.schedule, spreadSeconds: o.spread, keepFull: o.keepFull, keepDays: o.keepDays, drillSchedule: o.drillSchedule ?? '', drillPointInTime: !!o.drillPointInTime, repository: o.repository ?? '' });
+    .option('--full-every <n>', 'MariaDB: every Nth backup is full, the others incremental on the newest (keep-full counts full ones)', Number, 0)
+    .action(async (target: string, o: { schedule: string; spread: number; keepFull: number; keepDays: number; drillSchedule?: string; drillPointInTime?: boolean; repository?: string; fullEvery: number }) => {
+      const p = await portal().setBackupPolicy({ ...scopeOf(target), schedule: o.schedule, spreadSeconds: o.spread, keepFull: o.keepFull, keepDays: o.keepDays, drillSchedule: o.drillSchedule ?? '', drillPointInTime: !!o.drillPointInTime, repository: o.repository ?? '', fullEvery: o.fullEvery });
       if (out.json()) out.print(p);
       else out.table(policyHead, [policyRow(p)]);
     });

@@ -33,19 +33,21 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
     return op;
   }
 
-  const row = (b: Backup__Output) => [b.id, b.instance, b.flavor, b.status, b.method, b.sourceInstance ? `${b.sourceInstance}@${b.sourceNode}` : '', formatSize(b.storedBytes), b.gtid.length > 40 ? `${b.gtid.slice(0, 37)}...` : b.gtid, b.createdAt];
+  // An incremental's method reads "mariabackup+<parent>".
+  const row = (b: Backup__Output) => [b.id, b.instance, b.flavor, b.status, b.parent ? `${b.method}+${b.parent}` : b.method, b.sourceInstance ? `${b.sourceInstance}@${b.sourceNode}` : '', formatSize(b.storedBytes), b.gtid.length > 40 ? `${b.gtid.slice(0, 37)}...` : b.gtid, b.createdAt];
   const head = ['ID', 'INSTANCE', 'FLAVOR', 'STATUS', 'METHOD', 'SOURCE', 'STORED', 'GTID', 'CREATED'];
 
   backup
     .command('create <instance>')
-    .description('take a full physical backup (of a healthy replica when the instance is in a cluster)')
+    .description('take a full physical backup (of a healthy replica when the instance is in a cluster), or an incremental one')
     .option('--rate <bytes/s>', "bandwidth limit, e.g. 50M (default: the manager's --backup-rate)", rateOpt)
     .option('--allow-primary', 'back up the primary of a cluster that has no healthy replica')
+    .option('--incremental', 'MariaDB: only the pages changed since the newest complete backup (read from the same server)')
     .option('--wait', 'follow the backup until it ends, with its progress')
     .option('--timeout <seconds>', 'how long --wait waits', Number, 6 * 3600)
-    .action(async (instance: string, o: { rate?: number; allowPrimary?: boolean; wait?: boolean; timeout: number }) => {
-      const res = await portal().createBackup({ instance, rateBytesPerSecond: o.rate ?? 0, allowPrimary: !!o.allowPrimary });
-      if (!out.json()) process.stdout.write(`backup ${res.backup!.id} of ${res.backup!.instance} started\n`);
+    .action(async (instance: string, o: { rate?: number; allowPrimary?: boolean; incremental?: boolean; wait?: boolean; timeout: number }) => {
+      const res = await portal().createBackup({ instance, rateBytesPerSecond: o.rate ?? 0, allowPrimary: !!o.allowPrimary, incremental: !!o.incremental });
+      if (!out.json()) process.stdout.write(`backup ${res.backup!.id} of ${res.backup!.instance} started${res.backup!.parent ? ` (incremental on ${res.backup!.parent})` : ''}\n`);
       const op = await finish(res.operation!, o, 'backup');
       if (out.json()) out.print({ backup: o.wait ? await portal().getBackup({ id: res.backup!.id }) : res.backup, operation: op });
     });
@@ -122,11 +124,12 @@ export function addBackupCommands(program: Command, portal: () => AsyncClient<Po
     .option('--node <name>', 'place it on this node')
     .option('--constraint <expr>', 'node label constraint, repeatable', collect, [])
     .option('--to <time>', 'point in time, UTC: "YYYY-MM-DD HH:MM:SS" (rolled forward with the binary logs up to, not including, that second)')
+    .option('--until-gtid <gtid>', 'point in time as a transaction: rolled forward up to and including it (MySQL uuid:N, MariaDB domain-server-seq)')
     .option('--wait', 'follow the restore until it ends, with its progress')
     .option('--timeout <seconds>', 'how long --wait waits', Number, 6 * 3600)
-    .action(async (id: string, o: { as: string; cpu?: number; memory?: number; disk?: number; node?: string; constraint: string[]; to?: string; wait?: boolean; timeout: number }) => {
+    .action(async (id: string, o: { as: string; cpu?: number; memory?: number; disk?: number; node?: string; constraint: string[]; to?: string; untilGtid?: string; wait?: boolean; timeout: number }) => {
       const shape = o.cpu || o.memory || o.disk ? { cpuMillis: o.cpu ?? 0, memoryBytes: o.memory ?? 0, diskBytes: o.disk ?? 0 } : null;
-      const res = await portal().restoreBackup({ backup: id, name: o.as, resources: shape, node: o.node ?? '', constraints: o.constraint, to: o.to ?? '' });
+      const res = await portal().restoreBackup({ backup: id, name: o.as, resources: shape, node: o.node ?? '', constraints: o.constraint, to: o.to ?? '', untilGtid: o.untilGtid ?? '' });
       if (!out.json()) process.stdout.write(`restoring backup ${id} as ${res.instance!.name} on ${res.instance!.node} (${res.instance!.host}:${res.instance!.port}); its admin password: berthctl instance credentials ${res.instance!.name}\n`);
       const op = await finish(res.operation!, o, 'restore');
       if (out.json()) out.print({ instance: o.wait ? await portal().getInstance({ instance: res.instance!.id }) : res.instance, operation: op });

@@ -237,3 +237,14 @@ function sortedKeys(s: GtidSet, numeric: boolean): string[] {
 function intervals(list: readonly Interval[]): string {
   return list.map(([st, e]) => (st === e ? `${st}` : `${st}-${e}`)).join(':');
 }
+
+// One transaction, as a restore names its stopping point: MySQL uuid:N (untagged), MariaDB
+// domain-server-seq.
+const ONE_GTID: Record<string, RegExp> = {
+  mysql: /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[1-9]\d{0,15}$/,
+  mariadb: /^\d{1,10}-\d{1,10}-[1-9]\d{0,15}$/,
+};
+
+export function isOneGtid(flavor: string, text: string): boolean {
+  return !!ONE_GTID[flavor]?.test(text);
+}
