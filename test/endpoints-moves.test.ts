@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableEndpoint__Output } from '../src/gen/berth/v1/StableEndpoint';
 import { missingRows, startAckedWriter } from './harness/acked-writer';
@@ -8,10 +9,11 @@ import { FLAVORS, flavorArgs, waitOp, type FlavorCase } from './harness/flavors'
 import { startForwarder } from './harness/forwarder';
 import { healAll, isolate } from './harness/partition';
 
-// A writer on a stable endpoint that never re-resolves, through the two moves test/endpoints
-// does not cover: a partition of the primary's host (the failover's switch) and the migration
-// of a standalone instance (its own endpoint keeps its address). One manager and three hosts per
-// flavor, shared by both cases.
+// A writer on a stable endpoint that never re-resolves, through what test/endpoints does not
+// cover: the migration of a standalone instance (its own endpoint keeps its address), the loss
+// of the host of an endpoint's first router (the client goes on through the second), and a
+// partition of the primary's host (the failover's switch). One manager and three hosts per
+// flavor, shared by the cases.
 const G = 1024 ** 3;
 const shape = { cpuMillis: 500, memoryBytes: 1 * G, diskBytes: 1 * G };
 const HOSTS = ['127.0.0.111', '127.0.0.112', '127.0.0.113'];
@@ -85,6 +87,16 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
   });
 
   const serverIdOf = async (id: string) => (await cluster.portal.getInstance({ instance: id })).serverId;
+  // Where an endpoint leads now: the server_id that answers through it.
+  const serverBehind = async (ep: { host: string; port: number }, creds: { user: string; password: string }): Promise<number> => {
+    const c = await mysql.createConnection({ host: ep.host, port: ep.port, ...creds, connectTimeout: 2000 });
+    try {
+      const [rows] = (await c.query('SELECT @@server_id AS s')) as unknown as [{ s: number }[]];
+      return Number(rows[0]!.s);
+    } finally {
+      c.destroy();
+    }
+  };
   // The logs outlive the run's directory for whoever reads a failure.
   const keepLogs = (what: string): string => {
     const keep = fs.mkdtempSync(`/tmp/berth-endpoints-moves-${f.flavor}-`);
@@ -120,6 +132,11 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
     });
     await writer.stop();
 
+    // Its second router, on another host, leads there too.
+    const second = after.endpoints.filter((e) => e.kind === 'instance');
+    expect(second.map((e) => e.host)).toHaveLength(2);
+    expect(second[1]!.host).not.toBe(second[0]!.host);
+    expect(await serverBehind(second[1]!, creds)).toBe(s1);
     const direct = await cluster.portal.getCredentials({ instance: id });
     expect(await missingRows({ host: direct.host, port: direct.port, ...creds }, 't_mig', writer.acked.map((a) => a.id))).toEqual([]);
     // The source until the cut-over began, the target from then on, never interleaved.
@@ -134,21 +151,69 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
     console.log(`[${f.flavor}] migration through the instance endpoint: ${writer.acked.length} rows acknowledged, none lost; last ack of the source -> first of the target ${runs[1]!.first - runs[0]!.last} ms (operation ${finished - started} ms); ${writer.errors.length} client errors`);
   }, 240_000);
 
+  // The replicated cluster of the router-loss and partition cases, made once (by the first).
+  let made: Promise<{ name: string; creds: { user: string; password: string } }> | undefined;
+  const replicated = () =>
+    (made ??= (async () => {
+      const res = await cluster.portal.createCluster({ name: `pt-${f.flavor}`, resources: shape, replicas: 2, replication: 'semi-sync', flavor: f.flavor }, 30_000);
+      await waitOp(cluster, res.operation!.id);
+      return { name: res.cluster!.name, creds: { user: res.credentials!.user, password: res.credentials!.password } };
+    })());
+  const eps = async (name: string) => cluster.portal.getClusterEndpoints({ name });
+  // Both routers of the rw endpoint, on distinct hosts (a three-node fleet: every node routes).
+  const rwRouters = async (name: string) => {
+    const rws = await waitUntil('both routers of the rw endpoint', async () => { const r = (await eps(name)).stable.filter((e) => e.kind === 'rw'); return r.length === 2 ? r : undefined; }, 30_000);
+    expect(rws[0]!.host).not.toBe(rws[1]!.host);
+    return rws;
+  };
+  // A primary on `host` is switched over elsewhere first.
+  const primaryAwayFrom = async (name: string, host: string) => {
+    if ((await eps(name)).primary!.host === host) await waitOp(cluster, (await cluster.portal.switchover({ cluster: name, to: '' })).id);
+    const p = (await eps(name)).primary!;
+    expect(p.host).not.toBe(host);
+    return p;
+  };
+
+  it('the host of the rw endpoint\'s first router cut off: a client holding both addresses goes on through the second within a bound, on the same primary, and loses nothing', async () => {
+    const { name, creds } = await replicated();
+    const [first, second] = await rwRouters(name);
+    const p = await primaryAwayFrom(name, first!.host);
+    const s0 = await serverIdOf(p.instanceId);
+    // The client's list: the first router, and on any error the other one (round robin).
+    const list = [first!, second!];
+    let k = 0;
+    const writer = startAckedWriter('t_router', async () => { const e = list[k++ % 2]!; return { host: e.host, port: e.port, ...creds }; }, { pauseMs: 2, queryTimeoutMs: 1000 });
+    await writer.started;
+    await waitUntil('writes through the first router', async () => writer.acked.filter((a) => a.port === first!.port).length > 50, 30_000);
+    const cut = isolate(first!.host);
+    const cutAt = Date.now();
+    try {
+      await waitUntil('writes through the second router', async () => writer.acked.some((a) => a.port === second!.port && a.at > cutAt), 15_000).catch((err: Error) => {
+        throw new Error(keepLogs(`${err.message}; errors ${JSON.stringify(writer.errors.slice(-5))}`));
+      });
+    } finally {
+      cut.heal();
+    }
+    await writer.stop();
+    const via2 = writer.acked.find((a) => a.port === second!.port && a.at > cutAt)!;
+    const now = (await eps(name)).primary!;
+    expect(now.instanceId).toBe(p.instanceId);
+    expect(await missingRows({ host: now.host, port: now.port, ...creds }, 't_router', writer.acked.map((a) => a.id))).toEqual([]);
+    expect(runsOf(writer.acked).map((r) => r.server)).toEqual([s0]);
+    // The query timeout (1 s) and a connect through the second router.
+    expect(via2.at - cutAt).toBeLessThan(5000);
+    console.log(`[${f.flavor}] first rw router cut off: first ack through the second ${via2.at - cutAt} ms after the cut; ${writer.acked.length} rows acknowledged, none lost`);
+  }, 240_000);
+
   it('a partition of the primary\'s host: the rw endpoint (on another router) closes, then leads to the promoted replica; every acknowledged row is there and the isolated primary acknowledged nothing after the cut', async () => {
-    const res = await cluster.portal.createCluster({ name: `pt-${f.flavor}`, resources: shape, replicas: 2, replication: 'semi-sync', flavor: f.flavor }, 30_000);
-    const name = res.cluster!.name;
-    await waitOp(cluster, res.operation!.id);
-    const creds = { user: res.credentials!.user, password: res.credentials!.password };
-    const eps = async () => cluster.portal.getClusterEndpoints({ name });
-    const rw = await waitUntil('the rw endpoint', async () => (await eps()).stable.find((e) => e.kind === 'rw'), 30_000);
+    const { name, creds } = await replicated();
+    const [rw] = await rwRouters(name);
     // The case is a router that stays reachable while the primary's host is cut off: a primary on
     // the rw router's host is moved away first (a partition of the router itself only closes it).
-    if ((await eps()).primary!.host === rw.host) await waitOp(cluster, (await cluster.portal.switchover({ cluster: name, to: '' })).id);
-    const old = (await eps()).primary!;
-    expect(old.host).not.toBe(rw.host);
+    const old = await primaryAwayFrom(name, rw!.host);
     const s0 = await serverIdOf(old.instanceId);
 
-    const writer = startAckedWriter('t_part', async () => ({ host: rw.host, port: rw.port, ...creds }), { pauseMs: 2 });
+    const writer = startAckedWriter('t_part', async () => ({ host: rw!.host, port: rw!.port, ...creds }), { pauseMs: 2 });
     await writer.started;
     await waitUntil('writes through the endpoint', async () => writer.acked.length > 50, 30_000);
     const cut = isolate(old.host);
@@ -156,7 +221,7 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
     let promotedSeenAt = 0;
     let s1 = 0;
     try {
-      const p1 = await waitUntil('a replica promoted', async () => { const p = (await eps()).primary; return p && p.instanceId !== old.instanceId ? p : undefined; }, 90_000, 100).catch((err: Error) => {
+      const p1 = await waitUntil('a replica promoted', async () => { const p = (await eps(name)).primary; return p && p.instanceId !== old.instanceId ? p : undefined; }, 90_000, 100).catch((err: Error) => {
         throw new Error(keepLogs(err.message));
       });
       promotedSeenAt = Date.now();
@@ -170,7 +235,7 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
     }
     await writer.stop();
 
-    const now = (await eps()).primary!;
+    const now = (await eps(name)).primary!;
     expect(await missingRows({ host: now.host, port: now.port, ...creds }, 't_part', writer.acked.map((a) => a.id))).toEqual([]);
     const runs = runsOf(writer.acked);
     const why = JSON.stringify({ runs, cutAt, promotedSeenAt, errors: writer.errors.slice(0, 20) });
