@@ -125,7 +125,9 @@ async function failoverRun(portal: Portal, name: string, rw: Target, run: number
   const r = { run, outageMs: after.at - before.at, killedToFirstAckMs: after.at - killed, acknowledged: w.acks.length, lost: await missing({ ...rw, host: p.host, port: p.port }, `f${run}`, w.acks), clientErrors: w.errors };
   console.log(`failover ${run}: ${JSON.stringify(r)}`);
   // Back to 1+2 before the next run: the fenced old primary is rebuilt from a copy.
-  await portal.acknowledgeFailover({ cluster: name });
+  // The failover records itself in its last step, after the writer may already be on the new
+  // primary: acknowledged once it has.
+  await until('the failover acknowledged', async () => (await portal.acknowledgeFailover({ cluster: name }), true), 60_000, 200);
   await until('the old primary rebuilt', async () => {
     const i = await portal.getInstance({ instance: old.instanceId }, 2000);
     return !i.fenced && i.state === 'running' && i.clusterRole === 'replica';
