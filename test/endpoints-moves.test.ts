@@ -110,16 +110,21 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
     const id = c.instance!.id;
     const ep: StableEndpoint__Output = await waitUntil('the instance endpoint', async () => (await cluster.portal.getInstance({ instance: id })).endpoints.find((e) => e.kind === 'instance'), 30_000);
     const creds = { user: c.credentials!.user, password: c.credentials!.password };
-    const writer = startAckedWriter('t_mig', async () => ({ host: ep.host, port: ep.port, ...creds }), { pauseMs: 2 });
+    const s0 = await serverIdOf(id);
+    // Listed as soon as its row exists; served once its router has applied it (within an interval).
+    await waitUntil('the instance endpoint serving', async () => (await serverBehind(ep, creds)) === s0, 30_000);
+    // A steady writer, not a flood: the catch-up waits until the target is within 50
+    // transactions of the source, which a tight loop on two shared cores can keep it from.
+    const writer = startAckedWriter('t_mig', async () => ({ host: ep.host, port: ep.port, ...creds }), { pauseMs: 10 });
     await writer.started;
     await waitUntil('writes through the endpoint', async () => writer.acked.length > 50, 30_000);
-    const s0 = await serverIdOf(id);
     const before = await cluster.portal.getInstance({ instance: id });
 
     const op = await cluster.portal.resizeInstance({ instance: id, resources: { cpuMillis: 600 }, mode: 'migrate' });
     expect(op.type).toBe('migrate');
     const started = Date.now();
-    const done = await waitOp(cluster, op.id);
+    const done = await cluster.portal.waitOperation({ id: op.id, timeoutMs: 150_000 }, 160_000);
+    expect(done.state, `${done.steps.map((st) => `${st.name}=${st.state} ${st.error}`).join(', ')}; ${done.error}`).toBe('succeeded');
     const finished = Date.now();
     const after = await cluster.portal.getInstance({ instance: id });
     expect(after.node).not.toBe(before.node);

@@ -15,7 +15,8 @@ export function startAckedWriter(table: string, resolve: () => Promise<Address>,
   const errors: { at: number; message: string }[] = [];
   let stop = false;
   let ready!: () => void;
-  const started = new Promise<void>((r) => (ready = r));
+  let failed!: (err: unknown) => void;
+  const started = new Promise<void>((r, j) => ((ready = r), (failed = j)));
   // mysql2 ignores its localAddress option: the socket is made here instead.
   let server = '';
   const connect = async (addr: Address) => {
@@ -58,6 +59,9 @@ export function startAckedWriter(table: string, resolve: () => Promise<Address>,
     }
     conn.destroy();
   })();
+  // A writer that could not start (its first connection refused) fails `started` instead of
+  // leaving it pending until the test's timeout.
+  done.catch((err: unknown) => failed(err));
   return {
     acked,
     errors,
