@@ -61,8 +61,6 @@ function endProxies(dir: string): void {
 async function startFleet(dir: string): Promise<Portal> {
   const fleet = benchFleet(NODES);
   atExit(() => endProxies(dir));
-  // Last: the containers and proxies using it are gone by then.
-  atExit(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'manager'), { recursive: true });
   const m = await managerArgs(path.join(dir, 'manager'), ['--image', IMAGES[FLAVOR], '--mariadb-image', IMAGES.mariadb, '--mysql-image', IMAGES.mysql, '--endpoint-ports', '5301-5349', '--failover-agent-silent', '5', '--write-lease', '3', '--failover-probe-fail', '1']);
   fleet.start(m.args, path.join(dir, 'manager.log'));
@@ -186,7 +184,10 @@ async function main(): Promise<void> {
   writeResult('endpoint', out);
   const f = (x: number) => x.toFixed(2);
   console.log(`endpoint ${FLAVOR}: p50 ${f(load.endpoint.p50Ms)}/${f(load.direct.p50Ms)} ms (x${f(load.ratio.p50)}), p99 x${f(load.ratio.p99)}, qps ${Math.round(load.endpoint.qps)}/${Math.round(load.direct.qps)} (x${f(load.ratio.qps)}); write outage median switchover ${out.switchover.outageMs.median} ms (${sw.length} runs), docker kill ${out.failover.outageMs.median} ms (${fo.length} runs); lost ${out.switchover.lost + out.failover.lost}${errors.length ? `; errors: ${errors.join('; ')}` : ''}`);
-  if (errors.length) throw new Error(errors.join('; '));
+  // The logs stay for whoever reads a failure; removed after a clean run, once the containers
+  // and proxies using the directory are gone (cleanups run in the order they were registered).
+  if (errors.length) throw new Error(`${errors.join('; ')} (logs kept in ${dir})`);
+  atExit(() => fs.rmSync(dir, { recursive: true, force: true }));
 }
 
 runBench(main);
