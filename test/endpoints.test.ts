@@ -66,7 +66,8 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
       expect(e.port).toBeLessThanOrEqual(4699);
     }
     const p = await primaryId();
-    expect((await cluster.portal.getInstance({ instance: p })).endpoints.map((e) => e.kind).sort()).toEqual(['ro', 'rw']);
+    // Each on two routers (three nodes, none labelled: every node routes), the first listed first.
+    expect((await cluster.portal.getInstance({ instance: p })).endpoints.map((e) => e.kind).sort()).toEqual(['ro', 'ro', 'rw', 'rw']);
     expect((await cluster.portal.getCredentials({ instance: p })).endpoints.find((e) => e.kind === 'rw')).toMatchObject({ host: rw.host, port: rw.port });
     // rw reaches the primary; ro a replica (both are healthy and caught up).
     await waitUntil('rw to lead to the primary', async () => (await behind(rw)) === (await serverIdOf(p)), 30_000);

@@ -38,6 +38,9 @@ describe('router config', () => {
     expect(checkFrontends([rw('127.0.0.51 ; show', 3651)])).toMatch(/no IPv4/);
     expect(checkFrontends([rw('127.0.0.51', 3651), rw('127.0.0.52', 3651)])).toMatch(/twice/);
     expect(checkFrontends([rw('127.0.0.51', 3651)])).toBeUndefined();
+    // The longest cluster name (63) makes the longest frontend name, its second router's.
+    expect(checkFrontends([{ ...rw('127.0.0.51', 3651), name: `c-${'a'.repeat(63)}-rw-2` }])).toBeUndefined();
+    expect(checkFrontends([{ ...rw('127.0.0.51', 3651), name: 'a'.repeat(81) }])).toMatch(/at most 80/);
   });
 
   it('reads show stat per frontend: sessions, bytes, servers taking connections', () => {

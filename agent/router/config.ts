@@ -21,14 +21,15 @@ export interface RouterPaths {
   pidFile: string;
 }
 
-const NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+// Up to 80: a frontend is named c-<cluster>-rw[-2] (a cluster name has up to 63 characters).
+const NAME = /^[a-z0-9][a-z0-9-]{0,79}$/;
 
 // Names go into the config and socket commands verbatim: only a narrow alphabet is accepted.
 export function checkFrontends(fs: RouterFrontend[]): string | undefined {
   const names = new Set<string>();
   const ports = new Set<number>();
   for (const f of fs) {
-    if (!NAME.test(f.name)) return `frontend name "${f.name.slice(0, 70)}" is not [a-z0-9-]`;
+    if (!NAME.test(f.name)) return `frontend name "${f.name.slice(0, 90)}" is not [a-z0-9-] (at most 80)`;
     if (names.has(f.name)) return `frontend ${f.name} is given twice`;
     if (!(f.port > 1024 && f.port < 65536) || ports.has(f.port)) return `frontend ${f.name}: port ${f.port} is out of range or given twice`;
     names.add(f.name);

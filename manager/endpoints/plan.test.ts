@@ -18,8 +18,42 @@ describe('endpoint allocation', () => {
       { name: 'c-c1-rw', kind: 'rw', clusterName: 'c1', instanceId: '', node: 'a', port: 4652 },
       { name: 'c-c1-ro', kind: 'ro', clusterName: 'c1', instanceId: '', node: 'b', port: 4651 },
       { name: 'i-0123456789', kind: 'instance', clusterName: '', instanceId: 'i-0123456789', node: 'a', port: 4653 },
+      // Each served by a second router on the other node.
+      { name: 'c-c1-rw-2', kind: 'rw', clusterName: 'c1', instanceId: '', node: 'b', port: 4652 },
+      { name: 'c-c1-ro-2', kind: 'ro', clusterName: 'c1', instanceId: '', node: 'a', port: 4654 },
+      { name: 'i-0123456789-2', kind: 'instance', clusterName: '', instanceId: 'i-0123456789', node: 'b', port: 4653 },
     ]);
     expect(p.remove).toEqual([]);
+  });
+
+  it('a second router never on the node of the first: added when a second router node appears, none with one router node, unplaced when only the first\'s node has ports', () => {
+    const first = row({ name: 'c-c1-rw', kind: 'rw', clusterName: 'c1', node: 'b', port: 4651 });
+    const ro = row({ name: 'c-c1-ro', kind: 'ro', clusterName: 'c1', node: 'b', port: 4652 });
+    // One router node: the firsts only, and no warning.
+    const one = planEndpoints({ clusters: ['c1'], standalone: [], nodes: [node('b')], endpoints: [first, ro], range: [4651, 4699] });
+    expect(one).toEqual({ add: [], remove: [], unplaced: [] });
+    // A router node joins: the seconds go there, whatever the load.
+    const two = planEndpoints({ clusters: ['c1'], standalone: [], nodes: [node('a', {}, [4651]), node('b')], endpoints: [first, ro], range: [4651, 4699] });
+    expect(two.add.map((e) => [e.name, e.node, e.port])).toEqual([['c-c1-rw-2', 'a', 4652], ['c-c1-ro-2', 'a', 4653]]);
+    // The other node has no free port: unplaced, never on the first's node.
+    const full = planEndpoints({ clusters: ['c1'], standalone: [], nodes: [node('a', {}, [4651, 4652]), node('b')], endpoints: [first, ro], range: [4651, 4652] });
+    expect(full.add).toEqual([]);
+    expect(full.unplaced).toEqual([
+      { name: 'c-c1-rw-2', reason: 'no free endpoint port in 4651-4652 on any router node but b' },
+      { name: 'c-c1-ro-2', reason: 'no free endpoint port in 4651-4652 on any router node but b' },
+    ]);
+    // Both rows go with their cluster.
+    expect(planEndpoints({ clusters: [], standalone: [], nodes: [node('a'), node('b')], endpoints: [first, { ...first, name: 'c-c1-rw-2', node: 'a' }], range: [4651, 4699] }).remove).toEqual(['c-c1-rw', 'c-c1-rw-2']);
+  });
+
+  it('desired routing: the second router of an endpoint routes exactly as the first', () => {
+    const rows = [row({ name: 'c-c1-rw', kind: 'rw', clusterName: 'c1', node: 'a', port: 4651 }), row({ name: 'c-c1-rw-2', kind: 'rw', clusterName: 'c1', node: 'b', port: 4652 })];
+    const members: Member[] = [{ id: 'p', host: '127.0.0.51', port: 3651, clusterName: 'c1', role: 'primary', fenced: false, running: true, lagSeconds: 0 }];
+    const a = desiredFor('a', { endpoints: rows, members, overrides: new Map([['c1', 'p']]), maxLagSeconds: 10 });
+    const b = desiredFor('b', { endpoints: rows, members, overrides: new Map([['c1', 'p']]), maxLagSeconds: 10 });
+    expect(a.map((f) => [f.name, f.port])).toEqual([['c-c1-rw', 4651]]);
+    expect(b.map((f) => [f.name, f.port])).toEqual([['c-c1-rw-2', 4652]]);
+    expect(b[0]!.servers).toEqual(a[0]!.servers);
   });
 
   it('keeps what exists, frees the endpoints of what is gone, says what cannot be placed', () => {

@@ -2,7 +2,10 @@ import type { EndpointKind, EndpointRow } from '../store/endpoints';
 
 // Which endpoints should exist and where new ones go (pure). Every cluster has a read-write and
 // a read-only endpoint, every standalone instance one; each is a port on a router node: nodes
-// labelled router=true, or every node when none is (a small fleet).
+// labelled router=true, or every node when none is (a small fleet). Each endpoint is served by
+// two routers on distinct nodes when there are two router nodes: its own row and a second one
+// (`<name>-2`, same kind and owner, another node), so losing a router's host loses no endpoint
+// (clients get both addresses). A one-router fleet has the first only.
 
 export interface PlanNode {
   name: string;
@@ -29,23 +32,29 @@ export interface Plan {
 
 export const clusterEndpointName = (cluster: string, kind: 'rw' | 'ro') => `c-${cluster}-${kind}`;
 export const instanceEndpointName = (id: string) => id;
+// The second router's row of an endpoint: its own frontend name, the same routing.
+export const secondRouterName = (name: string) => `${name}-2`;
 
 export function routerNodes(nodes: PlanNode[]): PlanNode[] {
   const labelled = nodes.filter((n) => n.labels.router === 'true');
   return (labelled.length ? labelled : nodes).filter((n) => !n.cordoned);
 }
 
-function wanted(i: PlanInput): { name: string; kind: EndpointKind; clusterName: string; instanceId: string }[] {
-  return [
+// `firstOf`: a second router's row names the endpoint's first row.
+type Wanted = { name: string; kind: EndpointKind; clusterName: string; instanceId: string; firstOf?: string };
+
+function wanted(i: PlanInput): Wanted[] {
+  const first = [
     ...i.clusters.flatMap((c) => (['rw', 'ro'] as const).map((kind) => ({ name: clusterEndpointName(c, kind), kind, clusterName: c, instanceId: '' }))),
     ...i.standalone.map((id) => ({ name: instanceEndpointName(id), kind: 'instance' as const, clusterName: '', instanceId: id })),
   ];
+  return first.flatMap((w) => [w, { ...w, name: secondRouterName(w.name), firstOf: w.name }]);
 }
 
 export function planEndpoints(i: PlanInput): Plan {
   const want = wanted(i);
   const wantNames = new Set(want.map((w) => w.name));
-  const have = new Set(i.endpoints.map((e) => e.name));
+  const have = new Map(i.endpoints.map((e) => [e.name, e]));
   const remove = i.endpoints.filter((e) => !wantNames.has(e.name)).map((e) => e.name);
   const kept = i.endpoints.filter((e) => wantNames.has(e.name));
   const used = new Map<string, Set<number>>();
@@ -57,13 +66,23 @@ export function planEndpoints(i: PlanInput): Plan {
   const routers = routerNodes(i.nodes);
   const add: Plan['add'] = [];
   const unplaced: Plan['unplaced'] = [];
-  for (const w of want.filter((w) => !have.has(w.name))) {
-    const placed = place(routers, used, load, i.range);
+  const nodeOf = new Map(kept.map((e) => [e.name, e.node]));
+  // Firsts before seconds: a second goes anywhere but where its first is.
+  for (const w of [...want.filter((w) => !w.firstOf), ...want.filter((w) => w.firstOf)]) {
+    if (have.has(w.name)) continue;
+    const firstNode = w.firstOf ? nodeOf.get(w.firstOf) : undefined;
+    if (w.firstOf && !firstNode) continue;
+    const candidates = routers.filter((n) => n.name !== firstNode);
+    // One router node: no second, and nothing to warn about.
+    if (w.firstOf && !candidates.length) continue;
+    const placed = place(candidates, used, load, i.range);
     if (!placed) {
-      unplaced.push({ name: w.name, reason: routers.length ? `no free endpoint port in ${i.range[0]}-${i.range[1]} on any router node` : 'no router node' });
+      unplaced.push({ name: w.name, reason: routers.length ? `no free endpoint port in ${i.range[0]}-${i.range[1]} on any router node${firstNode ? ` but ${firstNode}` : ''}` : 'no router node' });
       continue;
     }
-    add.push({ ...w, ...placed });
+    const { firstOf: _firstOf, ...row } = w;
+    add.push({ ...row, ...placed });
+    nodeOf.set(w.name, placed.node);
   }
   return { add, remove, unplaced };
 }

@@ -43,6 +43,22 @@ export function noteBackends(since: Map<string, number>, stats: { name: string; 
   }
 }
 
+// A router whose agent has not been heard for longer than this (more than two heartbeats, sent
+// every 2 s) is not waited for by `route`: it fails closed by its lease and the reconcile loop
+// catches it up when it answers. Waiting would add the push deadline to the write outage of every
+// move while a router's host is down, twice for a failover (closed, then opened); with two routers
+// per endpoint, one of them often shares the failed primary's host.
+export const SILENT_ROUTER_MS = 5000;
+
+// The routers `route` waits for (pure): those heard from recently. A node never heard from
+// (no heartbeat known) is waited for: silence is only judged from a heartbeat.
+export function routersToAwait(nodes: string[], lastHeartbeatMs: (node: string) => number | undefined, now: number): string[] {
+  return nodes.filter((n) => {
+    const beat = lastHeartbeatMs(n);
+    return !beat || now - beat <= SILENT_ROUTER_MS;
+  });
+}
+
 // Overrides an operation forgot (a crash, a bug) lapse after this: the store is the truth then.
 const OVERRIDE_TTL_MS = 5 * 60_000;
 
@@ -80,7 +96,11 @@ export class EndpointRouter {
   async route(owner: string, to: RouteTarget): Promise<{ unanswered: string[] }> {
     this.overrides.set(owner, { to, atMs: Date.now() });
     const nodes = this.nodesOf(owner);
-    const results = await Promise.all(nodes.map((n) => this.push(n).then(() => undefined, () => n)));
+    const wait = new Set(routersToAwait(nodes, (n) => this.d.fleet.snapshot.get(n)?.lastHeartbeatMs, Date.now()));
+    const results = await Promise.all(nodes.map((n) => {
+      const pushed = this.push(n).then(() => undefined, () => n);
+      return wait.has(n) ? pushed : n;
+    }));
     return { unanswered: results.filter((n): n is string => !!n) };
   }
 

@@ -21,8 +21,8 @@ export class EndpointsTable {
   constructor(db: DB) {
     this.q = {
       all: db.prepare(`SELECT ${COLUMNS} FROM endpoints ORDER BY name`),
-      ofCluster: db.prepare(`SELECT ${COLUMNS} FROM endpoints WHERE cluster_name = ? ORDER BY kind DESC`),
-      ofInstance: db.prepare(`SELECT ${COLUMNS} FROM endpoints WHERE instance_id = ?`),
+      ofCluster: db.prepare(`SELECT ${COLUMNS} FROM endpoints WHERE cluster_name = ? ORDER BY kind DESC, name`),
+      ofInstance: db.prepare(`SELECT ${COLUMNS} FROM endpoints WHERE instance_id = ? ORDER BY name`),
       insert: db.prepare(`INSERT INTO endpoints (name, kind, cluster_name, instance_id, node, port, created_at) VALUES (@name, @kind, @clusterName, @instanceId, @node, @port, @createdAt)`),
       remove: db.prepare('DELETE FROM endpoints WHERE name = ?'),
     };

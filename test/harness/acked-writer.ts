@@ -8,12 +8,15 @@ import type { Address } from './writer';
 // `localAddress` makes it connect from that loopback address (a partition test exempts it).
 // Each acknowledgement names the server that gave it (`server`: its container's hostname,
 // server_id and read_only when the connection was made), so a failure says which one wrote.
-export function startAckedWriter(table: string, resolve: () => Promise<Address>, opts: { localAddress?: string; pauseMs?: number } = {}) {
+// `queryTimeoutMs` gives up on a commit not answered by then (a path that went silent: a router
+// host cut off) and reconnects; such a commit is not acknowledged.
+export function startAckedWriter(table: string, resolve: () => Promise<Address>, opts: { localAddress?: string; pauseMs?: number; queryTimeoutMs?: number } = {}) {
   const acked: { id: number; at: number; port: number; server: string }[] = [];
   const errors: { at: number; message: string }[] = [];
   let stop = false;
   let ready!: () => void;
-  const started = new Promise<void>((r) => (ready = r));
+  let failed!: (err: unknown) => void;
+  const started = new Promise<void>((r, j) => ((ready = r), (failed = j)));
   // mysql2 ignores its localAddress option: the socket is made here instead.
   let server = '';
   const connect = async (addr: Address) => {
@@ -36,7 +39,7 @@ export function startAckedWriter(table: string, resolve: () => Promise<Address>,
     ready();
     for (let n = 1; !stop; n++) {
       try {
-        await conn.query(`INSERT INTO w.${table} VALUES (?, REPEAT('x', 100))`, [n]);
+        await conn.query({ sql: `INSERT INTO w.${table} VALUES (?, REPEAT('x', 100))`, values: [n], ...(opts.queryTimeoutMs ? { timeout: opts.queryTimeoutMs } : {}) });
         acked.push({ id: n, at: Date.now(), port: addr.port, server });
       } catch (err) {
         errors.push({ at: Date.now(), message: (err as Error).message });
@@ -56,6 +59,9 @@ export function startAckedWriter(table: string, resolve: () => Promise<Address>,
     }
     conn.destroy();
   })();
+  // A writer that could not start (its first connection refused) fails `started` instead of
+  // leaving it pending until the test's timeout.
+  done.catch((err: unknown) => failed(err));
   return {
     acked,
     errors,
