@@ -395,6 +395,17 @@ const MIGRATIONS: string[] = [
   ALTER TABLE clusters ADD COLUMN group_consistency TEXT NOT NULL DEFAULT '';
   ALTER TABLE clusters ADD COLUMN member_weight INTEGER NOT NULL DEFAULT 0;
   `,
+  // Leadership among managers sharing this store (issue 23): one row, its epoch only rises.
+  `
+  CREATE TABLE leader_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    portal_address TEXT NOT NULL,
+    registry_address TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDb(file: string): DB {
@@ -416,10 +427,13 @@ export function openDb(file: string): DB {
 export function migrate(db: DB, upTo = MIGRATIONS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (let v = current; v < upTo; v++) {
+    // IMMEDIATE, and the version read again inside: two managers opening one store at once
+    // must not both apply the same migration.
     db.transaction(() => {
+      if ((db.pragma('user_version', { simple: true }) as number) > v) return;
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }
 
