@@ -1,0 +1,34 @@
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { PortalClient } from '../../src/gen/berth/v1/Portal';
+import { portalProto } from '../../src/proto';
+import { asyncClient, bindServer, LEADER_METADATA, LEADER_REGISTRY_METADATA } from '../../src/rpc';
+import type { LeaseRow } from '../leader/lease';
+import { addFollowerServices, leaderFrom } from './follower';
+
+describe('a follower refuses every call, naming the leader', () => {
+  let leader: LeaseRow | undefined = { holder: 'm1', portalAddress: '127.0.0.121:7400', registryAddress: '127.0.0.121:7402', epoch: 3, expiresAtMs: Date.now() + 60_000 };
+  const portal = new grpc.Server();
+  const registry = new grpc.Server();
+  addFollowerServices(portal, registry, () => leader);
+  afterAll(() => (portal.forceShutdown(), registry.forceShutdown()));
+
+  it('unary and streaming calls get UNAVAILABLE with the leader in the message and the metadata', async () => {
+    const port = await bindServer(portal, '127.0.0.1:0');
+    const raw = new (portalProto().berth.v1.Portal)(`127.0.0.1:${port}`, grpc.credentials.createInsecure()) as unknown as PortalClient;
+    const err = await asyncClient(raw).listInstances({}).catch((e: grpc.ServiceError) => e);
+    expect((err as grpc.ServiceError).code).toBe(grpc.status.UNAVAILABLE);
+    expect((err as grpc.ServiceError).details).toMatch(/ListInstances: this manager is a follower; the leader is m1 \(epoch 3\) at 127.0.0.121:7400/);
+    expect(leaderFrom(err)).toBe('127.0.0.121:7400');
+    expect(leaderFrom(err, LEADER_REGISTRY_METADATA)).toBe('127.0.0.121:7402');
+    const streamErr = await new Promise<grpc.ServiceError>((resolve) => raw.watchEvents({}).on('error', resolve).on('data', () => undefined));
+    expect(streamErr.code).toBe(grpc.status.UNAVAILABLE);
+    expect(streamErr.metadata.get(LEADER_METADATA)[0]).toBe('127.0.0.121:7400');
+    // An expired lease names nobody: there is no leader to follow yet.
+    leader = { ...leader!, expiresAtMs: Date.now() - 1 };
+    const none = await asyncClient(raw).listInstances({}).catch((e: grpc.ServiceError) => e);
+    expect((none as grpc.ServiceError).details).toMatch(/no manager holds the leader lease/);
+    expect(leaderFrom(none)).toBeUndefined();
+    raw.close();
+  });
+});
