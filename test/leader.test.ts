@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -92,6 +93,10 @@ describe('several managers on one store: one leader, takeover and fencing', () =
     expect(err.details).toMatch(/this manager is a follower; the leader is .* \(epoch \d+\) at 127\.0\.0\.121:/);
     const create = await managers[1]!.client!.createInstance({ name: 'nope', resources: { cpuMillis: 500, memoryBytes: 512 * 2 ** 20, diskBytes: 2 ** 30 } }).catch((e: grpc.ServiceError) => e);
     expect((create as grpc.ServiceError).code).toBe(grpc.status.UNAVAILABLE);
+    // berthctl pointed at the follower follows it to the leader.
+    const admin = filesIn(cluster.tlsDir, 'admin', 'admin');
+    const { stdout } = await promisify(execFile)(process.execPath, [path.join(ROOT, 'bin', 'berthctl.js'), '--manager', managers[1]!.portal, 'node', 'list', '--json'], { cwd: ROOT, env: { ...process.env, BERTH_CA: admin.ca, BERTH_CERT: admin.cert, BERTH_KEY: admin.key } });
+    expect((JSON.parse(stdout) as { name: string }[]).map((n) => n.name).sort()).toEqual(cluster.agents.map((a) => a.node).sort());
   });
 
   it('kill -9 of the leader in the middle of a create: the follower takes over within 10 s and finishes it, once', async () => {
