@@ -4,6 +4,7 @@ import type { PortalClient } from '../../src/gen/berth/v1/Portal';
 import { portalProto } from '../../src/proto';
 import { asyncClient, bindServer, LEADER_METADATA, LEADER_REGISTRY_METADATA } from '../../src/rpc';
 import type { LeaseRow } from '../leader/lease';
+import { BerthClient } from '../../packages/client/src/client';
 import { addFollowerServices, leaderFrom } from './follower';
 
 describe('a follower refuses every call, naming the leader', () => {
@@ -30,5 +31,29 @@ describe('a follower refuses every call, naming the leader', () => {
     expect((none as grpc.ServiceError).details).toMatch(/no manager holds the leader lease/);
     expect(leaderFrom(none)).toBeUndefined();
     raw.close();
+  });
+});
+
+describe('the client package follows the leader a follower names', () => {
+  it('retries a refused call on the leader, with the same request id', async () => {
+    const seen: { requestId?: string }[] = [];
+    const leaderServer = new grpc.Server();
+    const handlers = { ListNodes: (_c: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, { nodes: [{ name: 'from-leader' }] }), CordonNode: (c: grpc.ServerUnaryCall<{ requestId?: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => (seen.push(c.request), cb(null, {})) };
+    leaderServer.addService(portalProto().berth.v1.Portal.service, handlers as unknown as grpc.UntypedServiceImplementation);
+    const leaderPort = await bindServer(leaderServer, '127.0.0.1:0');
+    const follower = new grpc.Server();
+    const row = { holder: 'm1', portalAddress: `127.0.0.1:${leaderPort}`, registryAddress: 'x:1', epoch: 2, expiresAtMs: Date.now() + 60_000 };
+    addFollowerServices(follower, new grpc.Server(), () => row);
+    const followerPort = await bindServer(follower, '127.0.0.1:0');
+    const berth = new BerthClient({ address: `127.0.0.1:${followerPort}`, insecure: true, retry: { backoffMs: 1 } });
+    try {
+      expect((await berth.call.listNodes({})).nodes.map((n) => n.name)).toEqual(['from-leader']);
+      await berth.call.cordonNode({ name: 'n1', requestId: 'r-1' } as never);
+      expect(seen.map((r) => r.requestId)).toEqual(['r-1']);
+    } finally {
+      berth.close();
+      leaderServer.forceShutdown();
+      follower.forceShutdown();
+    }
   });
 });
