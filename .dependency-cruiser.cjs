@@ -6,7 +6,7 @@
 // folders import each other. From the bottom up:
 //
 //   store                      SQLite tables and migrations
-//   agents, auth               the agent client pool; principals and tokens
+//   agents, auth, leader       the agent client pool; principals and tokens; the leader lease
 //   scheduler                  pure placement rules and the in-memory Snapshot they read
 //   state                      FleetState, the one owner of fleet state: it owns the Snapshot
 //                              and schedules inside its transactions, hence above the scheduler
@@ -21,7 +21,7 @@
 // siblings from importing each other both ways. A new folder under manager/ must be placed here.
 const LAYERS = [
   ['store'],
-  ['agents', 'auth'],
+  ['agents', 'auth', 'leader'],
   ['scheduler'],
   ['state'],
   ['capacity', 'movement', 'clusters', 'endpoints'],

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, Option } from 'commander';
-import { collect, cpuOpt, hostPortOpt, labelOpt, logFormatOption, portRangeOpt, secondsOpt, sizeOpt } from '../src/cliopts';
+import { collect, cpuOpt, hostPortListOpt, hostPortOpt, labelOpt, logFormatOption, portRangeOpt, secondsOpt, sizeOpt } from '../src/cliopts';
 import type { LogFormat } from '../src/logformat';
 import { createLogger } from '../src/log';
 import { agentProto } from '../src/proto';
@@ -15,6 +15,8 @@ import { VERSION } from '../src/version';
 import { DockerEngine } from './docker';
 import { Heartbeat, probeNode } from './heartbeat';
 import { AgentRevocations } from './revocations';
+import { EpochFence } from './epoch';
+import { ManagerRing } from './managers';
 import { probeCpuMillis, probeMemoryBytes } from './host';
 import { Instances } from './instance/lifecycle';
 import { movementHandlers } from './movement/handlers';
@@ -35,7 +37,7 @@ const defaultNode = os.hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').repl
 
 const program = new Command('berth-agent')
   .description('berth agent: runs MySQL containers on this host for the berth manager')
-  .option('--manager <host:port>', "manager's registry address (its --registry-listen)", hostPortOpt, process.env.BERTH_REGISTRY ?? '127.0.0.1:7402')
+  .option('--manager <host:port,...>', "the managers' registry addresses (their --registry-listen), comma-separated: the agent heartbeats to the one that leads", hostPortListOpt, (process.env.BERTH_REGISTRY ?? '127.0.0.1:7402').split(','))
   .option('--tls-dir <dir>', 'directory made by berthctl certs init: ca.crt, node-<name>.crt/.key (or BERTH_TLS_DIR)', process.env.BERTH_TLS_DIR)
   .option('--ca <file>', 'fleet CA certificate (default: <tls-dir>/ca.crt)')
   .option('--cert <file>', "this node's certificate (default: <tls-dir>/node-<name>.crt)")
@@ -67,7 +69,7 @@ const program = new Command('berth-agent')
   .parse();
 
 const o = program.opts<{
-  manager: string;
+  manager: string[];
   templates: 'on' | 'off';
   tlsDir?: string;
   ca?: string;
@@ -132,12 +134,15 @@ async function main(): Promise<void> {
   // Before serving: a restarted agent refuses revoked certificates from its first call.
   const revocations = new AgentRevocations(AgentRevocations.fileFor(disks[0]!), log);
   revocations.load();
+  // The highest leader epoch seen survives a restart: a deposed manager stays refused.
+  const epochs = new EpochFence(EpochFence.fileFor(disks[0]!), log);
+  epochs.load();
   // One gate for the whole agent: the write lease tells it what it fenced.
   const gate = new WriteGate();
   // Started at the first routing the manager sends (only router nodes get frontends).
   const router = new HaproxyRouter({ dir: o.routerDir ?? path.join(disks[0]!, 'berth', '.router'), bindHost: host, haproxy: o.haproxy }, log.child({ part: 'router' }));
   const handlers = { ...movementHandlers(docker, instances, { node: o.node, disks, tls, listenHost: o.listen.replace(/:\d+$/, '').replace(/^\[|\]$/g, '') }, log, gate), ...routerHandlers(router, log) };
-  const server = agentServer(instances, log, handlers, Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca });
+  const server = agentServer(instances, log, handlers, Boolean(tls), SERVER_OPTIONS, { node: o.node, disks, ca: tls?.ca, epochs });
   const port = await bindServer(server, o.listen, serverCredentials(tls, 'require'));
   const advertise = o.advertise ?? o.listen.replace(/:0$/, `:${port}`);
   log.info({ listen: o.listen, port, advertise, manager: o.manager, dockerVersion }, 'agent serving');
@@ -164,9 +169,10 @@ async function main(): Promise<void> {
   lease.start();
 
   const Registry = agentProto().berth.v1.Registry;
-  const client = new Registry(o.manager, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+  const dial = (address: string) => asyncClient(new Registry(address, tls ? channelCredentials(tls, { kind: 'manager' }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS));
+  const managers = new ManagerRing(o.manager, dial, (from, to, why) => log.warn({ from, to, why }, 'manager did not lead or answer; trying the next'));
   const hb = new Heartbeat(
-    asyncClient(client),
+    managers.client(),
     () =>
       probeNode({
         name: o.node,

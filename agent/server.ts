@@ -17,6 +17,7 @@ import type { MovementHandlers } from './movement/handlers';
 import type { RouterHandlers } from './router/handlers';
 import { readOnlyAtBoot } from './fence';
 import { probeDisk } from './host';
+import { epochOf, type EpochFence } from './epoch';
 
 export function toAgentInstance(i: InstanceStatus): AgentInstance {
   return {
@@ -49,7 +50,7 @@ const FROM_NODES = new Set(Object.entries(AGENT_POLICY).filter(([, who]) => who 
 // checks (its port range, its disks) are the instance code's.
 // requireManager: every call must come over a connection whose client certificate is the
 // manager's (the TLS layer has checked it against the fleet CA); false only with --insecure.
-export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers & RouterHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[]; ca?: string }): grpc.Server {
+export function agentServer(instances: Instances, log: Logger, movement: MovementHandlers & RouterHandlers, requireManager = false, options: grpc.ServerOptions = {}, self?: { node: string; disks: string[]; ca?: string; epochs?: EpochFence }): grpc.Server {
   const ca = self?.ca ? new X509Certificate(readFileSync(self.ca)) : undefined;
   const mine = (req: { id: string; node?: string; diskPath?: string }) => {
     if (self && req.node && req.node !== self.node) throw failedPrecondition(`this agent is node ${self.node}, not ${req.node}: nothing removed`);
@@ -123,6 +124,13 @@ export function agentServer(instances: Instances, log: Logger, movement: Movemen
       throw permissionDenied(`${method} from node ${node} refused: ${(err as Error).message}`);
     }
   };
-  server.addService(agentProto().berth.v1.Agent.service, guarded(h, onlyManager));
+  // Every manager call carries its leader epoch (agent/epoch.ts); a deposed leader's is refused.
+  // The read-only streams another node pulls with a grant carry none and need none.
+  const fenced = (call: grpc.ServerUnaryCall<unknown, unknown>, method: string) => {
+    onlyManager(call, method);
+    if (FROM_NODES.has(method) && epochOf(call.metadata) === undefined) return;
+    self?.epochs?.check(call.metadata, method);
+  };
+  server.addService(agentProto().berth.v1.Agent.service, guarded(h, fenced));
   return server;
 }

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import mysql from 'mysql2/promise';
 import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto, portalProto } from '../src/proto';
-import { asyncClient } from '../src/rpc';
+import { asyncClient, CHANNEL_OPTIONS, EPOCH_METADATA, metadataInterceptor } from '../src/rpc';
 import { orderedAgent } from '../manager/agents/pool';
 import { argOf, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
 import { resizeLatency } from './resize-latency';
@@ -151,7 +151,10 @@ async function main(): Promise<void> {
   const creds = (kind: 'admin' | 'manager', expect: 'manager' | 'node') => (tlsDir ? channelCredentials(filesIn(tlsDir, kind, kind), { kind: expect }) : grpc.credentials.createInsecure());
   const portal = asyncClient(new (portalProto().berth.v1.Portal)(m.portal, creds('admin', 'manager')));
   const Agent = agentProto().berth.v1.Agent;
-  const rawAgent = (i: number) => new Agent(nodes[i]!.address, creds('manager', 'node')) as AgentClient;
+  // It sends the leader epoch the agent last saw (its file), as the leader would (agent/epoch.ts).
+  const epochOf = (i: number) => () => fs.readFileSync(path.join(nodes[i]!.disk, 'berth', '.leader-epoch'), 'utf8').trim() || undefined;
+  const epochOpts = (i: number) => ({ ...CHANNEL_OPTIONS, interceptors: [metadataInterceptor(EPOCH_METADATA, () => { try { return epochOf(i)(); } catch { return undefined; } })] });
+  const rawAgent = (i: number) => new Agent(nodes[i]!.address, creds('manager', 'node'), epochOpts(i)) as AgentClient;
   // The bench plays the manager on the agents' machine: its write grants are based on now.
   const agentOf = (i: number) => orderedAgent(asyncClient(rawAgent(i)), () => ({ baseMs: Date.now(), grantMs: 4000 }));
   const out: Record<string, unknown> = { tls: !INSECURE, image: IMAGE, instanceCpus: shape.cpuMillis / 1000, machine: { cpus: os.cpus().length, memoryBytes: os.totalmem() }, disks: 'both agent disks are directories on the same host filesystem' };

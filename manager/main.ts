@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { Command, InvalidArgumentError } from 'commander';
@@ -49,6 +50,8 @@ import { STRATEGIES } from './scheduler/strategies/index';
 import { DEFAULT_SCHEDULER_CONFIG, type SchedulerConfig } from './scheduler/types';
 import { Store } from './store/index';
 import { DEFAULT_GALERA_PORT_OFFSET } from './clusters/galera';
+import { DEFAULT_LEASE, Leadership } from './leader/leadership';
+import { addFollowerServices } from './api/follower';
 
 function ratioOpt(v: string): number {
   const n = Number(v);
@@ -142,6 +145,12 @@ const program = new Command('berth-manager')
   .option('--backup-max-drills <n>', 'restore drills running at once, fleet-wide (each restores an instance into spare capacity)', Number, 1)
   .option('--backup-drill-sample <n>', 'tables per drill counted and checksummed (every table is CHECKed)', Number, 5)
   .option('--alert-backup-verified-hours <hours>', 'alert when a backup policy\'s target has no backup verified by a drill this recently (0: never)', Number, DEFAULT_THRESHOLDS.backupVerifiedHours)
+  .option('--store <file>', 'the SQLite store (default: <state-dir>/berth.db); managers sharing one file elect one leader')
+  .option('--advertise <host:port>', 'portal address clients are sent to when this manager leads (default: --listen)', hostPortOpt)
+  .option('--registry-advertise <host:port>', 'registry address agents are sent to when this manager leads (default: --registry-listen)', hostPortOpt)
+  .option('--manager-id <id>', 'this manager\'s name in the leader lease (default: <hostname>/<advertise>)')
+  .option('--leader-lease <seconds>', 'a leader that has not renewed its lease this long is replaced by a follower', secondsOpt, DEFAULT_LEASE.leaseMs / 1000)
+  .option('--leader-renew <seconds>', 'how often the leader renews its lease and followers try to take it', secondsOpt, DEFAULT_LEASE.renewMs / 1000)
   .option('--write-lease <seconds>', "an agent that cannot reach the manager this long makes its cluster primaries read-only (0: never); below --failover-agent-silent", Number, DEFAULT_RECONCILER.leaseMs / 1000)
   .addOption(logFormatOption())
   .version(VERSION)
@@ -210,8 +219,15 @@ const o = program.opts<{
   failoverProbeFail: number;
   failoverPeriod: number;
   writeLease: number;
+  store?: string;
+  advertise?: string;
+  registryAdvertise?: string;
+  managerId?: string;
+  leaderLease: number;
+  leaderRenew: number;
   logFormat: LogFormat;
 }>();
+if (!(o.leaderRenew > 0) || !(o.leaderLease >= 2 * o.leaderRenew)) program.error('--leader-renew must be positive and at most half of --leader-lease: a leader gets at least two tries before its lease runs out');
 if (!(o.writeLease >= 0) || (o.writeLease > 0 && o.writeLease >= o.failoverAgentSilent)) program.error('--write-lease must be 0 or shorter than --failover-agent-silent: the old primary must be read-only before a replica is promoted');
 if (o.weightCpu === 0 && o.weightMemory === 0 && o.weightDisk === 0) program.error('at least one of --weight-cpu, --weight-memory, --weight-disk must be non-zero');
 
@@ -246,8 +262,11 @@ async function main(): Promise<void> {
   fs.chmodSync(o.stateDir, 0o700);
   const tls: TlsFiles | undefined = o.insecure ? undefined : filesIn(path.resolve(o.tlsDir ?? path.join(o.stateDir, 'tls')), 'manager', 'manager');
   if (!tls) log.warn('INSECURE: --insecure given, gRPC runs in plaintext without certificates; anyone who reaches the ports can read credentials and delete data');
-  const dbFile = path.resolve(o.stateDir, 'berth.db');
+  const dbFile = path.resolve(o.store ?? path.join(o.stateDir, 'berth.db'));
   const store = Store.open(dbFile);
+  // Nothing below runs before this manager leads: it builds its view of the fleet from the
+  // store as the previous leader left it, and resumes that leader's operations.
+  const leadership = await takeLead(store, tls, log);
   const keyFile = path.resolve(o.secretKeyFile ?? path.join(o.stateDir, 'secret.key'));
   const secrets = openSecrets(store, keyFile, o.rotateSecretKey);
   log.info({ keyFile, keyId: secrets.box.keyId, sealed: secrets.sealed, rotated: secrets.rotated }, 'admin passwords sealed at rest');
@@ -284,6 +303,7 @@ async function main(): Promise<void> {
   const engine = new Engine(fleet, log);
   const revocations = new RevocationState(fleet);
   const agents = new AgentPool(store.nodes, tls, (cert) => revocations.list.whyPeer(cert));
+  agents.epoch = leadership.epoch;
   // A request to make a server writable is good on its agent for as long as a write lease
   // (without a lease: half the silence that starts a failover), never past the failover.
   agents.writeGrantMs = o.writeLease > 0 ? o.writeLease * 1000 : (o.failoverAgentSilent * 1000) / 2;
@@ -389,13 +409,13 @@ async function main(): Promise<void> {
   addPortal(server, { store, snapshot, ops, engine, fleet, scheduler, log, images: { mysql: o.mysqlImage, mariadb: o.mariadbImage }, auth: { tokens, insecure: !tls, revoked: (cert) => revocations.list.whyPeer(cert) }, agents, revocations, mysqlCaPem: tls ? fs.readFileSync(tls.ca, 'utf8') : undefined, failover: { problem: (c) => failover.problemOf(c), acknowledged: (c) => failover.acknowledged(c) }, backups, backupStatus, adminUser: o.adminUser, archiveView: (c) => archiver.view(c) });
   const registry = new grpc.Server(SERVER_OPTIONS);
   addRegistry(registry, { fleet, heartbeatIntervalMs: 2000, log, usage, replication, writeLease: (node) => failover.leaseFor(node), heard: (node, ms) => agents.heard(node, ms), requireNodeCert: Boolean(tls), tls: new InstanceTlsState(store), onForeignReports: (node, n) => metrics.foreignReports.inc({ node }, n), nodeTimeoutMs: scheduler.nodeTimeoutMs, revocations });
-  const port = await bindServer(server, o.listen, serverCredentials(tls, 'optional'));
-  const registryPort = await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
+  const port = await bindAgain(server, o.listen, serverCredentials(tls, 'optional'));
+  const registryPort = await bindAgain(registry, o.registryListen, serverCredentials(tls, 'require'));
   const resumed = engine.resumeAll();
   failover.start();
   archiver.start();
   endpoints?.start();
-  log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed }, 'manager serving');
+  log.info({ listen: o.listen, port, registryListen: o.registryListen, registryPort, tls: Boolean(tls), store: dbFile, nodes: snapshot.size, resumed, epoch: leadership.epoch }, 'manager serving');
   alerts.start(o.alertInterval * 1000);
   expander.start(o.autoExpandInterval * 1000);
   if (backupConfig) backupScheduler.start(o.backupSchedulerInterval * 1000);
@@ -416,10 +436,56 @@ async function main(): Promise<void> {
       void backupScheduler.stop();
       void admin?.app.close();
       agents.close();
+      leadership.release();
       store.close();
     },
     5000,
   );
+}
+
+// A leader that lost its lease ends: every engine, reconciler and step in flight stops at once,
+// and its supervisor (systemd, compose's restart policy) starts it again as a follower.
+const EXIT_STEPPED_DOWN = 75;
+
+// Serves the portal and registry ports as a follower (every call refused, naming the leader)
+// until this manager takes the lease; from then on every store write checks it still holds it.
+async function takeLead(store: Store, tls: TlsFiles | undefined, log: ReturnType<typeof createLogger>): Promise<Leadership> {
+  const portalAddress = o.advertise ?? o.listen;
+  const me = { id: o.managerId ?? `${os.hostname()}/${portalAddress}`, portalAddress, registryAddress: o.registryAdvertise ?? o.registryListen };
+  const leadership = new Leadership(store.leaderLease, me, { leaseMs: o.leaderLease * 1000, renewMs: o.leaderRenew * 1000 }, log, (why) => {
+    process.stderr.write(`berth-manager: stepped down, ${why}\n`);
+    process.exit(EXIT_STEPPED_DOWN);
+  });
+  // Bound before the first try: holding its own address proves an earlier process of this
+  // manager is gone, so its unexpired lease may be taken back at once (leader/lease.ts).
+  const portal = new grpc.Server(SERVER_OPTIONS);
+  const registry = new grpc.Server(SERVER_OPTIONS);
+  addFollowerServices(portal, registry, () => leadership.leader());
+  await bindServer(portal, o.listen, serverCredentials(tls, 'optional'));
+  await bindServer(registry, o.registryListen, serverCredentials(tls, 'require'));
+  let told = false;
+  await leadership.acquire((l) => {
+    if (!told) log.info({ me: me.id, leader: l?.holder, epoch: l?.epoch, leaderAddress: l?.portalAddress }, 'following: another manager leads');
+    told = true;
+  });
+  portal.forceShutdown();
+  registry.forceShutdown();
+  store.fence(() => leadership.check());
+  leadership.startRenewing();
+  return leadership;
+}
+
+// The follower's servers just let go of the ports: the leader's bind may find them busy for a
+// moment.
+async function bindAgain(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  for (let i = 0; ; i++) {
+    try {
+      return await bindServer(server, address, creds);
+    } catch (err) {
+      if (i >= 50) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
 
 runMain('berth-manager', main);

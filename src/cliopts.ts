@@ -45,6 +45,13 @@ export function hostPortOpt(v: string): string {
   return v;
 }
 
+// One or more HOST:PORT, comma-separated (an agent given every manager's registry address).
+export function hostPortListOpt(v: string): string[] {
+  const list = v.split(',').map((x) => x.trim()).filter(Boolean);
+  if (list.length === 0) throw new InvalidArgumentError(`want HOST:PORT[,HOST:PORT...], got "${v}"`);
+  return list.map(hostPortOpt);
+}
+
 export function secondsOpt(v: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`want a number of seconds above 0, got "${v}"`);

@@ -148,3 +148,22 @@ export function guarded<H extends object>(handlers: H, check: (call: grpc.Server
   }
   return out as H;
 }
+
+// Metadata between berth's own processes. Every manager -> agent call carries the caller's
+// leader epoch (agent/epoch.ts); a follower's refusal names the leader's portal and registry
+// addresses in its trailing metadata, so berthctl and agents can follow it.
+export const EPOCH_METADATA = 'berth-epoch';
+export const LEADER_METADATA = 'berth-leader';
+export const LEADER_REGISTRY_METADATA = 'berth-leader-registry';
+
+// Adds `key: value()` to the metadata of every call made on a client (read at each call).
+export function metadataInterceptor(key: string, value: () => string | undefined): grpc.Interceptor {
+  return (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        const v = value();
+        if (v !== undefined) metadata.set(key, v);
+        next(metadata, listener);
+      },
+    });
+}

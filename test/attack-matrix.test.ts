@@ -162,7 +162,7 @@ describe('the attack suite, generated from the policy tables', () => {
     initCa(rogueDir);
     issueCert(rogueDir, 'manager', 'manager');
     const dial = (files: TlsFiles | undefined) =>
-      new Agent(agent.address, files ? channelCredentials(files, { kind: 'node', name: agent.node }) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+      new Agent(agent.address, files ? channelCredentials(files, { kind: 'node', name: agent.node }) : grpc.credentials.createInsecure(), cluster.agentChannelOptions(agent.address));
     const callers: { who: string; client: grpc.Client; expect: (policy: string) => Verdict }[] = [
       { who: 'cert:manager', client: dial(filesIn(cluster.tlsDir, 'manager', 'manager')), expect: () => 'allowed' },
       { who: 'cert:revoked-manager', client: dial(revokedManager), expect: () => 'PERMISSION_DENIED' },

@@ -170,7 +170,7 @@ describe('attacks on a TLS fleet', () => {
     // 4. The real manager's certificate, but a request meant for another node or disk: the agent
     // checks both before touching a file.
     const removeDef = Agent.service.RemoveInstance as grpc.MethodDefinition<unknown, unknown>;
-    const manager = new Agent(agentAddr, channelCredentials(filesIn(cluster.tlsDir, 'manager', 'manager'), { kind: 'node', name: cluster.nodeName('a') }), CHANNEL_OPTIONS);
+    const manager = new Agent(agentAddr, channelCredentials(filesIn(cluster.tlsDir, 'manager', 'manager'), { kind: 'node', name: cluster.nodeName('a') }), cluster.agentChannelOptions(agentAddr));
     const wrongNode = await call(manager, removeDef, { id: instanceId, node: cluster.nodeName('other'), diskPath: cluster.agents[0]!.disks[0] });
     expect([codeName(wrongNode), wrongNode?.details]).toEqual(['FAILED_PRECONDITION', expect.stringMatching(/nothing removed/)]);
     expect(codeName(await call(manager, removeDef, { id: instanceId, node: cluster.nodeName('a'), diskPath: '/etc' }))).toBe('FAILED_PRECONDITION');

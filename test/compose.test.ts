@@ -114,7 +114,7 @@ describe('docker-compose.yml', () => {
     // The agent moves a deleted instance's directory to the disk's trash (purged after 24 h).
     // (and keeps the template, which belongs to no instance, and the certificate revocation
     // list it got from the manager).
-    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.revocations.json', '.templates', '.trash']);
+    expect(fs.readdirSync(path.join(data, node, 'berth')).sort()).toEqual(['.leader-epoch', '.revocations.json', '.templates', '.trash']);
     expect(fs.readdirSync(path.join(data, node, 'berth', '.trash')).filter((d) => d.startsWith(`${c.id}-`))).toHaveLength(1);
   });
 

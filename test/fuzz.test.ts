@@ -276,7 +276,7 @@ describe('fuzzing the portal and the admin HTTP API', () => {
   it('every Agent RPC as the manager, as a node and as a client: clear statuses, others refused, the keeper untouched', async () => {
     const Agent = agentProto().berth.v1.Agent;
     const a = cluster.agents[0]!;
-    const dial = (files: ReturnType<typeof filesIn>) => new Agent(a.address, channelCredentials(files, { kind: 'node', name: a.node }), CHANNEL_OPTIONS);
+    const dial = (files: ReturnType<typeof filesIn>) => new Agent(a.address, channelCredentials(files, { kind: 'node', name: a.node }), cluster.agentChannelOptions(a.address));
     const callers = [
       { who: 'manager', client: dial(filesIn(cluster.tlsDir, 'manager', 'manager')) },
       { who: 'node', client: dial(cluster.certFor('node', 'fuzz-other')) },

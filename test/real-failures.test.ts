@@ -3,6 +3,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentRevocations } from '../agent/revocations';
+import { EpochFence } from '../agent/epoch';
 import type { AgentClient } from '../src/gen/berth/v1/Agent';
 import { agentProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
@@ -42,8 +43,8 @@ describe('failures on a real agent', () => {
     return {
       containers: (await cluster.containers()).map((c) => `${c.Labels['berth.role']} ${c.Labels['berth.instance']} ${c.State}`),
       // A removed instance's directory goes to the disk's trash (purged after a retention time);
-      // the agent keeps the fleet's certificate revocations beside them (not an instance's).
-      dirs: fs.existsSync(root) ? fs.readdirSync(root).filter((d) => d !== '.trash' && d !== path.basename(AgentRevocations.fileFor(disk))) : [],
+      // the agent keeps the fleet's certificate revocations and the leader epoch beside them.
+      dirs: fs.existsSync(root) ? fs.readdirSync(root).filter((d) => d !== '.trash' && d !== path.basename(AgentRevocations.fileFor(disk)) && d !== path.basename(EpochFence.fileFor(disk))) : [],
       instances: (await cluster.portal.listInstances({})).instances.map((i) => `${i.name} ${i.state}`),
       allocated: [n.allocated, n.instanceCount],
     };

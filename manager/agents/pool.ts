@@ -3,7 +3,7 @@ import type { PeerCertificate } from 'node:tls';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import { unavailable } from '../../src/errors';
 import { agentProto } from '../../src/proto';
-import { asyncClient, CHANNEL_OPTIONS, DEFAULT_DEADLINE_MS, type AsyncClient } from '../../src/rpc';
+import { asyncClient, CHANNEL_OPTIONS, DEFAULT_DEADLINE_MS, EPOCH_METADATA, metadataInterceptor, type AsyncClient } from '../../src/rpc';
 import { channelCredentials, type TlsFiles } from '../../src/tls/credentials';
 import type { NodesTable } from '../store/nodes';
 
@@ -30,6 +30,10 @@ export class AgentPool {
   leased: (id: string) => boolean = () => false;
   // Set by followRegistrations(): a node's address is read from the store once, not per call.
   private trusted?: Set<string>;
+  // This manager's leader epoch (manager/leader/), sent with every call on every channel, so an
+  // agent refuses a deposed leader (agent/epoch.ts). 0: none sent.
+  epoch = 0;
+  private readonly withEpoch = { ...CHANNEL_OPTIONS, interceptors: [metadataInterceptor(EPOCH_METADATA, () => (this.epoch > 0 ? String(this.epoch) : undefined))] };
 
   // tls: the manager's own files; each agent must then present its node's certificate, so a
   // process at a registered address that is not that node gets no request (and no password).
@@ -98,7 +102,7 @@ export class AgentPool {
     if (cur && cur.address === row.agentAddress && !failed) return cur.client;
     cur?.client.close();
     const Agent = agentProto().berth.v1.Agent;
-    const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }, true, this.refuse) : grpc.credentials.createInsecure(), CHANNEL_OPTIONS);
+    const raw = new Agent(row.agentAddress, this.tls ? channelCredentials(this.tls, { kind: 'node', name: node }, true, this.refuse) : grpc.credentials.createInsecure(), this.withEpoch);
     const client = this.ordered(node, asyncClient(raw));
     this.clients.set(node, { address: row.agentAddress, client, raw, channel: raw.getChannel() });
     return client;

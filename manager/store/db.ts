@@ -411,6 +411,17 @@ const MIGRATIONS: string[] = [
   CREATE INDEX backups_parent ON backups(parent_id) WHERE parent_id != '';
   ALTER TABLE backup_policies ADD COLUMN full_every INTEGER NOT NULL DEFAULT 0;
   `,
+  // Leadership among managers sharing this store (issue 23): one row, its epoch only rises.
+  `
+  CREATE TABLE leader_lease (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    holder TEXT NOT NULL,
+    portal_address TEXT NOT NULL,
+    registry_address TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+  );
+  `,
 ];
 
 export function openDb(file: string): DB {
@@ -432,10 +443,13 @@ export function openDb(file: string): DB {
 export function migrate(db: DB, upTo = MIGRATIONS.length): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   for (let v = current; v < upTo; v++) {
+    // IMMEDIATE, and the version read again inside: two managers opening one store at once
+    // must not both apply the same migration.
     db.transaction(() => {
+      if ((db.pragma('user_version', { simple: true }) as number) > v) return;
       db.exec(MIGRATIONS[v]!);
       db.pragma(`user_version = ${v + 1}`);
-    })();
+    }).immediate();
   }
 }
 

@@ -18,6 +18,7 @@ import { CapacityHistoryTable } from './capacity-history';
 import { TokensTable } from './tokens';
 import { Retention } from './retention';
 import { GroupWriter } from './writer';
+import { LeaderLeaseTable } from './leader-lease';
 
 export class Store {
   readonly nodes: NodesTable;
@@ -39,6 +40,10 @@ export class Store {
   readonly endpoints: EndpointsTable;
   readonly retention: Retention;
   readonly writer: GroupWriter;
+  readonly leaderLease: LeaderLeaseTable;
+  // Run first inside every transaction (set by the leader, manager/leader/): throws when this
+  // manager no longer holds the lease, so a deposed leader's writes never reach the store.
+  private fenceCheck?: () => void;
 
   constructor(readonly db: DB) {
     this.writer = new GroupWriter(db);
@@ -60,6 +65,7 @@ export class Store {
     this.tokens = new TokensTable(db);
     this.endpoints = new EndpointsTable(db);
     this.retention = new Retention(db);
+    this.leaderLease = new LeaderLeaseTable(db);
   }
 
   static open(file: string): Store {
@@ -78,7 +84,15 @@ export class Store {
   // better-sqlite3 is synchronous: a function run here sees and writes one consistent state, and
   // nothing else in this process runs in between.
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    const check = this.fenceCheck;
+    return this.db.transaction(check ? () => (check(), fn()) : fn)();
+  }
+
+  // Under WAL a transaction reads one snapshot and a write on a stale snapshot fails, so a
+  // check read inside the transaction still holds when it commits.
+  fence(check: () => void): void {
+    this.fenceCheck = check;
+    this.writer.guard = check;
   }
 
   // Group-committed: resolves once the transaction holding this write is durable (see writer.ts).

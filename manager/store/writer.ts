@@ -25,6 +25,8 @@ export class GroupWriter {
   // Transactions committed and writes they held, for the benchmarks.
   commits = 0;
   writes = 0;
+  // Run right after BEGIN (Store.fence): when it throws, the whole batch is refused with its error.
+  guard?: () => void;
   // Prepared once: db.exec() parses its SQL on every call, four times per write.
   private readonly sql;
 
@@ -65,6 +67,13 @@ export class GroupWriter {
     const failed: { p: Pending; err: unknown }[] = [];
     const q = this.sql;
     q.begin.run();
+    try {
+      this.guard?.();
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      for (const p of batch) p.reject(err);
+      return;
+    }
     for (const p of batch) {
       q.savepoint.run();
       try {

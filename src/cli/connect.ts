@@ -1,3 +1,4 @@
+import { followLeader } from './follow-leader';
 import { retrySafe } from './retry-safe';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -74,7 +75,12 @@ export function resolveConnection(f: ConnectionFlags): Required<Pick<ClientConfi
 
 export function portalClient(f: ConnectionFlags): AsyncClient<PortalClient> {
   const { raw, meta } = rawPortalClient(f);
-  return retrySafe(asyncClient(raw, undefined, meta), f.requestId || undefined);
+  // A follower manager names the leader: calls go there (docs/ha.md).
+  const dial = (manager: string) => {
+    const c = rawPortalClient({ ...f, manager });
+    return asyncClient(c.raw, undefined, c.meta);
+  };
+  return retrySafe(followLeader(asyncClient(raw, undefined, meta), dial), f.requestId || undefined);
 }
 
 // The plain client, for server streams (WatchOperations, WatchEvents), and the metadata every

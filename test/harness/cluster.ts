@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import type { AgentClient } from '../../src/gen/berth/v1/Agent';
 import type { PortalClient } from '../../src/gen/berth/v1/Portal';
 import { agentProto, portalProto } from '../../src/proto';
-import { asyncClient, CHANNEL_OPTIONS, type AsyncClient } from '../../src/rpc';
+import { asyncClient, CHANNEL_OPTIONS, EPOCH_METADATA, metadataInterceptor, type AsyncClient } from '../../src/rpc';
 import { orderedAgent } from '../../manager/agents/pool';
 import { initCa, issueCert, type CertKind } from '../../src/tls/ca';
 import { channelCredentials, filesIn, type TlsFiles } from '../../src/tls/credentials';
@@ -150,7 +150,24 @@ export class TestCluster {
   rawAgent(address: string): AgentClient {
     const Agent = agentProto().berth.v1.Agent;
     const creds = this.insecure ? grpc.credentials.createInsecure() : channelCredentials(this.certFor('manager', 'manager'), { kind: 'node' });
-    return new Agent(address, creds, CHANNEL_OPTIONS) as unknown as AgentClient;
+    return new Agent(address, creds, this.agentChannelOptions(address)) as unknown as AgentClient;
+  }
+
+  // Channel options for a client playing the manager toward an agent: it sends the highest
+  // leader epoch the agent has seen (read from the agent's file at each call), as the leader
+  // would; the agent refuses a call without one once a manager has sent it one.
+  agentChannelOptions(address: string): grpc.ChannelOptions {
+    return { ...CHANNEL_OPTIONS, interceptors: [metadataInterceptor(EPOCH_METADATA, () => this.agentEpoch(address))] };
+  }
+
+  agentEpoch(address: string): string | undefined {
+    const a = this.agents.find((x) => x.address === address);
+    if (!a) return undefined;
+    try {
+      return fs.readFileSync(path.join(a.disks[0]!, 'berth', '.leader-epoch'), 'utf8').trim() || undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   get adminUrl(): string {

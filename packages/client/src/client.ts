@@ -56,6 +56,9 @@ export function mutatingMethods(def: protoLoader.PackageDefinition): Set<string>
   return out;
 }
 
+// The metadata key a follower manager names the leader's portal address with.
+const LEADER_METADATA = 'berth-leader';
+
 // A client of berth's Portal API. One channel; close() when done.
 export class BerthClient {
   readonly raw: PortalClient;
@@ -64,10 +67,14 @@ export class BerthClient {
   readonly call: PortalCalls;
   private readonly policy: RetryPolicy;
   private readonly streams: StreamDeps;
+  // Where unary calls go: the manager given, or the leader a follower named (docs/ha.md), so
+  // the retry of a refused call reaches the leader.
+  private unary: { address: string; client: PortalClient };
 
   constructor(private readonly o: ClientOptions) {
     const { proto, mutating } = loadPortal();
     this.raw = new proto.berth.v1.Portal(o.address, credentialsFor(o), { ...DEFAULT_CHANNEL_OPTIONS, ...o.channelOptions });
+    this.unary = { address: o.address, client: this.raw };
     this.policy = { ...DEFAULT_RETRY, ...o.retry };
     const metadata = callMetadata(o);
     const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -83,7 +90,8 @@ export class BerthClient {
         const once = (req: object, options?: CallOptions) =>
           new Promise((resolve, reject) => {
             const deadline = Date.now() + (options?.deadlineMs ?? this.o.deadlineMs ?? 10_000);
-            raw[prop]!.call(this.raw, req, metadata.clone(), { deadline }, (err: grpc.ServiceError | null, res: unknown) => (err ? reject(err) : resolve(res)));
+            const client = this.unary.client;
+            (client as unknown as Record<string, Function>)[prop]!.call(client, req, metadata.clone(), { deadline }, (err: grpc.ServiceError | null, res: unknown) => (err ? (this.follow(err), reject(err)) : resolve(res)));
           });
         return (req: object, options?: CallOptions) => withRetry((r) => once(r, options), req ?? {}, { mutating: mutating.has(prop), policy: this.policy });
       },
@@ -120,7 +128,18 @@ export class BerthClient {
     return pages(fetch, req as object, items as (p: Paged) => Item[]);
   }
 
+  // A follower's refusal names the leader (trailing metadata berth-leader): the next attempt
+  // goes there.
+  private follow(err: grpc.ServiceError): void {
+    const leader = err.code === grpc.status.UNAVAILABLE ? err.metadata?.get(LEADER_METADATA)[0] : undefined;
+    if (leader === undefined || String(leader) === this.unary.address) return;
+    if (this.unary.client !== this.raw) this.unary.client.close();
+    const { proto } = loadPortal();
+    this.unary = { address: String(leader), client: new proto.berth.v1.Portal(String(leader), credentialsFor(this.o), { ...DEFAULT_CHANNEL_OPTIONS, ...this.o.channelOptions }) };
+  }
+
   close(): void {
+    if (this.unary.client !== this.raw) this.unary.client.close();
     this.raw.close();
   }
 }
