@@ -21,6 +21,7 @@ import { asyncClient, type AsyncClient } from '../src/rpc';
 import { compare, seed, type Target } from './endpoint-load';
 import { endpointWriter, missing } from './endpoint-writer';
 import { argOf, atExit, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
+import { endProxiesUnder } from '../test/harness/proxies';
 
 const RUNS = Number(argOf('runs', '5'));
 const ROUNDS = Number(argOf('rounds', '3'));
@@ -46,21 +47,9 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
 
 type Portal = AsyncClient<PortalClient>;
 
-// HAProxy processes the agents started under `dir`: ended by pid if an agent died before them.
-function endProxies(dir: string): void {
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('haproxy') && cmd.includes(dir)) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-}
-
 async function startFleet(dir: string): Promise<Portal> {
   const fleet = benchFleet(NODES);
-  atExit(() => endProxies(dir));
+  atExit(() => endProxiesUnder(dir));
   fs.mkdirSync(path.join(dir, 'manager'), { recursive: true });
   const m = await managerArgs(path.join(dir, 'manager'), ['--image', IMAGES[FLAVOR], '--mariadb-image', IMAGES.mariadb, '--mysql-image', IMAGES.mysql, '--endpoint-ports', '5301-5349', '--failover-agent-silent', '5', '--write-lease', '3', '--failover-probe-fail', '1']);
   fleet.start(m.args, path.join(dir, 'manager.log'));

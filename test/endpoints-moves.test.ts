@@ -8,6 +8,7 @@ import { TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs, waitOp, type FlavorCase } from './harness/flavors';
 import { startForwarder } from './harness/forwarder';
 import { healAll, isolate } from './harness/partition';
+import { endProxiesUnder } from './harness/proxies';
 
 // A writer on a stable endpoint that never re-resolves, through what test/endpoints does not
 // cover: the migration of a standalone instance (its own endpoint keeps its address), the loss
@@ -22,18 +23,6 @@ const ENDPOINT_PORTS = '5301-5349';
 // Detection thresholds (seconds); the write lease stays below the silence (as test/failover).
 const SILENT_S = 5;
 const LEASE_S = 3;
-
-// HAProxy processes of this run (the agents' children): ended by pid if an agent left one.
-function endLeftoverProxies(dir: string): void {
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('haproxy') && cmd.includes(dir)) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-}
 
 interface Ack {
   id: number;
@@ -83,7 +72,7 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
     const dir = cluster?.dir;
     await cluster?.stop();
     for (const fwd of forwarders) await fwd.close();
-    if (dir) endLeftoverProxies(dir);
+    if (dir) endProxiesUnder(dir);
   });
 
   const serverIdOf = async (id: string) => (await cluster.portal.getInstance({ instance: id })).serverId;

@@ -5,24 +5,13 @@ import type { StableEndpoint__Output } from '../src/gen/berth/v1/StableEndpoint'
 import { missingRows, startAckedWriter } from './harness/acked-writer';
 import { docker, TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs, waitOp, type FlavorCase } from './harness/flavors';
+import { endProxiesUnder } from './harness/proxies';
 
 const G = 1024 ** 3;
 const shape = { cpuMillis: 500, memoryBytes: 1 * G, diskBytes: 1 * G };
 const HOSTS = ['127.0.0.51', '127.0.0.52', '127.0.0.53'];
 const PORTS = ['3651-3666', '3667-3682', '3683-3699'];
 const ENDPOINT_PORTS = '4651-4699';
-
-// HAProxy processes of this run (the agents' children): ended by pid if an agent left one.
-function endLeftoverProxies(dir: string): void {
-  for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmd.startsWith('haproxy') && cmd.includes(dir)) process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-}
 
 describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
   let cluster: TestCluster;
@@ -39,7 +28,7 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
   afterAll(async () => {
     const dir = cluster?.dir;
     await cluster?.stop();
-    if (dir) endLeftoverProxies(dir);
+    if (dir) endProxiesUnder(dir);
   });
 
   const stable = async (kind: string): Promise<StableEndpoint__Output> =>
