@@ -14,6 +14,7 @@ function setup(opts: { left?: number[]; readOnlyMs?: number; stopped?: boolean }
     setReadOnly: async () => {
       calls.push('read-only');
       await new Promise((r) => setTimeout(r, opts.readOnlyMs ?? 0));
+      calls.push('read-only set');
       return { revoked: [], executedGtids: '' };
     },
   } as unknown as Replication;
@@ -23,16 +24,16 @@ function setup(opts: { left?: number[]; readOnlyMs?: number; stopped?: boolean }
 }
 
 describe('leaseFence', () => {
-  it('sessions ended, read-only, sessions ended again: mysqld keeps running', async () => {
+  it('read-only while the sessions are ended, then sessions ended again: mysqld keeps running', async () => {
     const { calls, fence } = setup({});
     await fence('p1');
-    expect(calls).toEqual(['kill-sessions', 'read-only', 'kill-sessions']);
+    expect(calls).toEqual(['read-only', 'kill-sessions', 'read-only set', 'kill-sessions']);
   });
 
   it('a session that stays after KILL (a commit waiting for a semi-sync ACK): mysqld is killed before it can be acknowledged', async () => {
-    const { calls, fence } = setup({ left: [1] });
+    const { calls, fence } = setup({ left: [1], readOnlyMs: 5000 });
     await fence('p1');
-    expect(calls).toEqual(['kill-sessions', 'sigkill c-p1']);
+    expect(calls).toEqual(['read-only', 'kill-sessions', 'sigkill c-p1']);
   });
 
   it('a mysqld that is not running acknowledges nothing: nothing to do', async () => {
@@ -41,9 +42,16 @@ describe('leaseFence', () => {
     expect(calls).toEqual([]);
   });
 
-  it('read-only that does not take (a commit holds it): mysqld is killed', async () => {
+  it('read-only that does not take within the bound (a commit holds it): mysqld is killed before read-only could be set', async () => {
     const { calls, fence } = setup({ readOnlyMs: 2500 });
     await fence('p1');
-    expect(calls).toEqual(['kill-sessions', 'read-only', 'sigkill c-p1']);
+    expect(calls).toEqual(['read-only', 'kill-sessions', 'sigkill c-p1']);
+  });
+
+  it('an agent that cannot reach its mysqld says so (the lease tries again) and kills nothing', async () => {
+    const calls: string[] = [];
+    const failing = leaseFence({ setReadOnly: async () => Promise.reject(new Error('socket gone')), killClientsWithin: async () => Promise.reject(new Error('socket gone')) } as unknown as Replication, { get: async (id: string) => ({ id, containerId: `c-${id}`, state: 'running' }) } as unknown as Instances, { kill: async (id: string) => void calls.push(`sigkill ${id}`) }, log);
+    await expect(failing('p1')).rejects.toThrow(/socket gone/);
+    expect(calls).toEqual([]);
   });
 });
