@@ -20,7 +20,7 @@ import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
 import { compare, seed, type Target } from './endpoint-load';
 import { endpointWriter, missing } from './endpoint-writer';
-import { argOf, atExit, benchFleet, freePort, managerArgs, runBench, writeResult } from './proc';
+import { argOf, atExit, benchFleet, freePort, managerArgs, median, runBench, until, writeResult } from './proc';
 import { endProxiesUnder } from '../test/harness/proxies';
 
 const RUNS = Number(argOf('runs', '5'));
@@ -32,18 +32,6 @@ const NODES = HOSTS.map((_, i) => `bench-ep-${i + 1}`);
 const G = 1024 ** 3;
 const shape = { cpuMillis: 500, memoryBytes: G, diskBytes: G };
 const LOAD = { queries: 2000, clients: 8, ms: 4000 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : -1);
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 type Portal = AsyncClient<PortalClient>;
 

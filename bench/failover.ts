@@ -30,7 +30,7 @@ import { portalProto } from '../src/proto';
 import { asyncClient, type AsyncClient } from '../src/rpc';
 import { startForwarder } from '../test/harness/forwarder';
 import { healAll, isolate } from '../test/harness/partition';
-import { argOf, atExit, describeError, freePort, managerArgs, runBench, start, writeResult } from './proc';
+import { argOf, atExit, describeError, freePort, managerArgs, median, runBench, sleep, start, until, writeResult } from './proc';
 
 const arg = argOf;
 const RUNS = Number(arg('runs', '5'));
@@ -48,18 +48,6 @@ const DETECTION = arg('manager-args', '--failover-agent-silent 5 --write-lease 3
 // A query the client gets no answer to within this long (its server cut off) is given up and the
 // endpoint asked again, as a pool with a timeout would.
 const QUERY_TIMEOUT_MS = 1000;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : -1);
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 50): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await sleep(everyMs);
-  }
-}
 
 interface Ack {
   id: number;

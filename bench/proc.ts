@@ -115,3 +115,20 @@ export function argOf(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// The middle value (the upper one of an even count); -1 for none, so a bench that measured
+// nothing says so in its JSON instead of failing to print.
+export const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : -1);
+
+// Polls until `fn` gives a value (its errors count as "not yet"), or fails with `what`.
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 50): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await sleep(everyMs);
+  }
+}
