@@ -1,6 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableEndpoint__Output } from '../src/gen/berth/v1/StableEndpoint';
 import { missingRows, startAckedWriter } from './harness/acked-writer';
@@ -8,7 +5,7 @@ import { TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs, waitOp, type FlavorCase } from './harness/flavors';
 import { startForwarder } from './harness/forwarder';
 import { healAll, isolate } from './harness/partition';
-import { endProxiesUnder } from './harness/proxies';
+import { serverIdAt } from './harness/writer';
 
 // A writer on a stable endpoint that never re-resolves, through what test/endpoints does not
 // cover: the migration of a standalone instance (its own endpoint keeps its address), the loss
@@ -69,29 +66,15 @@ describe.each(FLAVORS)('stable endpoints through moves ($flavor)', (f: FlavorCas
 
   afterAll(async () => {
     healAll();
-    const dir = cluster?.dir;
     await cluster?.stop();
     for (const fwd of forwarders) await fwd.close();
-    if (dir) endProxiesUnder(dir);
   });
 
   const serverIdOf = async (id: string) => (await cluster.portal.getInstance({ instance: id })).serverId;
   // Where an endpoint leads now: the server_id that answers through it.
-  const serverBehind = async (ep: { host: string; port: number }, creds: { user: string; password: string }): Promise<number> => {
-    const c = await mysql.createConnection({ host: ep.host, port: ep.port, ...creds, connectTimeout: 2000 });
-    try {
-      const [rows] = (await c.query('SELECT @@server_id AS s')) as unknown as [{ s: number }[]];
-      return Number(rows[0]!.s);
-    } finally {
-      c.destroy();
-    }
-  };
+  const serverBehind = (ep: { host: string; port: number }, creds: { user: string; password: string }): Promise<number> => serverIdAt({ host: ep.host, port: ep.port, ...creds });
   // The logs outlive the run's directory for whoever reads a failure.
-  const keepLogs = (what: string): string => {
-    const keep = fs.mkdtempSync(`/tmp/berth-endpoints-moves-${f.flavor}-`);
-    for (const l of fs.readdirSync(cluster.dir).filter((n) => n.endsWith('.log'))) fs.copyFileSync(path.join(cluster.dir, l), path.join(keep, l));
-    return `${what} (logs kept in ${keep})`;
-  };
+  const keepLogs = (what: string): string => cluster.keepLogs(`berth-endpoints-moves-${f.flavor}`, what);
 
   it('a standalone instance migrated under a writer on its own endpoint: the endpoint keeps its address, leads to the target, every acknowledged row is there, and the source acknowledged nothing after the cut-over', async () => {
     const c = await cluster.portal.createInstance({ name: `solo-${f.flavor}`, resources: shape, node: cluster.nodeName('m1') }, 30_000);

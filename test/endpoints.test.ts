@@ -1,11 +1,10 @@
-import fs from 'node:fs';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StableEndpoint__Output } from '../src/gen/berth/v1/StableEndpoint';
 import { missingRows, startAckedWriter } from './harness/acked-writer';
 import { docker, TestCluster, waitUntil } from './harness/cluster';
 import { FLAVORS, flavorArgs, waitOp, type FlavorCase } from './harness/flavors';
-import { endProxiesUnder } from './harness/proxies';
+import { serverIdAt } from './harness/writer';
 
 const G = 1024 ** 3;
 const shape = { cpuMillis: 500, memoryBytes: 1 * G, diskBytes: 1 * G };
@@ -26,9 +25,7 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
   }, 300_000);
 
   afterAll(async () => {
-    const dir = cluster?.dir;
     await cluster?.stop();
-    if (dir) endProxiesUnder(dir);
   });
 
   const stable = async (kind: string): Promise<StableEndpoint__Output> =>
@@ -36,15 +33,7 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
   const primaryId = async () => (await cluster.portal.getClusterEndpoints({ name: 'ep' })).primary?.instanceId ?? '';
   const serverIdOf = async (id: string) => (await cluster.portal.getInstance({ instance: id })).serverId;
   // Where the endpoint leads now: the server_id that answers through it.
-  const behind = async (ep: StableEndpoint__Output): Promise<number> => {
-    const c = await mysql.createConnection({ host: ep.host, port: ep.port, ...creds, connectTimeout: 2000 });
-    try {
-      const [rows] = (await c.query('SELECT @@server_id AS s')) as unknown as [{ s: number }[]];
-      return Number(rows[0]!.s);
-    } finally {
-      c.destroy();
-    }
-  };
+  const behind = (ep: StableEndpoint__Output): Promise<number> => serverIdAt({ host: ep.host, port: ep.port, ...creds });
 
   it('allocates rw and ro on router nodes in the endpoint range, shown with the cluster and its members', async () => {
     const rw = await stable('rw');
@@ -126,10 +115,7 @@ describe.each(FLAVORS)('stable endpoints ($flavor)', (f: FlavorCase) => {
     const killAt = Date.now();
     await docker.getContainer(c!.Id).kill();
     const p2 = await waitUntil('a replica promoted', async () => { const p = await primaryId(); return p && p !== p1 ? p : undefined; }, 90_000, 100).catch((err: Error) => {
-      // The manager's and agents' logs outlive the run's directory for whoever reads the failure.
-      const keep = fs.mkdtempSync(`/tmp/berth-endpoints-${f.flavor}-`);
-      for (const l of fs.readdirSync(cluster.dir).filter((n) => n.endsWith('.log'))) fs.copyFileSync(`${cluster.dir}/${l}`, `${keep}/${l}`);
-      throw new Error(`${err.message} (logs kept in ${keep})`);
+      throw new Error(cluster.keepLogs(`berth-endpoints-${f.flavor}`, err.message));
     });
     const s2 = await serverIdOf(p2);
     await waitUntil('writes acknowledged by the promoted replica through the same endpoint', async () => writer.acked.some((a) => a.server.includes(`id=${s2} `) && a.at > killAt), 60_000);

@@ -11,6 +11,8 @@ import type { PortalClient } from '../../src/gen/berth/v1/Portal';
 import { agentProto, portalProto } from '../../src/proto';
 import { asyncClient, CHANNEL_OPTIONS, EPOCH_METADATA, metadataInterceptor, type AsyncClient } from '../../src/rpc';
 import { orderedAgent } from '../../manager/agents/pool';
+import { EpochFence } from '../../agent/epoch';
+import { endProxiesUnder } from './proxies';
 import { initCa, issueCert, type CertKind } from '../../src/tls/ca';
 import { channelCredentials, filesIn, type TlsFiles } from '../../src/tls/credentials';
 
@@ -164,7 +166,7 @@ export class TestCluster {
     const a = this.agents.find((x) => x.address === address);
     if (!a) return undefined;
     try {
-      return fs.readFileSync(path.join(a.disks[0]!, 'berth', '.leader-epoch'), 'utf8').trim() || undefined;
+      return fs.readFileSync(EpochFence.fileFor(a.disks[0]!), 'utf8').trim() || undefined;
     } catch {
       return undefined;
     }
@@ -311,7 +313,17 @@ export class TestCluster {
     this.portal?.close();
     await Promise.all([...this.agents.map((a) => stopProcess(a.proc, 'SIGTERM')), stopProcess(this.manager, 'SIGTERM')]);
     for (const c of await this.containers()) await docker.getContainer(c.Id).remove({ force: true, v: true }).catch(() => undefined);
+    // An agent killed by a test leaves the HAProxy it supervised (router nodes) running.
+    endProxiesUnder(this.dir);
     fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  // The run's logs copied out of its directory (removed by stop()) for whoever reads a failure:
+  // `${what} (logs kept in <dir>)`.
+  keepLogs(prefix: string, what: string): string {
+    const keep = fs.mkdtempSync(path.join('/tmp', `${prefix}-`));
+    for (const l of fs.readdirSync(this.dir).filter((n) => n.endsWith('.log'))) fs.copyFileSync(path.join(this.dir, l), path.join(keep, l));
+    return `${what} (logs kept in ${keep})`;
   }
 }
 

@@ -7,6 +7,17 @@ export interface Address {
   password: string;
 }
 
+// The server_id of the server that answers at an address (an endpoint leads to one of several).
+export async function serverIdAt(addr: Address): Promise<number> {
+  const c = await mysql.createConnection({ ...addr, connectTimeout: 2000 });
+  try {
+    const [rows] = (await c.query('SELECT @@server_id AS s')) as unknown as [{ s: number }[]];
+    return Number(rows[0]!.s);
+  } finally {
+    c.destroy();
+  }
+}
+
 // A client committing one row at a time and recording every commit the server acknowledged.
 // On an error it asks `resolve` for the instance's address again (a migration moves it) and
 // reconnects; the longest stretch without a commit is the write-blocked window it saw.
